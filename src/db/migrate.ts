@@ -1,0 +1,47 @@
+/**
+ * Applies the drizzle-kit migrations in `drizzle/` (the same files on PGlite and on a server).
+ */
+import { fileURLToPath } from 'node:url';
+import { sql } from 'drizzle-orm';
+import type { PgliteDatabase } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import { type DatabaseHandle, queryRows } from './client.js';
+import type { Relations } from './relations.js';
+
+/** Absolute path of the committed migrations folder. */
+export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
+
+/** Arbitrary constant: the advisory lock that serializes migrations across gateway instances. */
+const MIGRATION_LOCK = 720430000;
+
+/**
+ * Brings the schema up to date. On a server, a session-level advisory lock makes instances that
+ * start together migrate one after the other (the later ones find nothing to do).
+ */
+export async function runMigrations(handle: DatabaseHandle): Promise<void> {
+  if (handle.kind === 'pglite') {
+    await migratePglite(handle.db as unknown as PgliteDatabase<Relations>, { migrationsFolder });
+    return;
+  }
+  const db = handle.db as unknown as PostgresJsDatabase<Relations>;
+  const client = db.$client;
+  const reserved = await client.reserve();
+  try {
+    await reserved`select pg_advisory_lock(${MIGRATION_LOCK})`;
+    await migratePostgres(db, { migrationsFolder });
+  } finally {
+    await reserved`select pg_advisory_unlock(${MIGRATION_LOCK})`.catch(() => {});
+    reserved.release();
+  }
+}
+
+/** True when the database has no companies yet (a fresh store that the seed should fill). */
+export async function isEmpty(handle: DatabaseHandle): Promise<boolean> {
+  const [row] = await queryRows<{ empty: boolean }>(
+    handle.db,
+    sql`select not exists (select 1 from companies) as empty`,
+  );
+  return row?.empty === true;
+}
