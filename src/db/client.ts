@@ -30,6 +30,8 @@ export interface DatabaseHandle {
   close(): Promise<void>;
   /** The underlying PGlite instance when `kind` is `pglite` (tests clone it). */
   pglite?: PGlite;
+  /** The underlying postgres.js client when `kind` is `postgres`. */
+  sql?: postgres.Sql;
 }
 
 /** Options for `openDatabase`. */
@@ -93,6 +95,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     return {
       db: db as unknown as Database,
       kind: 'postgres',
+      sql: client,
       description: `postgres://${url.hostname}:${url.port || 5432}${url.pathname}`,
       async ping() {
         await client`select 1`;

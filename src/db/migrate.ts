@@ -26,8 +26,8 @@ export async function runMigrations(handle: DatabaseHandle): Promise<void> {
     return;
   }
   const db = handle.db as unknown as PostgresJsDatabase<Relations>;
-  const client = db.$client;
-  const reserved = await client.reserve();
+  if (!handle.sql) throw new Error('runMigrations: postgres handle without a client');
+  const reserved = await handle.sql.reserve();
   try {
     await reserved`select pg_advisory_lock(${MIGRATION_LOCK})`;
     await migratePostgres(db, { migrationsFolder });
