@@ -32,10 +32,12 @@ import {
   timestamp,
 } from 'drizzle-orm/pg-core';
 
-/** Text compared and ordered byte-wise (`COLLATE "C"`), identical on every server and PGlite. */
-const textC = customType<{ data: string; driverData: string }>({
-  dataType: () => 'text COLLATE "C"',
-});
+/**
+ * Text compared and ordered byte-wise, identical on every server and PGlite. drizzle has no
+ * column collation, so the `COLLATE "C"` is applied by the migration `collate_c` (a plain
+ * `text` column here keeps the type drizzle and Pothos understand).
+ */
+const textC = (name: string) => text(name);
 
 /** ISO 3166-1 alpha-2 country code, upper case (e.g. `US`, `CN`). */
 const countryCode = customType<{ data: string; driverData: string }>({

@@ -9,8 +9,8 @@ CREATE TYPE "signal_strength" AS ENUM('LOW', 'MEDIUM', 'HIGH');--> statement-bre
 CREATE SEQUENCE "public"."chipgate_event_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1;--> statement-breakpoint
 CREATE TABLE "chips" (
 	"id" integer PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "chips_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 2147483647 START WITH 1 CACHE 1),
-	"slug" text COLLATE "C" NOT NULL UNIQUE,
-	"name" text COLLATE "C" NOT NULL,
+	"slug" text NOT NULL UNIQUE,
+	"name" text NOT NULL,
 	"designer_id" integer NOT NULL,
 	"foundry_id" integer,
 	"derived_from_id" integer,
@@ -41,8 +41,8 @@ CREATE TABLE "chips" (
 --> statement-breakpoint
 CREATE TABLE "companies" (
 	"id" integer PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "companies_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 2147483647 START WITH 1 CACHE 1),
-	"slug" text COLLATE "C" NOT NULL UNIQUE,
-	"name" text COLLATE "C" NOT NULL,
+	"slug" text NOT NULL UNIQUE,
+	"name" text NOT NULL,
 	"country" char(2) NOT NULL,
 	"roles" "company_role"[] NOT NULL,
 	"listings" jsonb DEFAULT '[]' NOT NULL,
@@ -67,7 +67,7 @@ CREATE TABLE "demand_signal_companies" (
 --> statement-breakpoint
 CREATE TABLE "demand_signals" (
 	"id" integer PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "demand_signals_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 2147483647 START WITH 1 CACHE 1),
-	"slug" text COLLATE "C" NOT NULL UNIQUE,
+	"slug" text NOT NULL UNIQUE,
 	"chip_id" integer,
 	"kind" "demand_signal_kind" NOT NULL,
 	"observed_on" date NOT NULL,
@@ -115,7 +115,7 @@ CREATE TABLE "policy_decision_updates" (
 --> statement-breakpoint
 CREATE TABLE "policy_decisions" (
 	"id" integer PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "policy_decisions_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 2147483647 START WITH 1 CACHE 1),
-	"slug" text COLLATE "C" NOT NULL UNIQUE,
+	"slug" text NOT NULL UNIQUE,
 	"title" text NOT NULL,
 	"summary" text,
 	"jurisdiction" char(2) NOT NULL,

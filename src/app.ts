@@ -1,0 +1,143 @@
+/**
+ * Builds the chipgate yoga app from injected dependencies. No port, no process state: tests
+ * call `app.yoga.fetch(...)` directly, `server.ts` mounts it on `node:http`.
+ */
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
+import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import type { ValidationContext } from 'graphql';
+import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import { queryLimits } from './builder.js';
+import { type Context, createContext } from './context.js';
+import type { Database } from './db/client.js';
+import { createMaskError, QueryTooComplexError } from './errors.js';
+import { schema } from './schema/index.js';
+import { STORY_QUERY } from './story.js';
+
+/** Limits on a single operation; see the README's configuration table. */
+export interface QueryLimits {
+  /** Deepest field nesting allowed. */
+  maxDepth: number;
+  /** Aliases allowed in one operation. */
+  maxAliases: number;
+  /** Cost budget: each field costs 1, connections multiply their selection by their page size. */
+  maxCost: number;
+  /** Lexical tokens allowed in one document. */
+  maxTokens: number;
+}
+
+/** What `createApp` needs. */
+export interface AppDependencies {
+  db: Database;
+  /** Resolves when the database answers; used by `GET /ready`. */
+  ping: () => Promise<void>;
+  limits: QueryLimits;
+  /** Origins allowed to call the API from a browser; empty = same-origin only. */
+  corsOrigins: string[];
+  /** Serve GraphiQL at `GET /graphql` for browsers. */
+  graphiql: boolean;
+  /** Logger for yoga and for masked (unexpected) errors. */
+  logger?: AppLogger;
+}
+
+/** The logger shape yoga uses (pino satisfies it). */
+export interface AppLogger {
+  debug: (...args: unknown[]) => void;
+  info: (...args: unknown[]) => void;
+  warn: (...args: unknown[]) => void;
+  error: (...args: unknown[]) => void;
+}
+
+/** The built app. */
+export interface App {
+  yoga: YogaServerInstance<Record<string, unknown>, Context>;
+}
+
+const silentLogger: AppLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Armor's validation rules report through the validation context, with our error code. */
+const reportTooComplex = (context: unknown, error: Error) => {
+  const message = error.message.replace(/^Syntax Error: /, '');
+  const tooComplex = new QueryTooComplexError(message);
+  if (context && typeof (context as ValidationContext).reportError === 'function') {
+    (context as ValidationContext).reportError(tooComplex);
+    return;
+  }
+  // The token limit fires inside the parser, where there is no context: fail the parse.
+  throw tooComplex;
+};
+
+function armorPlugins(limits: QueryLimits): Plugin[] {
+  return [
+    maxTokensPlugin({
+      n: limits.maxTokens,
+      onReject: [reportTooComplex],
+      propagateOnRejection: false,
+    }),
+    maxAliasesPlugin({
+      n: limits.maxAliases,
+      onReject: [reportTooComplex],
+      propagateOnRejection: false,
+    }),
+    maxDirectivesPlugin({ n: 50, onReject: [reportTooComplex], propagateOnRejection: false }),
+  ] as Plugin[];
+}
+
+let graphiqlPage: string | undefined;
+
+/** Creates the yoga app: schema, context per request, limits, error masking, CORS, health. */
+export function createApp(deps: AppDependencies): App {
+  const logger = deps.logger ?? silentLogger;
+  queryLimits.depth = deps.limits.maxDepth;
+  queryLimits.complexity = deps.limits.maxCost;
+  const yoga = createYoga<Record<string, unknown>, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/health',
+    landingPage: false,
+    logging: logger,
+    context: () => createContext(deps.db),
+    maskedErrors: {
+      maskError: createMaskError((error) => logger.error({ err: error }, 'unexpected error')),
+    },
+    cors:
+      deps.corsOrigins.length > 0
+        ? {
+            origin: deps.corsOrigins,
+            methods: ['GET', 'POST', 'OPTIONS'],
+            allowedHeaders: ['content-type', 'authorization', 'accept'],
+            credentials: false,
+            maxAge: 600,
+          }
+        : false,
+    graphiql: deps.graphiql
+      ? {
+          title: 'chipgate: the AI-chip export story',
+          defaultQuery: STORY_QUERY,
+          shouldPersistHeaders: false,
+        }
+      : false,
+    renderGraphiQL: (options) => {
+      // The page inlines GraphiQL's assets (about 9 MB, no CDN); render it once.
+      graphiqlPage ??= renderGraphiQL(options);
+      return graphiqlPage;
+    },
+    plugins: [
+      ...armorPlugins(deps.limits),
+      useReadinessCheck({
+        endpoint: '/ready',
+        check: async () => {
+          try {
+            await deps.ping();
+            return true;
+          } catch (error) {
+            logger.warn({ err: error }, 'readiness check failed: database unreachable');
+            return false;
+          }
+        },
+      }),
+    ],
+  });
+  return { yoga };
+}

@@ -1,0 +1,139 @@
+/**
+ * The Pothos schema builder: plugins in one declared order, scalar and context types, and the
+ * connection sizing rules every list in the API shares.
+ */
+import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin, { ComplexityErrorKind } from '@pothos/plugin-complexity';
+import DrizzlePlugin from '@pothos/plugin-drizzle';
+import RelayPlugin from '@pothos/plugin-relay';
+import { getTableConfig } from 'drizzle-orm/pg-core';
+import type { Context } from './context.js';
+import { type Relations, relations } from './db/relations.js';
+import { BadUserInputError, QueryTooComplexError } from './errors.js';
+
+/** Page size when a connection is given neither `first` nor `last`. */
+export const DEFAULT_PAGE_SIZE = 20;
+/** Largest `first`/`last` a connection accepts; larger is a `BAD_USER_INPUT` error. */
+export const MAX_PAGE_SIZE = 100;
+
+/** Pothos' type parameters for chipgate. */
+export interface PothosTypes {
+  Context: Context;
+  DrizzleRelations: Relations;
+  DefaultFieldNullability: false;
+  DefaultEdgesNullability: { list: false; items: false };
+  DefaultNodeNullability: false;
+  Scalars: {
+    ID: { Input: string; Output: string | number };
+    Date: { Input: string; Output: string };
+    DateTime: { Input: Date; Output: Date | string };
+    Decimal: { Input: string; Output: string };
+    CountryCode: { Input: string; Output: string };
+    URL: { Input: string; Output: string };
+  };
+}
+
+/** Relay pagination arguments as they reach resolvers. */
+export interface ConnectionArgs {
+  first?: number | null;
+  last?: number | null;
+  after?: string | null;
+  before?: string | null;
+}
+
+/**
+ * Checks `first`/`last` against the contract: non-negative, at most `MAX_PAGE_SIZE`, and not
+ * both. Throws `BadUserInputError`. Returns the page size the connection will load.
+ */
+export function pageSize(args: ConnectionArgs): number {
+  const { first, last } = args;
+  if (first != null && last != null) {
+    throw new BadUserInputError('Pass either "first" or "last", not both.');
+  }
+  for (const [name, value] of [
+    ['first', first],
+    ['last', last],
+  ] as const) {
+    if (value != null && (value < 0 || value > MAX_PAGE_SIZE)) {
+      throw new BadUserInputError(
+        `Argument "${name}" must be between 0 and ${MAX_PAGE_SIZE}, got ${value}.`,
+      );
+    }
+  }
+  return first ?? last ?? DEFAULT_PAGE_SIZE;
+}
+
+/**
+ * Complexity of a connection field: its page size multiplies the cost of its selection. The
+ * complexity pass walks the whole operation with its variables before any resolver runs, so
+ * validating the arguments here rejects a bad `first` at any depth before any SQL is sent.
+ */
+export const connectionComplexity = (args: ConnectionArgs) => ({
+  field: 1,
+  multiplier: pageSize(args),
+});
+
+/** Limits the complexity plugin enforces; set from configuration in `createApp`. */
+export const queryLimits = { depth: 12, complexity: 50_000 };
+
+export const builder = new SchemaBuilder<PothosTypes>({
+  plugins: [ComplexityPlugin, RelayPlugin, DrizzlePlugin],
+  defaultFieldNullability: false,
+  complexity: {
+    defaultComplexity: 1,
+    // Lists that are not connections are short, bounded lists (a decision's chips, its status
+    // history); connections set their own multiplier from `first`/`last`.
+    defaultListMultiplier: 1,
+    limit: () => ({ depth: queryLimits.depth, complexity: queryLimits.complexity }),
+    complexityError: (kind, result) =>
+      new QueryTooComplexError(
+        kind === ComplexityErrorKind.Depth
+          ? `Query is too deep: depth ${result.depth}, the limit is ${result.maxDepth}.`
+          : `Query is too expensive: cost ${result.complexity}, the limit is ${result.maxComplexity}. ` +
+              'Ask for smaller pages (first/last) or fewer nested connections.',
+      ),
+  },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    nodeQueryOptions: false,
+    nodesQueryOptions: false,
+    brandLoadedObjects: true,
+    firstArgOptions: {
+      description: `Page size from the start (or after \`after\`): 0 to ${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}.`,
+    },
+    lastArgOptions: {
+      description: `Page size from the end (or before \`before\`): 0 to ${MAX_PAGE_SIZE}. Not together with \`first\`.`,
+    },
+    afterArgOptions: {
+      description: 'Return items after this cursor (an `endCursor` or edge `cursor` we issued).',
+    },
+    beforeArgOptions: {
+      description: 'Return items before this cursor (a `startCursor` or edge `cursor` we issued).',
+    },
+    pageInfoTypeOptions: {
+      description: 'Where a page sits in its connection, and the cursors to fetch its neighbours.',
+    },
+  },
+  drizzle: {
+    client: (ctx) => ctx.db,
+    getTableConfig,
+    relations,
+    defaultConnectionSize: DEFAULT_PAGE_SIZE,
+    maxConnectionSize: MAX_PAGE_SIZE,
+  },
+});
+
+builder.queryType({
+  description: 'Entry points for reading the AI-chip export story.',
+});
+
+/**
+ * `totalCount` of a connection. Root connections carry it as a thunk (counted only when
+ * selected), related connections as the value their parent query already selected.
+ */
+export function resolveTotalCount(connection: object): number | Promise<number> {
+  const value = (connection as { totalCount?: number | (() => number | Promise<number>) })
+    .totalCount;
+  return typeof value === 'function' ? value() : (value ?? 0);
+}

@@ -1,0 +1,42 @@
+/**
+ * The per-request GraphQL context: the database, DataLoaders (fresh per request, so batching
+ * and caching never cross requests), and the viewer.
+ */
+import DataLoader from 'dataloader';
+import type { Database } from './db/client.js';
+import {
+  type ExportStatusKey,
+  type ExportStatusRow,
+  loadExportStatuses,
+} from './db/export-status.js';
+
+/** Who is calling. Reads are open to anonymous callers; API keys arrive with write access. */
+export interface Viewer {
+  kind: 'anonymous';
+}
+
+/** DataLoaders of one request. */
+export interface Loaders {
+  /** Export status per (chip, from, to, asOf); one SQL statement per distinct (from, to, asOf). */
+  exportStatus: DataLoader<ExportStatusKey, ExportStatusRow, string>;
+}
+
+/** What every resolver receives as its third argument. */
+export interface Context {
+  db: Database;
+  loaders: Loaders;
+  viewer: Viewer;
+}
+
+/** Builds a fresh context for one request (or one subscription event stream). */
+export function createContext(db: Database): Context {
+  return {
+    db,
+    viewer: { kind: 'anonymous' },
+    loaders: {
+      exportStatus: new DataLoader((keys) => loadExportStatuses(db, keys), {
+        cacheKeyFn: (key) => `${key.chipId}|${key.from}|${key.to}|${key.asOf}`,
+      }),
+    },
+  };
+}

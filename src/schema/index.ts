@@ -1,0 +1,17 @@
+/**
+ * The chipgate GraphQL schema: imports every type module (each registers its types and root
+ * fields on the builder) and builds the schema once.
+ */
+import { lexicographicSortSchema } from 'graphql';
+import { builder } from '../builder.js';
+import './scalars.js';
+import './enums.js';
+import './node.js';
+import './company.js';
+import './chip.js';
+import './policy-decision.js';
+import './demand-signal.js';
+import './timeline.js';
+
+/** The executable schema, types sorted by name so the printed SDL is stable. */
+export const schema = lexicographicSortSchema(builder.toSchema());

@@ -1,0 +1,117 @@
+/**
+ * Relay global object identification: `Query.node(id)` and `Query.nodes(ids)`.
+ *
+ * A global ID is base64 of `Type:key`, where the key is the slug (immutable, so IDs survive a
+ * reseed and match across environments) or, for `PolicyDecisionUpdate`, the row id.
+ */
+import { resolveNodes } from '@pothos/plugin-relay';
+import { builder } from '../builder.js';
+import { BadUserInputError } from '../errors.js';
+
+/** Node types and the shape of their key. */
+const NODE_KEYS: Record<string, RegExp> = {
+  Company: /^[a-z0-9]+(-[a-z0-9]+)*$/,
+  Chip: /^[a-z0-9]+(-[a-z0-9]+)*$/,
+  PolicyDecision: /^[a-z0-9]+(-[a-z0-9]+)*$/,
+  DemandSignal: /^[a-z0-9]+(-[a-z0-9]+)*$/,
+  PolicyDecisionUpdate: /^[1-9][0-9]{0,15}$/,
+};
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** A decoded global ID. */
+export interface DecodedGlobalId {
+  typename: string;
+  id: string;
+}
+
+/** Encodes `Type:key` as a global ID. */
+export function encodeGlobalId(typename: string, key: string | number): string {
+  return Buffer.from(`${typename}:${key}`, 'utf8').toString('base64');
+}
+
+/**
+ * Encodes an event sequence number as the opaque `eventCursor` that subscriptions resume from.
+ */
+export const encodeEventCursor = (eventSeq: number | string): string =>
+  Buffer.from(`Event:${eventSeq}`, 'utf8').toString('base64');
+
+/**
+ * Decodes and checks a global ID: base64, `Type:key`, a known node type, a key of the right
+ * shape. Throws `BadUserInputError` otherwise. `expected` restricts the accepted types.
+ */
+export function decodeGlobalId(globalId: string, expected?: readonly string[]): DecodedGlobalId {
+  const shown = globalId.length > 80 ? `${globalId.slice(0, 80)}...` : globalId;
+  if (globalId.length === 0 || globalId.length > 400 || !BASE64.test(globalId)) {
+    throw new BadUserInputError(`"${shown}" is not a chipgate ID (expected base64 of "Type:key").`);
+  }
+  const decoded = Buffer.from(globalId, 'base64').toString('utf8');
+  const separator = decoded.indexOf(':');
+  const typename = separator > 0 ? decoded.slice(0, separator) : '';
+  const key = separator > 0 ? decoded.slice(separator + 1) : '';
+  const keyShape = NODE_KEYS[typename];
+  if (!keyShape) {
+    throw new BadUserInputError(
+      `"${shown}" is not a chipgate ID: it does not name a type with IDs (${Object.keys(NODE_KEYS).join(', ')}).`,
+    );
+  }
+  if (!keyShape.test(key)) {
+    throw new BadUserInputError(
+      `"${shown}" is not a valid ${typename} ID: its key is empty or malformed.`,
+    );
+  }
+  if (expected && !expected.includes(typename)) {
+    throw new BadUserInputError(
+      `"${shown}" is a ${typename} ID; expected ${expected.join(' or ')}.`,
+    );
+  }
+  return { typename, id: key };
+}
+
+builder.queryFields((t) => ({
+  node: t.field({
+    type: builder.nodeInterfaceRef(),
+    nullable: true,
+    description:
+      'Fetches any object by its global `id`. Returns null for a well-formed ID whose object ' +
+      'does not exist; a malformed ID is a BAD_USER_INPUT error.',
+    args: {
+      id: t.arg.id({ required: true, description: 'A global ID, as returned in an `id` field.' }),
+    },
+    resolve: async (_root, args, ctx, info) => {
+      const decoded = decodeGlobalId(String(args.id));
+      const [node] = await resolveNodes(builder, ctx, info, [decoded]);
+      return (node ?? null) as never;
+    },
+  }),
+  nodes: t.field({
+    type: [builder.nodeInterfaceRef()],
+    nullable: { list: false, items: true },
+    description:
+      'Fetches objects by global ID, in the order asked. A position is null when its object ' +
+      'does not exist; a malformed ID nulls only its own position, with a BAD_USER_INPUT error ' +
+      'whose path points at it.',
+    args: {
+      ids: t.arg.idList({ required: true, description: 'Global IDs, at most 100.' }),
+    },
+    resolve: async (_root, args, ctx, info) => {
+      if (args.ids.length > 100) {
+        throw new BadUserInputError(`Ask for at most 100 ids at once, got ${args.ids.length}.`);
+      }
+      const decoded = args.ids.map((id) => {
+        try {
+          return decodeGlobalId(String(id));
+        } catch (error) {
+          return error as BadUserInputError;
+        }
+      });
+      const valid = decoded.filter((entry): entry is DecodedGlobalId => !(entry instanceof Error));
+      const loaded = await resolveNodes(builder, ctx, info, valid);
+      let next = 0;
+      // graphql-js turns an Error in a list position into null plus an error at that path.
+      return decoded.map((entry) =>
+        entry instanceof Error ? entry : (loaded[next++] ?? null),
+      ) as never;
+    },
+  }),
+}));

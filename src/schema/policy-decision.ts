@@ -1,0 +1,372 @@
+/**
+ * `PolicyDecision` and its status history (`PolicyDecisionUpdate`): what governments decided
+ * about AI chips, which chips and companies each decision names, and how its status changed.
+ * Source: the curated store (`policy_decisions`, `policy_decision_chips`,
+ * `policy_decision_companies`, `policy_decision_updates`).
+ */
+import { and, type SQL, sql } from 'drizzle-orm';
+import type { PgColumn } from 'drizzle-orm/pg-core';
+import { builder, connectionComplexity, resolveTotalCount } from '../builder.js';
+import { policyDecisions } from '../db/schema.js';
+import { inList } from '../db/sql.js';
+import {
+  FactConfidence,
+  PolicyDecisionOrder,
+  PolicyEffect,
+  PolicyKind,
+  PolicyStatus,
+} from './enums.js';
+import { encodeEventCursor } from './node.js';
+
+export const PolicyDecisionFilter = builder.inputType('PolicyDecisionFilter', {
+  description: 'Narrows a list of policy decisions. All given conditions must hold.',
+  fields: (t) => ({
+    jurisdiction: t.field({
+      type: ['CountryCode'],
+      description: 'Decided by any of these governments (ISO 3166-1 alpha-2), e.g. `["US"]`.',
+    }),
+    destination: t.field({
+      type: 'CountryCode',
+      description: 'Applies to this destination country, e.g. `CN`.',
+    }),
+    status: t.field({ type: [PolicyStatus], description: 'Currently in any of these statuses.' }),
+    kind: t.field({ type: [PolicyKind], description: 'Of any of these kinds.' }),
+    chip: t.string({ description: 'Names this chip (a chip slug, e.g. `h200`).' }),
+    company: t.string({ description: 'Names this company (a company slug, e.g. `nvidia`).' }),
+    announcedFrom: t.field({ type: 'Date', description: 'Announced on or after this date.' }),
+    announcedTo: t.field({ type: 'Date', description: 'Announced on or before this date.' }),
+  }),
+});
+
+/** The input shape of `PolicyDecisionFilter`. */
+export type PolicyDecisionFilterShape =
+  | {
+      jurisdiction?: string[] | null;
+      destination?: string | null;
+      status?: string[] | null;
+      kind?: string[] | null;
+      chip?: string | null;
+      company?: string | null;
+      announcedFrom?: string | null;
+      announcedTo?: string | null;
+    }
+  | null
+  | undefined;
+
+type DecisionColumns = {
+  id: PgColumn | SQL;
+  jurisdiction: PgColumn | SQL;
+  destinations: PgColumn | SQL;
+  status: PgColumn | SQL;
+  kind: PgColumn | SQL;
+  announcedOn: PgColumn | SQL;
+};
+
+/** The filterable columns of `policy_decisions` under a hand-written SQL alias. */
+export const decisionColumnsOf = (alias: string): DecisionColumns => ({
+  id: sql.raw(`${alias}.id`),
+  jurisdiction: sql.raw(`${alias}.jurisdiction`),
+  destinations: sql.raw(`${alias}.destinations`),
+  status: sql.raw(`${alias}.status`),
+  kind: sql.raw(`${alias}.kind`),
+  announcedOn: sql.raw(`${alias}.announced_on`),
+});
+
+/**
+ * The `PolicyDecisionFilter` as SQL over `table` (the real table, or the alias a relational
+ * query passes to `RAW`). Chip and company conditions are `exists` subqueries on the links.
+ */
+export function policyDecisionFilterSql(
+  table: DecisionColumns,
+  filter: PolicyDecisionFilterShape,
+): SQL | undefined {
+  if (!filter) return undefined;
+  const conditions: SQL[] = [];
+  if (filter.jurisdiction?.length)
+    conditions.push(sql`${table.jurisdiction} in ${inList(filter.jurisdiction)}`);
+  if (filter.destination) conditions.push(sql`${filter.destination} = any(${table.destinations})`);
+  if (filter.status?.length) conditions.push(sql`${table.status} in ${inList(filter.status)}`);
+  if (filter.kind?.length) conditions.push(sql`${table.kind} in ${inList(filter.kind)}`);
+  if (filter.chip != null) {
+    conditions.push(sql`exists (select 1 from policy_decision_chips pdc_f
+      join chips c_f on c_f.id = pdc_f.chip_id
+      where pdc_f.decision_id = ${table.id} and c_f.slug = ${filter.chip})`);
+  }
+  if (filter.company != null) {
+    conditions.push(sql`exists (select 1 from policy_decision_companies pdco_f
+      join companies co_f on co_f.id = pdco_f.company_id
+      where pdco_f.decision_id = ${table.id} and co_f.slug = ${filter.company})`);
+  }
+  if (filter.announcedFrom)
+    conditions.push(sql`${table.announcedOn} >= ${filter.announcedFrom}::date`);
+  if (filter.announcedTo) conditions.push(sql`${table.announcedOn} <= ${filter.announcedTo}::date`);
+  return conditions.length ? and(...conditions) : undefined;
+}
+
+export const AffectedChip = builder.drizzleObject('policyDecisionChips', {
+  name: 'AffectedChip',
+  description: 'A chip a decision names, with what the decision does to it.',
+  fields: (t) => ({
+    chip: t.relation('chip', { description: 'The chip.' }),
+    effect: t.field({
+      type: PolicyEffect,
+      description: 'What the decision does to this chip for the destinations it covers.',
+      select: { columns: { effect: true } },
+      resolve: (link) => link.effect,
+    }),
+  }),
+});
+
+export const PolicyDecision = builder.drizzleNode('policyDecisions', {
+  name: 'PolicyDecision',
+  description:
+    'A government decision about AI chips: an export rule, a license decision, import ' +
+    'guidance, a ban, an investigation or a tariff. E.g. the U.S. approving H200 sales to ' +
+    'China with a 25 % revenue share (`us-whitehouse-2025-12-08-h200-approval`).',
+  id: {
+    column: (decision) => decision.slug,
+    description: 'Global ID: base64 of `PolicyDecision:<slug>`.',
+  },
+  fields: (t) => ({
+    slug: t.exposeString('slug', {
+      description: 'Stable human key, e.g. `us-whitehouse-2025-12-08-h200-approval`. Immutable.',
+    }),
+    title: t.exposeString('title', { description: 'Title of the decision or rule.' }),
+    summary: t.exposeString('summary', {
+      nullable: true,
+      description: 'What it does, in a sentence or two (paraphrased, not quoted).',
+    }),
+    jurisdiction: t.field({
+      type: 'CountryCode',
+      description: 'The government that decided (ISO 3166-1 alpha-2), e.g. `US`, `CN`.',
+      select: { columns: { jurisdiction: true } },
+      resolve: (decision) => decision.jurisdiction,
+    }),
+    destinations: t.field({
+      type: ['CountryCode'],
+      description:
+        'Destination countries the decision applies to, as tracked here (ISO 3166-1 alpha-2). ' +
+        'U.S. rules also reach destinations this list may not record (e.g. Macau, Country Group D:5).',
+      select: { columns: { destinations: true } },
+      resolve: (decision) => decision.destinations,
+    }),
+    authority: t.exposeString('authority', {
+      description:
+        'The body that decided: `BIS`, `White House`, `CAC`, `MOFCOM`, `SAMR`, `Customs (GACC)`, ...',
+    }),
+    kind: t.field({
+      type: PolicyKind,
+      description: 'The legal instrument.',
+      select: { columns: { kind: true } },
+      resolve: (decision) => decision.kind,
+    }),
+    status: t.field({
+      type: PolicyStatus,
+      description: 'Current status; `updates` has the history.',
+      select: { columns: { status: true } },
+      resolve: (decision) => decision.status,
+    }),
+    announcedOn: t.field({
+      type: 'Date',
+      description: 'Date the decision was announced or signed.',
+      select: { columns: { announcedOn: true } },
+      resolve: (decision) => decision.announcedOn,
+    }),
+    effectiveOn: t.field({
+      type: 'Date',
+      nullable: true,
+      description: 'Date it takes legal effect, when known and different from none.',
+      select: { columns: { effectiveOn: true } },
+      resolve: (decision) => decision.effectiveOn,
+    }),
+    publishedOn: t.field({
+      type: 'Date',
+      nullable: true,
+      description: 'Date of publication in the Federal Register, for U.S. rules.',
+      select: { columns: { publishedOn: true } },
+      resolve: (decision) => decision.publishedOn,
+    }),
+    revenueSharePercent: t.exposeFloat('revenueSharePercent', {
+      nullable: true,
+      description:
+        'Share of sales revenue the exporter pays the U.S. government as a license condition, ' +
+        'in percent (e.g. `25` for the H200 approval).',
+    }),
+    tariffPercent: t.exposeFloat('tariffPercent', {
+      nullable: true,
+      description: 'Tariff rate in percent, for tariff decisions.',
+    }),
+    federalRegisterDocumentNumber: t.exposeString('federalRegisterDocumentNumber', {
+      nullable: true,
+      description: 'Federal Register document number, e.g. `2022-21658` (U.S. rules only).',
+    }),
+    federalRegisterCitation: t.exposeString('federalRegisterCitation', {
+      nullable: true,
+      description: 'Federal Register citation, e.g. `87 FR 62186`.',
+    }),
+    regulationIdentifierNumber: t.exposeString('regulationIdentifierNumber', {
+      nullable: true,
+      description: 'Regulation Identifier Number (RIN), e.g. `0694-AI94`.',
+    }),
+    presidentialDocumentNumber: t.exposeString('presidentialDocumentNumber', {
+      nullable: true,
+      description: 'Presidential document, e.g. `Proclamation 11002`.',
+    }),
+    sourceUrl: t.field({
+      type: 'URL',
+      nullable: true,
+      description: 'Where the decision was confirmed.',
+      select: { columns: { sourceUrl: true } },
+      resolve: (decision) => decision.sourceUrl,
+    }),
+    confidence: t.field({
+      type: FactConfidence,
+      description: 'VERIFIED when confirmed in `sourceUrl`, RECALLED otherwise.',
+      select: { columns: { confidence: true } },
+      resolve: (decision) => decision.confidence,
+    }),
+  }),
+});
+
+builder.drizzleObjectFields(PolicyDecision, (t) => ({
+  chips: t.relation('chipLinks', {
+    type: AffectedChip,
+    description: 'Chips the decision names, with the effect on each.',
+    query: { orderBy: { chipId: 'asc' } },
+  }),
+  companies: t.relation('companies', {
+    description: 'Companies the decision affects, by name.',
+    query: { orderBy: { name: 'asc', slug: 'asc' } },
+  }),
+  supersedes: t.relation('supersedes', {
+    nullable: true,
+    description: 'The earlier decision this one replaces.',
+  }),
+  updates: t.relation('updates', {
+    description:
+      'Status history, oldest first (by `occurredAt`, then id). The first entry has a null ' +
+      '`fromStatus`: the status the decision was recorded with.',
+    query: { orderBy: { occurredAt: 'asc', id: 'asc' } },
+  }),
+}));
+
+/** The connection type shared by every list of PolicyDecisions. */
+export const PolicyDecisionConnection = builder.connectionObject(
+  {
+    type: PolicyDecision,
+    name: 'PolicyDecisionConnection',
+    description: 'A page of policy decisions.',
+    fields: (t) => ({
+      totalCount: t.int({
+        description: 'Number of items matching the arguments across all pages.',
+        resolve: (connection) => resolveTotalCount(connection),
+      }),
+    }),
+  },
+  { name: 'PolicyDecisionEdge', description: 'A policy decision and its cursor.' },
+);
+
+builder.drizzleObjectField(PolicyDecision, 'supersededBy', (t) =>
+  t.field({
+    type: PolicyDecision,
+    nullable: true,
+    description: 'The decision that replaced this one (the latest, if several did).',
+    select: (_args, _ctx, nestedSelection) => ({
+      with: {
+        supersededBy: nestedSelection({
+          orderBy: { announcedOn: 'desc', slug: 'desc' } as const,
+          limit: 1,
+        }),
+      },
+    }),
+    resolve: (decision) =>
+      ((decision as unknown as { supersededBy: object[] }).supersededBy[0] ?? null) as never,
+  }),
+);
+
+export const PolicyDecisionUpdate = builder.drizzleNode('policyDecisionUpdates', {
+  name: 'PolicyDecisionUpdate',
+  description:
+    "One entry of a decision's status history: a status change, or (with a null " +
+    '`fromStatus`) the status it was first recorded with. Written by the database for every ' +
+    'writer, so history is complete whoever changed the row.',
+  id: {
+    column: (update) => update.id,
+    description: 'Global ID: base64 of `PolicyDecisionUpdate:<row id>`.',
+  },
+  fields: (t) => ({
+    decision: t.relation('decision', { description: 'The decision whose status changed.' }),
+    fromStatus: t.field({
+      type: PolicyStatus,
+      nullable: true,
+      description: 'Status before the change; null for the first status.',
+      select: { columns: { fromStatus: true } },
+      resolve: (update) => update.fromStatus,
+    }),
+    toStatus: t.field({
+      type: PolicyStatus,
+      description: 'Status after the change.',
+      select: { columns: { toStatus: true } },
+      resolve: (update) => update.toStatus,
+    }),
+    occurredAt: t.field({
+      type: 'DateTime',
+      description:
+        'When the change happened (UTC). A change known only by its date is at 00:00:00Z of that date.',
+      select: { columns: { occurredAt: true } },
+      resolve: (update) => update.occurredAt,
+    }),
+    note: t.exposeString('note', {
+      nullable: true,
+      description: 'Why the status changed, if recorded.',
+    }),
+    eventCursor: t.string({
+      description:
+        'Opaque resume point: pass it as `after` to `policyDecisionUpdated` to receive what ' +
+        'happened after this update.',
+      select: { columns: { eventSeq: true } },
+      resolve: (update) => encodeEventCursor(update.eventSeq),
+    }),
+  }),
+});
+
+const ORDER_DIRECTION = { ANNOUNCED_ON_ASC: 'asc', ANNOUNCED_ON_DESC: 'desc' } as const;
+
+builder.queryFields((t) => ({
+  policyDecision: t.drizzleField({
+    type: 'policyDecisions',
+    nullable: true,
+    description:
+      'A policy decision by slug, e.g. `us-whitehouse-2025-12-08-h200-approval`; null when there is none.',
+    args: { slug: t.arg.string({ required: true, description: 'The decision slug.' }) },
+    resolve: (query, _root, args, ctx) =>
+      ctx.db.query.policyDecisions.findFirst(query({ where: { slug: args.slug } })),
+  }),
+  policyDecisions: t.drizzleConnection(
+    {
+      type: 'policyDecisions',
+      description: 'Policy decisions, newest announcement first by default (ties by slug).',
+      complexity: connectionComplexity,
+      args: {
+        filter: t.arg({ type: PolicyDecisionFilter, description: 'Narrows the list.' }),
+        orderBy: t.arg({
+          type: PolicyDecisionOrder,
+          defaultValue: 'ANNOUNCED_ON_DESC',
+          description: 'Sort order; ties are broken by slug in the same direction.',
+        }),
+      },
+      totalCount: (_parent, args, ctx) =>
+        ctx.db.$count(policyDecisions, policyDecisionFilterSql(policyDecisions, args.filter)),
+      resolve: (query, _parent, args, ctx) => {
+        const direction = ORDER_DIRECTION[args.orderBy ?? 'ANNOUNCED_ON_DESC'];
+        return ctx.db.query.policyDecisions.findMany(
+          query({
+            where: { RAW: (table) => policyDecisionFilterSql(table, args.filter) ?? sql`true` },
+            orderBy: { announcedOn: direction, slug: direction },
+          }),
+        );
+      },
+    },
+    PolicyDecisionConnection,
+  ),
+}));

@@ -1,0 +1,71 @@
+/**
+ * Custom scalars. Date, DateTime, CountryCode and URL come from graphql-scalars (inputs are
+ * normalized to the strings the store uses); Decimal is ours, since graphql-scalars has no
+ * exact-decimal type.
+ */
+
+import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import { GraphQLCountryCode, GraphQLDate, GraphQLDateTime, GraphQLURL } from 'graphql-scalars';
+import { builder } from '../builder.js';
+
+/** A JS Date from graphql-scalars' Date parser as `YYYY-MM-DD` (it parses at UTC midnight). */
+const toIsoDate = (value: unknown): string => (value as Date).toISOString().slice(0, 10);
+
+builder.addScalarType('Date', GraphQLDate, {
+  description:
+    'A calendar date in ISO 8601 form, `YYYY-MM-DD` (e.g. `2025-12-08`). Dates have no time ' +
+    'zone: a decision announced on 2025-12-08 is dated 2025-12-08 everywhere.',
+  parseValue: (value) => toIsoDate(GraphQLDate.parseValue(value)),
+  parseLiteral: (ast) => toIsoDate(GraphQLDate.parseLiteral(ast, undefined)),
+});
+
+builder.addScalarType('DateTime', GraphQLDateTime, {
+  description:
+    'An instant in ISO 8601 / RFC 3339 form, always returned in UTC with a `Z` suffix ' +
+    '(e.g. `2026-01-13T00:00:00.000Z`). Inputs may carry any offset.',
+});
+
+builder.addScalarType('CountryCode', GraphQLCountryCode, {
+  description:
+    'A country as an ISO 3166-1 alpha-2 code, upper case (e.g. `US`, `CN`, `TW`). Inputs are ' +
+    'accepted in either case.',
+  parseValue: (value) => String(GraphQLCountryCode.parseValue(value)).toUpperCase(),
+  parseLiteral: (ast) => String(GraphQLCountryCode.parseLiteral(ast, undefined)).toUpperCase(),
+});
+
+builder.addScalarType('URL', GraphQLURL, {
+  description: 'An absolute URL (RFC 3986), e.g. the public source a fact was confirmed in.',
+  parseValue: (value) => String(GraphQLURL.parseValue(value)),
+  parseLiteral: (ast) => String(GraphQLURL.parseLiteral(ast, undefined)),
+});
+
+const DECIMAL = /^-?(0|[1-9]\d*)(\.\d+)?$/;
+
+function parseDecimal(value: unknown, node?: ValueNode): string {
+  if (typeof value === 'string' && DECIMAL.test(value) && value.length <= 64) return value;
+  throw new GraphQLError(
+    'Decimal must be a string of digits with an optional fraction, e.g. "14000000000.50"',
+    node ? { nodes: node } : {},
+  );
+}
+
+builder.addScalarType(
+  'Decimal',
+  new GraphQLScalarType<string, string>({
+    name: 'Decimal',
+    description:
+      'An exact decimal number sent as a string, e.g. `"6200000000"` or `"0.25"`, so money ' +
+      'never goes through floating point. Amounts are in the unit the field names (USD for ' +
+      '`valueUsd`).',
+    serialize: (value) => {
+      if (typeof value === 'string') return value;
+      if (typeof value === 'bigint') return value.toString();
+      if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+      throw new GraphQLError('Decimal cannot represent this value');
+    },
+    parseValue: (value) => parseDecimal(value),
+    parseLiteral: (ast) =>
+      parseDecimal(ast.kind === Kind.STRING ? ast.value : undefined, ast as ValueNode),
+  }),
+  {},
+);

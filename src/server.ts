@@ -1,0 +1,171 @@
+/**
+ * Process entry: configuration -> database (migrated, and seeded when empty and embedded) ->
+ * app -> listen -> clean shutdown on SIGINT/SIGTERM. The only module with process-wide state.
+ */
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { createApp } from './app.js';
+import { type DatabaseHandle, openDatabase } from './db/client.js';
+import { DirectoryLockedError } from './db/lock.js';
+import { isEmpty, runMigrations } from './db/migrate.js';
+import { seed } from './db/seed.js';
+import { ConfigError, type Env, loadEnv } from './env.js';
+
+/** A running gateway. */
+export interface RunningGateway {
+  url: string;
+  db: DatabaseHandle;
+  /** Stops accepting, waits for requests in flight (up to the shutdown timeout), closes the DB. */
+  stop: () => Promise<void>;
+}
+
+/** Starts a gateway from parsed configuration. */
+export async function startGateway(
+  env: Env,
+  log = pino({ level: env.CHIPGATE_LOG_LEVEL }),
+): Promise<RunningGateway> {
+  const db = await openDatabase({
+    databaseUrl: env.DATABASE_URL,
+    pgliteDir: env.CHIPGATE_PGLITE_DIR,
+    poolMax: env.CHIPGATE_DB_POOL_MAX,
+  });
+  try {
+    await runMigrations(db);
+    if (db.kind === 'pglite' && (await isEmpty(db))) {
+      const seeded = await seed(db.db);
+      log.info({ seeded }, 'seeded the empty embedded database');
+    }
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+
+  const { yoga } = createApp({
+    db: db.db,
+    ping: () => db.ping(),
+    corsOrigins: env.CHIPGATE_CORS_ORIGINS,
+    graphiql: env.CHIPGATE_GRAPHIQL,
+    limits: {
+      maxDepth: env.CHIPGATE_MAX_DEPTH,
+      maxAliases: env.CHIPGATE_MAX_ALIASES,
+      maxCost: env.CHIPGATE_MAX_COST,
+      maxTokens: env.CHIPGATE_MAX_TOKENS,
+    },
+    logger: log,
+  });
+
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    inFlight += 1;
+    res.once('close', () => {
+      inFlight -= 1;
+      if (inFlight === 0) drained?.();
+    });
+    yoga(req, res);
+  });
+  // Slow or stuck clients cannot hold a socket forever.
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 60_000;
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(env.CHIPGATE_PORT, env.CHIPGATE_HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : env.CHIPGATE_PORT;
+  const host = env.CHIPGATE_HOST.includes(':') ? `[${env.CHIPGATE_HOST}]` : env.CHIPGATE_HOST;
+  const url = `http://${host}:${port}/graphql`;
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const idle = new Promise<void>((resolve) => {
+        if (inFlight === 0) resolve();
+        else drained = resolve;
+      });
+      const timeout = new Promise<'timeout'>((resolve) =>
+        setTimeout(resolve, env.CHIPGATE_SHUTDOWN_TIMEOUT_MS, 'timeout').unref(),
+      );
+      if ((await Promise.race([idle, timeout])) === 'timeout') {
+        log.warn({ inFlight }, 'shutdown timeout: closing connections with requests in flight');
+      }
+      server.closeAllConnections();
+      await closed;
+      await yoga.dispose();
+      await db.close();
+    })();
+    return stopping;
+  };
+  return { url, db, stop };
+}
+
+async function main() {
+  let env: Env;
+  try {
+    env = loadEnv();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`chipgate: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const log = pino({ level: env.CHIPGATE_LOG_LEVEL });
+  let gateway: RunningGateway;
+  try {
+    gateway = await startGateway(env, log);
+  } catch (error) {
+    if (error instanceof DirectoryLockedError) {
+      process.stderr.write(`chipgate: ${error.message}\n`);
+      process.exit(1);
+    }
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      process.stderr.write(
+        `chipgate: cannot listen on ${env.CHIPGATE_HOST}:${env.CHIPGATE_PORT} (${code}); set CHIPGATE_PORT to a free port.\n`,
+      );
+      process.exit(1);
+    }
+    log.fatal({ err: error }, 'start-up failed');
+    process.exit(1);
+  }
+  log.info(
+    { url: gateway.url, database: gateway.db.description },
+    `chipgate listening: open ${gateway.url}`,
+  );
+  let signals = 0;
+  const shutdown = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      log.warn('second signal: exiting now');
+      process.exit(130);
+    }
+    log.info({ signal }, 'shutting down');
+    gateway.stop().then(
+      () => {
+        log.info('stopped cleanly');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  await main();
+}
