@@ -8,24 +8,11 @@ import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { ValidationContext } from 'graphql';
 import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
-import { queryLimits } from './builder.js';
-import { type Context, createContext } from './context.js';
+import { type Context, createContext, type QueryLimits } from './context.js';
 import type { Database } from './db/client.js';
 import { createMaskError, QueryTooComplexError } from './errors.js';
 import { schema } from './schema/index.js';
 import { STORY_QUERY } from './story.js';
-
-/** Limits on a single operation; see the README's configuration table. */
-export interface QueryLimits {
-  /** Deepest field nesting allowed. */
-  maxDepth: number;
-  /** Aliases allowed in one operation. */
-  maxAliases: number;
-  /** Cost budget: each field costs 1, connections multiply their selection by their page size. */
-  maxCost: number;
-  /** Lexical tokens allowed in one document. */
-  maxTokens: number;
-}
 
 /** What `createApp` needs. */
 export interface AppDependencies {
@@ -86,18 +73,18 @@ function armorPlugins(limits: QueryLimits): Plugin[] {
 
 let graphiqlPage: string | undefined;
 
+export type { QueryLimits };
+
 /** Creates the yoga app: schema, context per request, limits, error masking, CORS, health. */
 export function createApp(deps: AppDependencies): App {
   const logger = deps.logger ?? silentLogger;
-  queryLimits.depth = deps.limits.maxDepth;
-  queryLimits.complexity = deps.limits.maxCost;
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     landingPage: false,
     logging: logger,
-    context: () => createContext(deps.db),
+    context: () => createContext(deps.db, deps.limits),
     maskedErrors: {
       maskError: createMaskError((error) => logger.error({ err: error }, 'unexpected error')),
     },

@@ -73,9 +73,6 @@ export const connectionComplexity = (args: ConnectionArgs) => ({
   multiplier: pageSize(args),
 });
 
-/** Limits the complexity plugin enforces; set from configuration in `createApp`. */
-export const queryLimits = { depth: 12, complexity: 50_000 };
-
 export const builder = new SchemaBuilder<PothosTypes>({
   plugins: [ComplexityPlugin, RelayPlugin, DrizzlePlugin],
   defaultFieldNullability: false,
@@ -84,7 +81,7 @@ export const builder = new SchemaBuilder<PothosTypes>({
     // Lists that are not connections are short, bounded lists (a decision's chips, its status
     // history); connections set their own multiplier from `first`/`last`.
     defaultListMultiplier: 1,
-    limit: () => ({ depth: queryLimits.depth, complexity: queryLimits.complexity }),
+    limit: (ctx) => ({ depth: ctx.limits.maxDepth, complexity: ctx.limits.maxCost }),
     complexityError: (kind, result) =>
       new QueryTooComplexError(
         kind === ComplexityErrorKind.Depth

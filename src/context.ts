@@ -21,17 +21,31 @@ export interface Loaders {
   exportStatus: DataLoader<ExportStatusKey, ExportStatusRow, string>;
 }
 
+/** Per-operation limits (see the README's configuration table). */
+export interface QueryLimits {
+  /** Deepest field nesting allowed. */
+  maxDepth: number;
+  /** Aliases allowed in one operation. */
+  maxAliases: number;
+  /** Cost budget: each field costs 1, connections multiply their selection by their page size. */
+  maxCost: number;
+  /** Lexical tokens allowed in one document. */
+  maxTokens: number;
+}
+
 /** What every resolver receives as its third argument. */
 export interface Context {
   db: Database;
+  limits: QueryLimits;
   loaders: Loaders;
   viewer: Viewer;
 }
 
 /** Builds a fresh context for one request (or one subscription event stream). */
-export function createContext(db: Database): Context {
+export function createContext(db: Database, limits: QueryLimits): Context {
   return {
     db,
+    limits,
     viewer: { kind: 'anonymous' },
     loaders: {
       exportStatus: new DataLoader((keys) => loadExportStatuses(db, keys), {

@@ -1,0 +1,77 @@
+/**
+ * An in-process gateway over a fresh test database: the yoga app without a port, for schema
+ * behaviour. Transport tests start the real server instead (see `server.ts` helpers).
+ */
+import type { ExecutionResult } from 'graphql';
+import { type App, createApp } from '../../src/app.js';
+import type { QueryLimits } from '../../src/context.js';
+import { loadEnv } from '../../src/env.js';
+import { createTestDatabase, StatementLog, type TestDatabase } from './database.js';
+
+/** The limits a default configuration gives. */
+export function defaultLimits(): QueryLimits {
+  const env = loadEnv({});
+  return {
+    maxDepth: env.CHIPGATE_MAX_DEPTH,
+    maxAliases: env.CHIPGATE_MAX_ALIASES,
+    maxCost: env.CHIPGATE_MAX_COST,
+    maxTokens: env.CHIPGATE_MAX_TOKENS,
+  };
+}
+
+/** A GraphQL response with its HTTP status. */
+export interface Response<TData = Record<string, unknown>> extends ExecutionResult<TData> {
+  status: number;
+}
+
+/** What `createTestGateway` returns. */
+export interface TestGateway {
+  database: TestDatabase;
+  app: App;
+  /** Every SQL statement sent since the last `statements.reset()`. */
+  statements: StatementLog;
+  /** POSTs an operation to `/graphql` in process. */
+  execute<TData = any>(
+    query: string,
+    variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<Response<TData>>;
+  close(): Promise<void>;
+}
+
+/** A fresh database and app for one test file. */
+export async function createTestGateway(
+  options: { limits?: Partial<QueryLimits>; corsOrigins?: string[] } = {},
+): Promise<TestGateway> {
+  const statements = new StatementLog();
+  const database = await createTestDatabase({ logger: statements });
+  const app = createApp({
+    db: database.db,
+    ping: () => database.ping(),
+    limits: { ...defaultLimits(), ...options.limits },
+    corsOrigins: options.corsOrigins ?? [],
+    graphiql: true,
+  });
+  return {
+    database,
+    app,
+    statements,
+    async execute(query, variables, headers) {
+      const response = await app.yoga.fetch('http://chipgate.test/graphql', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json',
+          ...headers,
+        },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await response.json()) as ExecutionResult;
+      return { ...body, status: response.status } as Response<any>;
+    },
+    async close() {
+      await app.yoga.dispose();
+      await database.close();
+    },
+  };
+}
