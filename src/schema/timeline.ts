@@ -8,12 +8,16 @@
  * statements whatever its size.
  */
 import { brandWithType } from '@pothos/core';
+import { getSchemaConfig, queryFromInfo } from '@pothos/plugin-drizzle';
 import { type SQL, sql } from 'drizzle-orm';
+import type { GraphQLResolveInfo } from 'graphql';
 import { builder, type ConnectionArgs, connectionComplexity, pageSize } from '../builder.js';
-import { type Database, queryRows } from '../db/client.js';
+import type { Context } from '../context.js';
+import { queryRows } from '../db/client.js';
 import { inList } from '../db/sql.js';
 import { BadUserInputError } from '../errors.js';
 import { DemandSignal } from './demand-signal.js';
+import { NODE_SOURCES, type NodeTypeName } from './node.js';
 import { PolicyDecision, PolicyDecisionUpdate } from './policy-decision.js';
 
 export const TimelineEvent = builder.unionType('TimelineEvent', {
@@ -165,9 +169,11 @@ interface TimelinePage {
 }
 
 async function loadTimelinePage(
-  db: Database,
+  ctx: Context,
+  info: GraphQLResolveInfo,
   args: ConnectionArgs & { filter?: TimelineFilterShape },
 ): Promise<TimelinePage> {
+  const db = ctx.db;
   const size = pageSize(args);
   const backward = args.last != null;
   const after = args.after ? decodeCursor(args.after) : null;
@@ -192,27 +198,41 @@ async function loadTimelinePage(
   const page = rows.slice(0, size);
   if (backward) page.reverse();
 
-  const idsOf = (kind: TimelineRow['kind']) =>
-    page.filter((row) => row.kind === kind).map((row) => Number(row.row_id));
+  // Each type's rows are loaded with the selection planned from the query (nested fields
+  // included), so resolving them sends no further statements.
+  const config = getSchemaConfig(builder);
+  const load = async (kind: TimelineRow['kind'], typeName: NodeTypeName) => {
+    const ids = page.filter((row) => row.kind === kind).map((row) => Number(row.row_id));
+    const rows = new Map<number, object>();
+    if (ids.length === 0) return rows;
+    const query = queryFromInfo({
+      config,
+      context: ctx,
+      info,
+      typeName,
+      path: ['edges', 'node'],
+      where: { id: { in: ids } },
+    });
+    const table = NODE_SOURCES[typeName].table;
+    const finder = ctx.db.query[table] as unknown as {
+      findMany: (query: unknown) => Promise<Record<string, unknown>[]>;
+    };
+    for (const row of await finder.findMany(query)) {
+      // Branding tells the union which object type each row is.
+      brandWithType(row, typeName as never);
+      rows.set(Number(row.id), row);
+    }
+    return rows;
+  };
   const [decisions, updates, signals] = await Promise.all([
-    idsOf('decision').length
-      ? db.query.policyDecisions.findMany({ where: { id: { in: idsOf('decision') } } })
-      : [],
-    idsOf('update').length
-      ? db.query.policyDecisionUpdates.findMany({ where: { id: { in: idsOf('update') } } })
-      : [],
-    idsOf('signal').length
-      ? db.query.demandSignals.findMany({ where: { id: { in: idsOf('signal') } } })
-      : [],
+    load('decision', 'PolicyDecision'),
+    load('update', 'PolicyDecisionUpdate'),
+    load('signal', 'DemandSignal'),
   ]);
-  // Branding tells the union which object type each row is.
-  for (const row of decisions) brandWithType(row, PolicyDecision);
-  for (const row of updates) brandWithType(row, PolicyDecisionUpdate);
-  for (const row of signals) brandWithType(row, DemandSignal);
   const byKind: Record<TimelineRow['kind'], Map<number, object>> = {
-    decision: new Map(decisions.map((row) => [row.id, row])),
-    update: new Map(updates.map((row) => [row.id, row])),
-    signal: new Map(signals.map((row) => [row.id, row])),
+    decision: decisions,
+    update: updates,
+    signal: signals,
   };
   const edges = page.flatMap((row) => {
     const node = byKind[row.kind].get(Number(row.row_id));
@@ -252,7 +272,7 @@ builder.queryFields((t) => ({
         'Ties: decision, then status change, then signal, then slug/id.',
       complexity: connectionComplexity,
       args: { filter: t.arg({ type: TimelineFilter, description: 'Narrows the timeline.' }) },
-      resolve: (_root, args, ctx) => loadTimelinePage(ctx.db, args) as never,
+      resolve: (_root, args, ctx, info) => loadTimelinePage(ctx, info, args) as never,
     },
     {
       name: 'TimelineConnection',

@@ -1,0 +1,122 @@
+/** Relay global IDs: `node` and `nodes` round-trip every type; bad IDs are rejected cleanly. */
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryRows } from '../src/db/client.js';
+import { createTestGateway, type TestGateway } from './helpers/gateway.js';
+
+let gateway: TestGateway;
+beforeAll(async () => {
+  gateway = await createTestGateway();
+});
+afterAll(async () => {
+  await gateway?.close();
+});
+
+const b64 = (text: string) => Buffer.from(text).toString('base64');
+
+const NODE = /* GraphQL */ `
+  query ($id: ID!) {
+    node(id: $id) {
+      __typename
+      id
+      ... on Company { slug name }
+      ... on Chip { slug name }
+      ... on PolicyDecision { slug title }
+      ... on DemandSignal { slug kind }
+      ... on PolicyDecisionUpdate { toStatus decision { slug } }
+    }
+  }
+`;
+
+describe('node', () => {
+  it.each([
+    ['Company', 'nvidia', { slug: 'nvidia', name: 'NVIDIA Corporation' }],
+    ['Chip', 'h200', { slug: 'h200', name: 'NVIDIA H200 (SXM)' }],
+    ['PolicyDecision', 'us-whitehouse-2025-12-08-h200-approval', { slug: 'us-whitehouse-2025-12-08-h200-approval' }],
+    ['DemandSignal', 'ds-2026-01-28-h200-400k-approved', { slug: 'ds-2026-01-28-h200-400k-approved', kind: 'ORDER' }],
+  ])('round-trips a %s: the id it returns fetches it again', async (type, slug, expected) => {
+    const id = b64(`${type}:${slug}`);
+    const { data, errors } = await gateway.execute(NODE, { id });
+    expect(errors).toBeUndefined();
+    expect(data.node).toMatchObject({ __typename: type, id, ...expected });
+    // The id a lookup returns is the same global id.
+    const lookup = type.charAt(0).toLowerCase() + type.slice(1);
+    const again = await gateway.execute(`{ ${lookup}(slug: "${slug}") { id } }`);
+    expect(again.data[lookup].id).toBe(id);
+  });
+
+  it('round-trips a PolicyDecisionUpdate by its row id', async () => {
+    const [row] = await queryRows<{ id: string }>(
+      gateway.database.db,
+      sql`select u.id::text as id from policy_decision_updates u join policy_decisions d on d.id = u.decision_id
+          where d.slug = 'cn-2025-12-09-h200-import-deliberation' and u.to_status = 'SUPERSEDED'`,
+    );
+    const id = b64(`PolicyDecisionUpdate:${row?.id}`);
+    const { data } = await gateway.execute(NODE, { id });
+    expect(data.node).toEqual({
+      __typename: 'PolicyDecisionUpdate',
+      id,
+      toStatus: 'SUPERSEDED',
+      decision: { slug: 'cn-2025-12-09-h200-import-deliberation' },
+    });
+    const history = await gateway.execute(`{ policyDecision(slug: "cn-2025-12-09-h200-import-deliberation") { updates { id } } }`);
+    expect(history.data.policyDecision.updates.map((u: any) => u.id)).toContain(id);
+  });
+
+  it('returns null for a well-formed id whose row does not exist', async () => {
+    for (const id of [b64('Company:no-such-company'), b64('PolicyDecisionUpdate:999999999')]) {
+      const { data, errors } = await gateway.execute(NODE, { id });
+      expect(errors).toBeUndefined();
+      expect(data.node).toBeNull();
+    }
+  });
+
+  it.each([
+    ['not base64', 'not base64!'],
+    ['base64 without a type', b64('nvidia')],
+    ['an unknown type', b64('Listing:nvda')],
+    ['an empty key', b64('Company:')],
+    ['a malformed key', b64('Company:NVIDIA Corp')],
+    ['a non-numeric update id', b64('PolicyDecisionUpdate:abc')],
+    ['an empty string', ''],
+  ])('rejects %s with BAD_USER_INPUT', async (_label, id) => {
+    const { data, errors } = await gateway.execute(NODE, { id });
+    expect(data).toEqual({ node: null });
+    expect(errors).toHaveLength(1);
+    expect(errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(errors?.[0]?.path).toEqual(['node']);
+  });
+});
+
+describe('nodes', () => {
+  it('answers in the order asked, null for unknown ids and an error only at malformed positions', async () => {
+    const ids = [b64('Chip:h200'), 'garbage', b64('Company:nvidia'), b64('Chip:no-such-chip'), b64('Company:')];
+    const { data, errors } = await gateway.execute(
+      /* GraphQL */ `query ($ids: [ID!]!) { nodes(ids: $ids) { __typename ... on Chip { slug } ... on Company { slug } } }`,
+      { ids },
+    );
+    expect(data.nodes).toEqual([
+      { __typename: 'Chip', slug: 'h200' },
+      null,
+      { __typename: 'Company', slug: 'nvidia' },
+      null,
+      null,
+    ]);
+    expect(errors?.map((e) => [e.path, e.extensions?.code])).toEqual([
+      [['nodes', 1], 'BAD_USER_INPUT'],
+      [['nodes', 4], 'BAD_USER_INPUT'],
+    ]);
+  });
+
+  it('loads many ids of one type with one statement', async () => {
+    gateway.statements.reset();
+    const ids = ['a100', 'h100', 'h200', 'h20', 'b200'].map((slug) => b64(`Chip:${slug}`));
+    const { data } = await gateway.execute(
+      /* GraphQL */ `query ($ids: [ID!]!) { nodes(ids: $ids) { ... on Chip { slug designer { slug } } } }`,
+      { ids },
+    );
+    expect(data.nodes.map((n: any) => n.slug)).toEqual(['a100', 'h100', 'h200', 'h20', 'b200']);
+    expect(data.nodes.every((n: any) => n.designer.slug === 'nvidia')).toBe(true);
+    expect(gateway.statements.count).toBe(1);
+  });
+});
