@@ -1,0 +1,48 @@
+# chipgate: the GraphQL gateway, run from TypeScript source with tsx (no build step).
+#
+#   docker build -t chipgate .
+#   docker run --rm -p 127.0.0.1:4000:4000 chipgate                  # embedded PGlite, seeded
+#   docker run --rm -p 127.0.0.1:4000:4000 \
+#     -e DATABASE_URL=postgres://user:password@host:5432/chipgate chipgate   # a server, not seeded
+#
+# docker-compose.yml runs it next to PostgreSQL; test/docker-compose.test.ts checks both files.
+
+FROM node:20-bookworm-slim
+
+ENV NODE_ENV=production \
+    NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+
+WORKDIR /app
+
+# Dependencies first, so a source change does not reinstall them. Runtime needs only the regular
+# dependencies (tsx among them); drizzle-kit, vitest, biome and the rest stay out.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+
+# The application: sources (with the seed data set), the committed migrations, the SDL contract.
+# Owned by root and read-only for the process; only .chipgate (the embedded PGlite directory
+# used when DATABASE_URL is unset) is writable by the runtime user.
+COPY tsconfig.json ./
+COPY src ./src
+COPY drizzle ./drizzle
+COPY schema ./schema
+RUN mkdir -p /app/.chipgate && chown node:node /app/.chipgate
+
+# Listen on every interface inside the container; publish the port on the host as you see fit.
+ENV CHIPGATE_HOST=0.0.0.0 \
+    CHIPGATE_PORT=4000
+EXPOSE 4000
+
+# The official image's unprivileged user (uid 1000).
+USER node
+
+# Ready = listening, migrated, and the database answers. No curl in slim images: use node.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.CHIPGATE_PORT || 4000) + '/ready', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+# node is PID 1 (no npm or shell in between), so SIGTERM from `docker stop` reaches the gateway,
+# which stops accepting, drains requests in flight (CHIPGATE_SHUTDOWN_TIMEOUT_MS) and exits 0.
+STOPSIGNAL SIGTERM
+CMD ["node", "--import", "tsx", "src/server.ts"]
