@@ -111,6 +111,32 @@ export const builder = new SchemaBuilder<PothosTypes>({
     pageInfoTypeOptions: {
       description: 'Where a page sits in its connection, and the cursors to fetch its neighbours.',
     },
+    nodeTypeOptions: {
+      description:
+        'An object with a global ID, which `Query.node` and `Query.nodes` fetch again. IDs are ' +
+        'stable across environments and reseeds.',
+    },
+    idFieldOptions: {
+      description: 'Global ID: base64 of `Type:key`, where the key is the slug (or row id).',
+    },
+    edgesFieldOptions: { description: 'The items of this page, each with its cursor.' },
+    pageInfoFieldOptions: { description: 'Where this page sits, and cursors to its neighbours.' },
+    cursorFieldOptions: {
+      description: 'Opaque position of this item; pass it as `after` or `before`.',
+    },
+    nodeFieldOptions: { description: 'The item.' },
+    hasNextPageFieldOptions: {
+      description:
+        'True when items follow this page (when paging backwards: true if `before` was given).',
+    },
+    hasPreviousPageFieldOptions: {
+      description:
+        'True when items precede this page (when paging forwards: true if `after` was given).',
+    },
+    startCursorFieldOptions: {
+      description: 'Cursor of the first item of the page; null when empty.',
+    },
+    endCursorFieldOptions: { description: 'Cursor of the last item of the page; null when empty.' },
   },
   drizzle: {
     client: (ctx) => ctx.db,
