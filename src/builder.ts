@@ -41,12 +41,29 @@ export interface ConnectionArgs {
   before?: string | null;
 }
 
+/** Prefixes of the cursors chipgate issues (drizzle keyset cursors, timeline cursors). */
+const CURSOR_PREFIXES = ['DC:', 'Timeline:'];
+
+function checkCursor(name: 'after' | 'before', cursor: string | null | undefined) {
+  if (cursor == null) return;
+  const decoded = /^[A-Za-z0-9+/]+={0,2}$/.test(cursor)
+    ? Buffer.from(cursor, 'base64').toString('utf8')
+    : '';
+  if (!CURSOR_PREFIXES.some((prefix) => decoded.startsWith(prefix))) {
+    const shown = cursor.length > 60 ? `${cursor.slice(0, 60)}...` : cursor;
+    throw new BadUserInputError(`Argument "${name}" is not a cursor we issued: "${shown}".`);
+  }
+}
+
 /**
- * Checks `first`/`last` against the contract: non-negative, at most `MAX_PAGE_SIZE`, and not
- * both. Throws `BadUserInputError`. Returns the page size the connection will load.
+ * Checks connection arguments against the contract: `first`/`last` non-negative, at most
+ * `MAX_PAGE_SIZE`, not both; `after`/`before` shaped like cursors we issue (each connection
+ * then checks the cursor is its own). Throws `BadUserInputError`. Returns the page size.
  */
 export function pageSize(args: ConnectionArgs): number {
   const { first, last } = args;
+  checkCursor('after', args.after);
+  checkCursor('before', args.before);
   if (first != null && last != null) {
     throw new BadUserInputError('Pass either "first" or "last", not both.');
   }

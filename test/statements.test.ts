@@ -5,20 +5,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestGateway, type TestGateway } from './helpers/gateway.js';
-
-/** The reference query of the foundation issue (also the benchmark's). */
-export const NESTED_QUERY = /* GraphQL */ `
-  query Nested($first: Int!) {
-    companies(first: $first) { edges { node {
-      slug name country
-      chipsDesigned(first: 10) { edges { node {
-        slug name tpp designer { slug }
-        policyDecisions(first: 10) { edges { effect node { slug title status announcedOn jurisdiction } } }
-      } } }
-      demandSignals(first: 10) { edges { node { slug kind observedOn valueUsd } } }
-    } } }
-  }
-`;
+import { NESTED_QUERY } from './helpers/queries.js';
 
 let gateway: TestGateway;
 beforeAll(async () => {

@@ -1,0 +1,229 @@
+/**
+ * Bad input on reads: every error carries a code, nothing unexpected leaks, and one anonymous
+ * request cannot ask for unbounded work.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STORY_QUERY } from '../src/story.js';
+import { createTestGateway, type TestGateway } from './helpers/gateway.js';
+import { NESTED_QUERY } from './helpers/queries.js';
+
+let gateway: TestGateway;
+beforeAll(async () => {
+  gateway = await createTestGateway();
+});
+afterAll(async () => {
+  await gateway?.close();
+});
+
+/** Asserts one error with `code`, and that no internals leak in any error. */
+function expectError(result: { errors?: readonly any[] }, code: string, message?: RegExp) {
+  expect(result.errors?.length).toBeGreaterThan(0);
+  for (const error of result.errors ?? []) {
+    expect(error.extensions?.code).toBeTruthy();
+    expect(JSON.stringify(error)).not.toMatch(
+      /stack|select |from "|node_modules|\bat [A-Za-z]+ \(/,
+    );
+  }
+  expect(result.errors?.[0]?.extensions?.code).toBe(code);
+  if (message) expect(result.errors?.[0]?.message).toMatch(message);
+}
+
+describe('connection arguments', () => {
+  it.each([
+    [
+      'first: -1',
+      '{ companies(first: -1) { totalCount } }',
+      /"first" must be between 0 and 100, got -1/,
+    ],
+    [
+      'first: 100000',
+      '{ companies(first: 100000) { totalCount } }',
+      /"first" must be between 0 and 100/,
+    ],
+    [
+      'last: 101',
+      '{ policyDecisions(last: 101) { totalCount } }',
+      /"last" must be between 0 and 100/,
+    ],
+    [
+      'first and last',
+      '{ demandSignals(first: 1, last: 1) { totalCount } }',
+      /either "first" or "last"/,
+    ],
+    [
+      'a bad first deep inside',
+      '{ companies(first: 1) { edges { node { chipsDesigned(first: 1) { edges { node { policyDecisions(first: 500) { totalCount } } } } } } } }',
+      /"first" must be between 0 and 100, got 500/,
+    ],
+    ['a negative first on the timeline', '{ timeline(first: -5) { totalCount } }', /"first"/],
+  ])('%s is BAD_USER_INPUT before any SQL runs', async (_label, query, message) => {
+    gateway.statements.reset();
+    const result = await gateway.execute(query);
+    expectError(result, 'BAD_USER_INPUT', message);
+    expect(gateway.statements.count).toBe(0);
+  });
+
+  it('first: 0 is an empty page, not an error', async () => {
+    const { data, errors } = await gateway.execute(
+      '{ chips(first: 0) { totalCount edges { cursor } pageInfo { hasNextPage } } }',
+    );
+    expect(errors).toBeUndefined();
+    expect(data.chips.edges).toEqual([]);
+    expect(data.chips.totalCount).toBe(16);
+  });
+
+  it('variables go through the same checks', async () => {
+    const result = await gateway.execute('query ($n: Int) { chips(first: $n) { totalCount } }', {
+      n: 1000,
+    });
+    expectError(result, 'BAD_USER_INPUT');
+  });
+});
+
+describe('cursors', () => {
+  it.each([
+    ['garbage', 'not-a-cursor'],
+    ['base64 garbage', Buffer.from('{"a":1}').toString('base64')],
+    ['empty', ''],
+  ])(
+    'a cursor we never issued (%s) is BAD_USER_INPUT on every connection',
+    async (_label, cursor) => {
+      for (const query of [
+        'query ($c: String) { policyDecisions(after: $c) { totalCount } }',
+        'query ($c: String) { demandSignals(before: $c, last: 2) { totalCount } }',
+        'query ($c: String) { timeline(after: $c) { totalCount } }',
+        'query ($c: String) { chip(slug: "h200") { policyDecisions(after: $c) { totalCount } } }',
+        'query ($c: String) { company(slug: "nvidia") { chipsDesigned(after: $c) { totalCount } } }',
+      ]) {
+        gateway.statements.reset();
+        expectError(await gateway.execute(query, { c: cursor }), 'BAD_USER_INPUT', /cursor/);
+        expect(gateway.statements.count).toBe(0);
+      }
+    },
+  );
+
+  it('a cursor of another connection is rejected, not misread', async () => {
+    const { data } = await gateway.execute('{ timeline(first: 1) { pageInfo { endCursor } } }');
+    const timelineCursor = data.timeline.pageInfo.endCursor;
+    expectError(
+      await gateway.execute('query ($c: String) { policyDecisions(after: $c) { totalCount } }', {
+        c: timelineCursor,
+      }),
+      'BAD_USER_INPUT',
+    );
+    const page = await gateway.execute('{ policyDecisions(first: 1) { pageInfo { endCursor } } }');
+    expectError(
+      await gateway.execute('query ($c: String) { timeline(after: $c) { totalCount } }', {
+        c: page.data.policyDecisions.pageInfo.endCursor,
+      }),
+      'BAD_USER_INPUT',
+    );
+  });
+});
+
+describe('values', () => {
+  it('an invalid date in a filter literal fails validation', async () => {
+    const result = await gateway.execute(
+      '{ policyDecisions(filter: { announcedFrom: "2025-13-45" }) { totalCount } }',
+    );
+    expectError(result, 'GRAPHQL_VALIDATION_FAILED', /2025-13-45/);
+    expect(result.status).toBe(400);
+  });
+
+  it('an invalid date in a variable is BAD_USER_INPUT', async () => {
+    const result = await gateway.execute(
+      'query ($d: Date) { policyDecisions(filter: { announcedFrom: $d }) { totalCount } }',
+      {
+        d: '2025-02-30',
+      },
+    );
+    expectError(result, 'BAD_USER_INPUT', /\$d/);
+  });
+
+  it('an unknown enum value is a validation error; in a variable it is BAD_USER_INPUT', async () => {
+    expectError(
+      await gateway.execute('{ policyDecisions(filter: { status: [ENACTED] }) { totalCount } }'),
+      'GRAPHQL_VALIDATION_FAILED',
+      /ENACTED/,
+    );
+    expectError(
+      await gateway.execute(
+        'query ($s: [PolicyStatus!]) { policyDecisions(filter: { status: $s }) { totalCount } }',
+        {
+          s: ['ENACTED'],
+        },
+      ),
+      'BAD_USER_INPUT',
+    );
+  });
+
+  it('a bad country code is rejected', async () => {
+    expectError(
+      await gateway.execute(
+        '{ chip(slug: "h200") { exportStatus(from: "USA") { exportEffect } } }',
+      ),
+      'GRAPHQL_VALIDATION_FAILED',
+    );
+    expectError(
+      await gateway.execute(
+        'query ($c: CountryCode!) { chip(slug: "h200") { exportStatus(to: $c) { exportEffect } } }',
+        { c: 'ZZ' },
+      ),
+      'BAD_USER_INPUT',
+    );
+  });
+
+  it('a syntax error keeps GRAPHQL_PARSE_FAILED, an unknown field GRAPHQL_VALIDATION_FAILED', async () => {
+    expectError(await gateway.execute('{ chips( }'), 'GRAPHQL_PARSE_FAILED');
+    expectError(await gateway.execute('{ chips { nope } }'), 'GRAPHQL_VALIDATION_FAILED');
+  });
+});
+
+describe('limits', () => {
+  it('the reference query at first: 50 and the GraphiQL story query are within the default limits', async () => {
+    const nested = await gateway.execute(NESTED_QUERY, { first: 50 });
+    expect(nested.errors).toBeUndefined();
+    const story = await gateway.execute(STORY_QUERY);
+    expect(story.errors).toBeUndefined();
+  });
+
+  it('nested connections at first: 100 multiply and are refused as QUERY_TOO_COMPLEX', async () => {
+    gateway.statements.reset();
+    const result = await gateway.execute(NESTED_QUERY.replaceAll('first: 10', 'first: 100'), {
+      first: 100,
+    });
+    expectError(result, 'QUERY_TOO_COMPLEX', /too expensive: cost \d+, the limit is 50000/);
+    expect(gateway.statements.count).toBe(0);
+  });
+
+  it('too deep is QUERY_TOO_COMPLEX', async () => {
+    const deep =
+      '{ chip(slug: "h200") { derivedFrom { derivedFrom { derivedFrom { derivedFrom { derivedFrom { derivedFrom { derivedFrom { derivedFrom { derivedFrom { derivedFrom { derivedFrom { derivedFrom { slug } } } } } } } } } } } } } }';
+    expectError(await gateway.execute(deep), 'QUERY_TOO_COMPLEX', /too deep/);
+  });
+
+  it('too many aliases is QUERY_TOO_COMPLEX', async () => {
+    const aliases = Array.from({ length: 31 }, (_, i) => `a${i}: chip(slug: "h200") { slug }`).join(
+      ' ',
+    );
+    const result = await gateway.execute(`{ ${aliases} }`);
+    expectError(result, 'QUERY_TOO_COMPLEX', /Aliases limit of 30/);
+  });
+
+  it('too many tokens is QUERY_TOO_COMPLEX', async () => {
+    const fields = Array.from({ length: 6000 }, () => 'slug').join(' ');
+    const result = await gateway.execute(`{ chip(slug: "h200") { ${fields} } }`);
+    expectError(result, 'QUERY_TOO_COMPLEX', /Token limit/);
+  });
+
+  it('limits are configurable', async () => {
+    const strict = await createTestGateway({ limits: { maxCost: 100, maxDepth: 4 } });
+    try {
+      expectError(await strict.execute(NESTED_QUERY, { first: 5 }), 'QUERY_TOO_COMPLEX');
+      const ok = await strict.execute('{ chips(first: 5) { edges { node { slug } } } }');
+      expect(ok.errors).toBeUndefined();
+    } finally {
+      await strict.close();
+    }
+  });
+});
