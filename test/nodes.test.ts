@@ -32,8 +32,16 @@ describe('node', () => {
   it.each([
     ['Company', 'nvidia', { slug: 'nvidia', name: 'NVIDIA Corporation' }],
     ['Chip', 'h200', { slug: 'h200', name: 'NVIDIA H200 (SXM)' }],
-    ['PolicyDecision', 'us-whitehouse-2025-12-08-h200-approval', { slug: 'us-whitehouse-2025-12-08-h200-approval' }],
-    ['DemandSignal', 'ds-2026-01-28-h200-400k-approved', { slug: 'ds-2026-01-28-h200-400k-approved', kind: 'ORDER' }],
+    [
+      'PolicyDecision',
+      'us-whitehouse-2025-12-08-h200-approval',
+      { slug: 'us-whitehouse-2025-12-08-h200-approval' },
+    ],
+    [
+      'DemandSignal',
+      'ds-2026-01-28-h200-400k-approved',
+      { slug: 'ds-2026-01-28-h200-400k-approved', kind: 'ORDER' },
+    ],
   ])('round-trips a %s: the id it returns fetches it again', async (type, slug, expected) => {
     const id = b64(`${type}:${slug}`);
     const { data, errors } = await gateway.execute(NODE, { id });
@@ -59,7 +67,9 @@ describe('node', () => {
       toStatus: 'SUPERSEDED',
       decision: { slug: 'cn-2025-12-09-h200-import-deliberation' },
     });
-    const history = await gateway.execute(`{ policyDecision(slug: "cn-2025-12-09-h200-import-deliberation") { updates { id } } }`);
+    const history = await gateway.execute(
+      `{ policyDecision(slug: "cn-2025-12-09-h200-import-deliberation") { updates { id } } }`,
+    );
     expect(history.data.policyDecision.updates.map((u: any) => u.id)).toContain(id);
   });
 
@@ -90,7 +100,13 @@ describe('node', () => {
 
 describe('nodes', () => {
   it('answers in the order asked, null for unknown ids and an error only at malformed positions', async () => {
-    const ids = [b64('Chip:h200'), 'garbage', b64('Company:nvidia'), b64('Chip:no-such-chip'), b64('Company:')];
+    const ids = [
+      b64('Chip:h200'),
+      'garbage',
+      b64('Company:nvidia'),
+      b64('Chip:no-such-chip'),
+      b64('Company:'),
+    ];
     const { data, errors } = await gateway.execute(
       /* GraphQL */ `query ($ids: [ID!]!) { nodes(ids: $ids) { __typename ... on Chip { slug } ... on Company { slug } } }`,
       { ids },

@@ -27,14 +27,19 @@ describe('money', () => {
     }`);
     expect(data.a).toEqual({ valueUsd: '16000000000', quantityUnits: null });
     expect(data.b).toEqual({ valueUsd: '12345678901234567890.12', observedOn: '2024-02-29' });
-    expect(data.c).toEqual({ valueUsd: '14000000000', valueOriginal: { amount: '100000000000', currency: 'CNY' } });
+    expect(data.c).toEqual({
+      valueUsd: '14000000000',
+      valueOriginal: { amount: '100000000000', currency: 'CNY' },
+    });
   });
 
   it('comes back exact when nested under a company', async () => {
     const { data } = await gateway.execute(/* GraphQL */ `{
       company(slug: "amd") { demandSignals(first: 10) { edges { node { slug valueUsd } } } }
     }`);
-    const values = Object.fromEntries(data.company.demandSignals.edges.map((e: any) => [e.node.slug, e.node.valueUsd]));
+    const values = Object.fromEntries(
+      data.company.demandSignals.edges.map((e: any) => [e.node.slug, e.node.valueUsd]),
+    );
     expect(values['ds-precise-value']).toBe('12345678901234567890.12');
     expect(values['ds-2024-12-31-amd-2024-china-revenue']).toBe('6200000000');
     expect(values['ds-2025-04-16-amd-mi308-charge']).toBe('800000000');
@@ -81,7 +86,11 @@ describe('facts as the seed gives them', () => {
     const { data } = await gateway.execute(/* GraphQL */ `{
       chip(slug: "h20") { tpp memoryGb memoryBandwidthTBs tdpWatts exportControlNote derivedFrom { slug } derivedFields sourceUrl confidence }
     }`);
-    expect(data.chip).toMatchObject({ tpp: 2368, derivedFrom: { slug: 'h100' }, confidence: 'VERIFIED' });
+    expect(data.chip).toMatchObject({
+      tpp: 2368,
+      derivedFrom: { slug: 'h100' },
+      confidence: 'VERIFIED',
+    });
     expect(data.chip.derivedFields).toContain('tpp');
     expect(data.chip.sourceUrl).toMatch(/^https?:\/\//);
   });
@@ -113,7 +122,10 @@ describe('filters', () => {
       'cn-2026-01-28-h200-first-batch-approved',
     ]);
     expect(data.policyDecisions.totalCount).toBe(4);
-    expect(data.byCompany.edges.map((e: any) => e.node.slug)).toEqual(['us-bis-2024-12-02', 'us-bis-2022-10-07']);
+    expect(data.byCompany.edges.map((e: any) => e.node.slug)).toEqual([
+      'us-bis-2024-12-02',
+      'us-bis-2022-10-07',
+    ]);
   });
 
   it('narrow chips, companies and signals', async () => {
@@ -125,8 +137,19 @@ describe('filters', () => {
     }`);
     expect(data.chips.edges.map((e: any) => e.node.slug)).toEqual(['a800', 'h20', 'h800']);
     expect(data.chips.totalCount).toBe(3);
-    expect(data.hopper.edges.map((e: any) => e.node.slug).sort()).toEqual(['h100', 'h20', 'h200', 'h800']);
-    expect(data.companies.edges.map((e: any) => e.node.slug)).toEqual(['cambricon', 'huawei', 'smic']);
-    expect(data.demandSignals.edges.map((e: any) => e.node.slug)).toEqual(['ds-2025-05-28-nvidia-q1fy26-h20-charge']);
+    expect(data.hopper.edges.map((e: any) => e.node.slug).sort()).toEqual([
+      'h100',
+      'h20',
+      'h200',
+      'h800',
+    ]);
+    expect(data.companies.edges.map((e: any) => e.node.slug)).toEqual([
+      'cambricon',
+      'huawei',
+      'smic',
+    ]);
+    expect(data.demandSignals.edges.map((e: any) => e.node.slug)).toEqual([
+      'ds-2025-05-28-nvidia-q1fy26-h20-charge',
+    ]);
   });
 });
