@@ -2,7 +2,7 @@
  * The Pothos schema builder: plugins in one declared order, scalar and context types, and the
  * connection sizing rules every list in the API shares.
  */
-import SchemaBuilder from '@pothos/core';
+import SchemaBuilder, { type ObjectRef } from '@pothos/core';
 import ComplexityPlugin, { ComplexityErrorKind } from '@pothos/plugin-complexity';
 import DrizzlePlugin from '@pothos/plugin-drizzle';
 import RelayPlugin from '@pothos/plugin-relay';
@@ -172,8 +172,36 @@ builder.queryType({
  * `totalCount` of a connection. Root connections carry it as a thunk (counted only when
  * selected), related connections as the value their parent query already selected.
  */
-export function resolveTotalCount(connection: object): number | Promise<number> {
+function resolveTotalCount(connection: object): number | Promise<number> {
   const value = (connection as { totalCount?: number | (() => number | Promise<number>) })
     .totalCount;
   return typeof value === 'function' ? value() : (value ?? 0);
 }
+
+/**
+ * The connection type shared by every list of one node type (`<Type>Connection` with
+ * `<Type>Edge`), with `totalCount`. `plural` names the items in descriptions.
+ */
+export function nodeConnection<Ref extends ObjectRef<BuilderTypes, unknown>>(
+  type: Ref,
+  name: string,
+  plural: string,
+) {
+  return builder.connectionObject(
+    {
+      type,
+      name: `${name}Connection`,
+      description: `A page of ${plural}.`,
+      fields: (t) => ({
+        totalCount: t.int({
+          description: `Number of ${plural} matching the arguments across all pages.`,
+          resolve: (connection) => resolveTotalCount(connection),
+        }),
+      }),
+    },
+    { name: `${name}Edge`, description: `One of the ${plural} of a page, with its cursor.` },
+  );
+}
+
+/** The builder's full schema types (PothosTypes with Pothos' defaults filled in). */
+type BuilderTypes = PothosSchemaTypes.ExtendDefaultTypes<PothosTypes>;

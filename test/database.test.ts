@@ -215,50 +215,22 @@ describe('command line', () => {
     const out: string[] = [];
     const err: string[] = [];
     const env = { CHIPGATE_PGLITE_DIR: pgliteDir };
+    const cli = (args: string[], source: Record<string, string> = env) =>
+      runCli(
+        args,
+        source,
+        (line) => out.push(line),
+        (line) => err.push(line),
+      );
     try {
-      expect(
-        await runCli(
-          ['migrate'],
-          env,
-          (l) => out.push(l),
-          (l) => err.push(l),
-        ),
-      ).toBe(0);
-      expect(
-        await runCli(
-          ['seed'],
-          env,
-          (l) => out.push(l),
-          (l) => err.push(l),
-        ),
-      ).toBe(0);
+      expect(await cli(['migrate'])).toBe(0);
+      expect(await cli(['seed'])).toBe(0);
       expect(out.at(-1)).toMatch(/companies \+15, chips \+16, policyDecisions \+25/);
-      expect(
-        await runCli(
-          ['seed'],
-          env,
-          (l) => out.push(l),
-          (l) => err.push(l),
-        ),
-      ).toBe(0);
+      expect(await cli(['seed'])).toBe(0);
       expect(out.at(-1)).toMatch(/companies \+0, chips \+0, policyDecisions \+0/);
-      expect(
-        await runCli(
-          ['frobnicate'],
-          env,
-          (l) => out.push(l),
-          (l) => err.push(l),
-        ),
-      ).toBe(2);
+      expect(await cli(['frobnicate'])).toBe(2);
       expect(err.at(-1)).toMatch(/unknown command "frobnicate"/);
-      expect(
-        await runCli(
-          ['seed'],
-          { ...env, CHIPGATE_PORT: 'abc' },
-          (l) => out.push(l),
-          (l) => err.push(l),
-        ),
-      ).toBe(2);
+      expect(await cli(['seed'], { ...env, CHIPGATE_PORT: 'abc' })).toBe(2);
       expect(err.at(-1)).toMatch(/CHIPGATE_PORT/);
 
       // Another process holds the directory (as a running gateway would).
@@ -284,14 +256,7 @@ describe('command line', () => {
           );
           holder.once('exit', (code) => reject(new Error(`lock holder exited with ${code}`)));
         });
-        expect(
-          await runCli(
-            ['seed'],
-            env,
-            (l) => out.push(l),
-            (l) => err.push(l),
-          ),
-        ).toBe(1);
+        expect(await cli(['seed'])).toBe(1);
         expect(err.at(-1)).toMatch(
           new RegExp(`in use by process ${holder.pid}.*DATABASE_URL`, 's'),
         );
@@ -300,14 +265,7 @@ describe('command line', () => {
         await new Promise((resolve) => holder.once('exit', resolve));
       }
       // The holder died without releasing: its lock is stale and taken over.
-      expect(
-        await runCli(
-          ['migrate'],
-          env,
-          (l) => out.push(l),
-          (l) => err.push(l),
-        ),
-      ).toBe(0);
+      expect(await cli(['migrate'])).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

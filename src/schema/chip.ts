@@ -7,7 +7,7 @@
 import { drizzleConnectionHelpers } from '@pothos/plugin-drizzle';
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
-import { builder, connectionComplexity, resolveTotalCount } from '../builder.js';
+import { builder, connectionComplexity, nodeConnection } from '../builder.js';
 import type { ExportStatusRow } from '../db/export-status.js';
 import { chips } from '../db/schema.js';
 import {
@@ -327,20 +327,7 @@ builder.drizzleObjectFields(Chip, (t) => ({
 }));
 
 /** The connection type shared by every list of Chips. */
-export const ChipConnection = builder.connectionObject(
-  {
-    type: Chip,
-    name: 'ChipConnection',
-    description: 'A page of chips.',
-    fields: (t) => ({
-      totalCount: t.int({
-        description: 'Number of items matching the arguments across all pages.',
-        resolve: (connection) => resolveTotalCount(connection),
-      }),
-    }),
-  },
-  { name: 'ChipEdge', description: 'A chip and its cursor.' },
-);
+export const ChipConnection = nodeConnection(Chip, 'Chip', 'chips');
 
 ExportStatus.implement({
   description:

@@ -5,7 +5,7 @@
  */
 import { and, inArray, type SQL, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
-import { builder, connectionComplexity, resolveTotalCount } from '../builder.js';
+import { builder, connectionComplexity, nodeConnection } from '../builder.js';
 import { companies } from '../db/schema.js';
 import { ChipConnection } from './chip.js';
 import {
@@ -195,20 +195,7 @@ builder.drizzleObjectFields(Company, (t) => ({
 }));
 
 /** The connection type shared by every list of Companys. */
-export const CompanyConnection = builder.connectionObject(
-  {
-    type: Company,
-    name: 'CompanyConnection',
-    description: 'A page of companies.',
-    fields: (t) => ({
-      totalCount: t.int({
-        description: 'Number of items matching the arguments across all pages.',
-        resolve: (connection) => resolveTotalCount(connection),
-      }),
-    }),
-  },
-  { name: 'CompanyEdge', description: 'A company and its cursor.' },
-);
+export const CompanyConnection = nodeConnection(Company, 'Company', 'companies');
 
 builder.queryFields((t) => ({
   company: t.drizzleField({

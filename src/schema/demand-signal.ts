@@ -5,7 +5,7 @@
  */
 import { and, type SQL, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
-import { builder, connectionComplexity, resolveTotalCount } from '../builder.js';
+import { builder, connectionComplexity, nodeConnection } from '../builder.js';
 import { demandSignals } from '../db/schema.js';
 import { inList } from '../db/sql.js';
 import { Company } from './company.js';
@@ -198,19 +198,10 @@ builder.drizzleObjectFields(DemandSignal, (t) => ({
 }));
 
 /** The connection type shared by every list of DemandSignals. */
-export const DemandSignalConnection = builder.connectionObject(
-  {
-    type: DemandSignal,
-    name: 'DemandSignalConnection',
-    description: 'A page of demand signals.',
-    fields: (t) => ({
-      totalCount: t.int({
-        description: 'Number of items matching the arguments across all pages.',
-        resolve: (connection) => resolveTotalCount(connection),
-      }),
-    }),
-  },
-  { name: 'DemandSignalEdge', description: 'A demand signal and its cursor.' },
+export const DemandSignalConnection = nodeConnection(
+  DemandSignal,
+  'DemandSignal',
+  'demand signals',
 );
 
 const ORDER_DIRECTION = { OBSERVED_ON_ASC: 'asc', OBSERVED_ON_DESC: 'desc' } as const;

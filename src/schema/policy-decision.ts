@@ -6,7 +6,7 @@
  */
 import { and, type SQL, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
-import { builder, connectionComplexity, resolveTotalCount } from '../builder.js';
+import { builder, connectionComplexity, nodeConnection } from '../builder.js';
 import { policyDecisions } from '../db/schema.js';
 import { inList } from '../db/sql.js';
 import {
@@ -251,19 +251,10 @@ builder.drizzleObjectFields(PolicyDecision, (t) => ({
 }));
 
 /** The connection type shared by every list of PolicyDecisions. */
-export const PolicyDecisionConnection = builder.connectionObject(
-  {
-    type: PolicyDecision,
-    name: 'PolicyDecisionConnection',
-    description: 'A page of policy decisions.',
-    fields: (t) => ({
-      totalCount: t.int({
-        description: 'Number of items matching the arguments across all pages.',
-        resolve: (connection) => resolveTotalCount(connection),
-      }),
-    }),
-  },
-  { name: 'PolicyDecisionEdge', description: 'A policy decision and its cursor.' },
+export const PolicyDecisionConnection = nodeConnection(
+  PolicyDecision,
+  'PolicyDecision',
+  'policy decisions',
 );
 
 builder.drizzleObjectField(PolicyDecision, 'supersededBy', (t) =>
