@@ -4,12 +4,17 @@
  * effect), the demand signals about it, and its derived export status.
  * Source: the curated store (`chips`, `policy_decision_chips`).
  */
+import { createContextCache } from '@pothos/core';
 import { drizzleConnectionHelpers } from '@pothos/plugin-drizzle';
+import DataLoader from 'dataloader';
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { builder, connectionComplexity, nodeConnection } from '../builder.js';
+import type { Context } from '../context.js';
+import { queryRows } from '../db/client.js';
 import type { ExportStatusRow } from '../db/export-status.js';
 import { chips } from '../db/schema.js';
+import { inList } from '../db/sql.js';
 import {
   DemandSignalConnection,
   DemandSignalFilter,
@@ -20,6 +25,7 @@ import {
   decisionColumnsOf,
   PolicyDecision,
   PolicyDecisionFilter,
+  type PolicyDecisionFilterShape,
   policyDecisionFilterSql,
 } from './policy-decision.js';
 
@@ -95,6 +101,47 @@ const chipPolicyDecisionArgs = builder.args((t) => ({
   filter: t.field({ type: PolicyDecisionFilter, description: 'Narrows the decisions.' }),
 }));
 
+/**
+ * Per request: how many decisions name each chip under a filter. One statement per distinct
+ * filter, for every chip the request asks about.
+ */
+const decisionCounts = createContextCache(
+  (ctx: Context) =>
+    new DataLoader<{ chipId: number; filter: PolicyDecisionFilterShape }, number, string>(
+      async (keys) => {
+        const byFilter = new Map<
+          string,
+          { filter: PolicyDecisionFilterShape; chipIds: number[] }
+        >();
+        for (const key of keys) {
+          const filterKey = JSON.stringify(key.filter ?? null);
+          const group = byFilter.get(filterKey) ?? { filter: key.filter, chipIds: [] };
+          group.chipIds.push(key.chipId);
+          byFilter.set(filterKey, group);
+        }
+        const counts = new Map<string, number>();
+        await Promise.all(
+          [...byFilter.entries()].map(async ([filterKey, group]) => {
+            const rows = await queryRows<{ chip_id: number; count: number }>(
+              ctx.db,
+              sql`select pdc_c.chip_id, count(*)::int as count
+                    from policy_decision_chips pdc_c
+                    join policy_decisions d_c on d_c.id = pdc_c.decision_id
+                   where pdc_c.chip_id in ${inList(group.chipIds)}
+                     and ${policyDecisionFilterSql(decisionColumnsOf('d_c'), group.filter) ?? sql`true`}
+                   group by pdc_c.chip_id`,
+            );
+            for (const row of rows) counts.set(`${row.chip_id}|${filterKey}`, Number(row.count));
+          }),
+        );
+        return keys.map(
+          (key) => counts.get(`${key.chipId}|${JSON.stringify(key.filter ?? null)}`) ?? 0,
+        );
+      },
+      { cacheKeyFn: (key) => `${key.chipId}|${JSON.stringify(key.filter ?? null)}` },
+    ),
+);
+
 /** Chip -> decisions through the link rows, so each edge can carry the link's `effect`. */
 const chipPolicyDecisions = drizzleConnectionHelpers(builder, 'policyDecisionChips', {
   args: () => chipPolicyDecisionArgs,
@@ -124,6 +171,9 @@ const chipPolicyDecisions = drizzleConnectionHelpers(builder, 'policyDecisionChi
 
 export const Chip = builder.drizzleNode('chips', {
   name: 'Chip',
+  // Load only the columns the selected fields declare (and the slug the global ID is made
+  // of), not the whole row.
+  select: { columns: { slug: true } },
   description:
     'An AI accelerator, with the specifications U.S. export rules (ECCN 3A090) are written ' +
     'against. Spec figures are dense (no sparsity); null means not verified, not zero.',
@@ -241,18 +291,12 @@ builder.drizzleObjectFields(Chip, (t) => ({
         with: {
           policyDecisionLinks: chipPolicyDecisions.getQuery(args, ctx, nestedSelection),
         },
-        extras: {
-          policyDecisionCount: (chip) =>
-            sql<number>`(select count(*)::int from policy_decision_chips pdc_c
-                join policy_decisions d_c on d_c.id = pdc_c.decision_id
-                where pdc_c.chip_id = ${chip.id} and ${
-                  policyDecisionFilterSql(decisionColumnsOf('d_c'), args.filter) ?? sql`true`
-                })`,
-        },
+        columns: { id: true },
       }),
       resolve: (chip, args, ctx) => ({
         ...chipPolicyDecisions.resolve(chip.policyDecisionLinks, args, ctx),
-        totalCount: chip.policyDecisionCount,
+        // Counted only when selected, for all chips of the request in one statement.
+        totalCount: () => decisionCounts(ctx).load({ chipId: chip.id, filter: args.filter }),
       }),
     },
     {
@@ -261,7 +305,8 @@ builder.drizzleObjectFields(Chip, (t) => ({
       fields: (c) => ({
         totalCount: c.int({
           description: 'Number of matching decisions across all pages.',
-          resolve: (connection) => (connection as unknown as { totalCount: number }).totalCount,
+          resolve: (connection) =>
+            (connection as unknown as { totalCount: () => Promise<number> }).totalCount(),
         }),
       }),
     },

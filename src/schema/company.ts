@@ -77,6 +77,9 @@ export const padCik = (cik: string) => cik.padStart(10, '0');
 
 export const Company = builder.drizzleNode('companies', {
   name: 'Company',
+  // Load only the columns the selected fields declare (and the slug the global ID is made
+  // of), not the whole row.
+  select: { columns: { slug: true } },
   description:
     'A company in the AI-chip story: a chip designer (Nvidia), a foundry (TSMC), a memory ' +
     'supplier (SK hynix), a buyer (ByteDance) or a domestic alternative (Huawei). Curated, ' +

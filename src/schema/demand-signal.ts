@@ -83,6 +83,9 @@ export const MonetaryAmount = builder
 
 export const DemandSignal = builder.drizzleNode('demandSignals', {
   name: 'DemandSignal',
+  // Load only the columns the selected fields declare (and the slug the global ID is made
+  // of), not the whole row.
+  select: { columns: { slug: true } },
   description:
     'Market evidence about AI-chip demand: an order, reported interest, a production ramp, ' +
     'revenue or a write-down. E.g. Chinese approval for ByteDance, Alibaba and Tencent to buy ' +

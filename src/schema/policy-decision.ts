@@ -119,6 +119,9 @@ export const AffectedChip = builder.drizzleObject('policyDecisionChips', {
 
 export const PolicyDecision = builder.drizzleNode('policyDecisions', {
   name: 'PolicyDecision',
+  // Load only the columns the selected fields declare (and the slug the global ID is made
+  // of), not the whole row.
+  select: { columns: { slug: true } },
   description:
     'A government decision about AI chips: an export rule, a license decision, import ' +
     'guidance, a ban, an investigation or a tariff. E.g. the U.S. approving H200 sales to ' +
@@ -277,6 +280,8 @@ builder.drizzleObjectField(PolicyDecision, 'supersededBy', (t) =>
 
 export const PolicyDecisionUpdate = builder.drizzleNode('policyDecisionUpdates', {
   name: 'PolicyDecisionUpdate',
+  // Load only the columns the selected fields declare, not the whole row.
+  select: {},
   description:
     "One entry of a decision's status history: a status change, or (with a null " +
     '`fromStatus`) the status it was first recorded with. Written by the database for every ' +
