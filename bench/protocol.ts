@@ -1,0 +1,58 @@
+/**
+ * Messages between the benchmark driver (`run.ts`) and a target process (`target.ts`, the
+ * gateway or the floor), over the `fork` IPC channel. The target measures itself (CPU, RSS,
+ * requests served, SQL statements sent), so the load generator's own work is never counted.
+ */
+
+/** Which server a target process runs. */
+export type TargetKind = 'gateway' | 'floor';
+
+/** Which database a target process uses. */
+export type Backend = 'pglite' | 'postgres';
+
+/** How a target process is started (passed as JSON in `argv[2]`). */
+export interface TargetOptions {
+  kind: TargetKind;
+  backend: Backend;
+  /** postgres:// URL (backend `postgres`). */
+  databaseUrl?: string;
+  /** Path of a PGlite `dumpDataDir` tarball to load into memory (backend `pglite`). */
+  pgliteDump?: string;
+  /** Upper bound of the postgres.js pool. */
+  poolMax: number;
+}
+
+/** What the target measured between `measure-start` and `measure-stop`. */
+export interface Measurement {
+  /** HTTP responses finished in the window. */
+  requests: number;
+  /** SQL statements sent in the window. */
+  statements: number;
+  /** CPU time of the whole target process in the window, in microseconds. */
+  cpuUserMicros: number;
+  cpuSystemMicros: number;
+  /** Wall time of the window, in milliseconds. */
+  elapsedMs: number;
+  /** Highest RSS sampled (every 20 ms) during the window, in bytes. */
+  windowPeakRssBytes: number;
+  /** The kernel's high-water mark of the process's RSS since it started, in bytes. */
+  maxRssBytes: number;
+}
+
+/** Driver -> target. */
+export type DriverMessage =
+  | { type: 'measure-start' }
+  | { type: 'measure-stop' }
+  | { type: 'profile-start' }
+  /** Stops the profiler and writes the `.cpuprofile` to `file`. */
+  | { type: 'profile-stop'; file: string }
+  | { type: 'shutdown' };
+
+/** Target -> driver. */
+export type TargetMessage =
+  | { type: 'ready'; url: string }
+  /** `measure-start` or `profile-start` took effect. */
+  | { type: 'ack' }
+  | { type: 'measurement'; measurement: Measurement }
+  | { type: 'profile-written'; file: string }
+  | { type: 'failed'; message: string };

@@ -1,0 +1,316 @@
+/**
+ * A benchmark target process, forked by `run.ts`: either the real gateway (`createApp` from
+ * `src/app.ts` on `node:http`, as `src/server.ts` mounts it) or the raw-SQL floor (a bare
+ * `node:http` handler running `FLOOR_SQL`). It listens on 127.0.0.1 (a free port), reports its
+ * URL, and measures itself on request: CPU time, RSS, responses and SQL statements, so the
+ * figures never include the load generator running in the driver process.
+ *
+ * Usage (by the driver only): `node --import tsx bench/target.ts '<TargetOptions as JSON>'`.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Session } from 'node:inspector/promises';
+import { PGlite } from '@electric-sql/pglite';
+import type { Logger } from 'drizzle-orm';
+import pino from 'pino';
+import postgres from 'postgres';
+import { createApp } from '../src/app.js';
+import {
+  type DatabaseHandle,
+  openDatabase,
+  postgresOptions,
+  wrapPglite,
+} from '../src/db/client.js';
+import { loadEnv } from '../src/env.js';
+import type { DriverMessage, Measurement, TargetMessage, TargetOptions } from './protocol.js';
+import { FLOOR_SQL } from './workload.js';
+
+/** Counters of the current measurement window. */
+class Meter {
+  requests = 0;
+  statements = 0;
+  private startedAt = 0;
+  private cpu = process.cpuUsage();
+  private peakRss = 0;
+  private sampler: NodeJS.Timeout | undefined;
+
+  start(): void {
+    this.requests = 0;
+    this.statements = 0;
+    this.peakRss = process.memoryUsage.rss();
+    this.sampler = setInterval(() => {
+      this.peakRss = Math.max(this.peakRss, process.memoryUsage.rss());
+    }, 20);
+    this.startedAt = performance.now();
+    this.cpu = process.cpuUsage();
+  }
+
+  stop(): Measurement {
+    const cpu = process.cpuUsage(this.cpu);
+    const elapsedMs = performance.now() - this.startedAt;
+    clearInterval(this.sampler);
+    this.peakRss = Math.max(this.peakRss, process.memoryUsage.rss());
+    return {
+      requests: this.requests,
+      statements: this.statements,
+      cpuUserMicros: cpu.user,
+      cpuSystemMicros: cpu.system,
+      elapsedMs,
+      windowPeakRssBytes: this.peakRss,
+      // ru_maxrss is in kilobytes on Linux.
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    };
+  }
+}
+
+/** Serves one request; settles when the work for it is done (even if the client left). */
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/** A running HTTP target and how to release what it holds. */
+interface RunningTarget {
+  server: Server;
+  /** Resolves once no request is being served (or after `timeoutMs`). */
+  drained(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const meter = new Meter();
+
+/** How long a measurement boundary waits for requests in flight to finish. */
+const DRAIN_TIMEOUT_MS = 30_000;
+
+/** drizzle's logger hook: one call per SQL statement sent. */
+const statementCounter: Logger = {
+  logQuery() {
+    meter.statements += 1;
+  },
+};
+
+function send(message: TargetMessage): void {
+  process.send?.(message);
+}
+
+async function loadPglite(options: TargetOptions): Promise<PGlite> {
+  if (!options.pgliteDump) throw new Error('target: backend pglite needs pgliteDump');
+  const dump = new Blob([readFileSync(options.pgliteDump)]);
+  const client = await PGlite.create({ loadDataDir: dump });
+  await client.exec(`SET TIME ZONE 'UTC'`);
+  return client;
+}
+
+/**
+ * The gateway as `src/server.ts` builds it (`createApp` with the default configuration and a
+ * pino logger), plus a statement-counting drizzle logger on the database.
+ */
+async function startGatewayHandler(
+  options: TargetOptions,
+): Promise<{ handler: Handler; db: DatabaseHandle }> {
+  const db =
+    options.backend === 'pglite'
+      ? await wrapPglite(await loadPglite(options), {
+          logger: statementCounter,
+          description: 'pglite:bench',
+        })
+      : await openDatabase({
+          databaseUrl: options.databaseUrl,
+          poolMax: options.poolMax,
+          logger: statementCounter,
+        });
+  const env = loadEnv({});
+  const { yoga } = createApp({
+    db: db.db,
+    ping: () => db.ping(),
+    corsOrigins: [],
+    graphiql: false,
+    // The logger src/server.ts passes, at the default level (info: silent per request).
+    logger: pino({ level: env.CHIPGATE_LOG_LEVEL }),
+    limits: {
+      maxDepth: env.CHIPGATE_MAX_DEPTH,
+      maxAliases: env.CHIPGATE_MAX_ALIASES,
+      maxCost: env.CHIPGATE_MAX_COST,
+      maxTokens: env.CHIPGATE_MAX_TOKENS,
+    },
+  });
+  return { handler: (req, res) => yoga(req, res), db };
+}
+
+/** Reads a request body to the end. */
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** The floor: POST /graphql with `{ variables: { first } }` -> the body `FLOOR_SQL` returns. */
+async function startFloorHandler(options: TargetOptions): Promise<{
+  handler: Handler;
+  close: () => Promise<void>;
+}> {
+  let query: (first: number) => Promise<string>;
+  let close: () => Promise<void>;
+  if (options.backend === 'pglite') {
+    const client = await loadPglite(options);
+    query = async (first) => {
+      const result = await client.query<{ body: string }>(FLOOR_SQL, [first]);
+      return result.rows[0]?.body ?? '';
+    };
+    close = () => client.close();
+  } else {
+    if (!options.databaseUrl) throw new Error('target: backend postgres needs databaseUrl');
+    const sql = postgres(options.databaseUrl, postgresOptions(options.poolMax));
+    query = async (first) => {
+      const rows = await sql.unsafe<{ body: string }[]>(FLOOR_SQL, [first], { prepare: true });
+      return rows[0]?.body ?? '';
+    };
+    close = () => sql.end({ timeout: 5 });
+  }
+  const reply = (res: ServerResponse, status: number, body: string) => {
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
+    res.end(body);
+  };
+  const handler: Handler = async (req, res) => {
+    if (req.method !== 'POST' || req.url !== '/graphql') {
+      reply(res, 404, '{"errors":[{"message":"not found"}]}');
+      return;
+    }
+    try {
+      const text = await readBody(req);
+      const first = (JSON.parse(text) as { variables?: { first?: unknown } }).variables?.first;
+      if (typeof first !== 'number' || !Number.isInteger(first) || first < 0 || first > 100) {
+        reply(res, 400, '{"errors":[{"message":"variables.first must be 0..100"}]}');
+        return;
+      }
+      meter.statements += 1;
+      reply(res, 200, await query(first));
+    } catch (error) {
+      reply(res, 500, JSON.stringify({ errors: [{ message: String(error) }] }));
+    }
+  };
+  return { handler, close };
+}
+
+async function start(options: TargetOptions): Promise<RunningTarget> {
+  let handler: Handler;
+  let release: () => Promise<void>;
+  if (options.kind === 'gateway') {
+    const gateway = await startGatewayHandler(options);
+    handler = gateway.handler;
+    release = () => gateway.db.close();
+  } else {
+    const floor = await startFloorHandler(options);
+    handler = floor.handler;
+    release = floor.close;
+  }
+  // Requests are counted when they arrive, and a measurement window opens and closes only
+  // when none is in flight, so the window holds all the work of exactly the requests it counts.
+  let inFlight = 0;
+  const onDrained: (() => void)[] = [];
+  const server = createServer((req, res) => {
+    meter.requests += 1;
+    inFlight += 1;
+    handler(req, res)
+      .catch(() => {})
+      .finally(() => {
+        inFlight -= 1;
+        if (inFlight === 0) for (const resolve of onDrained.splice(0)) resolve();
+      });
+  });
+  // The same socket settings as src/server.ts.
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 60_000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    server,
+    drained(timeoutMs) {
+      if (inFlight === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        onDrained.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await release();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const options = JSON.parse(process.argv[2] ?? '{}') as TargetOptions;
+  const target = await start(options);
+  const address = target.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  let profiler: Session | undefined;
+
+  process.on('message', (message: DriverMessage) => {
+    const handle = async () => {
+      switch (message.type) {
+        case 'measure-start':
+          await target.drained(DRAIN_TIMEOUT_MS);
+          meter.start();
+          send({ type: 'ack' });
+          return;
+        case 'measure-stop':
+          await target.drained(DRAIN_TIMEOUT_MS);
+          send({ type: 'measurement', measurement: meter.stop() });
+          return;
+        case 'profile-start':
+          profiler = new Session();
+          profiler.connect();
+          await profiler.post('Profiler.enable');
+          await profiler.post('Profiler.setSamplingInterval', { interval: 500 });
+          await profiler.post('Profiler.start');
+          send({ type: 'ack' });
+          return;
+        case 'profile-stop': {
+          if (!profiler) throw new Error('target: profile-stop without profile-start');
+          const { profile } = await profiler.post('Profiler.stop');
+          profiler.disconnect();
+          profiler = undefined;
+          writeFileSync(message.file, JSON.stringify(profile));
+          send({ type: 'profile-written', file: message.file });
+          return;
+        }
+        case 'shutdown':
+          await target.close();
+          process.disconnect?.();
+          process.exit(0);
+      }
+    };
+    handle().catch((error: unknown) => {
+      send({
+        type: 'failed',
+        message: error instanceof Error ? (error.stack ?? error.message) : String(error),
+      });
+    });
+  });
+  // The driver going away (crash, Ctrl-C) takes the target with it.
+  process.on('disconnect', () => process.exit(0));
+  send({ type: 'ready', url: `http://127.0.0.1:${port}/graphql` });
+}
+
+main().catch((error: unknown) => {
+  send({
+    type: 'failed',
+    message: error instanceof Error ? (error.stack ?? error.message) : String(error),
+  });
+  process.exitCode = 1;
+  setTimeout(() => process.exit(1), 100).unref();
+});
