@@ -11,6 +11,7 @@ import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } f
 import { type Context, createContext, type QueryLimits } from './context.js';
 import type { Database } from './db/client.js';
 import { createMaskError, QueryTooComplexError } from './errors.js';
+import { useHttpEdges } from './http.js';
 import { schema } from './schema/index.js';
 import { STORY_QUERY } from './story.js';
 
@@ -26,7 +27,12 @@ export interface AppDependencies {
   graphiql: boolean;
   /** Logger for yoga and for masked (unexpected) errors. */
   logger?: AppLogger;
+  /** Largest request body accepted, in bytes (default `MAX_REQUEST_BODY_BYTES`); larger gets 413. */
+  maxRequestBodyBytes?: number;
 }
+
+/** Default request body limit: 1 MiB, far above any real query (the token limit is 5000). */
+export const MAX_REQUEST_BODY_BYTES = 1_048_576;
 
 /** The logger shape yoga uses (pino satisfies it). */
 export interface AppLogger {
@@ -71,13 +77,12 @@ function armorPlugins(limits: QueryLimits): Plugin[] {
   ] as Plugin[];
 }
 
-let graphiqlPage: string | undefined;
-
 export type { QueryLimits };
 
 /** Creates the yoga app: schema, context per request, limits, error masking, CORS, health. */
 export function createApp(deps: AppDependencies): App {
   const logger = deps.logger ?? silentLogger;
+  let graphiqlPage: string | undefined;
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -88,16 +93,26 @@ export function createApp(deps: AppDependencies): App {
     maskedErrors: {
       maskError: createMaskError((error) => logger.error({ err: error }, 'unexpected error')),
     },
+    // Only a configured origin gets CORS headers; any other gets none (yoga would answer a
+    // single configured origin to everyone, and `null` to strangers when several are configured,
+    // which sandboxed iframes match).
     cors:
       deps.corsOrigins.length > 0
-        ? {
-            origin: deps.corsOrigins,
-            methods: ['GET', 'POST', 'OPTIONS'],
-            allowedHeaders: ['content-type', 'authorization', 'accept'],
-            credentials: false,
-            maxAge: 600,
+        ? (request) => {
+            const origin = request.headers.get('origin');
+            if (!origin || !deps.corsOrigins.includes(origin)) return false;
+            return {
+              origin: [origin],
+              methods: ['GET', 'POST', 'OPTIONS'],
+              allowedHeaders: ['content-type', 'authorization', 'accept'],
+              credentials: false,
+              maxAge: 600,
+            };
           }
         : false,
+    // No uploads in this API; JSON only (see `useHttpEdges`).
+    multipart: false,
+    maxRequestBodySize: deps.maxRequestBodyBytes ?? MAX_REQUEST_BODY_BYTES,
     graphiql: deps.graphiql
       ? {
           title: 'chipgate: the AI-chip export story',
@@ -111,6 +126,7 @@ export function createApp(deps: AppDependencies): App {
       return graphiqlPage;
     },
     plugins: [
+      useHttpEdges(deps.corsOrigins),
       ...armorPlugins(deps.limits),
       useReadinessCheck({
         endpoint: '/ready',

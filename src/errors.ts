@@ -16,6 +16,12 @@ export const ErrorCode = {
   SOURCE_INVALID_RESPONSE: 'SOURCE_INVALID_RESPONSE',
   SOURCE_NOT_CONFIGURED: 'SOURCE_NOT_CONFIGURED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+  /** The HTTP request itself is malformed (body, content type, query-string parameters). */
+  BAD_REQUEST: 'BAD_REQUEST',
+  /** Kept from yoga: the document does not parse. */
+  GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
+  /** Kept from yoga: the document does not validate against the schema. */
+  GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
 } as const;
 
 /** One of `ErrorCode`'s values. */

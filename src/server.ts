@@ -57,13 +57,16 @@ export async function startGateway(
     logger: log,
   });
 
-  let inFlight = 0;
+  // Responses not yet finished; when shutting down, they tell the client to close the connection.
+  const inFlight = new Set<ServerResponse>();
   let drained: (() => void) | undefined;
+  let stopping: Promise<void> | undefined;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    inFlight += 1;
+    inFlight.add(res);
+    if (stopping) res.setHeader('connection', 'close');
     res.once('close', () => {
-      inFlight -= 1;
-      if (inFlight === 0) drained?.();
+      inFlight.delete(res);
+      if (inFlight.size === 0) drained?.();
     });
     yoga(req, res);
   });
@@ -72,32 +75,46 @@ export async function startGateway(
   server.requestTimeout = 60_000;
   server.keepAliveTimeout = 5_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(env.CHIPGATE_PORT, env.CHIPGATE_HOST, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(env.CHIPGATE_PORT, env.CHIPGATE_HOST, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    // Release the database (and its directory lock) for a caller that stays alive.
+    try {
+      await yoga.dispose();
+    } finally {
+      await db.close();
+    }
+    throw error;
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : env.CHIPGATE_PORT;
   const host = env.CHIPGATE_HOST.includes(':') ? `[${env.CHIPGATE_HOST}]` : env.CHIPGATE_HOST;
   const url = `http://${host}:${port}/graphql`;
 
-  let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // Keep-alive connections with a request in flight close after its response.
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
       const idle = new Promise<void>((resolve) => {
-        if (inFlight === 0) resolve();
+        if (inFlight.size === 0) resolve();
         else drained = resolve;
       });
       const timeout = new Promise<'timeout'>((resolve) =>
         setTimeout(resolve, env.CHIPGATE_SHUTDOWN_TIMEOUT_MS, 'timeout').unref(),
       );
       if ((await Promise.race([idle, timeout])) === 'timeout') {
-        log.warn({ inFlight }, 'shutdown timeout: closing connections with requests in flight');
+        log.warn(
+          { inFlight: inFlight.size },
+          'shutdown timeout: closing connections with requests in flight',
+        );
       }
       server.closeAllConnections();
       await closed;
@@ -120,8 +137,37 @@ async function main() {
     }
     throw error;
   }
-  const log = pino({ level: env.CHIPGATE_LOG_LEVEL });
-  let gateway: RunningGateway;
+  // Synchronous: the last lines ("stopped cleanly", a fatal start-up error) are written before
+  // process.exit() below; pino's default asynchronous stdout could lose them.
+  const log = pino({ level: env.CHIPGATE_LOG_LEVEL }, pino.destination({ dest: 1, sync: true }));
+  let gateway: RunningGateway | undefined;
+  let signals = 0;
+  const stopAndExit = (running: RunningGateway) => {
+    running.stop().then(
+      () => {
+        log.info('stopped cleanly');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  const shutdown = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      log.warn('second signal: exiting now');
+      process.exit(130);
+    }
+    log.info({ signal }, 'shutting down');
+    // During start-up: stop as soon as the gateway is up (below), not halfway through a migration.
+    if (gateway) stopAndExit(gateway);
+  };
+  // Before start-up, so a signal at any time after the process started is handled (a supervisor
+  // may send SIGTERM the moment it sees the listening line).
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
   try {
     gateway = await startGateway(env, log);
   } catch (error) {
@@ -139,31 +185,14 @@ async function main() {
     log.fatal({ err: error }, 'start-up failed');
     process.exit(1);
   }
+  if (signals > 0) {
+    stopAndExit(gateway);
+    return;
+  }
   log.info(
     { url: gateway.url, database: gateway.db.description },
     `chipgate listening: open ${gateway.url}`,
   );
-  let signals = 0;
-  const shutdown = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals > 1) {
-      log.warn('second signal: exiting now');
-      process.exit(130);
-    }
-    log.info({ signal }, 'shutting down');
-    gateway.stop().then(
-      () => {
-        log.info('stopped cleanly');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        log.error({ err: error }, 'error during shutdown');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

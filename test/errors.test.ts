@@ -173,6 +173,21 @@ describe('values', () => {
     );
   });
 
+  it('a NUL character in a literal or a variable is BAD_USER_INPUT, not a database error', async () => {
+    expectError(
+      await gateway.execute('{ company(slug: "nv\\u0000idia") { name } }'),
+      'BAD_USER_INPUT',
+      /NUL/,
+    );
+    expectError(
+      await gateway.execute('query ($s: String!) { company(slug: $s) { name } }', {
+        s: 'nv\u0000idia',
+      }),
+      'BAD_USER_INPUT',
+      /NUL/,
+    );
+  });
+
   it('a syntax error keeps GRAPHQL_PARSE_FAILED, an unknown field GRAPHQL_VALIDATION_FAILED', async () => {
     expectError(await gateway.execute('{ chips( }'), 'GRAPHQL_PARSE_FAILED');
     expectError(await gateway.execute('{ chips { nope } }'), 'GRAPHQL_VALIDATION_FAILED');

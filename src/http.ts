@@ -1,0 +1,151 @@
+/**
+ * The HTTP edges of the GraphQL endpoint that yoga leaves open, closed: every malformed request
+ * gets a 4xx with a GraphQL error body (`extensions.code` = `BAD_REQUEST`), never a 200 with a
+ * masked error, an empty body, or a silently repaired input.
+ */
+import { GraphQLError } from 'graphql';
+import { createGraphQLError, type GraphQLParams, type Plugin } from 'graphql-yoga';
+
+/** An error about the HTTP request itself (not the operation); `status` is its HTTP status. */
+function requestError(message: string, status = 400): GraphQLError {
+  return createGraphQLError(message, { extensions: { code: 'BAD_REQUEST', http: { status } } });
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function mediaType(request: Request): string {
+  return (request.headers.get('content-type') ?? '').split(/[;,]/)[0]?.trim().toLowerCase() ?? '';
+}
+
+/** The body as text; invalid UTF-8 is refused rather than silently replaced with U+FFFD. */
+async function readUtf8Body(request: Request): Promise<string> {
+  let bytes: ArrayBuffer;
+  try {
+    bytes = await request.arrayBuffer();
+  } catch (error) {
+    // yoga's body size limit fails the stream with its own 413 error.
+    if (error instanceof GraphQLError) throw error;
+    const cause = (error as { cause?: unknown } | undefined)?.cause;
+    if (cause instanceof GraphQLError) throw cause;
+    throw requestError('Could not read the request body.');
+  }
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw requestError('The request body is not valid UTF-8.');
+  }
+}
+
+function parseJsonBody(text: string): GraphQLParams | GraphQLParams[] {
+  if (text.trim() === '') {
+    throw requestError('The request body is empty: POST a JSON object with a "query" string.');
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    throw requestError(`POST body sent invalid JSON: ${(error as Error).message}`);
+  }
+  if (body === null || typeof body !== 'object') {
+    throw requestError(
+      `POST body is expected to be a JSON object but received ${body === null ? 'null' : typeof body}.`,
+    );
+  }
+  return body as GraphQLParams | GraphQLParams[];
+}
+
+function jsonSearchParam(
+  params: URLSearchParams,
+  name: string,
+): Record<string, unknown> | undefined {
+  const raw = params.get(name);
+  if (!raw) return undefined;
+  try {
+    // Its type (object or not) is checked by yoga with the other parameters.
+    return JSON.parse(raw);
+  } catch {
+    throw requestError(`The "${name}" query-string parameter is not valid JSON.`);
+  }
+}
+
+const EMPTY_ERROR_MESSAGES: Record<number, string> = {
+  404: 'Not found. The GraphQL endpoint is /graphql.',
+  406: 'Not acceptable: accept application/graphql-response+json or application/json.',
+  415: 'Unsupported media type: POST the operation as JSON with "Content-Type: application/json".',
+};
+
+/**
+ * The HTTP edges yoga leaves open, closed:
+ * - GET parameters that are not JSON are a 400 naming the parameter (yoga: a masked
+ *   INTERNAL_SERVER_ERROR, with HTTP 200);
+ * - POST bodies must be JSON in valid UTF-8; anything else is a 415 or 400 with a GraphQL error
+ *   body (form posts are refused: they are CORS "simple requests", a CSRF vector);
+ * - request errors keep their 4xx status even when the client accepts `application/json`
+ *   (yoga answers "Must provide query string." with 200 there);
+ * - 4xx responses yoga sends without a body (404, 406, 415) get a GraphQL error body;
+ * - with CORS origins configured, responses vary by `Origin`.
+ */
+export function useHttpEdges(corsOrigins: readonly string[]): Plugin {
+  return {
+    onRequestParse({ request, setRequestParser }) {
+      if (request.method === 'GET') {
+        setRequestParser((req) => {
+          const params = new URL(req.url, 'http://localhost').searchParams;
+          return {
+            query: params.get('query') || undefined,
+            operationName: params.get('operationName') || undefined,
+            variables: jsonSearchParam(params, 'variables'),
+            extensions: jsonSearchParam(params, 'extensions'),
+          };
+        });
+        return;
+      }
+      // Other methods: yoga answers 405.
+      if (request.method !== 'POST') return;
+      const type = mediaType(request);
+      if (type !== 'application/json' && type !== 'application/graphql+json') {
+        throw requestError(EMPTY_ERROR_MESSAGES[415] as string, 415);
+      }
+      // yoga wraps this parser with its body size limit (`maxRequestBodySize`).
+      setRequestParser(async (req) => parseJsonBody(await readUtf8Body(req)));
+    },
+    onParams({ params }) {
+      // Postgres text cannot hold U+0000; refuse it here rather than fail in the database.
+      const text = `${params.query ?? ''}${params.variables ? JSON.stringify(params.variables) : ''}`;
+      if (text.includes('\u0000') || text.includes('\\u0000')) {
+        throw createGraphQLError('Text must not contain the NUL character (U+0000).', {
+          extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+        });
+      }
+    },
+    onResultProcess({ result }) {
+      const errors = (result as { errors?: readonly GraphQLError[] }).errors;
+      if (!Array.isArray(errors)) return;
+      for (const error of errors) {
+        const http = error.extensions?.http as { spec?: boolean } | undefined;
+        if (error.extensions?.code === 'BAD_REQUEST' && http?.spec) http.spec = false;
+      }
+    },
+    onResponse({ request, response, setResponse, fetchAPI }) {
+      if (corsOrigins.length > 0) response.headers.append('vary', 'Origin');
+      const { status } = response;
+      if (
+        status < 400 ||
+        status >= 500 ||
+        response.headers.has('content-type') ||
+        request.method === 'HEAD' ||
+        request.method === 'OPTIONS'
+      ) {
+        return;
+      }
+      const headers = new fetchAPI.Headers(response.headers);
+      headers.set('content-type', 'application/json; charset=utf-8');
+      headers.delete('content-length');
+      const message = EMPTY_ERROR_MESSAGES[status] ?? `The request failed with HTTP ${status}.`;
+      const body = JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+      setResponse(
+        new fetchAPI.Response(body, { status, statusText: response.statusText, headers }),
+      );
+    },
+  } as Plugin;
+}

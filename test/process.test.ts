@@ -1,0 +1,447 @@
+/**
+ * The gateway as a process (`node --import tsx src/server.ts`, what `npm start` runs): bad
+ * configuration, the embedded database's persistence and directory lock, graceful shutdown, and
+ * time-zone independence. Children listen on free ports of 127.0.0.1 only.
+ */
+
+import { once } from 'node:events';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadEnv } from '../src/env.js';
+import { startGateway } from '../src/server.js';
+import {
+  type ChildGateway,
+  freePort,
+  gatewayDatabase,
+  killChildren,
+  makeTempDir,
+  postGraphQL,
+  removeTempDirs,
+  seededPgliteDir,
+  spawnGateway,
+  startChildGateway,
+} from './helpers/server.js';
+
+afterAll(async () => {
+  await killChildren();
+  removeTempDirs();
+});
+
+const DELIBERATION = /* GraphQL */ `{
+  policyDecision(slug: "cn-2025-12-09-h200-import-deliberation") {
+    status
+    updates { fromStatus toStatus occurredAt }
+  }
+  companies(first: 100) { totalCount }
+  policyDecisions(first: 100) { totalCount }
+}`;
+
+async function deliberation(gateway: ChildGateway) {
+  const { status, body } = await postGraphQL(gateway.url, DELIBERATION);
+  expect(status).toBe(200);
+  expect(body.errors).toBeUndefined();
+  return body.data;
+}
+
+function messages(gateway: { logs: { msg: string }[] }): string[] {
+  return gateway.logs.map((line) => line.msg);
+}
+
+describe('bad configuration', () => {
+  it.each([
+    [{ CHIPGATE_PORT: 'abc' }, ['CHIPGATE_PORT="abc"', 'TCP port']],
+    [{ DATABASE_URL: 'not-a-url' }, ['DATABASE_URL=(value hidden)', 'postgres://']],
+    [
+      { CHIPGATE_PORT: '70000', CHIPGATE_LOG_LEVEL: 'loud' },
+      ['CHIPGATE_PORT="70000"', 'CHIPGATE_LOG_LEVEL="loud"'],
+    ],
+  ])('%j: exit code 2 naming the variable, before opening anything', async (vars, expected) => {
+    // memory://: were the configuration accepted after all, nothing on disk is touched.
+    const gateway = spawnGateway({ CHIPGATE_PGLITE_DIR: 'memory://', ...vars });
+    const status = await gateway.waitForExit(60_000);
+    expect(status).toEqual({ code: 2, signal: null });
+    const stderr = gateway.stderr();
+    expect(stderr).toMatch(/^chipgate: Invalid configuration:/);
+    for (const text of expected) expect(stderr).toContain(text);
+    // The URL may carry a password: never echoed.
+    expect(stderr).not.toContain('not-a-url');
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(messages(gateway)).toEqual([]);
+  });
+
+  it('a port in use: exit code 1 naming CHIPGATE_PORT', async () => {
+    const [mine, theirs] = await Promise.all([gatewayDatabase(), gatewayDatabase()]);
+    const holder = await startChildGateway(mine.env);
+    const port = new URL(holder.url).port;
+    const second = spawnGateway({ ...theirs.env, CHIPGATE_PORT: port });
+    expect(await second.waitForExit(60_000)).toEqual({ code: 1, signal: null });
+    expect(second.stderr()).toBe(
+      `chipgate: cannot listen on 127.0.0.1:${port} (EADDRINUSE); set CHIPGATE_PORT to a free port.\n`,
+    );
+    expect((await deliberation(holder)).policyDecision.status).toBe('SUPERSEDED');
+    expect(await holder.stop()).toEqual({ code: 0, signal: null });
+    await Promise.all([mine.cleanup(), theirs.cleanup()]);
+  });
+});
+
+describe('the embedded database (PGlite directory)', () => {
+  it('in process: a taken port rejects startGateway and releases the directory lock', async () => {
+    const holder = createServer();
+    holder.listen(0, '127.0.0.1');
+    await once(holder, 'listening');
+    const { port } = holder.address() as AddressInfo;
+    const dir = await seededPgliteDir();
+    try {
+      const env = {
+        ...loadEnv({ CHIPGATE_PGLITE_DIR: dir, CHIPGATE_LOG_LEVEL: 'silent' }),
+        CHIPGATE_PORT: port,
+      };
+      await expect(startGateway(env)).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      expect(existsSync(`${dir}.lock`)).toBe(false);
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('persists across a SIGTERM restart, stops cleanly, and seeds only once', async () => {
+    const dir = path.join(makeTempDir(), 'pgdata');
+    const first = await startChildGateway({ CHIPGATE_PGLITE_DIR: dir });
+    expect(messages(first)).toContain('seeded the empty embedded database');
+    const seeded = first.logs.find((line) => line.msg === 'seeded the empty embedded database');
+    expect(seeded?.seeded).toMatchObject({ companies: 15, policyDecisionUpdates: 29 });
+    expect(first.logs.find((line) => line.msg.startsWith('chipgate listening'))?.database).toBe(
+      `pglite:${dir}`,
+    );
+    const before = await deliberation(first);
+    expect(before.policyDecision.updates).toEqual([
+      { fromStatus: null, toStatus: 'UNDER_REVIEW', occurredAt: '2025-12-09T00:00:00.000Z' },
+      {
+        fromStatus: 'UNDER_REVIEW',
+        toStatus: 'SUPERSEDED',
+        occurredAt: '2026-01-13T00:00:00.000Z',
+      },
+    ]);
+    expect(readFileSync(`${dir}.lock`, 'utf8').trim()).toBe(String(first.pid));
+
+    expect(await first.stop()).toEqual({ code: 0, signal: null });
+    expect(messages(first).slice(-2)).toEqual(['shutting down', 'stopped cleanly']);
+    expect(first.logs.find((line) => line.msg === 'shutting down')?.signal).toBe('SIGTERM');
+    expect(existsSync(`${dir}.lock`)).toBe(false);
+    expect(first.stderr()).toBe('');
+
+    const second = await startChildGateway({ CHIPGATE_PGLITE_DIR: dir });
+    expect(messages(second)).not.toContain('seeded the empty embedded database');
+    expect(await deliberation(second)).toEqual(before);
+    expect(before.policyDecision.updates).toHaveLength(2);
+    expect(before.companies.totalCount).toBe(15);
+    // SIGINT (Ctrl-C) shuts down the same way.
+    second.child.kill('SIGINT');
+    expect(await second.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(second.logs.find((line) => line.msg === 'shutting down')?.signal).toBe('SIGINT');
+    expect(messages(second).at(-1)).toBe('stopped cleanly');
+  });
+
+  it('SIGTERM during start-up (right after the seed) stops cleanly once up', async () => {
+    const dir = path.join(makeTempDir(), 'pgdata');
+    const starting = spawnGateway({
+      CHIPGATE_PGLITE_DIR: dir,
+      CHIPGATE_PORT: String(await freePort()),
+    });
+    await starting.waitForLog('seeded the empty embedded database');
+    starting.child.kill('SIGTERM');
+    expect(await starting.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(messages(starting)).toContain('shutting down');
+    expect(messages(starting).at(-1)).toBe('stopped cleanly');
+    expect(existsSync(`${dir}.lock`)).toBe(false);
+
+    const again = await startChildGateway({ CHIPGATE_PGLITE_DIR: dir });
+    expect(messages(again)).not.toContain('seeded the empty embedded database');
+    expect((await deliberation(again)).policyDecision.updates).toHaveLength(2);
+    expect(await again.stop()).toEqual({ code: 0, signal: null });
+  });
+
+  it('refuses a second process on the same directory; the first keeps serving', async () => {
+    const dir = await seededPgliteDir();
+    const first = await startChildGateway({ CHIPGATE_PGLITE_DIR: dir });
+    const second = spawnGateway({
+      CHIPGATE_PGLITE_DIR: dir,
+      CHIPGATE_PORT: String(await freePort()),
+    });
+    expect(await second.waitForExit(60_000)).toEqual({ code: 1, signal: null });
+    const stderr = second.stderr();
+    expect(stderr).toContain(
+      `chipgate: The embedded database at ${dir} is in use by process ${first.pid}`,
+    );
+    expect(stderr).toContain('DATABASE_URL');
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(messages(second)).not.toContainEqual(expect.stringMatching(/listening/));
+    // The refused process did not take or remove the lock.
+    expect(readFileSync(`${dir}.lock`, 'utf8').trim()).toBe(String(first.pid));
+    expect((await deliberation(first)).policyDecision.updates).toHaveLength(2);
+    expect(await first.stop()).toEqual({ code: 0, signal: null });
+  });
+
+  it('takes over a stale lock (its process is gone)', async () => {
+    const dir = await seededPgliteDir();
+    const dead = spawnGateway({ CHIPGATE_PGLITE_DIR: 'memory://', CHIPGATE_PORT: 'abc' });
+    await dead.waitForExit(60_000);
+    writeFileSync(`${dir}.lock`, `${dead.pid}\n`);
+    const gateway = await startChildGateway({ CHIPGATE_PGLITE_DIR: dir });
+    expect(readFileSync(`${dir}.lock`, 'utf8').trim()).toBe(String(gateway.pid));
+    expect((await deliberation(gateway)).policyDecision.status).toBe('SUPERSEDED');
+    expect(await gateway.stop()).toEqual({ code: 0, signal: null });
+    expect(existsSync(`${dir}.lock`)).toBe(false);
+  });
+});
+
+/** A response read off a raw connection. */
+interface RawResponse {
+  status: number;
+  /** The header block, one `name: value` per line. */
+  head: string;
+  body: string;
+}
+
+/** A raw HTTP/1.1 connection, to hold a request half-sent and see exactly what comes back. */
+class RawConnection {
+  readonly socket: Socket;
+  readonly closed: Promise<void>;
+  private received = '';
+  private readonly waiters = new Set<() => void>();
+
+  constructor(origin: string) {
+    const url = new URL(origin);
+    this.socket = connect(Number(url.port), url.hostname);
+    this.socket.setEncoding('utf8');
+    this.socket.on('data', (chunk: string) => {
+      this.received += chunk;
+      this.notify();
+    });
+    this.socket.on('error', () => {});
+    this.closed = new Promise((resolve) => this.socket.once('close', () => resolve()));
+    void this.closed.then(() => this.notify());
+  }
+
+  private notify(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+
+  /** Everything received so far. */
+  get text(): string {
+    return this.received;
+  }
+
+  /** Waits until `read` finds something in the received text; rejects on close or timeout. */
+  waitFor<T>(what: string, read: (text: string) => T | undefined, timeoutMs = 15_000): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`no ${what} within ${timeoutMs} ms; received: ${this.received}`));
+      }, timeoutMs);
+      const check = () => {
+        const found = read(this.received);
+        if (found === undefined && !this.socket.destroyed) return;
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        if (found !== undefined) resolve(found);
+        else reject(new Error(`connection closed before ${what}; received: ${this.received}`));
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Waits for the interim "100 Continue": the server parsed the headers and runs the request. */
+  continued(): Promise<true> {
+    return this.waitFor('100 Continue', (text) =>
+      text.startsWith('HTTP/1.1 100 Continue\r\n\r\n') ? true : undefined,
+    );
+  }
+
+  /** Waits for the first complete final response (with a Content-Length body). */
+  response(): Promise<RawResponse> {
+    return this.waitFor('a complete response', (text) => {
+      const match = /HTTP\/1\.1 ([2-5]\d\d) [^\r]*\r\n([\s\S]*?)\r\n\r\n/.exec(text);
+      if (!match) return undefined;
+      const [whole, status, head = ''] = match;
+      const length = Number(/^content-length: *(\d+)$/im.exec(head)?.[1] ?? Number.NaN);
+      const body = text.slice(match.index + whole.length);
+      if (!(Buffer.byteLength(body) >= length)) return undefined;
+      return { status: Number(status), head, body };
+    });
+  }
+}
+
+function requestHead(origin: string, body: string, extra = ''): string {
+  const host = new URL(origin).host;
+  return (
+    `POST /graphql HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: keep-alive\r\n${extra}\r\n`
+  );
+}
+
+describe('graceful shutdown', () => {
+  it('SIGTERM lets a request in flight finish, then closes its connection and exits 0', async () => {
+    const database = await gatewayDatabase();
+    const gateway = await startChildGateway({
+      ...database.env,
+      CHIPGATE_SHUTDOWN_TIMEOUT_MS: '30000',
+    });
+    const connection = new RawConnection(gateway.origin);
+    const body = JSON.stringify({ query: DELIBERATION });
+    // "Expect: 100-continue": the server answers "100 Continue" once it parsed the headers
+    // and handed the request to the app, which then waits for the body: a request in flight.
+    connection.socket.write(requestHead(gateway.origin, body, 'Expect: 100-continue\r\n'));
+    await connection.continued();
+
+    gateway.child.kill('SIGTERM');
+    await gateway.waitForLog('shutting down');
+    // The listening socket is closed: a new connection is refused while the request finishes.
+    const refused = await fetch(gateway.url, { signal: AbortSignal.timeout(10_000) }).then(
+      () => false,
+      () => true,
+    );
+    expect(refused).toBe(true);
+    expect(gateway.child.exitCode).toBeNull();
+
+    connection.socket.write(body);
+    const response = await connection.response();
+    expect(response.status).toBe(200);
+    expect(response.head).toMatch(/^connection: close$/im);
+    expect(JSON.parse(response.body).data.policyDecision.updates).toHaveLength(2);
+    await connection.closed;
+    expect(await gateway.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(messages(gateway).at(-1)).toBe('stopped cleanly');
+    expect(messages(gateway)).not.toContain(
+      'shutdown timeout: closing connections with requests in flight',
+    );
+    await database.cleanup();
+  });
+
+  it('SIGTERM closes idle keep-alive connections at once', async () => {
+    const database = await gatewayDatabase();
+    // A long shutdown timeout: an exit now proves the idle connection did not hold it up.
+    const gateway = await startChildGateway({
+      ...database.env,
+      CHIPGATE_SHUTDOWN_TIMEOUT_MS: '600000',
+    });
+    const connection = new RawConnection(gateway.origin);
+    const body = JSON.stringify({ query: '{ company(slug: "nvidia") { name } }' });
+    connection.socket.write(requestHead(gateway.origin, body) + body);
+    const response = await connection.response();
+    expect(JSON.parse(response.body)).toEqual({
+      data: { company: { name: 'NVIDIA Corporation' } },
+    });
+    expect(response.head).toMatch(/^connection: keep-alive$/im);
+    expect(connection.socket.destroyed).toBe(false);
+
+    gateway.child.kill('SIGTERM');
+    await connection.closed;
+    expect(await gateway.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(messages(gateway).at(-1)).toBe('stopped cleanly');
+    await database.cleanup();
+  });
+
+  it('a client that never finishes its request cannot hold the shutdown past the timeout', async () => {
+    const database = await gatewayDatabase();
+    const gateway = await startChildGateway({
+      ...database.env,
+      CHIPGATE_SHUTDOWN_TIMEOUT_MS: '500',
+    });
+    const connection = new RawConnection(gateway.origin);
+    connection.socket.write(
+      requestHead(gateway.origin, '{"query":"{ __typename }"}', 'Expect: 100-continue\r\n'),
+    );
+    await connection.continued();
+    gateway.child.kill('SIGTERM');
+    await connection.closed;
+    expect(await gateway.waitForExit()).toEqual({ code: 0, signal: null });
+    const timeout = gateway.logs.find((line) => line.msg.startsWith('shutdown timeout'));
+    expect(timeout?.inFlight).toBe(1);
+    expect(messages(gateway).at(-1)).toBe('stopped cleanly');
+    await database.cleanup();
+  });
+
+  it('a second signal during a stuck shutdown exits at once with 130', async () => {
+    const database = await gatewayDatabase();
+    const gateway = await startChildGateway({
+      ...database.env,
+      CHIPGATE_SHUTDOWN_TIMEOUT_MS: '600000',
+    });
+    const connection = new RawConnection(gateway.origin);
+    connection.socket.write(
+      requestHead(gateway.origin, '{"query":"{ __typename }"}', 'Expect: 100-continue\r\n'),
+    );
+    await connection.continued();
+    gateway.child.kill('SIGTERM');
+    await gateway.waitForLog('shutting down');
+    gateway.child.kill('SIGINT');
+    expect(await gateway.waitForExit()).toEqual({ code: 130, signal: null });
+    expect(messages(gateway).at(-1)).toBe('second signal: exiting now');
+    await connection.closed;
+    await database.cleanup();
+  });
+});
+
+describe('time zones', () => {
+  const DATES = /* GraphQL */ `{
+    chips(first: 100) {
+      edges { node { slug announcedOn status: exportStatus(asOf: "2026-01-20") { asOf importEffect importDecision { slug } } } }
+    }
+    policyDecisions(first: 100) {
+      edges { node { slug announcedOn effectiveOn publishedOn updates { occurredAt toStatus } } }
+    }
+    demandSignals(first: 100) {
+      edges { node { slug observedOn valueUsd valueOriginal { amount currency } } }
+    }
+    timeline(first: 100, filter: { from: "2025-12-09", to: "2025-12-10" }) {
+      edges { node { __typename ... on PolicyDecision { slug } ... on PolicyDecisionUpdate { occurredAt } ... on DemandSignal { slug } } }
+    }
+  }`;
+
+  it('answers the same dates, times and amounts whatever TZ the process runs in', async () => {
+    const zones = ['UTC', 'Asia/Shanghai', 'America/Los_Angeles'];
+    const databases = await Promise.all(zones.map(() => gatewayDatabase()));
+    const gateways = await Promise.all(
+      zones.map((TZ, i) => startChildGateway({ ...databases[i]?.env, TZ })),
+    );
+    const answers = await Promise.all(gateways.map((gateway) => postGraphQL(gateway.url, DATES)));
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect(answer.body.errors).toBeUndefined();
+    }
+    const [utc, ...others] = answers.map((answer) => answer.body.data);
+    for (const other of others) expect(other).toEqual(utc);
+
+    // And they are the right ones, not merely consistent.
+    const decision = utc.policyDecisions.edges.find(
+      (e: any) => e.node.slug === 'cn-2025-12-09-h200-import-deliberation',
+    ).node;
+    expect(decision.announcedOn).toBe('2025-12-09');
+    expect(decision.updates.map((u: any) => u.occurredAt)).toEqual([
+      '2025-12-09T00:00:00.000Z',
+      '2026-01-13T00:00:00.000Z',
+    ]);
+    const signal = utc.demandSignals.edges.find(
+      (e: any) => e.node.slug === 'ds-2026-01-28-h200-400k-approved',
+    ).node;
+    expect(signal.observedOn).toBe('2026-01-28');
+    const h200 = utc.chips.edges.find((e: any) => e.node.slug === 'h200').node;
+    expect(h200.status).toEqual({
+      asOf: '2026-01-20',
+      importEffect: 'BANNED',
+      importDecision: { slug: 'cn-customs-2026-01-13-h200-not-permitted' },
+    });
+    for (const edge of utc.demandSignals.edges) {
+      expect(edge.node.observedOn).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      if (edge.node.valueUsd !== null) expect(edge.node.valueUsd).toMatch(/^\d+(\.\d+)?$/);
+    }
+    expect(utc.demandSignals.edges.some((e: any) => e.node.valueUsd !== null)).toBe(true);
+    expect(utc.timeline.edges.length).toBeGreaterThan(0);
+
+    for (const gateway of gateways) expect(await gateway.stop()).toEqual({ code: 0, signal: null });
+    await Promise.all(databases.map((database) => database.cleanup()));
+  });
+});
