@@ -41,17 +41,51 @@ export interface ConnectionArgs {
   before?: string | null;
 }
 
-/** Prefixes of the cursors chipgate issues (drizzle keyset cursors, timeline cursors). */
-const CURSOR_PREFIXES = ['DC:', 'Timeline:'];
+/**
+ * What each position of a connection's keyset cursor holds, in order: `text` (any string),
+ * `slug`, `date` (`YYYY-MM-DD`), `int` (a row id); or `timeline` for the timeline's own cursor.
+ * A cursor is checked against its connection's shape before any SQL runs, so a cursor of
+ * another connection, or a forged one, is `BAD_USER_INPUT` rather than a database error.
+ */
+export type CursorShape = readonly ('text' | 'slug' | 'date' | 'int')[] | 'timeline';
 
-function checkCursor(name: 'after' | 'before', cursor: string | null | undefined) {
+const CHUNK: Record<'text' | 'slug' | 'date' | 'int', RegExp> = {
+  text: /^S:/,
+  slug: /^S:[a-z0-9]+(-[a-z0-9]+)*$/,
+  date: /^S:(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/,
+  int: /^N:[1-9]\d{0,9}$/,
+};
+
+function cursorMatches(decoded: string, shape: CursorShape): boolean {
+  if (shape === 'timeline') return decoded.startsWith('Timeline:');
+  if (!decoded.startsWith('DC:T:')) return false;
+  let chunks: unknown;
+  try {
+    chunks = JSON.parse(decoded.slice('DC:T:'.length));
+  } catch {
+    return false;
+  }
+  return (
+    Array.isArray(chunks) &&
+    chunks.length === shape.length &&
+    chunks.every((chunk, i) => typeof chunk === 'string' && CHUNK[shape[i] ?? 'int'].test(chunk))
+  );
+}
+
+function checkCursor(
+  name: 'after' | 'before',
+  cursor: string | null | undefined,
+  shape: CursorShape,
+) {
   if (cursor == null) return;
   const decoded = /^[A-Za-z0-9+/]+={0,2}$/.test(cursor)
     ? Buffer.from(cursor, 'base64').toString('utf8')
     : '';
-  if (!CURSOR_PREFIXES.some((prefix) => decoded.startsWith(prefix))) {
+  if (!cursorMatches(decoded, shape)) {
     const shown = cursor.length > 60 ? `${cursor.slice(0, 60)}...` : cursor;
-    throw new BadUserInputError(`Argument "${name}" is not a cursor we issued: "${shown}".`);
+    throw new BadUserInputError(
+      `Argument "${name}" is not a cursor this list issued: "${shown}". Pass an edge's cursor, or pageInfo's startCursor/endCursor, from the same list.`,
+    );
   }
 }
 
@@ -60,10 +94,12 @@ function checkCursor(name: 'after' | 'before', cursor: string | null | undefined
  * `MAX_PAGE_SIZE`, not both; `after`/`before` shaped like cursors we issue (each connection
  * then checks the cursor is its own). Throws `BadUserInputError`. Returns the page size.
  */
-export function pageSize(args: ConnectionArgs): number {
+export function pageSize(args: ConnectionArgs, cursor?: CursorShape): number {
   const { first, last } = args;
-  checkCursor('after', args.after);
-  checkCursor('before', args.before);
+  if (cursor) {
+    checkCursor('after', args.after, cursor);
+    checkCursor('before', args.before, cursor);
+  }
   if (first != null && last != null) {
     throw new BadUserInputError('Pass either "first" or "last", not both.');
   }
@@ -85,9 +121,9 @@ export function pageSize(args: ConnectionArgs): number {
  * complexity pass walks the whole operation with its variables before any resolver runs, so
  * validating the arguments here rejects a bad `first` at any depth before any SQL is sent.
  */
-export const connectionComplexity = (args: ConnectionArgs) => ({
+export const connectionComplexity = (cursor: CursorShape) => (args: ConnectionArgs) => ({
   field: 1,
-  multiplier: pageSize(args),
+  multiplier: pageSize(args, cursor),
 });
 
 export const builder = new SchemaBuilder<PothosTypes>({

@@ -9,10 +9,13 @@ import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../src/app.js';
 import { runCli } from '../src/cli.js';
-import { queryRows } from '../src/db/client.js';
+import { openDatabase, queryRows } from '../src/db/client.js';
+import { runMigrations } from '../src/db/migrate.js';
 import { readDataset, seed } from '../src/db/seed.js';
 import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { defaultLimits } from './helpers/gateway.js';
 
 let database: TestDatabase;
 beforeAll(async () => {
@@ -206,6 +209,48 @@ describe('event order', () => {
       }
     },
   );
+});
+
+describe('a database migrated by this process', () => {
+  it('filters by an enum array on PGlite right after migrating (array types refreshed)', async () => {
+    const handle = await openDatabase({ pgliteDir: 'memory://' });
+    try {
+      await runMigrations(handle);
+      await seed(handle.db);
+      const app = createApp({
+        db: handle.db,
+        ping: () => handle.ping(),
+        limits: defaultLimits(),
+        corsOrigins: [],
+        graphiql: false,
+      });
+      const response = await app.yoga.fetch('http://chipgate.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          query:
+            '{ companies(filter: { role: [BUYER, FOUNDRY] }) { totalCount edges { node { slug } } } }',
+        }),
+      });
+      const { data, errors } = (await response.json()) as { data: any; errors?: unknown[] };
+      expect(errors).toBeUndefined();
+      expect(data.companies.totalCount).toBe(10);
+      expect(data.companies.edges.map((e: any) => e.node.slug).sort()).toEqual([
+        'alibaba',
+        'baidu',
+        'bytedance',
+        'intel',
+        'meta',
+        'microsoft',
+        'samsung',
+        'smic',
+        'tencent',
+        'tsmc',
+      ]);
+    } finally {
+      await handle.close();
+    }
+  });
 });
 
 describe('command line', () => {

@@ -121,7 +121,80 @@ describe('cursors', () => {
   });
 });
 
+describe('forged and foreign cursors', () => {
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+
+  it.each([
+    ['one value too few', 'DC:T:["S:x"]'],
+    ['numbers where a date and slug belong', 'DC:T:["N:1","N:2"]'],
+    ['not a date', 'DC:T:["S:not-a-date","S:x"]'],
+    ['year zero', 'DC:T:["S:0000-01-01","S:x"]'],
+    ['SQL in a value', `DC:T:["S:2026-01-28' or 1=1 --","S:x"]`],
+    ['not a tuple', 'DC:S:2026-01-28'],
+  ])('a forged cursor (%s) is BAD_USER_INPUT before any SQL runs', async (_label, cursor) => {
+    for (const query of [
+      'query ($c: String) { policyDecisions(after: $c) { edges { cursor } } }',
+      'query ($c: String) { company(slug: "nvidia") { policyDecisions(after: $c) { edges { cursor } } } }',
+      'query ($c: String) { chip(slug: "h200") { policyDecisions(before: $c, last: 3) { edges { cursor } } } }',
+    ]) {
+      gateway.statements.reset();
+      expectError(
+        await gateway.execute(query, { c: b64(cursor) }),
+        'BAD_USER_INPUT',
+        /not a cursor this list issued/,
+      );
+      expect(gateway.statements.count).toBe(0);
+    }
+  });
+
+  it('a cursor of a list ordered by name is refused by lists ordered by date', async () => {
+    const { data } = await gateway.execute('{ companies(first: 1) { edges { cursor } } }');
+    const cursor = data.companies.edges[0].cursor;
+    for (const query of [
+      'query ($c: String) { policyDecisions(after: $c) { totalCount } }',
+      'query ($c: String) { demandSignals(after: $c) { totalCount } }',
+      'query ($c: String) { chip(slug: "h200") { policyDecisions(after: $c) { totalCount } } }',
+      'query ($c: String) { company(slug: "nvidia") { demandSignals(after: $c) { totalCount } } }',
+    ]) {
+      expectError(
+        await gateway.execute(query, { c: cursor }),
+        'BAD_USER_INPUT',
+        /not a cursor this list issued/,
+      );
+    }
+    // ... while the list it came from takes it.
+    const next = await gateway.execute(
+      'query ($c: String) { companies(first: 1, after: $c) { edges { node { slug } } } }',
+      {
+        c: cursor,
+      },
+    );
+    expect(next.errors).toBeUndefined();
+    expect(next.data.companies.edges).toHaveLength(1);
+  });
+});
+
 describe('values', () => {
+  it('year 0000 is refused as a date (PostgreSQL has no year zero)', async () => {
+    expectError(
+      await gateway.execute(
+        '{ chip(slug: "h200") { exportStatus(asOf: "0000-01-01") { exportEffect } } }',
+      ),
+      'GRAPHQL_VALIDATION_FAILED',
+      /0001-01-01/,
+    );
+    expectError(
+      await gateway.execute('query ($d: Date) { timeline(filter: { from: $d }) { totalCount } }', {
+        d: '0000-12-31',
+      }),
+      'BAD_USER_INPUT',
+    );
+    const edge = await gateway.execute(
+      '{ chip(slug: "h200") { exportStatus(asOf: "0001-01-01") { exportEffect } } }',
+    );
+    expect(edge.errors).toBeUndefined();
+  });
+
   it('an invalid date in a filter literal fails validation', async () => {
     const result = await gateway.execute(
       '{ policyDecisions(filter: { announcedFrom: "2025-13-45" }) { totalCount } }',

@@ -89,6 +89,8 @@ describe('node', () => {
     ['a malformed key', b64('Company:NVIDIA Corp')],
     ['a non-numeric update id', b64('PolicyDecisionUpdate:abc')],
     ['an empty string', ''],
+    ['a JavaScript built-in as the type', b64('__proto__:x')],
+    ['"constructor" as the type', b64('constructor:x')],
   ])('rejects %s with BAD_USER_INPUT', async (_label, id) => {
     const { data, errors } = await gateway.execute(NODE, { id });
     expect(data).toEqual({ node: null });

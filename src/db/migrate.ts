@@ -23,6 +23,9 @@ const MIGRATION_LOCK = 720430000;
 export async function runMigrations(handle: DatabaseHandle): Promise<void> {
   if (handle.kind === 'pglite') {
     await migratePglite(handle.db as unknown as PgliteDatabase<Relations>, { migrationsFolder });
+    // PGlite learns array types (e.g. company_role[]) when it opens; enums the migrations just
+    // created would otherwise not parse as array parameters until the next start.
+    await handle.pglite?.refreshArrayTypes();
     return;
   }
   const db = handle.db as unknown as PostgresJsDatabase<Relations>;

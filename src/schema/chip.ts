@@ -285,7 +285,7 @@ builder.drizzleObjectFields(Chip, (t) => ({
       description:
         'Decisions that name this chip, newest announcement first (ties by slug); each edge ' +
         'carries the effect on this chip.',
-      complexity: connectionComplexity,
+      complexity: connectionComplexity(['date', 'slug', 'int', 'int']),
       args: chipPolicyDecisions.getArgs(),
       select: (args, ctx, nestedSelection) => ({
         with: {
@@ -326,7 +326,7 @@ builder.drizzleObjectFields(Chip, (t) => ({
     'demandSignals',
     {
       description: 'Demand signals about this chip, newest first (ties by slug).',
-      complexity: connectionComplexity,
+      complexity: connectionComplexity(['date', 'slug']),
       totalCount: true,
       args: { filter: t.arg({ type: DemandSignalFilter, description: 'Narrows the signals.' }) },
       query: (args) => ({
@@ -439,7 +439,7 @@ builder.queryFields((t) => ({
     {
       type: 'chips',
       description: 'All chips, by name, then slug (byte order).',
-      complexity: connectionComplexity,
+      complexity: connectionComplexity(['text', 'slug']),
       args: { filter: t.arg({ type: ChipFilter, description: 'Narrows the list.' }) },
       totalCount: (_parent, args, ctx) => ctx.db.$count(chips, chipFilterSql(chips, args.filter)),
       resolve: (query, _parent, args, ctx) =>

@@ -158,7 +158,7 @@ builder.drizzleObjectFields(Company, (t) => ({
     'chipsDesigned',
     {
       description: 'Chips this company designs, by name, then slug.',
-      complexity: connectionComplexity,
+      complexity: connectionComplexity(['text', 'slug']),
       totalCount: true,
       query: { orderBy: { name: 'asc', slug: 'asc' } },
     },
@@ -168,7 +168,7 @@ builder.drizzleObjectFields(Company, (t) => ({
     'demandSignals',
     {
       description: 'Demand signals naming this company, newest first (ties by slug).',
-      complexity: connectionComplexity,
+      complexity: connectionComplexity(['date', 'slug']),
       totalCount: true,
       args: { filter: t.arg({ type: DemandSignalFilter, description: 'Narrows the signals.' }) },
       query: (args) => ({
@@ -183,7 +183,7 @@ builder.drizzleObjectFields(Company, (t) => ({
     {
       description:
         'Policy decisions naming this company, newest announcement first (ties by slug).',
-      complexity: connectionComplexity,
+      complexity: connectionComplexity(['date', 'slug']),
       totalCount: true,
       args: {
         filter: t.arg({ type: PolicyDecisionFilter, description: 'Narrows the decisions.' }),
@@ -213,7 +213,7 @@ builder.queryFields((t) => ({
     {
       type: 'companies',
       description: 'All companies, by name, then slug (byte order).',
-      complexity: connectionComplexity,
+      complexity: connectionComplexity(['text', 'slug']),
       args: { filter: t.arg({ type: CompanyFilter, description: 'Narrows the list.' }) },
       totalCount: (_parent, args, ctx) =>
         ctx.db.$count(companies, companyFilterSql(companies, args.filter)),

@@ -222,7 +222,7 @@ builder.queryFields((t) => ({
     {
       type: 'demandSignals',
       description: 'Demand signals, newest first by default (ties by slug).',
-      complexity: connectionComplexity,
+      complexity: connectionComplexity(['date', 'slug']),
       args: {
         filter: t.arg({ type: DemandSignalFilter, description: 'Narrows the list.' }),
         orderBy: t.arg({

@@ -52,7 +52,8 @@ export function decodeGlobalId(globalId: string, expected?: readonly string[]): 
   const separator = decoded.indexOf(':');
   const typename = separator > 0 ? decoded.slice(0, separator) : '';
   const key = separator > 0 ? decoded.slice(separator + 1) : '';
-  const keyShape = NODE_KEYS[typename];
+  // Own properties only: "__proto__" or "constructor" are not node types.
+  const keyShape = Object.hasOwn(NODE_KEYS, typename) ? NODE_KEYS[typename] : undefined;
   if (!keyShape) {
     throw new BadUserInputError(
       `"${shown}" is not a chipgate ID: it does not name a type with IDs (${Object.keys(NODE_KEYS).join(', ')}).`,

@@ -342,7 +342,7 @@ builder.queryFields((t) => ({
     {
       type: 'policyDecisions',
       description: 'Policy decisions, newest announcement first by default (ties by slug).',
-      complexity: connectionComplexity,
+      complexity: connectionComplexity(['date', 'slug']),
       args: {
         filter: t.arg({ type: PolicyDecisionFilter, description: 'Narrows the list.' }),
         orderBy: t.arg({

@@ -8,8 +8,17 @@ import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 import { GraphQLCountryCode, GraphQLDate, GraphQLDateTime, GraphQLURL } from 'graphql-scalars';
 import { builder } from '../builder.js';
 
-/** A JS Date from graphql-scalars' Date parser as `YYYY-MM-DD` (it parses at UTC midnight). */
-const toIsoDate = (value: unknown): string => (value as Date).toISOString().slice(0, 10);
+/**
+ * A JS Date from graphql-scalars' Date parser as `YYYY-MM-DD` (it parses at UTC midnight).
+ * Year 0000 passes RFC 3339 but not PostgreSQL (which has no year zero), so it is refused here.
+ */
+const toIsoDate = (value: unknown): string => {
+  const text = (value as Date).toISOString().slice(0, 10);
+  if (text.startsWith('0000')) {
+    throw new GraphQLError('Date must be between 0001-01-01 and 9999-12-31.');
+  }
+  return text;
+};
 
 builder.addScalarType('Date', GraphQLDate, {
   description:

@@ -270,7 +270,7 @@ builder.queryFields((t) => ({
         'The story in chronological order, oldest first: each decision at its `announcedOn`, ' +
         'each real status change at its `occurredAt`, each demand signal at its `observedOn`. ' +
         'Ties: decision, then status change, then signal, then slug/id.',
-      complexity: connectionComplexity,
+      complexity: connectionComplexity('timeline'),
       args: { filter: t.arg({ type: TimelineFilter, description: 'Narrows the timeline.' }) },
       resolve: (_root, args, ctx, info) => loadTimelinePage(ctx, info, args) as never,
     },
