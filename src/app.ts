@@ -10,7 +10,7 @@ import type { ValidationContext } from 'graphql';
 import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import { type Context, createContext, type QueryLimits } from './context.js';
 import type { Database } from './db/client.js';
-import { createMaskError, QueryTooComplexError } from './errors.js';
+import { maskError, QueryTooComplexError } from './errors.js';
 import { useHttpEdges } from './http.js';
 import { schema } from './schema/index.js';
 import { STORY_QUERY } from './story.js';
@@ -88,10 +88,22 @@ export function createApp(deps: AppDependencies): App {
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     landingPage: false,
-    logging: logger,
+    logging: {
+      debug: (...args) => logger.debug(...args),
+      info: (...args) => logger.info(...args),
+      warn: (...args) => logger.warn(...args),
+      // yoga logs the original of every masked error here; add the database's own error,
+      // which drizzle keeps as `cause` (its message only says "Failed query").
+      error: (error: unknown, ...rest: unknown[]) => {
+        const cause = (error as { originalError?: { cause?: unknown }; cause?: unknown } | null)
+          ?.originalError?.cause;
+        if (error instanceof Error) logger.error({ err: error, cause }, 'unexpected error');
+        else logger.error(error, ...rest);
+      },
+    },
     context: () => createContext(deps.db, deps.limits),
     maskedErrors: {
-      maskError: createMaskError((error) => logger.error({ err: error }, 'unexpected error')),
+      maskError,
     },
     // Only a configured origin gets CORS headers; any other gets none (yoga would answer a
     // single configured origin to everyone, and `null` to strangers when several are configured,

@@ -45,47 +45,40 @@ export class QueryTooComplexError extends GraphQLError {
 
 const MASKED_MESSAGE = 'Unexpected error.';
 
+/** Adds `code` to an error's extensions unless it has one; returns the same error. */
+function withCode(error: GraphQLError, code: ErrorCode): GraphQLError {
+  if (!error.extensions?.code) {
+    (error.extensions as Record<string, unknown>).code = code;
+  }
+  return error;
+}
+
 /**
- * yoga's `maskError`: keeps errors that already carry a code, turns Pothos' validation errors
- * (bad cursors, bad global IDs, bad connection arguments) into `BAD_USER_INPUT`, and replaces
- * anything else with a generic message and `INTERNAL_SERVER_ERROR`, so no stack, SQL or
- * internal text leaves the server. `onMasked` receives the original (for logging).
+ * yoga's `maskError`: keeps errors that carry a code, gives Pothos' validation errors (bad
+ * cursors, IDs, connection arguments) and errors about the request itself (variable values)
+ * the code `BAD_USER_INPUT`, and replaces anything else with a generic message and
+ * `INTERNAL_SERVER_ERROR`, so no stack, SQL or internal text leaves the server.
+ *
+ * Client errors are returned as the same instance (yoga logs only errors it sees replaced, so
+ * the log holds unexpected errors, once each).
  */
-export function createMaskError(onMasked: (error: unknown) => void = () => {}) {
-  return (error: unknown): Error => {
-    if (error instanceof GraphQLError) {
-      const original = error.originalError;
-      if (original instanceof GraphQLError && original.extensions?.code) {
-        return new GraphQLError(original.message, {
-          ...(error.nodes ? { nodes: error.nodes } : {}),
-          ...(error.path ? { path: error.path } : {}),
-          extensions: original.extensions,
-        });
-      }
-      if (original instanceof PothosValidationError) {
-        return new GraphQLError(original.message, {
-          ...(error.nodes ? { nodes: error.nodes } : {}),
-          ...(error.path ? { path: error.path } : {}),
-          extensions: { code: ErrorCode.BAD_USER_INPUT },
-        });
-      }
-      if (!error.path && (!original || original instanceof GraphQLError)) {
-        // Errors graphql-js or yoga raised about the request itself (parse, validation,
-        // variable coercion) have no path. They describe the client's input, so they are
-        // kept; those without a code are about input values.
-        if (error.extensions?.code) return error;
-        return new GraphQLError(error.message, {
-          ...(error.nodes ? { nodes: error.nodes } : {}),
-          ...(error.path ? { path: error.path } : {}),
-          extensions: { ...error.extensions, code: ErrorCode.BAD_USER_INPUT },
-        });
-      }
+export function maskError(error: unknown): Error {
+  if (error instanceof GraphQLError) {
+    const original = error.originalError;
+    if (error.extensions?.code) return error;
+    if (original instanceof GraphQLError && original.extensions?.code) {
+      return withCode(error, original.extensions.code as ErrorCode);
     }
-    onMasked(error);
-    const path = error instanceof GraphQLError ? error.path : undefined;
-    return new GraphQLError(MASKED_MESSAGE, {
-      ...(path ? { path } : {}),
-      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
-    });
-  };
+    if (original instanceof PothosValidationError) return withCode(error, ErrorCode.BAD_USER_INPUT);
+    if (!error.path && (!original || original instanceof GraphQLError)) {
+      // Errors graphql-js or yoga raised about the request itself (parse, validation,
+      // variable coercion) have no path. They describe the client's input.
+      return withCode(error, ErrorCode.BAD_USER_INPUT);
+    }
+  }
+  const path = error instanceof GraphQLError ? error.path : undefined;
+  return new GraphQLError(MASKED_MESSAGE, {
+    ...(path ? { path } : {}),
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+  });
 }

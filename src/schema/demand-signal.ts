@@ -193,8 +193,8 @@ builder.drizzleObjectFields(DemandSignal, (t) => ({
   }),
   eventCursor: t.string({
     description:
-      'Opaque resume point: pass it as `after` to `demandSignalRecorded` to receive signals ' +
-      'recorded after this one.',
+      'Opaque position of this signal in the event stream, which is in commit order: the ' +
+      'resume point a subscription takes as `after` (subscriptions are not served yet).',
     select: { columns: { eventSeq: true } },
     resolve: (signal) => encodeEventCursor(signal.eventSeq),
   }),

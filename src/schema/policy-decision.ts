@@ -318,8 +318,8 @@ export const PolicyDecisionUpdate = builder.drizzleNode('policyDecisionUpdates',
     }),
     eventCursor: t.string({
       description:
-        'Opaque resume point: pass it as `after` to `policyDecisionUpdated` to receive what ' +
-        'happened after this update.',
+        'Opaque position of this update in the event stream, which is in commit order: the ' +
+        'resume point a subscription takes as `after` (subscriptions are not served yet).',
       select: { columns: { eventSeq: true } },
       resolve: (update) => encodeEventCursor(update.eventSeq),
     }),
