@@ -371,7 +371,7 @@ builder.drizzleObjectFields(Chip, (t) => ({
   }),
 }));
 
-/** The connection type shared by every list of Chips. */
+/** The connection type shared by every list of chips. */
 export const ChipConnection = nodeConnection(Chip, 'Chip', 'chips');
 
 ExportStatus.implement({

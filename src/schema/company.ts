@@ -197,7 +197,7 @@ builder.drizzleObjectFields(Company, (t) => ({
   ),
 }));
 
-/** The connection type shared by every list of Companys. */
+/** The connection type shared by every list of companies. */
 export const CompanyConnection = nodeConnection(Company, 'Company', 'companies');
 
 builder.queryFields((t) => ({

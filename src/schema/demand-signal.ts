@@ -200,7 +200,7 @@ builder.drizzleObjectFields(DemandSignal, (t) => ({
   }),
 }));
 
-/** The connection type shared by every list of DemandSignals. */
+/** The connection type shared by every list of demand signals. */
 export const DemandSignalConnection = nodeConnection(
   DemandSignal,
   'DemandSignal',

@@ -253,7 +253,7 @@ builder.drizzleObjectFields(PolicyDecision, (t) => ({
   }),
 }));
 
-/** The connection type shared by every list of PolicyDecisions. */
+/** The connection type shared by every list of policy decisions. */
 export const PolicyDecisionConnection = nodeConnection(
   PolicyDecision,
   'PolicyDecision',
