@@ -85,9 +85,40 @@ export const NODE_SOURCES = {
 export type NodeTypeName = keyof typeof NODE_SOURCES;
 
 /**
- * Loads decoded IDs with one query per node type, planned from the GraphQL selection (nested
- * fields included), and returns the rows in the order asked; null where no row exists.
+ * Loads the rows of one node type whose `column` is in `values`, with the selection planned
+ * from the query at `path` under the current field (nested fields included, so resolving them
+ * sends no further statements), branded so interfaces and unions know their type. One SQL
+ * statement; rows come back keyed by the string form of `column`.
  */
+export async function loadPlannedRows(
+  ctx: Context,
+  info: GraphQLResolveInfo,
+  typeName: NodeTypeName,
+  column: 'slug' | 'id',
+  values: readonly (string | number)[],
+  path?: string[],
+): Promise<Map<string, object>> {
+  const rows = new Map<string, object>();
+  if (values.length === 0) return rows;
+  const query = queryFromInfo({
+    config: getSchemaConfig(builder),
+    context: ctx,
+    info,
+    typeName,
+    ...(path ? { path } : {}),
+    where: { [column]: { in: [...values] } },
+  });
+  const finder = ctx.db.query[NODE_SOURCES[typeName].table] as unknown as {
+    findMany: (query: unknown) => Promise<Record<string, unknown>[]>;
+  };
+  for (const row of await finder.findMany(query)) {
+    brandWithType(row, typeName as never);
+    rows.set(String(row[column]), row);
+  }
+  return rows;
+}
+
+/** Loads decoded IDs with one query per node type; null where no row exists, in asked order. */
 async function loadNodes(
   ctx: Context,
   info: GraphQLResolveInfo,
@@ -99,29 +130,15 @@ async function loadNodes(
     keys.add(id);
     byType.set(typename as NodeTypeName, keys);
   }
-  const found = new Map<string, object>();
-  const config = getSchemaConfig(builder);
+  const found = new Map<NodeTypeName, Map<string, object>>();
   await Promise.all(
     [...byType.entries()].map(async ([typename, keys]) => {
-      const { table, key } = NODE_SOURCES[typename];
+      const { key } = NODE_SOURCES[typename];
       const values = key === 'id' ? [...keys].map(Number) : [...keys];
-      const query = queryFromInfo({
-        config,
-        context: ctx,
-        info,
-        typeName: typename,
-        where: { [key]: { in: values } },
-      });
-      const finder = ctx.db.query[table] as unknown as {
-        findMany: (query: unknown) => Promise<Record<string, unknown>[]>;
-      };
-      for (const row of await finder.findMany(query)) {
-        brandWithType(row, typename as never);
-        found.set(`${typename}:${row[key]}`, row);
-      }
+      found.set(typename, await loadPlannedRows(ctx, info, typename, key, values));
     }),
   );
-  return ids.map(({ typename, id }) => found.get(`${typename}:${id}`) ?? null);
+  return ids.map(({ typename, id }) => found.get(typename as NodeTypeName)?.get(id) ?? null);
 }
 
 builder.queryFields((t) => ({

@@ -7,8 +7,6 @@
  * the page's rows are then loaded with one query per type, so a page costs at most four
  * statements whatever its size.
  */
-import { brandWithType } from '@pothos/core';
-import { getSchemaConfig, queryFromInfo } from '@pothos/plugin-drizzle';
 import { type SQL, sql } from 'drizzle-orm';
 import type { GraphQLResolveInfo } from 'graphql';
 import { builder, type ConnectionArgs, connectionComplexity, pageSize } from '../builder.js';
@@ -17,7 +15,7 @@ import { queryRows } from '../db/client.js';
 import { inList } from '../db/sql.js';
 import { BadUserInputError } from '../errors.js';
 import { DemandSignal } from './demand-signal.js';
-import { NODE_SOURCES, type NodeTypeName } from './node.js';
+import { loadPlannedRows, type NodeTypeName } from './node.js';
 import { PolicyDecision, PolicyDecisionUpdate } from './policy-decision.js';
 
 export const TimelineEvent = builder.unionType('TimelineEvent', {
@@ -198,44 +196,28 @@ async function loadTimelinePage(
   const page = rows.slice(0, size);
   if (backward) page.reverse();
 
-  // Each type's rows are loaded with the selection planned from the query (nested fields
-  // included), so resolving them sends no further statements.
-  const config = getSchemaConfig(builder);
-  const load = async (kind: TimelineRow['kind'], typeName: NodeTypeName) => {
-    const ids = page.filter((row) => row.kind === kind).map((row) => Number(row.row_id));
-    const rows = new Map<number, object>();
-    if (ids.length === 0) return rows;
-    const query = queryFromInfo({
-      config,
-      context: ctx,
+  // Each type's rows are loaded with the selection planned under `edges.node`.
+  const load = (kind: TimelineRow['kind'], typeName: NodeTypeName) =>
+    loadPlannedRows(
+      ctx,
       info,
       typeName,
-      path: ['edges', 'node'],
-      where: { id: { in: ids } },
-    });
-    const table = NODE_SOURCES[typeName].table;
-    const finder = ctx.db.query[table] as unknown as {
-      findMany: (query: unknown) => Promise<Record<string, unknown>[]>;
-    };
-    for (const row of await finder.findMany(query)) {
-      // Branding tells the union which object type each row is.
-      brandWithType(row, typeName as never);
-      rows.set(Number(row.id), row);
-    }
-    return rows;
-  };
+      'id',
+      page.filter((row) => row.kind === kind).map((row) => Number(row.row_id)),
+      ['edges', 'node'],
+    );
   const [decisions, updates, signals] = await Promise.all([
     load('decision', 'PolicyDecision'),
     load('update', 'PolicyDecisionUpdate'),
     load('signal', 'DemandSignal'),
   ]);
-  const byKind: Record<TimelineRow['kind'], Map<number, object>> = {
+  const byKind: Record<TimelineRow['kind'], Map<string, object>> = {
     decision: decisions,
     update: updates,
     signal: signals,
   };
   const edges = page.flatMap((row) => {
-    const node = byKind[row.kind].get(Number(row.row_id));
+    const node = byKind[row.kind].get(String(row.row_id));
     // A row deleted between the two statements simply drops out of the page.
     if (!node) return [];
     return [
