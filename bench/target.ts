@@ -21,7 +21,7 @@ import {
   postgresOptions,
   wrapPglite,
 } from '../src/db/client.js';
-import { loadEnv } from '../src/env.js';
+import { loadEnv, queryLimitsOf } from '../src/env.js';
 import type { DriverMessage, Measurement, TargetMessage, TargetOptions } from './protocol.js';
 import { FLOOR_SQL } from './workload.js';
 
@@ -124,12 +124,7 @@ async function startGatewayHandler(
     graphiql: false,
     // The logger src/server.ts passes, at the default level (info: silent per request).
     logger: pino({ level: env.CHIPGATE_LOG_LEVEL }),
-    limits: {
-      maxDepth: env.CHIPGATE_MAX_DEPTH,
-      maxAliases: env.CHIPGATE_MAX_ALIASES,
-      maxCost: env.CHIPGATE_MAX_COST,
-      maxTokens: env.CHIPGATE_MAX_TOKENS,
-    },
+    limits: queryLimitsOf(env),
   });
   return { handler: (req, res) => yoga(req, res), db };
 }

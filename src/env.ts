@@ -17,26 +17,20 @@ const positiveInt = (what: string, max: number) =>
     .min(1, { error: `expected ${what}` })
     .max(max, { error: `expected ${what} (at most ${max})` });
 
-const emptyAsUndefined = (value: unknown) =>
-  typeof value === 'string' && value.trim() === '' ? undefined : value;
-
-const databaseUrl = z.preprocess(
-  emptyAsUndefined,
-  z
-    .string()
-    .refine(
-      (value) => {
-        try {
-          const url = new URL(value);
-          return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && !!url.hostname;
-        } catch {
-          return false;
-        }
-      },
-      { error: 'expected a URL like postgres://user:password@host:5432/database' },
-    )
-    .optional(),
-);
+const databaseUrl = z
+  .string()
+  .refine(
+    (value) => {
+      try {
+        const url = new URL(value);
+        return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && !!url.hostname;
+      } catch {
+        return false;
+      }
+    },
+    { error: 'expected a URL like postgres://user:password@host:5432/database' },
+  )
+  .optional();
 
 const origins = z.preprocess(
   (value) =>
@@ -128,4 +122,14 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     return `${key}=${shown}: ${issue.message}`;
   });
   throw new ConfigError(issues);
+}
+
+/** The per-operation query limits the configuration sets (see `QueryLimits` in context.ts). */
+export function queryLimitsOf(env: Env) {
+  return {
+    maxDepth: env.CHIPGATE_MAX_DEPTH,
+    maxAliases: env.CHIPGATE_MAX_ALIASES,
+    maxCost: env.CHIPGATE_MAX_COST,
+    maxTokens: env.CHIPGATE_MAX_TOKENS,
+  };
 }

@@ -12,7 +12,7 @@ import { type DatabaseHandle, openDatabase } from './db/client.js';
 import { DirectoryLockedError } from './db/lock.js';
 import { isEmpty, runMigrations } from './db/migrate.js';
 import { seed } from './db/seed.js';
-import { ConfigError, type Env, loadEnv } from './env.js';
+import { ConfigError, type Env, loadEnv, queryLimitsOf } from './env.js';
 
 /** A running gateway. */
 export interface RunningGateway {
@@ -48,12 +48,7 @@ export async function startGateway(
     ping: () => db.ping(),
     corsOrigins: env.CHIPGATE_CORS_ORIGINS,
     graphiql: env.CHIPGATE_GRAPHIQL,
-    limits: {
-      maxDepth: env.CHIPGATE_MAX_DEPTH,
-      maxAliases: env.CHIPGATE_MAX_ALIASES,
-      maxCost: env.CHIPGATE_MAX_COST,
-      maxTokens: env.CHIPGATE_MAX_TOKENS,
-    },
+    limits: queryLimitsOf(env),
     logger: log,
   });
 

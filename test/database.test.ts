@@ -15,7 +15,7 @@ import { openDatabase, queryRows } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
 import { readDataset, seed } from '../src/db/seed.js';
 import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { defaultLimits } from './helpers/gateway.js';
+import { defaultLimits, executeOn } from './helpers/gateway.js';
 
 let database: TestDatabase;
 beforeAll(async () => {
@@ -224,15 +224,10 @@ describe('a database migrated by this process', () => {
         corsOrigins: [],
         graphiql: false,
       });
-      const response = await app.yoga.fetch('http://chipgate.test/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          query:
-            '{ companies(filter: { role: [BUYER, FOUNDRY] }) { totalCount edges { node { slug } } } }',
-        }),
-      });
-      const { data, errors } = (await response.json()) as { data: any; errors?: unknown[] };
+      const { data, errors } = await executeOn(
+        app,
+        '{ companies(filter: { role: [BUYER, FOUNDRY] }) { totalCount edges { node { slug } } } }',
+      );
       expect(errors).toBeUndefined();
       expect(data.companies.totalCount).toBe(10);
       expect(data.companies.edges.map((e: any) => e.node.slug).sort()).toEqual([

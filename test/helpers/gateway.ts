@@ -5,18 +5,12 @@
 import type { ExecutionResult } from 'graphql';
 import { type App, createApp } from '../../src/app.js';
 import type { QueryLimits } from '../../src/context.js';
-import { loadEnv } from '../../src/env.js';
+import { loadEnv, queryLimitsOf } from '../../src/env.js';
 import { createTestDatabase, StatementLog, type TestDatabase } from './database.js';
 
 /** The limits a default configuration gives. */
 export function defaultLimits(): QueryLimits {
-  const env = loadEnv({});
-  return {
-    maxDepth: env.CHIPGATE_MAX_DEPTH,
-    maxAliases: env.CHIPGATE_MAX_ALIASES,
-    maxCost: env.CHIPGATE_MAX_COST,
-    maxTokens: env.CHIPGATE_MAX_TOKENS,
-  };
+  return queryLimitsOf(loadEnv({}));
 }
 
 /** A GraphQL response with its HTTP status. */
@@ -39,6 +33,26 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+/** POSTs an operation to an app's `/graphql` in process (no socket). */
+export async function executeOn<TData = any>(
+  app: App,
+  query: string,
+  variables?: Record<string, unknown>,
+  headers?: Record<string, string>,
+): Promise<Response<TData>> {
+  const response = await app.yoga.fetch('http://chipgate.test/graphql', {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json',
+      ...headers,
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as ExecutionResult<TData>;
+  return { ...body, status: response.status };
+}
+
 /** A fresh database and app for one test file. */
 export async function createTestGateway(
   options: { limits?: Partial<QueryLimits>; corsOrigins?: string[] } = {},
@@ -56,19 +70,7 @@ export async function createTestGateway(
     database,
     app,
     statements,
-    async execute(query, variables, headers) {
-      const response = await app.yoga.fetch('http://chipgate.test/graphql', {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/graphql-response+json',
-          ...headers,
-        },
-        body: JSON.stringify({ query, variables }),
-      });
-      const body = (await response.json()) as ExecutionResult;
-      return { ...body, status: response.status } as Response<any>;
-    },
+    execute: (query, variables, headers) => executeOn(app, query, variables, headers),
     async close() {
       await app.yoga.dispose();
       await database.close();
