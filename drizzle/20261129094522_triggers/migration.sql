@@ -57,13 +57,13 @@ DECLARE
   occurred text := nullif(current_setting('chipgate.occurred_at', true), '');
   note text := nullif(current_setting('chipgate.note', true), '');
 BEGIN
-  IF TG_OP = 'INSERT' THEN
-    INSERT INTO policy_decision_updates (decision_id, from_status, to_status, occurred_at, note)
-    VALUES (NEW.id, NULL, NEW.status, coalesce(occurred::timestamptz, now()), note);
-  ELSIF NEW.status IS DISTINCT FROM OLD.status THEN
-    INSERT INTO policy_decision_updates (decision_id, from_status, to_status, occurred_at, note)
-    VALUES (NEW.id, OLD.status, NEW.status, coalesce(occurred::timestamptz, now()), note);
+  -- The trigger fires on UPDATE OF status, which includes `SET status = status`.
+  IF TG_OP = 'UPDATE' AND NEW.status IS NOT DISTINCT FROM OLD.status THEN
+    RETURN NULL;
   END IF;
+  INSERT INTO policy_decision_updates (decision_id, from_status, to_status, occurred_at, note)
+  VALUES (NEW.id, CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END, NEW.status,
+          coalesce(occurred::timestamptz, now()), note);
   RETURN NULL;
 END;
 $$;
