@@ -359,3 +359,48 @@ export const demandSignalCompanies = pgTable(
     index('demand_signal_companies_company_id_idx').on(t.companyId),
   ],
 );
+
+/** What an API key may do. `write` allows mutations; reads are open to anonymous callers. */
+export const apiKeyScope = pgEnum('api_key_scope', ['read', 'write']);
+export type ApiKeyScope = (typeof apiKeyScope.enumValues)[number];
+
+/**
+ * API keys. Only a SHA-256 hash of the key is stored (`key_hash`, 32 bytes as hex); the key
+ * itself is shown once by `npm run chipgate -- keys create`. `prefix` holds the key's first
+ * characters so operators can tell keys apart in `keys list` without the secret. A key with
+ * `revoked_at` set no longer authenticates.
+ */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+    name: text('name').notNull(),
+    prefix: text('prefix').notNull(),
+    keyHash: text('key_hash').notNull().unique(),
+    scopes: apiKeyScope('scopes').array().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [check('api_keys_name_not_blank', sql`length(btrim(${t.name})) > 0`)],
+);
+
+/**
+ * Idempotency records of create mutations: the first result of a `(operation, key)` pair is
+ * kept for 24 hours. `request_hash` is a SHA-256 (hex) of the canonical input, so the same key
+ * with a different input is told apart; `result` is what the mutation returned (JSON).
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    operation: text('operation').notNull(),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    result: jsonb('result').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.operation, t.key] }),
+    index('idempotency_keys_created_at_idx').on(t.createdAt),
+  ],
+);
