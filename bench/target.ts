@@ -22,6 +22,7 @@ import {
   wrapPglite,
 } from '../src/db/client.js';
 import { loadEnv, queryLimitsOf } from '../src/env.js';
+import { EventHub } from '../src/pubsub/hub.js';
 import type { DriverMessage, Measurement, TargetMessage, TargetOptions } from './protocol.js';
 import { FLOOR_SQL } from './workload.js';
 
@@ -117,8 +118,10 @@ async function startGatewayHandler(
           logger: statementCounter,
         });
   const env = loadEnv({});
+  const events = await EventHub.start(db, { maxQueue: env.CHIPGATE_SUBSCRIPTION_QUEUE_MAX });
   const { yoga } = createApp({
     db: db.db,
+    events,
     ping: () => db.ping(),
     corsOrigins: [],
     graphiql: false,

@@ -12,12 +12,15 @@ import { type Context, createContext, type QueryLimits } from './context.js';
 import type { Database } from './db/client.js';
 import { maskError, QueryTooComplexError } from './errors.js';
 import { useHttpEdges } from './http.js';
+import type { EventHub } from './pubsub/hub.js';
 import { schema } from './schema/index.js';
 import { STORY_QUERY } from './story.js';
 
 /** What `createApp` needs. */
 export interface AppDependencies {
   db: Database;
+  /** The instance's event hub (LISTEN/NOTIFY fan-out) that subscriptions read from. */
+  events: EventHub;
   /** Resolves when the database answers; used by `GET /ready`. */
   ping: () => Promise<void>;
   limits: QueryLimits;
@@ -101,7 +104,7 @@ export function createApp(deps: AppDependencies): App {
         else logger.error(error, ...rest);
       },
     },
-    context: () => createContext(deps.db, deps.limits),
+    context: () => createContext(deps.db, deps.limits, deps.events),
     maskedErrors: {
       maskError,
     },

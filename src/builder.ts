@@ -204,6 +204,14 @@ builder.queryType({
   description: 'Entry points for reading the AI-chip export story.',
 });
 
+builder.subscriptionType({
+  description:
+    'Live updates, in commit order, over Server-Sent Events or the `graphql-transport-ws` ' +
+    'WebSocket protocol on `/graphql`. Every writer reaches subscribers (the API, batch jobs, ' +
+    'plain SQL), on every gateway instance. Pass `after:` the last `eventCursor` you received ' +
+    'to get what you missed while disconnected.',
+});
+
 /**
  * `totalCount` of a connection. Root connections carry it as a thunk (counted only when
  * selected), related connections as the value their parent query already selected.

@@ -9,6 +9,7 @@ import {
   type ExportStatusRow,
   loadExportStatuses,
 } from './db/export-status.js';
+import type { EventHub } from './pubsub/hub.js';
 
 /** Who is calling. Reads are open to anonymous callers; API keys arrive with write access. */
 export interface Viewer {
@@ -39,13 +40,16 @@ export interface Context {
   limits: QueryLimits;
   loaders: Loaders;
   viewer: Viewer;
+  /** This instance's event hub: subscriptions register here. */
+  events: EventHub;
 }
 
 /** Builds a fresh context for one request (or one subscription event stream). */
-export function createContext(db: Database, limits: QueryLimits): Context {
+export function createContext(db: Database, limits: QueryLimits, events: EventHub): Context {
   return {
     db,
     limits,
+    events,
     viewer: { kind: 'anonymous' },
     loaders: {
       exportStatus: new DataLoader((keys) => loadExportStatuses(db, keys), {

@@ -85,6 +85,10 @@ export const envSchema = z.object({
     50_000,
   ),
   CHIPGATE_MAX_TOKENS: positiveInt('a token count between 1 and 100000', 100_000).default(5_000),
+  CHIPGATE_SUBSCRIPTION_QUEUE_MAX: positiveInt(
+    'an event count between 1 and 100000',
+    100_000,
+  ).default(1_000),
   CHIPGATE_SHUTDOWN_TIMEOUT_MS: positiveInt('milliseconds between 1 and 600000', 600_000).default(
     10_000,
   ),

@@ -16,6 +16,8 @@ export const ErrorCode = {
   SOURCE_INVALID_RESPONSE: 'SOURCE_INVALID_RESPONSE',
   SOURCE_NOT_CONFIGURED: 'SOURCE_NOT_CONFIGURED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+  /** A subscriber fell too far behind its events; its subscription was closed. */
+  SLOW_CONSUMER: 'SLOW_CONSUMER',
   /** The HTTP request itself is malformed (body, content type, query-string parameters). */
   BAD_REQUEST: 'BAD_REQUEST',
   /** Kept from yoga: the document does not parse. */
@@ -40,6 +42,18 @@ export class QueryTooComplexError extends GraphQLError {
   constructor(message: string, options: Omit<GraphQLErrorOptions, 'extensions'> = {}) {
     super(message, { ...options, extensions: { code: ErrorCode.QUERY_TOO_COMPLEX } });
     this.name = 'QueryTooComplexError';
+  }
+}
+
+/**
+ * A subscriber did not read its events fast enough: more were waiting than its queue holds
+ * (`CHIPGATE_SUBSCRIPTION_QUEUE_MAX`). The subscription ends after this error; the client may
+ * resubscribe with `after:` its last `eventCursor` and get what it missed from the store.
+ */
+export class SlowConsumerError extends GraphQLError {
+  constructor(message: string) {
+    super(message, { extensions: { code: ErrorCode.SLOW_CONSUMER } });
+    this.name = 'SlowConsumerError';
   }
 }
 

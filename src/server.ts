@@ -13,11 +13,17 @@ import { DirectoryLockedError } from './db/lock.js';
 import { isEmpty, runMigrations } from './db/migrate.js';
 import { seed } from './db/seed.js';
 import { ConfigError, type Env, loadEnv, queryLimitsOf } from './env.js';
+import { EventHub } from './pubsub/hub.js';
+import { attachWebSocket } from './ws.js';
 
 /** A running gateway. */
 export interface RunningGateway {
   url: string;
   db: DatabaseHandle;
+  /** The instance's event hub (subscriber counts, LISTEN state). */
+  events: EventHub;
+  /** Open WebSocket connections. */
+  webSocketConnections: () => number;
   /** Stops accepting, waits for requests in flight (up to the shutdown timeout), closes the DB. */
   stop: () => Promise<void>;
 }
@@ -42,9 +48,20 @@ export async function startGateway(
     await db.close();
     throw error;
   }
+  let events: EventHub;
+  try {
+    events = await EventHub.start(db, {
+      maxQueue: env.CHIPGATE_SUBSCRIPTION_QUEUE_MAX,
+      logger: log,
+    });
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
 
   const { yoga } = createApp({
     db: db.db,
+    events,
     ping: () => db.ping(),
     corsOrigins: env.CHIPGATE_CORS_ORIGINS,
     graphiql: env.CHIPGATE_GRAPHIQL,
@@ -81,12 +98,18 @@ export async function startGateway(
   } catch (error) {
     // Release the database (and its directory lock) for a caller that stays alive.
     try {
+      await events.close();
       await yoga.dispose();
     } finally {
       await db.close();
     }
     throw error;
   }
+  // After listening: ws re-emits the HTTP server's errors (EADDRINUSE) as its own.
+  const webSocket = attachWebSocket(server, yoga, {
+    path: '/graphql',
+    corsOrigins: env.CHIPGATE_CORS_ORIGINS,
+  });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : env.CHIPGATE_PORT;
   const host = env.CHIPGATE_HOST.includes(':') ? `[${env.CHIPGATE_HOST}]` : env.CHIPGATE_HOST;
@@ -96,6 +119,11 @@ export async function startGateway(
     stopping ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // Subscriptions end with their transport's "complete" message (SSE streams then finish
+      // like any response); WebSocket clients are then told the server is going away (1001).
+      // The LISTEN connection is released here too.
+      await events.close();
+      await webSocket.close();
       // Keep-alive connections with a request in flight close after its response.
       for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
       const idle = new Promise<void>((resolve) => {
@@ -118,7 +146,7 @@ export async function startGateway(
     })();
     return stopping;
   };
-  return { url, db, stop };
+  return { url, db, events, webSocketConnections: () => webSocket.connections, stop };
 }
 
 async function main() {

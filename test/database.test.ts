@@ -14,6 +14,7 @@ import { runCli } from '../src/cli.js';
 import { openDatabase, queryRows } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
 import { readDataset, seed } from '../src/db/seed.js';
+import { EventHub } from '../src/pubsub/hub.js';
 import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { defaultLimits, executeOn } from './helpers/gateway.js';
 
@@ -214,11 +215,14 @@ describe('event order', () => {
 describe('a database migrated by this process', () => {
   it('filters by an enum array on PGlite right after migrating (array types refreshed)', async () => {
     const handle = await openDatabase({ pgliteDir: 'memory://' });
+    let events: EventHub | undefined;
     try {
       await runMigrations(handle);
       await seed(handle.db);
+      events = await EventHub.start(handle, { maxQueue: 10 });
       const app = createApp({
         db: handle.db,
+        events,
         ping: () => handle.ping(),
         limits: defaultLimits(),
         corsOrigins: [],
@@ -243,6 +247,7 @@ describe('a database migrated by this process', () => {
         'tsmc',
       ]);
     } finally {
+      await events?.close();
       await handle.close();
     }
   });

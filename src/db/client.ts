@@ -32,6 +32,11 @@ export interface DatabaseHandle {
   pglite?: PGlite;
   /** The underlying postgres.js client when `kind` is `postgres`. */
   sql?: postgres.Sql;
+  /**
+   * The server URL when `kind` is `postgres`, for connections outside the pool (the LISTEN
+   * session). It holds credentials: never log it (use `description`).
+   */
+  url?: string;
 }
 
 /** Options for `openDatabase`. */
@@ -96,6 +101,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       db: db as unknown as Database,
       kind: 'postgres',
       sql: client,
+      url: options.databaseUrl,
       description: `postgres://${url.hostname}:${url.port || 5432}${url.pathname}`,
       async ping() {
         await client`select 1`;

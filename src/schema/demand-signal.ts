@@ -8,6 +8,8 @@ import type { PgColumn } from 'drizzle-orm/pg-core';
 import { builder, connectionComplexity, nodeConnection } from '../builder.js';
 import { demandSignals } from '../db/schema.js';
 import { inList } from '../db/sql.js';
+import type { SubscriberItem } from '../pubsub/subscriber.js';
+import { eventOf, matchesDemandSignalEvent } from '../pubsub/topics.js';
 import { Company } from './company.js';
 import {
   DemandSignalKind,
@@ -16,7 +18,7 @@ import {
   SignalDirection,
   SignalStrength,
 } from './enums.js';
-import { encodeEventCursor } from './node.js';
+import { AFTER_EVENT_CURSOR, decodeEventCursor, encodeEventCursor } from './node.js';
 
 export const DemandSignalFilter = builder.inputType('DemandSignalFilter', {
   description: 'Narrows a list of demand signals. All given conditions must hold.',
@@ -194,7 +196,7 @@ builder.drizzleObjectFields(DemandSignal, (t) => ({
   eventCursor: t.string({
     description:
       'Opaque position of this signal in the event stream, which is in commit order: the ' +
-      'resume point a subscription takes as `after` (subscriptions are not served yet).',
+      'resume point a subscription takes as `after` (see `Subscription`).',
     select: { columns: { eventSeq: true } },
     resolve: (signal) => encodeEventCursor(signal.eventSeq),
   }),
@@ -246,3 +248,27 @@ builder.queryFields((t) => ({
     DemandSignalConnection,
   ),
 }));
+
+builder.subscriptionField('demandSignalRecorded', (t) =>
+  t.drizzleField({
+    type: 'demandSignals',
+    description:
+      'Every new demand signal that matches `filter`, as it commits: through the API, a batch ' +
+      'job or plain SQL, on any gateway instance. Events arrive in commit order, each once.',
+    args: {
+      filter: t.arg({
+        type: DemandSignalFilter,
+        description: 'Only events that match (server-side).',
+      }),
+      after: t.arg.string({
+        description: AFTER_EVENT_CURSOR,
+      }),
+    },
+    subscribe: (_root, args, ctx) =>
+      ctx.events.subscribe(matchesDemandSignalEvent(args.filter), decodeEventCursor(args.after)),
+    resolve: (query, item, _args, ctx) =>
+      ctx.db.query.demandSignals.findFirst(
+        query({ where: { id: eventOf(item as SubscriberItem).id } }),
+      ) as never,
+  }),
+);

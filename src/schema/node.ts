@@ -39,6 +39,30 @@ export function encodeGlobalId(typename: string, key: string | number): string {
 export const encodeEventCursor = (eventSeq: number | string): string =>
   Buffer.from(`Event:${eventSeq}`, 'utf8').toString('base64');
 
+/** Description of a subscription's `after:` argument. */
+export const AFTER_EVENT_CURSOR =
+  'Resume after this `eventCursor`: first replays the stored events that came after it (the ' +
+  'whole stored history is kept, so the replay window is never under 24 hours), then streams ' +
+  'live. Omit it to receive only new events.';
+
+const EVENT_CURSOR = /^Event:(0|[1-9][0-9]{0,15})$/;
+
+/**
+ * Decodes a subscription's `after:` argument (an `eventCursor`) to its event sequence number;
+ * `undefined` when absent. Throws `BadUserInputError` for anything the server did not issue.
+ */
+export function decodeEventCursor(cursor: string | null | undefined): number | undefined {
+  if (cursor == null) return undefined;
+  const decoded = BASE64.test(cursor) ? Buffer.from(cursor, 'base64').toString('utf8') : '';
+  const match = EVENT_CURSOR.exec(decoded);
+  if (!match?.[1] || !Number.isSafeInteger(Number(match[1]))) {
+    throw new BadUserInputError(
+      '`after` is not an event cursor: pass the `eventCursor` of an update or signal you received.',
+    );
+  }
+  return Number(match[1]);
+}
+
 /**
  * Decodes and checks a global ID: base64, `Type:key`, a known node type, a key of the right
  * shape. Throws `BadUserInputError` otherwise. `expected` restricts the accepted types.

@@ -9,6 +9,8 @@ import type { PgColumn } from 'drizzle-orm/pg-core';
 import { builder, connectionComplexity, nodeConnection } from '../builder.js';
 import { policyDecisions } from '../db/schema.js';
 import { inList } from '../db/sql.js';
+import type { SubscriberItem } from '../pubsub/subscriber.js';
+import { eventOf, matchesPolicyDecisionEvent } from '../pubsub/topics.js';
 import {
   FactConfidence,
   PolicyDecisionOrder,
@@ -16,7 +18,7 @@ import {
   PolicyKind,
   PolicyStatus,
 } from './enums.js';
-import { encodeEventCursor } from './node.js';
+import { AFTER_EVENT_CURSOR, decodeEventCursor, encodeEventCursor } from './node.js';
 
 export const PolicyDecisionFilter = builder.inputType('PolicyDecisionFilter', {
   description: 'Narrows a list of policy decisions. All given conditions must hold.',
@@ -319,7 +321,7 @@ export const PolicyDecisionUpdate = builder.drizzleNode('policyDecisionUpdates',
     eventCursor: t.string({
       description:
         'Opaque position of this update in the event stream, which is in commit order: the ' +
-        'resume point a subscription takes as `after` (subscriptions are not served yet).',
+        'resume point a subscription takes as `after` (see `Subscription`).',
       select: { columns: { eventSeq: true } },
       resolve: (update) => encodeEventCursor(update.eventSeq),
     }),
@@ -366,3 +368,28 @@ builder.queryFields((t) => ({
     PolicyDecisionConnection,
   ),
 }));
+
+builder.subscriptionField('policyDecisionUpdated', (t) =>
+  t.drizzleField({
+    type: 'policyDecisionUpdates',
+    description:
+      'Every status change of a policy decision that matches `filter`, as it commits: through ' +
+      'the API, a batch job or plain SQL, on any gateway instance. `filter.status` matches the ' +
+      'status the decision changed to. Events arrive in commit order, each once.',
+    args: {
+      filter: t.arg({
+        type: PolicyDecisionFilter,
+        description: 'Only events that match (server-side).',
+      }),
+      after: t.arg.string({
+        description: AFTER_EVENT_CURSOR,
+      }),
+    },
+    subscribe: (_root, args, ctx) =>
+      ctx.events.subscribe(matchesPolicyDecisionEvent(args.filter), decodeEventCursor(args.after)),
+    resolve: (query, item, _args, ctx) =>
+      ctx.db.query.policyDecisionUpdates.findFirst(
+        query({ where: { id: eventOf(item as SubscriberItem).id } }),
+      ) as never,
+  }),
+);

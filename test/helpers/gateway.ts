@@ -6,6 +6,7 @@ import type { ExecutionResult } from 'graphql';
 import { type App, createApp } from '../../src/app.js';
 import type { QueryLimits } from '../../src/context.js';
 import { loadEnv, queryLimitsOf } from '../../src/env.js';
+import { EventHub } from '../../src/pubsub/hub.js';
 import { createTestDatabase, StatementLog, type TestDatabase } from './database.js';
 
 /** The limits a default configuration gives. */
@@ -21,6 +22,8 @@ export interface Response<TData = Record<string, unknown>> extends ExecutionResu
 /** What `createTestGateway` returns. */
 export interface TestGateway {
   database: TestDatabase;
+  /** The app's event hub, listening on the test database. */
+  events: EventHub;
   app: App;
   /** Every SQL statement sent since the last `statements.reset()`. */
   statements: StatementLog;
@@ -55,12 +58,16 @@ export async function executeOn<TData = any>(
 
 /** A fresh database and app for one test file. */
 export async function createTestGateway(
-  options: { limits?: Partial<QueryLimits>; corsOrigins?: string[] } = {},
+  options: { limits?: Partial<QueryLimits>; corsOrigins?: string[]; maxQueue?: number } = {},
 ): Promise<TestGateway> {
   const statements = new StatementLog();
   const database = await createTestDatabase({ logger: statements });
+  const events = await EventHub.start(database, { maxQueue: options.maxQueue ?? 1_000 });
+  // The hub's start-up read goes through the statement log too: let it finish first.
+  await events.settled();
   const app = createApp({
     db: database.db,
+    events,
     ping: () => database.ping(),
     limits: { ...defaultLimits(), ...options.limits },
     corsOrigins: options.corsOrigins ?? [],
@@ -68,10 +75,12 @@ export async function createTestGateway(
   });
   return {
     database,
+    events,
     app,
     statements,
     execute: (query, variables, headers) => executeOn(app, query, variables, headers),
     async close() {
+      await events.close();
       await app.yoga.dispose();
       await database.close();
     },

@@ -1,0 +1,216 @@
+/**
+ * The event hub of one gateway instance: fans committed events out to this instance's
+ * subscribers, whichever instance or tool wrote them.
+ *
+ * A notification on `chipgate_events` is only a doorbell. On each one the hub reads every
+ * event after the last one it delivered (`event_seq > lastSeq`, oldest first, one statement
+ * per page) and offers each to the subscribers, so:
+ * - a burst of notifications costs one read;
+ * - after a lost LISTEN connection the same read delivers what was missed, in commit order,
+ *   exactly once (event_seq is commit order; see `src/db/events.ts`);
+ * - filter attributes are loaded once per event, not once per subscriber.
+ */
+import type { Database, DatabaseHandle } from '../db/client.js';
+import { type EventEnvelope, latestEventSeq, loadEventsAfter } from '../db/events.js';
+import { type EventListener, startListener } from './listener.js';
+import { Subscriber } from './subscriber.js';
+
+/** Settings of the hub (see the README's configuration table). */
+export interface HubOptions {
+  /** Most live events that may wait for one slow subscriber before it is closed. */
+  maxQueue: number;
+  /** Events read per catch-up or replay statement. */
+  pageSize?: number;
+  logger?: HubLogger;
+}
+
+/** The logger calls the hub makes (pino satisfies it). */
+export interface HubLogger {
+  info: (object: object, message: string) => void;
+  warn: (object: object, message: string) => void;
+  error: (object: object, message: string) => void;
+}
+
+/** A snapshot of the hub for health checks, metrics and hygiene tests. */
+export interface HubStats {
+  /** Subscribers currently registered. */
+  subscribers: number;
+  /** Whether the LISTEN connection is in place. */
+  listening: boolean;
+  /** Times LISTEN has been established (1 + reconnects). */
+  listenConnections: number;
+  /** Backend pid of the LISTEN session (PostgreSQL). */
+  listenBackendPid: number | undefined;
+  /** `event_seq` of the last event delivered. */
+  lastSeq: number;
+  /** Events delivered to subscribers since start (one per event and subscriber). */
+  delivered: number;
+}
+
+const silent: HubLogger = { info() {}, warn() {}, error() {} };
+
+/** See the module comment. Create with `EventHub.start`. */
+export class EventHub {
+  private readonly subscribers = new Set<Subscriber>();
+  private readonly pageSize: number;
+  private readonly logger: HubLogger;
+  private listener: EventListener | undefined;
+  private lastSeq = 0;
+  private deliveries = 0;
+  private draining: Promise<void> | undefined;
+  private drainAgain = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private waiters: { seq: number; resolve: () => void }[] = [];
+
+  private constructor(
+    private readonly db: Database,
+    private readonly options: HubOptions,
+  ) {
+    this.pageSize = options.pageSize ?? 500;
+    this.logger = options.logger ?? silent;
+  }
+
+  /**
+   * Starts the hub: LISTEN first, then the current high-water mark, so every event committed
+   * after start is delivered. Rejects when the database cannot be reached.
+   */
+  static async start(handle: DatabaseHandle, options: HubOptions): Promise<EventHub> {
+    const hub = new EventHub(handle.db, options);
+    let started = false;
+    hub.listener = await startListener(handle, {
+      onNotify: (payload) => {
+        if (started) hub.onNotify(payload);
+      },
+      onConnect: () => {
+        if (!started) return;
+        hub.logger.info({}, 'event LISTEN connection re-established; catching up');
+        hub.drain();
+      },
+      onDisconnect: (error, retryInMs) =>
+        hub.logger.warn(
+          { err: error, retryInMs },
+          'event LISTEN connection lost; live updates resume after reconnecting',
+        ),
+    });
+    hub.lastSeq = await latestEventSeq(handle.db);
+    started = true;
+    // A commit between reading the high-water mark and now notified while `started` was
+    // false; one read after it picks such events up.
+    hub.drain();
+    return hub;
+  }
+
+  /**
+   * Registers a subscriber. It receives matching events committed after this call, preceded
+   * (when `afterSeq` is given) by the stored events after `afterSeq`.
+   */
+  subscribe(matches: (event: EventEnvelope) => boolean, afterSeq?: number): Subscriber {
+    const subscriber = new Subscriber({
+      matches,
+      afterSeq,
+      maxQueue: this.options.maxQueue,
+      replayPageSize: this.pageSize,
+      loadReplayPage: (after, limit) => loadEventsAfter(this.db, after, limit),
+      onEnd: (ended) => this.subscribers.delete(ended),
+    });
+    if (this.closed) subscriber.end();
+    else this.subscribers.add(subscriber);
+    return subscriber;
+  }
+
+  /** Current figures; see `HubStats`. */
+  stats(): HubStats {
+    return {
+      subscribers: this.subscribers.size,
+      listening: this.listener?.connected ?? false,
+      listenConnections: this.listener?.connections ?? 0,
+      listenBackendPid: this.listener?.backendPid,
+      lastSeq: this.lastSeq,
+      delivered: this.deliveries,
+    };
+  }
+
+  /** Resolves when no read is in progress (tests, before counting statements). */
+  async settled(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  /**
+   * Resolves once the event with `event_seq` = `seq` (and everything before it) has been
+   * offered to subscribers, and no read is in progress (tests await this, not a timer).
+   */
+  async delivered(seq: number): Promise<void> {
+    if (this.lastSeq < seq) {
+      await new Promise<void>((resolve) => this.waiters.push({ seq, resolve }));
+    }
+    await this.settled();
+  }
+
+  /**
+   * Ends every subscription normally (transports send their "complete" message) and releases
+   * the LISTEN connection. Later subscriptions end at once.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    for (const subscriber of [...this.subscribers]) subscriber.end();
+    await this.listener?.close();
+    await this.draining?.catch(() => {});
+  }
+
+  private onNotify(payload: string): void {
+    let seq = Number.NaN;
+    try {
+      seq = Number((JSON.parse(payload) as { seq?: unknown }).seq);
+    } catch {
+      // Not ours or malformed: read anyway, the table is the truth.
+    }
+    if (Number.isFinite(seq) && seq <= this.lastSeq) return;
+    this.drain();
+  }
+
+  /** Reads and delivers everything after `lastSeq`; coalesces concurrent calls. */
+  private drain(): void {
+    if (this.closed) return;
+    if (this.draining) {
+      this.drainAgain = true;
+      return;
+    }
+    this.draining = this.drainLoop()
+      .catch((error: unknown) => {
+        // A failed read loses nothing (lastSeq did not move); try again shortly.
+        this.logger.error({ err: error }, 'reading events failed; retrying in 1 s');
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => this.drain(), 1_000);
+        this.retryTimer.unref();
+      })
+      .finally(() => {
+        this.draining = undefined;
+      });
+  }
+
+  private async drainLoop(): Promise<void> {
+    do {
+      this.drainAgain = false;
+      for (;;) {
+        const events = await loadEventsAfter(this.db, this.lastSeq, this.pageSize);
+        for (const event of events) {
+          if (this.closed) return;
+          this.lastSeq = event.seq;
+          for (const subscriber of this.subscribers) {
+            const before = subscriber.queued;
+            subscriber.offer(event);
+            if (subscriber.queued > before) this.deliveries += 1;
+          }
+        }
+        this.waiters = this.waiters.filter((waiter) => {
+          if (waiter.seq > this.lastSeq) return true;
+          waiter.resolve();
+          return false;
+        });
+        if (events.length < this.pageSize) break;
+      }
+    } while (this.drainAgain && !this.closed);
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * One subscriber's event stream: an async iterator over the events that match its filter,
+ * first replayed from the store (when it resumes `after` a cursor), then live from the hub.
+ *
+ * - Memory is bounded: live events wait in a queue of at most `maxQueue`; one more and the
+ *   subscriber is closed with a `SlowConsumerNotice` as its last item (the schema turns it into
+ *   a `SLOW_CONSUMER` error), instead of growing without bound behind a slow client.
+ * - `return()` (a client that disconnects) unregisters at once, even while a `next()` waits,
+ *   so nothing of a gone client stays behind (an async generator could not do that: its
+ *   `return()` waits for the pending `next()`).
+ * - Each event is delivered once: replayed events advance `replayedThrough`, and live events
+ *   at or below it are dropped.
+ */
+import type { EventEnvelope } from '../db/events.js';
+
+/** The last item of a subscriber that fell behind; the stream ends after it. */
+export interface SlowConsumerNotice {
+  slowConsumer: true;
+  /** How many events were waiting when the subscriber was closed. */
+  queued: number;
+}
+
+/** What a subscriber's iterator yields. */
+export type SubscriberItem = EventEnvelope | SlowConsumerNotice;
+
+/** Reads a page of stored events after a sequence number, oldest first (for replay). */
+export type ReplayPageLoader = (afterSeq: number, limit: number) => Promise<EventEnvelope[]>;
+
+/** Options of one subscriber. */
+export interface SubscriberOptions {
+  /** Whether an event is for this subscriber (topic and filter). */
+  matches: (event: EventEnvelope) => boolean;
+  /** Replay stored events after this `event_seq` before going live; undefined = live only. */
+  afterSeq?: number | undefined;
+  /** Most live events that may wait for a slow client. */
+  maxQueue: number;
+  /** Events read per replay query. */
+  replayPageSize: number;
+  loadReplayPage: ReplayPageLoader;
+  /** Called once when the subscriber ends for any reason (client gone, overflow, shutdown). */
+  onEnd: (subscriber: Subscriber) => void;
+}
+
+/** An async iterator of one subscriber's events; see the module comment. */
+export class Subscriber implements AsyncIterableIterator<SubscriberItem> {
+  private readonly options: SubscriberOptions;
+  private readonly queue: EventEnvelope[] = [];
+  private replayBuffer: EventEnvelope[] = [];
+  private replaying: boolean;
+  private replayedThrough: number;
+  private notice: SlowConsumerNotice | undefined;
+  private ended = false;
+  private registered = true;
+  private wake: (() => void) | undefined;
+
+  constructor(options: SubscriberOptions) {
+    this.options = options;
+    this.replaying = options.afterSeq !== undefined;
+    this.replayedThrough = options.afterSeq ?? 0;
+  }
+
+  /** Live events waiting to be read. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Whether the subscriber still receives live events. */
+  get active(): boolean {
+    return this.registered;
+  }
+
+  /** Offers a live event (the hub calls this in commit order). */
+  offer(event: EventEnvelope): void {
+    if (this.ended || this.notice || !this.options.matches(event)) return;
+    if (this.queue.length >= this.options.maxQueue) {
+      this.notice = { slowConsumer: true, queued: this.queue.length };
+      this.queue.length = 0;
+      this.unregister();
+    } else {
+      this.queue.push(event);
+    }
+    this.wake?.();
+  }
+
+  /** Ends the stream normally (shutdown): a waiting `next()` resolves as done. */
+  end(): void {
+    this.ended = true;
+    this.notice = undefined;
+    this.queue.length = 0;
+    this.replayBuffer = [];
+    this.unregister();
+    this.wake?.();
+  }
+
+  async next(): Promise<IteratorResult<SubscriberItem>> {
+    for (;;) {
+      if (this.notice) {
+        const notice = this.notice;
+        this.notice = undefined;
+        this.ended = true;
+        return { value: notice, done: false };
+      }
+      if (this.ended) return { value: undefined, done: true };
+      const replayed = this.replayBuffer.shift();
+      if (replayed) return { value: replayed, done: false };
+      if (this.replaying) {
+        await this.replayPage();
+        continue;
+      }
+      const live = this.queue.shift();
+      if (live) {
+        if (live.seq > this.replayedThrough) return { value: live, done: false };
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      this.wake = undefined;
+    }
+  }
+
+  async return(): Promise<IteratorResult<SubscriberItem>> {
+    this.end();
+    return { value: undefined, done: true };
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<SubscriberItem>> {
+    this.end();
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  private async replayPage(): Promise<void> {
+    const { replayPageSize, loadReplayPage, matches } = this.options;
+    const page = await loadReplayPage(this.replayedThrough, replayPageSize);
+    if (this.ended) return;
+    const last = page.at(-1);
+    if (last) this.replayedThrough = last.seq;
+    this.replayBuffer = page.filter(matches);
+    if (page.length < replayPageSize) this.replaying = false;
+  }
+
+  private unregister(): void {
+    if (!this.registered) return;
+    this.registered = false;
+    this.options.onEnd(this);
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The `graphql-transport-ws` WebSocket transport on `/graphql` (graphql-ws over `ws`), beside
+ * yoga's HTTP and SSE on the same port. Operations run through yoga's envelope, so they get the
+ * same schema, limits (armor, complexity), context and error masking as HTTP requests.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import { type ExecutionArgs, GraphQLError } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import type { Context } from './context.js';
+import { ErrorCode } from './errors.js';
+
+/** A running WebSocket transport. */
+export interface WebSocketTransport {
+  /** Open WebSocket connections. */
+  readonly connections: number;
+  /**
+   * Closes every socket with code 1001 (going away) and stops accepting. Subscriptions should
+   * have been completed before (the event hub's `close()`), so clients got "complete" first.
+   */
+  close(): Promise<void>;
+}
+
+type Enveloped = ReturnType<YogaServerInstance<Record<string, unknown>, Context>['getEnveloped']>;
+
+/**
+ * Serves graphql-ws on `server` at `path`. A browser's cross-origin upgrade is refused unless
+ * its origin is in `corsOrigins` (same-origin pages and non-browser clients, which send no
+ * `Origin`, are accepted).
+ */
+export function attachWebSocket(
+  server: Server,
+  yoga: YogaServerInstance<Record<string, unknown>, Context>,
+  options: { path: string; corsOrigins: string[] },
+): WebSocketTransport {
+  const wsServer = new WebSocketServer({
+    server,
+    path: options.path,
+    // Operations are small (the HTTP body limit is 1 MiB; the token limit far smaller).
+    maxPayload: 1_048_576,
+    verifyClient: ({ origin, req }: { origin: string | undefined; req: IncomingMessage }) => {
+      if (!origin) return true;
+      if (options.corsOrigins.includes(origin)) return true;
+      try {
+        return new URL(origin).host === req.headers.host;
+      } catch {
+        return false;
+      }
+    },
+  });
+  const disposable = useServer<Record<string, unknown> | undefined>(
+    {
+      execute: (args) => (args.rootValue as Enveloped).execute(args),
+      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
+      onSubscribe: async (ctx, _id, payload) => {
+        const enveloped = yoga.getEnveloped({
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+          connectionParams: ctx.connectionParams,
+        });
+        let document: ReturnType<Enveloped['parse']>;
+        try {
+          document = enveloped.parse(payload.query);
+        } catch (error) {
+          return [withCode(error, ErrorCode.GRAPHQL_PARSE_FAILED)];
+        }
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) {
+          return errors.map((error: GraphQLError) =>
+            withCode(error, ErrorCode.GRAPHQL_VALIDATION_FAILED),
+          );
+        }
+        const args: ExecutionArgs = {
+          schema: enveloped.schema,
+          operationName: payload.operationName ?? null,
+          document,
+          variableValues: payload.variables ?? null,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: enveloped,
+        };
+        return args;
+      },
+    },
+    wsServer,
+  );
+  return {
+    get connections() {
+      return wsServer.clients.size;
+    },
+    async close() {
+      await disposable.dispose();
+    },
+  };
+}
+
+/** The error as a GraphQLError with `extensions.code` (its own, else `code`), like over HTTP. */
+function withCode(error: unknown, code: ErrorCode): GraphQLError {
+  if (error instanceof GraphQLError && error.extensions.code) return error;
+  const message = error instanceof Error ? error.message : 'Invalid operation.';
+  return new GraphQLError(message, {
+    ...(error instanceof GraphQLError ? { nodes: error.nodes, source: error.source } : {}),
+    extensions: { code },
+  });
+}

@@ -1,0 +1,244 @@
+/**
+ * Subscriptions over real sockets: Server-Sent Events (fetch) and graphql-transport-ws
+ * (graphql-ws' client), against a gateway started in this process on 127.0.0.1, on the run's
+ * backend (PGlite: writes made in the same process; PostgreSQL: NOTIFY through the server).
+ * Writes are plain SQL here, so they prove that any writer reaches subscribers.
+ */
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { queryRows } from '../src/db/client.js';
+import { encodeEventCursor } from '../src/schema/node.js';
+import { type InProcessGateway, startInProcessGateway } from './helpers/server.js';
+import { subscribeSse, subscribeWs, wsClient } from './helpers/subscribers.js';
+
+const UPDATES = /* GraphQL */ `
+  subscription Updates($filter: PolicyDecisionFilter, $after: String) {
+    policyDecisionUpdated(filter: $filter, after: $after) {
+      fromStatus
+      toStatus
+      note
+      eventCursor
+      decision { slug jurisdiction chips { chip { slug } effect } }
+    }
+  }
+`;
+
+const SIGNALS = /* GraphQL */ `
+  subscription Signals($filter: DemandSignalFilter, $after: String) {
+    demandSignalRecorded(filter: $filter, after: $after) {
+      slug
+      kind
+      observedOn
+      quantityUnits
+      chip { slug name }
+      companies { slug }
+    }
+  }
+`;
+
+let gateway: InProcessGateway;
+beforeAll(async () => {
+  gateway = await startInProcessGateway();
+}, 60_000);
+afterAll(async () => {
+  await gateway?.stop();
+});
+
+const db = () => gateway.running.db.db;
+
+/** Changes a decision's status through plain SQL, with a note for the history trigger. */
+async function setStatus(slug: string, status: string, note: string) {
+  await db().transaction(async (tx) => {
+    await tx.execute(sql`select set_config('chipgate.note', ${note}, true)`);
+    await tx.execute(
+      sql`update policy_decisions set status = ${status}::policy_status where slug = ${slug}`,
+    );
+  });
+}
+
+/** Records a demand signal through plain SQL (signal and its company links in one transaction). */
+async function insertSignal(slug: string, chip: string | null, companies: string[]) {
+  await db().transaction(async (tx) => {
+    const [row] = await queryRows<{ id: number }>(
+      tx as never,
+      sql`insert into demand_signals (slug, chip_id, kind, observed_on, quantity_units, confidence)
+          values (${slug}, (select id from chips where slug = ${chip}), 'ORDER', '2026-02-02', 5000, 'RECALLED')
+          returning id`,
+    );
+    for (const [position, company] of companies.entries()) {
+      await tx.execute(sql`insert into demand_signal_companies (signal_id, company_id, position)
+        values (${row?.id}, (select id from companies where slug = ${company}), ${position})`);
+    }
+  });
+}
+
+describe('policyDecisionUpdated', () => {
+  it('delivers a SQL status change to an SSE and a WebSocket subscriber, once, with the selected payload', async () => {
+    const ws = wsClient(gateway.url);
+    const onWs = subscribeWs(ws, UPDATES);
+    const onSse = await subscribeSse(gateway.url, UPDATES);
+    const cnOnly = await subscribeSse(gateway.url, UPDATES, { filter: { jurisdiction: ['CN'] } });
+    expect(onSse.status).toBe(200);
+    await vi.waitFor(() => expect(gateway.running.events.stats().subscribers).toBe(3));
+
+    await setStatus('us-whitehouse-2025-12-08-h200-approval', 'SUSPENDED', 'paused for review');
+    await setStatus('cn-2026-01-24-h200-orders-in-principle', 'IN_EFFECT', 'orders confirmed');
+
+    const expectedUs = {
+      fromStatus: 'APPROVED',
+      toStatus: 'SUSPENDED',
+      note: 'paused for review',
+      decision: {
+        slug: 'us-whitehouse-2025-12-08-h200-approval',
+        jurisdiction: 'US',
+        chips: [{ chip: { slug: 'h200' }, effect: 'PERMITTED_WITH_CONDITIONS' }],
+      },
+    };
+    for (const subscription of [onWs, onSse]) {
+      const [first, second] = await subscription.waitForResults(2);
+      expect(first?.errors).toBeUndefined();
+      expect(first?.data?.policyDecisionUpdated).toMatchObject(expectedUs);
+      expect(second?.data?.policyDecisionUpdated).toMatchObject({
+        fromStatus: 'APPROVED',
+        toStatus: 'IN_EFFECT',
+        decision: { slug: 'cn-2026-01-24-h200-orders-in-principle' },
+      });
+    }
+    // The filtered subscriber's first event is the CN change: the US one, committed before it,
+    // never reached it.
+    const [cn] = await cnOnly.waitForResults(1);
+    expect(cn?.data?.policyDecisionUpdated.decision.slug).toBe(
+      'cn-2026-01-24-h200-orders-in-principle',
+    );
+
+    // The cursor is the stored row's event position.
+    const [stored] = await queryRows<{ event_seq: string }>(
+      db(),
+      sql`select u.event_seq from policy_decision_updates u join policy_decisions d on d.id = u.decision_id
+          where d.slug = 'us-whitehouse-2025-12-08-h200-approval' order by u.event_seq desc limit 1`,
+    );
+    expect(onWs.results[0]?.data?.policyDecisionUpdated.eventCursor).toBe(
+      encodeEventCursor(Number(stored?.event_seq)),
+    );
+
+    await Promise.all([onWs.close(), onSse.close(), cnOnly.close()]);
+    await ws.dispose();
+    expect(onWs.results).toHaveLength(2);
+    expect(onSse.results).toHaveLength(2);
+    expect(cnOnly.results).toHaveLength(1);
+    await vi.waitFor(() => expect(gateway.running.events.stats().subscribers).toBe(0));
+  });
+
+  it('replays what came after an eventCursor, in commit order, then streams live', async () => {
+    const [from] = await queryRows<{ event_seq: string }>(
+      db(),
+      sql`select max(event_seq) as event_seq from policy_decision_updates`,
+    );
+    await setStatus('us-bis-2026-01-13-h200-license-review-policy', 'SUSPENDED', 'one');
+    await setStatus('us-bis-2026-01-13-h200-license-review-policy', 'IN_EFFECT', 'two');
+
+    const resumed = await subscribeSse(gateway.url, UPDATES, {
+      after: encodeEventCursor(Number(from?.event_seq)),
+      filter: { chip: 'h200' },
+    });
+    const replayed = await resumed.waitForResults(2);
+    expect(replayed.map((r) => r.data?.policyDecisionUpdated.note)).toEqual(['one', 'two']);
+
+    await setStatus('us-bis-2026-01-13-h200-license-review-policy', 'SUSPENDED', 'three');
+    const all = await resumed.waitForResults(3);
+    expect(all.map((r) => r.data?.policyDecisionUpdated.note)).toEqual(['one', 'two', 'three']);
+    await resumed.close();
+    expect(resumed.results).toHaveLength(3);
+  });
+
+  it('refuses an after: that is not an event cursor, with BAD_USER_INPUT, on both transports', async () => {
+    const sse = await subscribeSse(gateway.url, UPDATES, { after: 'not-a-cursor' });
+    const [sseResult] = await sse.waitForResults(1);
+    expect(sseResult?.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    await sse.waitForComplete();
+
+    const ws = wsClient(gateway.url);
+    const onWs = subscribeWs(ws, UPDATES, { after: Buffer.from('Timeline:1').toString('base64') });
+    const [wsResult] = await onWs.waitForResults(1);
+    expect(wsResult?.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    await onWs.waitForComplete();
+    await ws.dispose();
+  });
+
+  it('rejects an invalid subscription document over WebSocket with a coded error', async () => {
+    const ws = wsClient(gateway.url);
+    const onWs = subscribeWs(ws, 'subscription { policyDecisionUpdated { nope } }');
+    await onWs.waitForComplete();
+    await ws.dispose();
+    expect(onWs.results).toHaveLength(0);
+  });
+});
+
+describe('demandSignalRecorded', () => {
+  it('delivers a new signal with its chip and companies, filtered by company on the server', async () => {
+    const ws = wsClient(gateway.url);
+    const byteDance = subscribeWs(ws, SIGNALS, { filter: { company: 'bytedance' } });
+    const anything = await subscribeSse(gateway.url, SIGNALS);
+    await vi.waitFor(() => expect(gateway.running.events.stats().subscribers).toBe(2));
+
+    await insertSignal('ds-test-tencent-order', 'h20', ['tencent']);
+    await insertSignal('ds-test-bytedance-order', 'h200', ['bytedance', 'nvidia']);
+
+    const [first, second] = await anything.waitForResults(2);
+    expect(first?.data?.demandSignalRecorded.slug).toBe('ds-test-tencent-order');
+    expect(second?.data?.demandSignalRecorded).toEqual({
+      slug: 'ds-test-bytedance-order',
+      kind: 'ORDER',
+      observedOn: '2026-02-02',
+      quantityUnits: 5000,
+      chip: { slug: 'h200', name: 'NVIDIA H200 (SXM)' },
+      companies: [{ slug: 'bytedance' }, { slug: 'nvidia' }],
+    });
+    const [only] = await byteDance.waitForResults(1);
+    expect(only?.data?.demandSignalRecorded.slug).toBe('ds-test-bytedance-order');
+
+    await Promise.all([byteDance.close(), anything.close()]);
+    await ws.dispose();
+    expect(byteDance.results).toHaveLength(1);
+  });
+});
+
+describe('resource hygiene', () => {
+  it('after 500 connect/disconnect cycles over SSE and WebSocket, subscriber and socket counts are back at baseline', async () => {
+    const events = gateway.running.events;
+    await vi.waitFor(() => expect(events.stats().subscribers).toBe(0));
+    // Each cycle resumes just before the latest signal, so it receives exactly that one
+    // (replayed) before it disconnects: every cycle really registered with the hub.
+    const [latest] = await queryRows<{ event_seq: string }>(
+      db(),
+      sql`select max(event_seq) as event_seq from demand_signals`,
+    );
+    const after = encodeEventCursor(Number(latest?.event_seq) - 1);
+    for (let i = 0; i < 250; i += 1) {
+      const sse = await subscribeSse(gateway.url, SIGNALS, { after });
+      await sse.waitForResults(1);
+      await sse.close();
+    }
+    for (let i = 0; i < 250; i += 1) {
+      const ws = wsClient(gateway.url);
+      const subscription = subscribeWs(ws, SIGNALS, { after });
+      await subscription.waitForResults(1);
+      await ws.dispose();
+      await subscription.close();
+    }
+    await vi.waitFor(
+      () => {
+        expect(events.stats().subscribers).toBe(0);
+        expect(gateway.running.webSocketConnections()).toBe(0);
+      },
+      { timeout: 10_000 },
+    );
+    // And the hub still delivers afterwards.
+    const live = await subscribeSse(gateway.url, SIGNALS);
+    await vi.waitFor(() => expect(events.stats().subscribers).toBe(1));
+    await insertSignal('ds-test-after-churn', null, ['alibaba']);
+    const [result] = await live.waitForResults(1);
+    expect(result?.data?.demandSignalRecorded.slug).toBe('ds-test-after-churn');
+    await live.close();
+  }, 120_000);
+});
