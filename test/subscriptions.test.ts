@@ -10,6 +10,11 @@ import { queryRows } from '../src/db/client.js';
 import { encodeEventCursor } from '../src/schema/node.js';
 import { type InProcessGateway, startInProcessGateway } from './helpers/server.js';
 import { subscribeSse, subscribeWs, wsClient } from './helpers/subscribers.js';
+import {
+  maxEventSeq,
+  insertSignal as writeSignal,
+  setStatus as writeStatus,
+} from './helpers/writes.js';
 
 const UPDATES = /* GraphQL */ `
   subscription Updates($filter: PolicyDecisionFilter, $after: String) {
@@ -46,31 +51,10 @@ afterAll(async () => {
 
 const db = () => gateway.running.db.db;
 
-/** Changes a decision's status through plain SQL, with a note for the history trigger. */
-async function setStatus(slug: string, status: string, note: string) {
-  await db().transaction(async (tx) => {
-    await tx.execute(sql`select set_config('chipgate.note', ${note}, true)`);
-    await tx.execute(
-      sql`update policy_decisions set status = ${status}::policy_status where slug = ${slug}`,
-    );
-  });
-}
-
-/** Records a demand signal through plain SQL (signal and its company links in one transaction). */
-async function insertSignal(slug: string, chip: string | null, companies: string[]) {
-  await db().transaction(async (tx) => {
-    const [row] = await queryRows<{ id: number }>(
-      tx as never,
-      sql`insert into demand_signals (slug, chip_id, kind, observed_on, quantity_units, confidence)
-          values (${slug}, (select id from chips where slug = ${chip}), 'ORDER', '2026-02-02', 5000, 'RECALLED')
-          returning id`,
-    );
-    for (const [position, company] of companies.entries()) {
-      await tx.execute(sql`insert into demand_signal_companies (signal_id, company_id, position)
-        values (${row?.id}, (select id from companies where slug = ${company}), ${position})`);
-    }
-  });
-}
+const setStatus = (slug: string, status: string, note: string) =>
+  writeStatus(db(), slug, status, note);
+const insertSignal = (slug: string, chip: string | null, companies: string[]) =>
+  writeSignal(db(), slug, chip, companies);
 
 describe('policyDecisionUpdated', () => {
   it('delivers a SQL status change to an SSE and a WebSocket subscriber, once, with the selected payload', async () => {
@@ -130,15 +114,12 @@ describe('policyDecisionUpdated', () => {
   });
 
   it('replays what came after an eventCursor, in commit order, then streams live', async () => {
-    const [from] = await queryRows<{ event_seq: string }>(
-      db(),
-      sql`select max(event_seq) as event_seq from policy_decision_updates`,
-    );
+    const from = await maxEventSeq(db(), 'policy_decision_updates');
     await setStatus('us-bis-2026-01-13-h200-license-review-policy', 'SUSPENDED', 'one');
     await setStatus('us-bis-2026-01-13-h200-license-review-policy', 'IN_EFFECT', 'two');
 
     const resumed = await subscribeSse(gateway.url, UPDATES, {
-      after: encodeEventCursor(Number(from?.event_seq)),
+      after: encodeEventCursor(from),
       filter: { chip: 'h200' },
     });
     const replayed = await resumed.waitForResults(2);
@@ -209,11 +190,7 @@ describe('resource hygiene', () => {
     await vi.waitFor(() => expect(events.stats().subscribers).toBe(0));
     // Each cycle resumes just before the latest signal, so it receives exactly that one
     // (replayed) before it disconnects: every cycle really registered with the hub.
-    const [latest] = await queryRows<{ event_seq: string }>(
-      db(),
-      sql`select max(event_seq) as event_seq from demand_signals`,
-    );
-    const after = encodeEventCursor(Number(latest?.event_seq) - 1);
+    const after = encodeEventCursor((await maxEventSeq(db(), 'demand_signals')) - 1);
     for (let i = 0; i < 250; i += 1) {
       const sse = await subscribeSse(gateway.url, SIGNALS, { after });
       await sse.waitForResults(1);
@@ -241,4 +218,35 @@ describe('resource hygiene', () => {
     expect(result?.data?.demandSignalRecorded.slug).toBe('ds-test-after-churn');
     await live.close();
   }, 120_000);
+});
+
+describe('shutdown', () => {
+  it('completes every subscription with its protocol message and releases the LISTEN connection', async () => {
+    const stopping = await startInProcessGateway();
+    const events = stopping.running.events;
+    const ws = wsClient(stopping.url);
+    const onWs = subscribeWs(ws, UPDATES);
+    const onSse = await subscribeSse(stopping.url, SIGNALS);
+    await vi.waitFor(() => expect(events.stats().subscribers).toBe(2));
+    const listenPid = events.stats().listenBackendPid;
+    expect(events.stats().listening).toBe(true);
+
+    await stopping.running.stop();
+    await onWs.waitForComplete();
+    await onSse.waitForComplete();
+    expect(onWs.completedCleanly).toBe(true);
+    expect(onSse.completedCleanly).toBe(true);
+    expect(events.stats()).toMatchObject({ subscribers: 0, listening: false });
+    const closed = await ws.closed;
+    expect(closed.code).toBe(1001);
+    if (listenPid !== undefined) {
+      // The server no longer has the LISTEN session.
+      const [row] = await queryRows<{ alive: number }>(
+        db(),
+        sql`select count(*)::int as alive from pg_stat_activity where pid = ${listenPid}`,
+      );
+      expect(row?.alive).toBe(0);
+    }
+    await stopping.stop();
+  }, 60_000);
 });

@@ -14,8 +14,10 @@ import WebSocket from 'ws';
 export interface TestSubscription {
   /** Results received so far, in order. */
   readonly results: ExecutionResult<any>[];
-  /** Whether the server ended the stream (SSE `complete`, graphql-ws complete). */
+  /** Whether the stream ended (for any reason). */
   readonly completed: boolean;
+  /** Whether it ended with the protocol's own "complete" message (not a dropped connection). */
+  readonly completedCleanly: boolean;
   /** Resolves when at least `count` results arrived. */
   waitForResults(count: number, timeoutMs?: number): Promise<ExecutionResult<any>[]>;
   /** Resolves when the server ended the stream. */
@@ -27,6 +29,7 @@ export interface TestSubscription {
 class Collector {
   readonly results: ExecutionResult<any>[] = [];
   completed = false;
+  completedCleanly = false;
   failure: unknown;
   private readonly listeners = new Set<() => void>();
 
@@ -74,6 +77,9 @@ class Collector {
       results: this.results,
       get completed() {
         return collector.completed;
+      },
+      get completedCleanly() {
+        return collector.completedCleanly;
       },
       waitForResults: (count, timeoutMs = 10_000) =>
         this.waitFor(
@@ -130,8 +136,10 @@ export async function subscribeSse(
           .filter((line) => line.startsWith('data:'))
           .map((line) => line.slice(5).trimStart())
           .join('\n');
-        if (event === 'complete') collector.complete();
-        else if (data) collector.push(JSON.parse(data) as ExecutionResult);
+        if (event === 'complete') {
+          collector.completedCleanly = true;
+          collector.complete();
+        } else if (data) collector.push(JSON.parse(data) as ExecutionResult);
         end = buffer.indexOf('\n\n');
       }
     }
@@ -158,6 +166,8 @@ export function wsClient(
     webSocketImpl: WebSocket,
     lazy: false,
     retryAttempts: 0,
+    // Tests read the close event through `closed`; the default prints it to the console.
+    onNonLazyError: () => {},
     ...(connectionParams ? { connectionParams } : {}),
     on: {
       closed: (event) => onClosed(event as { code: number; reason: string }),
@@ -178,7 +188,10 @@ export function subscribeWs(
     {
       next: (result) => collector.push(result as ExecutionResult),
       error: (error) => collector.complete(error),
-      complete: () => collector.complete(),
+      complete: () => {
+        collector.completedCleanly = true;
+        collector.complete();
+      },
     },
   );
   return collector.subscription(async () => unsubscribe());
