@@ -13,6 +13,7 @@ import type { Database } from './db/client.js';
 import { maskError, QueryTooComplexError } from './errors.js';
 import { useHttpEdges } from './http.js';
 import type { EventHub } from './pubsub/hub.js';
+import { useSharedSubscriptionExecution } from './pubsub/shared-execution.js';
 import { schema } from './schema/index.js';
 import { STORY_QUERY } from './story.js';
 
@@ -143,6 +144,7 @@ export function createApp(deps: AppDependencies): App {
     plugins: [
       useHttpEdges(deps.corsOrigins),
       ...armorPlugins(deps.limits),
+      useSharedSubscriptionExecution(),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {

@@ -1,0 +1,127 @@
+/**
+ * How subscription events are executed, in process (yoga's SSE body is pulled only as the
+ * client reads it, which makes a slow client easy to stage):
+ * - subscribers of the same operation and variables share one execution per event;
+ * - a subscriber that stops reading cannot make the gateway buffer without bound: past
+ *   `maxQueue` waiting events it is unregistered at once and its stream ends with a
+ *   `SLOW_CONSUMER` error.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createTestGateway, type TestGateway } from './helpers/gateway.js';
+import { insertSignal, maxEventSeq } from './helpers/writes.js';
+
+let gateway: TestGateway;
+beforeAll(async () => {
+  gateway = await createTestGateway({ maxQueue: 3 });
+}, 60_000);
+afterAll(async () => {
+  await gateway?.close();
+});
+
+/** Opens an SSE subscription in process and collects its `next` payloads as they arrive. */
+async function openSse(query: string, variables: Record<string, unknown> = {}) {
+  const response = await gateway.app.yoga.fetch('http://chipgate.test/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify({ query, variables }),
+  });
+  const results: any[] = [];
+  const reader = response.body?.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  const reading = (async () => {
+    for (;;) {
+      const chunk = await reader?.read();
+      if (!chunk || chunk.done) return;
+      buffer += decoder.decode(chunk.value, { stream: true });
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (block.startsWith('event: next')) {
+          results.push(JSON.parse(block.slice(block.indexOf('data:') + 5)));
+        }
+      }
+    }
+  })();
+  return {
+    results,
+    async close() {
+      await reader?.cancel();
+      await reading.catch(() => {});
+    },
+  };
+}
+
+describe('shared execution', () => {
+  it('runs one statement per event for many subscribers of one operation, and separate ones for other selections or variables', async () => {
+    const same = 'subscription { demandSignalRecorded { slug chip { slug } companies { slug } } }';
+    const clients = await Promise.all(Array.from({ length: 5 }, () => openSse(same)));
+    const other = await openSse('subscription { demandSignalRecorded { slug kind } }');
+    const filtered = await openSse(
+      'subscription S($c: String) { demandSignalRecorded(filter: { company: $c }) { slug } }',
+      { c: 'nvidia' },
+    );
+    expect(gateway.events.stats().subscribers).toBe(7);
+
+    await insertSignal(gateway.database.db, 'ds-shared-1', 'h20', ['nvidia', 'alibaba']);
+    gateway.statements.reset();
+    await gateway.events.delivered(await maxEventSeq(gateway.database.db, 'demand_signals'));
+    await vi.waitFor(() => {
+      for (const client of [...clients, other, filtered]) expect(client.results).toHaveLength(1);
+    });
+    for (const client of clients) {
+      expect(client.results[0].data.demandSignalRecorded).toEqual({
+        slug: 'ds-shared-1',
+        chip: { slug: 'h20' },
+        companies: [{ slug: 'nvidia' }, { slug: 'alibaba' }],
+      });
+    }
+    expect(other.results[0].data.demandSignalRecorded).toEqual({
+      slug: 'ds-shared-1',
+      kind: 'ORDER',
+    });
+    expect(filtered.results[0].data.demandSignalRecorded).toEqual({ slug: 'ds-shared-1' });
+    // Row loads of the subscribers' selections: one per distinct operation and variables.
+    const rowLoads = gateway.statements.statements.filter((statement) =>
+      statement.includes('from "demand_signals" as "d0"'),
+    );
+    expect(rowLoads).toHaveLength(3);
+    await Promise.all([...clients, other, filtered].map((client) => client.close()));
+    await vi.waitFor(() => expect(gateway.events.stats().subscribers).toBe(0));
+  });
+});
+
+describe('a slow subscriber', () => {
+  it('is closed with SLOW_CONSUMER once more events wait than its queue holds', async () => {
+    const response = await gateway.app.yoga.fetch('http://chipgate.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: 'subscription { demandSignalRecorded { slug } }' }),
+    });
+    expect(response.status).toBe(200);
+    expect(gateway.events.stats().subscribers).toBe(1);
+
+    // Nobody reads the body while ten signals commit.
+    for (let i = 0; i < 10; i += 1) {
+      await insertSignal(gateway.database.db, `ds-slow-${i}`, null, ['nvidia']);
+    }
+    await gateway.events.delivered(await maxEventSeq(gateway.database.db, 'demand_signals'));
+    // Unregistered already: the hub holds nothing more for it.
+    expect(gateway.events.stats().subscribers).toBe(0);
+
+    const text = await response.text();
+    const results = text
+      .split('\n\n')
+      .filter((block) => block.startsWith('event: next'))
+      .map((block) => JSON.parse(block.slice(block.indexOf('data:') + 5)));
+    const last = results.at(-1);
+    expect(last.errors[0].extensions.code).toBe('SLOW_CONSUMER');
+    expect(last.errors[0].message).toMatch(/Resubscribe with `after:`/);
+    // What it did get before the error are the first events, in order, none twice.
+    const slugs = results.slice(0, -1).map((result) => result.data.demandSignalRecorded.slug);
+    expect(slugs.length).toBeLessThanOrEqual(4);
+    expect(slugs).toEqual(slugs.map((_slug, i) => `ds-slow-${i}`));
+    const blocks = text.trim().split('\n\n');
+    expect(blocks.at(-1)).toMatch(/^event: complete/);
+  });
+});
