@@ -8,6 +8,7 @@ import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { ValidationContext } from 'graphql';
 import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import { authenticate } from './auth.js';
 import { type Context, createContext, type QueryLimits } from './context.js';
 import type { Database } from './db/client.js';
 import { maskError, QueryTooComplexError } from './errors.js';
@@ -101,7 +102,13 @@ export function createApp(deps: AppDependencies): App {
         else logger.error(error, ...rest);
       },
     },
-    context: () => createContext(deps.db, deps.limits),
+    // A bad key fails the whole request with UNAUTHENTICATED (401), even for a read.
+    context: async ({ request }) =>
+      createContext(
+        deps.db,
+        deps.limits,
+        await authenticate(deps.db, request.headers.get('authorization')),
+      ),
     maskedErrors: {
       maskError,
     },
