@@ -28,8 +28,21 @@ export async function createKey(
   return { id, key: generated.key, headers: { authorization: `Bearer ${generated.key}` } };
 }
 
+/** Row counts of the tables writes touch. */
+export interface RowCounts {
+  companies: number;
+  chips: number;
+  policy_decisions: number;
+  policy_decision_chips: number;
+  policy_decision_companies: number;
+  policy_decision_updates: number;
+  demand_signals: number;
+  demand_signal_companies: number;
+  idempotency_keys: number;
+}
+
 /** Row counts of the tables writes touch, to prove a failed write left nothing behind. */
-export async function rowCounts(db: Database): Promise<Record<string, number>> {
+export async function rowCounts(db: Database): Promise<RowCounts> {
   const result: unknown = await db.execute(sql`select
     (select count(*) from companies)::int as companies,
     (select count(*) from chips)::int as chips,
@@ -41,5 +54,5 @@ export async function rowCounts(db: Database): Promise<Record<string, number>> {
     (select count(*) from demand_signal_companies)::int as demand_signal_companies,
     (select count(*) from idempotency_keys)::int as idempotency_keys`);
   const rows = Array.isArray(result) ? result : (result as { rows: unknown[] }).rows;
-  return rows[0] as Record<string, number>;
+  return rows[0] as RowCounts;
 }
