@@ -1,36 +1,36 @@
 /**
- * `npm run chipgate -- keys ...` as a child process against a real database (a PGlite
+ * `npm run chipgate -- keys ...` as a child process against a real, seeded database (a PGlite
  * directory, or a database on the PostgreSQL server): create prints the key once on the last
  * line, list never shows it, revoke stops it at once. The keys are then used on the gateway.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { runCli } from '../src/cli.js';
 import { type Database, openDatabase, queryRows } from '../src/db/client.js';
-import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { appOn, executeOn } from './helpers/gateway.js';
+import {
+  type GatewayDatabase,
+  gatewayDatabase,
+  killChildren,
+  postGraphQL,
+  removeTempDirs,
+  startChildGateway,
+} from './helpers/server.js';
 
-let dir: string;
-let database: TestDatabase | undefined;
+let database: GatewayDatabase;
 let target: Record<string, string>;
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'chipgate-keys-'));
-  if (backend === 'postgres') {
-    database = await createTestDatabase();
-    target = { DATABASE_URL: database.url as string };
-  } else {
-    target = { CHIPGATE_PGLITE_DIR: path.join(dir, 'pgdata') };
-  }
+  // A seeded PGlite directory, or a database on the server.
+  database = await gatewayDatabase();
+  target = database.env;
 });
 afterAll(async () => {
-  await database?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await database?.cleanup();
+  removeTempDirs();
 });
 
 interface Run {
@@ -41,7 +41,12 @@ interface Run {
 
 /** Runs `src/cli.ts` with `args` in a child process, as `npm run chipgate --` does. */
 function chipgate(...args: string[]): Promise<Run> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...target };
+  return chipgateOn(target, args);
+}
+
+/** Runs `src/cli.ts` with `args` in a child process against the database `vars` name. */
+function chipgateOn(vars: Record<string, string>, args: string[]): Promise<Run> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...vars };
   const child = spawn(process.execPath, ['--import', 'tsx', path.join('src', 'cli.ts'), ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -200,4 +205,89 @@ describe('keys command line', () => {
     expect(await cli(['keys', 'list'])).toBe(0);
     expect(out).toEqual(before);
   });
+});
+
+describe('keys on the gateway process, over a real socket', () => {
+  afterAll(killChildren);
+
+  it('a key from the command line writes through HTTP; bad keys get 401; nothing logs a key', async () => {
+    const database = await gatewayDatabase();
+    try {
+      const created = await chipgateOn(database.env, [
+        'keys',
+        'create',
+        '--name',
+        'http',
+        '--scope',
+        'write',
+      ]);
+      expect(created.code).toBe(0);
+      const key = created.stdout.trimEnd().split('\n').at(-1) as string;
+      expect(key).toMatch(KEY_LINE);
+
+      const origin = 'https://dash.example.com';
+      const gateway = await startChildGateway({
+        ...database.env,
+        CHIPGATE_LOG_LEVEL: 'trace',
+        CHIPGATE_CORS_ORIGINS: origin,
+      });
+      try {
+        // A browser on a configured origin may send the header.
+        const preflight = await fetch(gateway.url, {
+          method: 'OPTIONS',
+          headers: {
+            origin,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'authorization, content-type',
+          },
+          signal: AbortSignal.timeout(10_000),
+        });
+        expect(preflight.status).toBeLessThan(300);
+        expect(preflight.headers.get('access-control-allow-headers')).toMatch(/authorization/);
+
+        const input = {
+          slug: 'http-co',
+          name: 'HTTP Co',
+          country: 'US',
+          roles: ['BUYER'],
+          confidence: 'RECALLED',
+        };
+        const ok = await postGraphQL(
+          gateway.url,
+          UPSERT,
+          { input },
+          { authorization: `Bearer ${key}` },
+        );
+        expect(ok.status).toBe(200);
+        expect(ok.body).toEqual({
+          data: {
+            upsertCompany: { __typename: 'UpsertCompanySuccess', company: { slug: 'http-co' } },
+          },
+        });
+
+        const anonymous = await postGraphQL(gateway.url, UPSERT, { input });
+        expect(anonymous.body.errors.map((e: any) => e.extensions.code)).toEqual([
+          'UNAUTHENTICATED',
+        ]);
+        const wrong = await postGraphQL(
+          gateway.url,
+          '{ __typename }',
+          {},
+          {
+            authorization: `Bearer ${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`,
+          },
+        );
+        expect(wrong.status).toBe(401);
+        expect(wrong.body.errors.map((e: any) => e.extensions.code)).toEqual(['UNAUTHENTICATED']);
+      } finally {
+        expect((await gateway.stop()).code).toBe(0);
+      }
+      const log = JSON.stringify(gateway.logs) + gateway.stderr();
+      expect(gateway.logs.length).toBeGreaterThan(2);
+      expect(log).not.toContain(key.slice(3, 40));
+      expect(log.toLowerCase()).not.toContain('bearer');
+    } finally {
+      await database.cleanup();
+    }
+  }, 120_000);
 });
