@@ -425,15 +425,23 @@ describe('idempotencyKey', () => {
     expect(after.idempotency_keys).toBe(before.idempotency_keys + 1);
   });
 
-  it('after 24 hours a key can be used for a new request', async () => {
+  it('after 24 hours a key can be used for a new request; expired keys are deleted', async () => {
     const first = decision({ idempotencyKey: 'old-key' });
     await mutate(CREATE, first);
+    await mutate(CREATE, decision({ idempotencyKey: 'stale-key' }));
     await gateway.database.db.execute(
-      sql`update idempotency_keys set created_at = now() - interval '25 hours' where key = 'old-key'`,
+      sql`update idempotency_keys set created_at = now() - interval '25 hours'
+           where key in ('old-key', 'stale-key')`,
     );
     const second = await mutate(CREATE, decision({ idempotencyKey: 'old-key' }));
     expect(second).toMatchObject({ __typename: 'CreatePolicyDecisionSuccess', replayed: false });
     expect(second.decision.slug).not.toBe(first.slug);
+    const kept = await queryRows<{ key: string; fresh: boolean }>(
+      gateway.database.db,
+      sql`select key, created_at > now() - interval '1 minute' as fresh from idempotency_keys
+           where key in ('old-key', 'stale-key')`,
+    );
+    expect(kept).toEqual([{ key: 'old-key', fresh: true }]);
   });
 });
 

@@ -4,7 +4,8 @@
  * inserts the claim and, on success, stores its result; a retry within 24 hours with the same
  * input gets that result back; the same key with another input is a conflict. Concurrent
  * retries serialize on the primary key: the second waits for the first to commit (then replays
- * its result) or roll back (then runs itself). Claims older than 24 hours are taken over.
+ * its result) or roll back (then runs itself). Claims older than 24 hours are taken over, and
+ * deleted whenever a new claim is made.
  */
 import { createHash } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
@@ -57,7 +58,11 @@ export async function claimIdempotencyKey<Result>(
       setWhere: expired,
     })
     .returning({ key: idempotencyKeys.key });
-  if (claimed.length > 0) return { kind: 'run' };
+  if (claimed.length > 0) {
+    // Keep the table to one window's worth of keys (the created_at index makes this cheap).
+    await tx.delete(idempotencyKeys).where(expired);
+    return { kind: 'run' };
+  }
   const [existing] = await tx
     .select({ requestHash: idempotencyKeys.requestHash, result: idempotencyKeys.result })
     .from(idempotencyKeys)

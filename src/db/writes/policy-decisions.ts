@@ -146,11 +146,7 @@ export async function createPolicyDecision(
   }
   const chipSlugs = (input.chips ?? []).map((link) => link.chip);
   const companySlugs = input.companies ?? [];
-  checkUnique(
-    issues,
-    ['input', 'chips'],
-    chipSlugs.map((chip) => chip),
-  );
+  checkUnique(issues, ['input', 'chips'], chipSlugs);
   checkUnique(issues, ['input', 'companies'], companySlugs);
   if (input.supersedes === input.slug) {
     issues.add(['input', 'supersedes'], 'A decision cannot supersede itself.');
