@@ -8,6 +8,7 @@ import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { ValidationContext } from 'graphql';
 import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import { authenticate } from './auth.js';
 import { type Context, createContext, type QueryLimits } from './context.js';
 import type { Database } from './db/client.js';
 import { maskError, QueryTooComplexError } from './errors.js';
@@ -83,6 +84,22 @@ function armorPlugins(limits: QueryLimits): Plugin[] {
 
 export type { QueryLimits };
 
+/**
+ * The `Authorization` value of an HTTP request, or of a WebSocket connection's
+ * `connectionParams` (`authorization` or `Authorization`, e.g. `"Bearer cg_..."`).
+ */
+function authorizationOf(initial: {
+  request?: Request;
+  connectionParams?: Record<string, unknown>;
+}): string | null {
+  const params = initial.connectionParams;
+  if (params) {
+    const value = params.authorization ?? params.Authorization;
+    return typeof value === 'string' ? value : null;
+  }
+  return initial.request?.headers.get('authorization') ?? null;
+}
+
 /** Creates the yoga app: schema, context per request, limits, error masking, CORS, health. */
 export function createApp(deps: AppDependencies): App {
   const logger = deps.logger ?? silentLogger;
@@ -105,7 +122,16 @@ export function createApp(deps: AppDependencies): App {
         else logger.error(error, ...rest);
       },
     },
-    context: () => createContext(deps.db, deps.limits, deps.events),
+    // A bad key fails the whole request with UNAUTHENTICATED (401), even for a read.
+    // Over WebSocket there is no per-operation request: the key comes in the connection's
+    // `connection_init` payload (`connectionParams.authorization`), see src/ws.ts.
+    context: async (initial) =>
+      createContext(
+        deps.db,
+        deps.limits,
+        deps.events,
+        await authenticate(deps.db, authorizationOf(initial)),
+      ),
     maskedErrors: {
       maskError,
     },

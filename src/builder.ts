@@ -5,11 +5,18 @@
 import SchemaBuilder, { type ObjectRef } from '@pothos/core';
 import ComplexityPlugin, { ComplexityErrorKind } from '@pothos/plugin-complexity';
 import DrizzlePlugin from '@pothos/plugin-drizzle';
+import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { getTableConfig } from 'drizzle-orm/pg-core';
 import type { Context } from './context.js';
 import { type Relations, relations } from './db/relations.js';
-import { BadUserInputError, QueryTooComplexError } from './errors.js';
+import {
+  BadUserInputError,
+  ForbiddenError,
+  QueryTooComplexError,
+  UnauthenticatedError,
+} from './errors.js';
 
 /** Page size when a connection is given neither `first` nor `last`. */
 export const DEFAULT_PAGE_SIZE = 20;
@@ -23,6 +30,8 @@ export interface PothosTypes {
   DefaultFieldNullability: false;
   DefaultEdgesNullability: { list: false; items: false };
   DefaultNodeNullability: false;
+  /** Scopes a field can demand (`authScopes: { write: true }`); see `scopeAuth` below. */
+  AuthScopes: { write: boolean };
   Scalars: {
     ID: { Input: string; Output: string | number };
     Date: { Input: string; Output: string };
@@ -127,8 +136,28 @@ export const connectionComplexity = (cursor: CursorShape) => (args: ConnectionAr
 });
 
 export const builder = new SchemaBuilder<PothosTypes>({
-  plugins: [ComplexityPlugin, RelayPlugin, DrizzlePlugin],
+  // Scope auth first, so its checks wrap every other plugin's resolver (Pothos' advice); the
+  // errors plugin next, so typed results wrap the data plugins' resolvers.
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, ComplexityPlugin, RelayPlugin, DrizzlePlugin],
   defaultFieldNullability: false,
+  scopeAuth: {
+    authScopes: (ctx) => ({
+      write: ctx.viewer.kind === 'apiKey' && ctx.viewer.scopes.includes('write'),
+    }),
+    // Auth failures are `errors[]` entries, never typed results: no key is UNAUTHENTICATED, a
+    // key without the scope FORBIDDEN. (A bad key never gets this far: see `authenticate`.)
+    unauthorizedError: (_parent, ctx, info) =>
+      ctx.viewer.kind === 'anonymous'
+        ? new UnauthenticatedError(
+            `"${info.fieldName}" needs an API key with the "write" scope: send "Authorization: Bearer <key>".`,
+          )
+        : new ForbiddenError(
+            `"${info.fieldName}" needs an API key with the "write" scope; this key has ${
+              ctx.viewer.scopes.length ? ctx.viewer.scopes.map((s) => `"${s}"`).join(', ') : 'none'
+            }.`,
+          ),
+  },
+  errors: { defaultTypes: [] },
   complexity: {
     defaultComplexity: 1,
     // Lists that are not connections are short, bounded lists (a decision's chips, its status

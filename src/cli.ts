@@ -3,6 +3,10 @@
  *
  *   migrate   apply the migrations in drizzle/ to the configured database
  *   seed      migrate, then load the seed dataset (idempotent: only missing rows are added)
+ *   keys create --name N --scope write [--scope read]   create an API key; the key is printed
+ *             once, alone on the last line of stdout
+ *   keys list             list keys (id, name, prefix, scopes, dates; never the key or its hash)
+ *   keys revoke <id>      revoke a key (it stops authenticating at once)
  *
  * The database is the one the gateway uses: DATABASE_URL, else the embedded PGlite directory
  * (which a running gateway holds; the command then refuses and says so).
@@ -10,9 +14,12 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openDatabase } from './db/client.js';
+import { API_KEY_SCOPES, generateKey } from './auth.js';
+import { insertApiKey, listApiKeys, revokeApiKey } from './db/api-keys.js';
+import { type Database, openDatabase } from './db/client.js';
 import { DirectoryLockedError } from './db/lock.js';
 import { runMigrations } from './db/migrate.js';
+import type { ApiKeyScope } from './db/schema.js';
 import { seed } from './db/seed.js';
 import { ConfigError, loadEnv } from './env.js';
 
@@ -21,6 +28,13 @@ const USAGE = `Usage: npm run chipgate -- <command>
 Commands:
   migrate   Apply the database migrations (drizzle/) to the configured database.
   seed      Migrate, then load the seed dataset; only rows that are missing are added.
+  keys create --name NAME --scope write [--scope read]
+            Create an API key. The key is printed once, alone on the last line of
+            stdout; only its hash is stored. --scope may be repeated (read, write).
+  keys list
+            List keys: id, name, prefix, scopes, created, last used, revoked.
+  keys revoke ID
+            Revoke the key with this id; requests with it get UNAUTHENTICATED.
   help      Show this text.
 
 The database is DATABASE_URL when set, else the embedded PGlite directory
@@ -38,11 +52,19 @@ export async function runCli(
     out(USAGE);
     return command ? 0 : 2;
   }
-  if (command !== 'migrate' && command !== 'seed') {
+  if (command !== 'migrate' && command !== 'seed' && command !== 'keys') {
     err(`chipgate: unknown command "${command}".\n\n${USAGE}`);
     return 2;
   }
-  if (rest.length > 0) {
+  let keysCommand: KeysCommand | undefined;
+  if (command === 'keys') {
+    const parsed = parseKeysCommand(rest);
+    if (typeof parsed === 'string') {
+      err(`chipgate: ${parsed}\n\n${USAGE}`);
+      return 2;
+    }
+    keysCommand = parsed;
+  } else if (rest.length > 0) {
     err(`chipgate: "${command}" takes no arguments (got ${rest.join(' ')}).`);
     return 2;
   }
@@ -73,6 +95,7 @@ export async function runCli(
   }
   try {
     await runMigrations(handle);
+    if (keysCommand) return await runKeysCommand(handle.db, keysCommand, out, err);
     if (command === 'migrate') {
       out(`Migrations applied to ${handle.description}.`);
       return 0;
@@ -89,6 +112,120 @@ export async function runCli(
   } finally {
     await handle.close();
   }
+}
+
+/** A parsed `keys` subcommand. */
+type KeysCommand =
+  | { action: 'create'; name: string; scopes: ApiKeyScope[] }
+  | { action: 'list' }
+  | { action: 'revoke'; id: number };
+
+/** Parses `keys ...` arguments; returns an error message for bad usage. */
+function parseKeysCommand(args: string[]): KeysCommand | string {
+  const [action, ...rest] = args;
+  if (action === 'list') {
+    return rest.length === 0
+      ? { action }
+      : `"keys list" takes no arguments (got ${rest.join(' ')}).`;
+  }
+  if (action === 'revoke') {
+    const [id, ...extra] = rest;
+    if (!id || extra.length > 0 || !/^[1-9]\d{0,9}$/.test(id) || Number(id) > 2_147_483_647) {
+      return '"keys revoke" takes one key id (a positive whole number, see "keys list").';
+    }
+    return { action, id: Number(id) };
+  }
+  if (action !== 'create') {
+    return action
+      ? `unknown keys command "${action}" (create, list or revoke).`
+      : 'keys: say create, list or revoke.';
+  }
+  let name: string | undefined;
+  const scopes = new Set<ApiKeyScope>();
+  for (let i = 0; i < rest.length; i++) {
+    const flag = rest[i];
+    const value = rest[i + 1];
+    if ((flag !== '--name' && flag !== '--scope') || value === undefined) {
+      return `"keys create" takes --name NAME and --scope SCOPE (got ${rest.slice(i).join(' ')}).`;
+    }
+    i++;
+    if (flag === '--name') {
+      if (name !== undefined) return '"keys create": give --name once.';
+      if (value.trim() === '' || value.length > 200) {
+        return '"keys create": --name must be 1 to 200 characters.';
+      }
+      name = value.trim();
+    } else if ((API_KEY_SCOPES as readonly string[]).includes(value)) {
+      scopes.add(value as ApiKeyScope);
+    } else {
+      return `"keys create": unknown scope "${value}" (scopes: ${API_KEY_SCOPES.join(', ')}).`;
+    }
+  }
+  if (name === undefined) return '"keys create" needs --name NAME (who or what uses the key).';
+  if (scopes.size === 0) return '"keys create" needs at least one --scope (read or write).';
+  return { action, name, scopes: API_KEY_SCOPES.filter((scope) => scopes.has(scope)) };
+}
+
+const when = (date: Date | null) => (date ? date.toISOString() : '-');
+
+/** Runs a parsed `keys` command against an open, migrated database. */
+async function runKeysCommand(
+  db: Database,
+  command: KeysCommand,
+  out: (line: string) => void,
+  err: (line: string) => void,
+): Promise<number> {
+  if (command.action === 'create') {
+    const generated = generateKey();
+    const id = await insertApiKey(db, {
+      name: command.name,
+      prefix: generated.prefix,
+      keyHash: generated.keyHash,
+      scopes: command.scopes,
+    });
+    out(
+      `Created API key ${id} "${command.name}" (scopes: ${command.scopes.join(', ')}). ` +
+        'Store it now: it is not shown again. Send it as "Authorization: Bearer <key>".',
+    );
+    out(generated.key);
+    return 0;
+  }
+  if (command.action === 'list') {
+    const keys = await listApiKeys(db);
+    const rows = [
+      ['ID', 'NAME', 'PREFIX', 'SCOPES', 'CREATED', 'LAST USED', 'REVOKED'],
+      ...keys.map((key) => [
+        String(key.id),
+        key.name,
+        key.prefix,
+        key.scopes.join(','),
+        when(key.createdAt),
+        when(key.lastUsedAt),
+        when(key.revokedAt),
+      ]),
+    ];
+    const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => row[i]?.length ?? 0)));
+    for (const row of rows) {
+      out(
+        row
+          .map((cell, i) => cell.padEnd(widths?.[i] ?? 0))
+          .join('  ')
+          .trimEnd(),
+      );
+    }
+    return 0;
+  }
+  const outcome = await revokeApiKey(db, command.id);
+  if (outcome === 'missing') {
+    err(`chipgate: no API key with id ${command.id} (see "keys list").`);
+    return 1;
+  }
+  out(
+    outcome === 'revoked'
+      ? `Revoked API key ${command.id}.`
+      : `API key ${command.id} was already revoked.`,
+  );
+  return 0;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

@@ -9,12 +9,16 @@ import {
   type ExportStatusRow,
   loadExportStatuses,
 } from './db/export-status.js';
+import type { ApiKeyScope } from './db/schema.js';
 import type { EventHub } from './pubsub/hub.js';
 
-/** Who is calling. Reads are open to anonymous callers; API keys arrive with write access. */
-export interface Viewer {
-  kind: 'anonymous';
-}
+/**
+ * Who is calling: anonymous (no `Authorization` header; reads are open), or the API key the
+ * request presented (see `authenticate` in auth.ts), with its row id, name and scopes.
+ */
+export type Viewer =
+  | { kind: 'anonymous' }
+  | { kind: 'apiKey'; id: number; name: string; scopes: ApiKeyScope[] };
 
 /** DataLoaders of one request. */
 export interface Loaders {
@@ -44,13 +48,21 @@ export interface Context {
   events: EventHub;
 }
 
-/** Builds a fresh context for one request (or one subscription event stream). */
-export function createContext(db: Database, limits: QueryLimits, events: EventHub): Context {
+/**
+ * Builds a fresh context for one request (or one subscription event stream); `viewer` is who
+ * `authenticate` said is calling (default: anonymous).
+ */
+export function createContext(
+  db: Database,
+  limits: QueryLimits,
+  events: EventHub,
+  viewer: Viewer = { kind: 'anonymous' },
+): Context {
   return {
     db,
     limits,
     events,
-    viewer: { kind: 'anonymous' },
+    viewer,
     loaders: {
       exportStatus: new DataLoader((keys) => loadExportStatuses(db, keys), {
         cacheKeyFn: (key) => `${key.chipId}|${key.from}|${key.to}|${key.asOf}`,

@@ -57,6 +57,88 @@ export class SlowConsumerError extends GraphQLError {
   }
 }
 
+/**
+ * The request presented no API key where one is needed, or a key that is malformed, unknown or
+ * revoked. HTTP status 401 when it stops the whole request.
+ */
+export class UnauthenticatedError extends GraphQLError {
+  constructor(message: string, options: Omit<GraphQLErrorOptions, 'extensions'> = {}) {
+    super(message, {
+      ...options,
+      extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } },
+    });
+    this.name = 'UnauthenticatedError';
+  }
+}
+
+/** The API key is valid but lacks the scope the field needs (e.g. `write` for mutations). */
+export class ForbiddenError extends GraphQLError {
+  constructor(message: string, options: Omit<GraphQLErrorOptions, 'extensions'> = {}) {
+    super(message, { ...options, extensions: { code: ErrorCode.FORBIDDEN } });
+    this.name = 'ForbiddenError';
+  }
+}
+
+/** One invalid input field: `path` from the argument down (e.g. `["input", "chips", "0", "chip"]`). */
+export interface FieldError {
+  path: string[];
+  message: string;
+}
+
+/**
+ * A mutation's input breaks a rule (format, date order, a reference that does not exist, a
+ * status transition the table refuses). Returned as the typed result `ValidationError`, not in
+ * `errors[]`; nothing was written.
+ */
+export class ValidationError extends Error {
+  readonly fieldErrors: FieldError[];
+  constructor(fieldErrors: FieldError[], message?: string) {
+    super(
+      message ??
+        (fieldErrors.length === 1
+          ? `Invalid input: ${fieldErrors[0]?.message}`
+          : `Invalid input: ${fieldErrors.length} problems, see fieldErrors.`),
+    );
+    this.name = 'ValidationError';
+    this.fieldErrors = fieldErrors;
+  }
+}
+
+/** The object a mutation targets does not exist (typed result `NotFoundError`). */
+export class NotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}
+
+/**
+ * The write collides with existing state: a slug already taken, or an idempotency key reused
+ * with a different input (typed result `ConflictError`).
+ */
+export class ConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
+/**
+ * Collects field problems of one input, then throws them together as one `ValidationError`,
+ * so a client fixes every field in one round trip.
+ */
+export class FieldIssues {
+  readonly errors: FieldError[] = [];
+  /** Records a problem at `path` (numbers are list positions). */
+  add(path: (string | number)[], message: string): void {
+    this.errors.push({ path: path.map(String), message });
+  }
+  /** Throws a `ValidationError` when any problem was recorded. */
+  throwIfAny(): void {
+    if (this.errors.length > 0) throw new ValidationError(this.errors);
+  }
+}
+
 const MASKED_MESSAGE = 'Unexpected error.';
 
 /** Adds `code` to an error's extensions unless it has one; returns the same error. */

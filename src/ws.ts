@@ -53,6 +53,16 @@ export function attachWebSocket(
     {
       execute: (args) => (args.rootValue as Enveloped).execute(args),
       subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
+      // A key in `connectionParams.authorization` is checked once when the socket opens; a
+      // malformed, unknown or revoked one closes it with 4403 (graphql-ws' "Forbidden").
+      onConnect: async (ctx) => {
+        try {
+          await yoga.getEnveloped({ connectionParams: ctx.connectionParams }).contextFactory();
+          return true;
+        } catch {
+          return false;
+        }
+      },
       onSubscribe: async (ctx, _id, payload) => {
         const enveloped = yoga.getEnveloped({
           req: ctx.extra.request,
@@ -72,12 +82,19 @@ export function attachWebSocket(
             withCode(error, ErrorCode.GRAPHQL_VALIDATION_FAILED),
           );
         }
+        let contextValue: unknown;
+        try {
+          contextValue = await enveloped.contextFactory();
+        } catch (error) {
+          // The key was revoked since the socket opened.
+          return [withCode(error, ErrorCode.UNAUTHENTICATED)];
+        }
         const args: ExecutionArgs = {
           schema: enveloped.schema,
           operationName: payload.operationName ?? null,
           document,
           variableValues: payload.variables ?? null,
-          contextValue: await enveloped.contextFactory(),
+          contextValue,
           rootValue: enveloped,
         };
         return args;

@@ -9,14 +9,13 @@ import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/app.js';
 import { runCli } from '../src/cli.js';
 import { openDatabase, queryRows } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
 import { readDataset, seed } from '../src/db/seed.js';
 import { EventHub } from '../src/pubsub/hub.js';
 import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { defaultLimits, executeOn } from './helpers/gateway.js';
+import { appOn, executeOn } from './helpers/gateway.js';
 
 let database: TestDatabase;
 beforeAll(async () => {
@@ -220,14 +219,7 @@ describe('a database migrated by this process', () => {
       await runMigrations(handle);
       await seed(handle.db);
       events = await EventHub.start(handle, { maxQueue: 10 });
-      const app = createApp({
-        db: handle.db,
-        events,
-        ping: () => handle.ping(),
-        limits: defaultLimits(),
-        corsOrigins: [],
-        graphiql: false,
-      });
+      const app = appOn(handle, events);
       const { data, errors } = await executeOn(
         app,
         '{ companies(filter: { role: [BUYER, FOUNDRY] }) { totalCount edges { node { slug } } } }',

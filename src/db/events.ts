@@ -52,6 +52,12 @@ export type EventEnvelope =
       companies: string[];
     };
 
+/**
+ * Marks the event stream's own statements (a leading SQL comment), so statement logs can tell
+ * them from the statements of the request being served.
+ */
+export const EVENT_STREAM_SQL_MARK = '/* chipgate:event-stream */';
+
 interface EnvelopeRow {
   seq: string | number;
   source: EventSource;
@@ -71,7 +77,7 @@ export async function loadEventsAfter(
 ): Promise<EventEnvelope[]> {
   const rows = await queryRows<EnvelopeRow>(
     db,
-    sql`select * from (
+    sql`${sql.raw(EVENT_STREAM_SQL_MARK)} select * from (
       select u.event_seq as seq, 'policy_decision_updates' as source, u.id,
         json_build_object(
           'status', u.to_status, 'jurisdiction', d.jurisdiction,
@@ -115,7 +121,7 @@ export async function loadEventsAfter(
 export async function latestEventSeq(db: Database): Promise<number> {
   const [row] = await queryRows<{ seq: string | number | null }>(
     db,
-    sql`select greatest(
+    sql`${sql.raw(EVENT_STREAM_SQL_MARK)} select greatest(
       (select max(event_seq) from policy_decision_updates),
       (select max(event_seq) from demand_signals)) as seq`,
   );

@@ -15,6 +15,7 @@ import { queryRows } from '../db/client.js';
 import type { ExportStatusRow } from '../db/export-status.js';
 import { chips } from '../db/schema.js';
 import { inList } from '../db/sql.js';
+import { type ChipRow, upsertChip } from '../db/writes/reference.js';
 import {
   DemandSignalConnection,
   DemandSignalFilter,
@@ -28,6 +29,7 @@ import {
   type PolicyDecisionFilterShape,
   policyDecisionFilterSql,
 } from './policy-decision.js';
+import { mutationResult } from './results.js';
 
 export const ChipFilter = builder.inputType('ChipFilter', {
   description: 'Narrows a list of chips. All given conditions must hold.',
@@ -453,3 +455,83 @@ builder.queryFields((t) => ({
     ChipConnection,
   ),
 }));
+
+export const UpsertChipInput = builder.inputType('UpsertChipInput', {
+  description:
+    'A chip to create or update, keyed by `slug`. Required fields are always written. An ' +
+    'optional field left out keeps its stored value; an explicit null clears it. Numbers are ' +
+    'not negative.',
+  fields: (t) => ({
+    slug: t.string({
+      required: true,
+      description:
+        'The key: lower-case letters and digits joined by single hyphens, at most 100 ' +
+        'characters, e.g. `h200`. A new slug creates the chip.',
+    }),
+    name: t.string({ required: true, description: 'Product name, e.g. `NVIDIA H200`.' }),
+    designer: t.string({ required: true, description: 'Slug of the designing company.' }),
+    foundry: t.string({ description: 'Slug of the manufacturing company.' }),
+    derivedFrom: t.string({ description: 'Slug of the chip this one was derived from.' }),
+    architecture: t.string({ description: 'Microarchitecture and die, e.g. `Hopper (GH100)`.' }),
+    launchYear: t.int({ description: 'Year of launch, 1950 to 2100.' }),
+    announcedOn: t.field({ type: 'Date', description: 'Date the chip was announced.' }),
+    processNode: t.string({ description: 'Manufacturing process, e.g. `TSMC 4N`.' }),
+    memoryGb: t.float({ description: 'Memory capacity in GB.' }),
+    memoryType: t.string({ description: 'Memory type, e.g. `HBM3e`.' }),
+    memoryBandwidthTBs: t.float({ description: 'Memory bandwidth in TB/s.' }),
+    fp16DenseTflops: t.float({ description: 'Dense FP16/BF16 throughput in TFLOPS.' }),
+    fp8DenseTflops: t.float({ description: 'Dense FP8 throughput in TFLOPS.' }),
+    tdpWatts: t.int({ description: 'Thermal design power in W.' }),
+    dieAreaMm2: t.float({ description: 'Die area in mm².' }),
+    interconnectGBs: t.float({ description: 'Interconnect bandwidth in GB/s, bidirectional.' }),
+    tpp: t.float({ description: 'BIS Total Processing Performance.' }),
+    performanceDensity: t.float({ description: 'TPP divided by die area in mm².' }),
+    designedForChinaMarket: t.boolean({
+      description: 'True for variants cut down for China; default false on create.',
+    }),
+    exportControlNote: t.string({ description: 'Free-text export-control history.' }),
+    sourceUrl: t.field({ type: 'URL', description: 'Where the specifications were checked.' }),
+    confidence: t.field({
+      type: FactConfidence,
+      required: true,
+      description: 'VERIFIED when confirmed in `sourceUrl`, RECALLED otherwise.',
+    }),
+  }),
+});
+
+const UpsertChipSuccess = builder
+  .objectRef<{ chip: ChipRow; created: boolean }>('UpsertChipSuccess')
+  .implement({
+    description: 'The chip was created or updated.',
+    fields: (t) => ({
+      chip: t.field({
+        type: Chip,
+        description: 'The chip as stored now.',
+        resolve: (result) => result.chip as never,
+      }),
+      created: t.exposeBoolean('created', {
+        description: 'True when the slug was new and the chip was created.',
+      }),
+    }),
+  });
+
+builder.mutationField('upsertChip', (t) =>
+  t.field({
+    type: mutationResult(
+      'UpsertChipResult',
+      UpsertChipSuccess,
+      'The stored chip, or why nothing was written.',
+    ),
+    description:
+      'Creates a chip or corrects one, keyed by slug. Needs the `write` scope. ' +
+      'ValidationError for bad fields or an unknown designer, foundry or `derivedFrom` chip.',
+    args: {
+      input: t.arg({
+        type: UpsertChipInput,
+        required: true,
+        description: 'The chip, keyed by slug.',
+      }),
+    },
+    resolve: (_root, { input }, ctx) => upsertChip(ctx.db, input),
+  }),
+);

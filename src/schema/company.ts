@@ -7,6 +7,7 @@ import { and, inArray, type SQL, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { builder, connectionComplexity, nodeConnection } from '../builder.js';
 import { companies } from '../db/schema.js';
+import { type CompanyRow, upsertCompany } from '../db/writes/reference.js';
 import { ChipConnection } from './chip.js';
 import {
   DemandSignalConnection,
@@ -19,6 +20,7 @@ import {
   PolicyDecisionFilter,
   policyDecisionFilterSql,
 } from './policy-decision.js';
+import { mutationResult } from './results.js';
 
 /** One stock listing. */
 export const Listing = builder
@@ -228,3 +230,92 @@ builder.queryFields((t) => ({
     CompanyConnection,
   ),
 }));
+
+export const ListingInput = builder.inputType('ListingInput', {
+  description: 'A stock listing of a company.',
+  fields: (t) => ({
+    ticker: t.string({ required: true, description: 'Ticker symbol, e.g. `NVDA`.' }),
+    exchange: t.string({ required: true, description: 'Exchange, e.g. `NASDAQ`.' }),
+    primary: t.boolean({
+      required: true,
+      description: 'True for the primary listing (at most one).',
+    }),
+    note: t.string({ description: 'What kind of listing when not ordinary shares, e.g. `ADR`.' }),
+  }),
+});
+
+export const UpsertCompanyInput = builder.inputType('UpsertCompanyInput', {
+  description:
+    'A company to create or update, keyed by `slug`. Required fields are always written. An ' +
+    'optional field left out keeps its stored value; an explicit null clears it.',
+  fields: (t) => ({
+    slug: t.string({
+      required: true,
+      description:
+        'The key: lower-case letters and digits joined by single hyphens, at most 100 ' +
+        'characters, e.g. `nvidia`. A new slug creates the company.',
+    }),
+    name: t.string({ required: true, description: 'Legal or common name.' }),
+    country: t.field({
+      type: 'CountryCode',
+      required: true,
+      description: 'Country of headquarters, e.g. `US`.',
+    }),
+    roles: t.field({
+      type: [CompanyRole],
+      required: true,
+      description: 'Roles in the supply chain, primary first (at least one, each once).',
+    }),
+    listings: t.field({
+      type: [ListingInput],
+      description: 'All stock listings (replaces the stored list); stored primary first.',
+    }),
+    secCik: t.string({
+      description: 'SEC Central Index Key, 1 to 10 digits, padded or not (e.g. `0001045810`).',
+    }),
+    secFilerType: t.string({ description: 'How the company files with the SEC.' }),
+    sourceUrl: t.field({ type: 'URL', description: 'Where the facts were checked.' }),
+    confidence: t.field({
+      type: FactConfidence,
+      required: true,
+      description: 'VERIFIED when confirmed in `sourceUrl`, RECALLED otherwise.',
+    }),
+  }),
+});
+
+const UpsertCompanySuccess = builder
+  .objectRef<{ company: CompanyRow; created: boolean }>('UpsertCompanySuccess')
+  .implement({
+    description: 'The company was created or updated.',
+    fields: (t) => ({
+      company: t.field({
+        type: Company,
+        description: 'The company as stored now.',
+        resolve: (result) => result.company as never,
+      }),
+      created: t.exposeBoolean('created', {
+        description: 'True when the slug was new and the company was created.',
+      }),
+    }),
+  });
+
+builder.mutationField('upsertCompany', (t) =>
+  t.field({
+    type: mutationResult(
+      'UpsertCompanyResult',
+      UpsertCompanySuccess,
+      'The stored company, or why nothing was written.',
+    ),
+    description:
+      'Creates a company or corrects one, keyed by slug. Needs the `write` scope. ' +
+      'ValidationError for bad fields.',
+    args: {
+      input: t.arg({
+        type: UpsertCompanyInput,
+        required: true,
+        description: 'The company, keyed by slug.',
+      }),
+    },
+    resolve: (_root, { input }, ctx) => upsertCompany(ctx.db, input),
+  }),
+);

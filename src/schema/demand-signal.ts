@@ -8,6 +8,7 @@ import type { PgColumn } from 'drizzle-orm/pg-core';
 import { builder, connectionComplexity, nodeConnection } from '../builder.js';
 import { demandSignals } from '../db/schema.js';
 import { inList } from '../db/sql.js';
+import { type DemandSignalRow, recordDemandSignal } from '../db/writes/demand-signals.js';
 import type { SubscriberItem } from '../pubsub/subscriber.js';
 import { eventOf, matchesDemandSignalEvent } from '../pubsub/topics.js';
 import { Company } from './company.js';
@@ -19,6 +20,7 @@ import {
   SignalStrength,
 } from './enums.js';
 import { AFTER_EVENT_CURSOR, decodeEventCursor, encodeEventCursor } from './node.js';
+import { mutationResult } from './results.js';
 
 export const DemandSignalFilter = builder.inputType('DemandSignalFilter', {
   description: 'Narrows a list of demand signals. All given conditions must hold.',
@@ -270,5 +272,84 @@ builder.subscriptionField('demandSignalRecorded', (t) =>
       ctx.db.query.demandSignals.findFirst(
         query({ where: { id: eventOf(item as SubscriberItem).id } }),
       ) as never,
+  }),
+);
+
+export const RecordDemandSignalInput = builder.inputType('RecordDemandSignalInput', {
+  description: 'A new demand signal. `companies` and `chip` are slugs.',
+  fields: (t) => ({
+    slug: t.string({
+      required: true,
+      description:
+        'Unique, immutable key: lower-case letters and digits joined by single hyphens, at most ' +
+        '100 characters, e.g. `ds-2026-03-02-h20-order`.',
+    }),
+    companies: t.stringList({
+      required: true,
+      description: 'Slugs of the companies it names (at least one, each once), in source order.',
+    }),
+    chip: t.string({ description: 'Slug of the chip it is about, if any.' }),
+    kind: t.field({
+      type: DemandSignalKind,
+      required: true,
+      description: 'What kind of evidence.',
+    }),
+    observedOn: t.field({ type: 'Date', required: true, description: 'Date of the evidence.' }),
+    quantityUnits: t.int({ description: 'Units involved (not negative), when reported.' }),
+    valueUsd: t.field({ type: 'Decimal', description: 'Value in U.S. dollars, exact.' }),
+    direction: t.field({ type: SignalDirection, description: 'More or less demand.' }),
+    strength: t.field({ type: SignalStrength, description: 'How strong the evidence is.' }),
+    reportedBy: t.string({ description: 'Who reported it, e.g. `Reuters`.' }),
+    summary: t.string({ description: 'What happened, in a sentence or two.' }),
+    sourceUrl: t.field({ type: 'URL', description: 'Where it can be confirmed.' }),
+    confidence: t.field({
+      type: FactConfidence,
+      description: 'VERIFIED when confirmed in `sourceUrl`; default RECALLED.',
+    }),
+    idempotencyKey: t.string({
+      description:
+        'Any string up to 200 characters that identifies this request. A retry with the same ' +
+        'key within 24 hours returns the first result instead of recording again; the same ' +
+        'key with a different input is a ConflictError.',
+    }),
+  }),
+});
+
+const RecordDemandSignalSuccess = builder
+  .objectRef<{ demandSignal: DemandSignalRow; replayed: boolean }>('RecordDemandSignalSuccess')
+  .implement({
+    description: 'The signal was recorded (or, for a retried idempotency key, had been).',
+    fields: (t) => ({
+      demandSignal: t.field({
+        type: DemandSignal,
+        description: 'The recorded signal.',
+        resolve: (result) => result.demandSignal as never,
+      }),
+      replayed: t.exposeBoolean('replayed', {
+        description:
+          'True when this is the stored result of an earlier request with the same idempotencyKey.',
+      }),
+    }),
+  });
+
+builder.mutationField('recordDemandSignal', (t) =>
+  t.field({
+    type: mutationResult(
+      'RecordDemandSignalResult',
+      RecordDemandSignalSuccess,
+      'The recorded signal, or why nothing was recorded.',
+    ),
+    description:
+      'Records a demand signal naming companies and optionally a chip. Needs the `write` ' +
+      'scope. ValidationError for bad fields or unknown references, ConflictError for a taken ' +
+      'slug or a reused idempotency key.',
+    args: {
+      input: t.arg({
+        type: RecordDemandSignalInput,
+        required: true,
+        description: 'The signal to record.',
+      }),
+    },
+    resolve: (_root, { input }, ctx) => recordDemandSignal(ctx.db, input),
   }),
 );

@@ -12,6 +12,7 @@ import './chip.js';
 import './policy-decision.js';
 import './demand-signal.js';
 import './timeline.js';
+import './results.js';
 
 /** The executable schema, types sorted by name so the printed SDL is stable. */
 export const schema = lexicographicSortSchema(builder.toSchema());

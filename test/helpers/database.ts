@@ -3,6 +3,7 @@
  * uses (PGlite without DATABASE_URL, the PostgreSQL server with it). Never shared between
  * files, so runs never see each other's rows.
  */
+
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
@@ -10,15 +11,21 @@ import type { Logger } from 'drizzle-orm';
 import postgres from 'postgres';
 import { inject } from 'vitest';
 import { type DatabaseHandle, openDatabase, wrapPglite } from '../../src/db/client.js';
+import { EVENT_STREAM_SQL_MARK } from '../../src/db/events.js';
 import { adminUrl, databaseUrlFor } from './postgres-admin.js';
 
 /** Which backend this run tests. */
 export const backend: 'pglite' | 'postgres' = process.env.DATABASE_URL ? 'postgres' : 'pglite';
 
-/** Records every SQL statement drizzle sends, so tests can count them. */
+/**
+ * Records every SQL statement drizzle sends for requests, so tests can count them. The event
+ * hub's reads (marked `EVENT_STREAM_SQL_MARK`) run whenever events commit, not for a request,
+ * and are left out.
+ */
 export class StatementLog implements Logger {
   readonly statements: string[] = [];
   logQuery(query: string): void {
+    if (query.startsWith(EVENT_STREAM_SQL_MARK)) return;
     this.statements.push(query);
   }
   get count(): number {

@@ -3,8 +3,9 @@
  * behaviour. Transport tests start the real server instead (see `server.ts` helpers).
  */
 import type { ExecutionResult } from 'graphql';
-import { type App, createApp } from '../../src/app.js';
+import { type App, type AppLogger, createApp } from '../../src/app.js';
 import type { QueryLimits } from '../../src/context.js';
+import type { DatabaseHandle } from '../../src/db/client.js';
 import { loadEnv, queryLimitsOf } from '../../src/env.js';
 import { EventHub } from '../../src/pubsub/hub.js';
 import { createTestDatabase, StatementLog, type TestDatabase } from './database.js';
@@ -34,6 +35,23 @@ export interface TestGateway {
     headers?: Record<string, string>,
   ): Promise<Response<TData>>;
   close(): Promise<void>;
+}
+
+/** The app over an open database handle and its event hub, with default limits, no GraphiQL. */
+export function appOn(
+  handle: Pick<DatabaseHandle, 'db' | 'ping'>,
+  events: EventHub,
+  options: { logger?: AppLogger } = {},
+): App {
+  return createApp({
+    db: handle.db,
+    events,
+    ping: () => handle.ping(),
+    limits: defaultLimits(),
+    corsOrigins: [],
+    graphiql: false,
+    ...options,
+  });
 }
 
 /** POSTs an operation to an app's `/graphql` in process (no socket). */

@@ -365,15 +365,23 @@ export interface HttpResult<T = any> {
   body: T;
 }
 
-/** POSTs an operation as JSON over the socket (10 s timeout: a hang fails the test). */
+/**
+ * POSTs an operation as JSON over the socket (10 s timeout: a hang fails the test), with any
+ * extra `headers` (e.g. `authorization`).
+ */
 export async function postGraphQL<T = any>(
   url: string,
   query: string,
   variables?: Record<string, unknown>,
+  headers: Record<string, string> = {},
 ): Promise<HttpResult<T>> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json',
+      ...headers,
+    },
     body: JSON.stringify({ query, variables }),
     signal: AbortSignal.timeout(10_000),
   });

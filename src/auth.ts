@@ -1,0 +1,88 @@
+/**
+ * API keys: their format, hashing, and turning an `Authorization` header value into the
+ * `Viewer`. Transport-neutral: HTTP requests pass their header, a WebSocket connection its
+ * `connectionParams.authorization`.
+ *
+ * A key is `cg_` followed by 43 base64url characters (32 random bytes). Only its SHA-256 hash
+ * is stored; a presented key is looked up by hash and the hashes compared in constant time.
+ * Keys never appear in logs or error messages.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Viewer } from './context.js';
+import { findApiKeyByHash, touchApiKey } from './db/api-keys.js';
+import type { Database } from './db/client.js';
+import type { ApiKeyScope } from './db/schema.js';
+import { UnauthenticatedError } from './errors.js';
+
+/** Every key starts with this, so leaked keys are easy to recognise (and to scan for). */
+export const KEY_PREFIX = 'cg_';
+const KEY_PATTERN = /^cg_[A-Za-z0-9_-]{43}$/;
+/** How many leading characters of a key `keys list` shows (`cg_` and 7 more). */
+export const SHOWN_PREFIX_LENGTH = 10;
+/** `last_used_at` is written at most once per this many seconds per key. */
+export const LAST_USED_RESOLUTION_SECONDS = 60;
+
+/** A freshly generated key: the secret (shown once) and what is stored about it. */
+export interface GeneratedKey {
+  key: string;
+  prefix: string;
+  keyHash: string;
+}
+
+/** SHA-256 of a key, as 64 lower-case hex characters (the `api_keys.key_hash` format). */
+export const hashKey = (key: string): string => createHash('sha256').update(key).digest('hex');
+
+/** Generates a new random key (`cg_` + base64url of 32 random bytes). */
+export function generateKey(): GeneratedKey {
+  const key = `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+  return { key, prefix: key.slice(0, SHOWN_PREFIX_LENGTH), keyHash: hashKey(key) };
+}
+
+/** The scopes a key may carry, for validating `keys create --scope`. */
+export const API_KEY_SCOPES: readonly ApiKeyScope[] = ['read', 'write'];
+
+const anonymous: Viewer = { kind: 'anonymous' };
+
+/**
+ * Resolves who is calling from an `Authorization` header value (`Bearer <key>`).
+ * - No value (null, undefined or blank): the anonymous viewer (reads are open).
+ * - A valid, unrevoked key: the API-key viewer with the key's id, name and scopes; its
+ *   `last_used_at` is refreshed at most once a minute.
+ * - Anything else (another scheme, a malformed, unknown or revoked key): throws
+ *   `UnauthenticatedError` (code `UNAUTHENTICATED`), even for a read, so a partner learns that
+ *   the key is bad instead of silently reading as anonymous.
+ * At most one SELECT, plus one UPDATE per key per minute.
+ */
+export async function authenticate(
+  db: Database,
+  authorization: string | null | undefined,
+): Promise<Viewer> {
+  const value = authorization?.trim();
+  if (!value) return anonymous;
+  const match = /^Bearer\s+(\S+)$/i.exec(value);
+  if (!match) {
+    throw new UnauthenticatedError(
+      'The Authorization header must be "Bearer <key>" with a chipgate API key.',
+    );
+  }
+  const key = match[1] ?? '';
+  if (!KEY_PATTERN.test(key)) {
+    throw new UnauthenticatedError(
+      'The API key is malformed: chipgate keys look like "cg_" followed by 43 characters.',
+    );
+  }
+  const presented = Buffer.from(hashKey(key), 'hex');
+  const record = await findApiKeyByHash(db, presented.toString('hex'));
+  const stored = record ? Buffer.from(record.keyHash, 'hex') : Buffer.alloc(0);
+  if (!record || stored.length !== presented.length || !timingSafeEqual(stored, presented)) {
+    throw new UnauthenticatedError('The API key is not known.');
+  }
+  if (record.revokedAt) {
+    throw new UnauthenticatedError('The API key has been revoked.');
+  }
+  const stale =
+    !record.lastUsedAt ||
+    Date.now() - record.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_SECONDS * 1000;
+  if (stale) await touchApiKey(db, record.id, LAST_USED_RESOLUTION_SECONDS);
+  return { kind: 'apiKey', id: record.id, name: record.name, scopes: record.scopes };
+}

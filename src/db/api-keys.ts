@@ -1,0 +1,105 @@
+/**
+ * SQL for API keys (`api_keys`): create, list, revoke, look up by hash, record use. Only the
+ * SHA-256 hash of a key is ever stored or read here; the key itself never reaches the database.
+ */
+import { asc, eq, sql } from 'drizzle-orm';
+import type { Database } from './client.js';
+import { type ApiKeyScope, apiKeys } from './schema.js';
+
+/** A key as `keys list` shows it (never the hash). */
+export interface ApiKeyListing {
+  id: number;
+  name: string;
+  prefix: string;
+  scopes: ApiKeyScope[];
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+/** What authentication needs of a key row. */
+export interface ApiKeyRecord {
+  id: number;
+  name: string;
+  scopes: ApiKeyScope[];
+  keyHash: string;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+/** Inserts a key by its hash; returns the new row's id. */
+export async function insertApiKey(
+  db: Database,
+  key: { name: string; prefix: string; keyHash: string; scopes: ApiKeyScope[] },
+): Promise<number> {
+  const [row] = await db.insert(apiKeys).values(key).returning({ id: apiKeys.id });
+  if (!row) throw new Error('insertApiKey: no row returned');
+  return row.id;
+}
+
+/** Every key, oldest first, without hashes. */
+export function listApiKeys(db: Database): Promise<ApiKeyListing[]> {
+  return db
+    .select({
+      id: apiKeys.id,
+      name: apiKeys.name,
+      prefix: apiKeys.prefix,
+      scopes: apiKeys.scopes,
+      createdAt: apiKeys.createdAt,
+      lastUsedAt: apiKeys.lastUsedAt,
+      revokedAt: apiKeys.revokedAt,
+    })
+    .from(apiKeys)
+    .orderBy(asc(apiKeys.id));
+}
+
+/**
+ * Sets `revoked_at` (now) on a key that is not revoked yet. Returns `revoked`, `already`
+ * (revoked before; its date is kept) or `missing` (no such id).
+ */
+export async function revokeApiKey(
+  db: Database,
+  id: number,
+): Promise<'revoked' | 'already' | 'missing'> {
+  const [row] = await db
+    .select({ revokedAt: apiKeys.revokedAt })
+    .from(apiKeys)
+    .where(eq(apiKeys.id, id));
+  if (!row) return 'missing';
+  if (row.revokedAt) return 'already';
+  await db.update(apiKeys).set({ revokedAt: sql`now()` }).where(eq(apiKeys.id, id));
+  return 'revoked';
+}
+
+/** The key whose hash is `keyHash` (hex SHA-256), or undefined. One indexed lookup. */
+export async function findApiKeyByHash(
+  db: Database,
+  keyHash: string,
+): Promise<ApiKeyRecord | undefined> {
+  const [row] = await db
+    .select({
+      id: apiKeys.id,
+      name: apiKeys.name,
+      scopes: apiKeys.scopes,
+      keyHash: apiKeys.keyHash,
+      lastUsedAt: apiKeys.lastUsedAt,
+      revokedAt: apiKeys.revokedAt,
+    })
+    .from(apiKeys)
+    .where(eq(apiKeys.keyHash, keyHash));
+  return row;
+}
+
+/**
+ * Sets `last_used_at` to now unless it was set less than `resolutionSeconds` ago, in which case
+ * nothing is written (so busy keys cost at most one write per interval, across instances too).
+ */
+export async function touchApiKey(
+  db: Database,
+  id: number,
+  resolutionSeconds: number,
+): Promise<void> {
+  await db.execute(sql`update api_keys set last_used_at = now()
+    where id = ${id}
+      and (last_used_at is null or last_used_at < now() - make_interval(secs => ${resolutionSeconds}))`);
+}

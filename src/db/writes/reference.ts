@@ -1,0 +1,237 @@
+/**
+ * Upserts of reference data (companies, chips), keyed by slug. Required fields are always
+ * written; an optional field that is absent keeps its stored value (null on insert), an
+ * explicit null clears it. One statement after the checks: `insert ... on conflict (slug) do
+ * update`, so concurrent upserts of one slug never fail.
+ */
+import { getColumns, sql } from 'drizzle-orm';
+import { FieldIssues } from '../../errors.js';
+import type { Database } from '../client.js';
+import {
+  type CompanyRole,
+  chips,
+  companies,
+  type FactConfidence,
+  type Listing,
+} from '../schema.js';
+import {
+  checkSlug,
+  checkText,
+  checkUnique,
+  idsBySlug,
+  MAX_SHORT_TEXT_LENGTH,
+  MAX_TEXT_LENGTH,
+} from './common.js';
+
+/** A `companies` row. */
+export type CompanyRow = typeof companies.$inferSelect;
+/** A `chips` row. */
+export type ChipRow = typeof chips.$inferSelect;
+
+/** The columns to set on update: the given (not undefined) values, the slug excepted. */
+function providedColumns<T extends Record<string, unknown>>(values: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(values).filter(([key, value]) => key !== 'slug' && value !== undefined),
+  ) as Partial<T>;
+}
+
+/** Insert values: every undefined optional becomes null. */
+function insertColumns<T extends Record<string, unknown>>(values: T): T {
+  return Object.fromEntries(
+    Object.entries(values).map(([key, value]) => [key, value === undefined ? null : value]),
+  ) as T;
+}
+
+/** Whether the row came from the insert (true) or the update (false) of an upsert. */
+const inserted = sql<boolean>`(xmax = 0)`;
+
+/** `upsertCompany`'s input (the GraphQL `UpsertCompanyInput`). */
+export interface UpsertCompanyInput {
+  slug: string;
+  name: string;
+  country: string;
+  roles: CompanyRole[];
+  listings?: Listing[] | null;
+  secCik?: string | null;
+  secFilerType?: string | null;
+  sourceUrl?: string | null;
+  confidence: FactConfidence;
+}
+
+/**
+ * Creates or updates the company `slug`. `secCik` is accepted padded or not and stored
+ * unpadded. Throws `ValidationError` (slug, blank name, no roles or a role twice, a CIK that
+ * is not 1-10 digits, listings with more than one primary or blank tickers).
+ */
+export async function upsertCompany(
+  db: Database,
+  input: UpsertCompanyInput,
+): Promise<{ company: CompanyRow; created: boolean }> {
+  const issues = new FieldIssues();
+  checkSlug(issues, ['input', 'slug'], input.slug);
+  checkText(issues, ['input', 'name'], input.name, MAX_SHORT_TEXT_LENGTH);
+  if (input.roles.length === 0) issues.add(['input', 'roles'], 'Give at least one role.');
+  checkUnique(issues, ['input', 'roles'], input.roles);
+  if (input.secCik != null && !/^\d{1,10}$/.test(input.secCik)) {
+    issues.add(['input', 'secCik'], 'Must be 1 to 10 digits, e.g. `0001045810`.');
+  }
+  checkText(issues, ['input', 'secFilerType'], input.secFilerType, MAX_SHORT_TEXT_LENGTH);
+  const listings = input.listings?.map((listing) => ({
+    ticker: listing.ticker,
+    exchange: listing.exchange,
+    primary: listing.primary,
+    ...(listing.note != null ? { note: listing.note } : {}),
+  }));
+  listings?.forEach((listing, i) => {
+    checkText(issues, ['input', 'listings', i, 'ticker'], listing.ticker, 20);
+    checkText(issues, ['input', 'listings', i, 'exchange'], listing.exchange, 50);
+  });
+  if ((listings?.filter((listing) => listing.primary).length ?? 0) > 1) {
+    issues.add(['input', 'listings'], 'At most one listing can be primary.');
+  }
+  issues.throwIfAny();
+  const values = {
+    slug: input.slug,
+    name: input.name.trim(),
+    country: input.country,
+    roles: input.roles,
+    // Primary first, as the read side promises.
+    listings: listings?.sort((a, b) => Number(b.primary) - Number(a.primary)),
+    secCik:
+      input.secCik === undefined ? undefined : (input.secCik?.replace(/^0+(?=\d)/, '') ?? null),
+    secFilerType: input.secFilerType,
+    sourceUrl: input.sourceUrl,
+    confidence: input.confidence,
+  };
+  const [row] = await db
+    .insert(companies)
+    .values({ ...insertColumns(values), listings: values.listings ?? [] })
+    .onConflictDoUpdate({ target: companies.slug, set: providedColumns(values) })
+    .returning({ ...getColumns(companies), created: inserted });
+  if (!row) throw new Error('upsertCompany: no row returned');
+  const { created, ...company } = row;
+  return { company, created };
+}
+
+/** `upsertChip`'s input (the GraphQL `UpsertChipInput`); `designer`, `foundry` and `derivedFrom` are slugs. */
+export interface UpsertChipInput {
+  slug: string;
+  name: string;
+  designer: string;
+  foundry?: string | null;
+  derivedFrom?: string | null;
+  architecture?: string | null;
+  launchYear?: number | null;
+  announcedOn?: string | null;
+  processNode?: string | null;
+  memoryGb?: number | null;
+  memoryType?: string | null;
+  memoryBandwidthTBs?: number | null;
+  fp16DenseTflops?: number | null;
+  fp8DenseTflops?: number | null;
+  tdpWatts?: number | null;
+  dieAreaMm2?: number | null;
+  interconnectGBs?: number | null;
+  tpp?: number | null;
+  performanceDensity?: number | null;
+  designedForChinaMarket?: boolean | null;
+  exportControlNote?: string | null;
+  sourceUrl?: string | null;
+  confidence: FactConfidence;
+}
+
+const NON_NEGATIVE = [
+  'memoryGb',
+  'memoryBandwidthTBs',
+  'fp16DenseTflops',
+  'fp8DenseTflops',
+  'tdpWatts',
+  'dieAreaMm2',
+  'interconnectGBs',
+  'tpp',
+  'performanceDensity',
+] as const;
+
+/**
+ * Creates or updates the chip `slug`. Throws `ValidationError` (slug, blank name, negative
+ * specifications, a launch year outside 1950-2100, an unknown designer, foundry or
+ * `derivedFrom` chip, a chip derived from itself).
+ */
+export async function upsertChip(
+  db: Database,
+  input: UpsertChipInput,
+): Promise<{ chip: ChipRow; created: boolean }> {
+  const issues = new FieldIssues();
+  checkSlug(issues, ['input', 'slug'], input.slug);
+  checkText(issues, ['input', 'name'], input.name, MAX_SHORT_TEXT_LENGTH);
+  for (const field of ['architecture', 'processNode', 'memoryType'] as const) {
+    checkText(issues, ['input', field], input[field], MAX_SHORT_TEXT_LENGTH);
+  }
+  checkText(issues, ['input', 'exportControlNote'], input.exportControlNote, MAX_TEXT_LENGTH);
+  for (const field of NON_NEGATIVE) {
+    const value = input[field];
+    if (value != null && value < 0) {
+      issues.add(['input', field], `Must not be negative (got ${value}).`);
+    }
+  }
+  if (input.launchYear != null && (input.launchYear < 1950 || input.launchYear > 2100)) {
+    issues.add(['input', 'launchYear'], `Must be between 1950 and 2100 (got ${input.launchYear}).`);
+  }
+  if (input.derivedFrom === input.slug) {
+    issues.add(['input', 'derivedFrom'], 'A chip cannot be derived from itself.');
+  }
+  issues.throwIfAny();
+  return db.transaction(async (tx) => {
+    const companySlugs = [input.designer, ...(input.foundry ? [input.foundry] : [])];
+    const [companyIds, chipIds] = await Promise.all([
+      idsBySlug(tx, 'companies', companySlugs),
+      idsBySlug(tx, 'chips', input.derivedFrom ? [input.derivedFrom] : []),
+    ]);
+    for (const field of ['designer', 'foundry'] as const) {
+      const slug = input[field];
+      if (slug && !companyIds.has(slug)) issues.add(['input', field], `No company "${slug}".`);
+    }
+    if (input.derivedFrom && !chipIds.has(input.derivedFrom)) {
+      issues.add(['input', 'derivedFrom'], `No chip "${input.derivedFrom}".`);
+    }
+    issues.throwIfAny();
+    const refId = (ids: Map<string, number>, slug: string | null | undefined) =>
+      slug === undefined ? undefined : slug === null ? null : (ids.get(slug) ?? null);
+    const values = {
+      slug: input.slug,
+      name: input.name.trim(),
+      designerId: companyIds.get(input.designer) as number,
+      foundryId: refId(companyIds, input.foundry),
+      derivedFromId: refId(chipIds, input.derivedFrom),
+      architecture: input.architecture,
+      launchYear: input.launchYear,
+      announcedOn: input.announcedOn,
+      processNode: input.processNode,
+      memoryGb: input.memoryGb,
+      memoryType: input.memoryType,
+      memoryBandwidthTbs: input.memoryBandwidthTBs,
+      fp16DenseTflops: input.fp16DenseTflops,
+      fp8DenseTflops: input.fp8DenseTflops,
+      tdpWatts: input.tdpWatts,
+      dieAreaMm2: input.dieAreaMm2,
+      interconnectGbs: input.interconnectGBs,
+      tpp: input.tpp,
+      performanceDensity: input.performanceDensity,
+      designedForChinaMarket: input.designedForChinaMarket ?? undefined,
+      exportControlNote: input.exportControlNote,
+      sourceUrl: input.sourceUrl,
+      confidence: input.confidence,
+    };
+    const [row] = await tx
+      .insert(chips)
+      .values({
+        ...insertColumns(values),
+        designedForChinaMarket: values.designedForChinaMarket ?? false,
+      })
+      .onConflictDoUpdate({ target: chips.slug, set: providedColumns(values) })
+      .returning({ ...getColumns(chips), created: inserted });
+    if (!row) throw new Error('upsertChip: no row returned');
+    const { created, ...chip } = row;
+    return { chip, created };
+  });
+}

@@ -1,0 +1,834 @@
+/**
+ * The five mutations against a real database: success payloads, a typed error for each rule
+ * with nothing written (row counts), the status transition table, history rows with note and
+ * occurredAt, supersession, idempotency (retries, conflicts, concurrent retries), and the
+ * statements a status change costs.
+ */
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryRows } from '../src/db/client.js';
+import { createTestGateway, type TestGateway } from './helpers/gateway.js';
+import { createKey, rowCounts, type TestKey } from './helpers/keys.js';
+
+let gateway: TestGateway;
+let writer: TestKey;
+beforeAll(async () => {
+  gateway = await createTestGateway();
+  writer = await createKey(gateway.database.db, ['write']);
+});
+afterAll(async () => {
+  await gateway?.close();
+});
+
+const ERROR_FIELDS = `... on Error { __typename message } ... on ValidationError { fieldErrors { path message } }`;
+
+const CREATE = /* GraphQL */ `
+  mutation ($input: CreatePolicyDecisionInput!) {
+    createPolicyDecision(input: $input) {
+      __typename
+      ... on CreatePolicyDecisionSuccess {
+        replayed
+        decision {
+          slug status announcedOn effectiveOn jurisdiction destinations confidence
+          chips { chip { slug } effect }
+          companies { slug }
+          supersedes { slug status }
+          updates { fromStatus toStatus occurredAt note }
+        }
+      }
+      ${ERROR_FIELDS}
+    }
+  }`;
+
+const UPDATE = /* GraphQL */ `
+  mutation ($input: UpdatePolicyDecisionStatusInput!) {
+    updatePolicyDecisionStatus(input: $input) {
+      __typename
+      ... on UpdatePolicyDecisionStatusSuccess {
+        decision { slug status }
+        update { fromStatus toStatus occurredAt note decision { slug } }
+      }
+      ${ERROR_FIELDS}
+    }
+  }`;
+
+const RECORD = /* GraphQL */ `
+  mutation ($input: RecordDemandSignalInput!) {
+    recordDemandSignal(input: $input) {
+      __typename
+      ... on RecordDemandSignalSuccess {
+        replayed
+        demandSignal { slug kind observedOn quantityUnits valueUsd chip { slug } companies { slug } eventCursor }
+      }
+      ${ERROR_FIELDS}
+    }
+  }`;
+
+const UPSERT_COMPANY = /* GraphQL */ `
+  mutation ($input: UpsertCompanyInput!) {
+    upsertCompany(input: $input) {
+      __typename
+      ... on UpsertCompanySuccess {
+        created
+        company { slug name country roles secCik secFilerType ticker listings { ticker primary } }
+      }
+      ${ERROR_FIELDS}
+    }
+  }`;
+
+const UPSERT_CHIP = /* GraphQL */ `
+  mutation ($input: UpsertChipInput!) {
+    upsertChip(input: $input) {
+      __typename
+      ... on UpsertChipSuccess {
+        created
+        chip { slug name designer { slug } foundry { slug } derivedFrom { slug } tdpWatts tpp architecture }
+      }
+      ${ERROR_FIELDS}
+    }
+  }`;
+
+/** Runs a mutation with the write key; returns its one root field's result. */
+async function mutate(query: string, input: Record<string, unknown>): Promise<any> {
+  const { data, errors } = await gateway.execute(query, { input }, writer.headers);
+  expect(errors).toBeUndefined();
+  return Object.values(data ?? {})[0];
+}
+
+/** Runs a mutation that must fail with a typed error and write nothing; returns the error. */
+async function refused(query: string, input: Record<string, unknown>): Promise<any> {
+  const before = await rowCounts(gateway.database.db);
+  const result = await mutate(query, input);
+  expect(await rowCounts(gateway.database.db)).toEqual(before);
+  return result;
+}
+
+const paths = (result: { fieldErrors: { path: string[] }[] }) =>
+  result.fieldErrors.map((e) => e.path);
+
+let serial = 0;
+/** A minimal valid decision input with a fresh slug. */
+const decision = (overrides: Record<string, unknown> = {}) => ({
+  slug: `test-decision-${++serial}`,
+  title: 'Test decision',
+  jurisdiction: 'US',
+  destinations: ['CN'],
+  authority: 'BIS',
+  kind: 'LICENSE',
+  status: 'PROPOSED',
+  announcedOn: '2020-01-01',
+  ...overrides,
+});
+
+const statusOf = async (slug: string) =>
+  (
+    await queryRows<{ status: string }>(
+      gateway.database.db,
+      sql`select status from policy_decisions where slug = ${slug}`,
+    )
+  )[0]?.status;
+
+describe('createPolicyDecision', () => {
+  it('creates the decision with its chips, companies and first history entry at announcedOn', async () => {
+    const before = await rowCounts(gateway.database.db);
+    const result = await mutate(CREATE, {
+      slug: 'us-bis-2026-03-02-test-rule',
+      title: 'Test rule',
+      jurisdiction: 'us',
+      destinations: ['CN', 'MO'],
+      authority: 'BIS',
+      kind: 'EXPORT_RULE',
+      status: 'IN_EFFECT',
+      announcedOn: '2026-03-02',
+      effectiveOn: '2026-03-02',
+      chips: [
+        { chip: 'h20', effect: 'LICENSE_REQUIRED' },
+        { chip: 'mi308', effect: 'BANNED' },
+      ],
+      companies: ['nvidia', 'amd'],
+      confidence: 'VERIFIED',
+    });
+    expect(result).toEqual({
+      __typename: 'CreatePolicyDecisionSuccess',
+      replayed: false,
+      decision: {
+        slug: 'us-bis-2026-03-02-test-rule',
+        status: 'IN_EFFECT',
+        announcedOn: '2026-03-02',
+        effectiveOn: '2026-03-02',
+        jurisdiction: 'US',
+        destinations: ['CN', 'MO'],
+        confidence: 'VERIFIED',
+        chips: expect.arrayContaining([
+          { chip: { slug: 'h20' }, effect: 'LICENSE_REQUIRED' },
+          { chip: { slug: 'mi308' }, effect: 'BANNED' },
+        ]),
+        companies: expect.arrayContaining([{ slug: 'nvidia' }, { slug: 'amd' }]),
+        supersedes: null,
+        updates: [
+          {
+            fromStatus: null,
+            toStatus: 'IN_EFFECT',
+            occurredAt: '2026-03-02T00:00:00.000Z',
+            note: null,
+          },
+        ],
+      },
+    });
+    expect(result.decision.chips).toHaveLength(2);
+    expect(result.decision.companies).toHaveLength(2);
+    const after = await rowCounts(gateway.database.db);
+    expect(after).toEqual({
+      ...before,
+      policy_decisions: before.policy_decisions + 1,
+      policy_decision_chips: before.policy_decision_chips + 2,
+      policy_decision_companies: before.policy_decision_companies + 2,
+      policy_decision_updates: before.policy_decision_updates + 1,
+    });
+  });
+
+  it('refuses each invalid field with a ValidationError at its path, writing nothing', async () => {
+    const cases: [Record<string, unknown>, string[], RegExp][] = [
+      [{ slug: 'Bad_Slug' }, ['input', 'slug'], /lower-case letters and digits/],
+      [{ slug: 'a-'.repeat(50).concat('b') }, ['input', 'slug'], /at most 100 characters/],
+      [{ slug: 'a--b' }, ['input', 'slug'], /single hyphens/],
+      [{ title: '   ' }, ['input', 'title'], /blank/],
+      [{ destinations: [] }, ['input', 'destinations'], /at least one/],
+      [{ destinations: ['CN', 'CN'] }, ['input', 'destinations', '1'], /listed twice/],
+      [
+        { announcedOn: '2026-01-15', effectiveOn: '2026-01-14' },
+        ['input', 'effectiveOn'],
+        /not be before announcedOn \(2026-01-15\)/,
+      ],
+      [
+        {
+          chips: [
+            { chip: 'h200', effect: 'PERMITTED' },
+            { chip: 'h999', effect: 'BANNED' },
+          ],
+        },
+        ['input', 'chips', '1', 'chip'],
+        /No chip "h999"/,
+      ],
+      [
+        {
+          chips: [
+            { chip: 'h200', effect: 'PERMITTED' },
+            { chip: 'h200', effect: 'BANNED' },
+          ],
+        },
+        ['input', 'chips', '1'],
+        /listed twice/,
+      ],
+      [{ companies: ['no-such-co'] }, ['input', 'companies', '0'], /No company "no-such-co"/],
+      [{ supersedes: 'no-such-decision' }, ['input', 'supersedes'], /No policy decision/],
+      [{ slug: 'self-ref', supersedes: 'self-ref' }, ['input', 'supersedes'], /itself/],
+      [{ idempotencyKey: '' }, ['input', 'idempotencyKey'], /1 to 200 characters/],
+    ];
+    for (const [overrides, path, message] of cases) {
+      const result = await refused(CREATE, decision(overrides));
+      expect(result.__typename, JSON.stringify(overrides)).toBe('ValidationError');
+      expect(paths(result)).toEqual([path]);
+      expect(result.fieldErrors[0].message).toMatch(message);
+      expect(result.message).toMatch(/^Invalid input: /);
+    }
+  });
+
+  it('lists every problem of one input at once', async () => {
+    const result = await refused(
+      CREATE,
+      decision({
+        slug: 'BAD',
+        effectiveOn: '2019-12-31',
+        chips: [{ chip: 'nope', effect: 'BANNED' }],
+      }),
+    );
+    expect(result.__typename).toBe('ValidationError');
+    // Format problems are reported first; references are checked once the format is right.
+    expect(paths(result)).toEqual([
+      ['input', 'slug'],
+      ['input', 'effectiveOn'],
+    ]);
+    expect(result.message).toBe('Invalid input: 2 problems, see fieldErrors.');
+  });
+
+  it('refuses impossible dates and unknown enum values before any SQL, with BAD_USER_INPUT', async () => {
+    for (const overrides of [
+      { announcedOn: '2025-13-45' },
+      { announcedOn: '2025-02-30' },
+      { kind: 'DECREE' },
+      { jurisdiction: 'XX' },
+    ]) {
+      const before = await rowCounts(gateway.database.db);
+      gateway.statements.reset();
+      const { data, errors } = await gateway.execute(
+        CREATE,
+        { input: decision(overrides) },
+        writer.headers,
+      );
+      expect(data).toBeUndefined();
+      expect(errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+      // Only the key lookup ran.
+      expect(gateway.statements.count).toBe(1);
+      expect(await rowCounts(gateway.database.db)).toEqual(before);
+    }
+  });
+
+  it('refuses a taken slug with a ConflictError', async () => {
+    const result = await refused(
+      CREATE,
+      decision({ slug: 'us-whitehouse-2025-12-08-h200-approval' }),
+    );
+    expect(result).toEqual({
+      __typename: 'ConflictError',
+      message:
+        'A policy decision with slug "us-whitehouse-2025-12-08-h200-approval" already exists.',
+    });
+  });
+
+  it('two concurrent creates of one slug: one succeeds, the other conflicts and leaves nothing', async () => {
+    await mutate(CREATE, decision({ slug: 'race-older', status: 'IN_EFFECT' }));
+    const before = await rowCounts(gateway.database.db);
+    const input = decision({
+      slug: 'race-newer',
+      announcedOn: '2021-01-01',
+      supersedes: 'race-older',
+      chips: [{ chip: 'h20', effect: 'BANNED' }],
+    });
+    const results = await Promise.all([mutate(CREATE, input), mutate(CREATE, input)]);
+    expect(results.map((r) => r.__typename).sort()).toEqual([
+      'ConflictError',
+      'CreatePolicyDecisionSuccess',
+    ]);
+    expect(await rowCounts(gateway.database.db)).toEqual({
+      ...before,
+      policy_decisions: before.policy_decisions + 1,
+      policy_decision_chips: before.policy_decision_chips + 1,
+      // The new decision's first status, and the older one's move to SUPERSEDED, once.
+      policy_decision_updates: before.policy_decision_updates + 2,
+    });
+  });
+});
+
+describe('supersession', () => {
+  it('moves the superseded decision to SUPERSEDED at the new announcedOn, with a note', async () => {
+    await mutate(
+      CREATE,
+      decision({ slug: 'old-rule', status: 'IN_EFFECT', announcedOn: '2024-05-01' }),
+    );
+    const result = await mutate(
+      CREATE,
+      decision({
+        slug: 'new-rule',
+        status: 'IN_EFFECT',
+        announcedOn: '2025-06-01',
+        supersedes: 'old-rule',
+      }),
+    );
+    expect(result.decision.supersedes).toEqual({ slug: 'old-rule', status: 'SUPERSEDED' });
+    const { data } = await gateway.execute(
+      '{ policyDecision(slug: "old-rule") { status supersededBy { slug } updates { fromStatus toStatus occurredAt note } } }',
+    );
+    expect(data.policyDecision).toEqual({
+      status: 'SUPERSEDED',
+      supersededBy: { slug: 'new-rule' },
+      updates: [
+        {
+          fromStatus: null,
+          toStatus: 'IN_EFFECT',
+          occurredAt: '2024-05-01T00:00:00.000Z',
+          note: null,
+        },
+        {
+          fromStatus: 'IN_EFFECT',
+          toStatus: 'SUPERSEDED',
+          occurredAt: '2025-06-01T00:00:00.000Z',
+          note: 'Superseded by new-rule',
+        },
+      ],
+    });
+  });
+
+  it('leaves a RESCINDED decision as it is (no history entry)', async () => {
+    const before = await rowCounts(gateway.database.db);
+    const result = await mutate(
+      CREATE,
+      decision({ announcedOn: '2025-06-01', supersedes: 'us-bis-2025-01-13-ai-diffusion' }),
+    );
+    expect(result.decision.supersedes).toEqual({
+      slug: 'us-bis-2025-01-13-ai-diffusion',
+      status: 'RESCINDED',
+    });
+    const after = await rowCounts(gateway.database.db);
+    expect(after.policy_decision_updates).toBe(before.policy_decision_updates + 1);
+  });
+
+  it('refuses a supersession dated before the older decision’s latest status change', async () => {
+    // The H200 approval was announced 2025-12-08; superseding it as of 2025-12-01 would put
+    // SUPERSEDED before its first status.
+    const result = await refused(
+      CREATE,
+      decision({ announcedOn: '2025-12-01', supersedes: 'us-whitehouse-2025-12-08-h200-approval' }),
+    );
+    expect(result.__typename).toBe('ValidationError');
+    expect(paths(result)).toEqual([['input', 'supersedes']]);
+    expect(result.fieldErrors[0].message).toMatch(/changed status at 2025-12-08T00:00:00.000Z/);
+    expect(await statusOf('us-whitehouse-2025-12-08-h200-approval')).toBe('APPROVED');
+  });
+});
+
+describe('idempotencyKey', () => {
+  it('a retry returns the first result without writing again', async () => {
+    const input = decision({
+      idempotencyKey: 'retry-1',
+      chips: [{ chip: 'h200', effect: 'PERMITTED' }],
+    });
+    const first = await mutate(CREATE, input);
+    expect(first.replayed).toBe(false);
+    const before = await rowCounts(gateway.database.db);
+    const second = await mutate(CREATE, input);
+    expect(second).toEqual({ ...first, replayed: true });
+    expect(await rowCounts(gateway.database.db)).toEqual(before);
+  });
+
+  it('the same key with a different input is a ConflictError', async () => {
+    const input = decision({ idempotencyKey: 'retry-2' });
+    await mutate(CREATE, input);
+    const result = await refused(CREATE, { ...input, title: 'Another title' });
+    expect(result.__typename).toBe('ConflictError');
+    expect(result.message).toMatch(
+      /"retry-2" was used in the last 24 hours with a different input/,
+    );
+  });
+
+  it('keys are per mutation: the same key on recordDemandSignal is independent', async () => {
+    await mutate(CREATE, decision({ idempotencyKey: 'shared-key' }));
+    const result = await mutate(RECORD, {
+      slug: 'ds-shared-key',
+      companies: ['bytedance'],
+      kind: 'ORDER',
+      observedOn: '2026-02-01',
+      idempotencyKey: 'shared-key',
+    });
+    expect(result).toMatchObject({ __typename: 'RecordDemandSignalSuccess', replayed: false });
+  });
+
+  it('concurrent retries create once and all get the same decision', async () => {
+    const input = decision({ idempotencyKey: 'concurrent-1' });
+    const before = await rowCounts(gateway.database.db);
+    const results = await Promise.all([1, 2, 3].map(() => mutate(CREATE, input)));
+    expect(results.map((r) => r.__typename)).toEqual(Array(3).fill('CreatePolicyDecisionSuccess'));
+    expect(results.map((r) => r.replayed).sort()).toEqual([false, true, true]);
+    expect(new Set(results.map((r) => r.decision.slug))).toEqual(new Set([input.slug]));
+    const after = await rowCounts(gateway.database.db);
+    expect(after.policy_decisions).toBe(before.policy_decisions + 1);
+    expect(after.idempotency_keys).toBe(before.idempotency_keys + 1);
+  });
+
+  it('after 24 hours a key can be used for a new request; expired keys are deleted', async () => {
+    const first = decision({ idempotencyKey: 'old-key' });
+    await mutate(CREATE, first);
+    await mutate(CREATE, decision({ idempotencyKey: 'stale-key' }));
+    await gateway.database.db.execute(
+      sql`update idempotency_keys set created_at = now() - interval '25 hours'
+           where key in ('old-key', 'stale-key')`,
+    );
+    const second = await mutate(CREATE, decision({ idempotencyKey: 'old-key' }));
+    expect(second).toMatchObject({ __typename: 'CreatePolicyDecisionSuccess', replayed: false });
+    expect(second.decision.slug).not.toBe(first.slug);
+    const kept = await queryRows<{ key: string; fresh: boolean }>(
+      gateway.database.db,
+      sql`select key, created_at > now() - interval '1 minute' as fresh from idempotency_keys
+           where key in ('old-key', 'stale-key')`,
+    );
+    expect(kept).toEqual([{ key: 'old-key', fresh: true }]);
+  });
+});
+
+/** The allowed changes, written out independently of the code's table. */
+const ALLOWED: Record<string, string[]> = {
+  PROPOSED: ['UNDER_REVIEW', 'APPROVED', 'IN_EFFECT', 'REJECTED', 'RESCINDED', 'SUPERSEDED'],
+  UNDER_REVIEW: ['APPROVED', 'IN_EFFECT', 'REJECTED', 'RESCINDED', 'SUPERSEDED'],
+  APPROVED: ['IN_EFFECT', 'SUSPENDED', 'SUPERSEDED', 'RESCINDED'],
+  IN_EFFECT: ['SUSPENDED', 'SUPERSEDED', 'RESCINDED'],
+  SUSPENDED: ['APPROVED', 'IN_EFFECT', 'SUPERSEDED', 'RESCINDED'],
+  SUPERSEDED: [],
+  RESCINDED: [],
+  REJECTED: [],
+};
+
+describe('updatePolicyDecisionStatus', () => {
+  it('changes the status and records note and occurredAt in the history', async () => {
+    const before = await rowCounts(gateway.database.db);
+    const result = await mutate(UPDATE, {
+      slug: 'us-whitehouse-2025-12-08-h200-approval',
+      status: 'IN_EFFECT',
+      note: 'Licenses issued',
+      occurredAt: '2026-01-20T09:30:00+01:00',
+    });
+    expect(result).toEqual({
+      __typename: 'UpdatePolicyDecisionStatusSuccess',
+      decision: { slug: 'us-whitehouse-2025-12-08-h200-approval', status: 'IN_EFFECT' },
+      update: {
+        fromStatus: 'APPROVED',
+        toStatus: 'IN_EFFECT',
+        occurredAt: '2026-01-20T08:30:00.000Z',
+        note: 'Licenses issued',
+        decision: { slug: 'us-whitehouse-2025-12-08-h200-approval' },
+      },
+    });
+    expect(await rowCounts(gateway.database.db)).toEqual({
+      ...before,
+      policy_decision_updates: before.policy_decision_updates + 1,
+    });
+    // The settings were transaction-local: a plain SQL status change afterwards gets none.
+    await gateway.database.db.execute(
+      sql`update policy_decisions set status = 'SUSPENDED' where slug = 'us-whitehouse-2025-12-08-h200-approval'`,
+    );
+    const [last] = await queryRows<{ note: string | null; recent: boolean }>(
+      gateway.database.db,
+      sql`select note, occurred_at > now() - interval '1 minute' as recent from policy_decision_updates
+           order by id desc limit 1`,
+    );
+    expect(last).toEqual({ note: null, recent: true });
+  });
+
+  it('defaults occurredAt to now', async () => {
+    const slug = (await mutate(CREATE, decision())).decision.slug;
+    const start = Date.now();
+    const result = await mutate(UPDATE, { slug, status: 'UNDER_REVIEW' });
+    const at = Date.parse(result.update.occurredAt);
+    expect(at).toBeGreaterThanOrEqual(start - 1000);
+    expect(at).toBeLessThanOrEqual(Date.now() + 1000);
+  });
+
+  it('an unknown slug is a NotFoundError', async () => {
+    const result = await refused(UPDATE, { slug: 'no-such-decision', status: 'IN_EFFECT' });
+    expect(result).toEqual({
+      __typename: 'NotFoundError',
+      message: 'No policy decision "no-such-decision".',
+    });
+  });
+
+  it('refuses the same status, a back-dated change and a change in the future', async () => {
+    const slug = 'us-bis-2026-01-13-h200-license-review-policy';
+    const same = await refused(UPDATE, { slug, status: 'IN_EFFECT' });
+    expect(paths(same)).toEqual([['input', 'status']]);
+    expect(same.fieldErrors[0].message).toBe('The decision is already IN_EFFECT.');
+
+    const backdated = await refused(UPDATE, {
+      slug,
+      status: 'SUSPENDED',
+      occurredAt: '2026-01-12T23:59:59Z',
+    });
+    expect(paths(backdated)).toEqual([['input', 'occurredAt']]);
+    expect(backdated.fieldErrors[0].message).toMatch(
+      /before the decision's latest status change \(2026-01-13T00:00:00.000Z\)/,
+    );
+
+    const future = await refused(UPDATE, {
+      slug,
+      status: 'SUSPENDED',
+      occurredAt: new Date(Date.now() + 86_400_000).toISOString(),
+    });
+    expect(paths(future)).toEqual([['input', 'occurredAt']]);
+
+    // The same instant as the latest change is not back-dated.
+    const sameInstant = await mutate(UPDATE, {
+      slug,
+      status: 'SUSPENDED',
+      occurredAt: '2026-01-13T00:00:00Z',
+    });
+    expect(sameInstant.__typename).toBe('UpdatePolicyDecisionStatusSuccess');
+  });
+
+  it('allows exactly the transitions of the table, and writes nothing when it refuses', async () => {
+    const statuses = Object.keys(ALLOWED);
+    const outcomes: Record<string, string[]> = {};
+    for (const from of statuses) {
+      outcomes[from] = [];
+      for (const to of statuses) {
+        if (to === from) continue;
+        const slug = (await mutate(CREATE, decision({ status: from }))).decision.slug;
+        const before = await rowCounts(gateway.database.db);
+        const result = await mutate(UPDATE, {
+          slug,
+          status: to,
+          occurredAt: '2021-06-01T00:00:00Z',
+        });
+        if (result.__typename === 'UpdatePolicyDecisionStatusSuccess') {
+          outcomes[from]?.push(to);
+          expect(result.update).toMatchObject({ fromStatus: from, toStatus: to });
+        } else {
+          expect(result.__typename).toBe('ValidationError');
+          expect(paths(result)).toEqual([['input', 'status']]);
+          expect(result.fieldErrors[0].message).toMatch(`A ${from} decision cannot become ${to}`);
+          expect(await rowCounts(gateway.database.db)).toEqual(before);
+          expect(await statusOf(slug)).toBe(from);
+        }
+      }
+    }
+    const sorted = (table: Record<string, string[]>) =>
+      Object.fromEntries(Object.entries(table).map(([from, to]) => [from, [...to].sort()]));
+    expect(sorted(outcomes)).toEqual(sorted(ALLOWED));
+  }, 120_000);
+
+  it('costs a fixed number of statements', async () => {
+    const slug = (await mutate(CREATE, decision({ status: 'APPROVED' }))).decision.slug;
+    gateway.statements.reset();
+    await mutate(UPDATE, { slug, status: 'IN_EFFECT' });
+    // The key (1); lock and read the decision with its latest change (1); the trigger's
+    // settings (1); the update (1); the new history row (1); the payload's decision and update
+    // fields, one batched load each (2). BEGIN/COMMIT are not logged.
+    expect(gateway.statements.count).toBe(7);
+  });
+});
+
+describe('recordDemandSignal', () => {
+  it('records the signal with its companies in the order given', async () => {
+    const before = await rowCounts(gateway.database.db);
+    const result = await mutate(RECORD, {
+      slug: 'ds-2026-03-01-test-order',
+      companies: ['tencent', 'alibaba', 'bytedance'],
+      chip: 'h200',
+      kind: 'ORDER',
+      observedOn: '2026-03-01',
+      quantityUnits: 20000,
+      valueUsd: '650000000.50',
+    });
+    expect(result).toMatchObject({
+      __typename: 'RecordDemandSignalSuccess',
+      replayed: false,
+      demandSignal: {
+        slug: 'ds-2026-03-01-test-order',
+        kind: 'ORDER',
+        observedOn: '2026-03-01',
+        quantityUnits: 20000,
+        valueUsd: '650000000.50',
+        chip: { slug: 'h200' },
+        companies: [{ slug: 'tencent' }, { slug: 'alibaba' }, { slug: 'bytedance' }],
+      },
+    });
+    expect(result.demandSignal.eventCursor).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    expect(await rowCounts(gateway.database.db)).toEqual({
+      ...before,
+      demand_signals: before.demand_signals + 1,
+      demand_signal_companies: before.demand_signal_companies + 3,
+    });
+  });
+
+  it('refuses invalid input with a ValidationError at each path, writing nothing', async () => {
+    const signal = (overrides: Record<string, unknown>) => ({
+      slug: `ds-test-${++serial}`,
+      companies: ['bytedance'],
+      kind: 'INTEREST',
+      observedOn: '2026-02-02',
+      ...overrides,
+    });
+    const cases: [Record<string, unknown>, string[][]][] = [
+      [{ companies: [] }, [['input', 'companies']]],
+      [{ companies: ['bytedance', 'nobody'] }, [['input', 'companies', '1']]],
+      [{ companies: ['bytedance', 'bytedance'] }, [['input', 'companies', '1']]],
+      [{ chip: 'h999' }, [['input', 'chip']]],
+      [{ quantityUnits: -5 }, [['input', 'quantityUnits']]],
+      [
+        { slug: 'ds_bad', summary: ' ' },
+        [
+          ['input', 'slug'],
+          ['input', 'summary'],
+        ],
+      ],
+    ];
+    for (const [overrides, expected] of cases) {
+      const result = await refused(RECORD, signal(overrides));
+      expect(result.__typename, JSON.stringify(overrides)).toBe('ValidationError');
+      expect(paths(result)).toEqual(expected);
+    }
+    const taken = await refused(RECORD, signal({ slug: 'ds-2026-01-28-h200-400k-approved' }));
+    expect(taken.__typename).toBe('ConflictError');
+  });
+
+  it('a retried record with the same idempotency key returns the first signal', async () => {
+    const input = {
+      slug: 'ds-idempotent',
+      companies: ['alibaba'],
+      kind: 'INTEREST',
+      observedOn: '2026-02-03',
+      idempotencyKey: 'ds-key-1',
+    };
+    const first = await mutate(RECORD, input);
+    const before = await rowCounts(gateway.database.db);
+    expect(await mutate(RECORD, input)).toEqual({ ...first, replayed: true });
+    expect(await rowCounts(gateway.database.db)).toEqual(before);
+    const conflict = await refused(RECORD, { ...input, slug: 'ds-idempotent-2' });
+    expect(conflict.__typename).toBe('ConflictError');
+  });
+});
+
+describe('upsertCompany', () => {
+  it('creates, then updates only the fields given; null clears; CIKs are padded on output', async () => {
+    const created = await mutate(UPSERT_COMPANY, {
+      slug: 'test-cloud',
+      name: 'Test Cloud Ltd',
+      country: 'sg',
+      roles: ['BUYER'],
+      secCik: '0000123456',
+      secFilerType: 'foreign (20-F)',
+      listings: [
+        { ticker: 'TCL2', exchange: 'SGX', primary: false },
+        { ticker: 'TCL', exchange: 'NASDAQ', primary: true },
+      ],
+      confidence: 'RECALLED',
+    });
+    expect(created).toEqual({
+      __typename: 'UpsertCompanySuccess',
+      created: true,
+      company: {
+        slug: 'test-cloud',
+        name: 'Test Cloud Ltd',
+        country: 'SG',
+        roles: ['BUYER'],
+        secCik: '0000123456',
+        secFilerType: 'foreign (20-F)',
+        ticker: 'TCL',
+        listings: [
+          { ticker: 'TCL', primary: true },
+          { ticker: 'TCL2', primary: false },
+        ],
+      },
+    });
+    const [stored] = await queryRows<{ sec_cik: string }>(
+      gateway.database.db,
+      sql`select sec_cik from companies where slug = 'test-cloud'`,
+    );
+    expect(stored?.sec_cik).toBe('123456');
+
+    const updated = await mutate(UPSERT_COMPANY, {
+      slug: 'test-cloud',
+      name: 'Test Cloud Holdings',
+      country: 'SG',
+      roles: ['BUYER', 'DESIGNER'],
+      secFilerType: null,
+      confidence: 'VERIFIED',
+    });
+    expect(updated).toEqual({
+      __typename: 'UpsertCompanySuccess',
+      created: false,
+      company: {
+        slug: 'test-cloud',
+        name: 'Test Cloud Holdings',
+        country: 'SG',
+        roles: ['BUYER', 'DESIGNER'],
+        secCik: '0000123456',
+        secFilerType: null,
+        ticker: 'TCL',
+        listings: [
+          { ticker: 'TCL', primary: true },
+          { ticker: 'TCL2', primary: false },
+        ],
+      },
+    });
+  });
+
+  it('refuses invalid fields, writing nothing', async () => {
+    const company = (overrides: Record<string, unknown>) => ({
+      slug: 'test-invalid-co',
+      name: 'X',
+      country: 'US',
+      roles: ['BUYER'],
+      confidence: 'RECALLED',
+      ...overrides,
+    });
+    const cases: [Record<string, unknown>, string[][]][] = [
+      [{ slug: 'Nope' }, [['input', 'slug']]],
+      [{ name: '' }, [['input', 'name']]],
+      [{ roles: [] }, [['input', 'roles']]],
+      [{ roles: ['BUYER', 'BUYER'] }, [['input', 'roles', '1']]],
+      [{ secCik: 'CIK123' }, [['input', 'secCik']]],
+      [
+        {
+          listings: [
+            { ticker: 'A', exchange: 'X', primary: true },
+            { ticker: ' ', exchange: 'Y', primary: true },
+          ],
+        },
+        [
+          ['input', 'listings', '1', 'ticker'],
+          ['input', 'listings'],
+        ],
+      ],
+    ];
+    for (const [overrides, expected] of cases) {
+      const result = await refused(UPSERT_COMPANY, company(overrides));
+      expect(result.__typename, JSON.stringify(overrides)).toBe('ValidationError');
+      expect(paths(result)).toEqual(expected);
+    }
+  });
+});
+
+describe('upsertChip', () => {
+  it('creates a chip with its references, then corrects it', async () => {
+    const created = await mutate(UPSERT_CHIP, {
+      slug: 'h20e',
+      name: 'NVIDIA H20E',
+      designer: 'nvidia',
+      foundry: 'tsmc',
+      derivedFrom: 'h20',
+      tdpWatts: 400,
+      tpp: 2368,
+      confidence: 'RECALLED',
+    });
+    expect(created).toEqual({
+      __typename: 'UpsertChipSuccess',
+      created: true,
+      chip: {
+        slug: 'h20e',
+        name: 'NVIDIA H20E',
+        designer: { slug: 'nvidia' },
+        foundry: { slug: 'tsmc' },
+        derivedFrom: { slug: 'h20' },
+        tdpWatts: 400,
+        tpp: 2368,
+        architecture: null,
+      },
+    });
+    const updated = await mutate(UPSERT_CHIP, {
+      slug: 'h20e',
+      name: 'NVIDIA H20E',
+      designer: 'nvidia',
+      foundry: null,
+      architecture: 'Hopper',
+      confidence: 'VERIFIED',
+    });
+    expect(updated.created).toBe(false);
+    expect(updated.chip).toEqual({ ...created.chip, foundry: null, architecture: 'Hopper' });
+  });
+
+  it('refuses invalid fields and unknown references, writing nothing', async () => {
+    const chip = (overrides: Record<string, unknown>) => ({
+      slug: 'test-invalid-chip',
+      name: 'X',
+      designer: 'nvidia',
+      confidence: 'RECALLED',
+      ...overrides,
+    });
+    const cases: [Record<string, unknown>, string[][]][] = [
+      [{ designer: 'nobody' }, [['input', 'designer']]],
+      [{ foundry: 'nobody' }, [['input', 'foundry']]],
+      [{ derivedFrom: 'h999' }, [['input', 'derivedFrom']]],
+      [{ derivedFrom: 'test-invalid-chip' }, [['input', 'derivedFrom']]],
+      [
+        { tdpWatts: -1, launchYear: 1800 },
+        [
+          ['input', 'tdpWatts'],
+          ['input', 'launchYear'],
+        ],
+      ],
+    ];
+    for (const [overrides, expected] of cases) {
+      const result = await refused(UPSERT_CHIP, chip(overrides));
+      expect(result.__typename, JSON.stringify(overrides)).toBe('ValidationError');
+      expect(paths(result)).toEqual(expected);
+    }
+  });
+});
