@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { queryRows } from '../src/db/client.js';
 import { encodeEventCursor } from '../src/schema/node.js';
 import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { createKey } from './helpers/keys.js';
 import {
   type ChildGateway,
   type InProcessGateway,
@@ -50,7 +51,7 @@ describe.runIf(backend === 'postgres')('two gateway processes over one PostgreSQ
     await database?.close();
   });
 
-  it('a SQL status change reaches a WebSocket client on A and an SSE client on B exactly once; a non-matching filter gets nothing', async () => {
+  it('a SQL status change and an API mutation on A reach a WebSocket client on A and an SSE client on B exactly once; a non-matching filter gets nothing', async () => {
     const ws = wsClient(a.url);
     const onA = subscribeWs(ws, UPDATES);
     const onB = await subscribeSse(b.url, UPDATES);
@@ -86,10 +87,41 @@ describe.runIf(backend === 'postgres')('two gateway processes over one PostgreSQ
     expect(cn?.data?.policyDecisionUpdated.decision.slug).toBe(
       'cn-2026-01-24-h200-orders-in-principle',
     );
+
+    // A mutation through the API on A, with a write key: both receive it, once.
+    const key = await createKey(database.db, ['write']);
+    const response = await fetch(a.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...key.headers },
+      body: JSON.stringify({
+        query: /* GraphQL */ `mutation ($input: UpdatePolicyDecisionStatusInput!) {
+          updatePolicyDecisionStatus(input: $input) { __typename }
+        }`,
+        variables: {
+          input: {
+            slug: 'us-whitehouse-2025-12-08-h200-approval',
+            status: 'IN_EFFECT',
+            note: 'through the API',
+          },
+        },
+      }),
+    });
+    expect(await response.json()).toEqual({
+      data: { updatePolicyDecisionStatus: { __typename: 'UpdatePolicyDecisionStatusSuccess' } },
+    });
+    for (const subscription of [onA, onB]) {
+      const results = await subscription.waitForResults(3);
+      expect(results[2]?.data?.policyDecisionUpdated).toMatchObject({
+        toStatus: 'IN_EFFECT',
+        note: 'through the API',
+        decision: { slug: 'us-whitehouse-2025-12-08-h200-approval' },
+      });
+    }
+
     await Promise.all([onA.close(), onB.close(), cnOnB.close()]);
     await ws.dispose();
-    expect(onA.results).toHaveLength(2);
-    expect(onB.results).toHaveLength(2);
+    expect(onA.results).toHaveLength(3);
+    expect(onB.results).toHaveLength(3);
     expect(cnOnB.results).toHaveLength(1);
   });
 });

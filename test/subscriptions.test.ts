@@ -8,6 +8,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { queryRows } from '../src/db/client.js';
 import { encodeEventCursor } from '../src/schema/node.js';
+import { createKey } from './helpers/keys.js';
 import { type InProcessGateway, startInProcessGateway } from './helpers/server.js';
 import { subscribeSse, subscribeWs, wsClient } from './helpers/subscribers.js';
 import {
@@ -152,6 +153,53 @@ describe('policyDecisionUpdated', () => {
     await onWs.waitForComplete();
     await ws.dispose();
     expect(onWs.results).toHaveLength(0);
+  });
+});
+
+describe('WebSocket authentication', () => {
+  it('takes the API key from connectionParams: a write key may mutate over the socket, a bad key is refused with 4403', async () => {
+    const key = await createKey(db(), ['write']);
+    const ws = wsClient(gateway.url, { authorization: key.headers.authorization });
+    const live = subscribeWs(ws, SIGNALS);
+    await vi.waitFor(() => expect(gateway.running.events.stats().subscribers).toBe(1));
+    const mutation = subscribeWs(
+      ws,
+      /* GraphQL */ `mutation ($input: RecordDemandSignalInput!) {
+        recordDemandSignal(input: $input) { __typename }
+      }`,
+      {
+        input: {
+          slug: 'ds-test-over-websocket',
+          companies: ['bytedance'],
+          kind: 'INTEREST',
+          observedOn: '2026-02-04',
+        },
+      },
+    );
+    const [written] = await mutation.waitForResults(1);
+    expect(written?.data).toEqual({
+      recordDemandSignal: { __typename: 'RecordDemandSignalSuccess' },
+    });
+    const [event] = await live.waitForResults(1);
+    expect(event?.data?.demandSignalRecorded.slug).toBe('ds-test-over-websocket');
+    await live.close();
+    await ws.dispose();
+
+    // No key: reads work, the mutation is refused with UNAUTHENTICATED.
+    const anonymous = wsClient(gateway.url);
+    const refused = subscribeWs(
+      anonymous,
+      'mutation { upsertCompany(input: { slug: "x", name: "X", country: "US", roles: [BUYER], confidence: RECALLED }) { __typename } }',
+    );
+    const [denied] = await refused.waitForResults(1);
+    expect(denied?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    await anonymous.dispose();
+
+    const bad = wsClient(gateway.url, { authorization: `Bearer ${key.key}x` });
+    const never = subscribeWs(bad, SIGNALS);
+    expect((await bad.closed).code).toBe(4403);
+    await never.waitForComplete();
+    expect(never.results).toHaveLength(0);
   });
 });
 
