@@ -13,6 +13,7 @@ import type { Database } from './db/client.js';
 import { maskError, QueryTooComplexError } from './errors.js';
 import { useHttpEdges } from './http.js';
 import { schema } from './schema/index.js';
+import { type Sources, useSourceProvenance } from './sources/index.js';
 import { STORY_QUERY } from './story.js';
 
 /** What `createApp` needs. */
@@ -27,6 +28,11 @@ export interface AppDependencies {
   graphiql: boolean;
   /** Logger for yoga and for masked (unexpected) errors. */
   logger?: AppLogger;
+  /**
+   * The external sources (built once by `createSources`); without them every external field
+   * answers `SOURCE_NOT_CONFIGURED`.
+   */
+  sources?: Sources;
   /** Largest request body accepted, in bytes (default `MAX_REQUEST_BODY_BYTES`); larger gets 413. */
   maxRequestBodyBytes?: number;
 }
@@ -101,7 +107,7 @@ export function createApp(deps: AppDependencies): App {
         else logger.error(error, ...rest);
       },
     },
-    context: () => createContext(deps.db, deps.limits),
+    context: () => createContext(deps.db, deps.limits, deps.sources),
     maskedErrors: {
       maskError,
     },
@@ -140,6 +146,7 @@ export function createApp(deps: AppDependencies): App {
     plugins: [
       useHttpEdges(deps.corsOrigins),
       ...armorPlugins(deps.limits),
+      useSourceProvenance(),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {

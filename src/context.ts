@@ -9,6 +9,7 @@ import {
   type ExportStatusRow,
   loadExportStatuses,
 } from './db/export-status.js';
+import { forRequest, noSources, type RequestSources, type Sources } from './sources/index.js';
 
 /** Who is calling. Reads are open to anonymous callers; API keys arrive with write access. */
 export interface Viewer {
@@ -38,14 +39,21 @@ export interface Context {
   db: Database;
   limits: QueryLimits;
   loaders: Loaders;
+  /** External sources: per-request DataLoaders over the shared clients, and provenance. */
+  sources: RequestSources;
   viewer: Viewer;
 }
 
 /** Builds a fresh context for one request (or one subscription event stream). */
-export function createContext(db: Database, limits: QueryLimits): Context {
+export function createContext(
+  db: Database,
+  limits: QueryLimits,
+  sources: Sources = noSources(),
+): Context {
   return {
     db,
     limits,
+    sources: forRequest(sources),
     viewer: { kind: 'anonymous' },
     loaders: {
       exportStatus: new DataLoader((keys) => loadExportStatuses(db, keys), {

@@ -12,7 +12,8 @@ import { type DatabaseHandle, openDatabase } from './db/client.js';
 import { DirectoryLockedError } from './db/lock.js';
 import { isEmpty, runMigrations } from './db/migrate.js';
 import { seed } from './db/seed.js';
-import { ConfigError, type Env, loadEnv, queryLimitsOf } from './env.js';
+import { ConfigError, type Env, loadEnv, queryLimitsOf, sourcesConfigOf } from './env.js';
+import { createSources } from './sources/index.js';
 
 /** A running gateway. */
 export interface RunningGateway {
@@ -43,8 +44,13 @@ export async function startGateway(
     throw error;
   }
 
+  const sources = createSources(sourcesConfigOf(env));
+  for (const { source, reason } of sources.disabled) {
+    log.warn({ source }, `source off: ${reason}`);
+  }
   const { yoga } = createApp({
     db: db.db,
+    sources,
     ping: () => db.ping(),
     corsOrigins: env.CHIPGATE_CORS_ORIGINS,
     graphiql: env.CHIPGATE_GRAPHIQL,
@@ -82,6 +88,7 @@ export async function startGateway(
     // Release the database (and its directory lock) for a caller that stays alive.
     try {
       await yoga.dispose();
+      await sources.close();
     } finally {
       await db.close();
     }
@@ -114,6 +121,7 @@ export async function startGateway(
       server.closeAllConnections();
       await closed;
       await yoga.dispose();
+      await sources.close();
       await db.close();
     })();
     return stopping;

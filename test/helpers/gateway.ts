@@ -6,6 +6,7 @@ import type { ExecutionResult } from 'graphql';
 import { type App, createApp } from '../../src/app.js';
 import type { QueryLimits } from '../../src/context.js';
 import { loadEnv, queryLimitsOf } from '../../src/env.js';
+import { createSources, type Sources, type SourcesConfig } from '../../src/sources/index.js';
 import { createTestDatabase, StatementLog, type TestDatabase } from './database.js';
 
 /** The limits a default configuration gives. */
@@ -22,6 +23,8 @@ export interface Response<TData = Record<string, unknown>> extends ExecutionResu
 export interface TestGateway {
   database: TestDatabase;
   app: App;
+  /** The external sources the app uses (all off unless `sources` was given). */
+  sources?: Sources;
   /** Every SQL statement sent since the last `statements.reset()`. */
   statements: StatementLog;
   /** POSTs an operation to `/graphql` in process. */
@@ -55,12 +58,14 @@ export async function executeOn<TData = any>(
 
 /** A fresh database and app for one test file. */
 export async function createTestGateway(
-  options: { limits?: Partial<QueryLimits>; corsOrigins?: string[] } = {},
+  options: { limits?: Partial<QueryLimits>; corsOrigins?: string[]; sources?: SourcesConfig } = {},
 ): Promise<TestGateway> {
   const statements = new StatementLog();
   const database = await createTestDatabase({ logger: statements });
+  const sources = options.sources ? createSources(options.sources) : undefined;
   const app = createApp({
     db: database.db,
+    ...(sources ? { sources } : {}),
     ping: () => database.ping(),
     limits: { ...defaultLimits(), ...options.limits },
     corsOrigins: options.corsOrigins ?? [],
@@ -69,10 +74,12 @@ export async function createTestGateway(
   return {
     database,
     app,
+    ...(sources ? { sources } : {}),
     statements,
     execute: (query, variables, headers) => executeOn(app, query, variables, headers),
     async close() {
       await app.yoga.dispose();
+      await sources?.close();
       await database.close();
     },
   };
