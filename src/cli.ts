@@ -3,6 +3,8 @@
  *
  *   migrate   apply the migrations in drizzle/ to the configured database
  *   seed      migrate, then load the seed dataset (idempotent: only missing rows are added)
+ *   sync federal-register [--since YYYY-MM-DD] [--page-size N]
+ *             migrate, then upsert BIS documents of the Federal Register as policy decisions
  *
  * The database is the one the gateway uses: DATABASE_URL, else the embedded PGlite directory
  * (which a running gateway holds; the command then refuses and says so).
@@ -10,17 +12,27 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import cliProgress from 'cli-progress';
 import { openDatabase } from './db/client.js';
 import { DirectoryLockedError } from './db/lock.js';
 import { runMigrations } from './db/migrate.js';
 import { seed } from './db/seed.js';
-import { ConfigError, loadEnv } from './env.js';
+import { ConfigError, loadEnv, sourcesConfigOf } from './env.js';
+import { FederalRegisterClient } from './sources/federal-register.js';
+import { Source } from './sources/http.js';
+import { CHIPGATE_USER_AGENT } from './sources/index.js';
+import { type SyncResult, syncFederalRegister } from './sync/federal-register.js';
 
 const USAGE = `Usage: npm run chipgate -- <command>
 
 Commands:
   migrate   Apply the database migrations (drizzle/) to the configured database.
   seed      Migrate, then load the seed dataset; only rows that are missing are added.
+  sync federal-register [--since YYYY-MM-DD] [--page-size N]
+            Migrate, then page through the Federal Register's BIS documents published
+            since the date (default 2022-10-01) and upsert each as a policy decision
+            (slug fr-<document number>). Curated rows are never overwritten. Safe to
+            re-run and to interrupt (Ctrl-C stops after the current document).
   help      Show this text.
 
 The database is DATABASE_URL when set, else the embedded PGlite directory
@@ -38,11 +50,19 @@ export async function runCli(
     out(USAGE);
     return command ? 0 : 2;
   }
-  if (command !== 'migrate' && command !== 'seed') {
+  if (command !== 'migrate' && command !== 'seed' && command !== 'sync') {
     err(`chipgate: unknown command "${command}".\n\n${USAGE}`);
     return 2;
   }
-  if (rest.length > 0) {
+  let syncOptions: SyncArguments | undefined;
+  if (command === 'sync') {
+    const parsed = parseSyncArguments(rest);
+    if (typeof parsed === 'string') {
+      err(`chipgate: ${parsed}\n\n${USAGE}`);
+      return 2;
+    }
+    syncOptions = parsed;
+  } else if (rest.length > 0) {
     err(`chipgate: "${command}" takes no arguments (got ${rest.join(' ')}).`);
     return 2;
   }
@@ -77,6 +97,7 @@ export async function runCli(
       out(`Migrations applied to ${handle.description}.`);
       return 0;
     }
+    if (syncOptions) return await runSync(handle, env, syncOptions, out, err);
     const result = await seed(handle.db);
     const added = Object.entries(result)
       .map(([table, count]) => `${table} +${count}`)
@@ -89,6 +110,103 @@ export async function runCli(
   } finally {
     await handle.close();
   }
+}
+
+/** Arguments of `sync`. */
+interface SyncArguments {
+  since: string;
+  pageSize: number;
+}
+
+/** Parses `federal-register [--since YYYY-MM-DD] [--page-size N]`; a string is a usage error. */
+function parseSyncArguments(args: string[]): SyncArguments | string {
+  const [what, ...flags] = args;
+  if (what !== 'federal-register') {
+    return `sync: unknown source "${what ?? ''}" (the one source is federal-register).`;
+  }
+  const options: SyncArguments = { since: '2022-10-01', pageSize: 100 };
+  for (let i = 0; i < flags.length; i += 2) {
+    const [flag, value] = [flags[i], flags[i + 1]];
+    if (
+      flag === '--since' &&
+      value &&
+      /^\d{4}-\d{2}-\d{2}$/.test(value) &&
+      !Number.isNaN(Date.parse(value))
+    ) {
+      options.since = value;
+    } else if (
+      flag === '--page-size' &&
+      value &&
+      /^\d+$/.test(value) &&
+      Number(value) >= 1 &&
+      Number(value) <= 1000
+    ) {
+      options.pageSize = Number(value);
+    } else {
+      return `sync: bad option "${[flag, value].filter(Boolean).join(' ')}" (expected --since YYYY-MM-DD, --page-size 1-1000).`;
+    }
+  }
+  return options;
+}
+
+/** `sync federal-register`: progress bar on a terminal, summary at the end, Ctrl-C stops. */
+async function runSync(
+  handle: Awaited<ReturnType<typeof openDatabase>>,
+  env: ReturnType<typeof loadEnv>,
+  options: SyncArguments,
+  out: (line: string) => void,
+  err: (line: string) => void,
+): Promise<number> {
+  const settings = sourcesConfigOf(env).federalRegister;
+  // A page of 100 documents takes longer than a GraphQL field may; give each call 30 s at least.
+  const source = new Source(
+    'federal-register',
+    { ...settings, timeoutMs: Math.max(settings.timeoutMs, 30_000) },
+    CHIPGATE_USER_AGENT,
+  );
+  const client = new FederalRegisterClient(source, settings.baseUrl);
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  const bar = process.stderr.isTTY
+    ? new cliProgress.SingleBar(
+        { stream: process.stderr, format: 'Federal Register [{bar}] {value}/{total} documents' },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  let result: SyncResult;
+  try {
+    result = await syncFederalRegister(handle.db, client, {
+      ...options,
+      signal: controller.signal,
+      onProgress: (done, total) => {
+        if (!bar) return;
+        if (done === 1) bar.start(total, 0);
+        bar.setTotal(total);
+        bar.update(done);
+      },
+    });
+  } finally {
+    bar?.stop();
+    process.off('SIGINT', stop);
+    await source.close();
+  }
+  const { created, linked, updated, unchanged, failed } = result.counts;
+  const summary = `${created} created, ${linked} linked, ${updated} updated, ${unchanged} unchanged, ${failed} failed`;
+  if (result.interrupted) {
+    err(`chipgate: sync interrupted; so far: ${summary}. Run it again to finish.`);
+    return 130;
+  }
+  if (result.error) {
+    err(
+      `chipgate: sync stopped: ${result.error.message} So far: ${summary}. Run it again to finish.`,
+    );
+    return 1;
+  }
+  out(
+    `Synced ${result.total} Federal Register documents (BIS, since ${options.since}) into ${handle.description}: ${summary}.`,
+  );
+  return failed > 0 ? 1 : 0;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

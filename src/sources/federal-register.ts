@@ -178,32 +178,31 @@ export class FederalRegisterClient {
    * `next_page_url` on another origin than the configured API is refused.
    */
   fetchPage(url: string): Promise<Sourced<SearchPage>> {
+    return this.source.cached(`search:${url}`, async () => ({ value: await this.readPage(url) }));
+  }
+
+  /** A search page by URL, from the upstream (not the cache); for the sync. */
+  async readPage(url: string): Promise<SearchPage> {
     if (new URL(url).origin !== new URL(this.baseUrl).origin) {
-      return Promise.reject(
-        sourceInvalidResponse(
-          'federal-register',
-          `The Federal Register API pointed to a page on another host (${new URL(url).origin}).`,
-        ),
+      throw sourceInvalidResponse(
+        'federal-register',
+        `The Federal Register API pointed to a page on another host (${new URL(url).origin}).`,
       );
     }
-    return this.source.cached(`search:${url}`, async () => {
-      const answer = await this.source.get(url);
-      const envelope = this.source.parseJson(answer.body, searchEnvelopeSchema, 'search results');
-      const documents: FederalRegisterDocument[] = [];
-      let invalid = 0;
-      for (const result of envelope.results) {
-        const parsed = federalRegisterDocumentSchema.safeParse(result);
-        if (parsed.success) documents.push(parsed.data);
-        else invalid += 1;
-      }
-      return {
-        value: {
-          count: envelope.count,
-          documents,
-          invalid,
-          nextPageUrl: envelope.next_page_url ?? null,
-        },
-      };
-    });
+    const answer = await this.source.get(url);
+    const envelope = this.source.parseJson(answer.body, searchEnvelopeSchema, 'search results');
+    const documents: FederalRegisterDocument[] = [];
+    let invalid = 0;
+    for (const result of envelope.results) {
+      const parsed = federalRegisterDocumentSchema.safeParse(result);
+      if (parsed.success) documents.push(parsed.data);
+      else invalid += 1;
+    }
+    return {
+      count: envelope.count,
+      documents,
+      invalid,
+      nextPageUrl: envelope.next_page_url ?? null,
+    };
   }
 }
