@@ -59,6 +59,13 @@ const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'si
   error: 'expected one of fatal, error, warn, info, debug, trace, silent',
 });
 
+/** A cache lifetime in seconds; 0 turns the cache (and serve-stale) off. */
+const cacheSeconds = z.coerce
+  .number({ error: 'expected seconds between 0 and 604800 (0: no cache)' })
+  .int({ error: 'expected seconds between 0 and 604800 (0: no cache)' })
+  .min(0, { error: 'expected seconds between 0 and 604800 (0: no cache)' })
+  .max(604_800, { error: 'expected seconds between 0 and 604800 (0: no cache)' });
+
 /** An absolute http(s) base URL, without a trailing slash. */
 const baseUrl = z
   .string()
@@ -155,12 +162,9 @@ export const envSchema = z.object({
     'milliseconds between 1 and 3600000',
     3_600_000,
   ).default(30_000),
-  CHIPGATE_FEDERAL_REGISTER_CACHE_TTL_S: positiveInt(
-    'seconds between 1 and 604800',
-    604_800,
-  ).default(21_600),
-  CHIPGATE_SEC_CACHE_TTL_S: positiveInt('seconds between 1 and 604800', 604_800).default(21_600),
-  CHIPGATE_NEWS_CACHE_TTL_S: positiveInt('seconds between 1 and 604800', 604_800).default(900),
+  CHIPGATE_FEDERAL_REGISTER_CACHE_TTL_S: cacheSeconds.default(21_600),
+  CHIPGATE_SEC_CACHE_TTL_S: cacheSeconds.default(21_600),
+  CHIPGATE_NEWS_CACHE_TTL_S: cacheSeconds.default(900),
   CHIPGATE_FEDERAL_REGISTER_RATE: positiveInt(
     'requests per second between 1 and 1000',
     1000,

@@ -53,7 +53,7 @@ export interface SourceSettings {
   breakerThreshold: number;
   /** How long the breaker stays open before letting one call through, in milliseconds. */
   breakerCooldownMs: number;
-  /** How long a cached value is fresh, in milliseconds. */
+  /** How long a cached value is fresh, in milliseconds; 0: nothing is cached. */
   ttlMs: number;
   /** Calls started per second at most (client-side rate limit). */
   ratePerSecond: number;
@@ -153,7 +153,8 @@ export class Source {
     this.userAgent = userAgent;
     this.cache = new LRUCache<string, CacheEntry>({
       max: 5_000,
-      ttl: settings.ttlMs,
+      // lru-cache reads ttl 0 as "forever"; 0 here means "no cache" (see `remember`).
+      ttl: Math.max(settings.ttlMs, 1),
       // Expired entries stay until evicted by size, to be served stale when the upstream fails.
       allowStale: false,
       noDeleteOnStaleGet: true,
@@ -368,10 +369,10 @@ export class Source {
               this.name,
               `${this.label} answered 304 to an unconditional request.`,
             );
-          this.cache.set(key, { ...expired, fetchedAt });
+          this.remember(key, { ...expired, fetchedAt });
           return { value: expired.value as T, info: this.info(fetchedAt, false) };
         }
-        this.cache.set(key, {
+        this.remember(key, {
           value: loaded.value,
           fetchedAt,
           validators: loaded.validators ?? {},
@@ -422,7 +423,7 @@ export class Source {
       if (results[i]) return;
       if (loaded) {
         const value = loaded.get(key) ?? null;
-        this.cache.set(cacheKey(key), { value, fetchedAt, validators: {} });
+        this.remember(cacheKey(key), { value, fetchedAt, validators: {} });
         results[i] = { value, info: this.info(fetchedAt, false) };
         return;
       }
@@ -432,6 +433,10 @@ export class Source {
         : (failure as Error);
     });
     return results;
+  }
+
+  private remember(key: string, entry: CacheEntry): void {
+    if (this.settings.ttlMs > 0) this.cache.set(key, entry);
   }
 
   private fresh<T>(key: string): Sourced<T> | undefined {
