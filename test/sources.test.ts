@@ -3,7 +3,7 @@
  * story, upstream call counts (batching, caching), each failure mode as a partial response,
  * the circuit breaker, serve-stale-on-error, conditional GET and SOURCE_NOT_CONFIGURED.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app.js';
 import { policyDecisions } from '../src/db/schema.js';
 import { createSources, type Sources, type SourcesConfig } from '../src/sources/index.js';
@@ -424,6 +424,19 @@ describe('failure is partial', () => {
     expectPartial(open, 'SOURCE_UNAVAILABLE');
     expect(open.errors?.[0]?.message).toMatch(/circuit breaker open/);
     expect(upstream.calls('/fr/')).toBe(2);
+
+    // The source recovers; after the cool-down (cockatiel reads Date.now) one call goes
+    // through, succeeds, and closes the breaker.
+    upstream.reset();
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(Date.now() + 3_600_001);
+    try {
+      const recovered = await execute(PARTIAL);
+      expect(recovered.errors).toBeUndefined();
+      expect(upstream.calls('/fr/')).toBe(1);
+      expect(sources.all[0]?.breakerState).toBe('closed');
+    } finally {
+      clock.mockRestore();
+    }
   });
 });
 
@@ -476,6 +489,25 @@ describe('cache', () => {
     const atom = upstream.log.filter((entry) => entry.path === '/news/policy.atom');
     expect(atom.map((entry) => entry.status)).toEqual([200, 304]);
     expect(atom[1]?.headers['if-none-match']).toMatch(/^"/);
+  });
+});
+
+describe('rate limit', () => {
+  it('spaces the calls of a source by its rate', async () => {
+    const { execute } = appWith(upstreamSourcesConfig(upstream, { CHIPGATE_SEC_RATE: '4' }));
+    const result = await execute(/* GraphQL */ `{
+      nvidia: company(slug: "nvidia") { financials { concept } }
+      amd: company(slug: "amd") { financials { concept } }
+      intel: company(slug: "intel") { financials { concept } }
+    }`);
+    expect(result.errors).toBeUndefined();
+    const arrivals = upstream.log
+      .filter((entry) => entry.path.startsWith('/sec/'))
+      .map((e) => e.at);
+    expect(arrivals).toHaveLength(3);
+    // 4 calls/s: at least 250 ms apart (a lower bound, which no slow machine can break).
+    expect((arrivals[1] ?? 0) - (arrivals[0] ?? 0)).toBeGreaterThanOrEqual(240);
+    expect((arrivals[2] ?? 0) - (arrivals[1] ?? 0)).toBeGreaterThanOrEqual(240);
   });
 });
 

@@ -105,6 +105,14 @@ class RetryableError extends Error {
   }
 }
 
+/** The deadline passed before the call was sent (it waited for the rate limiter). */
+class NotSentError extends Error {
+  constructor() {
+    super('deadline passed before the call was sent');
+    this.name = 'NotSentError';
+  }
+}
+
 /** Parses `Retry-After` (seconds or an HTTP date) into milliseconds from now. */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
   if (!value) return undefined;
@@ -163,7 +171,13 @@ export class Source {
     });
     this.limiter = new Bottleneck({ minTime: Math.ceil(1000 / settings.ratePerSecond) });
     this.breaker = circuitBreaker(
-      handleWhen((error) => !(error instanceof SourceError && error.code !== 'SOURCE_UNAVAILABLE')),
+      // Upstream failures open the breaker; a refused payload or a deadline that passed while
+      // the call waited for the rate limiter says nothing about the upstream's health.
+      handleWhen(
+        (error) =>
+          !(error instanceof NotSentError) &&
+          !(error instanceof SourceError && error.code !== 'SOURCE_UNAVAILABLE'),
+      ),
       {
         halfOpenAfter: settings.breakerCooldownMs,
         breaker: new ConsecutiveBreaker(settings.breakerThreshold),
@@ -205,7 +219,7 @@ export class Source {
 
   private asSourceError(error: unknown): SourceError {
     if (error instanceof SourceError) return error;
-    if (error instanceof TaskCancelledError) {
+    if (error instanceof TaskCancelledError || error instanceof NotSentError) {
       return sourceUnavailable(
         this.name,
         `${this.label} did not answer within ${this.settings.timeoutMs} ms.`,
@@ -234,7 +248,7 @@ export class Source {
     deadline: number,
   ): Promise<HttpAnswer> {
     // A call whose deadline passed while it waited for the rate limiter is not sent.
-    if (signal.aborted) throw new TaskCancelledError();
+    if (signal.aborted) throw new NotSentError();
     const headers: Record<string, string> = {
       'user-agent': this.userAgent,
       accept:

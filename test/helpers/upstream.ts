@@ -414,7 +414,7 @@ export interface Upstream {
   /** Requests received whose path starts with `prefix`. */
   calls(prefix?: string): number;
   /** Request paths (with query) and headers, in order. */
-  log: { path: string; headers: IncomingMessage['headers']; status: number }[];
+  log: { path: string; headers: IncomingMessage['headers']; status: number; at: number }[];
   /** Replaces a feed's body (a new ETag follows). */
   setFeed(name: string, body: string): void;
   close(): Promise<void>;
@@ -564,7 +564,7 @@ export async function startUpstream(): Promise<Upstream> {
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', base);
     const path = `${url.pathname}${url.search}`;
-    const entry = { path, headers: req.headers, status: 0 };
+    const entry = { path, headers: req.headers, status: 0, at: performance.now() };
     log.push(entry);
     res.on('finish', () => {
       entry.status = res.statusCode;
