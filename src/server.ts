@@ -44,7 +44,7 @@ export async function startGateway(
     throw error;
   }
 
-  const sources = createSources(sourcesConfigOf(env));
+  const sources = createSources(sourcesConfigOf(env), log);
   for (const { source, reason } of sources.disabled) {
     log.warn({ source }, `source off: ${reason}`);
   }

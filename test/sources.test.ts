@@ -296,6 +296,29 @@ describe('upstream calls', () => {
   });
 });
 
+describe('the Federal Register client', () => {
+  it('splits more than 20 numbers into calls of at most 20; unknown numbers are null', async () => {
+    const numbers = Array.from({ length: 24 }, (_, i) => `2024-${String(80001 + i)}`);
+    for (const number of numbers) {
+      upstream.documents.set(
+        number,
+        bisDocument({
+          document_number: number,
+          title: `Batch ${number}`,
+          publication_date: '2024-05-01',
+        }),
+      );
+    }
+    const { sources } = appWith(upstreamSourcesConfig(upstream));
+    const results = await sources.federalRegister?.documents([...numbers, '1999-00000']);
+    expect(
+      results?.map((result) => (result instanceof Error ? result : (result.value?.title ?? null))),
+    ).toEqual([...numbers.map((number) => `Batch ${number}`), null]);
+    const sizes = upstream.log.map((entry) => entry.path.split('?')[0]?.split(',').length ?? 0);
+    expect(sizes.sort((a, b) => b - a)).toEqual([20, 5]);
+  });
+});
+
 const PARTIAL = /* GraphQL */ `{
   policyDecision(slug: "us-bis-2026-01-13-h200-license-review-policy") {
     title

@@ -132,13 +132,24 @@ export class FederalRegisterClient {
     return this.source.cachedMany(
       numbers,
       async (missing) => {
-        const found = new Map<string, FederalRegisterDocument | null>();
+        const found = new Map<string, FederalRegisterDocument | Error>();
+        const chunks: string[][] = [];
         for (let i = 0; i < missing.length; i += MAX_DOCUMENTS_PER_CALL) {
-          const chunk = missing.slice(i, i + MAX_DOCUMENTS_PER_CALL);
-          for (const [number, document] of await this.fetchDocuments(chunk)) {
-            found.set(number, document);
-          }
+          chunks.push(missing.slice(i, i + MAX_DOCUMENTS_PER_CALL));
         }
+        // Chunks go out together (the rate limiter paces them); a failed chunk fails only its
+        // own numbers.
+        await Promise.all(
+          chunks.map(async (chunk) => {
+            try {
+              for (const [number, document] of await this.fetchDocuments(chunk)) {
+                found.set(number, document);
+              }
+            } catch (error) {
+              for (const number of chunk) found.set(number, error as Error);
+            }
+          }),
+        );
         return found;
       },
       (number) => `document:${number}`,

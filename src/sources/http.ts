@@ -59,6 +59,14 @@ export interface SourceSettings {
   ratePerSecond: number;
 }
 
+/** The logger shape a source uses (pino satisfies it). */
+export interface SourceLogger {
+  info: (object: object, message: string) => void;
+  warn: (object: object, message: string) => void;
+}
+
+const silent: SourceLogger = { info() {}, warn() {} };
+
 /** Where a value came from: the source, when it was fetched, and whether it is past its TTL. */
 export interface SourceInfo {
   source: SourceName;
@@ -146,17 +154,22 @@ export class Source {
   private readonly retry;
   /** Calls in flight per cache key, so concurrent requests share one upstream call. */
   private readonly inFlight = new Map<string, Promise<Sourced<unknown>>>();
-  /** HTTP requests sent (every attempt counts); for logs and the benchmark. */
-  requests = 0;
 
-  /** `clock` (milliseconds, monotonic) drives cache expiry; tests pass one they can advance. */
+  private readonly logger: SourceLogger;
+
+  /**
+   * `clock` (milliseconds, monotonic) drives cache expiry; tests pass one they can advance.
+   * `logger` hears of failed calls, stale answers and the breaker opening and closing.
+   */
   constructor(
     name: SourceName,
     settings: SourceSettings,
     userAgent: string,
     clock?: { now(): number },
+    logger: SourceLogger = silent,
   ) {
     this.name = name;
+    this.logger = logger;
     this.settings = settings;
     this.userAgent = userAgent;
     this.cache = new LRUCache<string, CacheEntry>({
@@ -182,6 +195,15 @@ export class Source {
         halfOpenAfter: settings.breakerCooldownMs,
         breaker: new ConsecutiveBreaker(settings.breakerThreshold),
       },
+    );
+    this.breaker.onBreak(() =>
+      logger.warn(
+        { source: name, cooldownMs: settings.breakerCooldownMs },
+        'source failing: circuit breaker open',
+      ),
+    );
+    this.breaker.onReset(() =>
+      logger.info({ source: name }, 'source recovered: circuit breaker closed'),
     );
     this.retry = retry(
       handleWhen((error) => error instanceof RetryableError),
@@ -213,7 +235,9 @@ export class Source {
         ),
       );
     } catch (error) {
-      throw this.asSourceError(error);
+      const failure = this.asSourceError(error);
+      this.logger.warn({ source: this.name, code: failure.code, url }, failure.message);
+      throw failure;
     }
   }
 
@@ -258,7 +282,6 @@ export class Source {
     if (options.validators?.lastModified) {
       headers['if-modified-since'] = options.validators.lastModified;
     }
-    this.requests += 1;
     let response: Response;
     try {
       response = await fetch(url, { headers, signal, redirect: 'follow' });
@@ -394,6 +417,10 @@ export class Source {
         return { value: loaded.value, info: this.info(fetchedAt, false) };
       } catch (error) {
         if (expired) {
+          this.logger.warn(
+            { source: this.name, key },
+            'serving a stale value: the upstream failed',
+          );
           return { value: expired.value as T, info: this.info(expired.fetchedAt, true) };
         }
         throw error;
@@ -409,12 +436,13 @@ export class Source {
 
   /**
    * Cached values for many keys; the keys that are missing or expired are fetched together by
-   * one `loadMany` (for upstreams that batch). Returns one result per key, in key order: the
-   * value (null when the upstream has none), a stale value when `loadMany` failed, or the error.
+   * one `loadMany` (for upstreams that batch), which maps each key to its value, null (the
+   * upstream has none) or the error of the call that should have brought it. Returns one result
+   * per key, in key order: the value, a stale value when its load failed, or the error.
    */
   async cachedMany<T>(
     keys: readonly string[],
-    loadMany: (keys: string[]) => Promise<Map<string, T | null>>,
+    loadMany: (keys: string[]) => Promise<Map<string, T | null | Error>>,
     cacheKey: (key: string) => string,
   ): Promise<(Sourced<T | null> | Error)[]> {
     const results: (Sourced<T | null> | Error)[] = new Array(keys.length);
@@ -425,18 +453,17 @@ export class Source {
       else missing.push(key);
     });
     if (missing.length === 0) return results;
-    let loaded: Map<string, T | null> | undefined;
-    let failure: unknown;
+    let loaded: Map<string, T | null | Error>;
     try {
       loaded = await loadMany(missing);
     } catch (error) {
-      failure = error;
+      loaded = new Map(missing.map((key) => [key, error as Error]));
     }
     const fetchedAt = new Date();
     keys.forEach((key, i) => {
       if (results[i]) return;
-      if (loaded) {
-        const value = loaded.get(key) ?? null;
+      const value = loaded.get(key) ?? null;
+      if (!(value instanceof Error)) {
         this.remember(cacheKey(key), { value, fetchedAt, validators: {} });
         results[i] = { value, info: this.info(fetchedAt, false) };
         return;
@@ -444,7 +471,7 @@ export class Source {
       const expired = this.cache.get(cacheKey(key), { allowStale: true });
       results[i] = expired
         ? { value: expired.value as T | null, info: this.info(expired.fetchedAt, true) }
-        : (failure as Error);
+        : value;
     });
     return results;
   }

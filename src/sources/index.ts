@@ -8,7 +8,13 @@ import DataLoader from 'dataloader';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { type SourceError, type SourceName, sourceNotConfigured } from '../errors.js';
 import { FederalRegisterClient, type FederalRegisterDocument } from './federal-register.js';
-import { Source, type Sourced, type SourceInfo, type SourceSettings } from './http.js';
+import {
+  Source,
+  type Sourced,
+  type SourceInfo,
+  type SourceLogger,
+  type SourceSettings,
+} from './http.js';
 import { type Feed, NewsClient, type NewsItem } from './news.js';
 import { type CompanyFinancials, SecClient } from './sec.js';
 
@@ -21,11 +27,6 @@ export interface SourcesConfig {
   news: SourceSettings & { feeds: string[] };
   /** Monotonic milliseconds for cache expiry (default `performance.now`); tests advance one. */
   clock?: { now(): number };
-}
-
-/** The logger shape the sources use (pino satisfies it). */
-export interface SourcesLogger {
-  warn: (object: object, message: string) => void;
 }
 
 /** The process-wide source clients; null when the source is off. */
@@ -43,8 +44,8 @@ export interface Sources {
 /** The User-Agent sent to the Federal Register and news feeds (the SEC gets the operator's). */
 export const CHIPGATE_USER_AGENT = 'chipgate/0.1 (AI-chip export-policy gateway)';
 
-/** Builds the source clients from configuration. */
-export function createSources(config: SourcesConfig): Sources {
+/** Builds the source clients from configuration; `logger` hears of failures and the breakers. */
+export function createSources(config: SourcesConfig, logger?: SourceLogger): Sources {
   const all: Source[] = [];
   const disabled: Sources['disabled'] = [];
   const federalSource = new Source(
@@ -52,11 +53,12 @@ export function createSources(config: SourcesConfig): Sources {
     config.federalRegister,
     CHIPGATE_USER_AGENT,
     config.clock,
+    logger,
   );
   all.push(federalSource);
   let sec: SecClient | null = null;
   if (config.sec.userAgent) {
-    const source = new Source('sec-edgar', config.sec, config.sec.userAgent, config.clock);
+    const source = new Source('sec-edgar', config.sec, config.sec.userAgent, config.clock, logger);
     all.push(source);
     sec = new SecClient(source, config.sec.baseUrl);
   } else {
@@ -68,7 +70,7 @@ export function createSources(config: SourcesConfig): Sources {
   }
   let news: NewsClient | null = null;
   if (config.news.feeds.length > 0) {
-    const source = new Source('news', config.news, CHIPGATE_USER_AGENT, config.clock);
+    const source = new Source('news', config.news, CHIPGATE_USER_AGENT, config.clock, logger);
     all.push(source);
     news = new NewsClient(source, config.news.feeds);
   } else {
