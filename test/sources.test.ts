@@ -515,6 +515,26 @@ describe('cache', () => {
   });
 });
 
+describe('news feeds', () => {
+  it('decodes a feed in the encoding its XML declaration names', async () => {
+    const { execute } = appWith(
+      upstreamSourcesConfig(upstream, { CHIPGATE_NEWS_FEEDS: `${upstream.url}/news/latin1.xml` }),
+    );
+    const result = await execute(/* GraphQL */ `{
+      company(slug: "samsung") { news { title summary publishedAt source } }
+    }`);
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.company.news).toEqual([
+      {
+        title: 'Samsung liefert HBM3E für Nvidia - Qualifizierung abgeschlossen',
+        summary: 'Größere Stückzahlen ab dem ersten Quartal.',
+        publishedAt: '2025-12-19T09:00:00.000Z',
+        source: 'Halbleiter-Nachrichten',
+      },
+    ]);
+  });
+});
+
 describe('rate limit', () => {
   it('spaces the calls of a source by its rate', async () => {
     const { execute } = appWith(upstreamSourcesConfig(upstream, { CHIPGATE_SEC_RATE: '4' }));

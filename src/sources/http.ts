@@ -91,7 +91,12 @@ export interface Validators {
 /** A successful HTTP answer: 200 (or 404 when the caller accepts it) with its body, or 304. */
 export interface HttpAnswer {
   status: number;
+  /** The body decoded as UTF-8 (JSON APIs). */
   body: string;
+  /** The raw body, for formats that declare their own encoding (XML feeds). */
+  bytes: Buffer;
+  /** The `charset` of the `content-type` header, lower case, when given. */
+  charset?: string;
   validators: Validators;
 }
 
@@ -298,7 +303,7 @@ export class Source {
     };
     if (response.status === 304) {
       await response.body?.cancel();
-      return { status: 304, body: '', validators };
+      return { status: 304, body: '', bytes: Buffer.alloc(0), validators };
     }
     if (response.status === 429 || response.status >= 500) {
       await response.body?.cancel();
@@ -316,12 +321,21 @@ export class Source {
       await response.body?.cancel();
       throw sourceUnavailable(this.name, `${this.label} answered HTTP ${response.status}.`);
     }
-    const body = await this.readCapped(response, signal);
-    return { status: response.status, body, validators };
+    const bytes = await this.readCapped(response, signal);
+    const charset = /charset=["']?([\w.:-]+)/i.exec(
+      response.headers.get('content-type') ?? '',
+    )?.[1];
+    return {
+      status: response.status,
+      body: bytes.toString('utf8'),
+      bytes,
+      ...(charset ? { charset: charset.toLowerCase() } : {}),
+      validators,
+    };
   }
 
-  /** Reads a body as UTF-8, aborting past `maxBytes`. */
-  private async readCapped(response: Response, signal: AbortSignal): Promise<string> {
+  /** Reads a body, aborting past `maxBytes`. */
+  private async readCapped(response: Response, signal: AbortSignal): Promise<Buffer> {
     const max = this.settings.maxBytes;
     const tooLarge = () =>
       sourceInvalidResponse(this.name, `${this.label} sent more than ${max} bytes.`);
@@ -330,7 +344,7 @@ export class Source {
       await response.body?.cancel();
       throw tooLarge();
     }
-    if (!response.body) return '';
+    if (!response.body) return Buffer.alloc(0);
     const reader = response.body.getReader();
     const chunks: Uint8Array[] = [];
     let size = 0;
@@ -350,7 +364,7 @@ export class Source {
       if (signal.aborted) throw new TaskCancelledError();
       throw new RetryableError(`connection lost while reading (${(error as Error).message})`);
     }
-    return Buffer.concat(chunks).toString('utf8');
+    return Buffer.concat(chunks);
   }
 
   /** Parses JSON and validates it with `schema`; throws `SOURCE_INVALID_RESPONSE` otherwise. */

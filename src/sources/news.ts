@@ -169,6 +169,21 @@ function newsItem(
   return { title, url, publishedAt, source, summary: summary || null };
 }
 
+/**
+ * Decodes a feed: the encoding of the XML declaration (`<?xml ... encoding="ISO-8859-1"?>`),
+ * else the HTTP charset, else UTF-8. An encoding the runtime does not know falls back to UTF-8.
+ */
+export function decodeFeed(bytes: Buffer, charset?: string): string {
+  const head = bytes.subarray(0, 200).toString('latin1');
+  const declared = /^\s*<\?xml[^>]*encoding=["']([\w.:-]+)["']/i.exec(head)?.[1];
+  const encoding = (declared ?? charset ?? 'utf-8').toLowerCase();
+  try {
+    return new TextDecoder(encoding).decode(bytes);
+  } catch {
+    return new TextDecoder('utf-8').decode(bytes);
+  }
+}
+
 /** Client of the configured feeds over a `Source` (deadline, retries, breaker, cache). */
 export class NewsClient {
   constructor(
@@ -181,7 +196,7 @@ export class NewsClient {
     return this.source.cached(`feed:${url}`, async (validators) => {
       const answer = await this.source.get(url, validators ? { validators } : {});
       if (answer.status === 304) return 'not-modified';
-      const feed = parseFeed(answer.body, url);
+      const feed = parseFeed(decodeFeed(answer.bytes, answer.charset), url);
       if (!feed) {
         throw sourceInvalidResponse('news', `The news feed ${url} is neither RSS 2.0 nor Atom.`);
       }

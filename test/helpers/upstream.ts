@@ -393,6 +393,20 @@ export const POLICY_ATOM = `<?xml version="1.0" encoding="utf-8"?>
   </entry>
 </feed>`;
 
+/** A feed in ISO-8859-1, declared in its XML prolog only (the HTTP header has no charset). */
+export const LATIN1_RSS = Buffer.from(
+  `<?xml version="1.0" encoding="ISO-8859-1"?>
+<rss version="2.0"><channel><title>Halbleiter-Nachrichten</title>
+  <item>
+    <title>Samsung liefert HBM3E für Nvidia – Qualifizierung abgeschlossen</title>
+    <link>https://halbleiter.example.de/samsung-hbm3e</link>
+    <pubDate>Fri, 19 Dec 2025 10:00:00 +0100</pubDate>
+    <description>Größere Stückzahlen ab dem ersten Quartal.</description>
+  </item>
+</channel></rss>`.replace('–', '-'),
+  'latin1',
+);
+
 /** What a path prefix does instead of answering normally. */
 export type Misbehaviour =
   | { kind: 'status'; status: number; retryAfter?: string; times?: number }
@@ -420,12 +434,12 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-const etagOf = (body: string) => `"${Buffer.from(body).length.toString(16)}-${hash(body)}"`;
-function hash(text: string): string {
+const etagOf = (body: string | Buffer) => {
+  const bytes = Buffer.from(body);
   let h = 0;
-  for (let i = 0; i < text.length; i += 1) h = (h * 31 + text.charCodeAt(i)) | 0;
-  return (h >>> 0).toString(16);
-}
+  for (const byte of bytes) h = (h * 31 + byte) | 0;
+  return `"${bytes.length.toString(16)}-${(h >>> 0).toString(16)}"`;
+};
 
 const TYPE_CODES: Record<string, string> = {
   RULE: 'Rule',
@@ -439,7 +453,11 @@ export async function startUpstream(): Promise<Upstream> {
   const documents = new Map<string, FixtureDocument>(
     [...SEED_DOCUMENTS, ...EXTRA_DOCUMENTS].map((d) => [d.document_number, d]),
   );
-  const feeds = new Map<string, { body: string; type: string; modified: string }>([
+  const feeds = new Map<string, { body: string | Buffer; type: string; modified: string }>([
+    [
+      'latin1.xml',
+      { body: LATIN1_RSS, type: 'text/xml', modified: 'Fri, 19 Dec 2025 09:00:00 GMT' },
+    ],
     [
       'chips.xml',
       { body: CHIPS_RSS, type: 'application/rss+xml', modified: 'Wed, 14 Jan 2026 09:00:00 GMT' },
@@ -461,7 +479,7 @@ export async function startUpstream(): Promise<Upstream> {
   const send = (
     res: ServerResponse,
     status: number,
-    body: string,
+    body: string | Buffer,
     headers: Record<string, string> = {},
   ) => {
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
