@@ -17,6 +17,7 @@ type SourcedDocument = Sourced<DocumentShape>;
 /** The agency BIS rules are filed under (`bureau-of-industry-and-security` is refused by the API). */
 export const BIS_AGENCY = 'industry-and-security-bureau';
 
+/** `FederalRegisterAgency { name slug }`: an issuing agency of a document. */
 export const FederalRegisterAgency = builder
   .objectRef<{ name: string; slug: string | null }>('FederalRegisterAgency')
   .implement({
@@ -32,6 +33,7 @@ export const FederalRegisterAgency = builder
     }),
   });
 
+/** `FederalRegisterDocument`: a document as the Federal Register API returns it, with provenance. */
 export const FederalRegisterDocument = builder
   .objectRef<SourcedDocument>('FederalRegisterDocument')
   .implement({
@@ -127,6 +129,7 @@ builder.drizzleObjectField(PolicyDecision, 'federalRegisterDocument', (t) =>
   }),
 );
 
+/** Document types of the search filter, mapped to the API's codes (`RULE`, `PRORULE`, ...). */
 export const FederalRegisterDocumentType = builder.enumType('FederalRegisterDocumentType', {
   description: 'Federal Register document types.',
   values: {
@@ -140,6 +143,7 @@ export const FederalRegisterDocumentType = builder.enumType('FederalRegisterDocu
   } as const,
 });
 
+/** Search conditions of `Query.federalRegisterDocuments`. */
 export const FederalRegisterDocumentFilter = builder.inputType('FederalRegisterDocumentFilter', {
   description: 'Search conditions for `Query.federalRegisterDocuments`. All given must hold.',
   fields: (t) => ({
@@ -186,6 +190,7 @@ interface SearchResult {
   source: Sourced<unknown>['info'] | null;
 }
 
+/** A forward-only page of search results; its cursors carry the position in the register's list. */
 export const FederalRegisterDocumentConnection = builder
   .objectRef<SearchResult>('FederalRegisterDocumentConnection')
   .implement({

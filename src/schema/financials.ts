@@ -12,6 +12,7 @@ import type {
 import { Company } from './company.js';
 import { SourceInfo } from './source-info.js';
 
+/** `FinancialFact`: one annual revenue figure from SEC EDGAR, as first reported. */
 export const FinancialFact = builder.objectRef<FactShape>('FinancialFact').implement({
   description:
     'One annual revenue figure from SEC EDGAR, as first reported (later filings repeat a ' +
@@ -63,6 +64,7 @@ export const FinancialFact = builder.objectRef<FactShape>('FinancialFact').imple
 
 type FinancialsResult = FinancialsShape & { source: SourceInfoShape | null };
 
+/** `CompanyFinancials { concept revenue note source }`: `Company.financials`. */
 export const CompanyFinancials = builder
   .objectRef<FinancialsResult>('CompanyFinancials')
   .implement({

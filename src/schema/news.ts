@@ -16,6 +16,7 @@ import { SourceInfo } from './source-info.js';
 export const MAX_NEWS_ITEMS = 50;
 const DEFAULT_NEWS_ITEMS = 10;
 
+/** `NewsItem { title url publishedAt source summary provenance }`: one feed item. */
 export const NewsItem = builder.objectRef<SourcedNewsItem>('NewsItem').implement({
   description:
     'A news item from one of the feeds this gateway follows that names the company or chip ' +

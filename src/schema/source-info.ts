@@ -6,6 +6,7 @@
 import { builder } from '../builder.js';
 import type { SourceInfo as SourceInfoShape } from '../sources/http.js';
 
+/** `SourceInfo { source fetchedAt stale }`: provenance of an external value. */
 export const SourceInfo = builder.objectRef<SourceInfoShape>('SourceInfo').implement({
   description:
     'Where an external value came from and how fresh it is. chipgate caches upstream answers ' +
