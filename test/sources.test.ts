@@ -3,6 +3,7 @@
  * story, upstream call counts (batching, caching), each failure mode as a partial response,
  * the circuit breaker, serve-stale-on-error, conditional GET and SOURCE_NOT_CONFIGURED.
  */
+import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app.js';
 import { policyDecisions } from '../src/db/schema.js';
@@ -14,6 +15,7 @@ import {
   type Response,
   type TestGateway,
 } from './helpers/gateway.js';
+import { startInProcessGateway } from './helpers/server.js';
 import {
   bisDocument,
   startUpstream,
@@ -590,5 +592,49 @@ describe('configuration', () => {
     const failed = await cold(`{ company(slug: "nvidia") { name news { title } } }`);
     expect(failed.data?.company).toEqual({ name: 'NVIDIA Corporation', news: null });
     expect(failed.errors?.[0]?.extensions).toMatchObject({ source: 'news' });
+  });
+});
+
+describe('the gateway process', () => {
+  it('builds the sources from the environment, warns about the ones that are off, and answers over HTTP', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const gateway = await startInProcessGateway(
+      {
+        CHIPGATE_FEDERAL_REGISTER_URL: `${upstream.url}/fr`,
+        CHIPGATE_NEWS_FEEDS: `${upstream.url}/news/chips.xml`,
+      },
+      log,
+    );
+    try {
+      const warnings = lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 40);
+      expect(warnings).toEqual([
+        expect.objectContaining({
+          source: 'sec-edgar',
+          msg: expect.stringMatching(/CHIPGATE_SEC_USER_AGENT is not set/),
+        }),
+      ]);
+      const response = await fetch(gateway.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: PARTIAL }),
+      });
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as any;
+      expect(body.data.policyDecision.federalRegisterDocument.documentNumber).toBe('2026-00789');
+      expect(body.data.company).toEqual({ name: 'NVIDIA Corporation', financials: null });
+      expect(body.errors.map((error: any) => error.extensions)).toEqual([
+        { code: 'SOURCE_NOT_CONFIGURED', source: 'sec-edgar' },
+      ]);
+      expect(body.extensions.sources).toEqual([
+        expect.objectContaining({
+          source: 'federal-register',
+          resource: 'documents/2026-00789',
+          stale: false,
+        }),
+      ]);
+    } finally {
+      await gateway.stop();
+    }
   });
 });
