@@ -16,6 +16,7 @@ import { useHttpEdges } from './http.js';
 import type { EventHub } from './pubsub/hub.js';
 import { useSharedSubscriptionExecution } from './pubsub/shared-execution.js';
 import { schema } from './schema/index.js';
+import { type Sources, useSourceProvenance } from './sources/index.js';
 import { STORY_QUERY } from './story.js';
 
 /** What `createApp` needs. */
@@ -32,6 +33,11 @@ export interface AppDependencies {
   graphiql: boolean;
   /** Logger for yoga and for masked (unexpected) errors. */
   logger?: AppLogger;
+  /**
+   * The external sources (built once by `createSources`); without them every external field
+   * answers `SOURCE_NOT_CONFIGURED`.
+   */
+  sources?: Sources;
   /** Largest request body accepted, in bytes (default `MAX_REQUEST_BODY_BYTES`); larger gets 413. */
   maxRequestBodyBytes?: number;
 }
@@ -126,12 +132,13 @@ export function createApp(deps: AppDependencies): App {
     // Over WebSocket there is no per-operation request: the key comes in the connection's
     // `connection_init` payload (`connectionParams.authorization`), see src/ws.ts.
     context: async (initial) =>
-      createContext(
-        deps.db,
-        deps.limits,
-        deps.events,
-        await authenticate(deps.db, authorizationOf(initial)),
-      ),
+      createContext({
+        db: deps.db,
+        limits: deps.limits,
+        events: deps.events,
+        ...(deps.sources ? { sources: deps.sources } : {}),
+        viewer: await authenticate(deps.db, authorizationOf(initial)),
+      }),
     maskedErrors: {
       maskError,
     },
@@ -171,6 +178,7 @@ export function createApp(deps: AppDependencies): App {
       useHttpEdges(deps.corsOrigins),
       ...armorPlugins(deps.limits),
       useSharedSubscriptionExecution(),
+      useSourceProvenance(),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {

@@ -7,6 +7,8 @@
  *             once, alone on the last line of stdout
  *   keys list             list keys (id, name, prefix, scopes, dates; never the key or its hash)
  *   keys revoke <id>      revoke a key (it stops authenticating at once)
+ *   sync federal-register [--since YYYY-MM-DD] [--page-size N]
+ *             migrate, then upsert BIS documents of the Federal Register as policy decisions
  *
  * The database is the one the gateway uses: DATABASE_URL, else the embedded PGlite directory
  * (which a running gateway holds; the command then refuses and says so).
@@ -14,6 +16,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import cliProgress from 'cli-progress';
 import { API_KEY_SCOPES, generateKey } from './auth.js';
 import { insertApiKey, listApiKeys, revokeApiKey } from './db/api-keys.js';
 import { type Database, openDatabase } from './db/client.js';
@@ -21,7 +24,11 @@ import { DirectoryLockedError } from './db/lock.js';
 import { runMigrations } from './db/migrate.js';
 import type { ApiKeyScope } from './db/schema.js';
 import { seed } from './db/seed.js';
-import { ConfigError, loadEnv } from './env.js';
+import { ConfigError, loadEnv, sourcesConfigOf } from './env.js';
+import { FederalRegisterClient } from './sources/federal-register.js';
+import { Source } from './sources/http.js';
+import { CHIPGATE_USER_AGENT } from './sources/index.js';
+import { type SyncResult, syncFederalRegister } from './sync/federal-register.js';
 
 const USAGE = `Usage: npm run chipgate -- <command>
 
@@ -35,6 +42,11 @@ Commands:
             List keys: id, name, prefix, scopes, created, last used, revoked.
   keys revoke ID
             Revoke the key with this id; requests with it get UNAUTHENTICATED.
+  sync federal-register [--since YYYY-MM-DD] [--page-size N]
+            Migrate, then page through the Federal Register's BIS documents published
+            since the date (default 2022-10-01) and upsert each as a policy decision
+            (slug fr-<document number>). Curated rows are never overwritten. Safe to
+            re-run and to interrupt (Ctrl-C stops after the current document).
   help      Show this text.
 
 The database is DATABASE_URL when set, else the embedded PGlite directory
@@ -52,18 +64,20 @@ export async function runCli(
     out(USAGE);
     return command ? 0 : 2;
   }
-  if (command !== 'migrate' && command !== 'seed' && command !== 'keys') {
+  if (!['migrate', 'seed', 'keys', 'sync'].includes(command)) {
     err(`chipgate: unknown command "${command}".\n\n${USAGE}`);
     return 2;
   }
   let keysCommand: KeysCommand | undefined;
-  if (command === 'keys') {
-    const parsed = parseKeysCommand(rest);
+  let syncOptions: SyncArguments | undefined;
+  if (command === 'keys' || command === 'sync') {
+    const parsed = command === 'keys' ? parseKeysCommand(rest) : parseSyncArguments(rest);
     if (typeof parsed === 'string') {
       err(`chipgate: ${parsed}\n\n${USAGE}`);
       return 2;
     }
-    keysCommand = parsed;
+    if (command === 'keys') keysCommand = parsed as KeysCommand;
+    else syncOptions = parsed as SyncArguments;
   } else if (rest.length > 0) {
     err(`chipgate: "${command}" takes no arguments (got ${rest.join(' ')}).`);
     return 2;
@@ -100,6 +114,7 @@ export async function runCli(
       out(`Migrations applied to ${handle.description}.`);
       return 0;
     }
+    if (syncOptions) return await runSync(handle, env, syncOptions, out, err);
     const result = await seed(handle.db);
     const added = Object.entries(result)
       .map(([table, count]) => `${table} +${count}`)
@@ -226,6 +241,103 @@ async function runKeysCommand(
       : `API key ${command.id} was already revoked.`,
   );
   return 0;
+}
+
+/** Arguments of `sync`. */
+interface SyncArguments {
+  since: string;
+  pageSize: number;
+}
+
+/** Parses `federal-register [--since YYYY-MM-DD] [--page-size N]`; a string is a usage error. */
+function parseSyncArguments(args: string[]): SyncArguments | string {
+  const [what, ...flags] = args;
+  if (what !== 'federal-register') {
+    return `sync: unknown source "${what ?? ''}" (the one source is federal-register).`;
+  }
+  const options: SyncArguments = { since: '2022-10-01', pageSize: 100 };
+  for (let i = 0; i < flags.length; i += 2) {
+    const [flag, value] = [flags[i], flags[i + 1]];
+    if (
+      flag === '--since' &&
+      value &&
+      /^\d{4}-\d{2}-\d{2}$/.test(value) &&
+      !Number.isNaN(Date.parse(value))
+    ) {
+      options.since = value;
+    } else if (
+      flag === '--page-size' &&
+      value &&
+      /^\d+$/.test(value) &&
+      Number(value) >= 1 &&
+      Number(value) <= 1000
+    ) {
+      options.pageSize = Number(value);
+    } else {
+      return `sync: bad option "${[flag, value].filter(Boolean).join(' ')}" (expected --since YYYY-MM-DD, --page-size 1-1000).`;
+    }
+  }
+  return options;
+}
+
+/** `sync federal-register`: progress bar on a terminal, summary at the end, Ctrl-C stops. */
+async function runSync(
+  handle: Awaited<ReturnType<typeof openDatabase>>,
+  env: ReturnType<typeof loadEnv>,
+  options: SyncArguments,
+  out: (line: string) => void,
+  err: (line: string) => void,
+): Promise<number> {
+  const settings = sourcesConfigOf(env).federalRegister;
+  // A page of 100 documents takes longer than a GraphQL field may; give each call 30 s at least.
+  const source = new Source(
+    'federal-register',
+    { ...settings, timeoutMs: Math.max(settings.timeoutMs, 30_000) },
+    CHIPGATE_USER_AGENT,
+  );
+  const client = new FederalRegisterClient(source, settings.baseUrl);
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  const bar = process.stderr.isTTY
+    ? new cliProgress.SingleBar(
+        { stream: process.stderr, format: 'Federal Register [{bar}] {value}/{total} documents' },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  let result: SyncResult;
+  try {
+    result = await syncFederalRegister(handle.db, client, {
+      ...options,
+      signal: controller.signal,
+      onProgress: (done, total) => {
+        if (!bar) return;
+        if (done === 1) bar.start(total, 0);
+        bar.setTotal(total);
+        bar.update(done);
+      },
+    });
+  } finally {
+    bar?.stop();
+    process.off('SIGINT', stop);
+    await source.close();
+  }
+  const { created, linked, updated, unchanged, failed } = result.counts;
+  const summary = `${created} created, ${linked} linked, ${updated} updated, ${unchanged} unchanged, ${failed} failed`;
+  if (result.interrupted) {
+    err(`chipgate: sync interrupted; so far: ${summary}. Run it again to finish.`);
+    return 130;
+  }
+  if (result.error) {
+    err(
+      `chipgate: sync stopped: ${result.error.message} So far: ${summary}. Run it again to finish.`,
+    );
+    return 1;
+  }
+  out(
+    `Synced ${result.total} Federal Register documents (BIS, since ${options.since}) into ${handle.description}: ${summary}.`,
+  );
+  return failed > 0 ? 1 : 0;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

@@ -11,6 +11,7 @@ import {
 } from './db/export-status.js';
 import type { ApiKeyScope } from './db/schema.js';
 import type { EventHub } from './pubsub/hub.js';
+import { forRequest, noSources, type RequestSources, type Sources } from './sources/index.js';
 
 /**
  * Who is calling: anonymous (no `Authorization` header; reads are open), or the API key the
@@ -43,26 +44,33 @@ export interface Context {
   db: Database;
   limits: QueryLimits;
   loaders: Loaders;
+  /** External sources: per-request DataLoaders over the shared clients, and provenance. */
+  sources: RequestSources;
   viewer: Viewer;
   /** This instance's event hub: subscriptions register here. */
   events: EventHub;
 }
 
-/**
- * Builds a fresh context for one request (or one subscription event stream); `viewer` is who
- * `authenticate` said is calling (default: anonymous).
- */
-export function createContext(
-  db: Database,
-  limits: QueryLimits,
-  events: EventHub,
-  viewer: Viewer = { kind: 'anonymous' },
-): Context {
+/** What a context is built from: long-lived parts of the app, plus who is calling. */
+export interface ContextParts {
+  db: Database;
+  limits: QueryLimits;
+  events: EventHub;
+  /** The shared source clients (default: every source off). */
+  sources?: Sources;
+  /** Who `authenticate` said is calling (default: anonymous). */
+  viewer?: Viewer;
+}
+
+/** Builds a fresh context for one request (or one subscription event stream). */
+export function createContext(parts: ContextParts): Context {
+  const { db } = parts;
   return {
     db,
-    limits,
-    events,
-    viewer,
+    limits: parts.limits,
+    events: parts.events,
+    sources: forRequest(parts.sources ?? noSources()),
+    viewer: parts.viewer ?? { kind: 'anonymous' },
     loaders: {
       exportStatus: new DataLoader((keys) => loadExportStatuses(db, keys), {
         cacheKeyFn: (key) => `${key.chipId}|${key.from}|${key.to}|${key.asOf}`,

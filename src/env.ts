@@ -59,6 +59,52 @@ const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'si
   error: 'expected one of fatal, error, warn, info, debug, trace, silent',
 });
 
+/** A cache lifetime in seconds; 0 turns the cache (and serve-stale) off. */
+const cacheSeconds = z.coerce
+  .number({ error: 'expected seconds between 0 and 604800 (0: no cache)' })
+  .int({ error: 'expected seconds between 0 and 604800 (0: no cache)' })
+  .min(0, { error: 'expected seconds between 0 and 604800 (0: no cache)' })
+  .max(604_800, { error: 'expected seconds between 0 and 604800 (0: no cache)' });
+
+/** An absolute http(s) base URL, without a trailing slash. */
+const baseUrl = z
+  .string()
+  .refine(
+    (value) => {
+      try {
+        const url = new URL(value);
+        return (url.protocol === 'http:' || url.protocol === 'https:') && !url.search;
+      } catch {
+        return false;
+      }
+    },
+    { error: 'expected an http(s) URL like https://api.example.com/v1 (no query string)' },
+  )
+  .transform((value) => value.replace(/\/+$/, ''));
+
+const feedUrls = z.preprocess(
+  (value) =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((url) => url.trim())
+          .filter(Boolean)
+      : value,
+  z.array(
+    z.string().refine(
+      (value) => {
+        try {
+          const url = new URL(value);
+          return url.protocol === 'http:' || url.protocol === 'https:';
+        } catch {
+          return false;
+        }
+      },
+      { error: 'expected comma-separated http(s) feed URLs' },
+    ),
+  ),
+);
+
 const boolean = z.preprocess(
   (value) => (typeof value === 'string' ? value.trim().toLowerCase() : value),
   z
@@ -92,6 +138,43 @@ export const envSchema = z.object({
   CHIPGATE_SHUTDOWN_TIMEOUT_MS: positiveInt('milliseconds between 1 and 600000', 600_000).default(
     10_000,
   ),
+  CHIPGATE_FEDERAL_REGISTER_URL: baseUrl.default('https://www.federalregister.gov/api/v1'),
+  CHIPGATE_SEC_URL: baseUrl.default('https://data.sec.gov'),
+  CHIPGATE_SEC_USER_AGENT: z
+    .string()
+    .regex(/^[\x20-\x7e]+$/, { error: 'expected "<app or company name> <contact email>"' })
+    .optional(),
+  CHIPGATE_NEWS_FEEDS: feedUrls.default([]),
+  CHIPGATE_SOURCE_TIMEOUT_MS: positiveInt('milliseconds between 1 and 60000', 60_000).default(
+    2_000,
+  ),
+  CHIPGATE_SOURCE_RETRIES: z.coerce
+    .number({ error: 'expected a retry count between 0 and 10' })
+    .int({ error: 'expected a retry count between 0 and 10' })
+    .min(0, { error: 'expected a retry count between 0 and 10' })
+    .max(10, { error: 'expected a retry count between 0 and 10' })
+    .default(2),
+  CHIPGATE_SOURCE_MAX_BYTES: positiveInt(
+    'a byte count between 1 and 268435456',
+    268_435_456,
+  ).default(33_554_432),
+  CHIPGATE_SOURCE_BREAKER_THRESHOLD: positiveInt(
+    'a failure count between 1 and 1000',
+    1000,
+  ).default(5),
+  CHIPGATE_SOURCE_BREAKER_COOLDOWN_MS: positiveInt(
+    'milliseconds between 1 and 3600000',
+    3_600_000,
+  ).default(30_000),
+  CHIPGATE_FEDERAL_REGISTER_CACHE_TTL_S: cacheSeconds.default(21_600),
+  CHIPGATE_SEC_CACHE_TTL_S: cacheSeconds.default(21_600),
+  CHIPGATE_NEWS_CACHE_TTL_S: cacheSeconds.default(900),
+  CHIPGATE_FEDERAL_REGISTER_RATE: positiveInt(
+    'requests per second between 1 and 1000',
+    1000,
+  ).default(5),
+  CHIPGATE_SEC_RATE: positiveInt('requests per second between 1 and 1000', 1000).default(10),
+  CHIPGATE_NEWS_RATE: positiveInt('requests per second between 1 and 1000', 1000).default(5),
 });
 
 /** Parsed configuration, see `envSchema` and the README's configuration table. */
@@ -135,5 +218,42 @@ export function queryLimitsOf(env: Env) {
     maxAliases: env.CHIPGATE_MAX_ALIASES,
     maxCost: env.CHIPGATE_MAX_COST,
     maxTokens: env.CHIPGATE_MAX_TOKENS,
+  };
+}
+
+/**
+ * The external sources' settings the configuration sets (see `SourcesConfig` in
+ * `sources/index.ts`): base URLs, the per-field deadline, retries, size cap, breaker, cache TTLs
+ * and client-side rate limits per source. The SEC source is off when no User-Agent is set, the
+ * news source when no feed is listed.
+ */
+export function sourcesConfigOf(env: Env) {
+  const common = {
+    timeoutMs: env.CHIPGATE_SOURCE_TIMEOUT_MS,
+    retries: env.CHIPGATE_SOURCE_RETRIES,
+    maxBytes: env.CHIPGATE_SOURCE_MAX_BYTES,
+    breakerThreshold: env.CHIPGATE_SOURCE_BREAKER_THRESHOLD,
+    breakerCooldownMs: env.CHIPGATE_SOURCE_BREAKER_COOLDOWN_MS,
+  };
+  return {
+    federalRegister: {
+      ...common,
+      baseUrl: env.CHIPGATE_FEDERAL_REGISTER_URL,
+      ttlMs: env.CHIPGATE_FEDERAL_REGISTER_CACHE_TTL_S * 1000,
+      ratePerSecond: env.CHIPGATE_FEDERAL_REGISTER_RATE,
+    },
+    sec: {
+      ...common,
+      baseUrl: env.CHIPGATE_SEC_URL,
+      userAgent: env.CHIPGATE_SEC_USER_AGENT,
+      ttlMs: env.CHIPGATE_SEC_CACHE_TTL_S * 1000,
+      ratePerSecond: env.CHIPGATE_SEC_RATE,
+    },
+    news: {
+      ...common,
+      feeds: env.CHIPGATE_NEWS_FEEDS,
+      ttlMs: env.CHIPGATE_NEWS_CACHE_TTL_S * 1000,
+      ratePerSecond: env.CHIPGATE_NEWS_RATE,
+    },
   };
 }

@@ -139,6 +139,40 @@ export class FieldIssues {
   }
 }
 
+/** The external sources, as named in `extensions.source` and `SourceInfo.source`. */
+export type SourceName = 'federal-register' | 'sec-edgar' | 'news';
+
+type SourceErrorCode =
+  | typeof ErrorCode.SOURCE_UNAVAILABLE
+  | typeof ErrorCode.SOURCE_INVALID_RESPONSE
+  | typeof ErrorCode.SOURCE_NOT_CONFIGURED;
+
+/**
+ * An external source could not give a field its value. Carries `extensions.code` (one of the
+ * `SOURCE_*` codes) and `extensions.source` (the source's name), so `maskError` passes it to the
+ * client as it is; the field is null and the rest of the response is intact.
+ */
+export class SourceError extends GraphQLError {
+  readonly sourceName: SourceName;
+  readonly code: SourceErrorCode;
+  constructor(code: SourceErrorCode, source: SourceName, message: string) {
+    super(message, { extensions: { code, source } });
+    this.name = 'SourceError';
+    this.sourceName = source;
+    this.code = code;
+  }
+}
+
+/** The source timed out, failed (network, 429, 5xx) or has its circuit breaker open. */
+export const sourceUnavailable = (source: SourceName, message: string) =>
+  new SourceError(ErrorCode.SOURCE_UNAVAILABLE, source, message);
+/** The source answered something we refuse: not the documented format, or too large. */
+export const sourceInvalidResponse = (source: SourceName, message: string) =>
+  new SourceError(ErrorCode.SOURCE_INVALID_RESPONSE, source, message);
+/** The operator turned the source off (e.g. no SEC User-Agent, no news feeds). */
+export const sourceNotConfigured = (source: SourceName, message: string) =>
+  new SourceError(ErrorCode.SOURCE_NOT_CONFIGURED, source, message);
+
 const MASKED_MESSAGE = 'Unexpected error.';
 
 /** Adds `code` to an error's extensions unless it has one; returns the same error. */

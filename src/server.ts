@@ -12,8 +12,9 @@ import { type DatabaseHandle, openDatabase } from './db/client.js';
 import { DirectoryLockedError } from './db/lock.js';
 import { isEmpty, runMigrations } from './db/migrate.js';
 import { seed } from './db/seed.js';
-import { ConfigError, type Env, loadEnv, queryLimitsOf } from './env.js';
+import { ConfigError, type Env, loadEnv, queryLimitsOf, sourcesConfigOf } from './env.js';
 import { EventHub } from './pubsub/hub.js';
+import { createSources } from './sources/index.js';
 import { attachWebSocket } from './ws.js';
 
 /** A running gateway. */
@@ -59,9 +60,14 @@ export async function startGateway(
     throw error;
   }
 
+  const sources = createSources(sourcesConfigOf(env), log);
+  for (const { source, reason } of sources.disabled) {
+    log.warn({ source }, `source off: ${reason}`);
+  }
   const { yoga } = createApp({
     db: db.db,
     events,
+    sources,
     ping: () => db.ping(),
     corsOrigins: env.CHIPGATE_CORS_ORIGINS,
     graphiql: env.CHIPGATE_GRAPHIQL,
@@ -100,6 +106,7 @@ export async function startGateway(
     try {
       await events.close();
       await yoga.dispose();
+      await sources.close();
     } finally {
       await db.close();
     }
@@ -142,6 +149,7 @@ export async function startGateway(
       server.closeAllConnections();
       await closed;
       await yoga.dispose();
+      await sources.close();
       await db.close();
     })();
     return stopping;

@@ -13,6 +13,10 @@ import './policy-decision.js';
 import './demand-signal.js';
 import './timeline.js';
 import './results.js';
+import './source-info.js';
+import './federal-register.js';
+import './financials.js';
+import './news.js';
 
 /** The executable schema, types sorted by name so the printed SDL is stable. */
 export const schema = lexicographicSortSchema(builder.toSchema());

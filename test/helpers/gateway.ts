@@ -8,6 +8,7 @@ import type { QueryLimits } from '../../src/context.js';
 import type { DatabaseHandle } from '../../src/db/client.js';
 import { loadEnv, queryLimitsOf } from '../../src/env.js';
 import { EventHub } from '../../src/pubsub/hub.js';
+import { createSources, type Sources, type SourcesConfig } from '../../src/sources/index.js';
 import { createTestDatabase, StatementLog, type TestDatabase } from './database.js';
 
 /** The limits a default configuration gives. */
@@ -26,6 +27,8 @@ export interface TestGateway {
   /** The app's event hub, listening on the test database. */
   events: EventHub;
   app: App;
+  /** The external sources the app uses (all off unless `sources` was given). */
+  sources?: Sources;
   /** Every SQL statement sent since the last `statements.reset()`. */
   statements: StatementLog;
   /** POSTs an operation to `/graphql` in process. */
@@ -76,16 +79,23 @@ export async function executeOn<TData = any>(
 
 /** A fresh database and app for one test file. */
 export async function createTestGateway(
-  options: { limits?: Partial<QueryLimits>; corsOrigins?: string[]; maxQueue?: number } = {},
+  options: {
+    limits?: Partial<QueryLimits>;
+    corsOrigins?: string[];
+    maxQueue?: number;
+    sources?: SourcesConfig;
+  } = {},
 ): Promise<TestGateway> {
   const statements = new StatementLog();
   const database = await createTestDatabase({ logger: statements });
   const events = await EventHub.start(database, { maxQueue: options.maxQueue ?? 1_000 });
   // The hub's start-up read goes through the statement log too: let it finish first.
   await events.settled();
+  const sources = options.sources ? createSources(options.sources) : undefined;
   const app = createApp({
     db: database.db,
     events,
+    ...(sources ? { sources } : {}),
     ping: () => database.ping(),
     limits: { ...defaultLimits(), ...options.limits },
     corsOrigins: options.corsOrigins ?? [],
@@ -95,11 +105,13 @@ export async function createTestGateway(
     database,
     events,
     app,
+    ...(sources ? { sources } : {}),
     statements,
     execute: (query, variables, headers) => executeOn(app, query, variables, headers),
     async close() {
       await events.close();
       await app.yoga.dispose();
+      await sources?.close();
       await database.close();
     },
   };

@@ -109,10 +109,12 @@ export interface InProcessGateway {
 
 /**
  * Starts `startGateway` on an ephemeral port of 127.0.0.1 over a fresh seeded database of the
- * run's backend; `vars` are configuration variables (e.g. `CHIPGATE_CORS_ORIGINS`).
+ * run's backend; `vars` are configuration variables (e.g. `CHIPGATE_CORS_ORIGINS`), `log` a
+ * pino logger to read what the gateway logs.
  */
 export async function startInProcessGateway(
   vars: Record<string, string> = {},
+  log?: Parameters<typeof startGateway>[1],
 ): Promise<InProcessGateway> {
   const database = await gatewayDatabase();
   // loadEnv refuses port 0 (CHIPGATE_PORT must be 1-65535); the parsed value can still be 0.
@@ -123,7 +125,7 @@ export async function startInProcessGateway(
   };
   let running: RunningGateway;
   try {
-    running = await startGateway(env);
+    running = await startGateway(env, log);
   } catch (error) {
     await database.cleanup();
     throw error;

@@ -1,0 +1,310 @@
+/**
+ * `FederalRegisterDocument`: a document of the Federal Register, live from its API
+ * (federalregister.gov/api/v1): `PolicyDecision.federalRegisterDocument` for the rule a curated
+ * decision names, and `Query.federalRegisterDocuments` to search the register.
+ * Source: the Federal Register API, cached (see `SourceInfo`).
+ */
+import type { GraphQLError } from 'graphql';
+import { builder, pageSize } from '../builder.js';
+import { BadUserInputError } from '../errors.js';
+import type { FederalRegisterDocument as DocumentShape } from '../sources/federal-register.js';
+import type { Sourced } from '../sources/http.js';
+import { PolicyDecision } from './policy-decision.js';
+import { SourceInfo } from './source-info.js';
+
+type SourcedDocument = Sourced<DocumentShape>;
+
+/** The agency BIS rules are filed under (`bureau-of-industry-and-security` is refused by the API). */
+export const BIS_AGENCY = 'industry-and-security-bureau';
+
+/** `FederalRegisterAgency { name slug }`: an issuing agency of a document. */
+export const FederalRegisterAgency = builder
+  .objectRef<{ name: string; slug: string | null }>('FederalRegisterAgency')
+  .implement({
+    description: 'An agency that issued a Federal Register document.',
+    fields: (t) => ({
+      name: t.exposeString('name', {
+        description: 'Agency name as the register gives it, e.g. `Industry and Security Bureau`.',
+      }),
+      slug: t.exposeString('slug', {
+        nullable: true,
+        description: "The register's agency slug, e.g. `industry-and-security-bureau`.",
+      }),
+    }),
+  });
+
+/** `FederalRegisterDocument`: a document as the Federal Register API returns it, with provenance. */
+export const FederalRegisterDocument = builder
+  .objectRef<SourcedDocument>('FederalRegisterDocument')
+  .implement({
+    description:
+      'A document published in the U.S. Federal Register (a rule, proposed rule, notice or ' +
+      'presidential document), as its API returns it. Live data, cached; see `source`.',
+    fields: (t) => ({
+      documentNumber: t.string({
+        description: 'Federal Register document number, e.g. `2026-00789`.',
+        resolve: ({ value }) => value.document_number,
+      }),
+      title: t.string({ description: 'Official title.', resolve: ({ value }) => value.title }),
+      type: t.string({
+        description: 'Document type: `Rule`, `Proposed Rule`, `Notice` or `Presidential Document`.',
+        resolve: ({ value }) => value.type,
+      }),
+      action: t.string({
+        nullable: true,
+        description: 'The action line, e.g. `Final rule.`, `Interim final rule.`.',
+        resolve: ({ value }) => value.action ?? null,
+      }),
+      abstract: t.string({
+        nullable: true,
+        description: "The agency's abstract (summary) of the document, when it has one.",
+        resolve: ({ value }) => value.abstract ?? null,
+      }),
+      publicationDate: t.field({
+        type: 'Date',
+        description: 'Date of publication in the Federal Register.',
+        resolve: ({ value }) => value.publication_date,
+      }),
+      effectiveOn: t.field({
+        type: 'Date',
+        nullable: true,
+        description: 'Date the rule takes effect, when the document gives one.',
+        resolve: ({ value }) => value.effective_on ?? null,
+      }),
+      citation: t.string({
+        nullable: true,
+        description: 'Citation, e.g. `91 FR 1684`; null until the document is paginated.',
+        resolve: ({ value }) => value.citation ?? null,
+      }),
+      htmlUrl: t.field({
+        type: 'URL',
+        description: 'The document on federalregister.gov.',
+        resolve: ({ value }) => value.html_url,
+      }),
+      pdfUrl: t.field({
+        type: 'URL',
+        nullable: true,
+        description: 'The official PDF (govinfo.gov).',
+        resolve: ({ value }) => value.pdf_url ?? null,
+      }),
+      regulationIdentifierNumbers: t.stringList({
+        description: 'Regulation Identifier Numbers (RIN), e.g. `["0694-AK43"]`.',
+        resolve: ({ value }) => value.regulation_id_numbers ?? [],
+      }),
+      agencies: t.field({
+        type: [FederalRegisterAgency],
+        description: 'Issuing agencies, parent department first.',
+        resolve: ({ value }) =>
+          value.agencies.map((agency) => ({
+            name: agency.name ?? agency.raw_name ?? agency.slug ?? 'unknown',
+            slug: agency.slug ?? null,
+          })),
+      }),
+      source: t.field({
+        type: SourceInfo,
+        description:
+          'Provenance: source `federal-register`, when it was fetched, and whether stale.',
+        resolve: ({ info }) => info,
+      }),
+    }),
+  });
+
+builder.drizzleObjectField(PolicyDecision, 'federalRegisterDocument', (t) =>
+  t.field({
+    type: FederalRegisterDocument,
+    nullable: true,
+    description:
+      'The Federal Register document of this decision (by `federalRegisterDocumentNumber`), live ' +
+      'from the Federal Register API. Null when the decision has no document number or the ' +
+      'register has no such document; null with an error `SOURCE_UNAVAILABLE` or ' +
+      '`SOURCE_INVALID_RESPONSE` (and `extensions.source: "federal-register"`) when the API ' +
+      'fails and no cached copy exists. The rest of the response is unaffected.',
+    select: { columns: { federalRegisterDocumentNumber: true } },
+    resolve: async (decision, _args, ctx) => {
+      const number = decision.federalRegisterDocumentNumber;
+      if (!number) return null;
+      const document = await ctx.sources.federalRegisterDocument.load(number);
+      return document.value ? { value: document.value, info: document.info } : null;
+    },
+  }),
+);
+
+/** Document types of the search filter, mapped to the API's codes (`RULE`, `PRORULE`, ...). */
+export const FederalRegisterDocumentType = builder.enumType('FederalRegisterDocumentType', {
+  description: 'Federal Register document types.',
+  values: {
+    RULE: { value: 'RULE', description: 'Final and interim final rules (`Rule`).' },
+    PROPOSED_RULE: { value: 'PRORULE', description: 'Proposed rules (`Proposed Rule`).' },
+    NOTICE: { value: 'NOTICE', description: 'Notices (`Notice`).' },
+    PRESIDENTIAL_DOCUMENT: {
+      value: 'PRESDOCU',
+      description: 'Proclamations, executive orders and other presidential documents.',
+    },
+  } as const,
+});
+
+/** Search conditions of `Query.federalRegisterDocuments`. */
+export const FederalRegisterDocumentFilter = builder.inputType('FederalRegisterDocumentFilter', {
+  description: 'Search conditions for `Query.federalRegisterDocuments`. All given must hold.',
+  fields: (t) => ({
+    agency: t.string({
+      description: `Agency slug; default \`${BIS_AGENCY}\` (the Bureau of Industry and Security).`,
+    }),
+    type: t.field({ type: [FederalRegisterDocumentType], description: 'Any of these types.' }),
+    from: t.field({ type: 'Date', description: 'Published on or after this date.' }),
+    to: t.field({ type: 'Date', description: 'Published on or before this date.' }),
+    term: t.string({
+      description: 'Full-text search (matches body text too, so it is broad), e.g. `3A090`.',
+    }),
+  }),
+});
+
+const SEARCH_CURSOR = /^FederalRegister:(\d{1,5})$/;
+
+const encodeOffset = (offset: number) =>
+  Buffer.from(`FederalRegister:${offset}`, 'utf8').toString('base64');
+
+function decodeOffset(cursor: string | null | undefined): number {
+  if (cursor == null) return -1;
+  const decoded = /^[A-Za-z0-9+/]+={0,2}$/.test(cursor)
+    ? Buffer.from(cursor, 'base64').toString('utf8')
+    : '';
+  const match = SEARCH_CURSOR.exec(decoded);
+  if (!match) {
+    throw new BadUserInputError(
+      `Argument "after" is not a cursor this list issued: "${cursor.slice(0, 60)}". Pass an edge's cursor or pageInfo's endCursor from federalRegisterDocuments.`,
+    );
+  }
+  return Number(match[1]);
+}
+
+interface SearchResult {
+  edges: { cursor: string; node: SourcedDocument }[];
+  pageInfo: {
+    hasNextPage: boolean;
+    hasPreviousPage: boolean;
+    startCursor: string | null;
+    endCursor: string | null;
+  };
+  totalCount: number;
+  source: Sourced<unknown>['info'] | null;
+}
+
+/** A forward-only page of search results; its cursors carry the position in the register's list. */
+export const FederalRegisterDocumentConnection = builder
+  .objectRef<SearchResult>('FederalRegisterDocumentConnection')
+  .implement({
+    description: 'A page of Federal Register search results, newest publication first.',
+    fields: (t) => ({
+      edges: t.field({
+        type: [
+          builder
+            .objectRef<SearchResult['edges'][number]>('FederalRegisterDocumentEdge')
+            .implement({
+              description: 'One search result with its cursor.',
+              fields: (e) => ({
+                cursor: e.exposeString('cursor', {
+                  description: 'Opaque position of this result; pass it as `after`.',
+                }),
+                node: e.field({
+                  type: FederalRegisterDocument,
+                  description: 'The document.',
+                  resolve: (edge) => edge.node,
+                }),
+              }),
+            }),
+        ],
+        description: 'The results of this page.',
+        resolve: (connection) => connection.edges,
+      }),
+      pageInfo: t.field({
+        type: builder.pageInfoRef(),
+        description: 'Where this page sits; pass `endCursor` as `after` for the next page.',
+        resolve: (connection) => connection.pageInfo,
+      }),
+      totalCount: t.int({
+        description:
+          'Matching documents across all pages, as the API counts them (it stops counting at 10,000).',
+        resolve: (connection) => connection.totalCount,
+      }),
+      source: t.field({
+        type: SourceInfo,
+        nullable: true,
+        description: 'Provenance of this page (null for an empty page that needed no call).',
+        resolve: (connection) => connection.source,
+      }),
+    }),
+  });
+
+builder.queryField('federalRegisterDocuments', (t) =>
+  t.field({
+    type: FederalRegisterDocumentConnection,
+    nullable: true,
+    description:
+      'Searches the Federal Register live (default: BIS documents), newest publication first. ' +
+      'Forward paging only (`first`, `after`); the cursor carries the position in the ' +
+      "register's own result list, so pages are as stable as the register. Null with " +
+      '`SOURCE_UNAVAILABLE` / `SOURCE_INVALID_RESPONSE` when the API fails.',
+    args: {
+      filter: t.arg({ type: FederalRegisterDocumentFilter, description: 'Search conditions.' }),
+      first: t.arg.int({ description: 'Page size: 0 to 100, default 20.' }),
+      after: t.arg.string({ description: 'Return results after this cursor (an `endCursor`).' }),
+    },
+    complexity: (args) => ({ field: 1, multiplier: pageSize({ first: args.first }) }),
+    resolve: async (_root, args, ctx) => {
+      const size = pageSize({ first: args.first });
+      const start = decodeOffset(args.after) + 1;
+      const agency = args.filter?.agency ?? BIS_AGENCY;
+      if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(agency)) {
+        throw new BadUserInputError(
+          `"agency" must be a Federal Register agency slug like ${BIS_AGENCY}, got "${agency.slice(0, 60)}".`,
+        );
+      }
+      if ((args.filter?.term?.length ?? 0) > 200) {
+        throw new BadUserInputError('"term" is at most 200 characters.');
+      }
+      const client = ctx.sources.federalRegister();
+      const search = {
+        agency,
+        types: args.filter?.type ?? [],
+        from: args.filter?.from ?? null,
+        to: args.filter?.to ?? null,
+        term: args.filter?.term ?? null,
+        order: 'newest' as const,
+      };
+      // Pages of `size` results: the window [start, start + size) lies in one page when paging
+      // with one page size throughout, else across two.
+      const perPage = Math.max(size, 1);
+      const firstPage = Math.floor(start / perPage) + 1;
+      const lastPage = Math.floor((start + perPage - 1) / perPage) + 1;
+      const pages = [];
+      for (let page = firstPage; page <= lastPage; page += 1) {
+        const result = await client.search(search, page, perPage).catch((error: GraphQLError) => {
+          ctx.sources.provenance.failed('federal-register', 'documents.json', error);
+          throw error;
+        });
+        ctx.sources.provenance.used(`documents.json?page=${page}`, result.info);
+        pages.push(result);
+        if (result.value.documents.length < perPage) break;
+      }
+      const documents = pages.flatMap((page) =>
+        page.value.documents.map((value) => ({ value, info: page.info })),
+      );
+      const skip = start - (firstPage - 1) * perPage;
+      const window = documents.slice(skip, skip + size);
+      const edges = window.map((node, i) => ({ cursor: encodeOffset(start + i), node }));
+      const totalCount = pages[0]?.value.count ?? 0;
+      return {
+        edges,
+        pageInfo: {
+          hasNextPage: start + edges.length < totalCount,
+          hasPreviousPage: start > 0,
+          startCursor: edges[0]?.cursor ?? null,
+          endCursor: edges.at(-1)?.cursor ?? null,
+        },
+        totalCount,
+        source: pages[0]?.info ?? null,
+      };
+    },
+  }),
+);

@@ -1,0 +1,129 @@
+/**
+ * `CompanyFinancials` and `FinancialFact`: a company's annual revenue from SEC EDGAR's XBRL
+ * company facts, as `Company.financials`.
+ * Source: SEC EDGAR (data.sec.gov), cached (see `SourceInfo`).
+ */
+import { builder } from '../builder.js';
+import type { SourceInfo as SourceInfoShape } from '../sources/http.js';
+import type {
+  FinancialFact as FactShape,
+  CompanyFinancials as FinancialsShape,
+} from '../sources/sec.js';
+import { Company } from './company.js';
+import { SourceInfo } from './source-info.js';
+
+/** `FinancialFact`: one annual revenue figure from SEC EDGAR, as first reported. */
+export const FinancialFact = builder.objectRef<FactShape>('FinancialFact').implement({
+  description:
+    'One annual revenue figure from SEC EDGAR, as first reported (later filings repeat a ' +
+    'year as a comparative, sometimes restated; this is the figure of the first filing).',
+  fields: (t) => ({
+    fiscalYear: t.int({
+      nullable: true,
+      description:
+        "The filer's fiscal year, e.g. `2025` for NVIDIA's year ended 2025-01-26. Fiscal " +
+        'years differ between companies: compare by `periodEnd`.',
+      resolve: (fact) => fact.fiscalYear,
+    }),
+    fiscalPeriod: t.string({
+      nullable: true,
+      description: 'Fiscal period as EDGAR labels it: `FY` for a full year.',
+      resolve: (fact) => fact.fiscalPeriod,
+    }),
+    periodStart: t.field({
+      type: 'Date',
+      nullable: true,
+      description: 'First day of the period.',
+      resolve: (fact) => fact.periodStart,
+    }),
+    periodEnd: t.field({
+      type: 'Date',
+      description: 'Last day of the period.',
+      resolve: (fact) => fact.periodEnd,
+    }),
+    valueUsd: t.field({
+      type: 'Decimal',
+      description: 'Revenue in U.S. dollars, exact, e.g. `"130497000000"`.',
+      resolve: (fact) => String(fact.valueUsd),
+    }),
+    form: t.string({
+      description: 'The form that first reported it: `10-K` (domestic) or `20-F` (foreign).',
+      resolve: (fact) => fact.form,
+    }),
+    filedOn: t.field({
+      type: 'Date',
+      description: 'Date that form was filed with the SEC.',
+      resolve: (fact) => fact.filedOn,
+    }),
+    accessionNumber: t.string({
+      description: 'EDGAR accession number of that filing, e.g. `0001045810-25-000023`.',
+      resolve: (fact) => fact.accessionNumber,
+    }),
+  }),
+});
+
+type FinancialsResult = FinancialsShape & { source: SourceInfoShape | null };
+
+/** `CompanyFinancials { concept revenue note source }`: `Company.financials`. */
+export const CompanyFinancials = builder
+  .objectRef<FinancialsResult>('CompanyFinancials')
+  .implement({
+    description:
+      "A company's annual revenue from its SEC filings (XBRL company facts). Companies that " +
+      'do not file with the SEC, or file under IFRS, have an empty `revenue` and a `note`.',
+    fields: (t) => ({
+      concept: t.string({
+        nullable: true,
+        description:
+          'The XBRL concept the series comes from, e.g. `us-gaap:Revenues` or ' +
+          '`us-gaap:RevenueFromContractWithCustomerExcludingAssessedTax` (filers differ; the ' +
+          'one with the latest data is used). Null when no series fits.',
+        resolve: (financials) => financials.concept,
+      }),
+      revenue: t.field({
+        type: [FinancialFact],
+        description: 'Annual revenue, newest period first. Empty when `note` says why.',
+        resolve: (financials) => financials.revenue,
+      }),
+      note: t.string({
+        nullable: true,
+        description:
+          'Why `revenue` is empty (no SEC CIK, IFRS filer, no facts), or how the series was chosen.',
+        resolve: (financials) => financials.note,
+      }),
+      source: t.field({
+        type: SourceInfo,
+        nullable: true,
+        description:
+          'Provenance: source `sec-edgar`, when it was fetched, and whether stale. Null when ' +
+          'nothing was fetched (the company has no SEC CIK).',
+        resolve: (financials) => financials.source,
+      }),
+    }),
+  });
+
+builder.drizzleObjectField(Company, 'financials', (t) =>
+  t.field({
+    type: CompanyFinancials,
+    nullable: true,
+    description:
+      'Annual revenue from SEC EDGAR (XBRL company facts, by `secCik`), live and cached. For a ' +
+      'company without a CIK, `revenue` is empty and `note` says why. Null with an error ' +
+      '`SOURCE_UNAVAILABLE` / `SOURCE_INVALID_RESPONSE` (`extensions.source: "sec-edgar"`) when ' +
+      'EDGAR fails and no cached copy exists, or `SOURCE_NOT_CONFIGURED` when the operator has ' +
+      'not set the SEC contact (CHIPGATE_SEC_USER_AGENT). Only this field is affected.',
+    select: { columns: { secCik: true, name: true } },
+    resolve: async (company, _args, ctx): Promise<FinancialsResult> => {
+      if (!company.secCik) {
+        return {
+          concept: null,
+          revenue: [],
+          note: `${company.name} does not file with the SEC (no CIK on record), so EDGAR has no financials for it.`,
+          source: null,
+        };
+      }
+      const financials = await ctx.sources.financials.load(company.secCik);
+      return { ...financials.value, source: financials.info };
+    },
+  }),
+);

@@ -1,0 +1,518 @@
+/**
+ * The source toolkit every upstream uses: one long-lived `Source` per upstream holds its circuit
+ * breaker, rate limiter and cache, and every call goes through the same path:
+ *
+ *   cache (fresh: answer) -> deadline [ retry [ breaker [ rate limit [ fetch, size cap ] ] ] ]
+ *   -> zod-validated value -> cache; on failure a stale cached value when there is one.
+ *
+ * - Deadline: one per call (`timeoutMs`), covering the rate-limit wait, every attempt and every
+ *   backoff; past it the call fails with `SOURCE_UNAVAILABLE` and the request goes on.
+ * - Retries (cockatiel): network errors, 429 and 5xx, exponential backoff with jitter; a
+ *   `Retry-After` is honoured, and one that points past the deadline fails the call at once.
+ * - Circuit breaker (cockatiel `ConsecutiveBreaker`): opens after `breakerThreshold` failed
+ *   attempts in a row, lets one call through after `breakerCooldownMs` (half-open).
+ * - Rate limit (bottleneck): at most `ratePerSecond` calls start per second, per source.
+ * - Size cap: the body is streamed and the call aborted past `maxBytes`.
+ * - Cache (lru-cache): TTL per source; an expired value is kept to be served, marked stale,
+ *   when the upstream fails.
+ */
+import Bottleneck from 'bottleneck';
+import {
+  BrokenCircuitError,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  ExponentialBackoff,
+  handleWhen,
+  type IBackoff,
+  type IBackoffFactory,
+  type IRetryBackoffContext,
+  retry,
+  TaskCancelledError,
+  TimeoutStrategy,
+  timeout,
+  wrap,
+} from 'cockatiel';
+import { LRUCache } from 'lru-cache';
+import type { z } from 'zod';
+import {
+  SourceError,
+  type SourceName,
+  sourceInvalidResponse,
+  sourceUnavailable,
+} from '../errors.js';
+
+/** Settings of one source (see `sourcesConfigOf` in env.ts for where they come from). */
+export interface SourceSettings {
+  /** Deadline of one call including retries, in milliseconds. */
+  timeoutMs: number;
+  /** Retries after the first attempt (network errors, 429, 5xx). */
+  retries: number;
+  /** Largest response body accepted, in bytes; larger is `SOURCE_INVALID_RESPONSE`. */
+  maxBytes: number;
+  /** Failed attempts in a row that open the circuit breaker. */
+  breakerThreshold: number;
+  /** How long the breaker stays open before letting one call through, in milliseconds. */
+  breakerCooldownMs: number;
+  /** How long a cached value is fresh, in milliseconds; 0: nothing is cached. */
+  ttlMs: number;
+  /** Calls started per second at most (client-side rate limit). */
+  ratePerSecond: number;
+}
+
+/** The logger shape a source uses (pino satisfies it). */
+export interface SourceLogger {
+  info: (object: object, message: string) => void;
+  warn: (object: object, message: string) => void;
+}
+
+const silent: SourceLogger = { info() {}, warn() {} };
+
+/** Where a value came from: the source, when it was fetched, and whether it is past its TTL. */
+export interface SourceInfo {
+  source: SourceName;
+  /** When the upstream last answered for this value (a 304 counts as an answer). */
+  fetchedAt: Date;
+  /** True when the value is past its TTL and served because the upstream failed. */
+  stale: boolean;
+}
+
+/** A value with its provenance. */
+export interface Sourced<T> {
+  value: T;
+  info: SourceInfo;
+}
+
+/** Validators of a cached response, sent back for a conditional GET. */
+export interface Validators {
+  etag?: string;
+  lastModified?: string;
+}
+
+/** A successful HTTP answer: 200 (or 404 when the caller accepts it) with its body, or 304. */
+export interface HttpAnswer {
+  status: number;
+  /** The body decoded as UTF-8 (JSON APIs). */
+  body: string;
+  /** The raw body, for formats that declare their own encoding (XML feeds). */
+  bytes: Buffer;
+  /** The `charset` of the `content-type` header, lower case, when given. */
+  charset?: string;
+  validators: Validators;
+}
+
+interface CacheEntry {
+  value: unknown;
+  fetchedAt: Date;
+  validators: Validators;
+}
+
+/** An attempt that may succeed when retried (network error, 429, 5xx). */
+class RetryableError extends Error {
+  constructor(
+    message: string,
+    /** Delay the upstream asked for (`Retry-After`), in milliseconds. */
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'RetryableError';
+  }
+}
+
+/** The deadline passed before the call was sent (it waited for the rate limiter). */
+class NotSentError extends Error {
+  constructor() {
+    super('deadline passed before the call was sent');
+    this.name = 'NotSentError';
+  }
+}
+
+/** Parses `Retry-After` (seconds or an HTTP date) into milliseconds from now. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+type RetryContext = IRetryBackoffContext<unknown>;
+
+const jittered = new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 });
+
+/** Exponential backoff with jitter, or the upstream's `Retry-After` when it sent one. */
+const backoffAfter = (previous?: IBackoff<RetryContext>): IBackoffFactory<RetryContext> => ({
+  next(context) {
+    const exponential = (previous ?? jittered).next(context);
+    const error = 'error' in context.result ? context.result.error : undefined;
+    const asked = error instanceof RetryableError ? error.retryAfterMs : undefined;
+    return { duration: asked ?? exponential.duration, next: backoffAfter(exponential).next };
+  },
+});
+
+/** The HTTP toolkit and cache of one upstream; long-lived, shared by every request. */
+export class Source {
+  readonly name: SourceName;
+  readonly settings: SourceSettings;
+  private readonly userAgent: string;
+  private readonly cache: LRUCache<string, CacheEntry>;
+  private readonly limiter: Bottleneck;
+  private readonly breaker;
+  private readonly retry;
+  /** Calls in flight per cache key, so concurrent requests share one upstream call. */
+  private readonly inFlight = new Map<string, Promise<Sourced<unknown>>>();
+
+  private readonly logger: SourceLogger;
+
+  /**
+   * `clock` (milliseconds, monotonic) drives cache expiry; tests pass one they can advance.
+   * `logger` hears of failed calls, stale answers and the breaker opening and closing.
+   */
+  constructor(
+    name: SourceName,
+    settings: SourceSettings,
+    userAgent: string,
+    clock?: { now(): number },
+    logger: SourceLogger = silent,
+  ) {
+    this.name = name;
+    this.logger = logger;
+    this.settings = settings;
+    this.userAgent = userAgent;
+    this.cache = new LRUCache<string, CacheEntry>({
+      max: 5_000,
+      // lru-cache reads ttl 0 as "forever"; 0 here means "no cache" (see `remember`).
+      ttl: Math.max(settings.ttlMs, 1),
+      // Expired entries stay until evicted by size, to be served stale when the upstream fails.
+      allowStale: false,
+      noDeleteOnStaleGet: true,
+      ttlAutopurge: false,
+      ...(clock ? { perf: clock, ttlResolution: 0 } : {}),
+    });
+    this.limiter = new Bottleneck({ minTime: Math.ceil(1000 / settings.ratePerSecond) });
+    this.breaker = circuitBreaker(
+      // Upstream failures open the breaker; a refused payload or a deadline that passed while
+      // the call waited for the rate limiter says nothing about the upstream's health.
+      handleWhen(
+        (error) =>
+          !(error instanceof NotSentError) &&
+          !(error instanceof SourceError && error.code !== 'SOURCE_UNAVAILABLE'),
+      ),
+      {
+        halfOpenAfter: settings.breakerCooldownMs,
+        breaker: new ConsecutiveBreaker(settings.breakerThreshold),
+      },
+    );
+    this.breaker.onBreak(() =>
+      logger.warn(
+        { source: name, cooldownMs: settings.breakerCooldownMs },
+        'source failing: circuit breaker open',
+      ),
+    );
+    this.breaker.onReset(() =>
+      logger.info({ source: name }, 'source recovered: circuit breaker closed'),
+    );
+    this.retry = retry(
+      handleWhen((error) => error instanceof RetryableError),
+      { maxAttempts: settings.retries, backoff: backoffAfter() },
+    );
+  }
+
+  /** Circuit breaker state, for tests and logs: `closed`, `open`, `half-open` or `isolated`. */
+  get breakerState(): string {
+    return ['closed', 'open', 'half-open', 'isolated'][this.breaker.state] ?? 'unknown';
+  }
+
+  /** Forgets every cached value (the benchmark's cold runs). */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  /**
+   * GET `url` under the deadline, retries, breaker, rate limit and size cap. Resolves with
+   * 200 (and 404 when `accept404`) or 304 answers; throws `SourceError` otherwise.
+   */
+  async get(url: string, options: { validators?: Validators; accept404?: boolean } = {}) {
+    const deadline = Date.now() + this.settings.timeoutMs;
+    const policy = wrap(timeout(this.settings.timeoutMs, TimeoutStrategy.Aggressive), this.retry);
+    try {
+      return await policy.execute(({ signal }) =>
+        this.breaker.execute(() =>
+          this.limiter.schedule(() => this.attempt(url, options, signal, deadline)),
+        ),
+      );
+    } catch (error) {
+      const failure = this.asSourceError(error);
+      this.logger.warn({ source: this.name, code: failure.code, url }, failure.message);
+      throw failure;
+    }
+  }
+
+  private asSourceError(error: unknown): SourceError {
+    if (error instanceof SourceError) return error;
+    if (error instanceof TaskCancelledError || error instanceof NotSentError) {
+      return sourceUnavailable(
+        this.name,
+        `${this.label} did not answer within ${this.settings.timeoutMs} ms.`,
+      );
+    }
+    if (error instanceof BrokenCircuitError) {
+      return sourceUnavailable(
+        this.name,
+        `${this.label} is failing; calls are paused for up to ${this.settings.breakerCooldownMs} ms (circuit breaker open).`,
+      );
+    }
+    return sourceUnavailable(
+      this.name,
+      `${this.label} is unavailable: ${(error as Error).message ?? String(error)}`,
+    );
+  }
+
+  private get label(): string {
+    return SOURCE_LABEL[this.name];
+  }
+
+  private async attempt(
+    url: string,
+    options: { validators?: Validators; accept404?: boolean },
+    signal: AbortSignal,
+    deadline: number,
+  ): Promise<HttpAnswer> {
+    // A call whose deadline passed while it waited for the rate limiter is not sent.
+    if (signal.aborted) throw new NotSentError();
+    const headers: Record<string, string> = {
+      'user-agent': this.userAgent,
+      accept:
+        'application/json, application/rss+xml, application/atom+xml, text/xml;q=0.9, */*;q=0.5',
+    };
+    if (options.validators?.etag) headers['if-none-match'] = options.validators.etag;
+    if (options.validators?.lastModified) {
+      headers['if-modified-since'] = options.validators.lastModified;
+    }
+    let response: Response;
+    try {
+      response = await fetch(url, { headers, signal, redirect: 'follow' });
+    } catch (error) {
+      if (signal.aborted) throw new TaskCancelledError();
+      const cause = (error as { cause?: { code?: string } }).cause?.code;
+      throw new RetryableError(`network error${cause ? ` (${cause})` : ''}`);
+    }
+    const validators: Validators = {
+      ...(response.headers.get('etag') ? { etag: response.headers.get('etag') as string } : {}),
+      ...(response.headers.get('last-modified')
+        ? { lastModified: response.headers.get('last-modified') as string }
+        : {}),
+    };
+    if (response.status === 304) {
+      await response.body?.cancel();
+      return { status: 304, body: '', bytes: Buffer.alloc(0), validators };
+    }
+    if (response.status === 429 || response.status >= 500) {
+      await response.body?.cancel();
+      const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+      if (retryAfterMs !== undefined && Date.now() + retryAfterMs >= deadline) {
+        // Waiting as asked would pass the deadline: fail now (a stale value may still serve).
+        throw sourceUnavailable(
+          this.name,
+          `${this.label} answered HTTP ${response.status} and asked to retry after ${Math.ceil(retryAfterMs / 1000)} s, past the ${this.settings.timeoutMs} ms deadline.`,
+        );
+      }
+      throw new RetryableError(`HTTP ${response.status}`, retryAfterMs);
+    }
+    if (!(response.status === 200 || (response.status === 404 && options.accept404))) {
+      await response.body?.cancel();
+      throw sourceUnavailable(this.name, `${this.label} answered HTTP ${response.status}.`);
+    }
+    const bytes = await this.readCapped(response, signal);
+    const charset = /charset=["']?([\w.:-]+)/i.exec(
+      response.headers.get('content-type') ?? '',
+    )?.[1];
+    return {
+      status: response.status,
+      body: bytes.toString('utf8'),
+      bytes,
+      ...(charset ? { charset: charset.toLowerCase() } : {}),
+      validators,
+    };
+  }
+
+  /** Reads a body, aborting past `maxBytes`. */
+  private async readCapped(response: Response, signal: AbortSignal): Promise<Buffer> {
+    const max = this.settings.maxBytes;
+    const tooLarge = () =>
+      sourceInvalidResponse(this.name, `${this.label} sent more than ${max} bytes.`);
+    const declared = Number(response.headers.get('content-length'));
+    if (Number.isFinite(declared) && declared > max) {
+      await response.body?.cancel();
+      throw tooLarge();
+    }
+    if (!response.body) return Buffer.alloc(0);
+    const reader = response.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > max) {
+          await reader.cancel();
+          throw tooLarge();
+        }
+        chunks.push(value);
+      }
+    } catch (error) {
+      if (error instanceof SourceError) throw error;
+      if (signal.aborted) throw new TaskCancelledError();
+      throw new RetryableError(`connection lost while reading (${(error as Error).message})`);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /** Parses JSON and validates it with `schema`; throws `SOURCE_INVALID_RESPONSE` otherwise. */
+  parseJson<S extends z.ZodType>(body: string, schema: S, what: string): z.infer<S> {
+    let json: unknown;
+    try {
+      json = JSON.parse(body);
+    } catch {
+      throw sourceInvalidResponse(this.name, `${this.label} sent malformed JSON for ${what}.`);
+    }
+    return this.validate(json, schema, what);
+  }
+
+  /** Validates a parsed payload with `schema`; throws `SOURCE_INVALID_RESPONSE` otherwise. */
+  validate<S extends z.ZodType>(payload: unknown, schema: S, what: string): z.infer<S> {
+    const parsed = schema.safeParse(payload);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+      throw sourceInvalidResponse(
+        this.name,
+        `${this.label} sent ${what} in an unexpected format${where}: ${issue?.message ?? 'invalid'}.`,
+      );
+    }
+    return parsed.data;
+  }
+
+  /**
+   * A cached value for `key`, fetched with `load` when missing or expired. `load` gets the
+   * expired entry's validators (for a conditional GET) and returns a fresh value, or
+   * `'not-modified'` to keep the cached one (which is then fresh again). When `load` fails and
+   * an expired value exists, that value is returned marked stale. Concurrent calls for one key
+   * share one `load`.
+   */
+  async cached<T>(
+    key: string,
+    load: (
+      validators: Validators | undefined,
+    ) => Promise<{ value: T; validators?: Validators } | 'not-modified'>,
+  ): Promise<Sourced<T>> {
+    const fresh = this.fresh<T>(key);
+    if (fresh) return fresh;
+    const running = this.inFlight.get(key);
+    if (running) return running as Promise<Sourced<T>>;
+    const call = (async (): Promise<Sourced<T>> => {
+      const expired = this.cache.get(key, { allowStale: true });
+      try {
+        const loaded = await load(expired?.validators);
+        const fetchedAt = new Date();
+        if (loaded === 'not-modified') {
+          if (!expired)
+            throw sourceInvalidResponse(
+              this.name,
+              `${this.label} answered 304 to an unconditional request.`,
+            );
+          this.remember(key, { ...expired, fetchedAt });
+          return { value: expired.value as T, info: this.info(fetchedAt, false) };
+        }
+        this.remember(key, {
+          value: loaded.value,
+          fetchedAt,
+          validators: loaded.validators ?? {},
+        });
+        return { value: loaded.value, info: this.info(fetchedAt, false) };
+      } catch (error) {
+        if (expired) {
+          this.logger.warn(
+            { source: this.name, key },
+            'serving a stale value: the upstream failed',
+          );
+          return { value: expired.value as T, info: this.info(expired.fetchedAt, true) };
+        }
+        throw error;
+      }
+    })();
+    this.inFlight.set(key, call);
+    try {
+      return await call;
+    } finally {
+      this.inFlight.delete(key);
+    }
+  }
+
+  /**
+   * Cached values for many keys; the keys that are missing or expired are fetched together by
+   * one `loadMany` (for upstreams that batch), which maps each key to its value, null (the
+   * upstream has none) or the error of the call that should have brought it. Returns one result
+   * per key, in key order: the value, a stale value when its load failed, or the error.
+   */
+  async cachedMany<T>(
+    keys: readonly string[],
+    loadMany: (keys: string[]) => Promise<Map<string, T | null | Error>>,
+    cacheKey: (key: string) => string,
+  ): Promise<(Sourced<T | null> | Error)[]> {
+    const results: (Sourced<T | null> | Error)[] = new Array(keys.length);
+    const missing: string[] = [];
+    keys.forEach((key, i) => {
+      const fresh = this.fresh<T | null>(cacheKey(key));
+      if (fresh) results[i] = fresh;
+      else missing.push(key);
+    });
+    if (missing.length === 0) return results;
+    let loaded: Map<string, T | null | Error>;
+    try {
+      loaded = await loadMany(missing);
+    } catch (error) {
+      loaded = new Map(missing.map((key) => [key, error as Error]));
+    }
+    const fetchedAt = new Date();
+    keys.forEach((key, i) => {
+      if (results[i]) return;
+      const value = loaded.get(key) ?? null;
+      if (!(value instanceof Error)) {
+        this.remember(cacheKey(key), { value, fetchedAt, validators: {} });
+        results[i] = { value, info: this.info(fetchedAt, false) };
+        return;
+      }
+      const expired = this.cache.get(cacheKey(key), { allowStale: true });
+      results[i] = expired
+        ? { value: expired.value as T | null, info: this.info(expired.fetchedAt, true) }
+        : value;
+    });
+    return results;
+  }
+
+  private remember(key: string, entry: CacheEntry): void {
+    if (this.settings.ttlMs > 0) this.cache.set(key, entry);
+  }
+
+  private fresh<T>(key: string): Sourced<T> | undefined {
+    const status: LRUCache.Status<string, CacheEntry> = {};
+    const entry = this.cache.get(key, { status });
+    if (!entry || status.get !== 'hit') return undefined;
+    return { value: entry.value as T, info: this.info(entry.fetchedAt, false) };
+  }
+
+  private info(fetchedAt: Date, stale: boolean): SourceInfo {
+    return { source: this.name, fetchedAt, stale };
+  }
+
+  /** Stops the rate limiter's timers. */
+  async close(): Promise<void> {
+    await this.limiter.stop({ dropWaitingJobs: true }).catch(() => {});
+  }
+}
+
+const SOURCE_LABEL: Record<SourceName, string> = {
+  'federal-register': 'The Federal Register API',
+  'sec-edgar': 'SEC EDGAR',
+  news: 'The news feed',
+};

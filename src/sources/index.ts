@@ -1,0 +1,266 @@
+/**
+ * The external sources, built once per process (`createSources`) and shared by every request:
+ * their breakers, rate limiters and caches live here. Each request gets its own DataLoaders and
+ * provenance log (`forRequest`), so one GraphQL request makes at most one upstream call per
+ * distinct key.
+ */
+import DataLoader from 'dataloader';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { type SourceError, type SourceName, sourceNotConfigured } from '../errors.js';
+import { FederalRegisterClient, type FederalRegisterDocument } from './federal-register.js';
+import {
+  Source,
+  type Sourced,
+  type SourceInfo,
+  type SourceLogger,
+  type SourceSettings,
+} from './http.js';
+import { type Feed, NewsClient, type NewsItem } from './news.js';
+import { type CompanyFinancials, SecClient } from './sec.js';
+
+/** Configuration of every source (see `sourcesConfigOf` in env.ts). */
+export interface SourcesConfig {
+  federalRegister: SourceSettings & { baseUrl: string };
+  /** Off (`SOURCE_NOT_CONFIGURED`) without `userAgent`. */
+  sec: SourceSettings & { baseUrl: string; userAgent?: string | undefined };
+  /** Off (`SOURCE_NOT_CONFIGURED`) without feeds. */
+  news: SourceSettings & { feeds: string[] };
+  /** Monotonic milliseconds for cache expiry (default `performance.now`); tests advance one. */
+  clock?: { now(): number };
+}
+
+/** The process-wide source clients; null when the source is off. */
+export interface Sources {
+  federalRegister: FederalRegisterClient | null;
+  sec: SecClient | null;
+  news: NewsClient | null;
+  /** Every `Source` in use, for counters, cache resets and `close`. */
+  all: Source[];
+  /** Why each source that is off is off, for the start-up warning. */
+  disabled: { source: SourceName; reason: string }[];
+  close(): Promise<void>;
+}
+
+/** The User-Agent sent to the Federal Register and news feeds (the SEC gets the operator's). */
+export const CHIPGATE_USER_AGENT = 'chipgate/0.1 (AI-chip export-policy gateway)';
+
+/** Builds the source clients from configuration; `logger` hears of failures and the breakers. */
+export function createSources(config: SourcesConfig, logger?: SourceLogger): Sources {
+  const all: Source[] = [];
+  const disabled: Sources['disabled'] = [];
+  const federalSource = new Source(
+    'federal-register',
+    config.federalRegister,
+    CHIPGATE_USER_AGENT,
+    config.clock,
+    logger,
+  );
+  all.push(federalSource);
+  let sec: SecClient | null = null;
+  if (config.sec.userAgent) {
+    const source = new Source('sec-edgar', config.sec, config.sec.userAgent, config.clock, logger);
+    all.push(source);
+    sec = new SecClient(source, config.sec.baseUrl);
+  } else {
+    disabled.push({
+      source: 'sec-edgar',
+      reason:
+        'CHIPGATE_SEC_USER_AGENT is not set (the SEC requires "<name> <contact email>"): Company.financials answers SOURCE_NOT_CONFIGURED.',
+    });
+  }
+  let news: NewsClient | null = null;
+  if (config.news.feeds.length > 0) {
+    const source = new Source('news', config.news, CHIPGATE_USER_AGENT, config.clock, logger);
+    all.push(source);
+    news = new NewsClient(source, config.news.feeds);
+  } else {
+    disabled.push({
+      source: 'news',
+      reason:
+        'CHIPGATE_NEWS_FEEDS lists no feed: Company.news and Chip.news answer SOURCE_NOT_CONFIGURED.',
+    });
+  }
+  return {
+    federalRegister: new FederalRegisterClient(federalSource, config.federalRegister.baseUrl),
+    sec,
+    news,
+    all,
+    disabled,
+    async close() {
+      await Promise.all(all.map((source) => source.close()));
+    },
+  };
+}
+
+/** Sources that are all off: what an app built without `sources` answers with. */
+export function noSources(): Sources {
+  return {
+    federalRegister: null,
+    sec: null,
+    news: null,
+    all: [],
+    disabled: [],
+    close: async () => {},
+  };
+}
+
+/** One entry of `extensions.sources`: an upstream resource the response used. */
+export interface ProvenanceEntry {
+  source: SourceName;
+  /** What was fetched, e.g. `documents/2026-00789`, `companyfacts/CIK0001045810`, a feed URL. */
+  resource: string;
+  /** ISO timestamp of the upstream's answer; absent when it failed with nothing cached. */
+  fetchedAt?: string;
+  stale?: boolean;
+  /** The error code when the resource could not be had. */
+  error?: string;
+}
+
+/** The upstream resources one request used, for `extensions.sources`. */
+export class ProvenanceLog {
+  private readonly entries = new Map<string, ProvenanceEntry>();
+
+  /** Records a value's provenance. */
+  used(resource: string, info: SourceInfo): void {
+    this.entries.set(`${info.source} ${resource}`, {
+      source: info.source,
+      resource,
+      fetchedAt: info.fetchedAt.toISOString(),
+      stale: info.stale,
+    });
+  }
+
+  /** Records a failure. */
+  failed(source: SourceName, resource: string, error: SourceError | Error): void {
+    const code = (error as SourceError).code ?? 'SOURCE_UNAVAILABLE';
+    this.entries.set(`${source} ${resource}`, { source, resource, error: code });
+  }
+
+  /** Entries in the order they were first recorded. */
+  list(): ProvenanceEntry[] {
+    return [...this.entries.values()];
+  }
+}
+
+/** A news item with the provenance of the feed it came from. */
+export interface SourcedNewsItem extends NewsItem {
+  provenance: SourceInfo;
+}
+
+/** The per-request face of the sources: DataLoaders and the provenance log. */
+export interface RequestSources {
+  /** The Federal Register client; throws `SOURCE_NOT_CONFIGURED` when off. */
+  federalRegister(): FederalRegisterClient;
+  /** Documents by number, batched into `documents/{n1},{n2}.json` calls. */
+  federalRegisterDocument: DataLoader<string, Sourced<FederalRegisterDocument | null>>;
+  /** Revenue series by unpadded CIK. */
+  financials: DataLoader<string, Sourced<CompanyFinancials>>;
+  /** Items of every configured feed, newest first (each feed fetched at most once). */
+  newsItems(): Promise<SourcedNewsItem[]>;
+  provenance: ProvenanceLog;
+}
+
+const notConfigured = (source: SourceName) =>
+  sourceNotConfigured(
+    source,
+    source === 'sec-edgar'
+      ? 'SEC EDGAR is not configured on this gateway: the operator must set CHIPGATE_SEC_USER_AGENT.'
+      : source === 'news'
+        ? 'No news feeds are configured on this gateway (CHIPGATE_NEWS_FEEDS).'
+        : 'The Federal Register source is not configured on this gateway.',
+  );
+
+/** Fresh per-request loaders over the shared sources. */
+export function forRequest(sources: Sources): RequestSources {
+  const provenance = new ProvenanceLog();
+  let news: Promise<SourcedNewsItem[]> | undefined;
+  return {
+    provenance,
+    federalRegister() {
+      if (!sources.federalRegister) throw notConfigured('federal-register');
+      return sources.federalRegister;
+    },
+    federalRegisterDocument: new DataLoader(async (numbers) => {
+      const client = sources.federalRegister;
+      if (!client) return numbers.map(() => notConfigured('federal-register'));
+      const results = await client.documents(numbers);
+      return results.map((result, i) => {
+        const resource = `documents/${numbers[i]}`;
+        if (result instanceof Error) provenance.failed('federal-register', resource, result);
+        else provenance.used(resource, result.info);
+        return result;
+      });
+    }),
+    financials: new DataLoader(
+      async (ciks) => {
+        const client = sources.sec;
+        if (!client) return ciks.map(() => notConfigured('sec-edgar'));
+        return Promise.all(
+          ciks.map(async (cik) => {
+            const resource = `companyfacts/CIK${cik.padStart(10, '0')}`;
+            try {
+              const result = await client.financials(cik);
+              provenance.used(resource, result.info);
+              return result;
+            } catch (error) {
+              provenance.failed('sec-edgar', resource, error as Error);
+              return error as Error;
+            }
+          }),
+        );
+      },
+      // SEC facts are per filer; batching only gathers the keys of one tick.
+      { maxBatchSize: 100 },
+    ),
+    newsItems() {
+      news ??= (async () => {
+        const client = sources.news;
+        if (!client) throw notConfigured('news');
+        const feeds = await Promise.all(
+          client.feeds.map((url) =>
+            client.feed(url).then(
+              (feed) => {
+                provenance.used(url, feed.info);
+                return feed;
+              },
+              (error: Error) => {
+                provenance.failed('news', url, error);
+                return error;
+              },
+            ),
+          ),
+        );
+        const ok = feeds.filter((feed): feed is Sourced<Feed> => !(feed instanceof Error));
+        // Every feed failed: the field fails with the first error; some failed: the rest
+        // answer, and `extensions.sources` names the failed feeds.
+        if (ok.length === 0) throw feeds[0];
+        const items = ok.flatMap((feed) =>
+          feed.value.items.map((item) => ({ ...item, provenance: feed.info })),
+        );
+        return items.sort(
+          (a, b) => b.publishedAt.getTime() - a.publishedAt.getTime() || a.url.localeCompare(b.url),
+        );
+      })();
+      return news;
+    },
+  };
+}
+
+/**
+ * Adds `extensions.sources` to every response that used an external source: one
+ * `ProvenanceEntry` per upstream resource (source, resource, fetchedAt, stale, or error).
+ */
+export function useSourceProvenance(): Plugin {
+  return {
+    onExecute({ args }) {
+      return {
+        onExecuteDone({ result, setResult }) {
+          const log = (args.contextValue as { sources?: RequestSources }).sources?.provenance;
+          const entries = log?.list() ?? [];
+          if (entries.length === 0 || isAsyncIterable(result)) return;
+          setResult({ ...result, extensions: { ...result.extensions, sources: entries } });
+        },
+      };
+    },
+  };
+}
