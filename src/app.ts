@@ -91,17 +91,22 @@ function armorPlugins(limits: QueryLimits): Plugin[] {
 export type { QueryLimits };
 
 /**
- * The `Authorization` value of an HTTP request, or of a WebSocket connection's
- * `connectionParams` (`authorization` or `Authorization`, e.g. `"Bearer cg_..."`).
+ * The `Authorization` value of an HTTP request, or of a WebSocket connection: its
+ * `connectionParams.authorization` (or `Authorization`; a value that is not a string counts as
+ * a malformed key), else the upgrade request's `Authorization` header.
  */
 function authorizationOf(initial: {
   request?: Request;
   connectionParams?: Record<string, unknown>;
+  req?: { headers: Record<string, string | string[] | undefined> };
 }): string | null {
   const params = initial.connectionParams;
-  if (params) {
-    const value = params.authorization ?? params.Authorization;
-    return typeof value === 'string' ? value : null;
+  const value = params?.authorization ?? params?.Authorization;
+  if (value !== undefined && value !== null)
+    return typeof value === 'string' ? value : String(value);
+  if (initial.req) {
+    const header = initial.req.headers.authorization;
+    return typeof header === 'string' ? header : null;
   }
   return initial.request?.headers.get('authorization') ?? null;
 }

@@ -3,12 +3,16 @@
  * connection sizing rules every list in the API shares.
  */
 import SchemaBuilder, { type ObjectRef } from '@pothos/core';
-import ComplexityPlugin, { ComplexityErrorKind } from '@pothos/plugin-complexity';
+import ComplexityPlugin, {
+  ComplexityErrorKind,
+  complexityFromQuery,
+} from '@pothos/plugin-complexity';
 import DrizzlePlugin from '@pothos/plugin-drizzle';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { getTableConfig } from 'drizzle-orm/pg-core';
+import { type DocumentNode, type GraphQLResolveInfo, Kind } from 'graphql';
 import type { Context } from './context.js';
 import { type Relations, relations } from './db/relations.js';
 import {
@@ -135,6 +139,40 @@ export const connectionComplexity = (cursor: CursorShape) => (args: ConnectionAr
   multiplier: pageSize(args, cursor),
 });
 
+/** The `QUERY_TOO_COMPLEX` error for an operation over its depth or cost limit. */
+function tooComplex(
+  kind: 'depth' | 'cost',
+  result: { depth: number; complexity: number; maxDepth?: number; maxComplexity?: number },
+): QueryTooComplexError {
+  return new QueryTooComplexError(
+    kind === 'depth'
+      ? `Query is too deep: depth ${result.depth}, the limit is ${result.maxDepth}.`
+      : `Query is too expensive: cost ${result.complexity}, the limit is ${result.maxComplexity}. ` +
+          'Ask for smaller pages (first/last) or fewer nested connections.',
+  );
+}
+
+/**
+ * Checks a subscription's whole operation against the depth and cost limits when it
+ * subscribes. (The complexity plugin checks queries and mutations as their root fields
+ * resolve; a subscription's root field resolves once per event, which would accept the
+ * subscription and fail every event instead of refusing it.) Throws `QueryTooComplexError`.
+ */
+export function checkSubscriptionLimits(ctx: Context, info: GraphQLResolveInfo): void {
+  const document: DocumentNode = {
+    kind: Kind.DOCUMENT,
+    definitions: [info.operation, ...Object.values(info.fragments)],
+  };
+  const result = complexityFromQuery(document, {
+    schema: info.schema,
+    ctx,
+    variables: info.variableValues,
+  });
+  const limits = { maxDepth: ctx.limits.maxDepth, maxComplexity: ctx.limits.maxCost };
+  if (result.depth > ctx.limits.maxDepth) throw tooComplex('depth', { ...result, ...limits });
+  if (result.complexity > ctx.limits.maxCost) throw tooComplex('cost', { ...result, ...limits });
+}
+
 export const builder = new SchemaBuilder<PothosTypes>({
   // Scope auth first, so its checks wrap every other plugin's resolver (Pothos' advice); the
   // errors plugin next, so typed results wrap the data plugins' resolvers.
@@ -165,12 +203,7 @@ export const builder = new SchemaBuilder<PothosTypes>({
     defaultListMultiplier: 1,
     limit: (ctx) => ({ depth: ctx.limits.maxDepth, complexity: ctx.limits.maxCost }),
     complexityError: (kind, result) =>
-      new QueryTooComplexError(
-        kind === ComplexityErrorKind.Depth
-          ? `Query is too deep: depth ${result.depth}, the limit is ${result.maxDepth}.`
-          : `Query is too expensive: cost ${result.complexity}, the limit is ${result.maxComplexity}. ` +
-              'Ask for smaller pages (first/last) or fewer nested connections.',
-      ),
+      tooComplex(kind === ComplexityErrorKind.Depth ? 'depth' : 'cost', result),
   },
   relay: {
     clientMutationId: 'omit',

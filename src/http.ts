@@ -70,7 +70,10 @@ function jsonSearchParam(
 
 const EMPTY_ERROR_MESSAGES: Record<number, string> = {
   404: 'Not found. The GraphQL endpoint is /graphql.',
-  406: 'Not acceptable: accept application/graphql-response+json or application/json.',
+  406:
+    'Not acceptable: queries and mutations answer application/graphql-response+json or ' +
+    'application/json; subscriptions need "Accept: text/event-stream" (or the ' +
+    'graphql-transport-ws WebSocket protocol).',
   415: 'Unsupported media type: POST the operation as JSON with "Content-Type: application/json".',
 };
 

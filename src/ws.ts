@@ -4,7 +4,13 @@
  * same schema, limits (armor, complexity), context and error masking as HTTP requests.
  */
 import type { IncomingMessage, Server } from 'node:http';
-import { type ExecutionArgs, GraphQLError } from 'graphql';
+import {
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FormattedExecutionResult,
+  GraphQLError,
+  type GraphQLFormattedError,
+} from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
@@ -57,12 +63,17 @@ export function attachWebSocket(
       // malformed, unknown or revoked one closes it with 4403 (graphql-ws' "Forbidden").
       onConnect: async (ctx) => {
         try {
-          await yoga.getEnveloped({ connectionParams: ctx.connectionParams }).contextFactory();
+          await yoga
+            .getEnveloped({ connectionParams: ctx.connectionParams, req: ctx.extra.request })
+            .contextFactory();
           return true;
         } catch {
           return false;
         }
       },
+      // HTTP details (`extensions.http`: the status yoga would answer) mean nothing here.
+      onNext: (_ctx, _id, _payload, _args, result) => withoutHttp(result),
+      onError: (_ctx, _id, _payload, errors) => errors.map(formatWithoutHttp),
       onSubscribe: async (ctx, _id, payload) => {
         const enveloped = yoga.getEnveloped({
           req: ctx.extra.request,
@@ -120,4 +131,21 @@ function withCode(error: unknown, code: ErrorCode): GraphQLError {
     ...(error instanceof GraphQLError ? { nodes: error.nodes, source: error.source } : {}),
     extensions: { code },
   });
+}
+
+/** A GraphQL error as sent to clients, without yoga's `extensions.http`. */
+function formatWithoutHttp(error: GraphQLError | GraphQLFormattedError): GraphQLFormattedError {
+  const formatted = error instanceof GraphQLError ? error.toJSON() : error;
+  if (!formatted.extensions || !('http' in formatted.extensions)) return formatted;
+  const { http: _http, ...extensions } = formatted.extensions;
+  return { ...formatted, extensions };
+}
+
+/** The result with its errors formatted by `formatWithoutHttp` (unchanged when it has none). */
+function withoutHttp(result: ExecutionResult | FormattedExecutionResult) {
+  if (!result.errors?.length) return result;
+  return {
+    ...result,
+    errors: result.errors.map(formatWithoutHttp),
+  } as FormattedExecutionResult;
 }

@@ -147,6 +147,44 @@ describe('policyDecisionUpdated', () => {
     await ws.dispose();
   });
 
+  it('refuses a subscription over the depth or cost limit when it subscribes, on both transports', async () => {
+    // Five levels of nested connections at first: 100: far over the cost budget.
+    const expensive = `subscription { policyDecisionUpdated { decision { chips { chip {
+      policyDecisions(first: 100) { edges { node { companies {
+        demandSignals(first: 100) { edges { node {
+          slug kind observedOn summary direction strength quantityUnits } } } } } } } } } } } }`;
+    const sse = await subscribeSse(gateway.url, expensive);
+    const [refused] = await sse.waitForResults(1);
+    expect(refused?.errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
+    expect(refused?.errors?.[0]?.message).toMatch(
+      /^Query is too expensive: cost \d+, the limit is 50000/,
+    );
+    await sse.waitForComplete();
+
+    const deep = `subscription { demandSignalRecorded { companies { demandSignals(first: 1) {
+      edges { node { companies { demandSignals(first: 1) { edges { node { companies {
+      demandSignals(first: 1) { edges { node { slug } } } } } } } } } } } } } }`;
+    const ws = wsClient(gateway.url);
+    const onWs = subscribeWs(ws, deep);
+    const [tooDeep] = await onWs.waitForResults(1);
+    expect(tooDeep?.errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
+    expect(tooDeep?.errors?.[0]?.message).toMatch(/^Query is too deep/);
+    await onWs.waitForComplete();
+    await ws.dispose();
+    expect(gateway.running.events.stats().subscribers).toBe(0);
+  });
+
+  it('refuses an after: past the newest event (a cursor from another database)', async () => {
+    const newest = await maxEventSeq(db(), 'policy_decision_updates');
+    const sse = await subscribeSse(gateway.url, UPDATES, {
+      after: encodeEventCursor(newest + 1_000_000),
+    });
+    const [result] = await sse.waitForResults(1);
+    expect(result?.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(result?.errors?.[0]?.message).toMatch(/another database/);
+    await sse.waitForComplete();
+  });
+
   it('rejects an invalid subscription document over WebSocket with a coded error', async () => {
     const ws = wsClient(gateway.url);
     const onWs = subscribeWs(ws, 'subscription { policyDecisionUpdated { nope } }');
@@ -193,13 +231,17 @@ describe('WebSocket authentication', () => {
     );
     const [denied] = await refused.waitForResults(1);
     expect(denied?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    // No HTTP details over a WebSocket.
+    expect(denied?.errors?.[0]?.extensions).not.toHaveProperty('http');
     await anonymous.dispose();
 
-    const bad = wsClient(gateway.url, { authorization: `Bearer ${key.key}x` });
-    const never = subscribeWs(bad, SIGNALS);
-    expect((await bad.closed).code).toBe(4403);
-    await never.waitForComplete();
-    expect(never.results).toHaveLength(0);
+    for (const authorization of [`Bearer ${key.key}x`, 42]) {
+      const bad = wsClient(gateway.url, { authorization });
+      const never = subscribeWs(bad, SIGNALS);
+      expect((await bad.closed).code).toBe(4403);
+      await never.waitForComplete();
+      expect(never.results).toHaveLength(0);
+    }
   });
 });
 

@@ -5,7 +5,12 @@
  */
 import { and, type SQL, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
-import { builder, connectionComplexity, nodeConnection } from '../builder.js';
+import {
+  builder,
+  checkSubscriptionLimits,
+  connectionComplexity,
+  nodeConnection,
+} from '../builder.js';
 import { demandSignals } from '../db/schema.js';
 import { inList } from '../db/sql.js';
 import { type DemandSignalRow, recordDemandSignal } from '../db/writes/demand-signals.js';
@@ -19,7 +24,7 @@ import {
   SignalDirection,
   SignalStrength,
 } from './enums.js';
-import { AFTER_EVENT_CURSOR, decodeEventCursor, encodeEventCursor } from './node.js';
+import { AFTER_EVENT_CURSOR, checkedAfter, encodeEventCursor } from './node.js';
 import { mutationResult } from './results.js';
 
 export const DemandSignalFilter = builder.inputType('DemandSignalFilter', {
@@ -266,8 +271,13 @@ builder.subscriptionField('demandSignalRecorded', (t) =>
         description: AFTER_EVENT_CURSOR,
       }),
     },
-    subscribe: (_root, args, ctx) =>
-      ctx.events.subscribe(matchesDemandSignalEvent(args.filter), decodeEventCursor(args.after)),
+    subscribe: async (_root, args, ctx, info) => {
+      checkSubscriptionLimits(ctx, info);
+      return ctx.events.subscribe(
+        matchesDemandSignalEvent(args.filter),
+        await checkedAfter(ctx, args.after),
+      );
+    },
     resolve: (query, item, _args, ctx) =>
       ctx.db.query.demandSignals.findFirst(
         query({ where: { id: eventOf(item as SubscriberItem).id } }),

@@ -9,6 +9,7 @@ import { getSchemaConfig, queryFromInfo } from '@pothos/plugin-drizzle';
 import type { GraphQLResolveInfo } from 'graphql';
 import { builder } from '../builder.js';
 import type { Context } from '../context.js';
+import { latestEventSeq } from '../db/events.js';
 import { BadUserInputError } from '../errors.js';
 
 /** Node types and the shape of their key. */
@@ -61,6 +62,27 @@ export function decodeEventCursor(cursor: string | null | undefined): number | u
     );
   }
   return Number(match[1]);
+}
+
+/**
+ * A subscription's `after:` as an event sequence number, checked against the store: a cursor
+ * past the newest committed event cannot have come from this database (a reset database,
+ * another environment), and waiting for it would deliver nothing, so it is `BAD_USER_INPUT`.
+ */
+export async function checkedAfter(
+  ctx: Context,
+  cursor: string | null | undefined,
+): Promise<number | undefined> {
+  const after = decodeEventCursor(cursor);
+  if (after === undefined) return undefined;
+  const newest = await latestEventSeq(ctx.db);
+  if (after > newest) {
+    throw new BadUserInputError(
+      '`after` is past the newest event of this gateway: it comes from another database. ' +
+        'Subscribe without `after` to start from now.',
+    );
+  }
+  return after;
 }
 
 /**

@@ -6,7 +6,12 @@
  */
 import { and, type SQL, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
-import { builder, connectionComplexity, nodeConnection } from '../builder.js';
+import {
+  builder,
+  checkSubscriptionLimits,
+  connectionComplexity,
+  nodeConnection,
+} from '../builder.js';
 import { policyDecisions } from '../db/schema.js';
 import { inList } from '../db/sql.js';
 import {
@@ -25,7 +30,7 @@ import {
   PolicyKind,
   PolicyStatus,
 } from './enums.js';
-import { AFTER_EVENT_CURSOR, decodeEventCursor, encodeEventCursor } from './node.js';
+import { AFTER_EVENT_CURSOR, checkedAfter, encodeEventCursor } from './node.js';
 import { mutationResult } from './results.js';
 
 export const PolicyDecisionFilter = builder.inputType('PolicyDecisionFilter', {
@@ -393,8 +398,13 @@ builder.subscriptionField('policyDecisionUpdated', (t) =>
         description: AFTER_EVENT_CURSOR,
       }),
     },
-    subscribe: (_root, args, ctx) =>
-      ctx.events.subscribe(matchesPolicyDecisionEvent(args.filter), decodeEventCursor(args.after)),
+    subscribe: async (_root, args, ctx, info) => {
+      checkSubscriptionLimits(ctx, info);
+      return ctx.events.subscribe(
+        matchesPolicyDecisionEvent(args.filter),
+        await checkedAfter(ctx, args.after),
+      );
+    },
     resolve: (query, item, _args, ctx) =>
       ctx.db.query.policyDecisionUpdates.findFirst(
         query({ where: { id: eventOf(item as SubscriberItem).id } }),
