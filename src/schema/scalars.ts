@@ -42,10 +42,24 @@ builder.addScalarType('CountryCode', GraphQLCountryCode, {
   parseLiteral: (ast) => String(GraphQLCountryCode.parseLiteral(ast, undefined)).toUpperCase(),
 });
 
+/**
+ * A URL from graphql-scalars' URL parser as a string, refused unless it is `http:` or `https:`
+ * (a `javascript:` or `data:` URL is absolute too, but no source a fact was confirmed in).
+ */
+const toWebUrl = (value: unknown): string => {
+  const url = value as URL;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new GraphQLError(`URL must be an absolute http: or https: URL (got ${url.protocol}).`);
+  }
+  return url.toString();
+};
+
 builder.addScalarType('URL', GraphQLURL, {
-  description: 'An absolute URL (RFC 3986), e.g. the public source a fact was confirmed in.',
-  parseValue: (value) => String(GraphQLURL.parseValue(value)),
-  parseLiteral: (ast) => String(GraphQLURL.parseLiteral(ast, undefined)),
+  description:
+    'An absolute `http:` or `https:` URL (RFC 3986), e.g. the public source a fact was ' +
+    'confirmed in. Other schemes (`javascript:`, `data:`, `ftp:`, ...) are refused.',
+  parseValue: (value) => toWebUrl(GraphQLURL.parseValue(value)),
+  parseLiteral: (ast) => toWebUrl(GraphQLURL.parseLiteral(ast, undefined)),
 });
 
 const DECIMAL = /^-?(0|[1-9]\d*)(\.\d+)?$/;
