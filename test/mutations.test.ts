@@ -7,6 +7,8 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../src/db/client.js';
+import { recordDemandSignal } from '../src/db/writes/demand-signals.js';
+import { createPolicyDecision } from '../src/db/writes/policy-decisions.js';
 import { createTestGateway, type TestGateway } from './helpers/gateway.js';
 import { createKey, rowCounts, type TestKey } from './helpers/keys.js';
 
@@ -234,22 +236,135 @@ describe('createPolicyDecision', () => {
     }
   });
 
-  it('lists every problem of one input at once', async () => {
+  it('lists every problem of one input at once: format problems, then unknown references', async () => {
     const result = await refused(
       CREATE,
       decision({
         slug: 'BAD',
+        title: ' ',
+        destinations: [],
         effectiveOn: '2019-12-31',
-        chips: [{ chip: 'nope', effect: 'BANNED' }],
+        chips: [
+          { chip: 'nope', effect: 'BANNED' },
+          { chip: 'h200', effect: 'PERMITTED' },
+        ],
+        companies: ['nvidia', 'zzz'],
+        supersedes: 'no-such',
       }),
     );
     expect(result.__typename).toBe('ValidationError');
-    // Format problems are reported first; references are checked once the format is right.
-    expect(paths(result)).toEqual([
-      ['input', 'slug'],
-      ['input', 'effectiveOn'],
+    expect(result.fieldErrors).toEqual([
+      { path: ['input', 'slug'], message: expect.stringMatching(/lower-case letters/) },
+      { path: ['input', 'title'], message: 'Must not be blank.' },
+      { path: ['input', 'destinations'], message: expect.stringMatching(/at least one/) },
+      { path: ['input', 'effectiveOn'], message: expect.stringMatching(/before announcedOn/) },
+      { path: ['input', 'chips', '0', 'chip'], message: 'No chip "nope".' },
+      { path: ['input', 'companies', '1'], message: 'No company "zzz".' },
+      { path: ['input', 'supersedes'], message: 'No policy decision "no-such".' },
     ]);
-    expect(result.message).toBe('Invalid input: 2 problems, see fieldErrors.');
+    expect(result.message).toBe('Invalid input: 7 problems, see fieldErrors.');
+  });
+
+  it('reports a reference with its own problem once, as that problem', async () => {
+    const result = await refused(
+      CREATE,
+      decision({
+        slug: 'twice-and-self',
+        title: ' ',
+        chips: [
+          { chip: 'nope', effect: 'BANNED' },
+          { chip: 'nope', effect: 'PERMITTED' },
+        ],
+        supersedes: 'twice-and-self',
+      }),
+    );
+    expect(result.fieldErrors).toEqual([
+      { path: ['input', 'title'], message: 'Must not be blank.' },
+      { path: ['input', 'chips', '1'], message: '"nope" is listed twice.' },
+      { path: ['input', 'supersedes'], message: 'A decision cannot supersede itself.' },
+      { path: ['input', 'chips', '0', 'chip'], message: 'No chip "nope".' },
+    ]);
+  });
+
+  it('refuses dates outside 1900-01-01..2199-12-31 and an announcedOn after today', async () => {
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const cases: [Record<string, unknown>, string[], RegExp][] = [
+      [
+        { announcedOn: '0050-03-01' },
+        ['input', 'announcedOn'],
+        /^Must be between 1900-01-01 and 2199-12-31 \(got 0050-03-01\)\.$/,
+      ],
+      [{ announcedOn: '1899-12-31' }, ['input', 'announcedOn'], /between 1900-01-01 and/],
+      [{ effectiveOn: '2200-01-01' }, ['input', 'effectiveOn'], /and 2199-12-31 \(got 2200/],
+      [{ announcedOn: '2099-01-01' }, ['input', 'announcedOn'], /^Must not be in the future/],
+      [{ announcedOn: tomorrow }, ['input', 'announcedOn'], /^Must not be in the future/],
+    ];
+    for (const [overrides, path, message] of cases) {
+      const result = await refused(CREATE, decision(overrides));
+      expect(result.__typename, JSON.stringify(overrides)).toBe('ValidationError');
+      expect(paths(result)).toEqual([path]);
+      expect(result.fieldErrors[0].message).toMatch(message);
+    }
+    // The bounds themselves, today, and an effectiveOn in the future are accepted.
+    const today = new Date().toISOString().slice(0, 10);
+    for (const overrides of [
+      { announcedOn: '1900-01-01', effectiveOn: '2199-12-31' },
+      { announcedOn: today, effectiveOn: tomorrow },
+    ]) {
+      const created = await mutate(CREATE, decision(overrides));
+      expect(created.__typename).toBe('CreatePolicyDecisionSuccess');
+      expect(created.decision).toMatchObject(overrides);
+      expect(created.decision.updates[0].occurredAt).toBe(`${overrides.announcedOn}T00:00:00.000Z`);
+    }
+  });
+
+  it('accepts only http: and https: source URLs (BAD_USER_INPUT in variables, validation failure as literals)', async () => {
+    for (const sourceUrl of [
+      'javascript:alert(1)',
+      'data:text/html,<b>x</b>',
+      'ftp://example.com/a',
+    ]) {
+      const before = await rowCounts(gateway.database.db);
+      const { data, errors } = await gateway.execute(
+        CREATE,
+        { input: decision({ sourceUrl }) },
+        writer.headers,
+      );
+      expect(data, sourceUrl).toBeUndefined();
+      expect(errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+      expect(errors?.[0]?.message).toMatch(/absolute http: or https: URL/);
+      expect(await rowCounts(gateway.database.db)).toEqual(before);
+    }
+    const literal = (url: string) => /* GraphQL */ `
+      mutation {
+        createPolicyDecision(input: {
+          slug: "literal-url-${++serial}", title: "T", jurisdiction: "US", destinations: ["CN"],
+          authority: "BIS", kind: LICENSE, status: PROPOSED, announcedOn: "2020-01-01",
+          sourceUrl: "${url}"
+        }) { __typename }
+      }`;
+    const before = await rowCounts(gateway.database.db);
+    const refusedLiteral = await gateway.execute(
+      literal('javascript:alert(1)'),
+      {},
+      writer.headers,
+    );
+    expect(refusedLiteral.data).toBeUndefined();
+    expect(refusedLiteral.errors?.map((e) => e.extensions?.code)).toEqual([
+      'GRAPHQL_VALIDATION_FAILED',
+    ]);
+    expect(await rowCounts(gateway.database.db)).toEqual(before);
+    const accepted = await gateway.execute(
+      literal('https://www.bis.gov/rule?id=1'),
+      {},
+      writer.headers,
+    );
+    expect(accepted.errors).toBeUndefined();
+    expect(accepted.data).toEqual({
+      createPolicyDecision: { __typename: 'CreatePolicyDecisionSuccess' },
+    });
+    const viaVariable = await mutate(CREATE, decision({ sourceUrl: 'http://example.com/a' }));
+    expect(viaVariable.__typename).toBe('CreatePolicyDecisionSuccess');
   });
 
   it('refuses impossible dates and unknown enum values before any SQL, with BAD_USER_INPUT', async () => {
@@ -457,6 +572,18 @@ const ALLOWED: Record<string, string[]> = {
   REJECTED: [],
 };
 
+/** The article before each status in messages, by how it is read. */
+const ARTICLE: Record<string, string> = {
+  PROPOSED: 'A',
+  UNDER_REVIEW: 'An',
+  APPROVED: 'An',
+  IN_EFFECT: 'An',
+  SUSPENDED: 'A',
+  SUPERSEDED: 'A',
+  RESCINDED: 'A',
+  REJECTED: 'A',
+};
+
 describe('updatePolicyDecisionStatus', () => {
   it('changes the status and records note and occurredAt in the history', async () => {
     const before = await rowCounts(gateway.database.db);
@@ -533,6 +660,16 @@ describe('updatePolicyDecisionStatus', () => {
     });
     expect(paths(future)).toEqual([['input', 'occurredAt']]);
 
+    for (const occurredAt of ['0050-03-01T00:00:00Z', '1899-12-31T23:59:59Z']) {
+      const early = await refused(UPDATE, { slug, status: 'SUSPENDED', occurredAt });
+      expect(early.fieldErrors).toEqual([
+        {
+          path: ['input', 'occurredAt'],
+          message: expect.stringMatching(/^Must be between 1900-01-01 and 2199-12-31 \(got /),
+        },
+      ]);
+    }
+
     // The same instant as the latest change is not back-dated.
     const sameInstant = await mutate(UPDATE, {
       slug,
@@ -562,7 +699,9 @@ describe('updatePolicyDecisionStatus', () => {
         } else {
           expect(result.__typename).toBe('ValidationError');
           expect(paths(result)).toEqual([['input', 'status']]);
-          expect(result.fieldErrors[0].message).toMatch(`A ${from} decision cannot become ${to}`);
+          expect(result.fieldErrors[0].message).toMatch(
+            `${ARTICLE[from]} ${from} decision cannot become ${to}`,
+          );
           expect(await rowCounts(gateway.database.db)).toEqual(before);
           expect(await statusOf(slug)).toBe(from);
         }
@@ -662,6 +801,101 @@ describe('recordDemandSignal', () => {
     expect(await rowCounts(gateway.database.db)).toEqual(before);
     const conflict = await refused(RECORD, { ...input, slug: 'ds-idempotent-2' });
     expect(conflict.__typename).toBe('ConflictError');
+  });
+
+  it('an explicit null for an optional field replays like leaving it out', async () => {
+    const input = {
+      slug: 'ds-idempotent-null',
+      companies: ['alibaba'],
+      kind: 'INTEREST',
+      observedOn: '2026-02-03',
+      idempotencyKey: 'ds-key-null',
+    };
+    const first = await mutate(RECORD, input);
+    expect(first.replayed).toBe(false);
+    const before = await rowCounts(gateway.database.db);
+    const retry = await mutate(RECORD, {
+      ...input,
+      summary: null,
+      chip: null,
+      quantityUnits: null,
+    });
+    expect(retry).toEqual({ ...first, replayed: true });
+    expect(await rowCounts(gateway.database.db)).toEqual(before);
+  });
+
+  it('refuses an observedOn outside 1900-2199 or after today, and lists unknown references with format problems', async () => {
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const base = { companies: ['bytedance'], kind: 'INTEREST' };
+    for (const [observedOn, message] of [
+      ['1899-12-31', /^Must be between 1900-01-01 and 2199-12-31 \(got 1899-12-31\)\.$/],
+      ['0050-03-01', /between 1900-01-01 and 2199-12-31/],
+      [tomorrow, /^Must not be in the future/],
+    ] as const) {
+      const result = await refused(RECORD, { ...base, slug: `ds-date-${++serial}`, observedOn });
+      expect(result.fieldErrors).toEqual([
+        { path: ['input', 'observedOn'], message: expect.stringMatching(message) },
+      ]);
+    }
+    const mixed = await refused(RECORD, {
+      slug: 'DS_BAD',
+      companies: ['zzz', 'bytedance'],
+      chip: 'nope',
+      kind: 'INTEREST',
+      observedOn: '2026-02-02',
+    });
+    expect(mixed.fieldErrors).toEqual([
+      { path: ['input', 'slug'], message: expect.stringMatching(/lower-case letters/) },
+      { path: ['input', 'companies', '0'], message: 'No company "zzz".' },
+      { path: ['input', 'chip'], message: 'No chip "nope".' },
+    ]);
+  });
+});
+
+describe('idempotency keys per API key', () => {
+  // The write functions take the requesting API key's id; the resolvers pass ctx.viewer's.
+  it('another API key reusing a key gets its own result, not the first client’s', async () => {
+    const db = gateway.database.db;
+    const other = await createKey(db, ['write'], 'second client');
+    const mine = decision({ idempotencyKey: 'k1' });
+    const theirs = decision({ idempotencyKey: 'k1' });
+    const first = await createPolicyDecision(db, mine as never, writer.id);
+    expect(first).toMatchObject({ replayed: false, decision: { slug: mine.slug } });
+    const before = await rowCounts(db);
+    const second = await createPolicyDecision(db, theirs as never, other.id);
+    expect(second).toMatchObject({ replayed: false, decision: { slug: theirs.slug } });
+    expect(await rowCounts(db)).toEqual({
+      ...before,
+      policy_decisions: before.policy_decisions + 1,
+      policy_decision_updates: before.policy_decision_updates + 1,
+      idempotency_keys: before.idempotency_keys + 1,
+    });
+    // Each client's retry still replays its own result.
+    expect(await createPolicyDecision(db, mine as never, writer.id)).toMatchObject({
+      replayed: true,
+      decision: { slug: mine.slug },
+    });
+    await expect(
+      createPolicyDecision(db, { ...theirs, title: 'Changed' } as never, other.id),
+    ).rejects.toThrow(/"k1" was used in the last 24 hours with a different input/);
+
+    const signal = { companies: ['alibaba'], kind: 'INTEREST', observedOn: '2026-02-03' } as const;
+    const a = await recordDemandSignal(
+      db,
+      { ...signal, slug: 'ds-scoped-a', idempotencyKey: 'k1' } as never,
+      writer.id,
+    );
+    const b = await recordDemandSignal(
+      db,
+      { ...signal, slug: 'ds-scoped-b', idempotencyKey: 'k1' } as never,
+      other.id,
+    );
+    expect([a.replayed, a.demandSignal.slug, b.replayed, b.demandSignal.slug]).toEqual([
+      false,
+      'ds-scoped-a',
+      false,
+      'ds-scoped-b',
+    ]);
   });
 });
 
@@ -830,5 +1064,75 @@ describe('upsertChip', () => {
       expect(result.__typename, JSON.stringify(overrides)).toBe('ValidationError');
       expect(paths(result)).toEqual(expected);
     }
+  });
+
+  it('refuses an announcedOn outside 1900-2199, with unknown references alongside', async () => {
+    const result = await refused(UPSERT_CHIP, {
+      slug: 'test-old-chip',
+      name: 'X',
+      designer: 'nobody',
+      foundry: 'tsmc',
+      announcedOn: '0099-01-01',
+      confidence: 'RECALLED',
+    });
+    expect(result.fieldErrors).toEqual([
+      {
+        path: ['input', 'announcedOn'],
+        message: 'Must be between 1900-01-01 and 2199-12-31 (got 0099-01-01).',
+      },
+      { path: ['input', 'designer'], message: 'No company "nobody".' },
+    ]);
+  });
+
+  it('refuses a derivedFrom that would make a derivation cycle, changing nothing', async () => {
+    const upsert = (slug: string, derivedFrom: string | null) =>
+      mutate(UPSERT_CHIP, {
+        slug,
+        name: slug,
+        designer: 'nvidia',
+        derivedFrom,
+        confidence: 'RECALLED',
+      });
+    await upsert('cycle-a', null);
+    await upsert('cycle-b', 'cycle-a');
+    await upsert('cycle-c', 'cycle-b');
+    const parentOf = async (slug: string) =>
+      (
+        await queryRows<{ parent: string | null }>(
+          gateway.database.db,
+          sql`select p.slug as parent from chips c left join chips p on p.id = c.derived_from_id
+               where c.slug = ${slug}`,
+        )
+      )[0]?.parent;
+    for (const [slug, parent, line] of [
+      ['cycle-a', 'cycle-c', 'cycle-a ← cycle-c ← cycle-b ← cycle-a'],
+      ['cycle-a', 'cycle-b', 'cycle-a ← cycle-b ← cycle-a'],
+      ['cycle-b', 'cycle-c', 'cycle-b ← cycle-c ← cycle-b'],
+    ]) {
+      const before = await parentOf(slug as string);
+      const result = await refused(UPSERT_CHIP, {
+        slug,
+        name: 'renamed',
+        designer: 'nvidia',
+        derivedFrom: parent,
+        confidence: 'RECALLED',
+      });
+      expect(result.fieldErrors).toEqual([
+        {
+          path: ['input', 'derivedFrom'],
+          message: `"${slug}" cannot be derived from "${parent}": that would make a derivation cycle (${line}).`,
+        },
+      ]);
+      expect(await parentOf(slug as string)).toBe(before);
+    }
+    // Re-stating an existing line is no cycle, and the chain still reads to its end.
+    const restated = await upsert('cycle-c', 'cycle-b');
+    expect(restated.chip.derivedFrom).toEqual({ slug: 'cycle-b' });
+    const { data } = await gateway.execute(
+      '{ chip(slug: "cycle-c") { derivedFrom { derivedFrom { slug derivedFrom { slug } } } } }',
+    );
+    expect(data).toEqual({
+      chip: { derivedFrom: { derivedFrom: { slug: 'cycle-a', derivedFrom: null } } },
+    });
   });
 });

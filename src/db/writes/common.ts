@@ -48,6 +48,32 @@ export function checkText(
   }
 }
 
+/** Earliest date a write accepts (`announcedOn`, `effectiveOn`, `observedOn`, `occurredAt`). */
+export const MIN_DATE = '1900-01-01';
+/** Latest date a write accepts. */
+export const MAX_DATE = '2199-12-31';
+
+/** Today's date in UTC, `YYYY-MM-DD`. */
+export const todayUtc = (): string => new Date().toISOString().slice(0, 10);
+
+/**
+ * Records a problem unless the `YYYY-MM-DD` date `value` is between `MIN_DATE` and `MAX_DATE`
+ * and, with `notAfterToday`, not later than today (UTC). Null or absent passes.
+ */
+export function checkDate(
+  issues: FieldIssues,
+  path: (string | number)[],
+  value: string | null | undefined,
+  notAfterToday = false,
+): void {
+  if (value == null) return;
+  if (value < MIN_DATE || value > MAX_DATE) {
+    issues.add(path, `Must be between ${MIN_DATE} and ${MAX_DATE} (got ${value}).`);
+  } else if (notAfterToday && value > todayUtc()) {
+    issues.add(path, `Must not be in the future (today is ${todayUtc()} UTC; got ${value}).`);
+  }
+}
+
 /** Records a problem for each slug that appears more than once in `values`. */
 export function checkUnique(
   issues: FieldIssues,
@@ -63,9 +89,12 @@ export function checkUnique(
 
 const SLUG_TABLES = { companies, chips, policyDecisions } as const;
 
+/** A table whose rows are referenced by slug. */
+export type SlugTable = keyof typeof SLUG_TABLES;
+
 /** Row ids by slug for the given slugs of one table (absent slugs are missing from the map). */
 export async function idsBySlug(
-  tx: Transaction,
+  tx: Database | Transaction,
   table: keyof typeof SLUG_TABLES,
   slugs: readonly string[],
 ): Promise<Map<string, number>> {
@@ -76,6 +105,80 @@ export async function idsBySlug(
     .from(source)
     .where(inArray(source.slug, [...new Set(slugs)]));
   return new Map(rows.map((row) => [row.slug, row.id]));
+}
+
+/** One slug an input refers to: the table it names, its place in the input, and the slug. */
+export interface Reference {
+  table: SlugTable;
+  path: (string | number)[];
+  slug: string;
+}
+
+/** `slug` as a one-element list of references at `path`, or none when it is null or absent. */
+export const referenceTo = (
+  table: SlugTable,
+  path: (string | number)[],
+  slug: string | null | undefined,
+): Reference[] => (slug ? [{ table, path, slug }] : []);
+
+/** The slugs of a list as references, the i-th at `pathOf(i)`. */
+export const referencesTo = (
+  table: SlugTable,
+  slugs: readonly string[],
+  pathOf: (i: number) => (string | number)[],
+): Reference[] => slugs.map((slug, i) => ({ table, path: pathOf(i), slug }));
+
+const NOUNS: Record<SlugTable, string> = {
+  companies: 'company',
+  chips: 'chip',
+  policyDecisions: 'policy decision',
+};
+
+/**
+ * Looks up `references` (one statement per table named) and records `No <thing> "<slug>".`
+ * at the path of each unknown one, unless a problem is already recorded at that path or above
+ * it (a reference listed twice or naming the input itself is reported once, as that). Returns
+ * row ids by slug per table (empty maps for tables not referenced).
+ */
+export async function resolveReferences(
+  tx: Database | Transaction,
+  issues: FieldIssues,
+  references: readonly Reference[],
+): Promise<Record<SlugTable, Map<string, number>>> {
+  const flagged = (path: (string | number)[]) =>
+    issues.errors.some((e) => e.path.every((part, i) => part === String(path[i])));
+  const checked = references.filter((reference) => !flagged(reference.path));
+  const slugsOf = (table: SlugTable) =>
+    checked.filter((reference) => reference.table === table).map((reference) => reference.slug);
+  const [companyIds, chipIds, decisionIds] = await Promise.all(
+    (['companies', 'chips', 'policyDecisions'] as const).map((table) =>
+      idsBySlug(tx, table, slugsOf(table)),
+    ),
+  );
+  const ids = {
+    companies: companyIds as Map<string, number>,
+    chips: chipIds as Map<string, number>,
+    policyDecisions: decisionIds as Map<string, number>,
+  };
+  for (const { table, path, slug } of checked) {
+    if (!ids[table].has(slug)) issues.add(path, `No ${NOUNS[table]} "${slug}".`);
+  }
+  return ids;
+}
+
+/**
+ * Throws the problems found so far, if any, after adding the unknown ones among
+ * `references` (looked up outside any transaction: nothing is written), so one answer lists
+ * format problems and unknown references together.
+ */
+export async function throwIfAnyWithReferences(
+  db: Database,
+  issues: FieldIssues,
+  references: readonly Reference[],
+): Promise<void> {
+  if (issues.errors.length === 0) return;
+  await resolveReferences(db, issues, references);
+  issues.throwIfAny();
 }
 
 /** True when `error` (or the driver error drizzle wraps in `cause`) is a unique violation. */

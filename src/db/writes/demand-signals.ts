@@ -15,12 +15,17 @@ import {
   type SignalStrength,
 } from '../schema.js';
 import {
+  checkDate,
   checkSlug,
   checkText,
   checkUnique,
-  idsBySlug,
   MAX_SHORT_TEXT_LENGTH,
   MAX_TEXT_LENGTH,
+  type Reference,
+  referencesTo,
+  referenceTo,
+  resolveReferences,
+  throwIfAnyWithReferences,
 } from './common.js';
 import { createOnce } from './idempotency.js';
 import { checkIdempotencyKey } from './policy-decisions.js';
@@ -49,11 +54,13 @@ export interface RecordDemandSignalInput {
 /**
  * Records a demand signal. Throws `ValidationError` (bad fields, no companies, unknown chip or
  * companies, a negative quantity) or `ConflictError` (slug taken, idempotency key reused with
- * another input). With an `idempotencyKey`, a retry within 24 hours returns the first result.
+ * another input). With an `idempotencyKey`, a retry within 24 hours returns the first result;
+ * keys are scoped to `apiKeyId`, the API key making the request.
  */
 export async function recordDemandSignal(
   db: Database,
   input: RecordDemandSignalInput,
+  apiKeyId?: number,
 ): Promise<{ demandSignal: DemandSignalRow; replayed: boolean }> {
   const issues = new FieldIssues();
   checkSlug(issues, ['input', 'slug'], input.slug);
@@ -66,34 +73,31 @@ export async function recordDemandSignal(
   }
   checkText(issues, ['input', 'reportedBy'], input.reportedBy, MAX_SHORT_TEXT_LENGTH);
   checkText(issues, ['input', 'summary'], input.summary, MAX_TEXT_LENGTH);
+  checkDate(issues, ['input', 'observedOn'], input.observedOn, true);
   checkIdempotencyKey(issues, input.idempotencyKey);
-  issues.throwIfAny();
+  const references: Reference[] = [
+    ...referencesTo('companies', input.companies, (i) => ['input', 'companies', i]),
+    ...referenceTo('chips', ['input', 'chip'], input.chip),
+  ];
+  await throwIfAnyWithReferences(db, issues, references);
 
   const { idempotencyKey, ...request } = input;
   const { row: demandSignal, replayed } = await createOnce(db, {
     operation: 'recordDemandSignal',
+    apiKeyId,
     idempotencyKey,
     request,
     slugTaken: `A demand signal with slug "${input.slug}" already exists.`,
     find: async (tx, slug) =>
       (await tx.select().from(demandSignals).where(eq(demandSignals.slug, slug)))[0],
     create: async (tx) => {
-      const [companyIds, chipIds, existing] = await Promise.all([
-        idsBySlug(tx, 'companies', input.companies),
-        idsBySlug(tx, 'chips', input.chip ? [input.chip] : []),
+      const [{ companies: companyIds, chips: chipIds }, existing] = await Promise.all([
+        resolveReferences(tx, issues, references),
         tx
           .select({ id: demandSignals.id })
           .from(demandSignals)
           .where(eq(demandSignals.slug, input.slug)),
       ]);
-      input.companies.forEach((company, i) => {
-        if (!companyIds.has(company)) {
-          issues.add(['input', 'companies', i], `No company "${company}".`);
-        }
-      });
-      if (input.chip && !chipIds.has(input.chip)) {
-        issues.add(['input', 'chip'], `No chip "${input.chip}".`);
-      }
       issues.throwIfAny();
       if (existing.length > 0) {
         throw new ConflictError(`A demand signal with slug "${input.slug}" already exists.`);

@@ -1,6 +1,7 @@
 /**
  * Idempotency of create mutations (`idempotency_keys`): a create that carries an
- * `idempotencyKey` claims `(operation, key)` inside its own transaction. The first request
+ * `idempotencyKey` claims `(operation, key)` inside its own transaction, where `operation`
+ * names the mutation and the API key that sent it (each client has its own keys). The first request
  * inserts the claim and, on success, stores its result; a retry within 24 hours with the same
  * input gets that result back; the same key with another input is a conflict. Concurrent
  * retries serialize on the primary key: the second waits for the first to commit (then replays
@@ -17,12 +18,16 @@ import { isUniqueViolation, type Transaction } from './common.js';
 /** How long a key and its result are kept, in hours (api.md: 24 h). */
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
 
-/** JSON with object keys sorted at every level, so equal inputs hash equally. */
+/**
+ * JSON with object keys sorted at every level and null or absent fields left out, so equal
+ * inputs hash equally (an explicit `null` for an optional field means the same as leaving it
+ * out in a create). Nulls inside lists are kept: there, position matters.
+ */
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
+      .filter(([, v]) => v != null)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
@@ -93,6 +98,11 @@ export async function storeResult(
 export interface CreateOnceOptions<Row extends { slug: string }> {
   /** The mutation's name, the first half of the idempotency record's key. */
   operation: string;
+  /**
+   * The API key making the request: its keys are its own, so the stored operation is
+   * `<operation>@<apiKeyId>` (plain `<operation>` without a key, e.g. for in-process callers).
+   */
+  apiKeyId: number | undefined;
   /** The caller's idempotency key, if any. */
   idempotencyKey: string | null | undefined;
   /** The input without the idempotency key; its hash tells a retry from a different request. */
@@ -114,7 +124,9 @@ export async function createOnce<Row extends { slug: string }>(
   db: Database,
   options: CreateOnceOptions<Row>,
 ): Promise<{ row: Row; replayed: boolean }> {
-  const { operation, idempotencyKey: key } = options;
+  const { idempotencyKey: key } = options;
+  const operation =
+    options.apiKeyId === undefined ? options.operation : `${options.operation}@${options.apiKeyId}`;
   try {
     return await db.transaction(async (tx) => {
       if (key) {

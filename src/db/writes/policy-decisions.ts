@@ -19,13 +19,21 @@ import {
   policyDecisionUpdates,
 } from '../schema.js';
 import {
+  checkDate,
   checkSlug,
   checkText,
   checkUnique,
   idsBySlug,
+  MAX_DATE,
   MAX_SHORT_TEXT_LENGTH,
   MAX_TEXT_LENGTH,
+  MIN_DATE,
+  type Reference,
+  referencesTo,
+  referenceTo,
+  resolveReferences,
   type Transaction,
+  throwIfAnyWithReferences,
 } from './common.js';
 import { createOnce } from './idempotency.js';
 
@@ -117,11 +125,13 @@ const latestChange = (candidate: string) => ({
  * `idempotencyKey`, a retry within 24 hours returns the first result (`replayed: true`).
  * Throws `ValidationError` (bad fields, unknown chips/companies/supersedes, effectiveOn before
  * announcedOn, a supersession back-dated before the older decision's latest update) or
- * `ConflictError` (slug taken, idempotency key reused with another input).
+ * `ConflictError` (slug taken, idempotency key reused with another input). Idempotency keys
+ * are scoped to `apiKeyId`, the API key making the request (another key's "k1" is another key).
  */
 export async function createPolicyDecision(
   db: Database,
   input: CreatePolicyDecisionInput,
+  apiKeyId?: number,
 ): Promise<{ decision: PolicyDecisionRow; replayed: boolean }> {
   const issues = new FieldIssues();
   checkSlug(issues, ['input', 'slug'], input.slug);
@@ -138,6 +148,8 @@ export async function createPolicyDecision(
     issues.add(['input', 'destinations'], 'Name at least one destination country.');
   }
   checkUnique(issues, ['input', 'destinations'], input.destinations);
+  checkDate(issues, ['input', 'announcedOn'], input.announcedOn, true);
+  checkDate(issues, ['input', 'effectiveOn'], input.effectiveOn);
   if (input.effectiveOn && input.effectiveOn < input.announcedOn) {
     issues.add(
       ['input', 'effectiveOn'],
@@ -152,39 +164,32 @@ export async function createPolicyDecision(
     issues.add(['input', 'supersedes'], 'A decision cannot supersede itself.');
   }
   checkIdempotencyKey(issues, input.idempotencyKey);
-  issues.throwIfAny();
+  const references: Reference[] = [
+    ...referencesTo('chips', chipSlugs, (i) => ['input', 'chips', i, 'chip']),
+    ...referencesTo('companies', companySlugs, (i) => ['input', 'companies', i]),
+    ...referenceTo('policyDecisions', ['input', 'supersedes'], input.supersedes),
+  ];
+  await throwIfAnyWithReferences(db, issues, references);
 
   const { idempotencyKey, ...request } = input;
   const { row: decision, replayed } = await createOnce(db, {
     operation: 'createPolicyDecision',
+    apiKeyId,
     idempotencyKey,
     request,
     slugTaken: `A policy decision with slug "${input.slug}" already exists.`,
     find: async (tx, slug) =>
       (await tx.select().from(policyDecisions).where(eq(policyDecisions.slug, slug)))[0],
     create: async (tx) => {
-      const [chipIds, companyIds, decisionIds] = await Promise.all([
-        idsBySlug(tx, 'chips', chipSlugs),
-        idsBySlug(tx, 'companies', companySlugs),
-        idsBySlug(
-          tx,
-          'policyDecisions',
-          input.supersedes ? [input.slug, input.supersedes] : [input.slug],
-        ),
+      const [ids, taken] = await Promise.all([
+        resolveReferences(tx, issues, references),
+        idsBySlug(tx, 'policyDecisions', [input.slug]),
       ]);
-      chipSlugs.forEach((chip, i) => {
-        if (!chipIds.has(chip)) issues.add(['input', 'chips', i, 'chip'], `No chip "${chip}".`);
-      });
-      companySlugs.forEach((company, i) => {
-        if (!companyIds.has(company)) {
-          issues.add(['input', 'companies', i], `No company "${company}".`);
-        }
-      });
-      const supersededId = input.supersedes ? decisionIds.get(input.supersedes) : undefined;
+      const chipIds = ids.chips;
+      const companyIds = ids.companies;
+      const supersededId = input.supersedes ? ids.policyDecisions.get(input.supersedes) : undefined;
       let supersede = false;
-      if (input.supersedes && supersededId === undefined) {
-        issues.add(['input', 'supersedes'], `No policy decision "${input.supersedes}".`);
-      } else if (supersededId !== undefined) {
+      if (supersededId !== undefined) {
         const [older] = await tx
           .select({
             status: policyDecisions.status,
@@ -202,7 +207,7 @@ export async function createPolicyDecision(
         }
       }
       issues.throwIfAny();
-      if (decisionIds.has(input.slug)) {
+      if (taken.has(input.slug)) {
         throw new ConflictError(`A policy decision with slug "${input.slug}" already exists.`);
       }
 
@@ -281,11 +286,16 @@ export async function updatePolicyDecisionStatus(
   checkSlug(issues, ['input', 'slug'], input.slug);
   checkText(issues, ['input', 'note'], input.note, MAX_TEXT_LENGTH);
   const occurredAt = input.occurredAt ?? new Date();
-  if (occurredAt.getTime() > Date.now() + 60_000) {
+  const occurredIso = occurredAt.toISOString();
+  if (occurredIso < MIN_DATE || occurredIso > `${MAX_DATE}T23:59:59.999Z`) {
+    issues.add(
+      ['input', 'occurredAt'],
+      `Must be between ${MIN_DATE} and ${MAX_DATE} (got ${occurredIso}).`,
+    );
+  } else if (occurredAt.getTime() > Date.now() + 60_000) {
     issues.add(['input', 'occurredAt'], 'Must not be in the future.');
   }
   issues.throwIfAny();
-  const occurredIso = occurredAt.toISOString();
 
   return db.transaction(async (tx) => {
     const [current] = await tx
@@ -304,7 +314,7 @@ export async function updatePolicyDecisionStatus(
     } else if (!allowed.includes(input.status)) {
       issues.add(
         ['input', 'status'],
-        `A ${current.status} decision cannot become ${input.status}; ` +
+        `${/^[AEIOU]/.test(current.status) ? 'An' : 'A'} ${current.status} decision cannot become ${input.status}; ` +
           (allowed.length
             ? `allowed: ${allowed.join(', ')}.`
             : `${current.status} is final (create a new decision instead).`),

@@ -6,7 +6,7 @@
  */
 import { getColumns, sql } from 'drizzle-orm';
 import { FieldIssues } from '../../errors.js';
-import type { Database } from '../client.js';
+import { type Database, queryRows } from '../client.js';
 import {
   type CompanyRole,
   chips,
@@ -15,12 +15,16 @@ import {
   type Listing,
 } from '../schema.js';
 import {
+  checkDate,
   checkSlug,
   checkText,
   checkUnique,
-  idsBySlug,
   MAX_SHORT_TEXT_LENGTH,
   MAX_TEXT_LENGTH,
+  referenceTo,
+  resolveReferences,
+  type Transaction,
+  throwIfAnyWithReferences,
 } from './common.js';
 
 /** A `companies` row. */
@@ -113,6 +117,38 @@ export async function upsertCompany(
   return { company, created };
 }
 
+/** Lock serializing changes of `chips.derived_from_id`, so two writers cannot close a cycle. */
+const DERIVATION_LOCK = 7_301_001;
+
+/**
+ * Whether deriving `slug` from the chip `parentId` would close a cycle: walks `derivedFrom`
+ * up from the parent (one recursive statement, after taking the transaction-level derivation
+ * lock so a concurrent upsert cannot close a cycle with this one). Returns the line from the
+ * parent up to `slug` (e.g. `b ← a`), or null when `slug` is not among the parent's ancestors.
+ */
+async function derivationLine(
+  tx: Transaction,
+  parentId: number,
+  slug: string,
+): Promise<string | null> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${DERIVATION_LOCK})`);
+  const [row] = await queryRows<{ line: string | null; cycle: boolean | null }>(
+    tx,
+    sql`
+    with recursive line(id, derived_from_id, slug, depth) as (
+      select id, derived_from_id, slug, 1 from chips where id = ${parentId}
+      union all
+      select c.id, c.derived_from_id, c.slug, l.depth + 1
+        from chips c join line l on c.id = l.derived_from_id
+       where l.slug <> ${slug} and l.depth < 1000
+    )
+    select string_agg(slug, ' ← ' order by depth) as line,
+           bool_or(slug = ${slug}) as cycle
+      from line`,
+  );
+  return row?.cycle ? row.line : null;
+}
+
 /** `upsertChip`'s input (the GraphQL `UpsertChipInput`); `designer`, `foundry` and `derivedFrom` are slugs. */
 export interface UpsertChipInput {
   slug: string;
@@ -154,8 +190,9 @@ const NON_NEGATIVE = [
 
 /**
  * Creates or updates the chip `slug`. Throws `ValidationError` (slug, blank name, negative
- * specifications, a launch year outside 1950-2100, an unknown designer, foundry or
- * `derivedFrom` chip, a chip derived from itself).
+ * specifications, a launch year outside 1950-2100, an `announcedOn` outside 1900-2199, an
+ * unknown designer, foundry or `derivedFrom` chip, a chip derived from itself or from one of
+ * the chips derived from it).
  */
 export async function upsertChip(
   db: Database,
@@ -177,22 +214,31 @@ export async function upsertChip(
   if (input.launchYear != null && (input.launchYear < 1950 || input.launchYear > 2100)) {
     issues.add(['input', 'launchYear'], `Must be between 1950 and 2100 (got ${input.launchYear}).`);
   }
+  checkDate(issues, ['input', 'announcedOn'], input.announcedOn);
   if (input.derivedFrom === input.slug) {
     issues.add(['input', 'derivedFrom'], 'A chip cannot be derived from itself.');
   }
-  issues.throwIfAny();
+  const references = [
+    ...referenceTo('companies', ['input', 'designer'], input.designer),
+    ...referenceTo('companies', ['input', 'foundry'], input.foundry),
+    ...referenceTo('chips', ['input', 'derivedFrom'], input.derivedFrom),
+  ];
+  await throwIfAnyWithReferences(db, issues, references);
   return db.transaction(async (tx) => {
-    const companySlugs = [input.designer, ...(input.foundry ? [input.foundry] : [])];
-    const [companyIds, chipIds] = await Promise.all([
-      idsBySlug(tx, 'companies', companySlugs),
-      idsBySlug(tx, 'chips', input.derivedFrom ? [input.derivedFrom] : []),
-    ]);
-    for (const field of ['designer', 'foundry'] as const) {
-      const slug = input[field];
-      if (slug && !companyIds.has(slug)) issues.add(['input', field], `No company "${slug}".`);
-    }
-    if (input.derivedFrom && !chipIds.has(input.derivedFrom)) {
-      issues.add(['input', 'derivedFrom'], `No chip "${input.derivedFrom}".`);
+    const { companies: companyIds, chips: chipIds } = await resolveReferences(
+      tx,
+      issues,
+      references,
+    );
+    const parentId = input.derivedFrom ? chipIds.get(input.derivedFrom) : undefined;
+    if (input.derivedFrom && parentId !== undefined) {
+      const line = await derivationLine(tx, parentId, input.slug);
+      if (line) {
+        issues.add(
+          ['input', 'derivedFrom'],
+          `"${input.slug}" cannot be derived from "${input.derivedFrom}": that would make a derivation cycle (${input.slug} ← ${line}).`,
+        );
+      }
     }
     issues.throwIfAny();
     const refId = (ids: Map<string, number>, slug: string | null | undefined) =>
