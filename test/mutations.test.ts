@@ -528,6 +528,21 @@ describe('idempotencyKey', () => {
     expect(result).toMatchObject({ __typename: 'RecordDemandSignalSuccess', replayed: false });
   });
 
+  it('keys belong to the API key that sent them: another client with the same key is not replayed', async () => {
+    const other = await createKey(gateway.database.db, ['write'], 'another client');
+    await mutate(CREATE, decision({ slug: 'idem-first-client', idempotencyKey: 'same-words' }));
+    const { data } = await gateway.execute(
+      CREATE,
+      { input: decision({ slug: 'idem-second-client', idempotencyKey: 'same-words' }) },
+      other.headers,
+    );
+    expect(data?.createPolicyDecision).toMatchObject({
+      __typename: 'CreatePolicyDecisionSuccess',
+      replayed: false,
+      decision: { slug: 'idem-second-client' },
+    });
+  });
+
   it('concurrent retries create once and all get the same decision', async () => {
     const input = decision({ idempotencyKey: 'concurrent-1' });
     const before = await rowCounts(gateway.database.db);

@@ -360,6 +360,7 @@ builder.mutationField('recordDemandSignal', (t) =>
         description: 'The signal to record.',
       }),
     },
-    resolve: (_root, { input }, ctx) => recordDemandSignal(ctx.db, input),
+    resolve: (_root, { input }, ctx) =>
+      recordDemandSignal(ctx.db, input, ctx.viewer.kind === 'apiKey' ? ctx.viewer.id : undefined),
   }),
 );

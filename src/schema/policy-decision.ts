@@ -580,7 +580,8 @@ builder.mutationFields((t) => ({
         description: 'The decision to create.',
       }),
     },
-    resolve: (_root, { input }, ctx) => createPolicyDecision(ctx.db, input),
+    resolve: (_root, { input }, ctx) =>
+      createPolicyDecision(ctx.db, input, ctx.viewer.kind === 'apiKey' ? ctx.viewer.id : undefined),
   }),
   updatePolicyDecisionStatus: t.field({
     type: UpdatePolicyDecisionStatusResult,
