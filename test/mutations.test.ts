@@ -785,6 +785,7 @@ describe('recordDemandSignal', () => {
       [{ companies: ['bytedance', 'bytedance'] }, [['input', 'companies', '1']]],
       [{ chip: 'h999' }, [['input', 'chip']]],
       [{ quantityUnits: -5 }, [['input', 'quantityUnits']]],
+      [{ valueUsd: '-5.5' }, [['input', 'valueUsd']]],
       [
         { slug: 'ds_bad', summary: ' ' },
         [

@@ -306,7 +306,10 @@ export const RecordDemandSignalInput = builder.inputType('RecordDemandSignalInpu
     }),
     observedOn: t.field({ type: 'Date', required: true, description: 'Date of the evidence.' }),
     quantityUnits: t.int({ description: 'Units involved (not negative), when reported.' }),
-    valueUsd: t.field({ type: 'Decimal', description: 'Value in U.S. dollars, exact.' }),
+    valueUsd: t.field({
+      type: 'Decimal',
+      description: 'Value in U.S. dollars, exact, not negative.',
+    }),
     direction: t.field({ type: SignalDirection, description: 'More or less demand.' }),
     strength: t.field({ type: SignalStrength, description: 'How strong the evidence is.' }),
     reportedBy: t.string({ description: 'Who reported it, e.g. `Reuters`.' }),

@@ -71,6 +71,10 @@ export async function recordDemandSignal(
   if (input.quantityUnits != null && input.quantityUnits < 0) {
     issues.add(['input', 'quantityUnits'], `Must not be negative (got ${input.quantityUnits}).`);
   }
+  // A value is an amount of money involved; a fall in revenue is told by `direction`.
+  if (input.valueUsd?.startsWith('-')) {
+    issues.add(['input', 'valueUsd'], `Must not be negative (got ${input.valueUsd}).`);
+  }
   checkText(issues, ['input', 'reportedBy'], input.reportedBy, MAX_SHORT_TEXT_LENGTH);
   checkText(issues, ['input', 'summary'], input.summary, MAX_TEXT_LENGTH);
   checkDate(issues, ['input', 'observedOn'], input.observedOn, true);
