@@ -175,6 +175,11 @@ export const envSchema = z.object({
   ).default(5),
   CHIPGATE_SEC_RATE: positiveInt('requests per second between 1 and 1000', 1000).default(10),
   CHIPGATE_NEWS_RATE: positiveInt('requests per second between 1 and 1000', 1000).default(5),
+  // Feeds get a much smaller cap than JSON APIs: an XML parse blocks the event loop.
+  CHIPGATE_NEWS_MAX_BYTES: positiveInt('a byte count between 1 and 33554432', 33_554_432).default(
+    5_242_880,
+  ),
+  CHIPGATE_NEWS_MAX_ITEMS: positiveInt('an item count between 1 and 10000', 10_000).default(500),
 });
 
 /** Parsed configuration, see `envSchema` and the README's configuration table. */
@@ -224,7 +229,8 @@ export function queryLimitsOf(env: Env) {
 /**
  * The external sources' settings the configuration sets (see `SourcesConfig` in
  * `sources/index.ts`): base URLs, the per-field deadline, retries, size cap, breaker, cache TTLs
- * and client-side rate limits per source. The SEC source is off when no User-Agent is set, the
+ * and client-side rate limits per source (news feeds: their own size cap and items per feed).
+ * The SEC source is off when no User-Agent is set, the
  * news source when no feed is listed.
  */
 export function sourcesConfigOf(env: Env) {
@@ -251,6 +257,8 @@ export function sourcesConfigOf(env: Env) {
     },
     news: {
       ...common,
+      maxBytes: env.CHIPGATE_NEWS_MAX_BYTES,
+      maxItems: env.CHIPGATE_NEWS_MAX_ITEMS,
       feeds: env.CHIPGATE_NEWS_FEEDS,
       ttlMs: env.CHIPGATE_NEWS_CACHE_TTL_S * 1000,
       ratePerSecond: env.CHIPGATE_NEWS_RATE,

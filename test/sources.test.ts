@@ -7,6 +7,7 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app.js';
 import { policyDecisions } from '../src/db/schema.js';
+import { loadEnv } from '../src/env.js';
 import { createSources, type Sources, type SourcesConfig } from '../src/sources/index.js';
 import {
   createTestGateway,
@@ -637,5 +638,104 @@ describe('the gateway process', () => {
     } finally {
       await gateway.stop();
     }
+  });
+});
+
+/** An RSS 2.0 feed with these items (raw XML) under a channel linking to `channelLink`. */
+const rss = (items: string, channelLink = 'https://wire.example.com/') =>
+  `<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Wire</title><link>${channelLink}</link>${items}</channel></rss>`;
+
+const rssEntry = (title: string, link: string, day: number) =>
+  `<item><title>${title}</title><link>${link}</link><pubDate>${new Date(Date.UTC(2025, 11, day)).toUTCString()}</pubDate></item>`;
+
+/** An app reading only the named extra feed of the fixture upstream. */
+function feedApp(name: string, body: string | Buffer, vars: Record<string, string> = {}) {
+  upstream.setFeed(name, body);
+  return appWith(
+    upstreamSourcesConfig(upstream, {
+      CHIPGATE_NEWS_FEEDS: `${upstream.url}/news/${name}`,
+      CHIPGATE_SOURCE_RETRIES: '0',
+      ...vars,
+    }),
+  );
+}
+
+const NVIDIA_NEWS = `{ company(slug: "nvidia") { news(first: 50) { title url publishedAt } } }`;
+
+describe('feeds in the wild', () => {
+  it('an invalid numeric character reference becomes U+FFFD; the feed still answers', async () => {
+    const { execute } = feedApp(
+      'bad-reference.xml',
+      rss(
+        rssEntry('Nvidia &#99999999;', 'https://wire.example.com/a', 2) +
+          rssEntry('Nvidia &#x110000; again', 'https://wire.example.com/b', 1),
+      ),
+    );
+    const result = await execute(NVIDIA_NEWS);
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.company.news.map((item: { title: string }) => item.title)).toEqual([
+      'Nvidia \uFFFD',
+      'Nvidia \uFFFD again',
+    ]);
+  });
+
+  it('a feed larger than the news cap (5 MiB by default) is refused without parsing', async () => {
+    expect(loadEnv({}).CHIPGATE_NEWS_MAX_BYTES).toBe(5_242_880);
+    const item = rssEntry('Nvidia filler', 'https://wire.example.com/filler', 1);
+    const { execute } = feedApp('huge.xml', rss(item.repeat(Math.ceil(5_300_000 / item.length))));
+    const result = await execute(NVIDIA_NEWS);
+    expect(result.data?.company.news).toBeNull();
+    expect(result.errors?.[0]).toMatchObject({
+      extensions: { code: 'SOURCE_INVALID_RESPONSE', source: 'news' },
+    });
+    expect(result.errors?.[0]?.message).toMatch(/more than 5242880 bytes/);
+  });
+
+  it('keeps the newest CHIPGATE_NEWS_MAX_ITEMS items of a feed (500 by default)', async () => {
+    expect(loadEnv({}).CHIPGATE_NEWS_MAX_ITEMS).toBe(500);
+    const { execute } = feedApp(
+      'many.xml',
+      rss(
+        [1, 5, 3, 4, 2]
+          .map((day) => rssEntry(`Nvidia day ${day}`, `https://wire.example.com/${day}`, day))
+          .join(''),
+      ),
+      { CHIPGATE_NEWS_MAX_ITEMS: '3' },
+    );
+    const result = await execute(NVIDIA_NEWS);
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.company.news.map((item: { title: string }) => item.title)).toEqual([
+      'Nvidia day 5',
+      'Nvidia day 4',
+      'Nvidia day 3',
+    ]);
+  });
+
+  it('guid permalinks, duplicates, HTML in titles and links relative to the channel', async () => {
+    const date = (day: number) => new Date(Date.UTC(2025, 11, day)).toUTCString();
+    const { execute } = feedApp(
+      'wild.xml',
+      rss(
+        `<item><title>Nvidia <b>H200</b> &amp; more</title><link>2025/h200</link><pubDate>${date(5)}</pubDate></item>` +
+          `<item><title>Nvidia guid only</title><guid>https://wire.example.com/guid</guid><pubDate>${date(4)}</pubDate></item>` +
+          `<item><title>Nvidia opaque guid</title><guid isPermaLink="false">urn:x:1</guid><pubDate>${date(3)}</pubDate></item>` +
+          `<item><title>Nvidia duplicate</title><link>https://wire.example.com/news/2025/h200</link><pubDate>${date(2)}</pubDate></item>`,
+        'https://wire.example.com/news/',
+      ),
+    );
+    const result = await execute(NVIDIA_NEWS);
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.company.news).toEqual([
+      {
+        title: 'Nvidia H200 & more',
+        url: 'https://wire.example.com/news/2025/h200',
+        publishedAt: '2025-12-05T00:00:00.000Z',
+      },
+      {
+        title: 'Nvidia guid only',
+        url: 'https://wire.example.com/guid',
+        publishedAt: '2025-12-04T00:00:00.000Z',
+      },
+    ]);
   });
 });

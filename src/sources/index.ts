@@ -23,8 +23,8 @@ export interface SourcesConfig {
   federalRegister: SourceSettings & { baseUrl: string };
   /** Off (`SOURCE_NOT_CONFIGURED`) without `userAgent`. */
   sec: SourceSettings & { baseUrl: string; userAgent?: string | undefined };
-  /** Off (`SOURCE_NOT_CONFIGURED`) without feeds. */
-  news: SourceSettings & { feeds: string[] };
+  /** Off (`SOURCE_NOT_CONFIGURED`) without feeds; `maxItems`: newest items kept per feed. */
+  news: SourceSettings & { feeds: string[]; maxItems?: number };
   /** Monotonic milliseconds for cache expiry (default `performance.now`); tests advance one. */
   clock?: { now(): number };
 }
@@ -72,7 +72,7 @@ export function createSources(config: SourcesConfig, logger?: SourceLogger): Sou
   if (config.news.feeds.length > 0) {
     const source = new Source('news', config.news, CHIPGATE_USER_AGENT, config.clock, logger);
     all.push(source);
-    news = new NewsClient(source, config.news.feeds);
+    news = new NewsClient(source, config.news.feeds, config.news.maxItems);
   } else {
     disabled.push({
       source: 'news',

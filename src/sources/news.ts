@@ -41,6 +41,9 @@ const parser = new XMLParser({
   isArray: (name) => name === 'item' || name === 'entry' || name === 'link',
   parseTagValue: false,
   trimValues: true,
+  // Titles are read raw: feeds in the wild put unescaped HTML in them (`Nvidia <b>H200</b>`),
+  // which the parser would otherwise split into child elements and lose the text of.
+  stopNodes: ['*.item.title', '*.entry.title'],
 });
 
 const ENTITIES: Record<string, string> = {
@@ -52,7 +55,17 @@ const ENTITIES: Record<string, string> = {
   nbsp: ' ',
 };
 
-/** Plain text of an HTML fragment: tags removed, entities decoded, whitespace collapsed. */
+/** The character of a numeric reference; U+FFFD for one that names no Unicode code point. */
+function codePoint(code: number): string {
+  return Number.isInteger(code) && code >= 0 && code <= 0x10ffff
+    ? String.fromCodePoint(code)
+    : '\uFFFD';
+}
+
+/**
+ * Plain text of an HTML fragment: tags removed, entities decoded, whitespace collapsed. A
+ * numeric reference beyond Unicode (`&#99999999;`) becomes U+FFFD; nothing here throws.
+ */
 export function stripHtml(html: string): string {
   return (
     html
@@ -62,9 +75,9 @@ export function stripHtml(html: string): string {
       .replace(/<[^>]*>/g, '')
       .replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (entity, name: string) => {
         if (name.startsWith('#x') || name.startsWith('#X')) {
-          return String.fromCodePoint(Number.parseInt(name.slice(2), 16));
+          return codePoint(Number.parseInt(name.slice(2), 16));
         }
-        if (name.startsWith('#')) return String.fromCodePoint(Number(name.slice(1)));
+        if (name.startsWith('#')) return codePoint(Number(name.slice(1)));
         return ENTITIES[name.toLowerCase()] ?? entity;
       })
       .replace(/\s+/g, ' ')
@@ -78,6 +91,14 @@ function text(node: unknown): string | undefined {
   if (typeof node === 'number') return String(node);
   if (node && typeof node === 'object' && '#text' in node) return text(node['#text']);
   return undefined;
+}
+
+/**
+ * Plain text of a title read raw (see `stopNodes`): CDATA unwrapped, real tags removed,
+ * entities decoded, then tags that were escaped (`&lt;em&gt;`, Atom `type="html"`) removed.
+ */
+function titleText(raw: string): string {
+  return stripHtml(stripHtml(raw.replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, '$1')));
 }
 
 function parseDate(value: string | undefined): Date | undefined {
@@ -98,8 +119,12 @@ function absolute(link: string | undefined, base: string): string | undefined {
 
 const nodeList = z.array(z.record(z.string(), z.unknown()));
 
-/** Parses an RSS 2.0 or Atom document; `feedUrl` resolves relative links. */
-export function parseFeed(xml: string, feedUrl: string): Feed | undefined {
+/**
+ * Parses an RSS 2.0 or Atom document. Relative links resolve against the channel's own `<link>`
+ * (RSS) or alternate link (Atom) when it is absolute, else against `feedUrl`. Keeps the newest
+ * `maxItems` items (by date), the first of items sharing a URL; a broken item is skipped.
+ */
+export function parseFeed(xml: string, feedUrl: string, maxItems = 500): Feed | undefined {
   let document: Record<string, unknown>;
   try {
     document = parser.parse(xml, true) as Record<string, unknown>;
@@ -113,28 +138,55 @@ export function parseFeed(xml: string, feedUrl: string): Feed | undefined {
   const title = stripHtml(text(channel.title) ?? '') || new URL(feedUrl).host;
   const entries = nodeList.safeParse(rss ? (channel.item ?? []) : (channel.entry ?? []));
   if (!entries.success) return undefined;
+  const base = absolute(rss ? text(channelLinks(channel)[0]) : alternateHref(channel), feedUrl);
   const items: NewsItem[] = [];
+  const urls = new Set<string>();
   let skipped = 0;
   for (const entry of entries.data) {
-    const item = rss ? rssItem(entry, feedUrl, title) : atomEntry(entry, feedUrl, title);
-    if (item) items.push(item);
-    else skipped += 1;
+    let item: NewsItem | undefined;
+    try {
+      item = rss
+        ? rssItem(entry, base ?? feedUrl, title)
+        : atomEntry(entry, base ?? feedUrl, title);
+    } catch {
+      item = undefined;
+    }
+    if (item && !urls.has(item.url)) {
+      urls.add(item.url);
+      items.push(item);
+    } else skipped += 1;
+  }
+  if (items.length > maxItems) {
+    items.sort((a, b) => b.publishedAt.getTime() - a.publishedAt.getTime());
+    skipped += items.length - maxItems;
+    items.length = maxItems;
   }
   return { title, items, skipped };
 }
 
+function channelLinks(node: Record<string, unknown>): unknown[] {
+  return (node.link as unknown[] | undefined) ?? [];
+}
+
+/** `href` of the alternate `<link>` of an Atom feed or entry (the first link when none is). */
+function alternateHref(node: Record<string, unknown>): string | undefined {
+  const links = channelLinks(node) as Record<string, unknown>[];
+  const alternate =
+    links.find((link) => (link['@_rel'] ?? 'alternate') === 'alternate') ?? links[0];
+  return typeof alternate?.['@_href'] === 'string' ? alternate['@_href'] : undefined;
+}
+
 function rssItem(item: Record<string, unknown>, base: string, source: string) {
-  const links = (item.link as unknown[] | undefined) ?? [];
   const guid = item.guid as unknown;
+  // A guid is a permalink unless it says isPermaLink="false" (RSS 2.0).
   const permalink =
     guid &&
-    typeof guid === 'object' &&
-    (guid as Record<string, unknown>)['@_isPermaLink'] !== 'false'
+    !(typeof guid === 'object' && (guid as Record<string, unknown>)['@_isPermaLink'] === 'false')
       ? text(guid)
       : undefined;
   return newsItem(
     text(item.title),
-    absolute(text(links[0]), base) ?? absolute(permalink, base),
+    absolute(text(channelLinks(item)[0]), base) ?? absolute(permalink, base),
     text(item.pubDate) ?? text(item['dc:date']),
     text(item.description) ?? text(item['content:encoded']),
     source,
@@ -142,13 +194,9 @@ function rssItem(item: Record<string, unknown>, base: string, source: string) {
 }
 
 function atomEntry(entry: Record<string, unknown>, base: string, source: string) {
-  const links = ((entry.link as unknown[] | undefined) ?? []) as Record<string, unknown>[];
-  const alternate =
-    links.find((link) => (link['@_rel'] ?? 'alternate') === 'alternate') ?? links[0];
-  const href = typeof alternate?.['@_href'] === 'string' ? alternate['@_href'] : undefined;
   return newsItem(
     text(entry.title),
-    absolute(href, base),
+    absolute(alternateHref(entry), base),
     text(entry.published) ?? text(entry.updated),
     text(entry.summary) ?? text(entry.content),
     source,
@@ -162,7 +210,7 @@ function newsItem(
   rawSummary: string | undefined,
   source: string,
 ): NewsItem | undefined {
-  const title = rawTitle ? stripHtml(rawTitle) : '';
+  const title = rawTitle ? titleText(rawTitle) : '';
   const publishedAt = parseDate(date);
   if (!title || !url || !publishedAt) return undefined;
   const summary = rawSummary ? stripHtml(rawSummary) : '';
@@ -189,6 +237,8 @@ export class NewsClient {
   constructor(
     readonly source: Source,
     readonly feeds: readonly string[],
+    /** Items kept per feed, the newest (`CHIPGATE_NEWS_MAX_ITEMS`). */
+    readonly maxItems = 500,
   ) {}
 
   /** One feed, cached per URL, refreshed with a conditional GET (a 304 keeps the items). */
@@ -196,7 +246,7 @@ export class NewsClient {
     return this.source.cached(`feed:${url}`, async (validators) => {
       const answer = await this.source.get(url, validators ? { validators } : {});
       if (answer.status === 304) return 'not-modified';
-      const feed = parseFeed(decodeFeed(answer.bytes, answer.charset), url);
+      const feed = parseFeed(decodeFeed(answer.bytes, answer.charset), url, this.maxItems);
       if (!feed) {
         throw sourceInvalidResponse('news', `The news feed ${url} is neither RSS 2.0 nor Atom.`);
       }

@@ -429,8 +429,8 @@ export interface Upstream {
   calls(prefix?: string): number;
   /** Request paths (with query) and headers, in order. */
   log: { path: string; headers: IncomingMessage['headers']; status: number; at: number }[];
-  /** Replaces a feed's body (a new ETag follows). */
-  setFeed(name: string, body: string): void;
+  /** Replaces a feed's body, or adds an RSS feed at `/news/<name>` (a new ETag follows). */
+  setFeed(name: string, body: string | Buffer): void;
   close(): Promise<void>;
 }
 
@@ -645,6 +645,12 @@ export async function startUpstream(): Promise<Upstream> {
     setFeed(name, body) {
       const feed = feeds.get(name);
       if (feed) feed.body = body;
+      else
+        feeds.set(name, {
+          body,
+          type: 'application/rss+xml',
+          modified: 'Thu, 29 Jan 2026 12:00:00 GMT',
+        });
     },
     async close() {
       for (const res of hanging) res.destroy();
