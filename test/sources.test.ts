@@ -739,3 +739,58 @@ describe('feeds in the wild', () => {
     ]);
   });
 });
+
+const SEARCH = /* GraphQL */ `query ($after: String, $agency: String) {
+  federalRegisterDocuments(filter: { agency: $agency, type: [RULE], from: "2023-01-01" }, first: 2, after: $after) {
+    edges { cursor node { documentNumber } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+describe('Federal Register search', () => {
+  it('an invalid result is left out and reported; cursors keep the register positions', async () => {
+    const original = upstream.documents.get('2025-00711');
+    upstream.documents.set('2025-00711', { ...(original as any), html_url: 'not a url' });
+    try {
+      const { execute } = appWith(upstreamSourcesConfig(upstream));
+      const pages: string[][] = [];
+      let after: string | null = null;
+      let last: any;
+      do {
+        last = await execute(SEARCH, { after });
+        expect(last.errors).toBeUndefined();
+        const connection = last.data.federalRegisterDocuments;
+        pages.push(connection.edges.map((edge: any) => edge.node.documentNumber));
+        if (pages.length === 1) {
+          expect((last.extensions as any).sources).toEqual([
+            expect.objectContaining({
+              source: 'federal-register',
+              resource: 'documents.json?page=1',
+              error: 'SOURCE_INVALID_RESPONSE',
+              skipped: 1,
+              stale: false,
+            }),
+          ]);
+        }
+        after = connection.pageInfo.hasNextPage ? connection.pageInfo.endCursor : null;
+      } while (after && pages.length < 5);
+      expect(pages).toEqual([
+        ['2026-00789'],
+        ['2025-00636', '2024-28270'],
+        ['2023-23055', '2023-01234'],
+      ]);
+      expect(last.data.federalRegisterDocuments.pageInfo.hasNextPage).toBe(false);
+    } finally {
+      if (original) upstream.documents.set('2025-00711', original);
+    }
+  });
+
+  it('a cursor past the 10,000 results the register answers is BAD_USER_INPUT, with no call', async () => {
+    const { execute } = appWith(upstreamSourcesConfig(upstream));
+    const after = Buffer.from('FederalRegister:9999').toString('base64');
+    const result = await execute(SEARCH, { after });
+    expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(result.errors?.[0]?.message).toMatch(/first 10000 results/);
+    expect(upstream.calls('/fr/')).toBe(0);
+  });
+});

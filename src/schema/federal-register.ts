@@ -161,6 +161,9 @@ export const FederalRegisterDocumentFilter = builder.inputType('FederalRegisterD
 
 const SEARCH_CURSOR = /^FederalRegister:(\d{1,5})$/;
 
+/** The register answers at most the first 10,000 results of a search. */
+const MAX_SEARCH_RESULTS = 10_000;
+
 const encodeOffset = (offset: number) =>
   Buffer.from(`FederalRegister:${offset}`, 'utf8').toString('base64');
 
@@ -243,8 +246,12 @@ builder.queryField('federalRegisterDocuments', (t) =>
     description:
       'Searches the Federal Register live (default: BIS documents), newest publication first. ' +
       'Forward paging only (`first`, `after`); the cursor carries the position in the ' +
-      "register's own result list, so pages are as stable as the register. Null with " +
-      '`SOURCE_UNAVAILABLE` / `SOURCE_INVALID_RESPONSE` when the API fails.',
+      "register's own result list, so pages are as stable as the register; the register answers " +
+      'at most the first 10,000 results (a cursor beyond is `BAD_USER_INPUT`). A result the ' +
+      'register sends in an unexpected format is left out (a page may then have fewer edges ' +
+      'than `first`, and `pageInfo.endCursor` still points past it) and reported in ' +
+      '`extensions.sources` as `{ error: "SOURCE_INVALID_RESPONSE", skipped: <count> }`. Null ' +
+      'with `SOURCE_UNAVAILABLE` / `SOURCE_INVALID_RESPONSE` when the API fails.',
     args: {
       filter: t.arg({ type: FederalRegisterDocumentFilter, description: 'Search conditions.' }),
       first: t.arg.int({ description: 'Page size: 0 to 100, default 20.' }),
@@ -254,6 +261,11 @@ builder.queryField('federalRegisterDocuments', (t) =>
     resolve: async (_root, args, ctx) => {
       const size = pageSize({ first: args.first });
       const start = decodeOffset(args.after) + 1;
+      if (start >= MAX_SEARCH_RESULTS) {
+        throw new BadUserInputError(
+          `The Federal Register answers only the first ${MAX_SEARCH_RESULTS} results of a search; narrow it with filter.from and filter.to instead of paging further.`,
+        );
+      }
       const agency = args.filter?.agency ?? BIS_AGENCY;
       if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(agency)) {
         throw new BadUserInputError(
@@ -273,34 +285,45 @@ builder.queryField('federalRegisterDocuments', (t) =>
         order: 'newest' as const,
       };
       // Pages of `size` results: the window [start, start + size) lies in one page when paging
-      // with one page size throughout, else across two.
+      // with one page size throughout, else across two. Positions are the register's own
+      // (`(page - 1) * perPage + index`), so an invalid result left out shifts no cursor.
       const perPage = Math.max(size, 1);
       const firstPage = Math.floor(start / perPage) + 1;
       const lastPage = Math.floor((start + perPage - 1) / perPage) + 1;
       const pages = [];
+      const window: { position: number; node: SourcedDocument | null }[] = [];
       for (let page = firstPage; page <= lastPage; page += 1) {
         const result = await client.search(search, page, perPage).catch((error: GraphQLError) => {
           ctx.sources.provenance.failed('federal-register', 'documents.json', error);
           throw error;
         });
-        ctx.sources.provenance.used(`documents.json?page=${page}`, result.info);
         pages.push(result);
-        if (result.value.documents.length < perPage) break;
+        let skipped = 0;
+        result.value.results.forEach((value, i) => {
+          const position = (page - 1) * perPage + i;
+          if (position < start || position >= start + size) return;
+          window.push({ position, node: value ? { value, info: result.info } : null });
+          if (!value) skipped += 1;
+        });
+        const resource = `documents.json?page=${page}`;
+        if (skipped > 0) ctx.sources.provenance.skipped(resource, result.info, skipped);
+        else ctx.sources.provenance.used(resource, result.info);
+        if (result.value.results.length < perPage) break;
       }
-      const documents = pages.flatMap((page) =>
-        page.value.documents.map((value) => ({ value, info: page.info })),
+      const edges = window.flatMap(({ position, node }) =>
+        node ? [{ cursor: encodeOffset(position), node }] : [],
       );
-      const skip = start - (firstPage - 1) * perPage;
-      const window = documents.slice(skip, skip + size);
-      const edges = window.map((node, i) => ({ cursor: encodeOffset(start + i), node }));
+      const first = window[0]?.position;
+      const last = window.at(-1)?.position;
       const totalCount = pages[0]?.value.count ?? 0;
       return {
         edges,
         pageInfo: {
-          hasNextPage: start + edges.length < totalCount,
+          hasNextPage: (last ?? start - 1) + 1 < totalCount,
           hasPreviousPage: start > 0,
-          startCursor: edges[0]?.cursor ?? null,
-          endCursor: edges.at(-1)?.cursor ?? null,
+          // The window's ends, even when the result there was invalid and left out.
+          startCursor: first === undefined ? null : encodeOffset(first),
+          endCursor: last === undefined ? null : encodeOffset(last),
         },
         totalCount,
         source: pages[0]?.info ?? null,

@@ -93,6 +93,11 @@ export interface SearchPage {
   count: number;
   /** Valid documents of this page; invalid ones are left out (see `invalid`). */
   documents: FederalRegisterDocument[];
+  /**
+   * Every result of this page in the upstream's order, null where the schema rejected one, so
+   * a result's position in the register's list is `(page - 1) * perPage + index`.
+   */
+  results: (FederalRegisterDocument | null)[];
   /** Results of this page the schema rejected. */
   invalid: number;
   nextPageUrl: string | null;
@@ -202,17 +207,16 @@ export class FederalRegisterClient {
     }
     const answer = await this.source.get(url);
     const envelope = this.source.parseJson(answer.body, searchEnvelopeSchema, 'search results');
-    const documents: FederalRegisterDocument[] = [];
-    let invalid = 0;
-    for (const result of envelope.results) {
+    const results = envelope.results.map((result) => {
       const parsed = federalRegisterDocumentSchema.safeParse(result);
-      if (parsed.success) documents.push(parsed.data);
-      else invalid += 1;
-    }
+      return parsed.success ? parsed.data : null;
+    });
+    const documents = results.filter((document) => document !== null);
     return {
       count: envelope.count,
       documents,
-      invalid,
+      results,
+      invalid: results.length - documents.length,
       nextPageUrl: envelope.next_page_url ?? null,
     };
   }

@@ -112,8 +112,10 @@ export interface ProvenanceEntry {
   /** ISO timestamp of the upstream's answer; absent when it failed with nothing cached. */
   fetchedAt?: string;
   stale?: boolean;
-  /** The error code when the resource could not be had. */
+  /** The error code when the resource could not be had, or when part of it was refused. */
   error?: string;
+  /** Results of the resource left out as invalid (`error` is then `SOURCE_INVALID_RESPONSE`). */
+  skipped?: number;
 }
 
 /** The upstream resources one request used, for `extensions.sources`. */
@@ -128,6 +130,16 @@ export class ProvenanceLog {
       fetchedAt: info.fetchedAt.toISOString(),
       stale: info.stale,
     });
+  }
+
+  /**
+   * Records that `skipped` results of a resource that answered were refused as invalid (the
+   * rest were used): `{ source, resource, fetchedAt, stale, error: SOURCE_INVALID_RESPONSE, skipped }`.
+   */
+  skipped(resource: string, info: SourceInfo, skipped: number): void {
+    this.used(resource, info);
+    const entry = this.entries.get(`${info.source} ${resource}`);
+    if (entry) Object.assign(entry, { error: 'SOURCE_INVALID_RESPONSE', skipped });
   }
 
   /** Records a failure. */
