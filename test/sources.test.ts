@@ -749,39 +749,44 @@ const SEARCH = /* GraphQL */ `query ($after: String, $agency: String) {
 
 describe('Federal Register search', () => {
   it('an invalid result is left out and reported; cursors keep the register positions', async () => {
-    const original = upstream.documents.get('2025-00711');
-    upstream.documents.set('2025-00711', { ...(original as any), html_url: 'not a url' });
-    try {
+    /** Every page of SEARCH from cold sources, and the first page's `extensions.sources`. */
+    const collect = async () => {
       const { execute } = appWith(upstreamSourcesConfig(upstream));
       const pages: string[][] = [];
       let after: string | null = null;
+      let reported: unknown;
       let last: any;
       do {
         last = await execute(SEARCH, { after });
         expect(last.errors).toBeUndefined();
         const connection = last.data.federalRegisterDocuments;
         pages.push(connection.edges.map((edge: any) => edge.node.documentNumber));
-        if (pages.length === 1) {
-          expect((last.extensions as any).sources).toEqual([
-            expect.objectContaining({
-              source: 'federal-register',
-              resource: 'documents.json?page=1',
-              error: 'SOURCE_INVALID_RESPONSE',
-              skipped: 1,
-              stale: false,
-            }),
-          ]);
-        }
+        reported ??= (last.extensions as any).sources;
         after = connection.pageInfo.hasNextPage ? connection.pageInfo.endCursor : null;
-      } while (after && pages.length < 5);
-      expect(pages).toEqual([
-        ['2026-00789'],
-        ['2025-00636', '2024-28270'],
-        ['2023-23055', '2023-01234'],
-      ]);
+      } while (after && pages.length < 100);
       expect(last.data.federalRegisterDocuments.pageInfo.hasNextPage).toBe(false);
+      return { pages, reported };
+    };
+    const intact = await collect();
+    const broken = intact.pages[0]?.[1] as string;
+    expect(broken).toBeDefined();
+    const original = upstream.documents.get(broken);
+    upstream.documents.set(broken, { ...(original as any), html_url: 'not a url' });
+    try {
+      const { pages, reported } = await collect();
+      // The same pages, less the broken result; no page is lost or repeated.
+      expect(pages).toEqual(intact.pages.map((page) => page.filter((number) => number !== broken)));
+      expect(reported).toEqual([
+        expect.objectContaining({
+          source: 'federal-register',
+          resource: 'documents.json?page=1',
+          error: 'SOURCE_INVALID_RESPONSE',
+          skipped: 1,
+          stale: false,
+        }),
+      ]);
     } finally {
-      if (original) upstream.documents.set('2025-00711', original);
+      if (original) upstream.documents.set(broken, original);
     }
   });
 
@@ -792,5 +797,81 @@ describe('Federal Register search', () => {
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(result.errors?.[0]?.message).toMatch(/first 10000 results/);
     expect(upstream.calls('/fr/')).toBe(0);
+  });
+});
+
+describe('4xx answers', () => {
+  it('a search the register refuses (400) is BAD_USER_INPUT, not retried, and leaves the breaker closed', async () => {
+    const { execute, sources } = appWith(
+      upstreamSourcesConfig(upstream, {
+        CHIPGATE_SOURCE_RETRIES: '2',
+        CHIPGATE_SOURCE_BREAKER_THRESHOLD: '2',
+      }),
+    );
+    for (let i = 0; i < 3; i += 1) {
+      const result = await execute(SEARCH, { agency: 'bureau-of-industry-and-security' });
+      expect(result.data?.federalRegisterDocuments).toBeNull();
+      expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(result.errors?.[0]?.message).toMatch(
+        /refused this search as invalid \(it said: bureau-of-industry-and-security is not a valid agency\)\..*industry-and-security-bureau/,
+      );
+      expect((result.extensions as any).sources).toEqual([
+        { source: 'federal-register', resource: 'documents.json', error: 'BAD_USER_INPUT' },
+      ]);
+    }
+    expect(upstream.calls('/fr/')).toBe(3);
+    expect(sources.all[0]?.breakerState).toBe('closed');
+    const ok = await execute(PARTIAL);
+    expect(ok.errors).toBeUndefined();
+  });
+
+  it('a wrong base URL (HTML 404 everywhere) is an error, never "no data", and is not cached', async () => {
+    const { execute, sources } = appWith(
+      upstreamSourcesConfig(upstream, {
+        CHIPGATE_FEDERAL_REGISTER_URL: `${upstream.url}/wrong/fr`,
+        CHIPGATE_SEC_URL: `${upstream.url}/wrong/sec`,
+        CHIPGATE_SOURCE_BREAKER_THRESHOLD: '1',
+      }),
+    );
+    for (let i = 0; i < 2; i += 1) {
+      const result = await execute(PARTIAL);
+      expect(result.data?.policyDecision.federalRegisterDocument).toBeNull();
+      expect(result.data?.company).toEqual({ name: 'NVIDIA Corporation', financials: null });
+      expect(
+        result.errors?.map((error) => [error.path?.join('.'), error.extensions?.code]),
+      ).toEqual([
+        ['policyDecision.federalRegisterDocument', 'SOURCE_UNAVAILABLE'],
+        ['company.financials', 'SOURCE_UNAVAILABLE'],
+      ]);
+      for (const error of result.errors ?? []) {
+        expect(error.message).toMatch(
+          /answered HTTP 404 for \/wrong\/.* is the source's base URL right\?$/,
+        );
+      }
+    }
+    // Asked again on the second request (nothing cached), one call each, breakers closed.
+    expect(upstream.calls('/wrong/fr/')).toBe(2);
+    expect(upstream.calls('/wrong/sec/')).toBe(2);
+    expect(sources.all.map((source) => source.breakerState)).toEqual([
+      'closed',
+      'closed',
+      'closed',
+    ]);
+  });
+
+  it("the APIs' own not-found answers still mean no document and no facts", async () => {
+    const { execute } = appWith(upstreamSourcesConfig(upstream));
+    const result = await execute(/* GraphQL */ `{
+      company(slug: "intel") { financials { concept revenue { fiscalYear } note } }
+    }`);
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.company.financials).toEqual({
+      concept: null,
+      revenue: [],
+      note: 'EDGAR has no XBRL company facts for CIK 0000050863.',
+    });
+    const client = appWith(upstreamSourcesConfig(upstream)).sources.federalRegister;
+    const [missing] = (await client?.documents(['2099-99999'])) ?? [];
+    expect(missing).toMatchObject({ value: null, info: { stale: false } });
   });
 });

@@ -8,7 +8,7 @@ import type { GraphQLError } from 'graphql';
 import { builder, pageSize } from '../builder.js';
 import { BadUserInputError } from '../errors.js';
 import type { FederalRegisterDocument as DocumentShape } from '../sources/federal-register.js';
-import type { Sourced } from '../sources/http.js';
+import { type Sourced, UpstreamRefusedError } from '../sources/http.js';
 import { PolicyDecision } from './policy-decision.js';
 import { SourceInfo } from './source-info.js';
 
@@ -181,6 +181,30 @@ function decodeOffset(cursor: string | null | undefined): number {
   return Number(match[1]);
 }
 
+/**
+ * The error of a failed search: a 400 from the register is the user's filter (the API refuses
+ * e.g. an unknown agency slug), so `BAD_USER_INPUT` with the register's reasons; others as they are.
+ */
+function searchError(error: GraphQLError): GraphQLError {
+  if (!(error instanceof UpstreamRefusedError && error.status === 400)) return error;
+  let reasons: string[] = [];
+  try {
+    const leaves = (value: unknown): string[] =>
+      typeof value === 'string'
+        ? [value]
+        : value && typeof value === 'object'
+          ? Object.values(value).flatMap(leaves)
+          : [];
+    reasons = leaves((JSON.parse(error.body) as { errors?: unknown }).errors);
+  } catch {
+    // Not the API's error JSON: no reasons to give.
+  }
+  const said = reasons.length ? ` (it said: ${reasons.join('; ').slice(0, 300)})` : '';
+  return new BadUserInputError(
+    `The Federal Register refused this search as invalid${said}. Check the filter: "agency" must be a slug the register knows, such as ${BIS_AGENCY} (see https://www.federalregister.gov/api/v1/agencies.json).`,
+  );
+}
+
 interface SearchResult {
   edges: { cursor: string; node: SourcedDocument }[];
   pageInfo: {
@@ -251,7 +275,9 @@ builder.queryField('federalRegisterDocuments', (t) =>
       'register sends in an unexpected format is left out (a page may then have fewer edges ' +
       'than `first`, and `pageInfo.endCursor` still points past it) and reported in ' +
       '`extensions.sources` as `{ error: "SOURCE_INVALID_RESPONSE", skipped: <count> }`. Null ' +
-      'with `SOURCE_UNAVAILABLE` / `SOURCE_INVALID_RESPONSE` when the API fails.',
+      'with `SOURCE_UNAVAILABLE` / `SOURCE_INVALID_RESPONSE` when the API fails, and with ' +
+      '`BAD_USER_INPUT` when the register refuses the filter (e.g. an agency slug it does not ' +
+      'know).',
     args: {
       filter: t.arg({ type: FederalRegisterDocumentFilter, description: 'Search conditions.' }),
       first: t.arg.int({ description: 'Page size: 0 to 100, default 20.' }),
@@ -294,8 +320,9 @@ builder.queryField('federalRegisterDocuments', (t) =>
       const window: { position: number; node: SourcedDocument | null }[] = [];
       for (let page = firstPage; page <= lastPage; page += 1) {
         const result = await client.search(search, page, perPage).catch((error: GraphQLError) => {
-          ctx.sources.provenance.failed('federal-register', 'documents.json', error);
-          throw error;
+          const failure = searchError(error);
+          ctx.sources.provenance.failed('federal-register', 'documents.json', failure);
+          throw failure;
         });
         pages.push(result);
         let skipped = 0;

@@ -103,6 +103,18 @@ export interface SearchPage {
   nextPageUrl: string | null;
 }
 
+/**
+ * True for the API's own answer to an unknown document, `{"status":404,"message":"Record Not
+ * Found"}`; a 404 with any other body (an HTML page: a wrong base URL) is not "no document".
+ */
+export function isRecordNotFound(body: string): boolean {
+  try {
+    return (JSON.parse(body) as { status?: unknown } | null)?.status === 404;
+  } catch {
+    return false;
+  }
+}
+
 const fieldParams = () => DOCUMENT_FIELDS.map((field) => `fields[]=${field}`).join('&');
 
 /** Client of the Federal Register API over a `Source` (deadline, retries, breaker, cache). */
@@ -165,9 +177,7 @@ export class FederalRegisterClient {
     const path = numbers.map(encodeURIComponent).join(',');
     const answer = await this.source.get(
       `${this.baseUrl}/documents/${path}.json?${fieldParams()}`,
-      {
-        accept404: true,
-      },
+      { notFound: isRecordNotFound },
     );
     const found = new Map<string, FederalRegisterDocument>();
     if (answer.status === 404) return found;

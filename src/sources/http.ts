@@ -88,7 +88,10 @@ export interface Validators {
   lastModified?: string;
 }
 
-/** A successful HTTP answer: 200 (or 404 when the caller accepts it) with its body, or 304. */
+/**
+ * A successful HTTP answer: 200 (or a 404 the caller recognised as the API's own "not found")
+ * with its body, or 304.
+ */
 export interface HttpAnswer {
   status: number;
   /** The body decoded as UTF-8 (JSON APIs). */
@@ -98,6 +101,14 @@ export interface HttpAnswer {
   /** The `charset` of the `content-type` header, lower case, when given. */
   charset?: string;
   validators: Validators;
+}
+
+/** Options of `Source.get`. */
+export interface GetOptions {
+  /** Validators of the cached copy, for a conditional GET. */
+  validators?: Validators;
+  /** Recognises the API's own "not found" body of a 404; without it every 404 is an error. */
+  notFound?: (body: string) => boolean;
 }
 
 interface CacheEntry {
@@ -117,6 +128,29 @@ class RetryableError extends Error {
     this.name = 'RetryableError';
   }
 }
+
+/**
+ * The upstream refused the request with a 4xx other than 429 (a bad request, a forbidden
+ * User-Agent, a path that does not exist): not retried, and not counted by the circuit breaker,
+ * since it says nothing about the upstream's health (a user's bad search filter must not pause
+ * the source for everyone). Code `SOURCE_UNAVAILABLE`; `status` and the start of `body` let the
+ * caller tell the user what was wrong.
+ */
+export class UpstreamRefusedError extends SourceError {
+  constructor(
+    source: SourceName,
+    message: string,
+    readonly status: number,
+    /** The start of the answer's body (at most 4 KiB), e.g. the API's error JSON. */
+    readonly body: string,
+  ) {
+    super('SOURCE_UNAVAILABLE', source, message);
+    this.name = 'UpstreamRefusedError';
+  }
+}
+
+/** Bytes of a refusal's body kept for the caller's message. */
+const REFUSAL_BODY_BYTES = 4_096;
 
 /** The deadline passed before the call was sent (it waited for the rate limiter). */
 class NotSentError extends Error {
@@ -189,11 +223,13 @@ export class Source {
     });
     this.limiter = new Bottleneck({ minTime: Math.ceil(1000 / settings.ratePerSecond) });
     this.breaker = circuitBreaker(
-      // Upstream failures open the breaker; a refused payload or a deadline that passed while
-      // the call waited for the rate limiter says nothing about the upstream's health.
+      // Upstream failures open the breaker; a refused payload, a 4xx refusal of the request or
+      // a deadline that passed while the call waited for the rate limiter says nothing about the
+      // upstream's health.
       handleWhen(
         (error) =>
           !(error instanceof NotSentError) &&
+          !(error instanceof UpstreamRefusedError) &&
           !(error instanceof SourceError && error.code !== 'SOURCE_UNAVAILABLE'),
       ),
       {
@@ -228,9 +264,12 @@ export class Source {
 
   /**
    * GET `url` under the deadline, retries, breaker, rate limit and size cap. Resolves with
-   * 200 (and 404 when `accept404`) or 304 answers; throws `SourceError` otherwise.
+   * 200 or 304 answers, and with a 404 whose body `notFound` recognises as the API's own
+   * "not found" (any other 404, e.g. an HTML page from a wrong base URL, is an error and so is
+   * never cached as "no data"). Throws `SourceError` otherwise: `UpstreamRefusedError` for a
+   * 4xx other than 429.
    */
-  async get(url: string, options: { validators?: Validators; accept404?: boolean } = {}) {
+  async get(url: string, options: GetOptions = {}) {
     const deadline = Date.now() + this.settings.timeoutMs;
     const policy = wrap(timeout(this.settings.timeoutMs, TimeoutStrategy.Aggressive), this.retry);
     try {
@@ -272,7 +311,7 @@ export class Source {
 
   private async attempt(
     url: string,
-    options: { validators?: Validators; accept404?: boolean },
+    options: GetOptions,
     signal: AbortSignal,
     deadline: number,
   ): Promise<HttpAnswer> {
@@ -317,9 +356,25 @@ export class Source {
       }
       throw new RetryableError(`HTTP ${response.status}`, retryAfterMs);
     }
-    if (!(response.status === 200 || (response.status === 404 && options.accept404))) {
-      await response.body?.cancel();
-      throw sourceUnavailable(this.name, `${this.label} answered HTTP ${response.status}.`);
+    if (response.status !== 200) {
+      const body = (await this.readCapped(response, signal, REFUSAL_BODY_BYTES)).toString('utf8');
+      if (response.status === 404 && options.notFound?.(body)) {
+        return { status: 404, body, bytes: Buffer.from(body), validators };
+      }
+      if (response.status === 404) {
+        throw new UpstreamRefusedError(
+          this.name,
+          `${this.label} answered HTTP 404 for ${new URL(url).pathname} with a page that is not its own "not found" answer; is the source's base URL right?`,
+          404,
+          body,
+        );
+      }
+      throw new UpstreamRefusedError(
+        this.name,
+        `${this.label} refused the request with HTTP ${response.status}.`,
+        response.status,
+        body,
+      );
     }
     const bytes = await this.readCapped(response, signal);
     const charset = /charset=["']?([\w.:-]+)/i.exec(
@@ -334,13 +389,20 @@ export class Source {
     };
   }
 
-  /** Reads a body, aborting past `maxBytes`. */
-  private async readCapped(response: Response, signal: AbortSignal): Promise<Buffer> {
-    const max = this.settings.maxBytes;
+  /**
+   * Reads a body, aborting past `maxBytes`; with `keep`, reads only the first `keep` bytes
+   * (the start of an error page) and drops the rest.
+   */
+  private async readCapped(
+    response: Response,
+    signal: AbortSignal,
+    keep?: number,
+  ): Promise<Buffer> {
+    const max = keep ?? this.settings.maxBytes;
     const tooLarge = () =>
       sourceInvalidResponse(this.name, `${this.label} sent more than ${max} bytes.`);
     const declared = Number(response.headers.get('content-length'));
-    if (Number.isFinite(declared) && declared > max) {
+    if (keep === undefined && Number.isFinite(declared) && declared > max) {
       await response.body?.cancel();
       throw tooLarge();
     }
@@ -355,7 +417,9 @@ export class Source {
         size += value.byteLength;
         if (size > max) {
           await reader.cancel();
-          throw tooLarge();
+          if (keep === undefined) throw tooLarge();
+          chunks.push(value.subarray(0, value.byteLength - (size - max)));
+          break;
         }
         chunks.push(value);
       }

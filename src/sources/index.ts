@@ -144,7 +144,11 @@ export class ProvenanceLog {
 
   /** Records a failure. */
   failed(source: SourceName, resource: string, error: SourceError | Error): void {
-    const code = (error as SourceError).code ?? 'SOURCE_UNAVAILABLE';
+    const code = String(
+      (error as SourceError).extensions?.code ??
+        (error as SourceError).code ??
+        'SOURCE_UNAVAILABLE',
+    );
     this.entries.set(`${source} ${resource}`, { source, resource, error: code });
   }
 

@@ -72,6 +72,15 @@ export interface CompanyFinancials {
   note: string | null;
 }
 
+/**
+ * True for EDGAR's answer to a CIK without company facts: data.sec.gov serves the files from
+ * object storage, whose 404 is an XML `<Error><Code>NoSuchKey</Code>...</Error>`. Any other
+ * 404 (an HTML page: a wrong base URL) is an error, not "no facts", and is never cached.
+ */
+export function isNoSuchKey(body: string): boolean {
+  return /<Code>\s*NoSuchKey\s*<\/Code>/.test(body);
+}
+
 /** Left-pads a CIK to the 10 digits EDGAR uses in URLs. */
 const padCik = (cik: string) => cik.padStart(10, '0');
 
@@ -117,7 +126,7 @@ export class SecClient {
   financials(cik: string): Promise<Sourced<CompanyFinancials>> {
     return this.source.cached(`companyfacts:${cik}`, async () => {
       const url = `${this.baseUrl}/api/xbrl/companyfacts/CIK${padCik(cik)}.json`;
-      const answer = await this.source.get(url, { accept404: true });
+      const answer = await this.source.get(url, { notFound: isNoSuchKey });
       if (answer.status === 404) {
         return {
           value: {

@@ -511,6 +511,18 @@ export async function startUpstream(): Promise<Upstream> {
     if (url.pathname === '/fr/documents.json') {
       const q = url.searchParams;
       const agency = q.get('conditions[agencies][]');
+      const known = [...documents.values()].some((d) => d.agencies.some((a) => a.slug === agency));
+      if (agency && !known) {
+        // The register refuses an agency slug it does not know (e.g. the intuitive
+        // `bureau-of-industry-and-security`).
+        return send(
+          res,
+          400,
+          JSON.stringify({
+            errors: { agencies: [`${agency} is not a valid agency`] },
+          }),
+        );
+      }
       const types = q.getAll('conditions[type][]').map((code) => TYPE_CODES[code]);
       const gte = q.get('conditions[publication_date][gte]');
       const lte = q.get('conditions[publication_date][lte]');
@@ -598,7 +610,10 @@ export async function startUpstream(): Promise<Upstream> {
       if (url.pathname.startsWith('/fr/')) return federalRegister(url, res);
       if (url.pathname.startsWith('/sec/')) return sec(url, req, res);
       if (url.pathname.startsWith('/news/')) return news(url, req, res);
-      return send(res, 404, '{}');
+      // Anything else is a web server's HTML "Not Found" (what a wrong base URL meets).
+      return send(res, 404, '<!DOCTYPE html><html><body><h1>Not Found</h1></body></html>', {
+        'content-type': 'text/html; charset=utf-8',
+      });
     };
     if (!rule) return answer();
     rule.used += 1;
