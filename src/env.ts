@@ -66,7 +66,7 @@ const cacheSeconds = z.coerce
   .min(0, { error: 'expected seconds between 0 and 604800 (0: no cache)' })
   .max(604_800, { error: 'expected seconds between 0 and 604800 (0: no cache)' });
 
-/** An absolute http(s) base URL, without a trailing slash. */
+/** An absolute http(s) base URL, without a trailing slash, query, fragment or credentials. */
 const baseUrl = z
   .string()
   .refine(
@@ -80,8 +80,23 @@ const baseUrl = z
     },
     { error: 'expected an http(s) URL like https://api.example.com/v1 (no query string)' },
   )
+  .refine((value) => !value.includes('#'), {
+    error: 'expected a base URL without a #fragment',
+  })
+  .refine(
+    (value) => {
+      try {
+        const url = new URL(value);
+        return !url.username && !url.password;
+      } catch {
+        return true;
+      }
+    },
+    { error: 'expected a base URL without user:password@ credentials' },
+  )
   .transform((value) => value.replace(/\/+$/, ''));
 
+/** Comma-separated absolute http(s) feed URLs; a value that lists none is an error. */
 const feedUrls = z.preprocess(
   (value) =>
     typeof value === 'string'
@@ -90,19 +105,26 @@ const feedUrls = z.preprocess(
           .map((url) => url.trim())
           .filter(Boolean)
       : value,
-  z.array(
-    z.string().refine(
-      (value) => {
-        try {
-          const url = new URL(value);
-          return url.protocol === 'http:' || url.protocol === 'https:';
-        } catch {
-          return false;
-        }
-      },
-      { error: 'expected comma-separated http(s) feed URLs' },
-    ),
-  ),
+  z
+    .array(
+      z
+        .string()
+        .refine((value) => !/\s/.test(value), {
+          error: 'expected feed URLs separated by commas, not spaces',
+        })
+        .refine(
+          (value) => {
+            try {
+              const url = new URL(value);
+              return url.protocol === 'http:' || url.protocol === 'https:';
+            } catch {
+              return false;
+            }
+          },
+          { error: 'expected comma-separated absolute http(s) feed URLs' },
+        ),
+    )
+    .min(1, { error: 'expected comma-separated http(s) feed URLs; the value lists none' }),
 );
 
 const boolean = z.preprocess(
@@ -143,6 +165,10 @@ export const envSchema = z.object({
   CHIPGATE_SEC_USER_AGENT: z
     .string()
     .regex(/^[\x20-\x7e]+$/, { error: 'expected "<app or company name> <contact email>"' })
+    // The SEC answers 403 to a User-Agent without a contact address.
+    .regex(/[^\s@<>]+@[^\s@<>]+\.[a-z]{2,}/i, {
+      error: 'expected "<app or company name> <contact email>" with a contact e-mail address',
+    })
     .optional(),
   CHIPGATE_NEWS_FEEDS: feedUrls.default([]),
   CHIPGATE_SOURCE_TIMEOUT_MS: positiveInt('milliseconds between 1 and 60000', 60_000).default(

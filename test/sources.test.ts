@@ -7,7 +7,7 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app.js';
 import { policyDecisions } from '../src/db/schema.js';
-import { loadEnv } from '../src/env.js';
+import { ConfigError, loadEnv } from '../src/env.js';
 import { createSources, type Sources, type SourcesConfig } from '../src/sources/index.js';
 import {
   createTestGateway,
@@ -873,5 +873,52 @@ describe('4xx answers', () => {
     const client = appWith(upstreamSourcesConfig(upstream)).sources.federalRegister;
     const [missing] = (await client?.documents(['2099-99999'])) ?? [];
     expect(missing).toMatchObject({ value: null, info: { stale: false } });
+  });
+});
+
+describe('source configuration checks', () => {
+  /** The issues `loadEnv` reports for these variables. */
+  const issuesOf = (vars: Record<string, string>) => {
+    try {
+      loadEnv(vars);
+      return [];
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as ConfigError).issues;
+    }
+  };
+
+  it('refuses an SEC User-Agent without a contact e-mail address', () => {
+    expect(issuesOf({ CHIPGATE_SEC_USER_AGENT: 'chipgate research' })).toEqual([
+      'CHIPGATE_SEC_USER_AGENT="chipgate research": expected "<app or company name> <contact email>" with a contact e-mail address',
+    ]);
+    expect(issuesOf({ CHIPGATE_SEC_USER_AGENT: 'Example Corp ops@example.com' })).toEqual([]);
+  });
+
+  it('refuses feed lists separated by spaces and values that list no feed', () => {
+    expect(
+      issuesOf({ CHIPGATE_NEWS_FEEDS: 'https://a.example/feed.xml https://b.example/feed.xml' }),
+    ).toEqual([
+      'CHIPGATE_NEWS_FEEDS="https://a.example/feed.xml https://b.example/feed.xml": expected feed URLs separated by commas, not spaces',
+    ]);
+    expect(issuesOf({ CHIPGATE_NEWS_FEEDS: ' , ,' })).toEqual([
+      'CHIPGATE_NEWS_FEEDS=" , ,": expected comma-separated http(s) feed URLs; the value lists none',
+    ]);
+    expect(issuesOf({ CHIPGATE_NEWS_FEEDS: 'feed.xml' })).toEqual([
+      'CHIPGATE_NEWS_FEEDS="feed.xml": expected comma-separated absolute http(s) feed URLs',
+    ]);
+    expect(
+      loadEnv({ CHIPGATE_NEWS_FEEDS: 'https://a.example/1, https://b.example/2' })
+        .CHIPGATE_NEWS_FEEDS,
+    ).toEqual(['https://a.example/1', 'https://b.example/2']);
+  });
+
+  it('refuses base URLs with a #fragment or credentials', () => {
+    expect(issuesOf({ CHIPGATE_FEDERAL_REGISTER_URL: 'https://fr.example/api/v1#docs' })).toEqual([
+      'CHIPGATE_FEDERAL_REGISTER_URL="https://fr.example/api/v1#docs": expected a base URL without a #fragment',
+    ]);
+    expect(issuesOf({ CHIPGATE_SEC_URL: 'https://user:secret@sec.example' })).toEqual([
+      'CHIPGATE_SEC_URL="https://user:secret@sec.example": expected a base URL without user:password@ credentials',
+    ]);
   });
 });
