@@ -28,7 +28,7 @@ import { ConfigError, loadEnv, sourcesConfigOf } from './env.js';
 import { FederalRegisterClient } from './sources/federal-register.js';
 import { Source } from './sources/http.js';
 import { CHIPGATE_USER_AGENT } from './sources/index.js';
-import { type SyncResult, syncFederalRegister } from './sync/federal-register.js';
+import { isCalendarDate, type SyncResult, syncFederalRegister } from './sync/federal-register.js';
 
 const USAGE = `Usage: npm run chipgate -- <command>
 
@@ -258,12 +258,7 @@ function parseSyncArguments(args: string[]): SyncArguments | string {
   const options: SyncArguments = { since: '2022-10-01', pageSize: 100 };
   for (let i = 0; i < flags.length; i += 2) {
     const [flag, value] = [flags[i], flags[i + 1]];
-    if (
-      flag === '--since' &&
-      value &&
-      /^\d{4}-\d{2}-\d{2}$/.test(value) &&
-      !Number.isNaN(Date.parse(value))
-    ) {
+    if (flag === '--since' && value && isCalendarDate(value)) {
       options.since = value;
     } else if (
       flag === '--page-size' &&

@@ -922,3 +922,47 @@ describe('source configuration checks', () => {
     ]);
   });
 });
+
+describe('redirects', () => {
+  it('the APIs follow redirects on their own host only: the SEC User-Agent never goes elsewhere', async () => {
+    const elsewhere = upstream.url.replace('127.0.0.1', 'localhost');
+    upstream.misbehave('/sec/', { kind: 'redirect', origin: elsewhere });
+    upstream.misbehave('/fr/', { kind: 'redirect', origin: upstream.url, times: 1 });
+    const { execute } = appWith(upstreamSourcesConfig(upstream));
+    const result = await execute(PARTIAL);
+    expect(result.data?.policyDecision.federalRegisterDocument.documentNumber).toBe('2026-00789');
+    expect(result.data?.company).toEqual({ name: 'NVIDIA Corporation', financials: null });
+    expect(result.errors?.[0]).toMatchObject({
+      path: ['company', 'financials'],
+      extensions: { code: 'SOURCE_UNAVAILABLE', source: 'sec-edgar' },
+    });
+    expect(result.errors?.[0]?.message).toBe(
+      `SEC EDGAR redirected to another host (${elsewhere}), which chipgate does not follow; check the source's base URL.`,
+    );
+    // One SEC call (the redirect, not followed; not retried); the register's redirect followed.
+    expect(upstream.calls('/sec/')).toBe(1);
+    expect(upstream.calls('/fr/')).toBe(2);
+  });
+});
+
+describe('Federal Register search with first: 0', () => {
+  it('calls the register only when the counts are selected', async () => {
+    const { execute } = appWith(upstreamSourcesConfig(upstream));
+    const edgesOnly = await execute(`{ federalRegisterDocuments(first: 0) { edges { cursor } } }`);
+    expect(edgesOnly.errors).toBeUndefined();
+    expect(edgesOnly.data?.federalRegisterDocuments).toEqual({ edges: [] });
+    expect(upstream.calls('/fr/')).toBe(0);
+    const counted = await execute(
+      `{ federalRegisterDocuments(first: 0) { totalCount pageInfo { hasNextPage endCursor } } }`,
+    );
+    expect(counted.errors).toBeUndefined();
+    const bis = [...upstream.documents.values()].filter((d) =>
+      d.agencies.some((a) => a.slug === 'industry-and-security-bureau'),
+    ).length;
+    expect(counted.data?.federalRegisterDocuments).toEqual({
+      totalCount: bis,
+      pageInfo: { hasNextPage: true, endCursor: null },
+    });
+    expect(upstream.calls('/fr/')).toBe(1);
+  });
+});

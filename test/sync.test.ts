@@ -200,6 +200,9 @@ describe('the command line', () => {
       expect(err.at(-1)).toMatch(/unknown source "gdelt"/);
       expect(await cli(['sync', 'federal-register', '--since', '2022-13-45'])).toBe(2);
       expect(err.at(-1)).toMatch(/bad option "--since 2022-13-45"/);
+      // Not a calendar date, though Date.parse reads it as 2022-03-02.
+      expect(await cli(['sync', 'federal-register', '--since', '2022-02-30'])).toBe(2);
+      expect(err.at(-1)).toMatch(/bad option "--since 2022-02-30"/);
       expect(await cli(['sync', 'federal-register', '--since', SINCE])).toBe(0);
       // The server database is a seeded copy (six curated rules); the PGlite one is empty.
       expect(out.at(-1)).toMatch(

@@ -217,9 +217,17 @@ interface SearchResult {
   source: Sourced<unknown>['info'] | null;
 }
 
+/** A page of `first: 0`, whose counts are fetched only when selected. */
+interface LaterSearchResult {
+  later: () => Promise<SearchResult>;
+}
+
+const resolved = async (connection: SearchResult | LaterSearchResult) =>
+  'later' in connection ? connection.later() : connection;
+
 /** A forward-only page of search results; its cursors carry the position in the register's list. */
 export const FederalRegisterDocumentConnection = builder
-  .objectRef<SearchResult>('FederalRegisterDocumentConnection')
+  .objectRef<SearchResult | LaterSearchResult>('FederalRegisterDocumentConnection')
   .implement({
     description: 'A page of Federal Register search results, newest publication first.',
     fields: (t) => ({
@@ -242,23 +250,23 @@ export const FederalRegisterDocumentConnection = builder
             }),
         ],
         description: 'The results of this page.',
-        resolve: (connection) => connection.edges,
+        resolve: (connection) => ('later' in connection ? [] : connection.edges),
       }),
       pageInfo: t.field({
         type: builder.pageInfoRef(),
         description: 'Where this page sits; pass `endCursor` as `after` for the next page.',
-        resolve: (connection) => connection.pageInfo,
+        resolve: async (connection) => (await resolved(connection)).pageInfo,
       }),
       totalCount: t.int({
         description:
           'Matching documents across all pages, as the API counts them (it stops counting at 10,000).',
-        resolve: (connection) => connection.totalCount,
+        resolve: async (connection) => (await resolved(connection)).totalCount,
       }),
       source: t.field({
         type: SourceInfo,
         nullable: true,
         description: 'Provenance of this page (null for an empty page that needed no call).',
-        resolve: (connection) => connection.source,
+        resolve: async (connection) => (await resolved(connection)).source,
       }),
     }),
   });
@@ -280,7 +288,11 @@ builder.queryField('federalRegisterDocuments', (t) =>
       'know).',
     args: {
       filter: t.arg({ type: FederalRegisterDocumentFilter, description: 'Search conditions.' }),
-      first: t.arg.int({ description: 'Page size: 0 to 100, default 20.' }),
+      first: t.arg.int({
+        description:
+          'Page size: 0 to 100, default 20. With 0 the register is called only when ' +
+          '`totalCount`, `pageInfo` or `source` is selected.',
+      }),
       after: t.arg.string({ description: 'Return results after this cursor (an `endCursor`).' }),
     },
     complexity: (args) => ({ field: 1, multiplier: pageSize({ first: args.first }) }),
@@ -310,51 +322,59 @@ builder.queryField('federalRegisterDocuments', (t) =>
         term: args.filter?.term ?? null,
         order: 'newest' as const,
       };
-      // Pages of `size` results: the window [start, start + size) lies in one page when paging
-      // with one page size throughout, else across two. Positions are the register's own
-      // (`(page - 1) * perPage + index`), so an invalid result left out shifts no cursor.
-      const perPage = Math.max(size, 1);
-      const firstPage = Math.floor(start / perPage) + 1;
-      const lastPage = Math.floor((start + perPage - 1) / perPage) + 1;
-      const pages = [];
-      const window: { position: number; node: SourcedDocument | null }[] = [];
-      for (let page = firstPage; page <= lastPage; page += 1) {
-        const result = await client.search(search, page, perPage).catch((error: GraphQLError) => {
-          const failure = searchError(error);
-          ctx.sources.provenance.failed('federal-register', 'documents.json', failure);
-          throw failure;
-        });
-        pages.push(result);
-        let skipped = 0;
-        result.value.results.forEach((value, i) => {
-          const position = (page - 1) * perPage + i;
-          if (position < start || position >= start + size) return;
-          window.push({ position, node: value ? { value, info: result.info } : null });
-          if (!value) skipped += 1;
-        });
-        const resource = `documents.json?page=${page}`;
-        if (skipped > 0) ctx.sources.provenance.skipped(resource, result.info, skipped);
-        else ctx.sources.provenance.used(resource, result.info);
-        if (result.value.results.length < perPage) break;
-      }
-      const edges = window.flatMap(({ position, node }) =>
-        node ? [{ cursor: encodeOffset(position), node }] : [],
-      );
-      const first = window[0]?.position;
-      const last = window.at(-1)?.position;
-      const totalCount = pages[0]?.value.count ?? 0;
-      return {
-        edges,
-        pageInfo: {
-          hasNextPage: (last ?? start - 1) + 1 < totalCount,
-          hasPreviousPage: start > 0,
-          // The window's ends, even when the result there was invalid and left out.
-          startCursor: first === undefined ? null : encodeOffset(first),
-          endCursor: last === undefined ? null : encodeOffset(last),
-        },
-        totalCount,
-        source: pages[0]?.info ?? null,
+      const load = async (): Promise<SearchResult> => {
+        // Pages of `size` results: the window [start, start + size) lies in one page when paging
+        // with one page size throughout, else across two. Positions are the register's own
+        // (`(page - 1) * perPage + index`), so an invalid result left out shifts no cursor.
+        const perPage = Math.max(size, 1);
+        const firstPage = Math.floor(start / perPage) + 1;
+        const lastPage = Math.floor((start + perPage - 1) / perPage) + 1;
+        const pages = [];
+        const window: { position: number; node: SourcedDocument | null }[] = [];
+        for (let page = firstPage; page <= lastPage; page += 1) {
+          const result = await client.search(search, page, perPage).catch((error: GraphQLError) => {
+            const failure = searchError(error);
+            ctx.sources.provenance.failed('federal-register', 'documents.json', failure);
+            throw failure;
+          });
+          pages.push(result);
+          let skipped = 0;
+          result.value.results.forEach((value, i) => {
+            const position = (page - 1) * perPage + i;
+            if (position < start || position >= start + size) return;
+            window.push({ position, node: value ? { value, info: result.info } : null });
+            if (!value) skipped += 1;
+          });
+          const resource = `documents.json?page=${page}`;
+          if (skipped > 0) ctx.sources.provenance.skipped(resource, result.info, skipped);
+          else ctx.sources.provenance.used(resource, result.info);
+          if (result.value.results.length < perPage) break;
+        }
+        const edges = window.flatMap(({ position, node }) =>
+          node ? [{ cursor: encodeOffset(position), node }] : [],
+        );
+        const first = window[0]?.position;
+        const last = window.at(-1)?.position;
+        const totalCount = pages[0]?.value.count ?? 0;
+        return {
+          edges,
+          pageInfo: {
+            hasNextPage: (last ?? start - 1) + 1 < totalCount,
+            hasPreviousPage: start > 0,
+            // The window's ends, even when the result there was invalid and left out.
+            startCursor: first === undefined ? null : encodeOffset(first),
+            endCursor: last === undefined ? null : encodeOffset(last),
+          },
+          totalCount,
+          source: pages[0]?.info ?? null,
+        };
       };
+      // `first: 0` asks for no results: the register is called only if the counts are selected.
+      if (size === 0) {
+        let loaded: Promise<SearchResult> | undefined;
+        return { later: () => (loaded ??= load()) };
+      }
+      return load();
     },
   }),
 );

@@ -149,6 +149,9 @@ export class UpstreamRefusedError extends SourceError {
   }
 }
 
+/** Redirects followed at most per attempt. */
+const MAX_REDIRECTS = 5;
+
 /** Bytes of a refusal's body kept for the caller's message. */
 const REFUSAL_BODY_BYTES = 4_096;
 
@@ -301,7 +304,7 @@ export class Source {
     }
     return sourceUnavailable(
       this.name,
-      `${this.label} is unavailable: ${(error as Error).message ?? String(error)}`,
+      `${this.label} is unavailable: ${(error as Error).message ?? String(error)}.`,
     );
   }
 
@@ -326,14 +329,7 @@ export class Source {
     if (options.validators?.lastModified) {
       headers['if-modified-since'] = options.validators.lastModified;
     }
-    let response: Response;
-    try {
-      response = await fetch(url, { headers, signal, redirect: 'follow' });
-    } catch (error) {
-      if (signal.aborted) throw new TaskCancelledError();
-      const cause = (error as { cause?: { code?: string } }).cause?.code;
-      throw new RetryableError(`network error${cause ? ` (${cause})` : ''}`);
-    }
+    const response = await this.fetchFollowing(url, headers, signal);
     const validators: Validators = {
       ...(response.headers.get('etag') ? { etag: response.headers.get('etag') as string } : {}),
       ...(response.headers.get('last-modified')
@@ -387,6 +383,53 @@ export class Source {
       ...(charset ? { charset: charset.toLowerCase() } : {}),
       validators,
     };
+  }
+
+  /**
+   * Fetches `url`, following up to `MAX_REDIRECTS` redirects. The news source follows any
+   * (feeds move between hosts); the APIs follow only redirects on their own origin, so the
+   * headers they send (the SEC's contact User-Agent) never reach another host: a redirect
+   * elsewhere is `SOURCE_UNAVAILABLE` naming the host.
+   */
+  private async fetchFollowing(
+    url: string,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<Response> {
+    let current = new URL(url);
+    for (let hop = 0; ; hop += 1) {
+      let response: Response;
+      try {
+        response = await fetch(current, { headers, signal, redirect: 'manual' });
+      } catch (error) {
+        if (signal.aborted) throw new TaskCancelledError();
+        const cause = (error as { cause?: { code?: string } }).cause?.code;
+        throw new RetryableError(`network error${cause ? ` (${cause})` : ''}`);
+      }
+      const location = response.headers.get('location');
+      if (response.status < 300 || response.status > 399 || response.status === 304 || !location) {
+        return response;
+      }
+      await response.body?.cancel();
+      const next = new URL(location, current);
+      if (hop >= MAX_REDIRECTS) {
+        throw new UpstreamRefusedError(
+          this.name,
+          `${this.label} redirected more than ${MAX_REDIRECTS} times.`,
+          response.status,
+          '',
+        );
+      }
+      if (this.name !== 'news' && next.origin !== current.origin) {
+        throw new UpstreamRefusedError(
+          this.name,
+          `${this.label} redirected to another host (${next.origin}), which chipgate does not follow; check the source's base URL.`,
+          response.status,
+          '',
+        );
+      }
+      current = next;
+    }
   }
 
   /**

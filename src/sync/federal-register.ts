@@ -22,6 +22,23 @@ import type {
 } from '../sources/federal-register.js';
 
 /** The agency synced (the Bureau of Industry and Security). */
+/**
+ * True for a real calendar date in `YYYY-MM-DD` form (`2022-02-30` is not one, though
+ * `Date.parse` accepts it), as the GraphQL `Date` scalar requires.
+ */
+export function isCalendarDate(value: string): boolean {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!match) return false;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return (
+    year >= 1 &&
+    date.getUTCFullYear() === year &&
+    date.getUTCMonth() === month - 1 &&
+    date.getUTCDate() === day
+  );
+}
+
 export const SYNC_AGENCY = 'industry-and-security-bureau';
 
 /** What a run did, document by document. */

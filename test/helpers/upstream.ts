@@ -4,7 +4,7 @@
  * (`/news/chips.xml` RSS 2.0, `/news/policy.atom` Atom), in their documented formats, with
  * values taken from the seed dataset (the six BIS rules, NVIDIA's, AMD's and TSMC's filings).
  * Tests tell it to misbehave per path prefix (slow, 500, 429 + Retry-After, malformed,
- * oversized, hang) and read how often each path was called.
+ * oversized, hang, redirect) and read how often each path was called.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -413,7 +413,9 @@ export type Misbehaviour =
   | { kind: 'malformed'; times?: number }
   | { kind: 'oversized'; bytes: number; times?: number }
   | { kind: 'hang'; times?: number }
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /** 302 to the same path and query on `origin`. */
+  | { kind: 'redirect'; origin: string; times?: number };
 
 /** A running fixture upstream. */
 export interface Upstream {
@@ -637,6 +639,9 @@ export async function startUpstream(): Promise<Upstream> {
       case 'delay':
         setTimeout(answer, behaviour.ms);
         return;
+      case 'redirect':
+        res.writeHead(302, { location: `${behaviour.origin}${path}` });
+        return res.end();
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
