@@ -201,7 +201,8 @@ export const envSchema = z.object({
   ).default(5),
   CHIPGATE_SEC_RATE: positiveInt('requests per second between 1 and 1000', 1000).default(10),
   CHIPGATE_NEWS_RATE: positiveInt('requests per second between 1 and 1000', 1000).default(5),
-  // Feeds get a much smaller cap than JSON APIs: an XML parse blocks the event loop.
+  // Feeds get a much smaller cap than JSON APIs, and only their first items are parsed: an
+  // XML parse blocks the event loop.
   CHIPGATE_NEWS_MAX_BYTES: positiveInt('a byte count between 1 and 33554432', 33_554_432).default(
     5_242_880,
   ),

@@ -120,14 +120,32 @@ function absolute(link: string | undefined, base: string): string | undefined {
 const nodeList = z.array(z.record(z.string(), z.unknown()));
 
 /**
+ * The document cut after its `maxItems`-th `</item>` or `</entry>` and closed again, so that a
+ * feed of tens of thousands of items costs the parser (which blocks the process) only the first
+ * `maxItems`. Feeds list their newest items first.
+ */
+function firstItems(xml: string, maxItems: number): string {
+  const closing = /<\/(item|entry)\s*>/g;
+  let match: RegExpExecArray | null = null;
+  for (let seen = 0; seen < maxItems; seen += 1) {
+    match = closing.exec(xml);
+    if (!match) return xml;
+  }
+  if (!match || !closing.exec(xml)) return xml;
+  const end = match.index + match[0].length;
+  return `${xml.slice(0, end)}${match[1] === 'item' ? '</channel></rss>' : '</feed>'}`;
+}
+
+/**
  * Parses an RSS 2.0 or Atom document. Relative links resolve against the channel's own `<link>`
- * (RSS) or alternate link (Atom) when it is absolute, else against `feedUrl`. Keeps the newest
- * `maxItems` items (by date), the first of items sharing a URL; a broken item is skipped.
+ * (RSS) or alternate link (Atom) when it is absolute, else against `feedUrl`. Reads only the
+ * first `maxItems` items (feeds list the newest first); of items sharing a URL the first is
+ * kept; a broken item is skipped.
  */
 export function parseFeed(xml: string, feedUrl: string, maxItems = 500): Feed | undefined {
   let document: Record<string, unknown>;
   try {
-    document = parser.parse(xml, true) as Record<string, unknown>;
+    document = parser.parse(firstItems(xml, maxItems), true) as Record<string, unknown>;
   } catch {
     return undefined;
   }
@@ -155,11 +173,6 @@ export function parseFeed(xml: string, feedUrl: string, maxItems = 500): Feed | 
       urls.add(item.url);
       items.push(item);
     } else skipped += 1;
-  }
-  if (items.length > maxItems) {
-    items.sort((a, b) => b.publishedAt.getTime() - a.publishedAt.getTime());
-    skipped += items.length - maxItems;
-    items.length = maxItems;
   }
   return { title, items, skipped };
 }
@@ -237,7 +250,7 @@ export class NewsClient {
   constructor(
     readonly source: Source,
     readonly feeds: readonly string[],
-    /** Items kept per feed, the newest (`CHIPGATE_NEWS_MAX_ITEMS`). */
+    /** Items read per feed, the first (newest) ones (`CHIPGATE_NEWS_MAX_ITEMS`). */
     readonly maxItems = 500,
   ) {}
 
