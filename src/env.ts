@@ -237,7 +237,10 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((issue) => {
     const key = String(issue.path[0] ?? '');
-    const shown = key === 'DATABASE_URL' ? '(value hidden)' : JSON.stringify(relevant[key]);
+    // Credentials never reach the log: the database URL, and a source URL that carries some.
+    const secret =
+      key === 'DATABASE_URL' || (key.endsWith('_URL') && /\/\/[^/]*@/.test(relevant[key] ?? ''));
+    const shown = secret ? '(value hidden)' : JSON.stringify(relevant[key]);
     return `${key}=${shown}: ${issue.message}`;
   });
   throw new ConfigError(issues);

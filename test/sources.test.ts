@@ -919,7 +919,7 @@ describe('source configuration checks', () => {
       'CHIPGATE_FEDERAL_REGISTER_URL="https://fr.example/api/v1#docs": expected a base URL without a #fragment',
     ]);
     expect(issuesOf({ CHIPGATE_SEC_URL: 'https://user:secret@sec.example' })).toEqual([
-      'CHIPGATE_SEC_URL="https://user:secret@sec.example": expected a base URL without user:password@ credentials',
+      'CHIPGATE_SEC_URL=(value hidden): expected a base URL without user:password@ credentials',
     ]);
   });
 });
