@@ -9,6 +9,7 @@ import { createApp } from '../src/app.js';
 import { policyDecisions } from '../src/db/schema.js';
 import { ConfigError, loadEnv } from '../src/env.js';
 import { createSources, type Sources, type SourcesConfig } from '../src/sources/index.js';
+import { stripHtml } from '../src/sources/news.js';
 import {
   createTestGateway,
   defaultLimits,
@@ -965,5 +966,19 @@ describe('Federal Register search with first: 0', () => {
       pageInfo: { hasNextPage: true, endCursor: null },
     });
     expect(upstream.calls('/fr/')).toBe(1);
+  });
+});
+
+describe('feed text', () => {
+  it('turns HTML into text with a bounded scan: no quadratic patterns, invalid characters replaced', () => {
+    expect(stripHtml('Nvidia <b>H200</b> &amp; more')).toBe('Nvidia H200 & more');
+    expect(stripHtml('<p>One</p><p>Two</p>a<br/>b')).toBe('One Two a b');
+    expect(stripHtml('before<script>var x = "<b>";</script>after')).toBe('before after');
+    expect(stripHtml('1 < 2 and 3')).toBe('1 < 2 and 3');
+    // NUL and lone surrogates would break strict JSON clients; beyond Unicode is no character.
+    expect(stripHtml('x &#0; &#xD800; &#99999999; y')).toBe('x \uFFFD \uFFFD \uFFFD y');
+    // Thousands of unclosed tags (a hostile or broken feed) are simply dropped.
+    expect(stripHtml(`text${'<script>'.repeat(100_000)}`)).toBe('text');
+    expect(stripHtml(`text ${'<style>x'.repeat(100_000)}`)).toBe('text');
   });
 });

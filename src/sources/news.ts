@@ -55,34 +55,101 @@ const ENTITIES: Record<string, string> = {
   nbsp: ' ',
 };
 
-/** The character of a numeric reference; U+FFFD for one that names no Unicode code point. */
+/**
+ * The character of a numeric reference; U+FFFD for one that names no character a JSON client
+ * can take: beyond Unicode (`&#99999999;`), NUL, or a lone surrogate (U+D800 to U+DFFF).
+ */
 function codePoint(code: number): string {
-  return Number.isInteger(code) && code >= 0 && code <= 0x10ffff
-    ? String.fromCodePoint(code)
-    : '\uFFFD';
+  const valid =
+    Number.isInteger(code) && code > 0 && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff);
+  return valid ? String.fromCodePoint(code) : '\uFFFD';
 }
 
+/** Tags that separate words (inline tags such as <b>, <a>, <em> do not). */
+const BLOCK_TAGS = new Set([
+  'p',
+  'br',
+  'div',
+  'li',
+  'ul',
+  'ol',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'tr',
+  'td',
+  'blockquote',
+]);
+
 /**
- * Plain text of an HTML fragment: tags removed, entities decoded, whitespace collapsed. A
- * numeric reference beyond Unicode (`&#99999999;`) becomes U+FFFD; nothing here throws.
+ * Plain text of an HTML fragment: tags removed (with the content of <script> and <style>),
+ * entities decoded, whitespace collapsed. A numeric reference to no valid character becomes
+ * U+FFFD; nothing here throws.
+ *
+ * A hand-written scan rather than regular expressions: feed text is untrusted, and patterns
+ * such as `<script>[\s\S]*?</script>` cost quadratic time on thousands of unclosed tags,
+ * which would block the process. Every character is looked at a bounded number of times.
  */
 export function stripHtml(html: string): string {
-  return (
-    html
-      .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, ' ')
-      // Block-level tags separate words; inline tags (<b>, <a>, <em>) do not.
-      .replace(/<\/?(p|br|div|li|ul|ol|h[1-6]|tr|td|blockquote)\b[^>]*>/gi, ' ')
-      .replace(/<[^>]*>/g, '')
-      .replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (entity, name: string) => {
-        if (name.startsWith('#x') || name.startsWith('#X')) {
-          return codePoint(Number.parseInt(name.slice(2), 16));
-        }
-        if (name.startsWith('#')) return codePoint(Number(name.slice(1)));
-        return ENTITIES[name.toLowerCase()] ?? entity;
-      })
-      .replace(/\s+/g, ' ')
-      .trim()
-  );
+  const lower = html.toLowerCase();
+  let text = '';
+  let at = 0;
+  while (at < html.length) {
+    const open = html.indexOf('<', at);
+    if (open < 0) {
+      text += html.slice(at);
+      break;
+    }
+    text += html.slice(at, open);
+    const close = html.indexOf('>', open + 1);
+    // No '>' anywhere after: the rest is text, not a tag.
+    if (close < 0) {
+      text += html.slice(open);
+      break;
+    }
+    const name = /^\/?([a-z][a-z0-9]*)/.exec(lower.slice(open + 1, Math.min(close, open + 20)));
+    const tag = name?.[1] ?? '';
+    const closing = lower[open + 1] === '/';
+    if (!closing && (tag === 'script' || tag === 'style')) {
+      const end = lower.indexOf(`</${tag}`, close + 1);
+      // Unterminated: nothing after it is text.
+      if (end < 0) break;
+      const endClose = html.indexOf('>', end);
+      at = endClose < 0 ? html.length : endClose + 1;
+      text += ' ';
+      continue;
+    }
+    if (BLOCK_TAGS.has(tag)) text += ' ';
+    at = close + 1;
+  }
+  return text
+    .replace(/&(#x[0-9a-f]{1,8}|#\d{1,10}|[a-z]{1,10});/gi, (entity, name: string) => {
+      if (name.startsWith('#x') || name.startsWith('#X')) {
+        return codePoint(Number.parseInt(name.slice(2), 16));
+      }
+      if (name.startsWith('#')) return codePoint(Number(name.slice(1)));
+      return ENTITIES[name.toLowerCase()] ?? entity;
+    })
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** The text with every `<![CDATA[...]]>` section unwrapped (an unterminated one runs to the end). */
+function unwrapCdata(raw: string): string {
+  let text = '';
+  let at = 0;
+  for (;;) {
+    const start = raw.indexOf('<![CDATA[', at);
+    if (start < 0) return text + raw.slice(at);
+    text += raw.slice(at, start);
+    const end = raw.indexOf(']]>', start + 9);
+    if (end < 0) return text + raw.slice(start + 9);
+    text += raw.slice(start + 9, end);
+    at = end + 3;
+  }
 }
 
 /** Text of an element that may carry attributes (`{ '#text': ..., '@_type': ... }`). */
@@ -98,7 +165,7 @@ function text(node: unknown): string | undefined {
  * entities decoded, then tags that were escaped (`&lt;em&gt;`, Atom `type="html"`) removed.
  */
 function titleText(raw: string): string {
-  return stripHtml(stripHtml(raw.replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, '$1')));
+  return stripHtml(stripHtml(unwrapCdata(raw)));
 }
 
 function parseDate(value: string | undefined): Date | undefined {
