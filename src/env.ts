@@ -157,6 +157,9 @@ export const envSchema = z.object({
     'an event count between 1 and 100000',
     100_000,
   ).default(1_000),
+  CHIPGATE_WS_MAX_OPERATIONS: positiveInt('an operation count between 1 and 10000', 10_000).default(
+    100,
+  ),
   CHIPGATE_SHUTDOWN_TIMEOUT_MS: positiveInt('milliseconds between 1 and 600000', 600_000).default(
     10_000,
   ),

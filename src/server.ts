@@ -116,6 +116,7 @@ export async function startGateway(
   const webSocket = attachWebSocket(server, yoga, {
     path: '/graphql',
     corsOrigins: env.CHIPGATE_CORS_ORIGINS,
+    maxOperations: env.CHIPGATE_WS_MAX_OPERATIONS,
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : env.CHIPGATE_PORT;

@@ -33,12 +33,13 @@ type Enveloped = ReturnType<YogaServerInstance<Record<string, unknown>, Context>
 /**
  * Serves graphql-ws on `server` at `path`. A browser's cross-origin upgrade is refused unless
  * its origin is in `corsOrigins` (same-origin pages and non-browser clients, which send no
- * `Origin`, are accepted).
+ * `Origin`, are accepted). At most `maxOperations` operations may be open on one socket; more
+ * get a `RATE_LIMITED` error.
  */
 export function attachWebSocket(
   server: Server,
   yoga: YogaServerInstance<Record<string, unknown>, Context>,
-  options: { path: string; corsOrigins: string[] },
+  options: { path: string; corsOrigins: string[]; maxOperations: number },
 ): WebSocketTransport {
   const wsServer = new WebSocketServer({
     server,
@@ -75,6 +76,16 @@ export function attachWebSocket(
       onNext: (_ctx, _id, _payload, _args, result) => withoutHttp(result),
       onError: (_ctx, _id, _payload, errors) => errors.map(formatWithoutHttp),
       onSubscribe: async (ctx, _id, payload) => {
+        // One socket may not hold unbounded work: each open operation is a subscriber.
+        if (Object.keys(ctx.subscriptions).length > options.maxOperations) {
+          return [
+            new GraphQLError(
+              `Too many operations on this connection: at most ${options.maxOperations} may be ` +
+                'open at once. Complete one first, or open another connection.',
+              { extensions: { code: ErrorCode.RATE_LIMITED } },
+            ),
+          ];
+        }
         const enveloped = yoga.getEnveloped({
           req: ctx.extra.request,
           socket: ctx.extra.socket,

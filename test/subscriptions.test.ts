@@ -191,6 +191,7 @@ describe('policyDecisionUpdated', () => {
     await onWs.waitForComplete();
     await ws.dispose();
     expect(onWs.results).toHaveLength(0);
+    expect(onWs.failure).toMatchObject([{ extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }]);
   });
 });
 
@@ -275,6 +276,25 @@ describe('demandSignalRecorded', () => {
 });
 
 describe('resource hygiene', () => {
+  it('one WebSocket holds at most CHIPGATE_WS_MAX_OPERATIONS subscriptions, and closing it frees them all', async () => {
+    const events = gateway.running.events;
+    await vi.waitFor(() => expect(events.stats().subscribers).toBe(0));
+    const ws = wsClient(gateway.url);
+    const open = Array.from({ length: 100 }, () => subscribeWs(ws, SIGNALS));
+    await vi.waitFor(() => expect(events.stats().subscribers).toBe(100));
+    const refused = subscribeWs(ws, SIGNALS);
+    await refused.waitForComplete();
+    // graphql-ws answers a refused operation with an `error` message: its GraphQL errors.
+    expect(refused.failure).toMatchObject([{ extensions: { code: 'RATE_LIMITED' } }]);
+    expect(events.stats().subscribers).toBe(100);
+    await ws.dispose();
+    await Promise.all(open.map((subscription) => subscription.close()));
+    await vi.waitFor(() => {
+      expect(events.stats().subscribers).toBe(0);
+      expect(gateway.running.webSocketConnections()).toBe(0);
+    });
+  });
+
   it('after 500 connect/disconnect cycles over SSE and WebSocket, subscriber and socket counts are back at baseline', async () => {
     const events = gateway.running.events;
     await vi.waitFor(() => expect(events.stats().subscribers).toBe(0));

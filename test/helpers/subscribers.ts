@@ -18,6 +18,11 @@ export interface TestSubscription {
   readonly completed: boolean;
   /** Whether it ended with the protocol's own "complete" message (not a dropped connection). */
   readonly completedCleanly: boolean;
+  /**
+   * Why it ended, if it failed: for graphql-ws, the errors of an `error` message (an array of
+   * GraphQL errors) or the close event.
+   */
+  readonly failure: unknown;
   /** Resolves when at least `count` results arrived. */
   waitForResults(count: number, timeoutMs?: number): Promise<ExecutionResult<any>[]>;
   /** Resolves when the server ended the stream. */
@@ -80,6 +85,9 @@ class Collector {
       },
       get completedCleanly() {
         return collector.completedCleanly;
+      },
+      get failure() {
+        return collector.failure;
       },
       waitForResults: (count, timeoutMs = 10_000) =>
         this.waitFor(
