@@ -506,6 +506,13 @@ describe('idempotencyKey', () => {
     expect(await rowCounts(gateway.database.db)).toEqual(before);
   });
 
+  it('an explicit default (confidence: RECALLED) is the same input as leaving it out', async () => {
+    const input = decision({ idempotencyKey: 'explicit-default' });
+    const first = await mutate(CREATE, input);
+    const second = await mutate(CREATE, { ...input, confidence: 'RECALLED' });
+    expect(second).toEqual({ ...first, replayed: true });
+  });
+
   it('the same key with a different input is a ConflictError', async () => {
     const input = decision({ idempotencyKey: 'retry-2' });
     await mutate(CREATE, input);

@@ -85,7 +85,9 @@ export async function recordDemandSignal(
   ];
   await throwIfAnyWithReferences(db, issues, references);
 
-  const { idempotencyKey, ...request } = input;
+  const { idempotencyKey, ...given } = input;
+  // The documented default counts as given, so sending it explicitly still replays.
+  const request = { ...given, confidence: given.confidence ?? 'RECALLED' };
   const { row: demandSignal, replayed } = await createOnce(db, {
     operation: 'recordDemandSignal',
     apiKeyId,

@@ -171,7 +171,9 @@ export async function createPolicyDecision(
   ];
   await throwIfAnyWithReferences(db, issues, references);
 
-  const { idempotencyKey, ...request } = input;
+  const { idempotencyKey, ...given } = input;
+  // The documented default counts as given, so sending it explicitly still replays.
+  const request = { ...given, confidence: given.confidence ?? 'RECALLED' };
   const { row: decision, replayed } = await createOnce(db, {
     operation: 'createPolicyDecision',
     apiKeyId,
