@@ -8,7 +8,8 @@
  * - a burst of notifications costs one read;
  * - after a lost LISTEN connection the same read delivers what was missed, in commit order,
  *   exactly once (event_seq is commit order; see `src/db/events.ts`);
- * - filter attributes are loaded once per event, not once per subscriber.
+ * - filter attributes are loaded once per event, not once per subscriber;
+ * - an instance without subscribers only moves its mark and reads nothing.
  */
 import type { Database, DatabaseHandle } from '../db/client.js';
 import { type EventEnvelope, latestEventSeq, loadEventsAfter } from '../db/events.js';
@@ -43,8 +44,6 @@ export interface HubStats {
   listenBackendPid: number | undefined;
   /** `event_seq` of the last event delivered. */
   lastSeq: number;
-  /** Events delivered to subscribers since start (one per event and subscriber). */
-  delivered: number;
 }
 
 const silent: HubLogger = { info() {}, warn() {}, error() {} };
@@ -56,7 +55,6 @@ export class EventHub {
   private readonly logger: HubLogger;
   private listener: EventListener | undefined;
   private lastSeq = 0;
-  private deliveries = 0;
   private draining: Promise<void> | undefined;
   private drainAgain = false;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -127,7 +125,6 @@ export class EventHub {
       listenConnections: this.listener?.connections ?? 0,
       listenBackendPid: this.listener?.backendPid,
       lastSeq: this.lastSeq,
-      delivered: this.deliveries,
     };
   }
 
@@ -167,7 +164,23 @@ export class EventHub {
       // Not ours or malformed: read anyway, the table is the truth.
     }
     if (Number.isFinite(seq) && seq <= this.lastSeq) return;
+    // Nobody to deliver to: move the mark without reading. (Later subscribers only receive
+    // what commits after they subscribe, or replay it from the tables with `after:`.)
+    if (Number.isFinite(seq) && this.subscribers.size === 0 && !this.draining) {
+      this.advanceTo(seq);
+      return;
+    }
     this.drain();
+  }
+
+  /** Moves the high-water mark and resolves the `delivered()` waiters it satisfies. */
+  private advanceTo(seq: number): void {
+    this.lastSeq = seq;
+    this.waiters = this.waiters.filter((waiter) => {
+      if (waiter.seq > seq) return true;
+      waiter.resolve();
+      return false;
+    });
   }
 
   /** Reads and delivers everything after `lastSeq`; coalesces concurrent calls. */
@@ -197,18 +210,10 @@ export class EventHub {
         const events = await loadEventsAfter(this.db, this.lastSeq, this.pageSize);
         for (const event of events) {
           if (this.closed) return;
-          this.lastSeq = event.seq;
-          for (const subscriber of this.subscribers) {
-            const before = subscriber.queued;
-            subscriber.offer(event);
-            if (subscriber.queued > before) this.deliveries += 1;
-          }
+          for (const subscriber of this.subscribers) subscriber.offer(event);
         }
-        this.waiters = this.waiters.filter((waiter) => {
-          if (waiter.seq > this.lastSeq) return true;
-          waiter.resolve();
-          return false;
-        });
+        const last = events.at(-1);
+        if (last) this.advanceTo(last.seq);
         if (events.length < this.pageSize) break;
       }
     } while (this.drainAgain && !this.closed);

@@ -59,16 +59,6 @@ export class Subscriber implements AsyncIterableIterator<SubscriberItem> {
     this.replayedThrough = options.afterSeq ?? 0;
   }
 
-  /** Live events waiting to be read. */
-  get queued(): number {
-    return this.queue.length;
-  }
-
-  /** Whether the subscriber still receives live events. */
-  get active(): boolean {
-    return this.registered;
-  }
-
   /** Offers a live event (the hub calls this in commit order). */
   offer(event: EventEnvelope): void {
     if (this.ended || this.notice || !this.options.matches(event)) return;
