@@ -10,6 +10,7 @@ import { queryRows } from '../src/db/client.js';
 import { encodeEventCursor } from '../src/schema/node.js';
 import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { createKey } from './helpers/keys.js';
+import { SIGNALS, UPDATES } from './helpers/queries.js';
 import {
   type ChildGateway,
   type InProcessGateway,
@@ -19,23 +20,6 @@ import {
 } from './helpers/server.js';
 import { subscribeSse, subscribeWs, wsClient } from './helpers/subscribers.js';
 import { maxEventSeq, setStatus } from './helpers/writes.js';
-
-const UPDATES = /* GraphQL */ `
-  subscription Updates($filter: PolicyDecisionFilter, $after: String) {
-    policyDecisionUpdated(filter: $filter, after: $after) {
-      toStatus
-      note
-      eventCursor
-      decision { slug }
-    }
-  }
-`;
-
-const SIGNALS = /* GraphQL */ `
-  subscription Signals($after: String) {
-    demandSignalRecorded(after: $after) { slug }
-  }
-`;
 
 describe.runIf(backend === 'postgres')('two gateway processes over one PostgreSQL', () => {
   let database: TestDatabase;

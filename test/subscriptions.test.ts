@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { queryRows } from '../src/db/client.js';
 import { encodeEventCursor } from '../src/schema/node.js';
 import { createKey } from './helpers/keys.js';
+import { SIGNALS, UPDATES } from './helpers/queries.js';
 import { type InProcessGateway, startInProcessGateway } from './helpers/server.js';
 import { subscribeSse, subscribeWs, wsClient } from './helpers/subscribers.js';
 import {
@@ -16,31 +17,6 @@ import {
   insertSignal as writeSignal,
   setStatus as writeStatus,
 } from './helpers/writes.js';
-
-const UPDATES = /* GraphQL */ `
-  subscription Updates($filter: PolicyDecisionFilter, $after: String) {
-    policyDecisionUpdated(filter: $filter, after: $after) {
-      fromStatus
-      toStatus
-      note
-      eventCursor
-      decision { slug jurisdiction chips { chip { slug } effect } }
-    }
-  }
-`;
-
-const SIGNALS = /* GraphQL */ `
-  subscription Signals($filter: DemandSignalFilter, $after: String) {
-    demandSignalRecorded(filter: $filter, after: $after) {
-      slug
-      kind
-      observedOn
-      quantityUnits
-      chip { slug name }
-      companies { slug }
-    }
-  }
-`;
 
 let gateway: InProcessGateway;
 beforeAll(async () => {

@@ -2,3 +2,30 @@
 
 /** The reference query of the foundation issue; the benchmark loads the gateway with it. */
 export { NESTED_QUERY } from '../../bench/workload.js';
+
+/** Status changes with the decision's slug, jurisdiction and chips; filter and after optional. */
+export const UPDATES = /* GraphQL */ `
+  subscription Updates($filter: PolicyDecisionFilter, $after: String) {
+    policyDecisionUpdated(filter: $filter, after: $after) {
+      fromStatus
+      toStatus
+      note
+      eventCursor
+      decision { slug jurisdiction chips { chip { slug } effect } }
+    }
+  }
+`;
+
+/** New demand signals with their chip and companies; filter and after optional. */
+export const SIGNALS = /* GraphQL */ `
+  subscription Signals($filter: DemandSignalFilter, $after: String) {
+    demandSignalRecorded(filter: $filter, after: $after) {
+      slug
+      kind
+      observedOn
+      quantityUnits
+      chip { slug name }
+      companies { slug }
+    }
+  }
+`;
