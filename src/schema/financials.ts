@@ -18,46 +18,39 @@ export const FinancialFact = builder.objectRef<FactShape>('FinancialFact').imple
     'One annual revenue figure from SEC EDGAR, as first reported (later filings repeat a ' +
     'year as a comparative, sometimes restated; this is the figure of the first filing).',
   fields: (t) => ({
-    fiscalYear: t.int({
+    fiscalYear: t.exposeInt('fiscalYear', {
       nullable: true,
       description:
         "The filer's fiscal year, e.g. `2025` for NVIDIA's year ended 2025-01-26. Fiscal " +
         'years differ between companies: compare by `periodEnd`.',
-      resolve: (fact) => fact.fiscalYear,
     }),
-    fiscalPeriod: t.string({
+    fiscalPeriod: t.exposeString('fiscalPeriod', {
       nullable: true,
       description: 'Fiscal period as EDGAR labels it: `FY` for a full year.',
-      resolve: (fact) => fact.fiscalPeriod,
     }),
-    periodStart: t.field({
+    periodStart: t.expose('periodStart', {
       type: 'Date',
       nullable: true,
       description: 'First day of the period.',
-      resolve: (fact) => fact.periodStart,
     }),
-    periodEnd: t.field({
+    periodEnd: t.expose('periodEnd', {
       type: 'Date',
       description: 'Last day of the period.',
-      resolve: (fact) => fact.periodEnd,
     }),
     valueUsd: t.field({
       type: 'Decimal',
       description: 'Revenue in U.S. dollars, exact, e.g. `"130497000000"`.',
       resolve: (fact) => String(fact.valueUsd),
     }),
-    form: t.string({
+    form: t.exposeString('form', {
       description: 'The form that first reported it: `10-K` (domestic) or `20-F` (foreign).',
-      resolve: (fact) => fact.form,
     }),
-    filedOn: t.field({
+    filedOn: t.expose('filedOn', {
       type: 'Date',
       description: 'Date that form was filed with the SEC.',
-      resolve: (fact) => fact.filedOn,
     }),
-    accessionNumber: t.string({
+    accessionNumber: t.exposeString('accessionNumber', {
       description: 'EDGAR accession number of that filing, e.g. `0001045810-25-000023`.',
-      resolve: (fact) => fact.accessionNumber,
     }),
   }),
 });
@@ -72,32 +65,28 @@ export const CompanyFinancials = builder
       "A company's annual revenue from its SEC filings (XBRL company facts). Companies that " +
       'do not file with the SEC, or file under IFRS, have an empty `revenue` and a `note`.',
     fields: (t) => ({
-      concept: t.string({
+      concept: t.exposeString('concept', {
         nullable: true,
         description:
           'The XBRL concept the series comes from, e.g. `us-gaap:Revenues` or ' +
           '`us-gaap:RevenueFromContractWithCustomerExcludingAssessedTax` (filers differ; the ' +
           'one with the latest data is used). Null when no series fits.',
-        resolve: (financials) => financials.concept,
       }),
-      revenue: t.field({
+      revenue: t.expose('revenue', {
         type: [FinancialFact],
         description: 'Annual revenue, newest period first. Empty when `note` says why.',
-        resolve: (financials) => financials.revenue,
       }),
-      note: t.string({
+      note: t.exposeString('note', {
         nullable: true,
         description:
           'Why `revenue` is empty (no SEC CIK, IFRS filer, no facts), or how the series was chosen.',
-        resolve: (financials) => financials.note,
       }),
-      source: t.field({
+      source: t.expose('source', {
         type: SourceInfo,
         nullable: true,
         description:
           'Provenance: source `sec-edgar`, when it was fetched, and whether stale. Null when ' +
           'nothing was fetched (the company has no SEC CIK).',
-        resolve: (financials) => financials.source,
       }),
     }),
   });

@@ -22,27 +22,23 @@ export const NewsItem = builder.objectRef<SourcedNewsItem>('NewsItem').implement
     'A news item from one of the feeds this gateway follows that names the company or chip ' +
     '(its name, ticker or a known alias, whole words, any case). Leads, not curated facts.',
   fields: (t) => ({
-    title: t.string({ description: 'Headline (HTML removed).', resolve: (item) => item.title }),
-    url: t.field({ type: 'URL', description: 'Link to the article.', resolve: (item) => item.url }),
-    publishedAt: t.field({
+    title: t.exposeString('title', { description: 'Headline (HTML removed).' }),
+    url: t.expose('url', { type: 'URL', description: 'Link to the article.' }),
+    publishedAt: t.expose('publishedAt', {
       type: 'DateTime',
       description:
         'Publication time as the feed gives it (RSS `pubDate`, Atom `published`/`updated`).',
-      resolve: (item) => item.publishedAt,
     }),
-    source: t.string({
+    source: t.exposeString('source', {
       description: "Title of the feed it came from, e.g. the publisher's feed name.",
-      resolve: (item) => item.source,
     }),
-    summary: t.string({
+    summary: t.exposeString('summary', {
       nullable: true,
       description: "The feed's description of the item as plain text (HTML removed).",
-      resolve: (item) => item.summary,
     }),
-    provenance: t.field({
+    provenance: t.expose('provenance', {
       type: SourceInfo,
       description: 'Provenance of the feed: source `news`, when it was fetched, and whether stale.',
-      resolve: (item) => item.provenance,
     }),
   }),
 });

@@ -13,22 +13,19 @@ export const SourceInfo = builder.objectRef<SourceInfoShape>('SourceInfo').imple
     '(Federal Register and SEC for hours, news feeds for minutes); when an upstream fails and ' +
     'an expired copy exists, that copy is served with `stale: true` rather than nothing.',
   fields: (t) => ({
-    source: t.string({
+    source: t.exposeString('source', {
       description:
         'The upstream: `federal-register` (federalregister.gov API), `sec-edgar` (SEC EDGAR ' +
         'XBRL company facts) or `news` (the RSS/Atom feeds this gateway is configured with).',
-      resolve: (info) => info.source,
     }),
-    fetchedAt: t.field({
+    fetchedAt: t.expose('fetchedAt', {
       type: 'DateTime',
       description: 'When the upstream last answered for this value (UTC).',
-      resolve: (info) => info.fetchedAt,
     }),
-    stale: t.boolean({
+    stale: t.exposeBoolean('stale', {
       description:
         'True when the value is older than its cache lifetime and was served because the ' +
         'upstream failed just now; false when it is within its cache lifetime.',
-      resolve: (info) => info.stale,
     }),
   }),
 });
