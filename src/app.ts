@@ -9,6 +9,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { ValidationContext } from 'graphql';
 import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import { authenticate } from './auth.js';
+import { subscriptionLimitError } from './builder.js';
 import { type Context, createContext, type QueryLimits } from './context.js';
 import type { Database } from './db/client.js';
 import { maskError, QueryTooComplexError } from './errors.js';
@@ -89,6 +90,16 @@ function armorPlugins(limits: QueryLimits): Plugin[] {
 }
 
 export type { QueryLimits };
+
+/** Refuses a subscription over the depth or cost limit when it subscribes (then it completes). */
+function useSubscriptionLimits(): Plugin<Context> {
+  return {
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const error = subscriptionLimitError(args);
+      if (error) setResultAndStopExecution({ errors: [error] });
+    },
+  };
+}
 
 /**
  * The `Authorization` value of an HTTP request, or of a WebSocket connection: its
@@ -182,6 +193,7 @@ export function createApp(deps: AppDependencies): App {
     plugins: [
       useHttpEdges(deps.corsOrigins),
       ...armorPlugins(deps.limits),
+      useSubscriptionLimits(),
       useSharedSubscriptionExecution(),
       useSourceProvenance(),
       useReadinessCheck({

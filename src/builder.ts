@@ -12,7 +12,7 @@ import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { getTableConfig } from 'drizzle-orm/pg-core';
-import { type DocumentNode, type GraphQLResolveInfo, Kind } from 'graphql';
+import { type ExecutionArgs, getOperationAST, Kind } from 'graphql';
 import type { Context } from './context.js';
 import { type Relations, relations } from './db/relations.js';
 import {
@@ -153,24 +153,26 @@ function tooComplex(
 }
 
 /**
- * Checks a subscription's whole operation against the depth and cost limits when it
- * subscribes. (The complexity plugin checks queries and mutations as their root fields
- * resolve; a subscription's root field resolves once per event, which would accept the
- * subscription and fail every event instead of refusing it.) Throws `QueryTooComplexError`.
+ * The `QUERY_TOO_COMPLEX` error of a subscription over the depth or cost limit, or undefined.
+ * The complexity plugin checks queries and mutations as their root fields resolve; a
+ * subscription's root field resolves once per event, which would accept the subscription and
+ * fail every event. `useSubscriptionLimits` (app.ts) calls this once, when it subscribes.
  */
-export function checkSubscriptionLimits(ctx: Context, info: GraphQLResolveInfo): void {
-  const document: DocumentNode = {
-    kind: Kind.DOCUMENT,
-    definitions: [info.operation, ...Object.values(info.fragments)],
-  };
-  const result = complexityFromQuery(document, {
-    schema: info.schema,
-    ctx,
-    variables: info.variableValues,
-  });
+export function subscriptionLimitError(args: ExecutionArgs): QueryTooComplexError | undefined {
+  const ctx = args.contextValue as Context;
+  const operation = getOperationAST(args.document, args.operationName);
+  if (!operation) return undefined;
+  const fragments = args.document.definitions.filter(
+    (definition) => definition.kind === Kind.FRAGMENT_DEFINITION,
+  );
+  const result = complexityFromQuery(
+    { kind: Kind.DOCUMENT, definitions: [operation, ...fragments] },
+    { schema: args.schema, ctx, variables: (args.variableValues ?? {}) as Record<string, unknown> },
+  );
   const limits = { maxDepth: ctx.limits.maxDepth, maxComplexity: ctx.limits.maxCost };
-  if (result.depth > ctx.limits.maxDepth) throw tooComplex('depth', { ...result, ...limits });
-  if (result.complexity > ctx.limits.maxCost) throw tooComplex('cost', { ...result, ...limits });
+  if (result.depth > ctx.limits.maxDepth) return tooComplex('depth', { ...result, ...limits });
+  if (result.complexity > ctx.limits.maxCost) return tooComplex('cost', { ...result, ...limits });
+  return undefined;
 }
 
 export const builder = new SchemaBuilder<PothosTypes>({

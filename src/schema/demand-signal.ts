@@ -5,12 +5,7 @@
  */
 import { and, type SQL, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
-import {
-  builder,
-  checkSubscriptionLimits,
-  connectionComplexity,
-  nodeConnection,
-} from '../builder.js';
+import { builder, connectionComplexity, nodeConnection } from '../builder.js';
 import { demandSignals } from '../db/schema.js';
 import { inList } from '../db/sql.js';
 import { type DemandSignalRow, recordDemandSignal } from '../db/writes/demand-signals.js';
@@ -271,13 +266,11 @@ builder.subscriptionField('demandSignalRecorded', (t) =>
         description: AFTER_EVENT_CURSOR,
       }),
     },
-    subscribe: async (_root, args, ctx, info) => {
-      checkSubscriptionLimits(ctx, info);
-      return ctx.events.subscribe(
+    subscribe: async (_root, args, ctx) =>
+      ctx.events.subscribe(
         matchesDemandSignalEvent(args.filter),
         await checkedAfter(ctx, args.after),
-      );
-    },
+      ),
     resolve: (query, item, _args, ctx) =>
       ctx.db.query.demandSignals.findFirst(
         query({ where: { id: eventOf(item as SubscriberItem).id } }),

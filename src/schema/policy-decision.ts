@@ -6,12 +6,7 @@
  */
 import { and, type SQL, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
-import {
-  builder,
-  checkSubscriptionLimits,
-  connectionComplexity,
-  nodeConnection,
-} from '../builder.js';
+import { builder, connectionComplexity, nodeConnection } from '../builder.js';
 import { policyDecisions } from '../db/schema.js';
 import { inList } from '../db/sql.js';
 import {
@@ -398,13 +393,11 @@ builder.subscriptionField('policyDecisionUpdated', (t) =>
         description: AFTER_EVENT_CURSOR,
       }),
     },
-    subscribe: async (_root, args, ctx, info) => {
-      checkSubscriptionLimits(ctx, info);
-      return ctx.events.subscribe(
+    subscribe: async (_root, args, ctx) =>
+      ctx.events.subscribe(
         matchesPolicyDecisionEvent(args.filter),
         await checkedAfter(ctx, args.after),
-      );
-    },
+      ),
     resolve: (query, item, _args, ctx) =>
       ctx.db.query.policyDecisionUpdates.findFirst(
         query({ where: { id: eventOf(item as SubscriberItem).id } }),
