@@ -41,6 +41,12 @@ export interface AppDependencies {
   sources?: Sources;
   /** Largest request body accepted, in bytes (default `MAX_REQUEST_BODY_BYTES`); larger gets 413. */
   maxRequestBodyBytes?: number;
+  /**
+   * `on` (default): reads run through the operation planner (one planned SQL statement per
+   * root field, cached per document). `off`: every field goes through its resolver, as plain
+   * graphql-js execution of the schema; kept to compare the two paths.
+   */
+  planner?: 'on' | 'off';
 }
 
 /** Default request body limit: 1 MiB, far above any real query (the token limit is 5000). */

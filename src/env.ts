@@ -153,6 +153,7 @@ export const envSchema = z.object({
     50_000,
   ),
   CHIPGATE_MAX_TOKENS: positiveInt('a token count between 1 and 100000', 100_000).default(5_000),
+  CHIPGATE_PLANNER: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
   CHIPGATE_SUBSCRIPTION_QUEUE_MAX: positiveInt(
     'an event count between 1 and 100000',
     100_000,

@@ -71,6 +71,7 @@ export async function startGateway(
     ping: () => db.ping(),
     corsOrigins: env.CHIPGATE_CORS_ORIGINS,
     graphiql: env.CHIPGATE_GRAPHIQL,
+    planner: env.CHIPGATE_PLANNER,
     limits: queryLimitsOf(env),
     logger: log,
   });
