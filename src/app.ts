@@ -9,11 +9,12 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { ValidationContext } from 'graphql';
 import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import { authenticate } from './auth.js';
-import { subscriptionLimitError } from './builder.js';
+import { operationLimitError } from './builder.js';
 import { type Context, createContext, type QueryLimits } from './context.js';
 import type { Database } from './db/client.js';
 import { maskError, QueryTooComplexError } from './errors.js';
 import { useHttpEdges } from './http.js';
+import { createPlanner } from './plan/execute.js';
 import type { EventHub } from './pubsub/hub.js';
 import { useSharedSubscriptionExecution } from './pubsub/shared-execution.js';
 import { schema } from './schema/index.js';
@@ -97,11 +98,19 @@ function armorPlugins(limits: QueryLimits): Plugin[] {
 
 export type { QueryLimits };
 
-/** Refuses a subscription over the depth or cost limit when it subscribes (then it completes). */
-function useSubscriptionLimits(): Plugin<Context> {
+/**
+ * Refuses an operation over the depth or cost limit, or with a page size or cursor the
+ * contract refuses, before it executes: a query or mutation gets the error and no data; a
+ * subscription is refused when it subscribes (then it completes).
+ */
+function useOperationLimits(): Plugin<Context> {
   return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const error = operationLimitError(args);
+      if (error) setResultAndStopExecution({ errors: [error] });
+    },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const error = subscriptionLimitError(args);
+      const error = operationLimitError(args);
       if (error) setResultAndStopExecution({ errors: [error] });
     },
   };
@@ -131,6 +140,13 @@ function authorizationOf(initial: {
 /** Creates the yoga app: schema, context per request, limits, error masking, CORS, health. */
 export function createApp(deps: AppDependencies): App {
   const logger = deps.logger ?? silentLogger;
+  const planner =
+    (deps.planner ?? 'on') === 'on'
+      ? createPlanner({
+          schema,
+          onUnplanned: (reason) => logger.debug({ reason }, 'operation answered by resolvers'),
+        })
+      : undefined;
   let graphiqlPage: string | undefined;
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
@@ -199,8 +215,9 @@ export function createApp(deps: AppDependencies): App {
     plugins: [
       useHttpEdges(deps.corsOrigins),
       ...armorPlugins(deps.limits),
-      useSubscriptionLimits(),
-      useSharedSubscriptionExecution(),
+      useOperationLimits(),
+      ...(planner ? [planner.plugin()] : []),
+      useSharedSubscriptionExecution(planner?.execute),
       useSourceProvenance(),
       useReadinessCheck({
         endpoint: '/ready',

@@ -3,16 +3,19 @@
  * connection sizing rules every list in the API shares.
  */
 import SchemaBuilder, { type ObjectRef } from '@pothos/core';
-import ComplexityPlugin, {
-  ComplexityErrorKind,
-  complexityFromQuery,
-} from '@pothos/plugin-complexity';
+import ComplexityPlugin, { complexityFromQuery } from '@pothos/plugin-complexity';
 import DrizzlePlugin from '@pothos/plugin-drizzle';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { getTableConfig } from 'drizzle-orm/pg-core';
-import { type ExecutionArgs, getOperationAST, Kind } from 'graphql';
+import {
+  type ExecutionArgs,
+  GraphQLError,
+  getOperationAST,
+  getVariableValues,
+  Kind,
+} from 'graphql';
 import type { Context } from './context.js';
 import { type Relations, relations } from './db/relations.js';
 import {
@@ -55,64 +58,11 @@ export interface ConnectionArgs {
 }
 
 /**
- * What each position of a connection's keyset cursor holds, in order: `text` (any string),
- * `slug`, `date` (`YYYY-MM-DD`), `int` (a row id); or `timeline` for the timeline's own cursor.
- * A cursor is checked against its connection's shape before any SQL runs, so a cursor of
- * another connection, or a forged one, is `BAD_USER_INPUT` rather than a database error.
+ * Checks page sizes against the contract: `first`/`last` non-negative, at most
+ * `MAX_PAGE_SIZE`, not both. Throws `BadUserInputError`. Returns the page size.
  */
-export type CursorShape = readonly ('text' | 'slug' | 'date' | 'int')[] | 'timeline';
-
-const CHUNK: Record<'text' | 'slug' | 'date' | 'int', RegExp> = {
-  text: /^S:/,
-  slug: /^S:[a-z0-9]+(-[a-z0-9]+)*$/,
-  date: /^S:(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/,
-  int: /^N:[1-9]\d{0,9}$/,
-};
-
-function cursorMatches(decoded: string, shape: CursorShape): boolean {
-  if (shape === 'timeline') return decoded.startsWith('Timeline:');
-  if (!decoded.startsWith('DC:T:')) return false;
-  let chunks: unknown;
-  try {
-    chunks = JSON.parse(decoded.slice('DC:T:'.length));
-  } catch {
-    return false;
-  }
-  return (
-    Array.isArray(chunks) &&
-    chunks.length === shape.length &&
-    chunks.every((chunk, i) => typeof chunk === 'string' && CHUNK[shape[i] ?? 'int'].test(chunk))
-  );
-}
-
-function checkCursor(
-  name: 'after' | 'before',
-  cursor: string | null | undefined,
-  shape: CursorShape,
-) {
-  if (cursor == null) return;
-  const decoded = /^[A-Za-z0-9+/]+={0,2}$/.test(cursor)
-    ? Buffer.from(cursor, 'base64').toString('utf8')
-    : '';
-  if (!cursorMatches(decoded, shape)) {
-    const shown = cursor.length > 60 ? `${cursor.slice(0, 60)}...` : cursor;
-    throw new BadUserInputError(
-      `Argument "${name}" is not a cursor this list issued: "${shown}". Pass an edge's cursor, or pageInfo's startCursor/endCursor, from the same list.`,
-    );
-  }
-}
-
-/**
- * Checks connection arguments against the contract: `first`/`last` non-negative, at most
- * `MAX_PAGE_SIZE`, not both; `after`/`before` shaped like cursors we issue (each connection
- * then checks the cursor is its own). Throws `BadUserInputError`. Returns the page size.
- */
-export function pageSize(args: ConnectionArgs, cursor?: CursorShape): number {
+export function pageSize(args: ConnectionArgs): number {
   const { first, last } = args;
-  if (cursor) {
-    checkCursor('after', args.after, cursor);
-    checkCursor('before', args.before, cursor);
-  }
   if (first != null && last != null) {
     throw new BadUserInputError('Pass either "first" or "last", not both.');
   }
@@ -129,16 +79,6 @@ export function pageSize(args: ConnectionArgs, cursor?: CursorShape): number {
   return first ?? last ?? DEFAULT_PAGE_SIZE;
 }
 
-/**
- * Complexity of a connection field: its page size multiplies the cost of its selection. The
- * complexity pass walks the whole operation with its variables before any resolver runs, so
- * validating the arguments here rejects a bad `first` at any depth before any SQL is sent.
- */
-export const connectionComplexity = (cursor: CursorShape) => (args: ConnectionArgs) => ({
-  field: 1,
-  multiplier: pageSize(args, cursor),
-});
-
 /** The `QUERY_TOO_COMPLEX` error for an operation over its depth or cost limit. */
 function tooComplex(
   kind: 'depth' | 'cost',
@@ -153,22 +93,33 @@ function tooComplex(
 }
 
 /**
- * The `QUERY_TOO_COMPLEX` error of a subscription over the depth or cost limit, or undefined.
- * The complexity plugin checks queries and mutations as their root fields resolve; a
- * subscription's root field resolves once per event, which would accept the subscription and
- * fail every event. `useSubscriptionLimits` (app.ts) calls this once, when it subscribes.
+ * Why an operation may not run, or undefined: its depth or cost over the limits
+ * (`QUERY_TOO_COMPLEX`), or a page size or cursor the contract refuses (`BAD_USER_INPUT`,
+ * thrown by the connections' complexity functions). Checked once per operation before
+ * anything executes, so a refused operation runs no SQL at any depth, whichever path
+ * (resolvers or planner) would run it. Variables that do not coerce are left to execution,
+ * which reports them as usual.
  */
-export function subscriptionLimitError(args: ExecutionArgs): QueryTooComplexError | undefined {
+export function operationLimitError(args: ExecutionArgs): GraphQLError | undefined {
   const ctx = args.contextValue as Context;
   const operation = getOperationAST(args.document, args.operationName);
   if (!operation) return undefined;
+  const variables = (args.variableValues ?? {}) as Record<string, unknown>;
+  const coerced = getVariableValues(args.schema, operation.variableDefinitions ?? [], variables);
+  if (coerced.errors) return undefined;
   const fragments = args.document.definitions.filter(
     (definition) => definition.kind === Kind.FRAGMENT_DEFINITION,
   );
-  const result = complexityFromQuery(
-    { kind: Kind.DOCUMENT, definitions: [operation, ...fragments] },
-    { schema: args.schema, ctx, variables: (args.variableValues ?? {}) as Record<string, unknown> },
-  );
+  let result: { depth: number; complexity: number };
+  try {
+    result = complexityFromQuery(
+      { kind: Kind.DOCUMENT, definitions: [operation, ...fragments] },
+      { schema: args.schema, ctx, variables },
+    );
+  } catch (error) {
+    if (error instanceof GraphQLError) return error;
+    throw error;
+  }
   const limits = { maxDepth: ctx.limits.maxDepth, maxComplexity: ctx.limits.maxCost };
   if (result.depth > ctx.limits.maxDepth) return tooComplex('depth', { ...result, ...limits });
   if (result.complexity > ctx.limits.maxCost) return tooComplex('cost', { ...result, ...limits });
@@ -203,9 +154,6 @@ export const builder = new SchemaBuilder<PothosTypes>({
     // Lists that are not connections are short, bounded lists (a decision's chips, its status
     // history); connections set their own multiplier from `first`/`last`.
     defaultListMultiplier: 1,
-    limit: (ctx) => ({ depth: ctx.limits.maxDepth, complexity: ctx.limits.maxCost }),
-    complexityError: (kind, result) =>
-      tooComplex(kind === ComplexityErrorKind.Depth ? 'depth' : 'cost', result),
   },
   relay: {
     clientMutationId: 'omit',

@@ -2,14 +2,9 @@
  * The per-request GraphQL context: the database, DataLoaders (fresh per request, so batching
  * and caching never cross requests), and the viewer.
  */
-import DataLoader from 'dataloader';
 import type { Database } from './db/client.js';
-import {
-  type ExportStatusKey,
-  type ExportStatusRow,
-  loadExportStatuses,
-} from './db/export-status.js';
 import type { ApiKeyScope } from './db/schema.js';
+import { Loaders } from './loaders.js';
 import type { EventHub } from './pubsub/hub.js';
 import { forRequest, noSources, type RequestSources, type Sources } from './sources/index.js';
 
@@ -20,12 +15,6 @@ import { forRequest, noSources, type RequestSources, type Sources } from './sour
 export type Viewer =
   | { kind: 'anonymous' }
   | { kind: 'apiKey'; id: number; name: string; scopes: ApiKeyScope[] };
-
-/** DataLoaders of one request. */
-export interface Loaders {
-  /** Export status per (chip, from, to, asOf); one SQL statement per distinct (from, to, asOf). */
-  exportStatus: DataLoader<ExportStatusKey, ExportStatusRow, string>;
-}
 
 /** Per-operation limits (see the README's configuration table). */
 export interface QueryLimits {
@@ -43,6 +32,7 @@ export interface QueryLimits {
 export interface Context {
   db: Database;
   limits: QueryLimits;
+  /** This request's DataLoaders (see `defineLoader`). */
   loaders: Loaders;
   /** External sources: per-request DataLoaders over the shared clients, and provenance. */
   sources: RequestSources;
@@ -64,17 +54,13 @@ export interface ContextParts {
 
 /** Builds a fresh context for one request (or one subscription event stream). */
 export function createContext(parts: ContextParts): Context {
-  const { db } = parts;
-  return {
-    db,
+  const context: Context = {
+    db: parts.db,
     limits: parts.limits,
     events: parts.events,
     sources: forRequest(parts.sources ?? noSources()),
     viewer: parts.viewer ?? { kind: 'anonymous' },
-    loaders: {
-      exportStatus: new DataLoader((keys) => loadExportStatuses(db, keys), {
-        cacheKeyFn: (key) => `${key.chipId}|${key.from}|${key.to}|${key.asOf}`,
-      }),
-    },
+    loaders: new Loaders(() => context),
   };
+  return context;
 }

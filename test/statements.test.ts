@@ -8,9 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestGateway, type TestGateway } from './helpers/gateway.js';
 import { NESTED_QUERY } from './helpers/queries.js';
 
-let gateway: TestGateway;
-beforeAll(async () => {
-  gateway = await createTestGateway();
+/** Fills a test database with many more rows per level than the seed has. */
+async function generate(gateway: TestGateway) {
   const db = gateway.database.db;
   // 60 more companies, each designing 3 chips named by 4 decisions and 12 signals, so that a
   // page of 50 has far more rows at every level than a page of 5.
@@ -40,10 +39,7 @@ beforeAll(async () => {
     select s.id, c.id from demand_signals s
       join companies c on c.slug = 'gen-co-' || (1 + (substring(s.slug from 12)::int % 60))
      where s.slug like 'gen-signal-%'`);
-});
-afterAll(async () => {
-  await gateway?.close();
-});
+}
 
 const countRecords = (value: unknown): number => {
   if (Array.isArray(value)) return value.reduce((sum, item) => sum + countRecords(item), 0);
@@ -54,8 +50,26 @@ const countRecords = (value: unknown): number => {
   return 0;
 };
 
-describe('statements per request', () => {
-  it('the reference query issues one statement at first: 5 and at first: 50', async () => {
+/**
+ * Statements each read path sends for a request: the planner one per root field; the
+ * resolvers one per root field plus one per batch of counts, export statuses or rows.
+ */
+const PATHS = [
+  { path: 'planned', planner: 'on', reference: 1, totalCounts: 1, story: 2 },
+  { path: 'resolvers', planner: 'off', reference: 1, totalCounts: 6, story: 11 },
+] as const;
+
+describe.each(PATHS)('statements per request ($path)', (expected) => {
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    gateway = await createTestGateway({ planner: expected.planner });
+    await generate(gateway);
+  });
+  afterAll(async () => {
+    await gateway?.close();
+  });
+
+  it('the reference query issues the same statements at first: 5 and at first: 50', async () => {
     gateway.statements.reset();
     const small = await gateway.execute(NESTED_QUERY, { first: 5 });
     const smallStatements = gateway.statements.count;
@@ -72,26 +86,32 @@ describe('statements per request', () => {
     const nested = large.data.companies.edges.flatMap((e: any) => e.node.chipsDesigned.edges);
     expect(nested.some((e: any) => e.node.policyDecisions.edges.length > 0)).toBe(true);
 
-    expect(smallStatements).toBe(1);
-    expect(largeStatements).toBe(1);
+    expect(smallStatements).toBe(expected.reference);
+    expect(largeStatements).toBe(expected.reference);
   });
 
   it('totalCount at every level costs a fixed number of statements', async () => {
-    gateway.statements.reset();
-    const { data, errors } = await gateway.execute(/* GraphQL */ `{
-      companies(first: 40) { totalCount edges { node {
+    const query = (first: number) => /* GraphQL */ `{
+      companies(first: ${first}) { totalCount edges { node {
         chipsDesigned(first: 2) { totalCount edges { node { policyDecisions(first: 2) { totalCount edges { effect } } } } }
         demandSignals(first: 1) { totalCount }
         policyDecisions(first: 1) { totalCount }
       } } }
-    }`);
+    }`;
+    gateway.statements.reset();
+    const small = await gateway.execute(query(3));
+    const smallStatements = gateway.statements.count;
+    gateway.statements.reset();
+    const { data, errors } = await gateway.execute(query(40));
+    expect(small.errors).toBeUndefined();
     expect(errors).toBeUndefined();
     expect(data.companies.totalCount).toBe(75);
     const generated = data.companies.edges.find((e: any) => e.node.chipsDesigned.totalCount === 3);
     expect(generated).toBeDefined();
-    // The page with every nested list and the related counts (1), the root totalCount (1), and
-    // the decision counts of all chips on the page (1, batched): the same at any page size.
-    expect(gateway.statements.count).toBe(3);
+    // Planned: one statement with every count inline. Resolvers: the page (1), the root
+    // totalCount (1), and one batched count per related list (4): the same at any page size.
+    expect(gateway.statements.count).toBe(expected.totalCounts);
+    expect(smallStatements).toBe(expected.totalCounts);
   });
 
   it('the story query costs a fixed number of statements', async () => {
@@ -99,9 +119,10 @@ describe('statements per request', () => {
     gateway.statements.reset();
     const { errors } = await gateway.execute(STORY_QUERY);
     expect(errors).toBeUndefined();
-    // The chip with all its nested lists (1) and its decision count (1), export status for 3
-    // dates (3), the deciding decisions of all three (1, batched), the timeline page (1), its
-    // rows per type with their nested fields (3), its totalCount (1).
-    expect(gateway.statements.count).toBe(11);
+    // Planned: one statement per root field (chip, timeline). Resolvers: the chip with its
+    // nested lists (1) and its decision count (1), export status for 3 dates (3), the deciding
+    // decisions of all three (1, batched), the timeline page (1), its rows per type (3), its
+    // totalCount (1).
+    expect(gateway.statements.count).toBe(expected.story);
   });
 });

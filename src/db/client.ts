@@ -17,6 +17,9 @@ import { type Relations, relations } from './relations.js';
 /** The drizzle database every module above the client uses, whichever driver is underneath. */
 export type Database = PgAsyncDatabase<PgQueryResultHKT, Relations>;
 
+/** The statement logger of each open database (drizzle keeps its own out of reach). */
+const statementLoggers = new WeakMap<Database, Logger>();
+
 /** An open database with its driver-specific lifecycle. */
 export interface DatabaseHandle {
   db: Database;
@@ -70,6 +73,7 @@ export async function wrapPglite(
 ): Promise<DatabaseHandle> {
   await client.exec(`SET TIME ZONE 'UTC'`);
   const db = drizzlePglite({ client, relations, logger: options.logger ?? false });
+  if (options.logger) statementLoggers.set(db as unknown as Database, options.logger);
   return {
     db: db as unknown as Database,
     kind: 'pglite',
@@ -96,6 +100,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   if (options.databaseUrl) {
     const client = postgres(options.databaseUrl, postgresOptions(options.poolMax ?? 10));
     const db = drizzlePostgres({ client, relations, logger: options.logger ?? false });
+    if (options.logger) statementLoggers.set(db as unknown as Database, options.logger);
     const url = new URL(options.databaseUrl);
     return {
       db: db as unknown as Database,
@@ -141,4 +146,24 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
 export async function queryRows<T>(db: Database, query: SQLWrapper): Promise<T[]> {
   const result: unknown = await db.execute(query);
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}
+
+/**
+ * Runs a statement compiled once (text with `$n` parameters) with this request's values, and
+ * returns its rows. On a server it is a named prepared statement (postgres.js prepares each
+ * distinct text once per connection), so a statement run again is neither parsed nor planned
+ * again. The database's statement logger sees it like any drizzle statement.
+ */
+export async function runStatement(
+  db: Database,
+  text: string,
+  params: readonly unknown[],
+): Promise<Record<string, unknown>[]> {
+  statementLoggers.get(db)?.logQuery(text, [...params]);
+  const client = (db as unknown as { $client: PGlite | postgres.Sql }).$client;
+  if (client instanceof PGlite) {
+    const result = await client.query<Record<string, unknown>>(text, [...params]);
+    return result.rows;
+  }
+  return client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true });
 }

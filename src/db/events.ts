@@ -5,52 +5,30 @@
  * to catch up after a lost LISTEN connection and to replay from a client's cursor.
  */
 import { sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
 import { type Database, queryRows } from './client.js';
+import { attributesJson } from './filter-kit.js';
+import { demandSignalFilter, policyDecisionFilter } from './filters.js';
+import { demandSignals, policyDecisions } from './schema.js';
 
 /** Which table an event row lives in. */
 export type EventSource = 'policy_decision_updates' | 'demand_signals';
 
 /**
  * One event with the attributes subscriptions filter on, loaded once per event for all
- * subscribers (each subscriber then loads the fields it selected).
+ * subscribers (each subscriber then loads the fields it selected). The attributes are those
+ * the filter of the event's list declares (`policyDecisionFilter`, `demandSignalFilter`):
+ * a status change carries its decision's attributes, with `status` the status it changed to.
  */
-export type EventEnvelope =
-  | {
-      source: 'policy_decision_updates';
-      /** `policy_decision_updates.id`. */
-      id: number;
-      /** `event_seq`: position in commit order. */
-      seq: number;
-      /** The decision's status after this update (`to_status`). */
-      status: string;
-      /** The decision's jurisdiction (ISO 3166-1 alpha-2). */
-      jurisdiction: string;
-      /** The decision's destination countries (ISO 3166-1 alpha-2). */
-      destinations: string[];
-      /** The decision's `kind`. */
-      kind: string;
-      /** The decision's `announced_on` (YYYY-MM-DD). */
-      date: string;
-      /** Slugs of the chips the decision names. */
-      chips: string[];
-      /** Slugs of the companies the decision names. */
-      companies: string[];
-    }
-  | {
-      source: 'demand_signals';
-      /** `demand_signals.id`. */
-      id: number;
-      /** `event_seq`: position in commit order. */
-      seq: number;
-      /** The signal's `kind`. */
-      kind: string;
-      /** The signal's `observed_on` (YYYY-MM-DD). */
-      date: string;
-      /** Slug of the chip the signal is about (zero or one). */
-      chips: string[];
-      /** Slugs of the companies the signal names. */
-      companies: string[];
-    };
+export interface EventEnvelope {
+  source: EventSource;
+  /** Row id in the source table. */
+  id: number;
+  /** `event_seq`: position in commit order. */
+  seq: number;
+  /** The filter attributes of the event (see `attributesJson`). */
+  attributes: Record<string, unknown>;
+}
 
 /**
  * Marks the event stream's own statements (a leading SQL comment), so statement logs can tell
@@ -64,6 +42,9 @@ interface EnvelopeRow {
   id: string | number;
   attrs: string | Record<string, unknown>;
 }
+
+const decision = alias(policyDecisions, 'd');
+const signal = alias(demandSignals, 's');
 
 /**
  * Events with `event_seq > afterSeq`, oldest first, at most `limit` (one SQL statement).
@@ -79,42 +60,25 @@ export async function loadEventsAfter(
     db,
     sql`${sql.raw(EVENT_STREAM_SQL_MARK)} select * from (
       select u.event_seq as seq, 'policy_decision_updates' as source, u.id,
-        json_build_object(
-          'status', u.to_status, 'jurisdiction', d.jurisdiction,
-          'destinations', to_json(d.destinations), 'kind', d.kind, 'date', d.announced_on,
-          'chips', coalesce((select json_agg(c.slug order by c.slug)
-            from policy_decision_chips pdc join chips c on c.id = pdc.chip_id
-            where pdc.decision_id = d.id), '[]'::json),
-          'companies', coalesce((select json_agg(co.slug order by co.slug)
-            from policy_decision_companies pdco join companies co on co.id = pdco.company_id
-            where pdco.decision_id = d.id), '[]'::json)) as attrs
-      from policy_decision_updates u join policy_decisions d on d.id = u.decision_id
+        ${attributesJson(policyDecisionFilter, decision, { status: sql`to_json(u.to_status)` })} as attrs
+      from policy_decision_updates u join ${policyDecisions} ${decision} on ${decision.id} = u.decision_id
       where u.event_seq > ${afterSeq}
       union all
-      select s.event_seq, 'demand_signals', s.id,
-        json_build_object(
-          'kind', s.kind, 'date', s.observed_on,
-          'chips', coalesce((select json_agg(c.slug) from chips c where c.id = s.chip_id), '[]'::json),
-          'companies', coalesce((select json_agg(co.slug order by co.slug)
-            from demand_signal_companies dsc join companies co on co.id = dsc.company_id
-            where dsc.signal_id = s.id), '[]'::json))
-      from demand_signals s
-      where s.event_seq > ${afterSeq}
+      select ${signal.eventSeq}, 'demand_signals', ${signal.id},
+        ${attributesJson(demandSignalFilter, signal)}
+      from ${demandSignals} ${signal}
+      where ${signal.eventSeq} > ${afterSeq}
     ) events order by seq limit ${limit}`,
   );
-  return rows.map((row) => {
-    const attrs = (typeof row.attrs === 'string' ? JSON.parse(row.attrs) : row.attrs) as {
-      destinations?: string[] | null;
-    };
-    // char(2) values come back blank-padded from some drivers' JSON; codes never contain spaces.
-    if (attrs.destinations) attrs.destinations = attrs.destinations.map((code) => code.trim());
-    return {
-      ...attrs,
-      source: row.source,
-      id: Number(row.id),
-      seq: Number(row.seq),
-    } as EventEnvelope;
-  });
+  return rows.map((row) => ({
+    source: row.source,
+    id: Number(row.id),
+    seq: Number(row.seq),
+    attributes: (typeof row.attrs === 'string' ? JSON.parse(row.attrs) : row.attrs) as Record<
+      string,
+      unknown
+    >,
+  }));
 }
 
 /** The highest `event_seq` committed so far (0 when there are no events). */

@@ -9,7 +9,8 @@
  * counting as `announced_on`, then slug descending); the import side likewise for jurisdiction
  * `to`.
  */
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
+import { defineLoader } from '../loaders.js';
 import { type Database, queryRows } from './client.js';
 import type { PolicyEffect } from './schema.js';
 
@@ -29,11 +30,35 @@ export interface ExportStatusRow {
   importEffect: PolicyEffect | null;
 }
 
-interface Winner {
-  chip_id: number;
-  side: 'export' | 'import';
-  decision_id: number;
-  effect: PolicyEffect;
+/**
+ * The deciding decision of one side, for one chip: a subquery of at most one row
+ * `(decision_id, effect)`: the in-force decision of `jurisdiction` with `destination` among
+ * its destinations that names `chip`, announced last. The one definition of the rule: the
+ * batch below and the planner both use it.
+ */
+export function decidingDecisionSql(options: {
+  chip: unknown;
+  jurisdiction: unknown;
+  destination: unknown;
+  asOf: unknown;
+}): SQL {
+  const { chip, jurisdiction, destination, asOf } = options;
+  return sql`select pd.id as decision_id, pdc.effect
+      from policy_decision_chips pdc
+      join policy_decisions pd on pd.id = pdc.decision_id
+     where pdc.chip_id = ${chip}
+       and pd.jurisdiction = ${jurisdiction}::bpchar
+       and ${destination}::text = any(pd.destinations)
+       and pd.announced_on <= ${asOf}::date
+       and (pd.effective_on is null or pd.effective_on <= ${asOf}::date)
+       and (select u.to_status
+              from policy_decision_updates u
+             where u.decision_id = pd.id
+               and u.occurred_at < ((${asOf}::date + 1)::timestamp at time zone 'UTC')
+             order by u.occurred_at desc, u.id desc
+             limit 1) in ('APPROVED', 'IN_EFFECT')
+     order by pd.announced_on desc, coalesce(pd.effective_on, pd.announced_on) desc, pd.slug desc
+     limit 1`;
 }
 
 /**
@@ -60,53 +85,34 @@ export async function loadExportStatuses(
   const answers = new Map<string, ExportStatusRow>();
   await Promise.all(
     [...groups.entries()].map(async ([groupKey, group]) => {
-      const winners = await queryRows<Winner>(
-        db,
-        sql`
-          with candidates as (
-            select pdc.chip_id, pd.id as decision_id, pd.slug, pd.jurisdiction, pdc.effect,
-                   pd.announced_on, coalesce(pd.effective_on, pd.announced_on) as effective_from,
-                   (select u.to_status
-                      from policy_decision_updates u
-                     where u.decision_id = pd.id
-                       and u.occurred_at < ((${group.asOf}::date + 1)::timestamp at time zone 'UTC')
-                     order by u.occurred_at desc, u.id desc
-                     limit 1) as status_at
-              from policy_decision_chips pdc
-              join policy_decisions pd on pd.id = pdc.decision_id
-             where pdc.chip_id = any(${sql.param([...group.chipIds])}::int[])
-               and pd.jurisdiction in (${group.from}, ${group.to})
-               and ${group.to} = any(pd.destinations)
-               and pd.announced_on <= ${group.asOf}::date
-               and (pd.effective_on is null or pd.effective_on <= ${group.asOf}::date)
-          ), sides as (
-            select c.*, 'export' as side from candidates c where c.jurisdiction = ${group.from}
-            union all
-            select c.*, 'import' as side from candidates c where c.jurisdiction = ${group.to}
-          )
-          select distinct on (chip_id, side) chip_id, side, decision_id, effect
-            from sides
-           where status_at in ('APPROVED', 'IN_EFFECT')
-           order by chip_id, side, announced_on desc, effective_from desc, slug desc`,
-      );
-      for (const chipId of group.chipIds) {
-        answers.set(`${chipId}|${groupKey}`, {
-          exportDecisionId: null,
-          exportEffect: null,
-          importDecisionId: null,
-          importEffect: null,
+      const side = (jurisdiction: string) =>
+        decidingDecisionSql({
+          chip: sql`c.id`,
+          jurisdiction,
+          destination: group.to,
+          asOf: group.asOf,
         });
-      }
-      for (const winner of winners) {
-        const answer = answers.get(`${winner.chip_id}|${groupKey}`);
-        if (!answer) continue;
-        if (winner.side === 'export') {
-          answer.exportDecisionId = Number(winner.decision_id);
-          answer.exportEffect = winner.effect;
-        } else {
-          answer.importDecisionId = Number(winner.decision_id);
-          answer.importEffect = winner.effect;
-        }
+      const rows = await queryRows<{
+        chip_id: number;
+        export_id: number | null;
+        export_effect: PolicyEffect | null;
+        import_id: number | null;
+        import_effect: PolicyEffect | null;
+      }>(
+        db,
+        sql`select c.id as chip_id, x.decision_id as export_id, x.effect as export_effect,
+                   m.decision_id as import_id, m.effect as import_effect
+              from unnest(${sql.param([...group.chipIds])}::int[]) c(id)
+              left join lateral (${side(group.from)}) x on true
+              left join lateral (${side(group.to)}) m on true`,
+      );
+      for (const row of rows) {
+        answers.set(`${row.chip_id}|${groupKey}`, {
+          exportDecisionId: row.export_id == null ? null : Number(row.export_id),
+          exportEffect: row.export_effect,
+          importDecisionId: row.import_id == null ? null : Number(row.import_id),
+          importEffect: row.import_effect,
+        });
       }
     }),
   );
@@ -116,3 +122,9 @@ export async function loadExportStatuses(
     return answer;
   });
 }
+
+/** Per request: export statuses, one statement per distinct (from, to, asOf). */
+export const exportStatuses = defineLoader<ExportStatusKey, ExportStatusRow>({
+  key: (key) => `${key.chipId}|${key.from}|${key.to}|${key.asOf}`,
+  batch: (ctx, keys) => loadExportStatuses(ctx.db, keys),
+});

@@ -79,8 +79,13 @@ function mapIterator<T, U>(
   };
 }
 
-/** The envelop plugin; see the module comment. */
-export function useSharedSubscriptionExecution(): Plugin<Context> {
+/**
+ * The envelop plugin; see the module comment. `run` executes one event (default: graphql-js
+ * `execute`; the planner's when reads are planned).
+ */
+export function useSharedSubscriptionExecution(
+  run: (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult = execute,
+): Plugin<Context> {
   return {
     onSubscribe({ setSubscribeFn }) {
       setSubscribeFn(async (args: ExecutionArgs) => {
@@ -89,7 +94,7 @@ export function useSharedSubscriptionExecution(): Plugin<Context> {
         const key = executionKey(args);
         const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
         return mapIterator(iterator, (event) =>
-          sharedExecute(event, key, async () => execute({ ...args, rootValue: event })),
+          sharedExecute(event, key, async () => run({ ...args, rootValue: event })),
         );
       });
     },

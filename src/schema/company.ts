@@ -3,76 +3,50 @@
  * chips they design and the decisions and demand signals that name them.
  * Source: the curated store (`companies`), seeded from `src/db/seed/dataset.json`.
  */
-import { and, inArray, type SQL, sql } from 'drizzle-orm';
-import type { PgColumn } from 'drizzle-orm/pg-core';
-import { builder, connectionComplexity, nodeConnection } from '../builder.js';
-import { companies } from '../db/schema.js';
+import { builder, nodeConnection } from '../builder.js';
+import { lists } from '../db/lists.js';
+import type { Listing as ListingRow } from '../db/schema.js';
 import { type CompanyRow, upsertCompany } from '../db/writes/reference.js';
-import { ChipConnection } from './chip.js';
 import {
-  DemandSignalConnection,
-  DemandSignalFilter,
-  demandSignalFilterSql,
-} from './demand-signal.js';
+  column,
+  computed,
+  connection,
+  entity,
+  lookup,
+  property,
+  storeType,
+} from '../plan/metadata.js';
+import { listComplexity, rootListConnection } from './connections.js';
 import { CompanyRole, FactConfidence } from './enums.js';
-import {
-  PolicyDecisionConnection,
-  PolicyDecisionFilter,
-  policyDecisionFilterSql,
-} from './policy-decision.js';
+import { CompanyFilter } from './filters.js';
 import { mutationResult } from './results.js';
 
 /** One stock listing. */
-export const Listing = builder
-  .objectRef<{ ticker: string; exchange: string; primary: boolean; note?: string | null }>(
-    'Listing',
-  )
-  .implement({
-    description: 'A stock listing of a company.',
-    fields: (t) => ({
-      ticker: t.exposeString('ticker', {
-        description: 'Ticker symbol on that exchange, e.g. `NVDA`, `0700`.',
-      }),
-      exchange: t.exposeString('exchange', {
-        description: 'Exchange, e.g. `NASDAQ`, `HKEX`, `SSE STAR`.',
-      }),
-      primary: t.exposeBoolean('primary', { description: 'True for the primary listing.' }),
-      note: t.string({
-        nullable: true,
-        description: 'What kind of listing this is when not ordinary shares, e.g. `ADR`.',
-        resolve: (listing) => listing.note ?? null,
-      }),
-    }),
-  });
-
-/** Filter for `Query.companies`. */
-export const CompanyFilter = builder.inputType('CompanyFilter', {
-  description: 'Narrows a list of companies. All given conditions must hold.',
+export const Listing = builder.objectRef<ListingRow>('Listing').implement({
+  description: 'A stock listing of a company.',
   fields: (t) => ({
-    country: t.field({
-      type: ['CountryCode'],
-      description: 'Headquarters in any of these countries.',
+    ticker: t.exposeString('ticker', {
+      description: 'Ticker symbol on that exchange, e.g. `NVDA`, `0700`.',
+      extensions: property('ticker'),
     }),
-    role: t.field({ type: [CompanyRole], description: 'Has any of these roles.' }),
+    exchange: t.exposeString('exchange', {
+      description: 'Exchange, e.g. `NASDAQ`, `HKEX`, `SSE STAR`.',
+      extensions: property('exchange'),
+    }),
+    primary: t.exposeBoolean('primary', {
+      description: 'True for the primary listing.',
+      extensions: property('primary'),
+    }),
+    note: t.exposeString('note', {
+      nullable: true,
+      description: 'What kind of listing this is when not ordinary shares, e.g. `ADR`.',
+      extensions: property('note'),
+    }),
   }),
 });
 
-type CompanyFilterShape = { country?: string[] | null; role?: string[] | null } | null | undefined;
-type CompanyColumns = { country: PgColumn; roles: PgColumn };
-
-/** The `CompanyFilter` as SQL over `table` (the real table or a query's alias). */
-export function companyFilterSql(
-  table: CompanyColumns,
-  filter: CompanyFilterShape,
-): SQL | undefined {
-  if (!filter) return undefined;
-  const conditions: SQL[] = [];
-  if (filter.country?.length) conditions.push(inArray(table.country, filter.country));
-  if (filter.role?.length) {
-    conditions.push(sql`${table.roles} && ${sql.param(filter.role)}::company_role[]`);
-  }
-  return conditions.length ? and(...conditions) : undefined;
-}
+/** The primary listing among a company's listings, if any. */
+const primaryListing = (listings: readonly ListingRow[]) => listings.find((l) => l.primary);
 
 /** Left-pads an SEC CIK to the 10 digits EDGAR uses in URLs and headers. */
 export const padCik = (cik: string) => cik.padStart(10, '0');
@@ -82,6 +56,7 @@ export const Company = builder.drizzleNode('companies', {
   // Load only the columns the selected fields declare (and the slug the global ID is made
   // of), not the whole row.
   select: { columns: { slug: true } },
+  extensions: storeType({ table: 'companies', nodeKey: 'slug' }),
   description:
     'A company in the AI-chip story: a chip designer (Nvidia), a foundry (TSMC), a memory ' +
     'supplier (SK hynix), a buyer (ByteDance) or a domestic alternative (Huawei). Curated, ' +
@@ -93,111 +68,68 @@ export const Company = builder.drizzleNode('companies', {
   fields: (t) => ({
     slug: t.exposeString('slug', {
       description: 'Stable human key, e.g. `nvidia`. Immutable; use it in filters and lookups.',
+      extensions: column('slug'),
     }),
     name: t.exposeString('name', {
       description: 'Legal or common name, e.g. `NVIDIA Corporation`.',
+      extensions: column('name'),
     }),
-    country: t.field({
+    country: t.expose('country', {
       type: 'CountryCode',
       description: 'Country of headquarters (ISO 3166-1 alpha-2).',
-      select: { columns: { country: true } },
-      resolve: (company) => company.country,
+      extensions: column('country'),
     }),
-    roles: t.field({
+    roles: t.expose('roles', {
       type: [CompanyRole],
       description: 'Roles in the supply chain, primary role first.',
-      select: { columns: { roles: true } },
-      resolve: (company) => company.roles,
+      extensions: column('roles'),
     }),
-    listings: t.field({
+    listings: t.expose('listings', {
       type: [Listing],
       description: 'Stock listings, primary first. Empty for private companies.',
-      select: { columns: { listings: true } },
-      resolve: (company) => company.listings,
+      extensions: column('listings'),
     }),
     ticker: t.string({
       nullable: true,
       description: 'Ticker of the primary listing (null for private companies).',
-      select: { columns: { listings: true } },
-      resolve: (company) => company.listings.find((l) => l.primary)?.ticker ?? null,
+      ...computed(['listings'], (company: { listings: ListingRow[] }) => {
+        return primaryListing(company.listings)?.ticker ?? null;
+      }),
     }),
     exchange: t.string({
       nullable: true,
       description: 'Exchange of the primary listing (null for private companies).',
-      select: { columns: { listings: true } },
-      resolve: (company) => company.listings.find((l) => l.primary)?.exchange ?? null,
+      ...computed(['listings'], (company: { listings: ListingRow[] }) => {
+        return primaryListing(company.listings)?.exchange ?? null;
+      }),
     }),
     secCik: t.string({
       nullable: true,
       description:
         'SEC Central Index Key, 10 digits zero-padded as EDGAR uses it (e.g. `0001045810`); ' +
         'null when the company does not file with the SEC.',
-      select: { columns: { secCik: true } },
-      resolve: (company) => (company.secCik ? padCik(company.secCik) : null),
+      ...computed(['secCik'], (company: { secCik: string | null }) =>
+        company.secCik ? padCik(company.secCik) : null,
+      ),
     }),
     secFilerType: t.exposeString('secFilerType', {
       nullable: true,
       description: 'How the company files with the SEC, e.g. `domestic (10-K/10-Q/8-K)`.',
+      extensions: column('secFilerType'),
     }),
-    sourceUrl: t.field({
+    sourceUrl: t.expose('sourceUrl', {
       type: 'URL',
       nullable: true,
       description: 'Where the facts about this company were checked.',
-      select: { columns: { sourceUrl: true } },
-      resolve: (company) => company.sourceUrl,
+      extensions: column('sourceUrl'),
     }),
-    confidence: t.field({
+    confidence: t.expose('confidence', {
       type: FactConfidence,
       description: 'VERIFIED when confirmed in `sourceUrl`, RECALLED otherwise.',
-      select: { columns: { confidence: true } },
-      resolve: (company) => company.confidence,
+      extensions: column('confidence'),
     }),
   }),
 });
-
-builder.drizzleObjectFields(Company, (t) => ({
-  chipsDesigned: t.relatedConnection(
-    'chipsDesigned',
-    {
-      description: 'Chips this company designs, by name, then slug.',
-      complexity: connectionComplexity(['text', 'slug']),
-      totalCount: true,
-      query: { orderBy: { name: 'asc', slug: 'asc' } },
-    },
-    ChipConnection,
-  ),
-  demandSignals: t.relatedConnection(
-    'demandSignals',
-    {
-      description: 'Demand signals naming this company, newest first (ties by slug).',
-      complexity: connectionComplexity(['date', 'slug']),
-      totalCount: true,
-      args: { filter: t.arg({ type: DemandSignalFilter, description: 'Narrows the signals.' }) },
-      query: (args) => ({
-        where: { RAW: (table) => demandSignalFilterSql(table, args.filter) ?? sql`true` },
-        orderBy: { observedOn: 'desc', slug: 'desc' },
-      }),
-    },
-    DemandSignalConnection,
-  ),
-  policyDecisions: t.relatedConnection(
-    'policyDecisions',
-    {
-      description:
-        'Policy decisions naming this company, newest announcement first (ties by slug).',
-      complexity: connectionComplexity(['date', 'slug']),
-      totalCount: true,
-      args: {
-        filter: t.arg({ type: PolicyDecisionFilter, description: 'Narrows the decisions.' }),
-      },
-      query: (args) => ({
-        where: { RAW: (table) => policyDecisionFilterSql(table, args.filter) ?? sql`true` },
-        orderBy: { announcedOn: 'desc', slug: 'desc' },
-      }),
-    },
-    PolicyDecisionConnection,
-  ),
-}));
 
 /** The connection type shared by every list of companies. */
 export const CompanyConnection = nodeConnection(Company, 'Company', 'companies');
@@ -208,24 +140,19 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'A company by slug, e.g. `nvidia`; null when there is none.',
     args: { slug: t.arg.string({ required: true, description: 'The company slug.' }) },
+    extensions: lookup('companies', 'slug', 'slug'),
     resolve: (query, _root, args, ctx) =>
       ctx.db.query.companies.findFirst(query({ where: { slug: args.slug } })),
   }),
-  companies: t.drizzleConnection(
+  companies: t.connection(
     {
-      type: 'companies',
+      type: Company,
       description: 'All companies, by name, then slug (byte order).',
-      complexity: connectionComplexity(['text', 'slug']),
+      complexity: listComplexity(lists.companies),
+      extensions: connection(lists.companies),
       args: { filter: t.arg({ type: CompanyFilter, description: 'Narrows the list.' }) },
-      totalCount: (_parent, args, ctx) =>
-        ctx.db.$count(companies, companyFilterSql(companies, args.filter)),
-      resolve: (query, _parent, args, ctx) =>
-        ctx.db.query.companies.findMany(
-          query({
-            where: { RAW: (table) => companyFilterSql(table, args.filter) ?? sql`true` },
-            orderBy: { name: 'asc', slug: 'asc' },
-          }),
-        ),
+      resolve: (_root, args, ctx, info) =>
+        rootListConnection<typeof Company.$inferType>(lists.companies, 'Company', args, ctx, info),
     },
     CompanyConnection,
   ),
@@ -291,7 +218,8 @@ const UpsertCompanySuccess = builder
       company: t.field({
         type: Company,
         description: 'The company as stored now.',
-        resolve: (result) => result.company as never,
+        extensions: entity('companies', (result: { company: CompanyRow }) => result.company.id),
+        resolve: (result) => result.company,
       }),
       created: t.exposeBoolean('created', {
         description: 'True when the slug was new and the company was created.',

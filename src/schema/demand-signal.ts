@@ -1,17 +1,32 @@
 /**
  * `DemandSignal`: market evidence around AI chips (orders, interest, production ramps,
- * reported revenue, write-downs), naming the companies involved and usually a chip.
+ * reported revenue, write-downs), naming the companies involved and usually a chip. Attaches
+ * `Company.demandSignals` and `Chip.demandSignals`.
  * Source: the curated store (`demand_signals`, `demand_signal_companies`).
  */
-import { and, type SQL, sql } from 'drizzle-orm';
-import type { PgColumn } from 'drizzle-orm/pg-core';
-import { builder, connectionComplexity, nodeConnection } from '../builder.js';
-import { demandSignals } from '../db/schema.js';
-import { inList } from '../db/sql.js';
+import { builder, nodeConnection } from '../builder.js';
+import { lists } from '../db/lists.js';
 import { type DemandSignalRow, recordDemandSignal } from '../db/writes/demand-signals.js';
+import {
+  column,
+  computed,
+  connection,
+  entity,
+  lookup,
+  property,
+  relation,
+  storeType,
+} from '../plan/metadata.js';
 import type { SubscriberItem } from '../pubsub/subscriber.js';
 import { eventOf, matchesDemandSignalEvent } from '../pubsub/topics.js';
+import { Chip } from './chip.js';
 import { Company } from './company.js';
+import {
+  listComplexity,
+  relatedListConnection,
+  relatedListSelect,
+  rootListConnection,
+} from './connections.js';
 import {
   DemandSignalKind,
   DemandSignalOrder,
@@ -19,56 +34,9 @@ import {
   SignalDirection,
   SignalStrength,
 } from './enums.js';
+import { DemandSignalFilter } from './filters.js';
 import { AFTER_EVENT_CURSOR, checkedAfter, encodeEventCursor } from './node.js';
 import { mutationResult } from './results.js';
-
-export const DemandSignalFilter = builder.inputType('DemandSignalFilter', {
-  description: 'Narrows a list of demand signals. All given conditions must hold.',
-  fields: (t) => ({
-    kind: t.field({ type: [DemandSignalKind], description: 'Of any of these kinds.' }),
-    chip: t.string({ description: 'About this chip (a chip slug, e.g. `h200`).' }),
-    company: t.string({ description: 'Naming this company (a company slug, e.g. `bytedance`).' }),
-    observedFrom: t.field({ type: 'Date', description: 'Observed on or after this date.' }),
-    observedTo: t.field({ type: 'Date', description: 'Observed on or before this date.' }),
-  }),
-});
-
-type DemandSignalFilterShape =
-  | {
-      kind?: string[] | null;
-      chip?: string | null;
-      company?: string | null;
-      observedFrom?: string | null;
-      observedTo?: string | null;
-    }
-  | null
-  | undefined;
-
-type SignalColumns = { id: PgColumn; kind: PgColumn; chipId: PgColumn; observedOn: PgColumn };
-
-/** The `DemandSignalFilter` as SQL over `table` (the real table or a query's alias). */
-export function demandSignalFilterSql(
-  table: SignalColumns,
-  filter: DemandSignalFilterShape,
-): SQL | undefined {
-  if (!filter) return undefined;
-  const conditions: SQL[] = [];
-  if (filter.kind?.length) conditions.push(sql`${table.kind} in ${inList(filter.kind)}`);
-  if (filter.chip != null) {
-    conditions.push(
-      sql`${table.chipId} = (select c_f.id from chips c_f where c_f.slug = ${filter.chip})`,
-    );
-  }
-  if (filter.company != null) {
-    conditions.push(sql`exists (select 1 from demand_signal_companies dsc_f
-      join companies co_f on co_f.id = dsc_f.company_id
-      where dsc_f.signal_id = ${table.id} and co_f.slug = ${filter.company})`);
-  }
-  if (filter.observedFrom)
-    conditions.push(sql`${table.observedOn} >= ${filter.observedFrom}::date`);
-  if (filter.observedTo) conditions.push(sql`${table.observedOn} <= ${filter.observedTo}::date`);
-  return conditions.length ? and(...conditions) : undefined;
-}
 
 /** An amount in the currency a source reported it in. */
 export const MonetaryAmount = builder
@@ -76,12 +44,15 @@ export const MonetaryAmount = builder
   .implement({
     description: 'An exact amount of money in a stated currency.',
     fields: (t) => ({
-      amount: t.field({
+      amount: t.expose('amount', {
         type: 'Decimal',
         description: 'The amount, exact.',
-        resolve: (m) => m.amount,
+        extensions: property('amount'),
       }),
-      currency: t.exposeString('currency', { description: 'ISO 4217 currency code, e.g. `CNY`.' }),
+      currency: t.exposeString('currency', {
+        description: 'ISO 4217 currency code, e.g. `CNY`.',
+        extensions: property('currency'),
+      }),
     }),
   });
 
@@ -90,6 +61,7 @@ export const DemandSignal = builder.drizzleNode('demandSignals', {
   // Load only the columns the selected fields declare (and the slug the global ID is made
   // of), not the whole row.
   select: { columns: { slug: true } },
+  extensions: storeType({ table: 'demandSignals', nodeKey: 'slug' }),
   description:
     'Market evidence about AI-chip demand: an order, reported interest, a production ramp, ' +
     'revenue or a write-down. E.g. Chinese approval for ByteDance, Alibaba and Tencent to buy ' +
@@ -101,6 +73,7 @@ export const DemandSignal = builder.drizzleNode('demandSignals', {
   fields: (t) => ({
     slug: t.exposeString('slug', {
       description: 'Stable human key, e.g. `ds-2026-01-28-h200-400k-approved`. Immutable.',
+      extensions: column('slug'),
     }),
   }),
 });
@@ -110,6 +83,12 @@ builder.drizzleObjectFields(DemandSignal, (t) => ({
     type: [Company],
     description:
       'Companies the signal names (buyers and suppliers), in the order the source gives.',
+    extensions: relation('companies', {
+      order: [
+        { column: 'position', direction: 'asc', of: 'link' },
+        { column: 'companyId', direction: 'asc', of: 'link' },
+      ],
+    }),
     select: (_args, _ctx, nestedSelection) => ({
       with: {
         companyLinks: {
@@ -118,89 +97,84 @@ builder.drizzleObjectFields(DemandSignal, (t) => ({
         },
       },
     }),
-    resolve: (signal) =>
-      (signal as unknown as { companyLinks: { company: object }[] }).companyLinks.map(
-        (link) => link.company,
-      ) as never,
+    resolve: (signal) => signal.companyLinks.map((link) => link.company),
   }),
   chip: t.relation('chip', {
     nullable: true,
     description: 'The chip the signal is about, if one.',
+    extensions: relation('chip'),
   }),
-  kind: t.field({
+  kind: t.expose('kind', {
     type: DemandSignalKind,
     description: 'What kind of evidence this is.',
-    select: { columns: { kind: true } },
-    resolve: (signal) => signal.kind,
+    extensions: column('kind'),
   }),
-  observedOn: t.field({
+  observedOn: t.expose('observedOn', {
     type: 'Date',
     description: 'Date the signal was reported or observed.',
-    select: { columns: { observedOn: true } },
-    resolve: (signal) => signal.observedOn,
+    extensions: column('observedOn'),
   }),
   quantityUnits: t.exposeInt('quantityUnits', {
     nullable: true,
     description: 'Number of chips involved, when reported.',
+    extensions: column('quantityUnits'),
   }),
-  valueUsd: t.field({
+  valueUsd: t.expose('valueUsd', {
     type: 'Decimal',
     nullable: true,
     description: 'Value in US dollars, exact (e.g. `"16000000000"`), when reported.',
-    select: { columns: { valueUsd: true } },
-    resolve: (signal) => signal.valueUsd,
+    extensions: column('valueUsd'),
   }),
   valueOriginal: t.field({
     type: MonetaryAmount,
     nullable: true,
     description: 'The value as reported when the source gave another currency (e.g. CNY).',
-    select: { columns: { valueOriginalAmount: true, valueOriginalCurrency: true } },
-    resolve: (signal) =>
-      signal.valueOriginalAmount && signal.valueOriginalCurrency
-        ? { amount: signal.valueOriginalAmount, currency: signal.valueOriginalCurrency }
-        : null,
+    ...computed(
+      ['valueOriginalAmount', 'valueOriginalCurrency'],
+      (signal: { valueOriginalAmount: string | null; valueOriginalCurrency: string | null }) =>
+        signal.valueOriginalAmount && signal.valueOriginalCurrency
+          ? { amount: signal.valueOriginalAmount, currency: signal.valueOriginalCurrency }
+          : null,
+    ),
   }),
-  direction: t.field({
+  direction: t.expose('direction', {
     type: SignalDirection,
     nullable: true,
     description: 'Whether the signal points to more or less demand.',
-    select: { columns: { direction: true } },
-    resolve: (signal) => signal.direction,
+    extensions: column('direction'),
   }),
-  strength: t.field({
+  strength: t.expose('strength', {
     type: SignalStrength,
     nullable: true,
     description: 'How strong the evidence is.',
-    select: { columns: { strength: true } },
-    resolve: (signal) => signal.strength,
+    extensions: column('strength'),
   }),
   reportedBy: t.exposeString('reportedBy', {
     nullable: true,
     description: 'Who reported it, e.g. `Reuters` or `Company filing (10-K)`.',
+    extensions: column('reportedBy'),
   }),
   summary: t.exposeString('summary', {
     nullable: true,
     description: 'What was reported (paraphrased).',
+    extensions: column('summary'),
   }),
-  sourceUrl: t.field({
+  sourceUrl: t.expose('sourceUrl', {
     type: 'URL',
     nullable: true,
     description: 'Where the signal was confirmed.',
-    select: { columns: { sourceUrl: true } },
-    resolve: (signal) => signal.sourceUrl,
+    extensions: column('sourceUrl'),
   }),
-  confidence: t.field({
+  confidence: t.expose('confidence', {
     type: FactConfidence,
     description: 'VERIFIED when confirmed in `sourceUrl`, RECALLED otherwise.',
-    select: { columns: { confidence: true } },
-    resolve: (signal) => signal.confidence,
+    extensions: column('confidence'),
   }),
   eventCursor: t.string({
     description:
       'Opaque position of this signal in the event stream, which is in commit order: the ' +
       'resume point a subscription takes as `after` (see `Subscription`).',
-    select: { columns: { eventSeq: true } },
-    resolve: (signal) => encodeEventCursor(signal.eventSeq),
+    ...computed(['eventSeq'], (signal: { eventSeq: number }) => encodeEventCursor(signal.eventSeq)),
   }),
 }));
 
@@ -211,7 +185,49 @@ export const DemandSignalConnection = nodeConnection(
   'demand signals',
 );
 
-const ORDER_DIRECTION = { OBSERVED_ON_ASC: 'asc', OBSERVED_ON_DESC: 'desc' } as const;
+builder.drizzleObjectField(Company, 'demandSignals', (t) =>
+  t.connection(
+    {
+      type: DemandSignal,
+      description: 'Demand signals naming this company, newest first (ties by slug).',
+      complexity: listComplexity(lists.companyDemandSignals),
+      extensions: connection(lists.companyDemandSignals),
+      args: { filter: t.arg({ type: DemandSignalFilter, description: 'Narrows the signals.' }) },
+      select: (args, _ctx, nestedSelection) =>
+        relatedListSelect(lists.companyDemandSignals, args, nestedSelection),
+      resolve: (company, args, ctx) =>
+        relatedListConnection<typeof DemandSignal.$inferType>(
+          lists.companyDemandSignals,
+          company,
+          args,
+          ctx,
+        ),
+    },
+    DemandSignalConnection,
+  ),
+);
+
+builder.drizzleObjectField(Chip, 'demandSignals', (t) =>
+  t.connection(
+    {
+      type: DemandSignal,
+      description: 'Demand signals about this chip, newest first (ties by slug).',
+      complexity: listComplexity(lists.chipDemandSignals),
+      extensions: connection(lists.chipDemandSignals),
+      args: { filter: t.arg({ type: DemandSignalFilter, description: 'Narrows the signals.' }) },
+      select: (args, _ctx, nestedSelection) =>
+        relatedListSelect(lists.chipDemandSignals, args, nestedSelection),
+      resolve: (chip, args, ctx) =>
+        relatedListConnection<typeof DemandSignal.$inferType>(
+          lists.chipDemandSignals,
+          chip,
+          args,
+          ctx,
+        ),
+    },
+    DemandSignalConnection,
+  ),
+);
 
 builder.queryFields((t) => ({
   demandSignal: t.drizzleField({
@@ -219,14 +235,16 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'A demand signal by slug; null when there is none.',
     args: { slug: t.arg.string({ required: true, description: 'The signal slug.' }) },
+    extensions: lookup('demandSignals', 'slug', 'slug'),
     resolve: (query, _root, args, ctx) =>
       ctx.db.query.demandSignals.findFirst(query({ where: { slug: args.slug } })),
   }),
-  demandSignals: t.drizzleConnection(
+  demandSignals: t.connection(
     {
-      type: 'demandSignals',
+      type: DemandSignal,
       description: 'Demand signals, newest first by default (ties by slug).',
-      complexity: connectionComplexity(['date', 'slug']),
+      complexity: listComplexity(lists.demandSignals),
+      extensions: connection(lists.demandSignals),
       args: {
         filter: t.arg({ type: DemandSignalFilter, description: 'Narrows the list.' }),
         orderBy: t.arg({
@@ -235,17 +253,14 @@ builder.queryFields((t) => ({
           description: 'Sort order; ties are broken by slug in the same direction.',
         }),
       },
-      totalCount: (_parent, args, ctx) =>
-        ctx.db.$count(demandSignals, demandSignalFilterSql(demandSignals, args.filter)),
-      resolve: (query, _parent, args, ctx) => {
-        const direction = ORDER_DIRECTION[args.orderBy ?? 'OBSERVED_ON_DESC'];
-        return ctx.db.query.demandSignals.findMany(
-          query({
-            where: { RAW: (table) => demandSignalFilterSql(table, args.filter) ?? sql`true` },
-            orderBy: { observedOn: direction, slug: direction },
-          }),
-        );
-      },
+      resolve: (_root, args, ctx, info) =>
+        rootListConnection<typeof DemandSignal.$inferType>(
+          lists.demandSignals,
+          'DemandSignal',
+          args,
+          ctx,
+          info,
+        ),
     },
     DemandSignalConnection,
   ),
@@ -266,6 +281,7 @@ builder.subscriptionField('demandSignalRecorded', (t) =>
         description: AFTER_EVENT_CURSOR,
       }),
     },
+    extensions: entity('demandSignals', (item: SubscriberItem) => eventOf(item).id),
     subscribe: async (_root, args, ctx) =>
       ctx.events.subscribe(
         matchesDemandSignalEvent(args.filter),
@@ -329,7 +345,11 @@ const RecordDemandSignalSuccess = builder
       demandSignal: t.field({
         type: DemandSignal,
         description: 'The recorded signal.',
-        resolve: (result) => result.demandSignal as never,
+        extensions: entity(
+          'demandSignals',
+          (result: { demandSignal: DemandSignalRow }) => result.demandSignal.id,
+        ),
+        resolve: (result) => result.demandSignal,
       }),
       replayed: t.exposeBoolean('replayed', {
         description:

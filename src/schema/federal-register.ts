@@ -6,7 +6,9 @@
  */
 import type { GraphQLError } from 'graphql';
 import { builder, pageSize } from '../builder.js';
+import type { Context } from '../context.js';
 import { BadUserInputError } from '../errors.js';
+import { resolvedAround } from '../plan/metadata.js';
 import type { FederalRegisterDocument as DocumentShape } from '../sources/federal-register.js';
 import { type Sourced, UpstreamRefusedError } from '../sources/http.js';
 import { PolicyDecision } from './policy-decision.js';
@@ -119,13 +121,19 @@ builder.drizzleObjectField(PolicyDecision, 'federalRegisterDocument', (t) =>
       'register has no such document; null with an error `SOURCE_UNAVAILABLE` or ' +
       '`SOURCE_INVALID_RESPONSE` (and `extensions.source: "federal-register"`) when the API ' +
       'fails and no cached copy exists. The rest of the response is unaffected.',
-    select: { columns: { federalRegisterDocumentNumber: true } },
-    resolve: async (decision, _args, ctx) => {
-      const number = decision.federalRegisterDocumentNumber;
-      if (!number) return null;
-      const document = await ctx.sources.federalRegisterDocument.load(number);
-      return document.value ? { value: document.value, info: document.info } : null;
-    },
+    ...resolvedAround(
+      ['federalRegisterDocumentNumber'],
+      async (
+        decision: { federalRegisterDocumentNumber: string | null },
+        _args: unknown,
+        ctx: Context,
+      ) => {
+        const number = decision.federalRegisterDocumentNumber;
+        if (!number) return null;
+        const document = await ctx.sources.federalRegisterDocument.load(number);
+        return document.value ? { value: document.value, info: document.info } : null;
+      },
+    ),
   }),
 );
 

@@ -3,7 +3,10 @@
  * company facts, as `Company.financials`.
  * Source: SEC EDGAR (data.sec.gov), cached (see `SourceInfo`).
  */
+
 import { builder } from '../builder.js';
+import type { Context } from '../context.js';
+import { resolvedAround } from '../plan/metadata.js';
 import type { SourceInfo as SourceInfoShape } from '../sources/http.js';
 import type {
   FinancialFact as FactShape,
@@ -101,18 +104,24 @@ builder.drizzleObjectField(Company, 'financials', (t) =>
       '`SOURCE_UNAVAILABLE` / `SOURCE_INVALID_RESPONSE` (`extensions.source: "sec-edgar"`) when ' +
       'EDGAR fails and no cached copy exists, or `SOURCE_NOT_CONFIGURED` when the operator has ' +
       'not set the SEC contact (CHIPGATE_SEC_USER_AGENT). Only this field is affected.',
-    select: { columns: { secCik: true, name: true } },
-    resolve: async (company, _args, ctx): Promise<FinancialsResult> => {
-      if (!company.secCik) {
-        return {
-          concept: null,
-          revenue: [],
-          note: `${company.name} does not file with the SEC (no CIK on record), so EDGAR has no financials for it.`,
-          source: null,
-        };
-      }
-      const financials = await ctx.sources.financials.load(company.secCik);
-      return { ...financials.value, source: financials.info };
-    },
+    ...resolvedAround(
+      ['secCik', 'name'],
+      async (
+        company: { secCik: string | null; name: string },
+        _args: unknown,
+        ctx: Context,
+      ): Promise<FinancialsResult> => {
+        if (!company.secCik) {
+          return {
+            concept: null,
+            revenue: [],
+            note: `${company.name} does not file with the SEC (no CIK on record), so EDGAR has no financials for it.`,
+            source: null,
+          };
+        }
+        const financials = await ctx.sources.financials.load(company.secCik);
+        return { ...financials.value, source: financials.info };
+      },
+    ),
   }),
 );

@@ -11,6 +11,7 @@ import './company.js';
 import './chip.js';
 import './policy-decision.js';
 import './demand-signal.js';
+import './export-status.js';
 import './timeline.js';
 import './results.js';
 import './source-info.js';

@@ -4,8 +4,12 @@
  * `Company.news` and `Chip.news`.
  * Source: the configured feeds, cached and refreshed with conditional GETs (see `SourceInfo`).
  */
+
 import { builder } from '../builder.js';
+import type { Context } from '../context.js';
+import type { Listing } from '../db/schema.js';
 import { BadUserInputError } from '../errors.js';
+import { resolvedAround } from '../plan/metadata.js';
 import { aliasMatcher, chipAliases, companyAliases } from '../sources/aliases.js';
 import type { SourcedNewsItem } from '../sources/index.js';
 import { Chip } from './chip.js';
@@ -77,11 +81,14 @@ builder.drizzleObjectField(Company, 'news', (t) =>
     description: `News items naming this company (name, ticker or alias), newest first. ${NEWS_FAILURE}`,
     args: { first: t.arg.int({ description: FIRST_DESCRIPTION }) },
     complexity: (args) => ({ field: 1, multiplier: newsLimit(args.first) }),
-    select: { columns: { name: true, listings: true } },
-    resolve: async (company, args, ctx) => {
-      const limit = newsLimit(args.first);
-      return matching(await ctx.sources.newsItems(), companyAliases(company), limit);
-    },
+    ...resolvedAround(
+      ['slug', 'name', 'listings'],
+      async (
+        company: { slug: string; name: string; listings: Listing[] },
+        args: { first?: number | null },
+        ctx: Context,
+      ) => matching(await ctx.sources.newsItems(), companyAliases(company), newsLimit(args.first)),
+    ),
   }),
 );
 
@@ -92,10 +99,10 @@ builder.drizzleObjectField(Chip, 'news', (t) =>
     description: `News items naming this chip (name, model number or alias), newest first. ${NEWS_FAILURE}`,
     args: { first: t.arg.int({ description: FIRST_DESCRIPTION }) },
     complexity: (args) => ({ field: 1, multiplier: newsLimit(args.first) }),
-    select: { columns: { name: true } },
-    resolve: async (chip, args, ctx) => {
-      const limit = newsLimit(args.first);
-      return matching(await ctx.sources.newsItems(), chipAliases(chip), limit);
-    },
+    ...resolvedAround(
+      ['slug', 'name'],
+      async (chip: { slug: string; name: string }, args: { first?: number | null }, ctx: Context) =>
+        matching(await ctx.sources.newsItems(), chipAliases(chip), newsLimit(args.first)),
+    ),
   }),
 );

@@ -11,6 +11,7 @@ import { builder } from '../builder.js';
 import type { Context } from '../context.js';
 import { latestEventSeq } from '../db/events.js';
 import { BadUserInputError } from '../errors.js';
+import { special } from '../plan/metadata.js';
 
 /** Node types and the shape of their key. */
 const NODE_KEYS: Record<string, RegExp> = {
@@ -194,6 +195,7 @@ builder.queryFields((t) => ({
     description:
       'Fetches any object by its global `id`. Returns null for a well-formed ID whose object ' +
       'does not exist; a malformed ID is a BAD_USER_INPUT error.',
+    extensions: special('node'),
     args: {
       id: t.arg.id({ required: true, description: 'A global ID, as returned in an `id` field.' }),
     },
@@ -209,6 +211,7 @@ builder.queryFields((t) => ({
       'Fetches objects by global ID, in the order asked. A position is null when its object ' +
       'does not exist; a malformed ID nulls only its own position, with a BAD_USER_INPUT error ' +
       'whose path points at it.',
+    extensions: special('nodes'),
     args: {
       ids: t.arg.idList({ required: true, description: 'Global IDs, at most 100.' }),
     },

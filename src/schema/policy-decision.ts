@@ -1,14 +1,14 @@
 /**
  * `PolicyDecision` and its status history (`PolicyDecisionUpdate`): what governments decided
  * about AI chips, which chips and companies each decision names, and how its status changed.
+ * Attaches `Company.policyDecisions` and `Chip.policyDecisions` (whose edges carry the
+ * decision's effect on the chip).
  * Source: the curated store (`policy_decisions`, `policy_decision_chips`,
  * `policy_decision_companies`, `policy_decision_updates`).
  */
-import { and, type SQL, sql } from 'drizzle-orm';
-import type { PgColumn } from 'drizzle-orm/pg-core';
-import { builder, connectionComplexity, nodeConnection } from '../builder.js';
-import { policyDecisions } from '../db/schema.js';
-import { inList } from '../db/sql.js';
+import { builder, nodeConnection } from '../builder.js';
+import { lists } from '../db/lists.js';
+import type { PolicyEffect as PolicyEffectValue } from '../db/schema.js';
 import {
   createPolicyDecision,
   type PolicyDecisionRow,
@@ -16,8 +16,25 @@ import {
   STATUS_TRANSITIONS,
   updatePolicyDecisionStatus,
 } from '../db/writes/policy-decisions.js';
+import {
+  column,
+  computed,
+  connection,
+  entity,
+  lookup,
+  relation,
+  storeType,
+} from '../plan/metadata.js';
 import type { SubscriberItem } from '../pubsub/subscriber.js';
 import { eventOf, matchesPolicyDecisionEvent } from '../pubsub/topics.js';
+import { Chip } from './chip.js';
+import { Company } from './company.js';
+import {
+  listComplexity,
+  relatedListConnection,
+  relatedListSelect,
+  rootListConnection,
+} from './connections.js';
 import {
   FactConfidence,
   PolicyDecisionOrder,
@@ -25,104 +42,20 @@ import {
   PolicyKind,
   PolicyStatus,
 } from './enums.js';
+import { PolicyDecisionFilter } from './filters.js';
 import { AFTER_EVENT_CURSOR, checkedAfter, encodeEventCursor } from './node.js';
 import { mutationResult } from './results.js';
 
-export const PolicyDecisionFilter = builder.inputType('PolicyDecisionFilter', {
-  description: 'Narrows a list of policy decisions. All given conditions must hold.',
-  fields: (t) => ({
-    jurisdiction: t.field({
-      type: ['CountryCode'],
-      description: 'Decided by any of these governments (ISO 3166-1 alpha-2), e.g. `["US"]`.',
-    }),
-    destination: t.field({
-      type: 'CountryCode',
-      description: 'Applies to this destination country, e.g. `CN`.',
-    }),
-    status: t.field({ type: [PolicyStatus], description: 'Currently in any of these statuses.' }),
-    kind: t.field({ type: [PolicyKind], description: 'Of any of these kinds.' }),
-    chip: t.string({ description: 'Names this chip (a chip slug, e.g. `h200`).' }),
-    company: t.string({ description: 'Names this company (a company slug, e.g. `nvidia`).' }),
-    announcedFrom: t.field({ type: 'Date', description: 'Announced on or after this date.' }),
-    announcedTo: t.field({ type: 'Date', description: 'Announced on or before this date.' }),
-  }),
-});
-
-/** The input shape of `PolicyDecisionFilter`. */
-export type PolicyDecisionFilterShape =
-  | {
-      jurisdiction?: string[] | null;
-      destination?: string | null;
-      status?: string[] | null;
-      kind?: string[] | null;
-      chip?: string | null;
-      company?: string | null;
-      announcedFrom?: string | null;
-      announcedTo?: string | null;
-    }
-  | null
-  | undefined;
-
-type DecisionColumns = {
-  id: PgColumn | SQL;
-  jurisdiction: PgColumn | SQL;
-  destinations: PgColumn | SQL;
-  status: PgColumn | SQL;
-  kind: PgColumn | SQL;
-  announcedOn: PgColumn | SQL;
-};
-
-/** The filterable columns of `policy_decisions` under a hand-written SQL alias. */
-export const decisionColumnsOf = (alias: string): DecisionColumns => ({
-  id: sql.raw(`${alias}.id`),
-  jurisdiction: sql.raw(`${alias}.jurisdiction`),
-  destinations: sql.raw(`${alias}.destinations`),
-  status: sql.raw(`${alias}.status`),
-  kind: sql.raw(`${alias}.kind`),
-  announcedOn: sql.raw(`${alias}.announced_on`),
-});
-
-/**
- * The `PolicyDecisionFilter` as SQL over `table` (the real table, or the alias a relational
- * query passes to `RAW`). Chip and company conditions are `exists` subqueries on the links.
- */
-export function policyDecisionFilterSql(
-  table: DecisionColumns,
-  filter: PolicyDecisionFilterShape,
-): SQL | undefined {
-  if (!filter) return undefined;
-  const conditions: SQL[] = [];
-  if (filter.jurisdiction?.length)
-    conditions.push(sql`${table.jurisdiction} in ${inList(filter.jurisdiction)}`);
-  if (filter.destination) conditions.push(sql`${filter.destination} = any(${table.destinations})`);
-  if (filter.status?.length) conditions.push(sql`${table.status} in ${inList(filter.status)}`);
-  if (filter.kind?.length) conditions.push(sql`${table.kind} in ${inList(filter.kind)}`);
-  if (filter.chip != null) {
-    conditions.push(sql`exists (select 1 from policy_decision_chips pdc_f
-      join chips c_f on c_f.id = pdc_f.chip_id
-      where pdc_f.decision_id = ${table.id} and c_f.slug = ${filter.chip})`);
-  }
-  if (filter.company != null) {
-    conditions.push(sql`exists (select 1 from policy_decision_companies pdco_f
-      join companies co_f on co_f.id = pdco_f.company_id
-      where pdco_f.decision_id = ${table.id} and co_f.slug = ${filter.company})`);
-  }
-  if (filter.announcedFrom)
-    conditions.push(sql`${table.announcedOn} >= ${filter.announcedFrom}::date`);
-  if (filter.announcedTo) conditions.push(sql`${table.announcedOn} <= ${filter.announcedTo}::date`);
-  return conditions.length ? and(...conditions) : undefined;
-}
-
 export const AffectedChip = builder.drizzleObject('policyDecisionChips', {
   name: 'AffectedChip',
+  extensions: storeType({ table: 'policyDecisionChips' }),
   description: 'A chip a decision names, with what the decision does to it.',
   fields: (t) => ({
-    chip: t.relation('chip', { description: 'The chip.' }),
-    effect: t.field({
+    chip: t.relation('chip', { description: 'The chip.', extensions: relation('chip') }),
+    effect: t.expose('effect', {
       type: PolicyEffect,
       description: 'What the decision does to this chip for the destinations it covers.',
-      select: { columns: { effect: true } },
-      resolve: (link) => link.effect,
+      extensions: column('effect'),
     }),
   }),
 });
@@ -132,6 +65,7 @@ export const PolicyDecision = builder.drizzleNode('policyDecisions', {
   // Load only the columns the selected fields declare (and the slug the global ID is made
   // of), not the whole row.
   select: { columns: { slug: true } },
+  extensions: storeType({ table: 'policyDecisions', nodeKey: 'slug' }),
   description:
     'A government decision about AI chips: an export rule, a license decision, import ' +
     'guidance, a ban, an investigation or a tariff. E.g. the U.S. approving H200 sales to ' +
@@ -143,100 +77,103 @@ export const PolicyDecision = builder.drizzleNode('policyDecisions', {
   fields: (t) => ({
     slug: t.exposeString('slug', {
       description: 'Stable human key, e.g. `us-whitehouse-2025-12-08-h200-approval`. Immutable.',
+      extensions: column('slug'),
     }),
-    title: t.exposeString('title', { description: 'Title of the decision or rule.' }),
+    title: t.exposeString('title', {
+      description: 'Title of the decision or rule.',
+      extensions: column('title'),
+    }),
     summary: t.exposeString('summary', {
       nullable: true,
       description: 'What it does, in a sentence or two (paraphrased, not quoted).',
+      extensions: column('summary'),
     }),
-    jurisdiction: t.field({
+    jurisdiction: t.expose('jurisdiction', {
       type: 'CountryCode',
       description: 'The government that decided (ISO 3166-1 alpha-2), e.g. `US`, `CN`.',
-      select: { columns: { jurisdiction: true } },
-      resolve: (decision) => decision.jurisdiction,
+      extensions: column('jurisdiction'),
     }),
-    destinations: t.field({
+    destinations: t.expose('destinations', {
       type: ['CountryCode'],
       description:
         'Destination countries the decision applies to, as tracked here (ISO 3166-1 alpha-2). ' +
         'U.S. rules also reach destinations this list may not record (e.g. Macau, Country Group D:5).',
-      select: { columns: { destinations: true } },
-      resolve: (decision) => decision.destinations,
+      extensions: column('destinations'),
     }),
     authority: t.exposeString('authority', {
       description:
         'The body that decided: `BIS`, `White House`, `CAC`, `MOFCOM`, `SAMR`, `Customs (GACC)`, ...',
+      extensions: column('authority'),
     }),
-    kind: t.field({
+    kind: t.expose('kind', {
       type: PolicyKind,
       description: 'The legal instrument.',
-      select: { columns: { kind: true } },
-      resolve: (decision) => decision.kind,
+      extensions: column('kind'),
     }),
-    status: t.field({
+    status: t.expose('status', {
       type: PolicyStatus,
       description: 'Current status; `updates` has the history.',
-      select: { columns: { status: true } },
-      resolve: (decision) => decision.status,
+      extensions: column('status'),
     }),
-    announcedOn: t.field({
+    announcedOn: t.expose('announcedOn', {
       type: 'Date',
       description: 'Date the decision was announced or signed.',
-      select: { columns: { announcedOn: true } },
-      resolve: (decision) => decision.announcedOn,
+      extensions: column('announcedOn'),
     }),
-    effectiveOn: t.field({
+    effectiveOn: t.expose('effectiveOn', {
       type: 'Date',
       nullable: true,
       description: 'Date it takes legal effect, when known and different from none.',
-      select: { columns: { effectiveOn: true } },
-      resolve: (decision) => decision.effectiveOn,
+      extensions: column('effectiveOn'),
     }),
-    publishedOn: t.field({
+    publishedOn: t.expose('publishedOn', {
       type: 'Date',
       nullable: true,
       description: 'Date of publication in the Federal Register, for U.S. rules.',
-      select: { columns: { publishedOn: true } },
-      resolve: (decision) => decision.publishedOn,
+      extensions: column('publishedOn'),
     }),
     revenueSharePercent: t.exposeFloat('revenueSharePercent', {
       nullable: true,
       description:
         'Share of sales revenue the exporter pays the U.S. government as a license condition, ' +
         'in percent (e.g. `25` for the H200 approval).',
+      extensions: column('revenueSharePercent'),
     }),
     tariffPercent: t.exposeFloat('tariffPercent', {
       nullable: true,
       description: 'Tariff rate in percent, for tariff decisions.',
+      extensions: column('tariffPercent'),
     }),
     federalRegisterDocumentNumber: t.exposeString('federalRegisterDocumentNumber', {
       nullable: true,
       description: 'Federal Register document number, e.g. `2022-21658` (U.S. rules only).',
+      extensions: column('federalRegisterDocumentNumber'),
     }),
     federalRegisterCitation: t.exposeString('federalRegisterCitation', {
       nullable: true,
       description: 'Federal Register citation, e.g. `87 FR 62186`.',
+      extensions: column('federalRegisterCitation'),
     }),
     regulationIdentifierNumber: t.exposeString('regulationIdentifierNumber', {
       nullable: true,
       description: 'Regulation Identifier Number (RIN), e.g. `0694-AI94`.',
+      extensions: column('regulationIdentifierNumber'),
     }),
     presidentialDocumentNumber: t.exposeString('presidentialDocumentNumber', {
       nullable: true,
       description: 'Presidential document, e.g. `Proclamation 11002`.',
+      extensions: column('presidentialDocumentNumber'),
     }),
-    sourceUrl: t.field({
+    sourceUrl: t.expose('sourceUrl', {
       type: 'URL',
       nullable: true,
       description: 'Where the decision was confirmed.',
-      select: { columns: { sourceUrl: true } },
-      resolve: (decision) => decision.sourceUrl,
+      extensions: column('sourceUrl'),
     }),
-    confidence: t.field({
+    confidence: t.expose('confidence', {
       type: FactConfidence,
       description: 'VERIFIED when confirmed in `sourceUrl`, RECALLED otherwise.',
-      select: { columns: { confidence: true } },
-      resolve: (decision) => decision.confidence,
+      extensions: column('confidence'),
     }),
   }),
 });
@@ -246,20 +183,34 @@ builder.drizzleObjectFields(PolicyDecision, (t) => ({
     type: AffectedChip,
     description: 'Chips the decision names, with the effect on each.',
     query: { orderBy: { chipId: 'asc' } },
+    extensions: relation('chipLinks', { order: [{ column: 'chipId', direction: 'asc' }] }),
   }),
   companies: t.relation('companies', {
     description: 'Companies the decision affects, by name.',
     query: { orderBy: { name: 'asc', slug: 'asc' } },
+    extensions: relation('companies', {
+      order: [
+        { column: 'name', direction: 'asc' },
+        { column: 'slug', direction: 'asc' },
+      ],
+    }),
   }),
   supersedes: t.relation('supersedes', {
     nullable: true,
     description: 'The earlier decision this one replaces.',
+    extensions: relation('supersedes'),
   }),
   updates: t.relation('updates', {
     description:
       'Status history, oldest first (by `occurredAt`, then id). The first entry has a null ' +
       '`fromStatus`: the status the decision was recorded with.',
     query: { orderBy: { occurredAt: 'asc', id: 'asc' } },
+    extensions: relation('updates', {
+      order: [
+        { column: 'occurredAt', direction: 'asc' },
+        { column: 'id', direction: 'asc' },
+      ],
+    }),
   }),
 }));
 
@@ -275,6 +226,13 @@ builder.drizzleObjectField(PolicyDecision, 'supersededBy', (t) =>
     type: PolicyDecision,
     nullable: true,
     description: 'The decision that replaced this one (the latest, if several did).',
+    extensions: relation('supersededBy', {
+      order: [
+        { column: 'announcedOn', direction: 'desc' },
+        { column: 'slug', direction: 'desc' },
+      ],
+      first: true,
+    }),
     select: (_args, _ctx, nestedSelection) => ({
       with: {
         supersededBy: nestedSelection({
@@ -283,8 +241,7 @@ builder.drizzleObjectField(PolicyDecision, 'supersededBy', (t) =>
         }),
       },
     }),
-    resolve: (decision) =>
-      ((decision as unknown as { supersededBy: object[] }).supersededBy[0] ?? null) as never,
+    resolve: (decision) => decision.supersededBy[0] ?? null,
   }),
 );
 
@@ -292,6 +249,7 @@ export const PolicyDecisionUpdate = builder.drizzleNode('policyDecisionUpdates',
   name: 'PolicyDecisionUpdate',
   // Load only the columns the selected fields declare, not the whole row.
   select: {},
+  extensions: storeType({ table: 'policyDecisionUpdates', nodeKey: 'id' }),
   description:
     "One entry of a decision's status history: a status change, or (with a null " +
     '`fromStatus`) the status it was first recorded with. Written by the database for every ' +
@@ -301,42 +259,114 @@ export const PolicyDecisionUpdate = builder.drizzleNode('policyDecisionUpdates',
     description: 'Global ID: base64 of `PolicyDecisionUpdate:<row id>`.',
   },
   fields: (t) => ({
-    decision: t.relation('decision', { description: 'The decision whose status changed.' }),
-    fromStatus: t.field({
+    decision: t.relation('decision', {
+      description: 'The decision whose status changed.',
+      extensions: relation('decision'),
+    }),
+    fromStatus: t.expose('fromStatus', {
       type: PolicyStatus,
       nullable: true,
       description: 'Status before the change; null for the first status.',
-      select: { columns: { fromStatus: true } },
-      resolve: (update) => update.fromStatus,
+      extensions: column('fromStatus'),
     }),
-    toStatus: t.field({
+    toStatus: t.expose('toStatus', {
       type: PolicyStatus,
       description: 'Status after the change.',
-      select: { columns: { toStatus: true } },
-      resolve: (update) => update.toStatus,
+      extensions: column('toStatus'),
     }),
-    occurredAt: t.field({
+    occurredAt: t.expose('occurredAt', {
       type: 'DateTime',
       description:
         'When the change happened (UTC). A change known only by its date is at 00:00:00Z of that date.',
-      select: { columns: { occurredAt: true } },
-      resolve: (update) => update.occurredAt,
+      extensions: column('occurredAt'),
     }),
     note: t.exposeString('note', {
       nullable: true,
       description: 'Why the status changed, if recorded.',
+      extensions: column('note'),
     }),
     eventCursor: t.string({
       description:
         'Opaque position of this update in the event stream, which is in commit order: the ' +
         'resume point a subscription takes as `after` (see `Subscription`).',
-      select: { columns: { eventSeq: true } },
-      resolve: (update) => encodeEventCursor(update.eventSeq),
+      ...computed(['eventSeq'], (update: { eventSeq: number }) =>
+        encodeEventCursor(update.eventSeq),
+      ),
     }),
   }),
 });
 
-const ORDER_DIRECTION = { ANNOUNCED_ON_ASC: 'asc', ANNOUNCED_ON_DESC: 'desc' } as const;
+builder.drizzleObjectField(Company, 'policyDecisions', (t) =>
+  t.connection(
+    {
+      type: PolicyDecision,
+      description:
+        'Policy decisions naming this company, newest announcement first (ties by slug).',
+      complexity: listComplexity(lists.companyPolicyDecisions),
+      extensions: connection(lists.companyPolicyDecisions),
+      args: {
+        filter: t.arg({ type: PolicyDecisionFilter, description: 'Narrows the decisions.' }),
+      },
+      select: (args, _ctx, nestedSelection) =>
+        relatedListSelect(lists.companyPolicyDecisions, args, nestedSelection),
+      resolve: (company, args, ctx) =>
+        relatedListConnection<typeof PolicyDecision.$inferType>(
+          lists.companyPolicyDecisions,
+          company,
+          args,
+          ctx,
+        ),
+    },
+    PolicyDecisionConnection,
+  ),
+);
+
+builder.drizzleObjectField(Chip, 'policyDecisions', (t) =>
+  t.connection(
+    {
+      type: PolicyDecision,
+      description:
+        'Decisions that name this chip, newest announcement first (ties by slug); each edge ' +
+        'carries the effect on this chip.',
+      complexity: listComplexity(lists.chipPolicyDecisions),
+      extensions: connection(lists.chipPolicyDecisions),
+      args: {
+        filter: t.arg({ type: PolicyDecisionFilter, description: 'Narrows the decisions.' }),
+      },
+      select: (args, _ctx, nestedSelection) =>
+        relatedListSelect(lists.chipPolicyDecisions, args, nestedSelection),
+      resolve: (chip, args, ctx) =>
+        relatedListConnection<typeof PolicyDecision.$inferType>(
+          lists.chipPolicyDecisions,
+          chip,
+          args,
+          ctx,
+        ),
+    },
+    {
+      name: 'ChipPolicyDecisionConnection',
+      description: 'Policy decisions naming a chip, each with its effect on the chip.',
+      fields: (c) => ({
+        totalCount: c.int({
+          description: 'Number of matching decisions across all pages.',
+          resolve: (connection) => connection.totalCount(),
+        }),
+      }),
+    },
+    {
+      name: 'ChipPolicyDecisionEdge',
+      description: 'A decision naming the chip, with what it does to the chip.',
+      fields: (edge) => ({
+        effect: edge.field({
+          type: PolicyEffect,
+          description: 'What the decision does to this chip for the destinations it covers.',
+          extensions: column('effect'),
+          resolve: (edge) => edge.effect as PolicyEffectValue,
+        }),
+      }),
+    },
+  ),
+);
 
 builder.queryFields((t) => ({
   policyDecision: t.drizzleField({
@@ -345,14 +375,16 @@ builder.queryFields((t) => ({
     description:
       'A policy decision by slug, e.g. `us-whitehouse-2025-12-08-h200-approval`; null when there is none.',
     args: { slug: t.arg.string({ required: true, description: 'The decision slug.' }) },
+    extensions: lookup('policyDecisions', 'slug', 'slug'),
     resolve: (query, _root, args, ctx) =>
       ctx.db.query.policyDecisions.findFirst(query({ where: { slug: args.slug } })),
   }),
-  policyDecisions: t.drizzleConnection(
+  policyDecisions: t.connection(
     {
-      type: 'policyDecisions',
+      type: PolicyDecision,
       description: 'Policy decisions, newest announcement first by default (ties by slug).',
-      complexity: connectionComplexity(['date', 'slug']),
+      complexity: listComplexity(lists.policyDecisions),
+      extensions: connection(lists.policyDecisions),
       args: {
         filter: t.arg({ type: PolicyDecisionFilter, description: 'Narrows the list.' }),
         orderBy: t.arg({
@@ -361,17 +393,14 @@ builder.queryFields((t) => ({
           description: 'Sort order; ties are broken by slug in the same direction.',
         }),
       },
-      totalCount: (_parent, args, ctx) =>
-        ctx.db.$count(policyDecisions, policyDecisionFilterSql(policyDecisions, args.filter)),
-      resolve: (query, _parent, args, ctx) => {
-        const direction = ORDER_DIRECTION[args.orderBy ?? 'ANNOUNCED_ON_DESC'];
-        return ctx.db.query.policyDecisions.findMany(
-          query({
-            where: { RAW: (table) => policyDecisionFilterSql(table, args.filter) ?? sql`true` },
-            orderBy: { announcedOn: direction, slug: direction },
-          }),
-        );
-      },
+      resolve: (_root, args, ctx, info) =>
+        rootListConnection<typeof PolicyDecision.$inferType>(
+          lists.policyDecisions,
+          'PolicyDecision',
+          args,
+          ctx,
+          info,
+        ),
     },
     PolicyDecisionConnection,
   ),
@@ -393,6 +422,7 @@ builder.subscriptionField('policyDecisionUpdated', (t) =>
         description: AFTER_EVENT_CURSOR,
       }),
     },
+    extensions: entity('policyDecisionUpdates', (item: SubscriberItem) => eventOf(item).id),
     subscribe: async (_root, args, ctx) =>
       ctx.events.subscribe(
         matchesPolicyDecisionEvent(args.filter),
@@ -519,7 +549,11 @@ const CreatePolicyDecisionSuccess = builder
       decision: t.field({
         type: PolicyDecision,
         description: 'The new decision.',
-        resolve: (result) => result.decision as never,
+        extensions: entity(
+          'policyDecisions',
+          (result: { decision: PolicyDecisionRow }) => result.decision.id,
+        ),
+        resolve: (result) => result.decision,
       }),
       replayed: t.exposeBoolean('replayed', {
         description:
@@ -538,12 +572,20 @@ const UpdatePolicyDecisionStatusSuccess = builder
       decision: t.field({
         type: PolicyDecision,
         description: 'The decision, with its new status.',
-        resolve: (result) => result.decision as never,
+        extensions: entity(
+          'policyDecisions',
+          (result: { decision: PolicyDecisionRow }) => result.decision.id,
+        ),
+        resolve: (result) => result.decision,
       }),
       update: t.field({
         type: PolicyDecisionUpdate,
         description: 'The history entry recorded for this change.',
-        resolve: (result) => result.update as never,
+        extensions: entity(
+          'policyDecisionUpdates',
+          (result: { update: PolicyDecisionUpdateRow }) => result.update.id,
+        ),
+        resolve: (result) => result.update,
       }),
     }),
   });

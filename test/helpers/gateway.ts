@@ -84,6 +84,8 @@ export async function createTestGateway(
     corsOrigins?: string[];
     maxQueue?: number;
     sources?: SourcesConfig;
+    /** The read path (default: the planner, as the gateway runs). */
+    planner?: 'on' | 'off';
   } = {},
 ): Promise<TestGateway> {
   const statements = new StatementLog();
@@ -100,6 +102,7 @@ export async function createTestGateway(
     limits: { ...defaultLimits(), ...options.limits },
     corsOrigins: options.corsOrigins ?? [],
     graphiql: true,
+    ...(options.planner ? { planner: options.planner } : {}),
   });
   return {
     database,

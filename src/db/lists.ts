@@ -1,0 +1,414 @@
+/**
+ * Every Relay connection over the store, declared once: which rows it lists (a table, the rows
+ * a relation of the parent reaches, or the rows reached through link rows whose columns belong
+ * to the edge), in which orders (each a keyset: ordering columns, ties broken by slug), with
+ * which filter. The resolvers (old path), the planner (planned path), cursors and `totalCount`
+ * all read these declarations.
+ */
+import {
+  type AnyRelations,
+  and,
+  getTableName,
+  type Relation,
+  type SQL,
+  sql,
+  type Table,
+} from 'drizzle-orm';
+import { alias, type PgTable } from 'drizzle-orm/pg-core';
+import { type Database, queryRows } from './client.js';
+import { type CursorPart, type CursorShape, type CursorValues, decodeCursor } from './cursors.js';
+import { type AnyFilter, filterWhere } from './filter-kit.js';
+import { chipFilter, companyFilter, demandSignalFilter, policyDecisionFilter } from './filters.js';
+import { relations } from './relations.js';
+
+/** A table of the store by its relations key (`companies`, `policyDecisions`, ...). */
+export type TableKey = keyof typeof relations & string;
+
+/** One ordering column of a list: a column of the listed rows, and its cursor part. */
+export interface OrderKey {
+  /** Column (TypeScript name) of the node table, e.g. `announcedOn`. */
+  readonly column: string;
+  readonly part: CursorPart;
+}
+
+/** A keyset order: columns compared as a row, all in one direction. */
+export interface ListOrder {
+  readonly direction: 'asc' | 'desc';
+  readonly keys: readonly OrderKey[];
+}
+
+/** A declared connection. */
+export interface ListDeclaration {
+  /** Where the list appears, e.g. `Company.chipsDesigned` (for messages). */
+  readonly name: string;
+  /** The table of the listed nodes. */
+  readonly node: TableKey;
+  /**
+   * A related list: the parent's table and the relation from a parent row to the listed rows
+   * (to the link rows, for a link list).
+   */
+  readonly parent?: { readonly table: TableKey; readonly relation: string };
+  /**
+   * A link list: the listed rows are link rows (their columns are the edge's fields), and the
+   * node is the row this relation of the link table reaches.
+   */
+  readonly link?: { readonly table: TableKey; readonly node: string };
+  /** Orders by the `orderBy` enum value; `default` when the list takes no `orderBy`. */
+  readonly orders: Readonly<Record<string, ListOrder>>;
+  readonly filter?: AnyFilter;
+  /** Cursor shapes issued by earlier versions, still accepted (their leading values match). */
+  readonly legacyCursors?: readonly CursorShape[];
+}
+
+const byNameThenSlug: ListOrder = {
+  direction: 'asc',
+  keys: [
+    { column: 'name', part: 'text' },
+    { column: 'slug', part: 'slug' },
+  ],
+};
+const announced = (direction: 'asc' | 'desc'): ListOrder => ({
+  direction,
+  keys: [
+    { column: 'announcedOn', part: 'date' },
+    { column: 'slug', part: 'slug' },
+  ],
+});
+const observed = (direction: 'asc' | 'desc'): ListOrder => ({
+  direction,
+  keys: [
+    { column: 'observedOn', part: 'date' },
+    { column: 'slug', part: 'slug' },
+  ],
+});
+
+/** The connections of the API. */
+export const lists = {
+  companies: {
+    name: 'Query.companies',
+    node: 'companies',
+    orders: { default: byNameThenSlug },
+    filter: companyFilter,
+  },
+  chips: {
+    name: 'Query.chips',
+    node: 'chips',
+    orders: { default: byNameThenSlug },
+    filter: chipFilter,
+  },
+  policyDecisions: {
+    name: 'Query.policyDecisions',
+    node: 'policyDecisions',
+    orders: { ANNOUNCED_ON_DESC: announced('desc'), ANNOUNCED_ON_ASC: announced('asc') },
+    filter: policyDecisionFilter,
+  },
+  demandSignals: {
+    name: 'Query.demandSignals',
+    node: 'demandSignals',
+    orders: { OBSERVED_ON_DESC: observed('desc'), OBSERVED_ON_ASC: observed('asc') },
+    filter: demandSignalFilter,
+  },
+  companyChipsDesigned: {
+    name: 'Company.chipsDesigned',
+    node: 'chips',
+    parent: { table: 'companies', relation: 'chipsDesigned' },
+    orders: { default: byNameThenSlug },
+  },
+  companyDemandSignals: {
+    name: 'Company.demandSignals',
+    node: 'demandSignals',
+    parent: { table: 'companies', relation: 'demandSignals' },
+    orders: { default: observed('desc') },
+    filter: demandSignalFilter,
+  },
+  companyPolicyDecisions: {
+    name: 'Company.policyDecisions',
+    node: 'policyDecisions',
+    parent: { table: 'companies', relation: 'policyDecisions' },
+    orders: { default: announced('desc') },
+    filter: policyDecisionFilter,
+  },
+  chipDemandSignals: {
+    name: 'Chip.demandSignals',
+    node: 'demandSignals',
+    parent: { table: 'chips', relation: 'demandSignals' },
+    orders: { default: observed('desc') },
+    filter: demandSignalFilter,
+  },
+  chipPolicyDecisions: {
+    name: 'Chip.policyDecisions',
+    node: 'policyDecisions',
+    parent: { table: 'chips', relation: 'policyDecisionLinks' },
+    link: { table: 'policyDecisionChips', node: 'decision' },
+    orders: { default: announced('desc') },
+    filter: policyDecisionFilter,
+    // Issued before cursors were ours: the decision's date and slug, then the link's key.
+    legacyCursors: [['date', 'slug', 'id', 'id']],
+  },
+} as const satisfies Record<string, ListDeclaration>;
+
+/** The order `orderBy` names (or the list's only order). */
+export function listOrder(list: ListDeclaration, orderBy?: string | null): ListOrder {
+  const order = (orderBy && list.orders[orderBy]) || list.orders.default;
+  if (order) return order;
+  const first = Object.values(list.orders)[0];
+  if (!first) throw new Error(`${list.name} declares no order`);
+  return first;
+}
+
+/** The cursor shape of a list: the parts of its ordering columns. */
+export function cursorShape(list: ListDeclaration): CursorShape {
+  return listOrder(list).keys.map((key) => key.part);
+}
+
+/** Decodes `after` or `before` of `list`; throws `BadUserInputError` for a foreign cursor. */
+export function decodeListCursor(
+  list: ListDeclaration,
+  argument: 'after' | 'before',
+  cursor: string,
+): CursorValues {
+  return decodeCursor(argument, cursor, cursorShape(list), list.legacyCursors);
+}
+
+/**
+ * The keyset condition of a page: rows after `after` and before `before` in the list's order,
+ * comparing the ordering columns (`columns`, SQL over the listed row) as one row value.
+ */
+export function keysetWhere(
+  order: ListOrder,
+  columns: readonly (SQL | SQL.Aliased | unknown)[],
+  after: readonly unknown[] | undefined,
+  before: readonly unknown[] | undefined,
+): SQL | undefined {
+  const row = sql`(${sql.join(
+    columns.map((column) => sql`${column}`),
+    sql`, `,
+  )})`;
+  const values = (cursor: readonly unknown[]) =>
+    sql`(${sql.join(
+      cursor.map((value, i) => sql`${value}::${sql.raw(PG_TYPE[order.keys[i]?.part ?? 'text'])}`),
+      sql`, `,
+    )})`;
+  const ascending = order.direction === 'asc';
+  const conditions: SQL[] = [];
+  if (after) conditions.push(sql`${row} ${sql.raw(ascending ? '>' : '<')} ${values(after)}`);
+  if (before) conditions.push(sql`${row} ${sql.raw(ascending ? '<' : '>')} ${values(before)}`);
+  return conditions.length ? sql.join(conditions, sql` and `) : undefined;
+}
+
+/** The Postgres type a cursor value is compared as (text in the `C` collation of the columns). */
+const PG_TYPE: Record<CursorPart, string> = {
+  text: 'text',
+  slug: 'text',
+  date: 'date',
+  id: 'bigint',
+  instant: 'timestamptz',
+  rank: 'int',
+};
+
+type AnyRelation = Relation & { throughTable?: Table; through?: unknown };
+
+/** A relation of a table by name; throws when the relations config has none. */
+export function relationOf(table: TableKey, name: string): AnyRelation {
+  const relation = (relations as AnyRelations)[table]?.relations[name] as AnyRelation | undefined;
+  if (!relation) throw new Error(`no relation ${table}.${name}`);
+  return relation;
+}
+
+/** The drizzle table object of a table key. */
+export function tableOf(table: TableKey): PgTable {
+  return (relations as AnyRelations)[table]?.table as PgTable;
+}
+
+/** The column objects a relation's `through` part names on its link table. */
+function throughColumns(relation: AnyRelation, side: 'source' | 'target') {
+  const through = relation.through as
+    | {
+        source: { _: { column: { name: string } } }[];
+        target: { _: { column: { name: string } } }[];
+      }
+    | undefined;
+  return (through?.[side] ?? []).map((ref) => ref._.column.name);
+}
+
+/**
+ * How a related list's rows reach their parent: the FROM clause (`rows` is the listed table's
+ * alias, joined to its link rows when the relation goes through a link table or the list is a
+ * link list) and the SQL of the parent key each row belongs to.
+ */
+export function relatedRows(list: ListDeclaration): {
+  from: SQL;
+  /** Alias of the node table in `from`. */
+  node: PgTable;
+  /** The parent row id each listed row belongs to. */
+  parentKey: SQL;
+} {
+  if (!list.parent) throw new Error(`${list.name} is not a related list`);
+  const relation = relationOf(list.parent.table, list.parent.relation);
+  const node = alias(tableOf(list.node), 'n') as unknown as PgTable;
+  const nodeName = sql.identifier('n');
+  if (list.link) {
+    const linkTable = tableOf(list.link.table);
+    const toNode = relationOf(list.link.table, list.link.node);
+    const linkToParent = relation.targetColumns[0]?.name;
+    const linkToNode = toNode.sourceColumns[0]?.name;
+    const nodeKey = toNode.targetColumns[0]?.name;
+    if (!linkToParent || !linkToNode || !nodeKey) throw new Error(`${list.name}: bad link`);
+    return {
+      from: sql`${linkTable} l join ${sql.identifier(getTableName(tableOf(list.node)))} ${nodeName} on ${nodeName}.${sql.identifier(nodeKey)} = l.${sql.identifier(linkToNode)}`,
+      node,
+      parentKey: sql`l.${sql.identifier(linkToParent)}`,
+    };
+  }
+  if (relation.throughTable) {
+    const [fromParent] = throughColumns(relation, 'source');
+    const [toNode] = throughColumns(relation, 'target');
+    const nodeKey = relation.targetColumns[0]?.name;
+    if (!fromParent || !toNode || !nodeKey) throw new Error(`${list.name}: bad through`);
+    return {
+      from: sql`${relation.throughTable} l join ${sql.identifier(getTableName(tableOf(list.node)))} ${nodeName} on ${nodeName}.${sql.identifier(nodeKey)} = l.${sql.identifier(toNode)}`,
+      node,
+      parentKey: sql`l.${sql.identifier(fromParent)}`,
+    };
+  }
+  const key = relation.targetColumns[0]?.name;
+  if (!key || relation.relationType === 'one') {
+    throw new Error(`${list.name}: not a list relation`);
+  }
+  return {
+    from: sql`${sql.identifier(getTableName(tableOf(list.node)))} ${nodeName}`,
+    node,
+    parentKey: sql`${nodeName}.${sql.identifier(key)}`,
+  };
+}
+
+/**
+ * `totalCount` of a related list for many parents at once: how many rows each parent id has
+ * under `filter` (one statement; parents without rows are absent from the map).
+ */
+export async function countRelated(
+  db: Database,
+  list: ListDeclaration,
+  parentIds: readonly number[],
+  filter: Record<string, unknown> | null | undefined,
+): Promise<Map<number, number>> {
+  const { from, node, parentKey } = relatedRows(list);
+  const where = list.filter ? filterWhere(list.filter, node, filter) : undefined;
+  const rows = await queryRows<{ parent: number; count: number }>(
+    db,
+    sql`select ${parentKey} as parent, count(*)::int as count from ${from}
+         where ${parentKey} = any(${sql.param([...parentIds])}::int[])${where ? sql` and ${where}` : sql``}
+         group by 1`,
+  );
+  return new Map(rows.map((row) => [Number(row.parent), Number(row.count)]));
+}
+
+/** `totalCount` of a root list under `filter`. */
+export async function countRoot(
+  db: Database,
+  list: ListDeclaration,
+  filter: Record<string, unknown> | null | undefined,
+): Promise<number> {
+  const table = tableOf(list.node);
+  const where = list.filter ? filterWhere(list.filter, table, filter) : undefined;
+  return db.$count(table, where);
+}
+
+/** The SQL name of a column (TypeScript name) of a table. */
+export function columnName(table: TableKey, column: string): string {
+  const found = (tableOf(table) as unknown as Record<string, { name?: unknown }>)[column];
+  if (typeof found?.name !== 'string') throw new Error(`no column ${table}.${column}`);
+  return found.name;
+}
+
+/** The TypeScript name of a link list's column that points at the node (e.g. `decisionId`). */
+export function linkToNode(list: ListDeclaration): string {
+  if (!list.link) throw new Error(`${list.name} is not a link list`);
+  const toNode = relationOf(list.link.table, list.link.node);
+  const target = toNode.sourceColumns[0];
+  const table = tableOf(list.link.table) as unknown as Record<string, unknown>;
+  const key = Object.keys(table).find((name) => table[name] === target);
+  if (!key) throw new Error(`${list.name}: no link column to the node`);
+  return key;
+}
+
+/**
+ * The condition of a page over the listed rows `t`: the filter and the keyset. For a link
+ * list `t` is the link row, and node columns are read through it (`linkedNodeColumn`).
+ */
+export function pageWhere(
+  list: ListDeclaration,
+  order: ListOrder,
+  t: unknown,
+  filter: Record<string, unknown> | null | undefined,
+  after: readonly unknown[] | undefined,
+  before: readonly unknown[] | undefined,
+): SQL {
+  const row = t as Record<string, unknown>;
+  if (list.link) {
+    const node = sql.identifier('n');
+    const nodeTable = tableOf(list.node);
+    const where = list.filter ? filterWhere(list.filter, alias(nodeTable, 'n'), filter) : undefined;
+    const linkKey = row[linkToNode(list)];
+    return (
+      and(
+        where
+          ? sql`exists (select 1 from ${nodeTable} ${node} where ${node}.id = ${linkKey} and ${where})`
+          : undefined,
+        keysetWhere(
+          order,
+          order.keys.map((key) => linkedNodeColumn(list, key.column, row)),
+          after,
+          before,
+        ),
+      ) ?? sql`true`
+    );
+  }
+  return (
+    and(
+      list.filter ? filterWhere(list.filter, t, filter) : undefined,
+      keysetWhere(
+        order,
+        order.keys.map((key) => row[key.column]),
+        after,
+        before,
+      ),
+    ) ?? sql`true`
+  );
+}
+
+/** For a link list: a column of the node, read from a link row (a scalar subquery). */
+export function linkedNodeColumn(
+  list: ListDeclaration,
+  column: string,
+  linkRow: Record<string, unknown>,
+): SQL {
+  const node = sql.identifier('n');
+  return sql`(select ${node}.${sql.identifier(columnName(list.node, column))} from ${tableOf(list.node)} ${node} where ${node}.id = ${linkRow[linkToNode(list)]})`;
+}
+
+/** drizzle's relational `findMany` on a table by key, for queries Pothos plans. */
+export function findMany(
+  db: Database,
+  table: TableKey,
+  query: Record<string, unknown>,
+): Promise<Record<string, unknown>[]> {
+  const finder = (db.query as unknown as Record<string, { findMany?: unknown }>)[table];
+  if (typeof finder?.findMany !== 'function') throw new Error(`no relational query for ${table}`);
+  return (finder.findMany as (query: unknown) => Promise<Record<string, unknown>[]>).call(
+    finder,
+    query,
+  );
+}
+
+/** For a link list: its ordering as SQL over a link row, in `direction`. */
+export function linkedNodeOrder(
+  list: ListDeclaration,
+  order: ListOrder,
+  direction: 'asc' | 'desc',
+  linkRow: Record<string, unknown>,
+): SQL[] {
+  return order.keys.map(
+    (key) => sql`${linkedNodeColumn(list, key.column, linkRow)} ${sql.raw(direction)}`,
+  );
+}

@@ -1,0 +1,413 @@
+/**
+ * The SQL of planned reads (see `src/plan/`). A planned root field is one statement whose
+ * single column `r` is JSON built from positional arrays (`json_build_array`): one array per
+ * row, holding the values the selection needs in an order the planner fixed, with nested
+ * relations and connections as nested arrays. PostgreSQL builds no object keys and Node does
+ * no per-field work beyond shaping the arrays into the response.
+ *
+ * Values are placeholders, bound per request (`StatementBuilder.param`), so a statement's text
+ * is fixed per plan and PostgreSQL prepares it once per connection.
+ */
+import { type Column, Placeholder, type SQL, sql } from 'drizzle-orm';
+import { alias, PgDialect, type PgTable } from 'drizzle-orm/pg-core';
+import { decidingDecisionSql } from './export-status.js';
+import { type AnyFilter, filterWhere } from './filter-kit.js';
+import {
+  columnName,
+  keysetWhere,
+  type ListDeclaration,
+  type ListOrder,
+  relationOf,
+  type TableKey,
+  tableOf,
+} from './lists.js';
+import { TIMELINE_AT, type TimelineFilterValue, timelineEventsSql } from './timeline.js';
+
+const dialect = new PgDialect();
+
+/** A quoted SQL identifier (an alias name) as SQL. */
+const ident = (name: string): SQL => sql`${sql.identifier(name)}`;
+
+/** Reads a bound value from the request being served. */
+export type Getter<Bind> = (bind: Bind) => unknown;
+
+/** A compiled statement: its text and how to bind each `$n` from a request. */
+export interface CompiledStatement<Bind> {
+  readonly text: string;
+  readonly params: readonly Getter<Bind>[];
+}
+
+/** Builds one statement: fresh table aliases and placeholders with their getters. */
+export class StatementBuilder<Bind> {
+  #aliases = 0;
+  readonly #getters = new Map<string, Getter<Bind>>();
+
+  /** A fresh alias of a table (`t<n>`), whose columns render qualified by it. */
+  alias(table: TableKey): PgTable {
+    this.#aliases += 1;
+    return alias(tableOf(table), `t${this.#aliases}`) as unknown as PgTable;
+  }
+
+  /** A fresh alias name for a subquery. */
+  name(prefix: string): string {
+    this.#aliases += 1;
+    return `${prefix}${this.#aliases}`;
+  }
+
+  /** A placeholder bound per request by `getter`. */
+  param(getter: Getter<Bind>): Placeholder {
+    const name = `p${this.#getters.size + 1}`;
+    this.#getters.set(name, getter);
+    return sql.placeholder(name);
+  }
+
+  /** `select <json> as r`, compiled once. */
+  compile(json: SQL): CompiledStatement<Bind> {
+    const query = dialect.sqlToQuery(sql`select ${json} as r`);
+    const params = query.params.map((param): Getter<Bind> => {
+      if (param instanceof Placeholder) {
+        const getter = this.#getters.get(param.name);
+        if (!getter) throw new Error(`no getter for placeholder ${param.name}`);
+        return getter;
+      }
+      return () => param;
+    });
+    return { text: query.sql, params };
+  }
+}
+
+/** The column of a row alias as it goes into JSON (exact decimals as text). */
+export function columnJson(row: PgTable, column: string): SQL {
+  const value = (row as unknown as Record<string, Column | undefined>)[column];
+  if (!value) throw new Error(`no column ${column}`);
+  return value.getSQLType().startsWith('numeric') ? sql`${value}::text` : sql`${value}`;
+}
+
+/** A row as a positional JSON array of its slots. */
+export function jsonArray(slots: readonly SQL[]): SQL {
+  return sql`json_build_array(${sql.join([...slots], sql`, `)})`;
+}
+
+/** A relation's ordering column: of the related row, or of the link row it is reached by. */
+export interface RelationOrderColumn {
+  readonly column: string;
+  readonly direction: 'asc' | 'desc';
+  readonly of?: 'link';
+}
+
+/**
+ * The JSON of a drizzle relation of the row `parent` (of `table`): the related row's array or
+ * null (one), or an array of them in `order` (many; `first`: only the first, or null). `row`
+ * builds the related row's array over its alias.
+ */
+export function relationJson<Bind>(
+  b: StatementBuilder<Bind>,
+  table: TableKey,
+  parent: PgTable,
+  name: string,
+  options: { order?: readonly RelationOrderColumn[]; first?: boolean },
+  row: (child: PgTable) => SQL,
+): SQL {
+  const relation = relationOf(table, name);
+  const target = relation.targetTableName as TableKey;
+  const child = b.alias(target);
+  const parentColumns = relation.sourceColumns.map((column) => sqlColumnOf(parent, column.name));
+  const childColumns = relation.targetColumns.map((column) => sqlColumnOf(child, column.name));
+  let from: SQL;
+  let where: SQL;
+  let link: SQL | undefined;
+  if (relation.throughTable) {
+    const through = relation.through as {
+      source: { _: { column: { name: string } } }[];
+      target: { _: { column: { name: string } } }[];
+    };
+    link = ident(b.name('l'));
+    from = sql`${relation.throughTable} ${link} join ${tableOf(target)} ${child} on ${sql.join(
+      childColumns.map(
+        (column, i) =>
+          sql`${column} = ${link}.${sql.identifier(through.target[i]?._.column.name ?? '')}`,
+      ),
+      sql` and `,
+    )}`;
+    where = sql.join(
+      parentColumns.map(
+        (column, i) =>
+          sql`${link}.${sql.identifier(through.source[i]?._.column.name ?? '')} = ${column}`,
+      ),
+      sql` and `,
+    );
+  } else {
+    from = sql`${tableOf(target)} ${child}`;
+    where = sql.join(
+      childColumns.map((column, i) => sql`${column} = ${parentColumns[i]}`),
+      sql` and `,
+    );
+  }
+  const orderBy = (options.order ?? []).map((order) => {
+    const column =
+      order.of === 'link' && link
+        ? sql`${link}.${sql.identifier(throughColumnName(relation.throughTable, order.column))}`
+        : columnJson(child, order.column);
+    return sql`${column} ${sql.raw(order.direction)}`;
+  });
+  const ordered = orderBy.length ? sql` order by ${sql.join(orderBy, sql`, `)}` : sql``;
+  if (relation.relationType === 'one') {
+    return sql`(select ${row(child)} from ${from} where ${where})`;
+  }
+  if (options.first) {
+    return sql`(select ${row(child)} from ${from} where ${where}${ordered} limit 1)`;
+  }
+  return sql`(select coalesce(json_agg(${row(child)}${ordered}), '[]'::json) from ${from} where ${where})`;
+}
+
+/** The SQL name of a column (TypeScript name) of a relation's link table. */
+function throughColumnName(table: unknown, column: string): string {
+  const found = (table as Record<string, Column | undefined> | undefined)?.[column];
+  if (!found) throw new Error(`no link column ${column}`);
+  return found.name;
+}
+
+/** A column of an alias by its SQL name. */
+function sqlColumnOf(row: PgTable, name: string): SQL {
+  return sql`${row}.${sql.identifier(name)}`;
+}
+
+/** How a page of a connection is bound: placeholders for its size and cursor values. */
+export interface PagePlan {
+  readonly order: ListOrder;
+  /** Whether rows are read backwards (`last`), so the read order is the list's reversed. */
+  readonly backward: boolean;
+  /** `limit`: the page size plus one look-ahead row. */
+  readonly limit: Placeholder;
+  readonly after?: readonly Placeholder[];
+  readonly before?: readonly Placeholder[];
+  /** The filter's SQL over the node alias (placeholders inside), if any. */
+  readonly filter?: (node: PgTable) => SQL | undefined;
+}
+
+/**
+ * The JSON of a connection: `[items, totalCount]`, each item `[...orderValues, ...row]` in the
+ * list's order (at most `limit` of them, the look-ahead row included); `totalCount` is null
+ * when not asked for. `parent` is the parent row for a related list. `row` builds the item's
+ * values over the page's row alias (`node`) and, for a link list, `edge(column)` reads the
+ * link row's columns.
+ */
+export function connectionJson<Bind>(
+  b: StatementBuilder<Bind>,
+  list: ListDeclaration,
+  parent: PgTable | undefined,
+  page: PagePlan,
+  withTotal: boolean,
+  row: (node: PgTable, edge: (column: string) => SQL) => SQL[],
+): SQL {
+  const node = b.alias(list.node);
+  const nodeName = sql`${node}`;
+  const innerNode = b.alias(list.node);
+  const linkName = ident(b.name('l'));
+  const source = rowsOf(list, innerNode, linkName, parent);
+  const readAscending = (page.order.direction === 'asc') !== page.backward;
+  const keyColumns = (t: PgTable) => page.order.keys.map((key) => columnJson(t, key.column));
+  const conditions = [
+    source.where,
+    page.filter?.(innerNode),
+    keysetWhere(page.order, keyColumns(innerNode), page.after, page.before),
+  ].filter((condition): condition is SQL => condition !== undefined);
+  const edgeColumns = new Map<string, SQL>();
+  const edge = (column: string) => {
+    if (!list.link) throw new Error(`${list.name} has no edge columns`);
+    const name = `e$${column}`;
+    if (!edgeColumns.has(name)) {
+      edgeColumns.set(
+        name,
+        sql`${linkName}.${sql.identifier(columnName(list.link.table, column))} as ${sql.identifier(name)}`,
+      );
+    }
+    return sql`${nodeName}.${sql.identifier(name)}`;
+  };
+  const itemSlots = [...keyColumns(node), ...row(node, edge)];
+  const direction = (ascending: boolean) => sql.raw(ascending ? 'asc' : 'desc');
+  const ordered = (t: PgTable, ascending: boolean) =>
+    sql.join(
+      keyColumns(t).map((column) => sql`${column} ${direction(ascending)}`),
+      sql`, `,
+    );
+  const extra = [...edgeColumns.values()];
+  const items = sql`(select coalesce(json_agg(${jsonArray(itemSlots)} order by ${ordered(node, page.order.direction === 'asc')}), '[]'::json)
+    from (select ${innerNode}.*${extra.length ? sql`, ${sql.join(extra, sql`, `)}` : sql``}
+            from ${source.from}
+           where ${conditions.length ? sql.join(conditions, sql` and `) : sql`true`}
+           order by ${ordered(innerNode, readAscending)}
+           limit ${page.limit}) ${nodeName})`;
+  let total = sql`null`;
+  if (withTotal) {
+    const countNode = b.alias(list.node);
+    const countLink = ident(b.name('l'));
+    const counted = rowsOf(list, countNode, countLink, parent);
+    const countConditions = [counted.where, page.filter?.(countNode)].filter(
+      (condition): condition is SQL => condition !== undefined,
+    );
+    total = sql`(select count(*)::int from ${counted.from} where ${
+      countConditions.length ? sql.join(countConditions, sql` and `) : sql`true`
+    })`;
+  }
+  return sql`json_build_array(${items}, ${total})`;
+}
+
+/** The rows of a list under the alias `node` (and `link`): FROM clause and parent condition. */
+function rowsOf(
+  list: ListDeclaration,
+  node: PgTable,
+  link: SQL,
+  parent: PgTable | undefined,
+): { from: SQL; where?: SQL } {
+  const nodeTable = tableOf(list.node);
+  if (!list.parent || !parent) return { from: sql`${nodeTable} ${node}` };
+  const relation = relationOf(list.parent.table, list.parent.relation);
+  const parentKey = sqlColumnOf(parent, relation.sourceColumns[0]?.name ?? 'id');
+  if (list.link) {
+    const toNode = relationOf(list.link.table, list.link.node);
+    return {
+      from: sql`${tableOf(list.link.table)} ${link} join ${nodeTable} ${node} on ${sqlColumnOf(node, toNode.targetColumns[0]?.name ?? 'id')} = ${link}.${sql.identifier(toNode.sourceColumns[0]?.name ?? '')}`,
+      where: sql`${link}.${sql.identifier(relation.targetColumns[0]?.name ?? '')} = ${parentKey}`,
+    };
+  }
+  if (relation.throughTable) {
+    const through = relation.through as {
+      source: { _: { column: { name: string } } }[];
+      target: { _: { column: { name: string } } }[];
+    };
+    return {
+      from: sql`${relation.throughTable} ${link} join ${nodeTable} ${node} on ${sqlColumnOf(node, relation.targetColumns[0]?.name ?? 'id')} = ${link}.${sql.identifier(through.target[0]?._.column.name ?? '')}`,
+      where: sql`${link}.${sql.identifier(through.source[0]?._.column.name ?? '')} = ${parentKey}`,
+    };
+  }
+  return {
+    from: sql`${nodeTable} ${node}`,
+    where: sql`${sqlColumnOf(node, relation.targetColumns[0]?.name ?? '')} = ${parentKey}`,
+  };
+}
+
+/** The filter of a list as SQL over `node`, with each value bound by `param`. */
+export function listFilterSql(
+  filter: AnyFilter,
+  node: PgTable,
+  value: Record<string, unknown> | null | undefined,
+  param: (field: string) => Placeholder,
+): SQL | undefined {
+  return filterWhere(filter, node, value, (field) => param(field));
+}
+
+/** The row of `table` whose `column` equals `value`, as JSON (or null). */
+export function lookupJson<Bind>(
+  b: StatementBuilder<Bind>,
+  table: TableKey,
+  column: string,
+  value: Placeholder,
+  row: (t: PgTable) => SQL,
+): SQL {
+  const t = b.alias(table);
+  return sql`(select ${row(t)} from ${tableOf(table)} ${t} where ${columnJson(t, column)} = ${value})`;
+}
+
+/** The rows of `table` whose `column` is any of `values`, as JSON `[[key, row], ...]`. */
+export function lookupManyJson<Bind>(
+  b: StatementBuilder<Bind>,
+  table: TableKey,
+  column: string,
+  values: Placeholder,
+  row: (t: PgTable) => SQL,
+): SQL {
+  const t = b.alias(table);
+  const key = columnJson(t, column);
+  const type = column === 'id' ? sql.raw('bigint') : sql.raw('text');
+  return sql`(select coalesce(json_agg(json_build_array(${key}, ${row(t)})), '[]'::json) from ${tableOf(table)} ${t} where ${key} = any(${values}::${type}[]))`;
+}
+
+/**
+ * The export status of the chip `chip` (an alias) as JSON `[exportEffect, exportDecision,
+ * importEffect, importDecision, chip]`: each decision built by its row builder over its alias
+ * (null when not asked for or none is in force), and the chip again when asked for.
+ */
+export function exportStatusJson<Bind>(
+  b: StatementBuilder<Bind>,
+  chip: PgTable,
+  values: { from: Placeholder; to: Placeholder; asOf: Placeholder },
+  rows: {
+    exportDecision?: (t: PgTable) => SQL;
+    importDecision?: (t: PgTable) => SQL;
+    chip?: (t: PgTable) => SQL;
+  },
+): SQL {
+  const exportSide = ident(b.name('x'));
+  const importSide = ident(b.name('m'));
+  const chipId = sqlColumnOf(chip, 'id');
+  const side = (jurisdiction: Placeholder) =>
+    decidingDecisionSql({ chip: chipId, jurisdiction, destination: values.to, asOf: values.asOf });
+  const decisionOf = (sideName: SQL, build?: (t: PgTable) => SQL) => {
+    if (!build) return sql`null`;
+    const t = b.alias('policyDecisions');
+    return sql`(select ${build(t)} from ${tableOf('policyDecisions')} ${t} where ${sqlColumnOf(t, 'id')} = ${sideName}.decision_id)`;
+  };
+  let chipRow = sql`null`;
+  if (rows.chip) {
+    const t = b.alias('chips');
+    chipRow = sql`(select ${rows.chip(t)} from ${tableOf('chips')} ${t} where ${sqlColumnOf(t, 'id')} = ${chipId})`;
+  }
+  return sql`(select json_build_array(${exportSide}.effect, ${decisionOf(exportSide, rows.exportDecision)}, ${importSide}.effect, ${decisionOf(importSide, rows.importDecision)}, ${chipRow})
+    from (select 1) one
+    left join lateral (${side(values.from)}) ${exportSide} on true
+    left join lateral (${side(values.to)}) ${importSide} on true)`;
+}
+
+/** The kinds of timeline events and the table each one's row lives in. */
+export const TIMELINE_TABLES = {
+  decision: 'policyDecisions',
+  update: 'policyDecisionUpdates',
+  signal: 'demandSignals',
+} as const satisfies Record<string, TableKey>;
+
+/**
+ * The JSON of a timeline page: `[items, totalCount]`, each item `[at, rank, slug, id, kind,
+ * row]` oldest first (at most `limit`, the look-ahead row included). `rows` builds each
+ * kind's row over its alias; a kind not asked for gets null.
+ */
+export function timelineJson<Bind>(
+  b: StatementBuilder<Bind>,
+  filter: TimelineFilterValue | null | undefined,
+  param: (name: keyof TimelineFilterValue) => Placeholder,
+  page: {
+    backward: boolean;
+    limit: Placeholder;
+    after?: readonly Placeholder[];
+    before?: readonly Placeholder[];
+  },
+  withTotal: boolean,
+  rows: Partial<Record<keyof typeof TIMELINE_TABLES, (t: PgTable) => SQL>>,
+): SQL {
+  const events = () => sql`(${timelineEventsSql(filter, (field) => param(field))})`;
+  const e = ident(b.name('e'));
+  const inner = ident(b.name('e'));
+  const key = (values: readonly Placeholder[]) =>
+    sql`(${values[0]}::timestamptz, ${values[1]}::int, ${values[2]}::text collate "C", ${values[3]}::bigint)`;
+  const position = (t: SQL) => sql`(${t}.at, ${t}.rank, ${t}.slug, ${t}.id)`;
+  const conditions: SQL[] = [];
+  if (page.after) conditions.push(sql`${position(inner)} > ${key(page.after)}`);
+  if (page.before) conditions.push(sql`${position(inner)} < ${key(page.before)}`);
+  const read = sql.raw(page.backward ? 'desc' : 'asc');
+  const kindRow = Object.entries(TIMELINE_TABLES).map(([kind, table]) => {
+    const build = rows[kind as keyof typeof TIMELINE_TABLES];
+    if (!build) return sql`when ${sql.raw(`'${kind}'`)} then null`;
+    const t = b.alias(table);
+    return sql`when ${sql.raw(`'${kind}'`)} then (select ${build(t)} from ${tableOf(table)} ${t} where ${sqlColumnOf(t, 'id')} = ${e}.row_id)`;
+  });
+  const paged = sql`(select ${inner}.* from ${events()} ${inner}
+      where ${conditions.length ? sql.join(conditions, sql` and `) : sql`true`}
+      order by ${inner}.at ${read}, ${inner}.rank ${read}, ${inner}.slug ${read}, ${inner}.id ${read}
+      limit ${page.limit}) ${e}`;
+  const list = sql`(select coalesce(json_agg(json_build_array(${TIMELINE_AT(sql`${e}.at`)}, ${e}.rank, ${e}.slug, ${e}.id, ${e}.kind, case ${e}.kind ${sql.join(kindRow, sql` `)} end)
+      order by ${e}.at, ${e}.rank, ${e}.slug, ${e}.id), '[]'::json) from ${paged})`;
+  const total = withTotal
+    ? sql`(select count(*)::int from ${events()} ${sql.identifier(b.name('c'))})`
+    : sql`null`;
+  return sql`json_build_array(${list}, ${total})`;
+}

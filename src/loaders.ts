@@ -1,0 +1,52 @@
+/**
+ * Per-request DataLoaders, made one way: a module declares a loader once (`defineLoader`: its
+ * batch function and cache key), and each request's context creates that loader the first time
+ * a resolver asks (`ctx.loaders.load(loader, key)`). Batching and caching therefore never cross
+ * requests, and no module keeps state of its own.
+ */
+import DataLoader from 'dataloader';
+import type { Context } from './context.js';
+
+/** A declared loader: how to load many keys at once, and what makes two keys the same. */
+export interface LoaderDefinition<K, V> {
+  /** Loads `keys` in one go: a value (or an `Error`) per key, in key order. */
+  batch(ctx: Context, keys: readonly K[]): Promise<readonly (V | Error)[]>;
+  /** The cache key of `key` (keys with the same string are loaded once per request). */
+  key(key: K): string;
+}
+
+/** Declares a loader (see the module comment). */
+export function defineLoader<K, V>(definition: LoaderDefinition<K, V>): LoaderDefinition<K, V> {
+  return definition;
+}
+
+/** The loaders of one request, created on first use. */
+export class Loaders {
+  readonly #loaders = new Map<
+    LoaderDefinition<never, unknown>,
+    DataLoader<unknown, unknown, string>
+  >();
+  readonly #context: () => Context;
+
+  /** `context` returns the request's context (the loaders are part of it). */
+  constructor(context: () => Context) {
+    this.#context = context;
+  }
+
+  /** Loads `key` with the request's instance of `definition`. */
+  load<K, V>(definition: LoaderDefinition<K, V>, key: K): Promise<V> {
+    let loader = this.#loaders.get(definition as LoaderDefinition<never, unknown>) as
+      | DataLoader<K, V, string>
+      | undefined;
+    if (!loader) {
+      loader = new DataLoader<K, V, string>((keys) => definition.batch(this.#context(), keys), {
+        cacheKeyFn: (k) => definition.key(k),
+      });
+      this.#loaders.set(
+        definition as LoaderDefinition<never, unknown>,
+        loader as DataLoader<unknown, unknown, string>,
+      );
+    }
+    return loader.load(key);
+  }
+}

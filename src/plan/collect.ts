@@ -1,0 +1,100 @@
+/**
+ * The fields an object of a given type answers for a selection set, by response key, in the
+ * order graphql-js executes them (the spec's CollectFields): fragments and inline fragments
+ * whose type condition applies, `@skip` and `@include` evaluated with the request's variables,
+ * fields of one response key merged.
+ */
+import {
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLAbstractType,
+  GraphQLIncludeDirective,
+  type GraphQLObjectType,
+  type GraphQLSchema,
+  GraphQLSkipDirective,
+  getDirectiveValues,
+  isAbstractType,
+  Kind,
+  type SelectionSetNode,
+  typeFromAST,
+} from 'graphql';
+
+/** What collecting needs: the schema, the document's fragments and the coerced variables. */
+export interface CollectContext {
+  readonly schema: GraphQLSchema;
+  readonly fragments: Readonly<Record<string, FragmentDefinitionNode>>;
+  readonly variables: Readonly<Record<string, unknown>>;
+}
+
+/** Whether `@skip`/`@include` keep a selection. */
+export function included(
+  context: CollectContext,
+  node: { directives?: readonly unknown[] | undefined },
+): boolean {
+  if (!node.directives?.length) return true;
+  const selection = node as FieldNode;
+  const skip = getDirectiveValues(GraphQLSkipDirective, selection, context.variables);
+  if (skip?.if === true) return false;
+  const include = getDirectiveValues(GraphQLIncludeDirective, selection, context.variables);
+  return include?.if !== false;
+}
+
+function conditionApplies(
+  context: CollectContext,
+  condition: { name: { value: string } } | undefined,
+  type: GraphQLObjectType,
+): boolean {
+  if (!condition) return true;
+  const conditionType = typeFromAST(context.schema, {
+    kind: Kind.NAMED_TYPE,
+    name: { kind: Kind.NAME, value: condition.name.value },
+  });
+  if (conditionType === type) return true;
+  return (
+    conditionType !== undefined &&
+    isAbstractType(conditionType) &&
+    context.schema.isSubType(conditionType as GraphQLAbstractType, type)
+  );
+}
+
+/**
+ * The fields of `selectionSets` for an object of `type`, by response key (insertion order is
+ * execution order).
+ */
+export function collectFields(
+  context: CollectContext,
+  type: GraphQLObjectType,
+  selectionSets: readonly SelectionSetNode[],
+): Map<string, FieldNode[]> {
+  const fields = new Map<string, FieldNode[]>();
+  const visited = new Set<string>();
+  const walk = (selectionSet: SelectionSetNode) => {
+    for (const selection of selectionSet.selections) {
+      if (!included(context, selection)) continue;
+      if (selection.kind === Kind.FIELD) {
+        const key = selection.alias?.value ?? selection.name.value;
+        const list = fields.get(key);
+        if (list) list.push(selection);
+        else fields.set(key, [selection]);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        if (conditionApplies(context, selection.typeCondition, type)) {
+          walk(selection.selectionSet);
+        }
+      } else {
+        const name = selection.name.value;
+        if (visited.has(name)) continue;
+        visited.add(name);
+        const fragment = context.fragments[name];
+        if (fragment && conditionApplies(context, fragment.typeCondition, type)) {
+          walk(fragment.selectionSet);
+        }
+      }
+    }
+  };
+  for (const selectionSet of selectionSets) walk(selectionSet);
+  return fields;
+}
+
+/** The selection sets of the fields of one response key (for their merged sub-selection). */
+export const subSelections = (nodes: readonly FieldNode[]): SelectionSetNode[] =>
+  nodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));

@@ -1,0 +1,349 @@
+/**
+ * Plan once, execute many: the envelop plugin that answers operations from their plans.
+ *
+ * Per document (cached by the hash of its text, bounded LRU) the planner's inputs are
+ * prepared once: the operation, its fields with arguments, its conditional selections. Per
+ * request: variables are coerced, arguments computed, and the shape of the arguments picks a
+ * plan (planned on first use). The plan's statements run with the request's values bound and
+ * their JSON is shaped into the response. No field resolver runs for the planned part.
+ *
+ * A plan with fields resolved around it (external sources), a mutation or a subscription
+ * event is executed by graphql-js over a derived schema whose resolvers read the planned
+ * values where there are some, and whose payload entity fields run their own planned
+ * statement. Whatever the plan cannot answer exactly as the resolvers would (an operation
+ * with a field that has no plan, a malformed ID, a value a scalar refuses) is executed by the
+ * resolvers instead, so errors read the same on both paths.
+ */
+import { createHash } from 'node:crypto';
+import { MapperKind, mapSchema } from '@graphql-tools/utils';
+import {
+  type DocumentNode,
+  defaultFieldResolver,
+  type ExecutionArgs,
+  type ExecutionResult,
+  execute,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  GraphQLInterfaceType,
+  GraphQLObjectType,
+  type GraphQLResolveInfo,
+  type GraphQLSchema,
+  GraphQLUnionType,
+  getOperationAST,
+  getVariableValues,
+  Kind,
+  type OperationDefinitionNode,
+  print,
+  type ResponsePath,
+} from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { LRUCache } from 'lru-cache';
+import type { Context } from '../context.js';
+import { runStatement } from '../db/client.js';
+import { argumentValues, type DocumentSites, documentSites, shapeSignature } from './arguments.js';
+import type { CollectContext } from './collect.js';
+import {
+  type Bind,
+  type OperationPlan,
+  planOperation,
+  type StatementPlan,
+  Unplannable,
+} from './compile.js';
+import { type FieldPlan, PLAN } from './metadata.js';
+import { PLANNED, type PlannedObject, ROW, Unplanned } from './shapes.js';
+
+/** Plans kept per operation: one per shape of its arguments. */
+const PLANS_PER_OPERATION = 32;
+
+/** A prepared operation of a cached document, with its plans by argument shape. */
+interface OperationEntry {
+  readonly operation: OperationDefinitionNode;
+  readonly fragments: Record<string, FragmentDefinitionNode>;
+  readonly sites: DocumentSites;
+  readonly plans: LRUCache<string, OperationPlan | Unplannable>;
+}
+
+/** A cached document: its operations by name (`''` for the only one). */
+interface DocumentEntry {
+  readonly document: DocumentNode;
+  readonly operations: Map<string, OperationEntry | null>;
+}
+
+/** The plan and bound values of the execution in progress (mixed plans). */
+interface Current {
+  readonly plan: OperationPlan;
+  readonly bind: Bind;
+}
+
+const CURRENT = Symbol('chipgate.plan');
+
+/** Options of `createPlanner`. */
+export interface PlannerOptions {
+  /** The executable schema (built by Pothos). */
+  schema: GraphQLSchema;
+  /** Documents whose plans are kept (least recently used dropped first); default 1000. */
+  maxDocuments?: number;
+  /** The clock that gives today's date (default: the system clock). */
+  now?: () => Date;
+  /** Hears why an operation went to the resolvers (debug). */
+  onUnplanned?: (reason: string) => void;
+}
+
+/** The planner of one app: its plan cache and its `execute`. */
+export interface Planner {
+  /** Executes an operation (the `execute` of graphql-js, answered from plans). */
+  execute(args: ExecutionArgs): Promise<ExecutionResult>;
+  /** The envelop plugin that makes yoga execute through `execute`. */
+  plugin(): Plugin<Context>;
+  /** Documents and plans cached, for tests and diagnostics. */
+  stats(): { documents: number; plans: number };
+}
+
+/** The key of a document in the cache: a hash of its text. */
+function documentHash(document: DocumentNode): string {
+  const text = document.loc?.source.body ?? print(document);
+  return createHash('sha256').update(text).digest('base64url');
+}
+
+/** The response path of a field without list indexes, e.g. `createPolicyDecision.decision`. */
+function pathKey(path: ResponsePath | undefined): string {
+  const keys: string[] = [];
+  for (let at = path; at; at = at.prev) {
+    if (typeof at.key === 'string') keys.push(at.key);
+  }
+  return keys.reverse().join('.');
+}
+
+/** Creates the planner of an app over `schema`. */
+export function createPlanner(options: PlannerOptions): Planner {
+  const { schema } = options;
+  const now = options.now ?? (() => new Date());
+  const byHash = new LRUCache<string, DocumentEntry>({ max: options.maxDocuments ?? 1000 });
+  const byDocument = new WeakMap<DocumentNode, DocumentEntry>();
+  const derived = derivedSchema(schema, runEntity);
+
+  function entryOf(document: DocumentNode): DocumentEntry {
+    let entry = byDocument.get(document);
+    if (entry) return entry;
+    const hash = documentHash(document);
+    entry = byHash.get(hash);
+    if (!entry) {
+      entry = { document, operations: new Map() };
+      byHash.set(hash, entry);
+    }
+    byDocument.set(document, entry);
+    return entry;
+  }
+
+  function operationOf(entry: DocumentEntry, name: string | null | undefined) {
+    const key = name ?? '';
+    if (entry.operations.has(key)) return entry.operations.get(key) ?? null;
+    const operation = getOperationAST(entry.document, name);
+    let prepared: OperationEntry | null = null;
+    if (operation) {
+      const fragments: Record<string, FragmentDefinitionNode> = {};
+      for (const definition of entry.document.definitions) {
+        if (definition.kind === Kind.FRAGMENT_DEFINITION) {
+          fragments[definition.name.value] = definition;
+        }
+      }
+      prepared = {
+        operation,
+        fragments,
+        sites: documentSites(schema, entry.document, operation),
+        plans: new LRUCache({ max: PLANS_PER_OPERATION }),
+      };
+    }
+    entry.operations.set(key, prepared);
+    return prepared;
+  }
+
+  const unplanned = (args: ExecutionArgs, reason: string) => {
+    options.onUnplanned?.(reason);
+    return execute(args) as Promise<ExecutionResult>;
+  };
+
+  async function runStatementPlan(ctx: Context, plan: StatementPlan, bind: Bind) {
+    const values = plan.statement.params.map((param) => param(bind));
+    const [row] = await runStatement(ctx.db, plan.statement.text, values);
+    return plan.shape(row?.r ?? null, bind);
+  }
+
+  /** A payload entity field of a mixed plan: its planned statement, by the row's id. */
+  async function runEntity(
+    plan: Extract<FieldPlan, { kind: 'entity' }>,
+    parent: unknown,
+    ctx: Context & { [CURRENT]?: Current },
+    info: GraphQLResolveInfo,
+    fallback: () => unknown,
+  ) {
+    const current = ctx[CURRENT];
+    const entity = current?.plan.entities.get(`${info.parentType.name}:${pathKey(info.path)}`);
+    if (!current || !entity) return fallback();
+    const bind: Bind = { ...current.bind, entityId: plan.id(parent), memo: new Map() };
+    try {
+      return await runStatementPlan(ctx, entity, bind);
+    } catch (error) {
+      if (error instanceof Unplanned) return fallback();
+      throw error;
+    }
+  }
+
+  async function plannedExecute(args: ExecutionArgs): Promise<ExecutionResult> {
+    const entry = operationOf(entryOf(args.document), args.operationName);
+    if (!entry) return execute(args) as Promise<ExecutionResult>;
+    const coerced = getVariableValues(
+      schema,
+      entry.operation.variableDefinitions ?? [],
+      (args.variableValues ?? {}) as Record<string, unknown>,
+    );
+    if (coerced.errors) return { errors: coerced.errors };
+    const variables = coerced.coerced;
+    const collect: CollectContext = { schema, fragments: entry.fragments, variables };
+    let argsByField: Map<FieldNode, Record<string, unknown>>;
+    try {
+      argsByField = argumentValues(entry.sites, variables);
+    } catch {
+      return unplanned(args, 'arguments');
+    }
+    const signature = shapeSignature(entry.sites, collect, argsByField);
+    let plan = entry.plans.get(signature);
+    if (!plan) {
+      try {
+        plan = planOperation(schema, collect, entry.operation, argsByField);
+      } catch (error) {
+        if (!(error instanceof Unplannable)) throw error;
+        plan = error;
+      }
+      entry.plans.set(signature, plan);
+    }
+    if (plan instanceof Unplannable) return unplanned(args, plan.message);
+    const ctx = args.contextValue as Context;
+    const bind: Bind = {
+      args: argsByField,
+      today: now().toISOString().slice(0, 10),
+      memo: new Map(),
+    };
+    let values: unknown[];
+    try {
+      values = await Promise.all(
+        plan.roots.map((root) =>
+          root.plan ? runStatementPlan(ctx, root.plan, bind) : Promise.resolve(root.constant),
+        ),
+      );
+    } catch (error) {
+      if (error instanceof Unplanned) return unplanned(args, error.message);
+      throw error;
+    }
+    if (!plan.mixed) {
+      const data: Record<string, unknown> = {};
+      plan.roots.forEach((root, i) => {
+        data[root.key] = values[i];
+      });
+      return { data };
+    }
+    const rootValue: PlannedObject = Object.create(null);
+    rootValue[PLANNED] = entry.operation.operation;
+    plan.roots.forEach((root, i) => {
+      if (root.plan) rootValue[root.key] = values[i];
+    });
+    const context = Object.create(ctx, { [CURRENT]: { value: { plan, bind } satisfies Current } });
+    return execute({
+      ...args,
+      schema: derived,
+      rootValue: plan.operation === 'subscription' ? args.rootValue : rootValue,
+      contextValue: context,
+    }) as Promise<ExecutionResult>;
+  }
+
+  return {
+    execute: plannedExecute,
+    plugin: () => ({
+      onExecute({ setExecuteFn }) {
+        setExecuteFn(plannedExecute as never);
+      },
+    }),
+    stats() {
+      let plans = 0;
+      for (const entry of byHash.values()) {
+        for (const operation of entry.operations.values()) plans += operation?.plans.size ?? 0;
+      }
+      return { documents: byHash.size, plans };
+    },
+  };
+}
+
+/**
+ * The schema mixed plans execute over: the same types and fields, each resolver first
+ * answering from the planned object it is given (by response key), then, for a field resolved
+ * around the plan, from the parent row the plan kept; payload entity fields run their plan.
+ */
+function derivedSchema(
+  schema: GraphQLSchema,
+  runEntity: (
+    plan: Extract<FieldPlan, { kind: 'entity' }>,
+    parent: unknown,
+    ctx: Context,
+    info: GraphQLResolveInfo,
+    fallback: () => unknown,
+  ) => unknown,
+): GraphQLSchema {
+  return mapSchema(schema, {
+    [MapperKind.OBJECT_TYPE]: (type) => {
+      const config = type.toConfig();
+      const isTypeOf = config.isTypeOf;
+      if (!isTypeOf) return type;
+      return new GraphQLObjectType({
+        ...config,
+        isTypeOf: (value, ctx, info) => {
+          const planned = (value as PlannedObject | null)?.[PLANNED];
+          return planned ? planned === type.name : isTypeOf(value, ctx, info);
+        },
+      });
+    },
+    [MapperKind.INTERFACE_TYPE]: (type) => {
+      const config = type.toConfig();
+      const resolveType = config.resolveType;
+      return new GraphQLInterfaceType({
+        ...config,
+        resolveType: (value, ctx, info, abstract) =>
+          (value as PlannedObject | null)?.[PLANNED] ?? resolveType?.(value, ctx, info, abstract),
+      });
+    },
+    [MapperKind.UNION_TYPE]: (type) => {
+      const config = type.toConfig();
+      const resolveType = config.resolveType;
+      return new GraphQLUnionType({
+        ...config,
+        resolveType: (value, ctx, info, abstract) =>
+          (value as PlannedObject | null)?.[PLANNED] ?? resolveType?.(value, ctx, info, abstract),
+      });
+    },
+    [MapperKind.OBJECT_FIELD]: (config) => {
+      const plan = config.extensions?.[PLAN] as FieldPlan | undefined;
+      const original = config.resolve ?? defaultFieldResolver;
+      return {
+        ...config,
+        resolve: (
+          parent: unknown,
+          args: Record<string, unknown>,
+          ctx: Context,
+          info: GraphQLResolveInfo,
+        ) => {
+          if (parent !== null && typeof parent === 'object' && PLANNED in parent) {
+            const object = parent as PlannedObject;
+            const key = info.path.key as string;
+            if (Object.hasOwn(object, key)) return object[key];
+            if (plan?.kind === 'resolver') {
+              return plan.resolve(object[ROW] ?? {}, args as never, ctx as never, info as never);
+            }
+          }
+          if (plan?.kind === 'entity') {
+            return runEntity(plan, parent, ctx, info, () => original(parent, args, ctx, info));
+          }
+          return original(parent, args, ctx, info);
+        },
+      };
+    },
+  });
+}
