@@ -176,18 +176,21 @@ describe('the H200 story', () => {
     ['planned', 1],
     // Resolvers: the chips page (1) + one export-status statement per asOf (2).
     ['resolvers', 3],
-  ] as const)('answers exportStatus for many chips with a fixed number of statements (%s)', async (path, statements) => {
-    const target = path === 'planned' ? gateway : await resolverGateway();
-    target.statements.reset();
-    const { data, errors } = await target.execute(/* GraphQL */ `{
+  ] as const)(
+    'answers exportStatus for many chips with a fixed number of statements (%s)',
+    async (path, statements) => {
+      const target = path === 'planned' ? gateway : await resolverGateway();
+      target.statements.reset();
+      const { data, errors } = await target.execute(/* GraphQL */ `{
       chips(first: 50) { edges { node { slug a: exportStatus(asOf: "2026-01-20") { exportEffect } b: exportStatus(asOf: "2025-06-01") { exportEffect } } } }
     }`);
-    expect(errors).toBeUndefined();
-    const h20 = data.chips.edges.find((e: any) => e.node.slug === 'h20').node;
-    // H20 on 2025-06-01: the April 2025 license requirement was in force.
-    expect(h20.b.exportEffect).toBe('LICENSE_REQUIRED');
-    expect(target.statements.count).toBe(statements);
-  });
+      expect(errors).toBeUndefined();
+      const h20 = data.chips.edges.find((e: any) => e.node.slug === 'h20').node;
+      // H20 on 2025-06-01: the April 2025 license requirement was in force.
+      expect(h20.b.exportEffect).toBe('LICENSE_REQUIRED');
+      expect(target.statements.count).toBe(statements);
+    },
+  );
 
   it('serves the GraphiQL story query within the default limits, with the real facts', async () => {
     const { data, errors } = await gateway.execute(STORY_QUERY);
