@@ -30,6 +30,7 @@ import {
 } from 'graphql';
 import { pageSize } from '../builder.js';
 import { decodeCursor, encodeCursor } from '../db/cursors.js';
+import type { FilterField } from '../db/filter-kit.js';
 import { decodeListCursor, type ListDeclaration, listOrder, type TableKey } from '../db/lists.js';
 import {
   type CompiledStatement,
@@ -482,7 +483,9 @@ class Planner {
               listFilterSql(filter, t, filterValue, (name) =>
                 b.param((bind) => {
                   const value = (argsAt(bind, node).filter as Record<string, unknown>)[name];
-                  return filter.fields[name]?.bind(value as never);
+                  return (filter.fields[name] as FilterField<unknown, unknown> | undefined)?.bind(
+                    value,
+                  );
                 }),
               ),
           }

@@ -260,7 +260,7 @@ export function createPlanner(options: PlannerOptions): Planner {
     execute: plannedExecute,
     plugin: () => ({
       onExecute({ setExecuteFn }) {
-        setExecuteFn(plannedExecute as never);
+        setExecuteFn(plannedExecute);
       },
     }),
     stats() {
@@ -335,7 +335,7 @@ function derivedSchema(
             const key = info.path.key as string;
             if (Object.hasOwn(object, key)) return object[key];
             if (plan?.kind === 'resolver') {
-              return plan.resolve(object[ROW] ?? {}, args as never, ctx as never, info as never);
+              return plan.resolve(object[ROW] ?? {}, args, ctx, info);
             }
           }
           if (plan?.kind === 'entity') {

@@ -8,7 +8,8 @@
  * A field without a plan is resolved around the plan by its own resolver (external sources,
  * mutations, the viewer).
  */
-import type { GraphQLField, GraphQLObjectType } from 'graphql';
+import type { GraphQLField, GraphQLObjectType, GraphQLResolveInfo } from 'graphql';
+import type { Context } from '../context.js';
 import type { ListDeclaration, TableKey } from '../db/lists.js';
 
 /** The key of the planner's metadata in GraphQL `extensions`. */
@@ -66,9 +67,9 @@ export type FieldPlan =
       readonly columns: readonly string[];
       readonly resolve: (
         row: Record<string, unknown>,
-        args: never,
-        ctx: never,
-        info: never,
+        args: Record<string, unknown>,
+        ctx: Context,
+        info: GraphQLResolveInfo,
       ) => unknown;
     }
   /**
@@ -151,9 +152,9 @@ export function resolvedAround<
         columns,
         resolve: resolve as unknown as (
           row: Record<string, unknown>,
-          args: never,
-          ctx: never,
-          info: never,
+          args: Record<string, unknown>,
+          ctx: Context,
+          info: GraphQLResolveInfo,
         ) => unknown,
       } as FieldPlan,
     },
