@@ -225,12 +225,22 @@ async function start(options: TargetOptions): Promise<RunningTarget> {
     meter.requests += 1;
     inFlight += 1;
     lastArrival = performance.now();
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      inFlight -= 1;
+      if (inFlight === 0) for (const resolve of onDrained.splice(0)) resolve();
+    };
+    // When the client leaves while a large response is being written (a load run ending), the
+    // node adapter of yoga waits for a 'drain' that never comes and its promise never settles;
+    // the request's work is done once its head is out.
+    res.once('close', () => {
+      if (res.headersSent) finish();
+    });
     handler(req, res)
       .catch(() => {})
-      .finally(() => {
-        inFlight -= 1;
-        if (inFlight === 0) for (const resolve of onDrained.splice(0)) resolve();
-      });
+      .finally(finish);
   });
   // The same socket settings as src/server.ts.
   server.headersTimeout = 20_000;
