@@ -295,8 +295,7 @@ function budgetSeconds(config: BenchConfig): number {
 }
 
 /** Runs every backend and prints the report; false when anything failed. */
-async function main(): Promise<boolean> {
-  const config = loadBenchConfig();
+async function main(config: BenchConfig): Promise<boolean> {
   // Git-ignored and outside biome's reach (bench/results would be linted as JSON).
   const outDir = fileURLToPath(new URL('../.chipgate/bench/', import.meta.url));
   mkdirSync(outDir, { recursive: true });
@@ -376,7 +375,16 @@ async function main(): Promise<boolean> {
   return failures.length === 0;
 }
 
-main().then(
+let settings: BenchConfig;
+try {
+  settings = loadBenchConfig();
+} catch (error) {
+  // A bad setting is the user's to fix: the message names every one, no stack needed.
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(2);
+}
+
+main(settings).then(
   (ok) => process.exit(ok ? 0 : 1),
   (error: unknown) => {
     process.stderr.write(
