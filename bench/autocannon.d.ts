@@ -1,5 +1,19 @@
 /** The slice of autocannon's programmatic API the benchmark uses (autocannon ships no types). */
 declare module 'autocannon' {
+  /** A request as `setupRequest` receives and returns it. */
+  export interface RequestParams {
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+  }
+
+  /** One entry of `requests`: how each request of a connection is built. */
+  export interface RequestDefinition extends RequestParams {
+    /** Called before every request; returns the request to send (its body may vary). */
+    setupRequest?: (request: RequestParams, context: Record<string, unknown>) => RequestParams;
+  }
+
   /** Options of one run. */
   export interface Options {
     url: string;
@@ -13,6 +27,10 @@ declare module 'autocannon' {
     /** Seconds before a request times out. */
     timeout?: number;
     pipelining?: number;
+    /** Requests each connection sends in turn, instead of `method`/`body` alone. */
+    requests?: RequestDefinition[];
+    /** Checks each response body; a false result counts as a mismatch. */
+    verifyBody?: (body: string) => boolean;
   }
 
   /** hdr-histogram percentiles (latency in ms, requests and throughput per second). */
@@ -40,6 +58,8 @@ declare module 'autocannon' {
     errors: number;
     timeouts: number;
     non2xx: number;
+    /** Responses `verifyBody` refused. */
+    mismatches: number;
     statusCodeStats: Record<string, { count: number }>;
   }
 

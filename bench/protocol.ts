@@ -1,18 +1,25 @@
 /**
  * Messages between the benchmark driver (`run.ts`) and a target process (`target.ts`, the
- * gateway or the floor), over the `fork` IPC channel. The target measures itself (CPU, RSS,
+ * gateway on one of its read paths, or the floor), over the `fork` IPC channel. The target measures itself (CPU, RSS,
  * requests served, SQL statements sent), so the load generator's own work is never counted.
  */
 
-/** Which server a target process runs. */
-export type TargetKind = 'gateway' | 'floor';
+/**
+ * Which server a target process runs: `floor` (the hand-written SQL behind a bare handler),
+ * `old` (the gateway with `planner: 'off'`, every field through its resolver) or `planned`
+ * (the gateway with `planner: 'on'`).
+ */
+export type BenchPath = 'floor' | 'old' | 'planned';
+
+/** Every path, in the order a run measures them (the planned path is judged against `old`). */
+export const BENCH_PATHS: readonly BenchPath[] = ['floor', 'old', 'planned'];
 
 /** Which database a target process uses. */
 export type Backend = 'pglite' | 'postgres';
 
 /** How a target process is started (passed as JSON in `argv[2]`). */
 export interface TargetOptions {
-  kind: TargetKind;
+  path: BenchPath;
   backend: Backend;
   /** postgres:// URL (backend `postgres`). */
   databaseUrl?: string;

@@ -10,15 +10,17 @@ export function num(value: number | undefined, digits = 1): string {
 
 /**
  * Renders rows as an aligned table: text columns left-aligned, numeric columns (every cell a
- * number-like string) right-aligned.
+ * number-like string) right-aligned; `rightAligned` overrides that per column.
  */
-export function table(header: string[], rows: Cell[][]): string {
+export function table(header: string[], rows: Cell[][], rightAligned?: boolean[]): string {
   const cells = rows.map((row) => header.map((_, i) => String(row[i] ?? '-')));
   const widths = header.map((title, i) =>
     Math.max(title.length, ...cells.map((row) => (row[i] ?? '').length)),
   );
-  const numeric = header.map((_, i) =>
-    cells.every((row) => /^(-|[-+]?[\d.,]+(\s?[a-z%x]+)?)$/i.test(row[i] ?? '')),
+  const numeric = header.map(
+    (_, i) =>
+      rightAligned?.[i] ??
+      cells.every((row) => /^(-|[-+]?[\d.,]+(\s?[a-z%x]+)?)$/i.test(row[i] ?? '')),
   );
   const line = (row: string[]) =>
     row

@@ -1,19 +1,24 @@
 /**
- * `npm run bench`: the nested-query benchmark of the gateway against a raw-SQL floor.
+ * `npm run bench`: the gateway's read path, old and planned, against a raw-SQL floor.
  *
  * For each backend (in-memory PGlite, then the PostgreSQL server):
  * 1. generate a database at scale factor S (`generate.ts`);
- * 2. fork the floor (`target.ts`, one hand-written JSON-aggregating SQL statement through
- *    postgres.js, or the same SQL on PGlite), check one response, warm up, load it with
- *    autocannon for BENCH_DURATION seconds;
- * 3. fork the gateway (`createApp` on `node:http`, as `src/server.ts` runs it) and do the same;
- *    check once that both answer the same JSON;
- * 4. on the real server, compare against the targets (Node CPU per request, throughput as a
- *    share of the floor's) and, when one is missed, profile the gateway and print where its
- *    CPU time goes.
- * Prints one table at the end and writes the figures and profiles to `.chipgate/bench/`
- * (git-ignored).
- * Settings: see `config.ts`.
+ * 2. for each path (BENCH_PATHS): the floor (`target.ts`: one hand-written JSON-aggregating
+ *    SQL statement per request), the gateway with the planner off (old path), the gateway with
+ *    the planner on (planned path), each in its own process:
+ *    - send every request of both workloads once and check it (200, data, no errors);
+ *    - reference run: the nested reference query, warm-up, then BENCH_CONNECTIONS connections
+ *      for BENCH_DURATION seconds (closed loop);
+ *    - hot run: the hot operation (`hot-workload.ts`, varying variables), the same way;
+ *    - rate run: the reference query at BENCH_RATE requests/s (open loop), for latency below
+ *      saturation;
+ *    - on PostgreSQL, the server backends' CPU over each closed-loop window (`server-cpu.ts`);
+ * 3. check that every path answered every request alike (and alike across backends);
+ * 4. judge the planned path against the old one (PostgreSQL, reference run) and, when a
+ *    target is missed, profile the planned path and print where its CPU goes.
+ * Prints one table per backend and writes the figures and profiles to `.chipgate/bench/`
+ * (git-ignored). Exits 1 when a backend failed, a response was not a 200 with data and no
+ * errors, or two paths answered differently. Settings: see `config.ts`.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -22,134 +27,216 @@ import { fileURLToPath } from 'node:url';
 import { loadEnv } from '../src/env.js';
 import { type BenchConfig, describeUrl, loadBenchConfig } from './config.js';
 import { type PreparedDatabase, preparePglite, preparePostgres } from './databases.js';
-import type { GeneratedCounts } from './generate.js';
-import { type LoadResult, requestOnce, runLoad } from './load.js';
-import { type CpuProfile, type ProfileSummary, summarizeProfile } from './profile.js';
-import type { Backend, Measurement, TargetKind } from './protocol.js';
-import { num, table } from './report.js';
+import { HOT_WORKLOAD } from './hot-workload.js';
+import {
+  describeProblems,
+  hasProblems,
+  type ResponseProblems,
+  requestOnce,
+  runAtRate,
+  runLoad,
+} from './load.js';
+import { type CpuProfile, summarizeProfile } from './profile.js';
+import type { Backend, BenchPath } from './protocol.js';
+import { num } from './report.js';
+import {
+  type BackendResult,
+  type ClosedRun,
+  judgeTargets,
+  type PathFigures,
+  printAnswerChecks,
+  printBackend,
+  printProfiles,
+  printTargets,
+  targetFiguresOf,
+  type WorkloadAnswers,
+} from './results.js';
+import { ServerCpuMeter } from './server-cpu.js';
 import { TARGET_NODE_ENV, TargetProcess } from './target-process.js';
-import { type Comparison, compareBodies, countRecords, FIRST } from './workload.js';
+import { countRecords, REFERENCE_WORKLOAD, requestBodies, type Workload } from './workload.js';
 
-/** Targets from the issue, for the real server at S=10 (about 800 records per response). */
-const TARGET_CPU_MS_PER_REQUEST = 4;
-const TARGET_FLOOR_RATIO = 0.6;
-const TARGET_SCALE = 10;
-
-/** Everything measured for one server on one backend. */
-interface RunFigures {
-  backend: Backend;
-  kind: TargetKind;
-  load: LoadResult;
-  measurement: Measurement;
-  /** Node CPU (user + system) of the target per response, in milliseconds. */
-  cpuMsPerRequest: number;
-  statementsPerRequest: number;
-  /** Records (edge nodes) in one response. */
-  records: number;
-  responseBytes: number;
-  /** A CPU profile taken in a separate load run after the measured one. */
-  profile?: { file: string; seconds: number; requests: number; summary: ProfileSummary };
-}
-
-/** One backend's runs. */
-interface BackendResult {
-  backend: Backend;
-  description: string;
-  counts: GeneratedCounts;
-  generateSeconds: number;
-  floor: RunFigures;
-  gateway: RunFigures;
-  /** Gateway vs floor on the same request. */
-  comparison: Comparison;
-  /** The gateway's response body, for the cross-backend check. */
-  gatewayBody: string;
-}
+const WORKLOADS: readonly Workload[] = [REFERENCE_WORKLOAD, HOT_WORKLOAD];
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
-/** Checks that a response is a 200 with data and no errors; returns its parsed body. */
-function checkResponse(kind: TargetKind, status: number, body: string): unknown {
-  let parsed: { data?: unknown; errors?: unknown } | undefined;
-  try {
-    parsed = JSON.parse(body) as { data?: unknown; errors?: unknown };
-  } catch {
-    // Reported below.
-  }
-  if (status !== 200 || !parsed?.data || parsed.errors) {
-    throw new Error(`${kind} answered ${status}: ${body.slice(0, 500)}`);
-  }
-  return parsed;
+const startedAt = performance.now();
+
+/** A progress line, with the time since the run started. */
+const progress = (line: string) => {
+  const seconds = Math.round((performance.now() - startedAt) / 1000);
+  log(`  [${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}] ${line}`);
+};
+
+/** Problems that make the run fail (exit 1) but leave the figures worth printing. */
+const failures: string[] = [];
+
+/** What a path's measurement needs besides the path. */
+interface PathContext {
+  config: BenchConfig;
+  prepared: PreparedDatabase;
+  /** Measures the server backends' CPU (PostgreSQL only). */
+  serverCpu?: ServerCpuMeter;
+  outDir: string;
 }
 
-/** Whether the gateway's figures miss a target (only judged on the real server). */
-function missesTargets(gateway: RunFigures, floor: RunFigures): boolean {
-  return (
-    gateway.cpuMsPerRequest > TARGET_CPU_MS_PER_REQUEST ||
-    gateway.load.requestsPerSecond < TARGET_FLOOR_RATIO * floor.load.requestsPerSecond
-  );
+/** Sends every variable set of `workload` once; each must be a 200 with data and no errors. */
+async function answersOf(url: string, label: string, workload: Workload): Promise<WorkloadAnswers> {
+  const bodies: string[] = [];
+  let records = 0;
+  let bytes = 0;
+  for (const body of requestBodies(workload)) {
+    const response = await requestOnce(url, body);
+    let parsed: { data?: unknown; errors?: unknown } | undefined;
+    try {
+      parsed = JSON.parse(response.body) as { data?: unknown; errors?: unknown };
+    } catch {
+      // Reported below.
+    }
+    if (response.status !== 200 || !parsed?.data || parsed.errors) {
+      throw new Error(
+        `${label} answered ${workload.name} with ${response.status}: ${response.body.slice(0, 500)}`,
+      );
+    }
+    bodies.push(response.body);
+    records += countRecords(parsed);
+    bytes += Buffer.byteLength(response.body);
+  }
+  return { bodies, records: records / bodies.length, bytes: bytes / bodies.length };
+}
+
+/** Records a run's bad responses as a failure. */
+function checkRun(label: string, result: ResponseProblems): void {
+  if (hasProblems(result)) {
+    const message = `${label}: ${describeProblems(result)}`;
+    log(`  FAILED ${message}`);
+    failures.push(message);
+  }
+}
+
+/** Warm-up, then one measured closed-loop window of `workload` on a running target. */
+async function closedRun(
+  context: PathContext,
+  target: TargetProcess,
+  label: string,
+  workload: Workload,
+): Promise<ClosedRun> {
+  const { config, serverCpu } = context;
+  const bodies = requestBodies(workload);
+  if (config.warmupSeconds > 0) {
+    progress(`${label} ${workload.name}: warming up ${config.warmupSeconds} s`);
+    await runLoad(target.url, config.warmupSeconds, config.connections, bodies);
+  }
+  progress(`${label} ${workload.name}: measuring ${config.durationSeconds} s`);
+  // The target opens and closes its window once no request is in flight, and the server CPU
+  // window lies just inside it, so both hold the work of exactly the requests counted.
+  await target.startMeasuring();
+  await serverCpu?.start();
+  const load = await runLoad(target.url, config.durationSeconds, config.connections, bodies);
+  const measurement = await target.stopMeasuring();
+  const server = await serverCpu?.stop();
+  checkRun(`${label} ${workload.name}`, load);
+  const requests = Math.max(measurement.requests, 1);
+  return {
+    load,
+    measurement,
+    nodeCpuMsPerRequest:
+      (measurement.cpuUserMicros + measurement.cpuSystemMicros) / 1000 / requests,
+    ...(server ? { serverCpu: server } : {}),
+    ...(server?.available ? { serverCpuMsPerRequest: server.ms / requests } : {}),
+    statementsPerRequest: measurement.statements / requests,
+  };
+}
+
+/** A file-name-safe timestamp. */
+function stamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, '-');
 }
 
 /**
- * Runs one target (floor or gateway) on a prepared database: one checked request, warm-up,
- * a measured load run, and, when `wantProfile` says so after the run, a profiled load run.
+ * Starts one path's server, checks its answers, runs the configured runs and, when
+ * `wantProfile` says so afterwards, profiles it under the reference query.
  */
-async function measure(
-  config: BenchConfig,
-  prepared: PreparedDatabase,
-  kind: TargetKind,
-  outDir: string,
-  wantProfile: (figures: RunFigures) => boolean,
-): Promise<{ figures: RunFigures; body: string }> {
+async function measurePath(
+  context: PathContext,
+  benchPath: BenchPath,
+  wantProfile: (figures: PathFigures) => boolean,
+): Promise<PathFigures> {
+  const { config, prepared, outDir } = context;
   const backend = prepared.target.backend;
+  const label = `${backend} ${benchPath}`;
+  progress(`${label}: starting`);
   const target = await TargetProcess.start({
     ...prepared.target,
-    kind,
+    path: benchPath,
     poolMax: loadEnv({}).CHIPGATE_DB_POOL_MAX,
   });
   try {
-    const first = await requestOnce(target.url);
-    const records = countRecords(checkResponse(kind, first.status, first.body));
-    if (config.warmupSeconds > 0) {
-      log(`  ${backend} ${kind}: warming up ${config.warmupSeconds} s`);
-      await runLoad(target.url, config.warmupSeconds, config.connections);
-    }
-    log(`  ${backend} ${kind}: measuring ${config.durationSeconds} s`);
-    await target.startMeasuring();
-    const load = await runLoad(target.url, config.durationSeconds, config.connections);
-    // The target closes the window once the requests still in flight at the deadline are done.
-    const measurement = await target.stopMeasuring();
-    const requests = Math.max(measurement.requests, 1);
-    const figures: RunFigures = {
-      backend,
-      kind,
-      load,
-      measurement,
-      cpuMsPerRequest: (measurement.cpuUserMicros + measurement.cpuSystemMicros) / 1000 / requests,
-      statementsPerRequest: measurement.statements / requests,
-      records,
-      responseBytes: Buffer.byteLength(first.body),
+    progress(`${label}: checking every request once`);
+    const figures: PathFigures = {
+      path: benchPath,
+      answers: {
+        reference: await answersOf(target.url, label, REFERENCE_WORKLOAD),
+        hot: await answersOf(target.url, label, HOT_WORKLOAD),
+      },
     };
+    if (config.runs.includes('reference')) {
+      figures.reference = await closedRun(context, target, label, REFERENCE_WORKLOAD);
+    }
+    if (config.runs.includes('hot')) {
+      figures.hot = await closedRun(context, target, label, HOT_WORKLOAD);
+    }
+    if (config.runs.includes('rate')) {
+      progress(`${label} reference: ${config.rate} req/s for ${config.durationSeconds} s`);
+      figures.rate = await runAtRate(
+        target.url,
+        config.rate,
+        config.durationSeconds,
+        requestBodies(REFERENCE_WORKLOAD),
+      );
+      checkRun(`${label} reference at ${config.rate} req/s`, figures.rate);
+    }
     if (wantProfile(figures)) {
-      const file = path.join(outDir, `${kind}-${backend}-${stamp()}.cpuprofile`);
-      log(`  ${backend} ${kind}: profiling ${config.profileSeconds} s`);
+      const file = path.join(outDir, `${benchPath}-${backend}-${stamp()}.cpuprofile`);
+      progress(`${label}: profiling ${config.profileSeconds} s`);
       await target.startProfiling();
-      const profiled = await runLoad(target.url, config.profileSeconds, config.connections);
+      const profiled = await runLoad(
+        target.url,
+        config.profileSeconds,
+        config.connections,
+        requestBodies(REFERENCE_WORKLOAD),
+      );
       await target.stopProfiling(file);
-      const summary = summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, 15);
       figures.profile = {
         file,
         seconds: config.profileSeconds,
         requests: profiled.requests,
-        summary,
+        summary: summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, 15),
       };
     }
-    return { figures, body: first.body };
+    return figures;
   } finally {
     await target.stop();
   }
 }
 
-/** Generates one backend's database, measures the floor then the gateway on it, drops it. */
+/** Whether to profile a path once its runs are done. */
+function profileWanted(
+  config: BenchConfig,
+  backend: Backend,
+  figures: PathFigures,
+  old: PathFigures | undefined,
+): boolean {
+  if (figures.path === 'floor' || config.profile === 'never') return false;
+  if (config.profile === 'always') return true;
+  // auto: the planned path on the real server, when it misses a target against the old path.
+  if (backend !== 'postgres' || figures.path !== 'planned') return false;
+  const oldFigures = targetFiguresOf(old);
+  const plannedFigures = targetFiguresOf(figures);
+  if (!oldFigures || !plannedFigures) return false;
+  return judgeTargets(oldFigures, plannedFigures).some((verdict) => verdict.pass === false);
+}
+
+/** Generates one backend's database, measures every path on it, drops it. */
 async function runBackend(
   config: BenchConfig,
   backend: Backend,
@@ -172,228 +259,67 @@ async function runBackend(
       `${counts.policyDecisions} decisions (${counts.policyDecisionChips} chip links, ` +
       `${counts.policyDecisionCompanies} company links), ${counts.demandSignals} demand signals`,
   );
+  const serverCpu =
+    backend === 'postgres' ? ServerCpuMeter.open(config.adminUrl, config.databaseName) : undefined;
   try {
-    const floor = await measure(config, prepared, 'floor', outDir, () => false);
-    const gateway = await measure(config, prepared, 'gateway', outDir, (figures) => {
-      if (config.profile === 'always') return true;
-      if (config.profile === 'never' || backend !== 'postgres') return false;
-      return missesTargets(figures, floor.figures);
-    });
+    const context: PathContext = { config, prepared, outDir, ...(serverCpu ? { serverCpu } : {}) };
+    const paths: BackendResult['paths'] = {};
+    for (const benchPath of config.paths) {
+      paths[benchPath] = await measurePath(context, benchPath, (figures) =>
+        profileWanted(config, backend, figures, paths.old),
+      );
+    }
     return {
       backend,
       description: backend === 'pglite' ? 'PGlite (in memory)' : describeUrl(config.databaseUrl),
       counts,
       generateSeconds: prepared.seconds,
-      floor: floor.figures,
-      gateway: gateway.figures,
-      comparison: compareBodies(gateway.body, floor.body),
-      gatewayBody: gateway.body,
+      paths,
     };
   } finally {
+    await serverCpu?.close();
     await prepared.dispose();
   }
 }
 
-/** A file-name-safe timestamp. */
-function stamp(): string {
-  return new Date().toISOString().replace(/[:.]/g, '-');
+/** Seconds a whole run may take before the watchdog ends it. */
+function budgetSeconds(config: BenchConfig): number {
+  const closed = config.warmupSeconds + config.durationSeconds;
+  const perPath =
+    60 +
+    (config.runs.includes('reference') ? closed : 0) +
+    (config.runs.includes('hot') ? closed : 0) +
+    (config.runs.includes('rate') ? config.durationSeconds + 30 : 0) +
+    config.profileSeconds;
+  return 10 * 60 + config.backends.length * config.paths.length * perPath;
 }
 
-const mb = (bytes: number) => bytes / (1024 * 1024);
-
-/** Prints the results table, the answer checks, the targets and any profile summaries. */
-function printResults(config: BenchConfig, results: BackendResult[]): void {
-  if (results.length === 0) return;
-  const rows = results.flatMap((result) =>
-    [result.gateway, result.floor].map((run) => [
-      run.backend,
-      run.kind,
-      num(run.load.requestsPerSecond),
-      num(run.load.p50Ms, 0),
-      num(run.load.p99Ms, 0),
-      num(run.statementsPerRequest, 2),
-      num(run.cpuMsPerRequest, 2),
-      num(mb(run.measurement.maxRssBytes), 0),
-      String(run.records),
-      num(run.responseBytes / 1024, 0),
-      run.kind === 'gateway'
-        ? num(run.load.requestsPerSecond / result.floor.load.requestsPerSecond, 2)
-        : '1.00',
-    ]),
-  );
-  log(
-    `\nResults: S=${config.scale}, companies(first: ${FIRST}), ${config.connections} connections, ` +
-      `${config.durationSeconds} s per run after ${config.warmupSeconds} s warm-up`,
-  );
-  log(
-    table(
-      [
-        'backend',
-        'server',
-        'req/s',
-        'p50 ms',
-        'p99 ms',
-        'SQL/req',
-        'CPU ms/req',
-        'peak RSS MB',
-        'records/resp',
-        'KB/resp',
-        'x floor',
-      ],
-      rows,
-    ),
-  );
-  log(
-    '  CPU ms/req: user+system CPU of the server process (not the load generator) / responses;' +
-      ' on PGlite it includes the embedded database.',
-  );
-  log('  peak RSS: the server process high-water mark (ru_maxrss).');
-
-  for (const result of results) {
-    for (const run of [result.gateway, result.floor]) {
-      const { load, measurement } = run;
-      const issues: string[] = [];
-      if (load.errors > 0) issues.push(`${load.errors} connection errors/timeouts`);
-      if (load.non2xx > 0) issues.push(`${load.non2xx} non-2xx responses`);
-      if (issues.length > 0) log(`  WARNING ${run.backend} ${run.kind}: ${issues.join(', ')}`);
-      if (Math.abs(measurement.requests - load.requests) > config.connections) {
-        log(
-          `  note ${run.backend} ${run.kind}: server counted ${measurement.requests} responses, ` +
-            `client ${load.requests}`,
-        );
-      }
-    }
-  }
-
-  log('\nSame answer?');
-  for (const result of results) {
-    const { comparison } = result;
-    log(
-      `  ${result.backend}: gateway vs floor: ${
-        comparison.equal
-          ? `match (equal as JSON${comparison.identical ? ', identical bytes' : '; bytes differ only in layout'})`
-          : `DIFFERENT, first difference at ${comparison.firstDifference}`
-      }`,
-    );
-  }
-  const [first, second] = results;
-  if (first && second) {
-    const cross = compareBodies(first.gatewayBody, second.gatewayBody);
-    log(
-      `  gateway on ${first.backend} vs on ${second.backend}: ${
-        cross.equal ? 'match' : `DIFFERENT, first difference at ${cross.firstDifference}`
-      }`,
-    );
-  }
-
-  const server = results.find((result) => result.backend === 'postgres');
-  if (server) {
-    const { gateway, floor } = server;
-    const ratio = gateway.load.requestsPerSecond / floor.load.requestsPerSecond;
-    const scaleNote =
-      config.scale === TARGET_SCALE
-        ? `S=${TARGET_SCALE}`
-        : `defined at S=${TARGET_SCALE}, this run is S=${config.scale}`;
-    log(`\nTargets (real server, ${scaleNote}, ${gateway.records} records/response):`);
-    log(
-      table(
-        ['target', 'measured', 'result'],
-        [
-          [
-            `Node CPU per request <= ${TARGET_CPU_MS_PER_REQUEST} ms`,
-            `${num(gateway.cpuMsPerRequest, 2)} ms`,
-            gateway.cpuMsPerRequest <= TARGET_CPU_MS_PER_REQUEST ? 'PASS' : 'MISS',
-          ],
-          [
-            `Throughput >= ${TARGET_FLOOR_RATIO} x floor`,
-            `${num(ratio, 2)} x`,
-            ratio >= TARGET_FLOOR_RATIO ? 'PASS' : 'MISS',
-          ],
-        ],
-      ),
-    );
-  }
-
-  for (const result of results) {
-    const profile = result.gateway.profile;
-    if (!profile) continue;
-    const { summary } = profile;
-    log(
-      `\nWhere the gateway's CPU goes (${result.backend}, ${profile.seconds} s profiled under load, ` +
-        `${profile.requests} responses, ${num(summary.busyMs / 1000, 2)} s busy, ` +
-        `${num(summary.idleMs / 1000, 2)} s idle; the profiler adds some overhead):`,
-    );
-    log(
-      table(
-        ['self time by layer', 'ms', 'share', '~ms/req'],
-        summary.layers.map((entry) => [
-          entry.name,
-          num(entry.selfMs, 0),
-          `${num(entry.share * 100)}%`,
-          num(entry.share * result.gateway.cpuMsPerRequest, 2),
-        ]),
-      ),
-    );
-    log('');
-    log(
-      table(
-        ['self time by package', 'ms', 'share'],
-        summary.packages.map((entry) => [
-          entry.name,
-          num(entry.selfMs, 0),
-          `${num(entry.share * 100)}%`,
-        ]),
-      ),
-    );
-    log('');
-    log(
-      table(
-        ['top functions by self time', 'where', 'ms', 'share'],
-        summary.functions.map((entry) => [
-          entry.name,
-          entry.location,
-          num(entry.selfMs, 0),
-          `${num(entry.share * 100)}%`,
-        ]),
-      ),
-    );
-    log("  ~ms/req: the layer's share of the profile times the CPU per request measured above.");
-    log(`  full profile: ${path.relative(process.cwd(), profile.file)} (open in Chrome DevTools)`);
-  }
-}
-
-/** Runs every backend and prints the report; false when a backend failed. */
-async function main(): Promise<boolean> {
-  const config = loadBenchConfig();
+/** Runs every backend and prints the report; false when anything failed. */
+async function main(config: BenchConfig): Promise<boolean> {
   // Git-ignored and outside biome's reach (bench/results would be linted as JSON).
   const outDir = fileURLToPath(new URL('../.chipgate/bench/', import.meta.url));
   mkdirSync(outDir, { recursive: true });
   const workDir = mkdtempSync(path.join(tmpdir(), 'chipgate-bench-'));
   // The run must end by itself, whatever hangs.
-  const budgetMs =
-    10 * 60_000 +
-    config.backends.length *
-      2 *
-      (config.warmupSeconds + config.durationSeconds + config.profileSeconds) *
-      1000;
+  const budget = budgetSeconds(config);
   const watchdog = setTimeout(() => {
-    process.stderr.write(`bench: still running after ${budgetMs / 1000} s, giving up\n`);
+    process.stderr.write(`bench: still running after ${budget} s, giving up\n`);
     process.exit(1);
-  }, budgetMs);
+  }, budget * 1000);
   watchdog.unref();
 
   log(
     `chipgate bench: S=${config.scale}, backends ${config.backends.join(', ')}, ` +
-      `${config.durationSeconds} s per run after ${config.warmupSeconds} s warm-up, ` +
-      `${config.connections} connections, profile ${config.profile}, ` +
-      `servers with NODE_ENV=${TARGET_NODE_ENV}`,
+      `paths ${config.paths.join(', ')}, runs ${config.runs.join(', ')}; ` +
+      `${config.durationSeconds} s per run (closed loop after ${config.warmupSeconds} s warm-up, ` +
+      `${config.connections} connections; fixed rate ${config.rate} req/s), ` +
+      `profile ${config.profile}, servers with NODE_ENV=${TARGET_NODE_ENV}`,
   );
   log(
     `  ${cpus().length} CPUs, load average ${num(loadavg()[0], 2)} at start ` +
       '(other work on the machine skews every figure)',
   );
   const results: BackendResult[] = [];
-  const failures: string[] = [];
   try {
     for (const backend of config.backends) {
       try {
@@ -408,7 +334,12 @@ async function main(): Promise<boolean> {
   } finally {
     rmSync(workDir, { recursive: true, force: true });
   }
-  printResults(config, results);
+  for (const result of results) printBackend(config, result, REFERENCE_WORKLOAD, HOT_WORKLOAD);
+  for (const mismatch of printAnswerChecks(results, WORKLOADS)) {
+    failures.push(`different answers: ${mismatch.what}: ${mismatch.difference}`);
+  }
+  printTargets(config, results);
+  printProfiles(results);
   for (const failure of failures) log(`\nFAILED ${failure}`);
   const file = path.join(outDir, `bench-${stamp()}.json`);
   writeFileSync(
@@ -416,7 +347,25 @@ async function main(): Promise<boolean> {
     `${JSON.stringify(
       {
         config: { ...config, databaseUrl: describeUrl(config.databaseUrl), adminUrl: undefined },
-        results: results.map(({ gatewayBody: _body, ...rest }) => rest),
+        loadAverageAtEnd: loadavg()[0],
+        failures,
+        results: results.map((result) => ({
+          ...result,
+          paths: Object.fromEntries(
+            Object.entries(result.paths).map(([name, figures]) => [
+              name,
+              {
+                ...figures,
+                answers: Object.fromEntries(
+                  Object.entries(figures.answers).map(([workload, { bodies: _, ...rest }]) => [
+                    workload,
+                    rest,
+                  ]),
+                ),
+              },
+            ]),
+          ),
+        })),
       },
       null,
       2,
@@ -426,7 +375,16 @@ async function main(): Promise<boolean> {
   return failures.length === 0;
 }
 
-main().then(
+let settings: BenchConfig;
+try {
+  settings = loadBenchConfig();
+} catch (error) {
+  // A bad setting is the user's to fix: the message names every one, no stack needed.
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(2);
+}
+
+main(settings).then(
   (ok) => process.exit(ok ? 0 : 1),
   (error: unknown) => {
     process.stderr.write(

@@ -1,7 +1,8 @@
 /**
  * A benchmark target process, forked by `run.ts`: either the real gateway (`createApp` from
- * `src/app.ts` on `node:http`, as `src/server.ts` mounts it) or the raw-SQL floor (a bare
- * `node:http` handler running `FLOOR_SQL`). It listens on 127.0.0.1 (a free port), reports its
+ * `src/app.ts` on `node:http`, as `src/server.ts` mounts it, with the planner off for the old
+ * path and on for the planned path) or the raw-SQL floor (a bare `node:http` handler running
+ * each workload's floor statement). It listens on 127.0.0.1 (a free port), reports its
  * URL, and measures itself on request: CPU time, RSS, responses and SQL statements, so the
  * figures never include the load generator running in the driver process.
  *
@@ -10,6 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Session } from 'node:inspector/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import type { Logger } from 'drizzle-orm';
 import pino from 'pino';
@@ -23,8 +25,8 @@ import {
 } from '../src/db/client.js';
 import { loadEnv, queryLimitsOf } from '../src/env.js';
 import { EventHub } from '../src/pubsub/hub.js';
+import { answerOnFloor, type FloorClient, FloorRequestError } from './floor.js';
 import type { DriverMessage, Measurement, TargetMessage, TargetOptions } from './protocol.js';
-import { FLOOR_SQL } from './workload.js';
 
 /** Counters of the current measurement window. */
 class Meter {
@@ -70,8 +72,11 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 /** A running HTTP target and how to release what it holds. */
 interface RunningTarget {
   server: Server;
-  /** Resolves once no request is being served (or after `timeoutMs`). */
-  drained(timeoutMs: number): Promise<void>;
+  /**
+   * Resolves once no request is being served and none arrived for `QUIET_MS` (or after
+   * `timeoutMs`).
+   */
+  settled(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -79,6 +84,13 @@ const meter = new Meter();
 
 /** How long a measurement boundary waits for requests in flight to finish. */
 const DRAIN_TIMEOUT_MS = 30_000;
+
+/**
+ * How long the server must have seen no new request before a window opens or closes. A load
+ * run ends by closing its connections with requests still in them; requests already sent but
+ * not yet read (the server is busy) arrive after that, and must not leak into the next window.
+ */
+const QUIET_MS = 300;
 
 /** drizzle's logger hook: one call per SQL statement sent. */
 const statementCounter: Logger = {
@@ -101,7 +113,8 @@ async function loadPglite(options: TargetOptions): Promise<PGlite> {
 
 /**
  * The gateway as `src/server.ts` builds it (`createApp` with the default configuration and a
- * pino logger), plus a statement-counting drizzle logger on the database.
+ * pino logger; `planner` off for the old path, on for the planned one), plus a
+ * statement-counting drizzle logger on the database.
  */
 async function startGatewayHandler(
   options: TargetOptions,
@@ -125,6 +138,7 @@ async function startGatewayHandler(
     ping: () => db.ping(),
     corsOrigins: [],
     graphiql: false,
+    planner: options.path === 'old' ? 'off' : 'on',
     // The logger src/server.ts passes, at the default level (info: silent per request).
     logger: pino({ level: env.CHIPGATE_LOG_LEVEL }),
     limits: queryLimitsOf(env),
@@ -142,27 +156,24 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-/** The floor: POST /graphql with `{ variables: { first } }` -> the body `FLOOR_SQL` returns. */
+/**
+ * The floor: POST /graphql with `{ operationName, variables }` of a benchmark workload -> the
+ * body that workload's floor statement returns (the document itself is not read).
+ */
 async function startFloorHandler(options: TargetOptions): Promise<{
   handler: Handler;
   close: () => Promise<void>;
 }> {
-  let query: (first: number) => Promise<string>;
+  let client: FloorClient;
   let close: () => Promise<void>;
   if (options.backend === 'pglite') {
-    const client = await loadPglite(options);
-    query = async (first) => {
-      const result = await client.query<{ body: string }>(FLOOR_SQL, [first]);
-      return result.rows[0]?.body ?? '';
-    };
-    close = () => client.close();
+    const pglite = await loadPglite(options);
+    client = { pglite };
+    close = () => pglite.close();
   } else {
     if (!options.databaseUrl) throw new Error('target: backend postgres needs databaseUrl');
     const sql = postgres(options.databaseUrl, postgresOptions(options.poolMax));
-    query = async (first) => {
-      const rows = await sql.unsafe<{ body: string }[]>(FLOOR_SQL, [first], { prepare: true });
-      return rows[0]?.body ?? '';
-    };
+    client = { sql };
     close = () => sql.end({ timeout: 5 });
   }
   const reply = (res: ServerResponse, status: number, body: string) => {
@@ -178,16 +189,15 @@ async function startFloorHandler(options: TargetOptions): Promise<{
       return;
     }
     try {
-      const text = await readBody(req);
-      const first = (JSON.parse(text) as { variables?: { first?: unknown } }).variables?.first;
-      if (typeof first !== 'number' || !Number.isInteger(first) || first < 0 || first > 100) {
-        reply(res, 400, '{"errors":[{"message":"variables.first must be 0..100"}]}');
-        return;
-      }
+      const request = JSON.parse(await readBody(req)) as {
+        operationName?: unknown;
+        variables?: Record<string, unknown> | null;
+      };
       meter.statements += 1;
-      reply(res, 200, await query(first));
+      reply(res, 200, await answerOnFloor(client, request.operationName, request.variables));
     } catch (error) {
-      reply(res, 500, JSON.stringify({ errors: [{ message: String(error) }] }));
+      const status = error instanceof FloorRequestError || error instanceof SyntaxError ? 400 : 500;
+      reply(res, status, JSON.stringify({ errors: [{ message: String(error) }] }));
     }
   };
   return { handler, close };
@@ -196,7 +206,7 @@ async function startFloorHandler(options: TargetOptions): Promise<{
 async function start(options: TargetOptions): Promise<RunningTarget> {
   let handler: Handler;
   let release: () => Promise<void>;
-  if (options.kind === 'gateway') {
+  if (options.path !== 'floor') {
     const gateway = await startGatewayHandler(options);
     handler = gateway.handler;
     release = () => gateway.db.close();
@@ -206,18 +216,31 @@ async function start(options: TargetOptions): Promise<RunningTarget> {
     release = floor.close;
   }
   // Requests are counted when they arrive, and a measurement window opens and closes only
-  // when none is in flight, so the window holds all the work of exactly the requests it counts.
+  // when none is in flight (nor arriving), so the window holds all the work of exactly the
+  // requests it counts (a request runs to its end even when its client has gone).
   let inFlight = 0;
+  let lastArrival = 0;
   const onDrained: (() => void)[] = [];
   const server = createServer((req, res) => {
     meter.requests += 1;
     inFlight += 1;
+    lastArrival = performance.now();
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      inFlight -= 1;
+      if (inFlight === 0) for (const resolve of onDrained.splice(0)) resolve();
+    };
+    // When the client leaves while a large response is being written (a load run ending), the
+    // node adapter of yoga waits for a 'drain' that never comes and its promise never settles;
+    // the request's work is done once its head is out.
+    res.once('close', () => {
+      if (res.headersSent) finish();
+    });
     handler(req, res)
       .catch(() => {})
-      .finally(() => {
-        inFlight -= 1;
-        if (inFlight === 0) for (const resolve of onDrained.splice(0)) resolve();
-      });
+      .finally(finish);
   });
   // The same socket settings as src/server.ts.
   server.headersTimeout = 20_000;
@@ -230,17 +253,26 @@ async function start(options: TargetOptions): Promise<RunningTarget> {
       resolve();
     });
   });
+  const drained = (timeoutMs: number) => {
+    if (inFlight === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      onDrained.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  };
   return {
     server,
-    drained(timeoutMs) {
-      if (inFlight === 0) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, timeoutMs);
-        onDrained.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+    async settled(timeoutMs) {
+      const deadline = performance.now() + timeoutMs;
+      for (;;) {
+        await drained(Math.max(deadline - performance.now(), 0));
+        const quietFor = performance.now() - lastArrival;
+        if ((inFlight === 0 && quietFor >= QUIET_MS) || performance.now() >= deadline) return;
+        await sleep(Math.max(QUIET_MS - quietFor, 10));
+      }
     },
     async close() {
       server.closeAllConnections();
@@ -261,12 +293,12 @@ async function main(): Promise<void> {
     const handle = async () => {
       switch (message.type) {
         case 'measure-start':
-          await target.drained(DRAIN_TIMEOUT_MS);
+          await target.settled(DRAIN_TIMEOUT_MS);
           meter.start();
           send({ type: 'ack' });
           return;
         case 'measure-stop':
-          await target.drained(DRAIN_TIMEOUT_MS);
+          await target.settled(DRAIN_TIMEOUT_MS);
           send({ type: 'measurement', measurement: meter.stop() });
           return;
         case 'profile-start':

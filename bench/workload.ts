@@ -1,12 +1,37 @@
 /**
- * The benchmarked request: one nested GraphQL query (companies -> chips -> decisions with the
- * link's effect, and companies -> demand signals), and the hand-written SQL "floor" that
- * answers the same request with one JSON-aggregating statement.
+ * The benchmarked requests. A `Workload` is one GraphQL document with the variable sets sent in
+ * turn, and the hand-written SQL "floor" that answers the same requests with one
+ * JSON-aggregating statement each. This file holds the reference workload (the nested query:
+ * companies -> chips -> decisions with the link's effect, and companies -> demand signals);
+ * `hot-workload.ts` holds the dashboard-like one.
  */
 import { isDeepStrictEqual } from 'node:util';
 
+/** A parameter of a floor statement: a number, a text array, or null. */
+export type FloorParam = number | string[] | null;
+
+/** One benchmarked operation, as the gateway receives it and as the floor answers it. */
+export interface Workload {
+  /** `reference` (the nested query, one variable set) or `hot` (varying variables). */
+  name: 'reference' | 'hot';
+  /** What it is, for the report. */
+  title: string;
+  /** The GraphQL document, as clients send it. */
+  query: string;
+  operationName: string;
+  /** The variables of successive requests, sent in turn (a fixed, small set). */
+  variableSets: readonly Record<string, unknown>[];
+  /** One statement returning the whole response as text in a column `body`. */
+  floorSql: string;
+  /**
+   * The floor's SQL parameters for one request's `variables`; throws a plain `Error` (the floor
+   * answers 400) when they are not what the document accepts.
+   */
+  floorParams(variables: Record<string, unknown>): FloorParam[];
+}
+
 /** The nested query, as clients send it. */
-export const NESTED_QUERY = `query Nested($first: Int!) {
+export const NESTED_QUERY = /* GraphQL */ `query Nested($first: Int!) {
   companies(first: $first) { edges { node {
     slug name country
     chipsDesigned(first: 10) { edges { node {
@@ -20,18 +45,26 @@ export const NESTED_QUERY = `query Nested($first: Int!) {
 /** Page size of the root connection. */
 export const FIRST = 50;
 
-/** The POST body both servers receive. */
-export const REQUEST_BODY = JSON.stringify({
-  query: NESTED_QUERY,
-  variables: { first: FIRST },
-  operationName: 'Nested',
-});
-
 /** Headers of every benchmark request. */
 export const REQUEST_HEADERS = {
   'content-type': 'application/json',
   accept: 'application/json',
 } as const;
+
+/** The POST bodies of a workload, one per variable set, in the order they are sent. */
+export function requestBodies(workload: Workload): string[] {
+  return workload.variableSets.map((variables) =>
+    JSON.stringify({ query: workload.query, variables, operationName: workload.operationName }),
+  );
+}
+
+/** `value` as a page size the API accepts (0..100); throws otherwise. */
+export function pageSize(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 100) {
+    throw new Error('variables.first must be a whole number from 0 to 100');
+  }
+  return value;
+}
 
 /**
  * The floor: the whole response of `NESTED_QUERY` as one SQL statement, `$1` = `first`.
@@ -99,6 +132,28 @@ cross join lateral (
     limit 10
   ) s
 ) ds`;
+
+/** The reference workload: `NESTED_QUERY` with `first: 50`, about 800 records at S=10. */
+export const REFERENCE_WORKLOAD: Workload = {
+  name: 'reference',
+  title: `reference query (companies(first: ${FIRST}) -> chips -> decisions, -> signals)`,
+  query: NESTED_QUERY,
+  operationName: 'Nested',
+  variableSets: [{ first: FIRST }],
+  floorSql: FLOOR_SQL,
+  floorParams: (variables) => [pageSize(variables.first)],
+};
+
+/**
+ * Whether a response body is a GraphQL result with `data` and without `errors`. A cheap test
+ * on the text, since it runs on every response of a load run (in the load generator's process,
+ * which shares the machine with the server): the body must start with a `data` object and
+ * contain no `"errors"` key. JSON escapes quotes inside strings, so `"errors"` can only appear
+ * as a key or as a value equal to `errors`, which no benchmarked field holds.
+ */
+export function isDataWithoutErrors(body: string): boolean {
+  return /^\s*\{\s*"data"\s*:\s*\{/.test(body) && !body.includes('"errors"');
+}
 
 /**
  * Counts the records in a response: every `node` object under a connection's `edges`
