@@ -76,10 +76,27 @@ export class StatementBuilder<Bind> {
   }
 }
 
+/**
+ * The columns (SQL names) a statement reads from each alias, so that a page's subquery
+ * selects only those: sorting wide rows (a signal's summary, notes, ...) to keep ten of them
+ * costs PostgreSQL more than building the JSON.
+ */
+const usedColumns = new WeakMap<PgTable, Set<string>>();
+
+function use(row: PgTable, name: string) {
+  let used = usedColumns.get(row);
+  if (!used) {
+    used = new Set();
+    usedColumns.set(row, used);
+  }
+  used.add(name);
+}
+
 /** The column of a row alias as it goes into JSON (exact decimals as text). */
 export function columnJson(row: PgTable, column: string): SQL {
   const value = (row as unknown as Record<string, Column | undefined>)[column];
   if (!value) throw new Error(`no column ${column}`);
+  use(row, value.name);
   return value.getSQLType().startsWith('numeric') ? sql`${value}::text` : sql`${value}`;
 }
 
@@ -169,6 +186,7 @@ function throughColumnName(table: unknown, column: string): string {
 
 /** A column of an alias by its SQL name. */
 function sqlColumnOf(row: PgTable, name: string): SQL {
+  use(row, name);
   return sql`${row}.${sql.identifier(name)}`;
 }
 
@@ -187,8 +205,8 @@ export interface PagePlan {
 
 /**
  * The JSON of a connection: `[items, totalCount]`, each item `[...orderValues, ...row]` in the
- * list's order (at most `limit` of them, the look-ahead row included); `totalCount` is null
- * when not asked for. `parent` is the parent row for a related list. `row` builds the item's
+ * list's order (at most `limit` of them, the look-ahead row included); the ordering values
+ * only `withCursors`, `totalCount` null unless `withTotal`. `parent` is the parent row for a related list. `row` builds the item's
  * values over the page's row alias (`node`) and, for a link list, `edge(column)` reads the
  * link row's columns.
  */
@@ -197,7 +215,7 @@ export function connectionJson<Bind>(
   list: ListDeclaration,
   parent: PgTable | undefined,
   page: PagePlan,
-  withTotal: boolean,
+  options: { withTotal: boolean; withCursors: boolean },
   row: (node: PgTable, edge: (column: string) => SQL) => SQL[],
 ): SQL {
   const node = b.alias(list.node);
@@ -224,22 +242,26 @@ export function connectionJson<Bind>(
     }
     return sql`${nodeName}.${sql.identifier(name)}`;
   };
-  const itemSlots = [...keyColumns(node), ...row(node, edge)];
+  const itemSlots = [...(options.withCursors ? keyColumns(node) : []), ...row(node, edge)];
   const direction = (ascending: boolean) => sql.raw(ascending ? 'asc' : 'desc');
   const ordered = (t: PgTable, ascending: boolean) =>
     sql.join(
       keyColumns(t).map((column) => sql`${column} ${direction(ascending)}`),
       sql`, `,
     );
-  const extra = [...edgeColumns.values()];
-  const items = sql`(select coalesce(json_agg(${jsonArray(itemSlots)} order by ${ordered(node, page.order.direction === 'asc')}), '[]'::json)
-    from (select ${innerNode}.*${extra.length ? sql`, ${sql.join(extra, sql`, `)}` : sql``}
+  const aggregateOrder = ordered(node, page.order.direction === 'asc');
+  const selected = [...(usedColumns.get(node) ?? [])].map(
+    (name) => sql`${innerNode}.${sql.identifier(name)}`,
+  );
+  selected.push(...edgeColumns.values());
+  const items = sql`(select coalesce(json_agg(${jsonArray(itemSlots)} order by ${aggregateOrder}), '[]'::json)
+    from (select ${sql.join(selected, sql`, `)}
             from ${source.from}
            where ${conditions.length ? sql.join(conditions, sql` and `) : sql`true`}
            order by ${ordered(innerNode, readAscending)}
            limit ${page.limit}) ${nodeName})`;
   let total = sql`null`;
-  if (withTotal) {
+  if (options.withTotal) {
     const countNode = b.alias(list.node);
     const countLink = ident(b.name('l'));
     const counted = rowsOf(list, countNode, countLink, parent);

@@ -111,8 +111,16 @@ export class Unplannable extends Error {
 class RowBuilder {
   readonly slots: SQL[] = [];
   readonly #index = new Map<string, number>();
-  /** `offset`: where the first slot sits in the array the shaper reads. */
-  constructor(readonly offset = 0) {}
+  /**
+   * `offset`: where the first slot sits in the array the shaper reads; `leading`: columns
+   * already at positions 0.. before it (a page's ordering values), reused by column slots.
+   */
+  constructor(
+    readonly offset = 0,
+    leading: readonly string[] = [],
+  ) {
+    leading.forEach((column, i) => this.#index.set(`c:${column}`, i));
+  }
   add(key: string | undefined, make: () => SQL): number {
     if (key !== undefined) {
       const found = this.#index.get(key);
@@ -498,10 +506,12 @@ class Planner {
     const withTotal = [...selection.values()].some(
       (fieldNodes) => (fieldNodes[0] as FieldNode).name.value === 'totalCount',
     );
-    const keyCount = order.keys.length;
+    const withCursors = this.selectsCursors(connectionType, selection);
+    const keyCount = withCursors ? order.keys.length : 0;
     let edgeShapes: Map<string, ObjectShape> | undefined;
-    const json = connectionJson(b, list, parent, page, withTotal, (row, edge) => {
-      const item = new RowBuilder(keyCount);
+    const options = { withTotal, withCursors };
+    const json = connectionJson(b, list, parent, page, options, (row, edge) => {
+      const item = new RowBuilder(keyCount, withCursors ? order.keys.map((key) => key.column) : []);
       edgeShapes = this.planEdges(b, item, connectionType, selection, row, edge, tables, path);
       return item.slots;
     });
@@ -521,6 +531,25 @@ class Planner {
       keyCount,
     );
     return { json, shape: wrapType(field.type, shape) };
+  }
+
+  /** Whether a connection selection asks for any cursor (edges' or pageInfo's). */
+  private selectsCursors(
+    connectionType: GraphQLObjectType,
+    selection: Map<string, FieldNode[]>,
+  ): boolean {
+    for (const nodes of selection.values()) {
+      const name = (nodes[0] as FieldNode).name.value;
+      if (name !== 'edges' && name !== 'pageInfo') continue;
+      const field = connectionType.getFields()[name];
+      if (!field) continue;
+      const type = this.objectTypeOf(field.type);
+      for (const subNodes of collectFields(this.collect, type, subSelections(nodes)).values()) {
+        const sub = (subNodes[0] as FieldNode).name.value;
+        if (sub === 'cursor' || sub === 'startCursor' || sub === 'endCursor') return true;
+      }
+    }
+    return false;
   }
 
   /** Plans the `edges` of a connection selection over an item row; shapers by response key. */
