@@ -82,7 +82,7 @@ export async function wrapPglite(
       try {
         if (!client.closed) await client.close();
       } finally {
-        options.lock?.release();
+        await options.lock?.release();
       }
     },
   };
@@ -120,7 +120,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   }
   const absolute = path.resolve(dir);
   mkdirSync(path.dirname(absolute), { recursive: true });
-  const lock = acquireDirectoryLock(absolute);
+  const lock = await acquireDirectoryLock(absolute);
   try {
     const client = await PGlite.create(absolute);
     return await wrapPglite(client, {
@@ -129,7 +129,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       lock,
     });
   } catch (error) {
-    lock.release();
+    await lock.release();
     throw error;
   }
 }
