@@ -11,6 +11,7 @@ import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } f
 import { authenticate } from './auth.js';
 import { subscriptionLimitError } from './builder.js';
 import { type Context, createContext, type QueryLimits } from './context.js';
+import { databaseErrorReason, isDatabaseUnavailable } from './db/availability.js';
 import type { Database } from './db/client.js';
 import { maskError, QueryTooComplexError } from './errors.js';
 import { useHttpEdges } from './http.js';
@@ -138,6 +139,15 @@ export function createApp(deps: AppDependencies): App {
       // yoga logs the original of every masked error here; add the database's own error,
       // which drizzle keeps as `cause` (its message only says "Failed query").
       error: (error: unknown, ...rest: unknown[]) => {
+        // An unreachable database is an operational condition, not a bug: one short line
+        // (drizzle's message would carry the statement and its parameters).
+        if (isDatabaseUnavailable(error)) {
+          logger.warn(
+            { code: 'DATABASE_UNAVAILABLE', reason: databaseErrorReason(error) },
+            'database unavailable: answered 503',
+          );
+          return;
+        }
         const cause = (error as { originalError?: { cause?: unknown }; cause?: unknown } | null)
           ?.originalError?.cause;
         if (error instanceof Error) logger.error({ err: error, cause }, 'unexpected error');

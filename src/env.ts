@@ -143,6 +143,9 @@ export const envSchema = z.object({
   CHIPGATE_PORT: port.default(4000),
   DATABASE_URL: databaseUrl,
   CHIPGATE_DB_POOL_MAX: positiveInt('a pool size between 1 and 100', 100).default(10),
+  CHIPGATE_DATABASE_TIMEOUT_MS: positiveInt('milliseconds between 1 and 600000', 600_000).default(
+    5_000,
+  ),
   CHIPGATE_PGLITE_DIR: z.string().min(1).default('./.chipgate/pgdata'),
   CHIPGATE_CORS_ORIGINS: origins.default([]),
   CHIPGATE_LOG_LEVEL: logLevel.default('info'),

@@ -38,6 +38,7 @@ export async function startGateway(
     databaseUrl: env.DATABASE_URL,
     pgliteDir: env.CHIPGATE_PGLITE_DIR,
     poolMax: env.CHIPGATE_DB_POOL_MAX,
+    timeoutMs: env.CHIPGATE_DATABASE_TIMEOUT_MS,
   });
   try {
     await runMigrations(db);

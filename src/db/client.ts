@@ -13,6 +13,12 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { acquireDirectoryLock, type DirectoryLock } from './lock.js';
 import { type Relations, relations } from './relations.js';
+import {
+  createStatementSeam,
+  instrumentPglite,
+  instrumentPostgres,
+  type PoolStats,
+} from './statements.js';
 
 /** The drizzle database every module above the client uses, whichever driver is underneath. */
 export type Database = PgAsyncDatabase<PgQueryResultHKT, Relations>;
@@ -24,8 +30,10 @@ export interface DatabaseHandle {
   kind: 'pglite' | 'postgres';
   /** A short description for logs, with no credentials (e.g. `pglite:./.chipgate/pgdata`). */
   description: string;
-  /** Runs `select 1`; rejects when the database is unreachable. */
+  /** Runs `select 1`; rejects when the database is unreachable (or after the deadline). */
   ping(): Promise<void>;
+  /** Connections in use and statements waiting for one (see `PoolStats`). */
+  pool(): PoolStats;
   /** Closes connections (postgres.js: waits up to 5 s for queries in flight), releases locks. */
   close(): Promise<void>;
   /** The underlying PGlite instance when `kind` is `pglite` (tests clone it). */
@@ -49,6 +57,11 @@ export interface OpenDatabaseOptions {
   poolMax?: number;
   /** drizzle logger, e.g. a statement counter. */
   logger?: Logger;
+  /**
+   * On a server: how long a statement or transaction may wait to start before it fails with
+   * `DatabaseTimeoutError` (requests then answer 503); default none.
+   */
+  timeoutMs?: number;
 }
 
 /** postgres.js settings shared by the gateway, the CLI and tests. */
@@ -69,15 +82,19 @@ export async function wrapPglite(
   options: { logger?: Logger; description?: string; lock?: DirectoryLock } = {},
 ): Promise<DatabaseHandle> {
   await client.exec(`SET TIME ZONE 'UTC'`);
-  const db = drizzlePglite({ client, relations, logger: options.logger ?? false });
+  // In process: nothing to wait for, so no deadline; one statement runs at a time.
+  const seam = createStatementSeam({ poolMax: 1 });
+  const instrumented = instrumentPglite(client, seam);
+  const db = drizzlePglite({ client: instrumented, relations, logger: options.logger ?? false });
   return {
     db: db as unknown as Database,
     kind: 'pglite',
     description: options.description ?? 'pglite',
     pglite: client,
     async ping() {
-      await client.query('select 1');
+      await instrumented.query('select 1');
     },
+    pool: () => seam.stats(),
     async close() {
       try {
         if (!client.closed) await client.close();
@@ -94,8 +111,15 @@ export async function wrapPglite(
  */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) {
-    const client = postgres(options.databaseUrl, postgresOptions(options.poolMax ?? 10));
-    const db = drizzlePostgres({ client, relations, logger: options.logger ?? false });
+    const poolMax = options.poolMax ?? 10;
+    const client = postgres(options.databaseUrl, postgresOptions(poolMax));
+    const seam = createStatementSeam({ poolMax, timeoutMs: options.timeoutMs });
+    const instrumented = instrumentPostgres(client, seam);
+    const db = drizzlePostgres({
+      client: instrumented,
+      relations,
+      logger: options.logger ?? false,
+    });
     const url = new URL(options.databaseUrl);
     return {
       db: db as unknown as Database,
@@ -104,8 +128,9 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       url: options.databaseUrl,
       description: `postgres://${url.hostname}:${url.port || 5432}${url.pathname}`,
       async ping() {
-        await client`select 1`;
+        await instrumented.unsafe('select 1');
       },
+      pool: () => seam.stats(),
       async close() {
         await client.end({ timeout: 5 });
       },
@@ -141,4 +166,19 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
 export async function queryRows<T>(db: Database, query: SQLWrapper): Promise<T[]> {
   const result: unknown = await db.execute(query);
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}
+
+/**
+ * Runs a raw statement (`$1`, `$2`, ... placeholders) and returns its rows as objects, through
+ * the same seam as drizzle's statements (span, deadline, pool count), whichever driver is
+ * underneath.
+ */
+export async function executeRaw<T>(
+  db: Database,
+  text: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  const client = (db as unknown as { $client: postgres.Sql | PGlite }).$client;
+  if ('unsafe' in client) return [...(await client.unsafe(text, params as never[]))] as T[];
+  return (await client.query<T>(text, params)).rows;
 }

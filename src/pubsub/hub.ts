@@ -11,6 +11,7 @@
  * - filter attributes are loaded once per event, not once per subscriber;
  * - an instance without subscribers only moves its mark and reads nothing.
  */
+import { databaseErrorReason } from '../db/availability.js';
 import type { Database, DatabaseHandle } from '../db/client.js';
 import { type EventEnvelope, latestEventSeq, loadEventsAfter } from '../db/events.js';
 import { type EventListener, startListener } from './listener.js';
@@ -193,7 +194,10 @@ export class EventHub {
     this.draining = this.drainLoop()
       .catch((error: unknown) => {
         // A failed read loses nothing (lastSeq did not move); try again shortly.
-        this.logger.error({ err: error }, 'reading events failed; retrying in 1 s');
+        const reason = databaseErrorReason(error);
+        if (reason)
+          this.logger.warn({ reason }, 'database unavailable: reading events again in 1 s');
+        else this.logger.error({ err: error }, 'reading events failed; retrying in 1 s');
         clearTimeout(this.retryTimer);
         this.retryTimer = setTimeout(() => this.drain(), 1_000);
         this.retryTimer.unref();
