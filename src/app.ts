@@ -15,8 +15,10 @@ import { databaseErrorReason, isDatabaseUnavailable } from './db/availability.js
 import type { Database } from './db/client.js';
 import { maskError, QueryTooComplexError } from './errors.js';
 import { useHttpEdges } from './http.js';
+import { type Metrics, useMetricsEndpoint } from './metrics.js';
 import type { EventHub } from './pubsub/hub.js';
 import { useSharedSubscriptionExecution } from './pubsub/shared-execution.js';
+import { useRequestLog } from './request-log.js';
 import { schema } from './schema/index.js';
 import { type Sources, useSourceProvenance } from './sources/index.js';
 import { STORY_QUERY } from './story.js';
@@ -42,6 +44,11 @@ export interface AppDependencies {
   sources?: Sources;
   /** Largest request body accepted, in bytes (default `MAX_REQUEST_BODY_BYTES`); larger gets 413. */
   maxRequestBodyBytes?: number;
+  /**
+   * Prometheus metrics (`createMetrics`): GraphQL phases, requests, subscriptions, cache; served
+   * at `GET /metrics` to keys with the `metrics` scope. Without them no metric is kept.
+   */
+  metrics?: Metrics;
 }
 
 /** Default request body limit: 1 MiB, far above any real query (the token limit is 5000). */
@@ -201,6 +208,10 @@ export function createApp(deps: AppDependencies): App {
       return graphiqlPage;
     },
     plugins: [
+      useRequestLog(logger, deps.metrics?.requestFinished),
+      ...(deps.metrics
+        ? [useMetricsEndpoint(deps.metrics.registry, deps.db), ...deps.metrics.plugins()]
+        : []),
       useHttpEdges(deps.corsOrigins),
       ...armorPlugins(deps.limits),
       useSubscriptionLimits(),

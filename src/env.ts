@@ -141,6 +141,7 @@ export const envSchema = z.object({
     .min(1, { error: 'expected a host name or IP address' })
     .default('127.0.0.1'),
   CHIPGATE_PORT: port.default(4000),
+  CHIPGATE_METRICS_PORT: port.optional(),
   DATABASE_URL: databaseUrl,
   CHIPGATE_DB_POOL_MAX: positiveInt('a pool size between 1 and 100', 100).default(10),
   CHIPGATE_DATABASE_TIMEOUT_MS: positiveInt('milliseconds between 1 and 600000', 600_000).default(

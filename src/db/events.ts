@@ -14,7 +14,7 @@ export type EventSource = 'policy_decision_updates' | 'demand_signals';
  * One event with the attributes subscriptions filter on, loaded once per event for all
  * subscribers (each subscriber then loads the fields it selected).
  */
-export type EventEnvelope =
+export type EventEnvelope = (
   | {
       source: 'policy_decision_updates';
       /** `policy_decision_updates.id`. */
@@ -50,7 +50,11 @@ export type EventEnvelope =
       chips: string[];
       /** Slugs of the companies the signal names. */
       companies: string[];
-    };
+    }
+) & {
+  /** When the event's transaction started (Unix seconds), for delivery-lag metrics. */
+  at?: number;
+};
 
 /**
  * Marks the event stream's own statements (a leading SQL comment), so statement logs can tell
@@ -80,6 +84,7 @@ export async function loadEventsAfter(
     sql`${sql.raw(EVENT_STREAM_SQL_MARK)} select * from (
       select u.event_seq as seq, 'policy_decision_updates' as source, u.id,
         json_build_object(
+          'at', extract(epoch from u.created_at),
           'status', u.to_status, 'jurisdiction', d.jurisdiction,
           'destinations', to_json(d.destinations), 'kind', d.kind, 'date', d.announced_on,
           'chips', coalesce((select json_agg(c.slug order by c.slug)
@@ -93,6 +98,7 @@ export async function loadEventsAfter(
       union all
       select s.event_seq, 'demand_signals', s.id,
         json_build_object(
+          'at', extract(epoch from s.created_at),
           'kind', s.kind, 'date', s.observed_on,
           'chips', coalesce((select json_agg(c.slug) from chips c where c.id = s.chip_id), '[]'::json),
           'companies', coalesce((select json_agg(co.slug order by co.slug)

@@ -24,6 +24,16 @@ export interface HubOptions {
   /** Events read per catch-up or replay statement. */
   pageSize?: number;
   logger?: HubLogger;
+  /** Hears of deliveries and reconnects (the metrics). */
+  observer?: HubObserver;
+}
+
+/** What the hub reports as it works (the metrics module implements it). */
+export interface HubObserver {
+  /** An event went to `subscribers` subscribers; `committedAt`: its transaction's time (Unix s). */
+  delivered(subscribers: number, committedAt: number | undefined): void;
+  /** The LISTEN connection was re-established after a loss. */
+  reconnected(): void;
 }
 
 /** The logger calls the hub makes (pino satisfies it). */
@@ -84,6 +94,7 @@ export class EventHub {
       onConnect: () => {
         if (!started) return;
         hub.logger.info({}, 'event LISTEN connection re-established; catching up');
+        options.observer?.reconnected();
         hub.drain();
       },
       onDisconnect: (error, retryInMs) =>
@@ -214,7 +225,9 @@ export class EventHub {
         const events = await loadEventsAfter(this.db, this.lastSeq, this.pageSize);
         for (const event of events) {
           if (this.closed) return;
-          for (const subscriber of this.subscribers) subscriber.offer(event);
+          let delivered = 0;
+          for (const subscriber of this.subscribers) if (subscriber.offer(event)) delivered += 1;
+          this.options.observer?.delivered(delivered, event.at);
         }
         const last = events.at(-1);
         if (last) this.advanceTo(last.seq);
