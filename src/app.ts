@@ -19,6 +19,7 @@ import { type Metrics, useMetricsEndpoint } from './metrics.js';
 import type { EventHub } from './pubsub/hub.js';
 import { useSharedSubscriptionExecution } from './pubsub/shared-execution.js';
 import { useRequestLog } from './request-log.js';
+import type { ResponseCache } from './response-cache.js';
 import { schema } from './schema/index.js';
 import { type Sources, useSourceProvenance } from './sources/index.js';
 import { STORY_QUERY } from './story.js';
@@ -49,6 +50,11 @@ export interface AppDependencies {
    * at `GET /metrics` to keys with the `metrics` scope. Without them no metric is kept.
    */
   metrics?: Metrics;
+  /**
+   * The response cache for reads (`createResponseCache`); evicted by the event hub's change
+   * feed. Without it every read is executed.
+   */
+  responseCache?: ResponseCache;
 }
 
 /** Default request body limit: 1 MiB, far above any real query (the token limit is 5000). */
@@ -133,6 +139,8 @@ function authorizationOf(initial: {
 /** Creates the yoga app: schema, context per request, limits, error masking, CORS, health. */
 export function createApp(deps: AppDependencies): App {
   const logger = deps.logger ?? silentLogger;
+  const { responseCache } = deps;
+  if (responseCache) deps.events.onChange((change) => void responseCache.onChange(change));
   let graphiqlPage: string | undefined;
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
@@ -217,6 +225,8 @@ export function createApp(deps: AppDependencies): App {
       useSubscriptionLimits(),
       useSharedSubscriptionExecution(),
       useSourceProvenance(),
+      // After the HTTP checks (variables) and the source provenance (it bounds a result's TTL).
+      ...(deps.responseCache ? deps.responseCache.plugins(() => deps.events.fence()) : []),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {

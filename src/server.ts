@@ -12,9 +12,18 @@ import { type DatabaseHandle, openDatabase } from './db/client.js';
 import { DirectoryLockedError } from './db/lock.js';
 import { isEmpty, runMigrations } from './db/migrate.js';
 import { seed } from './db/seed.js';
-import { ConfigError, type Env, loadEnv, queryLimitsOf, sourcesConfigOf } from './env.js';
+import {
+  ConfigError,
+  type Env,
+  loadEnv,
+  queryLimitsOf,
+  responseCacheOptionsOf,
+  sourcesConfigOf,
+} from './env.js';
 import { createMetrics, type Metrics, scrape } from './metrics.js';
 import { EventHub } from './pubsub/hub.js';
+import { createResponseCache } from './response-cache.js';
+import { schema } from './schema/index.js';
 import { createSources } from './sources/index.js';
 import { attachWebSocket } from './ws.js';
 
@@ -73,6 +82,10 @@ export async function startGateway(
   for (const { source, reason } of sources.disabled) {
     log.warn({ source }, `source off: ${reason}`);
   }
+  const responseCache = createResponseCache(schema, {
+    ...responseCacheOptionsOf(env),
+    logger: log,
+  });
   const { yoga } = createApp({
     db: db.db,
     events,
@@ -83,6 +96,7 @@ export async function startGateway(
     limits: queryLimitsOf(env),
     logger: log,
     metrics,
+    ...(responseCache ? { responseCache } : {}),
   });
 
   // Responses not yet finished; when shutting down, they tell the client to close the connection.
@@ -201,6 +215,7 @@ export async function startGateway(
       }
       await yoga.dispose();
       await sources.close();
+      await responseCache?.close();
       await db.close();
     })();
     return stopping;
