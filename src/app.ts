@@ -23,6 +23,7 @@ import type { ResponseCache } from './response-cache.js';
 import { schema } from './schema/index.js';
 import { type Sources, useSourceProvenance } from './sources/index.js';
 import { STORY_QUERY } from './story.js';
+import { useRequestTracing } from './tracing.js';
 
 /** What `createApp` needs. */
 export interface AppDependencies {
@@ -216,6 +217,7 @@ export function createApp(deps: AppDependencies): App {
       return graphiqlPage;
     },
     plugins: [
+      useRequestTracing(),
       useRequestLog(logger, deps.metrics?.requestFinished),
       ...(deps.metrics
         ? [useMetricsEndpoint(deps.metrics.registry, deps.db), ...deps.metrics.plugins()]

@@ -25,6 +25,7 @@ import { EventHub } from './pubsub/hub.js';
 import { createResponseCache } from './response-cache.js';
 import { schema } from './schema/index.js';
 import { createSources } from './sources/index.js';
+import { startTracing } from './tracing.js';
 import { attachWebSocket } from './ws.js';
 
 /** A running gateway. */
@@ -48,6 +49,12 @@ export async function startGateway(
   env: Env,
   log = pino({ level: env.CHIPGATE_LOG_LEVEL }),
 ): Promise<RunningGateway> {
+  const tracing = env.OTEL_EXPORTER_OTLP_ENDPOINT
+    ? startTracing({
+        endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
+        serviceName: env.OTEL_SERVICE_NAME,
+      })
+    : undefined;
   const db = await openDatabase({
     databaseUrl: env.DATABASE_URL,
     pgliteDir: env.CHIPGATE_PGLITE_DIR,
@@ -217,6 +224,7 @@ export async function startGateway(
       await sources.close();
       await responseCache?.close();
       await db.close();
+      await tracing?.shutdown();
     })();
     return stopping;
   };

@@ -1,0 +1,146 @@
+/**
+ * OpenTelemetry traces, off unless `OTEL_EXPORTER_OTLP_ENDPOINT` is set: the SDK's tracer
+ * provider with the OTLP/HTTP exporter, the W3C `traceparent` of incoming requests honoured.
+ * One span per HTTP request (`useRequestTracing`) with the GraphQL phases as children; the
+ * statement seam (src/db/statements.ts) adds a span per SQL statement and each source a span per
+ * upstream call, all through `trace.getTracer('chipgate')`.
+ */
+import {
+  context,
+  propagation,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import type { Plugin } from 'graphql-yoga';
+
+/** A started tracing pipeline. */
+export interface Tracing {
+  /** Exports what is buffered and stops (call on shutdown). */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts exporting traces to `<endpoint>/v1/traces` (OTLP/HTTP, JSON) as `serviceName`, and
+ * registers the provider, context manager and W3C propagator process-wide.
+ */
+export function startTracing(options: { endpoint: string; serviceName: string }): Tracing {
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': options.serviceName }),
+    spanProcessors: [
+      new BatchSpanProcessor(
+        new OTLPTraceExporter({ url: `${options.endpoint.replace(/\/+$/, '')}/v1/traces` }),
+        { scheduledDelayMillis: 1_000 },
+      ),
+    ],
+  });
+  provider.register({ propagator: new W3CTraceContextPropagator() });
+  return {
+    async shutdown() {
+      await provider.shutdown();
+      trace.disable();
+      propagation.disable();
+    },
+  };
+}
+
+const headerGetter = {
+  keys: (carrier: Headers) => [...carrier.keys()],
+  get: (carrier: Headers, key: string) => carrier.get(key) ?? undefined,
+};
+
+/** Runs `work` in a child span named `name` and ends it when the work settles. */
+function phase<T>(name: string, work: () => T): T {
+  const span = trace.getTracer('chipgate').startSpan(name);
+  return context.with(trace.setSpan(context.active(), span), () => {
+    let result: T;
+    try {
+      result = work();
+    } catch (error) {
+      fail(span, error);
+      span.end();
+      throw error;
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (value) => {
+          span.end();
+          return value;
+        },
+        (error: unknown) => {
+          fail(span, error);
+          span.end();
+          throw error;
+        },
+      ) as T;
+    }
+    span.end();
+    return result;
+  });
+}
+
+function fail(span: Span, error: unknown): void {
+  span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message ?? 'error' });
+}
+
+/**
+ * A span per HTTP request (`POST /graphql`), child of the caller's `traceparent` when it sent
+ * one, with `graphql.parse`, `graphql.validate`, `graphql.context` and `graphql.execute` (or
+ * `graphql.subscribe`) spans under it. Costs nothing measurable without a registered provider.
+ */
+export function useRequestTracing(): Plugin {
+  const spans = new WeakMap<Request, Span>();
+  return {
+    instrumentation: {
+      request({ request }, wrapped) {
+        const parent = propagation.extract(context.active(), request.headers, headerGetter);
+        const url = new URL(request.url, 'http://localhost');
+        const span = trace
+          .getTracer('chipgate')
+          .startSpan(
+            `${request.method} ${url.pathname}`,
+            {
+              kind: SpanKind.SERVER,
+              attributes: { 'http.request.method': request.method, 'url.path': url.pathname },
+            },
+            parent,
+          );
+        spans.set(request, span);
+        return context.with(trace.setSpan(parent, span), () => {
+          const done = () => span.end();
+          try {
+            const result = wrapped();
+            if (result instanceof Promise) return result.finally(done);
+            done();
+            return result;
+          } catch (error) {
+            fail(span, error);
+            done();
+            throw error;
+          }
+        });
+      },
+      parse: (_payload, wrapped) => phase('graphql.parse', wrapped),
+      validate: (_payload, wrapped) => phase('graphql.validate', wrapped),
+      context: (_payload, wrapped) => phase('graphql.context', wrapped),
+      execute: (_payload, wrapped) => phase('graphql.execute', wrapped),
+      subscribe: (_payload, wrapped) => phase('graphql.subscribe', wrapped),
+    },
+    onExecute({ args }) {
+      const request = (args.contextValue as { request?: Request }).request;
+      const span = request ? spans.get(request) : undefined;
+      if (args.operationName) span?.setAttribute('graphql.operation.name', args.operationName);
+    },
+    onResponse({ request, response }) {
+      const span = spans.get(request);
+      span?.setAttribute('http.response.status_code', response.status);
+      if (response.status >= 500) span?.setStatus({ code: SpanStatusCode.ERROR });
+    },
+  } as Plugin;
+}
