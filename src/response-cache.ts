@@ -123,6 +123,8 @@ export function createResponseCache(
     cache,
     ttl: options.ttlSeconds * 1000,
     session: () => null,
+    // HTTP only: WebSocket operations have no request to key (and no hit path before execution).
+    enabled: (request) => Boolean(request),
     // The caller's own data: per key by nature, never shared, so never cached.
     ignoredTypes: ['Viewer'],
     ttlPerSchemaCoordinate: { 'Query.viewer': 0 },

@@ -25,7 +25,6 @@ import { EventHub } from './pubsub/hub.js';
 import { createResponseCache } from './response-cache.js';
 import { schema } from './schema/index.js';
 import { createSources } from './sources/index.js';
-import { startTracing } from './tracing.js';
 import { attachWebSocket } from './ws.js';
 
 /** A running gateway. */
@@ -50,7 +49,7 @@ export async function startGateway(
   log = pino({ level: env.CHIPGATE_LOG_LEVEL }),
 ): Promise<RunningGateway> {
   const tracing = env.OTEL_EXPORTER_OTLP_ENDPOINT
-    ? startTracing({
+    ? (await import('./tracing-sdk.js')).startTracing({
         endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
         serviceName: env.OTEL_SERVICE_NAME,
       })

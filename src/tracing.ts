@@ -1,6 +1,6 @@
 /**
- * OpenTelemetry traces, off unless `OTEL_EXPORTER_OTLP_ENDPOINT` is set: the SDK's tracer
- * provider with the OTLP/HTTP exporter, the W3C `traceparent` of incoming requests honoured.
+ * OpenTelemetry traces through the API only (the SDK is started by `tracing-sdk.ts` when
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` is set); the W3C `traceparent` of incoming requests honoured.
  * One span per HTTP request (`useRequestTracing`) with the GraphQL phases as children; the
  * statement seam (src/db/statements.ts) adds a span per SQL statement and each source a span per
  * upstream call, all through `trace.getTracer('chipgate')`.
@@ -13,42 +13,7 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { Plugin } from 'graphql-yoga';
-
-/** A started tracing pipeline. */
-export interface Tracing {
-  /** Exports what is buffered and stops (call on shutdown). */
-  shutdown(): Promise<void>;
-}
-
-/**
- * Starts exporting traces to `<endpoint>/v1/traces` (OTLP/HTTP, JSON) as `serviceName`, and
- * registers the provider, context manager and W3C propagator process-wide.
- */
-export function startTracing(options: { endpoint: string; serviceName: string }): Tracing {
-  const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': options.serviceName }),
-    spanProcessors: [
-      new BatchSpanProcessor(
-        new OTLPTraceExporter({ url: `${options.endpoint.replace(/\/+$/, '')}/v1/traces` }),
-        { scheduledDelayMillis: 1_000 },
-      ),
-    ],
-  });
-  provider.register({ propagator: new W3CTraceContextPropagator() });
-  return {
-    async shutdown() {
-      await provider.shutdown();
-      trace.disable();
-      propagation.disable();
-    },
-  };
-}
 
 const headerGetter = {
   keys: (carrier: Headers) => [...carrier.keys()],
@@ -101,16 +66,14 @@ export function useRequestTracing(): Plugin {
       request({ request }, wrapped) {
         const parent = propagation.extract(context.active(), request.headers, headerGetter);
         const url = new URL(request.url, 'http://localhost');
-        const span = trace
-          .getTracer('chipgate')
-          .startSpan(
-            `${request.method} ${url.pathname}`,
-            {
-              kind: SpanKind.SERVER,
-              attributes: { 'http.request.method': request.method, 'url.path': url.pathname },
-            },
-            parent,
-          );
+        const span = trace.getTracer('chipgate').startSpan(
+          `${request.method} ${url.pathname}`,
+          {
+            kind: SpanKind.SERVER,
+            attributes: { 'http.request.method': request.method, 'url.path': url.pathname },
+          },
+          parent,
+        );
         spans.set(request, span);
         return context.with(trace.setSpan(parent, span), () => {
           const done = () => span.end();
