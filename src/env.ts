@@ -214,7 +214,7 @@ export const envSchema = z.object({
     5_242_880,
   ),
   CHIPGATE_NEWS_MAX_ITEMS: positiveInt('an item count between 1 and 10000', 10_000).default(500),
-  CHIPGATE_RESPONSE_CACHE_TTL_S: cacheSeconds.default(60),
+  CHIPGATE_RESPONSE_CACHE_TTL_S: cacheSeconds.default(0),
   CHIPGATE_REDIS_URL: z
     .string()
     .refine(
