@@ -1,4 +1,4 @@
-# chipgate: the GraphQL gateway, run from TypeScript source with tsx (no build step).
+# chipgate: the GraphQL gateway, compiled with tsc (`npm run build`) and run by plain node.
 #
 #   docker build -t chipgate .
 #   docker run --rm -p 127.0.0.1:4000:4000 chipgate                  # embedded PGlite, seeded
@@ -6,6 +6,16 @@
 #     -e DATABASE_URL=postgres://user:password@host:5432/chipgate chipgate   # a server, not seeded
 #
 # docker-compose.yml runs it next to PostgreSQL; test/docker-compose.test.ts checks both files.
+
+# Build stage: every dependency (typescript among them), then `npm run build` into dist/.
+FROM node:20-bookworm-slim AS build
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
 
 FROM node:20-bookworm-slim
 
@@ -16,16 +26,17 @@ ENV NODE_ENV=production \
 
 WORKDIR /app
 
-# Dependencies first, so a source change does not reinstall them. Runtime needs only the regular
-# dependencies (tsx among them); drizzle-kit, vitest, biome and the rest stay out.
+# Runtime dependencies only; drizzle-kit, vitest, biome, typescript and the rest stay out.
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 
-# The application: sources (with the seed data set), the committed migrations, the SDL contract.
+# The compiled application (with the seed data set), the committed migrations, the SDL contract.
 # Owned by root and read-only for the process; only .chipgate (the embedded PGlite directory
-# used when DATABASE_URL is unset) is writable by the runtime user.
-COPY tsconfig.json ./
+# used when DATABASE_URL is unset) is writable by the runtime user. src stays for `npm run`
+# commands (db:seed, keys) that the compose file's one-shot services call.
+COPY --from=build /app/dist ./dist
 COPY src ./src
+COPY tsconfig.json ./
 COPY drizzle ./drizzle
 COPY schema ./schema
 RUN mkdir -p /app/.chipgate && chown node:node /app/.chipgate
@@ -44,5 +55,6 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
 
 # node is PID 1 (no npm or shell in between), so SIGTERM from `docker stop` reaches the gateway,
 # which stops accepting, drains requests in flight (CHIPGATE_SHUTDOWN_TIMEOUT_MS) and exits 0.
+# The compiled code, no TypeScript loader at run time.
 STOPSIGNAL SIGTERM
-CMD ["node", "--import", "tsx", "src/server.ts"]
+CMD ["node", "dist/server.js"]

@@ -11,15 +11,20 @@ import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } f
 import { authenticate } from './auth.js';
 import { operationLimitError } from './builder.js';
 import { type Context, createContext, type QueryLimits } from './context.js';
+import { databaseErrorReason, isDatabaseUnavailable } from './db/availability.js';
 import type { Database } from './db/client.js';
 import { maskError, QueryTooComplexError } from './errors.js';
 import { useHttpEdges } from './http.js';
+import { type Metrics, useMetricsEndpoint } from './metrics.js';
 import { createPlanner } from './plan/execute.js';
 import type { EventHub } from './pubsub/hub.js';
 import { useSharedSubscriptionExecution } from './pubsub/shared-execution.js';
+import { useRequestLog } from './request-log.js';
+import type { ResponseCache } from './response-cache.js';
 import { schema } from './schema/index.js';
 import { type Sources, useSourceProvenance } from './sources/index.js';
 import { STORY_QUERY } from './story.js';
+import { useRequestTracing } from './tracing.js';
 
 /** What `createApp` needs. */
 export interface AppDependencies {
@@ -48,6 +53,16 @@ export interface AppDependencies {
    * graphql-js execution of the schema; kept to compare the two paths.
    */
   planner?: 'on' | 'off';
+  /**
+   * Prometheus metrics (`createMetrics`): GraphQL phases, requests, subscriptions, cache; served
+   * at `GET /metrics` to keys with the `metrics` scope. Without them no metric is kept.
+   */
+  metrics?: Metrics;
+  /**
+   * The response cache for reads (`createResponseCache`); evicted by the event hub's change
+   * feed. Without it every read is executed.
+   */
+  responseCache?: ResponseCache;
 }
 
 /** Default request body limit: 1 MiB, far above any real query (the token limit is 5000). */
@@ -147,6 +162,8 @@ export function createApp(deps: AppDependencies): App {
           onUnplanned: (reason) => logger.debug({ reason }, 'operation answered by resolvers'),
         })
       : undefined;
+  const { responseCache } = deps;
+  if (responseCache) deps.events.onChange((change) => void responseCache.onChange(change));
   let graphiqlPage: string | undefined;
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
@@ -160,6 +177,15 @@ export function createApp(deps: AppDependencies): App {
       // yoga logs the original of every masked error here; add the database's own error,
       // which drizzle keeps as `cause` (its message only says "Failed query").
       error: (error: unknown, ...rest: unknown[]) => {
+        // An unreachable database is an operational condition, not a bug: one short line
+        // (drizzle's message would carry the statement and its parameters).
+        if (isDatabaseUnavailable(error)) {
+          logger.warn(
+            { code: 'DATABASE_UNAVAILABLE', reason: databaseErrorReason(error) },
+            'database unavailable: answered 503',
+          );
+          return;
+        }
         const cause = (error as { originalError?: { cause?: unknown }; cause?: unknown } | null)
           ?.originalError?.cause;
         if (error instanceof Error) logger.error({ err: error, cause }, 'unexpected error');
@@ -213,12 +239,19 @@ export function createApp(deps: AppDependencies): App {
       return graphiqlPage;
     },
     plugins: [
+      useRequestTracing(),
+      useRequestLog(logger, deps.metrics?.requestFinished),
+      ...(deps.metrics
+        ? [useMetricsEndpoint(deps.metrics.registry, deps.db), ...deps.metrics.plugins()]
+        : []),
       useHttpEdges(deps.corsOrigins),
       ...armorPlugins(deps.limits),
       useOperationLimits(),
       ...(planner ? [planner.plugin()] : []),
       useSharedSubscriptionExecution(planner?.execute),
       useSourceProvenance(),
+      // After the HTTP checks (variables) and the source provenance (it bounds a result's TTL).
+      ...(deps.responseCache ? deps.responseCache.plugins(() => deps.events.fence()) : []),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {

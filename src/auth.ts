@@ -39,7 +39,7 @@ export function generateKey(): GeneratedKey {
 }
 
 /** The scopes a key may carry, for validating `keys create --scope`. */
-export const API_KEY_SCOPES: readonly ApiKeyScope[] = ['read', 'write'];
+export const API_KEY_SCOPES: readonly ApiKeyScope[] = ['read', 'write', 'metrics'];
 
 const anonymous: Viewer = { kind: 'anonymous' };
 

@@ -25,7 +25,7 @@ import { runMigrations } from './db/migrate.js';
 import type { ApiKeyScope } from './db/schema.js';
 import { seed } from './db/seed.js';
 import { ConfigError, loadEnv, sourcesConfigOf } from './env.js';
-import { FederalRegisterClient } from './sources/federal-register.js';
+import { FEDERAL_REGISTER_POLICY, FederalRegisterClient } from './sources/federal-register.js';
 import { Source } from './sources/http.js';
 import { CHIPGATE_USER_AGENT } from './sources/index.js';
 import { isCalendarDate, type SyncResult, syncFederalRegister } from './sync/federal-register.js';
@@ -288,7 +288,7 @@ async function runSync(
   const source = new Source(
     'federal-register',
     { ...settings, timeoutMs: Math.max(settings.timeoutMs, 30_000) },
-    CHIPGATE_USER_AGENT,
+    { ...FEDERAL_REGISTER_POLICY, userAgent: CHIPGATE_USER_AGENT },
   );
   const client = new FederalRegisterClient(source, settings.baseUrl);
   const controller = new AbortController();

@@ -141,8 +141,12 @@ export const envSchema = z.object({
     .min(1, { error: 'expected a host name or IP address' })
     .default('127.0.0.1'),
   CHIPGATE_PORT: port.default(4000),
+  CHIPGATE_METRICS_PORT: port.optional(),
   DATABASE_URL: databaseUrl,
   CHIPGATE_DB_POOL_MAX: positiveInt('a pool size between 1 and 100', 100).default(10),
+  CHIPGATE_DATABASE_TIMEOUT_MS: positiveInt('milliseconds between 1 and 600000', 600_000).default(
+    5_000,
+  ),
   CHIPGATE_PGLITE_DIR: z.string().min(1).default('./.chipgate/pgdata'),
   CHIPGATE_CORS_ORIGINS: origins.default([]),
   CHIPGATE_LOG_LEVEL: logLevel.default('info'),
@@ -211,6 +215,24 @@ export const envSchema = z.object({
     5_242_880,
   ),
   CHIPGATE_NEWS_MAX_ITEMS: positiveInt('an item count between 1 and 10000', 10_000).default(500),
+  CHIPGATE_RESPONSE_CACHE_TTL_S: cacheSeconds.default(0),
+  CHIPGATE_REDIS_URL: z
+    .string()
+    .refine(
+      (value) => {
+        try {
+          const url = new URL(value);
+          return url.protocol === 'redis:' || url.protocol === 'rediss:';
+        } catch {
+          return false;
+        }
+      },
+      { error: 'expected a URL like redis://host:6379 (or rediss:// for TLS)' },
+    )
+    .optional(),
+  CHIPGATE_REDIS_PREFIX: z.string().min(1).default('chipgate:'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: baseUrl.optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('chipgate'),
 });
 
 /** Parsed configuration, see `envSchema` and the README's configuration table. */
@@ -243,7 +265,9 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     const key = String(issue.path[0] ?? '');
     // Credentials never reach the log: the database URL, and a source URL that carries some.
     const secret =
-      key === 'DATABASE_URL' || (key.endsWith('_URL') && /\/\/[^/]*@/.test(relevant[key] ?? ''));
+      key === 'DATABASE_URL' ||
+      key === 'CHIPGATE_REDIS_URL' ||
+      (key.endsWith('_URL') && /\/\/[^/]*@/.test(relevant[key] ?? ''));
     const shown = secret ? '(value hidden)' : JSON.stringify(relevant[key]);
     return `${key}=${shown}: ${issue.message}`;
   });
@@ -296,6 +320,20 @@ export function sourcesConfigOf(env: Env) {
       feeds: env.CHIPGATE_NEWS_FEEDS,
       ttlMs: env.CHIPGATE_NEWS_CACHE_TTL_S * 1000,
       ratePerSecond: env.CHIPGATE_NEWS_RATE,
+    },
+  };
+}
+
+/** The response cache's settings the configuration sets (see `ResponseCacheOptions`). */
+export function responseCacheOptionsOf(env: Env) {
+  return {
+    ttlSeconds: env.CHIPGATE_RESPONSE_CACHE_TTL_S,
+    redisUrl: env.CHIPGATE_REDIS_URL,
+    redisPrefix: `${env.CHIPGATE_REDIS_PREFIX}cache:`,
+    sourceTtlMs: {
+      'federal-register': env.CHIPGATE_FEDERAL_REGISTER_CACHE_TTL_S * 1000,
+      'sec-edgar': env.CHIPGATE_SEC_CACHE_TTL_S * 1000,
+      news: env.CHIPGATE_NEWS_CACHE_TTL_S * 1000,
     },
   };
 }

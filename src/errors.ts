@@ -4,6 +4,7 @@
  */
 import { PothosValidationError } from '@pothos/core';
 import { GraphQLError, type GraphQLErrorOptions } from 'graphql';
+import { isDatabaseUnavailable } from './db/availability.js';
 
 /** The codes clients can rely on in `errors[].extensions.code`. */
 export const ErrorCode = {
@@ -24,6 +25,8 @@ export const ErrorCode = {
   GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
   /** Kept from yoga: the document does not validate against the schema. */
   GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
+  /** The database is unreachable or did not answer in time (HTTP 503 with `Retry-After`). */
+  DATABASE_UNAVAILABLE: 'DATABASE_UNAVAILABLE',
 } as const;
 
 /** One of `ErrorCode`'s values. */
@@ -175,6 +178,26 @@ export const sourceNotConfigured = (source: SourceName, message: string) =>
 
 const MASKED_MESSAGE = 'Unexpected error.';
 
+/** Seconds a client is asked to wait (`Retry-After`) when the database is unavailable. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * The error a client gets when the database is unreachable: `DATABASE_UNAVAILABLE`, HTTP 503,
+ * `Retry-After`. Nothing of the driver's error (host names, SQL) is passed on.
+ */
+export function databaseUnavailable(path?: readonly (string | number)[]): GraphQLError {
+  return new GraphQLError(
+    `The database is unavailable. Retry in ${DATABASE_RETRY_AFTER_SECONDS} s (a create sent with an idempotencyKey is safe to retry).`,
+    {
+      ...(path ? { path } : {}),
+      extensions: {
+        code: ErrorCode.DATABASE_UNAVAILABLE,
+        http: { status: 503, headers: { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) } },
+      },
+    },
+  );
+}
+
 /** Adds `code` to an error's extensions unless it has one; returns the same error. */
 function withCode(error: GraphQLError, code: ErrorCode): GraphQLError {
   if (!error.extensions?.code) {
@@ -186,13 +209,18 @@ function withCode(error: GraphQLError, code: ErrorCode): GraphQLError {
 /**
  * yoga's `maskError`: keeps errors that carry a code, gives Pothos' validation errors (bad
  * cursors, IDs, connection arguments) and errors about the request itself (variable values)
- * the code `BAD_USER_INPUT`, and replaces anything else with a generic message and
+ * the code `BAD_USER_INPUT`, turns any error of an unreachable database (whichever path sent the
+ * statement, see `isDatabaseUnavailable`) into `DATABASE_UNAVAILABLE` with HTTP 503 and
+ * `Retry-After`, and replaces anything else with a generic message and
  * `INTERNAL_SERVER_ERROR`, so no stack, SQL or internal text leaves the server.
  *
  * Client errors are returned as the same instance (yoga logs only errors it sees replaced, so
  * the log holds unexpected errors, once each).
  */
 export function maskError(error: unknown): Error {
+  if (isDatabaseUnavailable(error)) {
+    return databaseUnavailable(error instanceof GraphQLError ? error.path : undefined);
+  }
   if (error instanceof GraphQLError) {
     const original = error.originalError;
     if (error.extensions?.code) return error;

@@ -3,7 +3,7 @@
  * gets a 4xx with a GraphQL error body (`extensions.code` = `BAD_REQUEST`), never a 200 with a
  * masked error, an empty body, or a silently repaired input.
  */
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type StringValueNode, type ValidationContext } from 'graphql';
 import { createGraphQLError, type GraphQLParams, type Plugin } from 'graphql-yoga';
 
 /** An error about the HTTP request itself (not the operation); `status` is its HTTP status. */
@@ -68,6 +68,40 @@ function jsonSearchParam(
   }
 }
 
+/** Deepest nesting of arrays and objects accepted in `variables`. */
+export const MAX_VARIABLE_DEPTH = 64;
+
+const badInput = (message: string) =>
+  createGraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+
+const nulError = () => badInput('Text must not contain the NUL character (U+0000).');
+
+/**
+ * Refuses variables nested deeper than `MAX_VARIABLE_DEPTH` or holding a NUL character, with
+ * `BAD_USER_INPUT`. Iterative: a hostile body of thousands of nested arrays must not overflow the
+ * stack (as a recursive `JSON.stringify` would) before the request is refused.
+ */
+function checkVariables(variables: unknown): void {
+  const stack: { value: unknown; depth: number }[] = [{ value: variables, depth: 0 }];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const { value, depth } = item;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) throw nulError();
+      continue;
+    }
+    if (value === null || typeof value !== 'object') continue;
+    if (depth >= MAX_VARIABLE_DEPTH) {
+      throw badInput(
+        `Variables nest deeper than ${MAX_VARIABLE_DEPTH} levels of lists or objects; no input of this API needs that.`,
+      );
+    }
+    for (const [key, child] of Object.entries(value)) {
+      if (key.includes('\u0000')) throw nulError();
+      stack.push({ value: child, depth: depth + 1 });
+    }
+  }
+}
+
 const EMPTY_ERROR_MESSAGES: Record<number, string> = {
   404: 'Not found. The GraphQL endpoint is /graphql.',
   406:
@@ -114,12 +148,23 @@ export function useHttpEdges(corsOrigins: readonly string[]): Plugin {
     },
     onParams({ params }) {
       // Postgres text cannot hold U+0000; refuse it here rather than fail in the database.
-      const text = `${params.query ?? ''}${params.variables ? JSON.stringify(params.variables) : ''}`;
-      if (text.includes('\u0000') || text.includes('\\u0000')) {
-        throw createGraphQLError('Text must not contain the NUL character (U+0000).', {
-          extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
-        });
-      }
+      if (params.variables) checkVariables(params.variables);
+    },
+    onValidate({ addValidationRule }) {
+      // The same for string literals in the document (a raw NUL or the escape `\u0000`). A NUL
+      // anywhere else in the document is the parser's to refuse (GRAPHQL_PARSE_FAILED).
+      addValidationRule((context: ValidationContext) => ({
+        StringValue(node: StringValueNode) {
+          if (node.value.includes('\u0000')) {
+            context.reportError(
+              new GraphQLError('Text must not contain the NUL character (U+0000).', {
+                nodes: [node],
+                extensions: { code: 'BAD_USER_INPUT' },
+              }),
+            );
+          }
+        },
+      }));
     },
     onResultProcess({ result }) {
       const errors = (result as { errors?: readonly GraphQLError[] }).errors;

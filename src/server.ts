@@ -12,8 +12,18 @@ import { type DatabaseHandle, openDatabase } from './db/client.js';
 import { DirectoryLockedError } from './db/lock.js';
 import { isEmpty, runMigrations } from './db/migrate.js';
 import { seed } from './db/seed.js';
-import { ConfigError, type Env, loadEnv, queryLimitsOf, sourcesConfigOf } from './env.js';
+import {
+  ConfigError,
+  type Env,
+  loadEnv,
+  queryLimitsOf,
+  responseCacheOptionsOf,
+  sourcesConfigOf,
+} from './env.js';
+import { createMetrics, type Metrics, scrape } from './metrics.js';
 import { EventHub } from './pubsub/hub.js';
+import { createResponseCache } from './response-cache.js';
+import { schema } from './schema/index.js';
 import { createSources } from './sources/index.js';
 import { attachWebSocket } from './ws.js';
 
@@ -25,6 +35,10 @@ export interface RunningGateway {
   events: EventHub;
   /** Open WebSocket connections. */
   webSocketConnections: () => number;
+  /** The instance's Prometheus metrics. */
+  metrics: Metrics;
+  /** `http://host:port/metrics` of the separate metrics port, when `CHIPGATE_METRICS_PORT` is set. */
+  metricsUrl: string | undefined;
   /** Stops accepting, waits for requests in flight (up to the shutdown timeout), closes the DB. */
   stop: () => Promise<void>;
 }
@@ -34,10 +48,17 @@ export async function startGateway(
   env: Env,
   log = pino({ level: env.CHIPGATE_LOG_LEVEL }),
 ): Promise<RunningGateway> {
+  const tracing = env.OTEL_EXPORTER_OTLP_ENDPOINT
+    ? (await import('./tracing-sdk.js')).startTracing({
+        endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
+        serviceName: env.OTEL_SERVICE_NAME,
+      })
+    : undefined;
   const db = await openDatabase({
     databaseUrl: env.DATABASE_URL,
     pgliteDir: env.CHIPGATE_PGLITE_DIR,
     poolMax: env.CHIPGATE_DB_POOL_MAX,
+    timeoutMs: env.CHIPGATE_DATABASE_TIMEOUT_MS,
   });
   try {
     await runMigrations(db);
@@ -49,21 +70,28 @@ export async function startGateway(
     await db.close();
     throw error;
   }
+  const metrics = createMetrics();
+  metrics.watchPool(() => db.pool());
   let events: EventHub;
   try {
     events = await EventHub.start(db, {
       maxQueue: env.CHIPGATE_SUBSCRIPTION_QUEUE_MAX,
       logger: log,
+      observer: metrics.hub,
     });
   } catch (error) {
     await db.close();
     throw error;
   }
 
-  const sources = createSources(sourcesConfigOf(env), log);
+  const sources = createSources(sourcesConfigOf(env), log, metrics.sources);
   for (const { source, reason } of sources.disabled) {
     log.warn({ source }, `source off: ${reason}`);
   }
+  const responseCache = createResponseCache(schema, {
+    ...responseCacheOptionsOf(env),
+    logger: log,
+  });
   const { yoga } = createApp({
     db: db.db,
     events,
@@ -74,6 +102,8 @@ export async function startGateway(
     planner: env.CHIPGATE_PLANNER,
     limits: queryLimitsOf(env),
     logger: log,
+    metrics,
+    ...(responseCache ? { responseCache } : {}),
   });
 
   // Responses not yet finished; when shutting down, they tell the client to close the connection.
@@ -113,6 +143,41 @@ export async function startGateway(
     }
     throw error;
   }
+  // Prometheus on its own port: no key needed there (keep the port private).
+  let metricsServer: ReturnType<typeof createServer> | undefined;
+  let metricsUrl: string | undefined;
+  if (env.CHIPGATE_METRICS_PORT !== undefined) {
+    metricsServer = createServer((req, res) => {
+      if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found: GET /metrics\n');
+        return;
+      }
+      scrape(metrics.registry).then(
+        ({ body, contentType }) => res.writeHead(200, { 'content-type': contentType }).end(body),
+        (error: unknown) => {
+          log.error({ err: error }, 'metrics scrape failed');
+          res.writeHead(500).end();
+        },
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      metricsServer?.once('error', reject);
+      metricsServer?.listen(env.CHIPGATE_METRICS_PORT, env.CHIPGATE_HOST, () => resolve());
+    }).catch(async (error: unknown) => {
+      server.close();
+      await events.close();
+      await yoga.dispose();
+      await sources.close();
+      await db.close();
+      throw error;
+    });
+    const bound = metricsServer.address();
+    const metricsPort = typeof bound === 'object' && bound ? bound.port : env.CHIPGATE_METRICS_PORT;
+    const metricsHost = env.CHIPGATE_HOST.includes(':')
+      ? `[${env.CHIPGATE_HOST}]`
+      : env.CHIPGATE_HOST;
+    metricsUrl = `http://${metricsHost}:${metricsPort}/metrics`;
+  }
   // After listening: ws re-emits the HTTP server's errors (EADDRINUSE) as its own.
   const webSocket = attachWebSocket(server, yoga, {
     path: '/graphql',
@@ -150,13 +215,28 @@ export async function startGateway(
       }
       server.closeAllConnections();
       await closed;
+      if (metricsServer) {
+        const metricsClosed = new Promise<void>((resolve) => metricsServer?.close(() => resolve()));
+        metricsServer.closeAllConnections();
+        await metricsClosed;
+      }
       await yoga.dispose();
       await sources.close();
+      await responseCache?.close();
       await db.close();
+      await tracing?.shutdown();
     })();
     return stopping;
   };
-  return { url, db, events, webSocketConnections: () => webSocket.connections, stop };
+  return {
+    url,
+    db,
+    events,
+    webSocketConnections: () => webSocket.connections,
+    metrics,
+    metricsUrl,
+    stop,
+  };
 }
 
 async function main() {

@@ -2,7 +2,6 @@
  * The store itself: history and timestamps written by triggers for every writer, event order
  * equal to commit order, an idempotent seed, and the migrate/seed command line.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +15,7 @@ import { readDataset, seed } from '../src/db/seed.js';
 import { EventHub } from '../src/pubsub/hub.js';
 import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { appOn, executeOn } from './helpers/gateway.js';
+import { spawnLockHolder } from './helpers/server.js';
 
 let database: TestDatabase;
 beforeAll(async () => {
@@ -271,28 +271,8 @@ describe('command line', () => {
       expect(err.at(-1)).toMatch(/CHIPGATE_PORT/);
 
       // Another process holds the directory (as a running gateway would).
-      const holder = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          '--input-type=module',
-          '-e',
-          `import { acquireDirectoryLock } from ${JSON.stringify(path.resolve('src/db/lock.ts'))};
-           acquireDirectoryLock(${JSON.stringify(path.resolve(pgliteDir))});
-           console.log('locked');
-           setInterval(() => {}, 1000);`,
-        ],
-        { stdio: ['ignore', 'pipe', 'inherit'] },
-      );
+      const holder = await spawnLockHolder(path.resolve(pgliteDir));
       try {
-        await new Promise<void>((resolve, reject) => {
-          holder.stdout.on(
-            'data',
-            (chunk: Buffer) => chunk.toString().includes('locked') && resolve(),
-          );
-          holder.once('exit', (code) => reject(new Error(`lock holder exited with ${code}`)));
-        });
         expect(await cli(['seed'])).toBe(1);
         expect(err.at(-1)).toMatch(
           new RegExp(`in use by process ${holder.pid}.*DATABASE_URL`, 's'),

@@ -292,13 +292,19 @@ describe('Dockerfile', () => {
     expect(argsOf('STOPSIGNAL')).toEqual(['SIGTERM']);
     const cmd = argsOf('CMD').at(-1) ?? '';
     expect(() => JSON.parse(cmd), 'exec form, no shell in between').not.toThrow();
+    // The compiled code, built by `npm run build` in an earlier stage; no TypeScript loader.
+    expect(JSON.parse(cmd)).toEqual(['node', 'dist/server.js']);
+    expect(argsOf('RUN').some((run) => /\bnpm run build\b/.test(run))).toBe(true);
+    expect(argsOf('COPY').some((copy) => /^--from=\S+ \S*dist\b/.test(copy))).toBe(true);
     // The last USER comes before CMD, so the gateway does not run as root.
     const order = instructions.map((i) => i.keyword);
     expect(order.lastIndexOf('USER')).toBeLessThan(order.lastIndexOf('CMD'));
   });
 
   it('copies the sources, the drizzle/ migrations and the schema, none of them ignored', () => {
+    // From the build context (a `COPY --from=<stage>` copies from an earlier stage instead).
     const sources = argsOf('COPY')
+      .filter((args) => !/^--from=/.test(args.trim()))
       .map((args) => args.split(/\s+/).filter((arg) => !arg.startsWith('--')))
       .flatMap((parts) => parts.slice(0, -1));
     expect(sources).toEqual(expect.arrayContaining(['src', 'drizzle', 'schema', 'package.json']));

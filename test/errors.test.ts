@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORY_QUERY } from '../src/story.js';
-import { createTestGateway, type TestGateway } from './helpers/gateway.js';
+import { appOn, createTestGateway, executeOn, type TestGateway } from './helpers/gateway.js';
 import { NESTED_QUERY } from './helpers/queries.js';
 
 let gateway: TestGateway;
@@ -259,6 +259,55 @@ describe('values', () => {
       'BAD_USER_INPUT',
       /NUL/,
     );
+  });
+
+  it('a raw NUL is BAD_USER_INPUT inside a string literal, a lexer error (GRAPHQL_PARSE_FAILED) elsewhere', async () => {
+    expectError(
+      await gateway.execute('{ company(slug: "nv\u0000idia") { name } }'),
+      'BAD_USER_INPUT',
+      /NUL/,
+    );
+    expectError(
+      await gateway.execute('{ chips \u0000 { totalCount } }'),
+      'GRAPHQL_PARSE_FAILED',
+      /U\+0000/,
+    );
+  });
+
+  it('variables nested 5,000 levels deep are BAD_USER_INPUT (400), logged as nothing unexpected', async () => {
+    const errors: unknown[] = [];
+    const app = appOn(gateway.database, gateway.events, {
+      logger: { debug() {}, info() {}, warn() {}, error: (...args) => errors.push(args) },
+    });
+    // Written as text: JSON.stringify itself would overflow on such a value.
+    const arrays = `${'['.repeat(5_000)}"nvidia"${']'.repeat(5_000)}`;
+    const objects = `${'{"and":'.repeat(5_000)}{"chip":"h200"}${'}'.repeat(5_000)}`;
+    const filter =
+      'query ($f: PolicyDecisionFilter) { policyDecisions(filter: $f) { totalCount } }';
+    for (const [query, variables] of [
+      ['query ($s: String!) { company(slug: $s) { name } }', `{"s":${arrays}}`],
+      [filter, `{"f":${objects}}`],
+      [filter, `{"f":{"status":${arrays}}}`],
+    ] as const) {
+      const response = await app.yoga.fetch('http://chipgate.test/graphql', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json',
+        },
+        body: `{"query":${JSON.stringify(query)},"variables":${variables}}`,
+      });
+      expect(response.status).toBe(400);
+      expectError(await response.json(), 'BAD_USER_INPUT', /nest deeper than 64 levels/);
+    }
+    expect(errors).toEqual([]);
+    // Within the depth limit, a wrong shape is still graphql-js' own coercion error.
+    const shallow = await executeOn(app, 'query ($s: String!) { company(slug: $s) { name } }', {
+      s: [[['nvidia']]],
+    });
+    expectError(shallow, 'BAD_USER_INPUT', /String cannot represent a non string value/);
+    expect(errors).toEqual([]);
+    await app.yoga.dispose();
   });
 
   it('a syntax error keeps GRAPHQL_PARSE_FAILED, an unknown field GRAPHQL_VALIDATION_FAILED', async () => {

@@ -5,10 +5,12 @@
  */
 
 import { once } from 'node:events';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
+import { hostname } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { acquireDirectoryLock, DirectoryLockedError, type LockOwner } from '../src/db/lock.js';
 import { loadEnv } from '../src/env.js';
 import { startGateway } from '../src/server.js';
 import {
@@ -21,6 +23,7 @@ import {
   removeTempDirs,
   seededPgliteDir,
   spawnGateway,
+  spawnLockHolder,
   startChildGateway,
 } from './helpers/server.js';
 
@@ -86,6 +89,12 @@ describe('bad configuration', () => {
   });
 });
 
+/** Who holds the PGlite directory's lock, as its owner file says. */
+function lockOwner(dir: string): LockOwner | undefined {
+  if (!existsSync(`${dir}.lock`)) return undefined;
+  return JSON.parse(readFileSync(`${dir}.lock.owner`, 'utf8')) as LockOwner;
+}
+
 describe('the embedded database (PGlite directory)', () => {
   it('in process: a taken port rejects startGateway and releases the directory lock', async () => {
     const holder = createServer();
@@ -123,7 +132,7 @@ describe('the embedded database (PGlite directory)', () => {
         occurredAt: '2026-01-13T00:00:00.000Z',
       },
     ]);
-    expect(readFileSync(`${dir}.lock`, 'utf8').trim()).toBe(String(first.pid));
+    expect(lockOwner(dir)?.pid).toBe(first.pid);
 
     expect(await first.stop()).toEqual({ code: 0, signal: null });
     expect(messages(first).slice(-2)).toEqual(['shutting down', 'stopped cleanly']);
@@ -178,18 +187,52 @@ describe('the embedded database (PGlite directory)', () => {
     expect(stderr).not.toMatch(/\n\s+at /);
     expect(messages(second)).not.toContainEqual(expect.stringMatching(/listening/));
     // The refused process did not take or remove the lock.
-    expect(readFileSync(`${dir}.lock`, 'utf8').trim()).toBe(String(first.pid));
+    expect(lockOwner(dir)?.pid).toBe(first.pid);
     expect((await deliberation(first)).policyDecision.updates).toHaveLength(2);
     expect(await first.stop()).toEqual({ code: 0, signal: null });
+  });
+
+  it('trusts the heartbeat, not a pid: a holder elsewhere with our own pid keeps the lock until it stops', async () => {
+    const dir = path.join(makeTempDir(), 'pgdata');
+    // Another container on a shared volume: its own pid namespace (so perhaps our pid, or 1)
+    // and its own host name. Here a child process holds the lock and claims to be that.
+    const holder = await spawnLockHolder(
+      dir,
+      { staleMs: 2000, updateMs: 200 },
+      { pid: process.pid, host: 'container-a' },
+    );
+    try {
+      const refused = await acquireDirectoryLock(dir, { staleMs: 2000 }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refused).toBeInstanceOf(DirectoryLockedError);
+      expect((refused as Error).message).toContain(
+        `in use by process ${process.pid} on host container-a`,
+      );
+    } finally {
+      holder.kill('SIGKILL');
+      await once(holder, 'exit');
+    }
+    // Its heartbeat stopped: after 2 s the lock is stale and taken over.
+    const lock = await vi.waitFor(() => acquireDirectoryLock(dir, { staleMs: 2000 }), {
+      timeout: 15_000,
+      interval: 250,
+    });
+    expect(lockOwner(dir)).toEqual({ pid: process.pid, host: hostname() });
+    await lock.release();
+    expect(existsSync(`${dir}.lock`)).toBe(false);
   });
 
   it('takes over a stale lock (its process is gone)', async () => {
     const dir = await seededPgliteDir();
     const dead = spawnGateway({ CHIPGATE_PGLITE_DIR: 'memory://', CHIPGATE_PORT: 'abc' });
     await dead.waitForExit(60_000);
-    writeFileSync(`${dir}.lock`, `${dead.pid}\n`);
+    // A lock left by a holder on this host that is gone (kill -9): taken over at once.
+    mkdirSync(`${dir}.lock`);
+    writeFileSync(`${dir}.lock.owner`, JSON.stringify({ pid: dead.pid, host: hostname() }));
     const gateway = await startChildGateway({ CHIPGATE_PGLITE_DIR: dir });
-    expect(readFileSync(`${dir}.lock`, 'utf8').trim()).toBe(String(gateway.pid));
+    expect(lockOwner(dir)?.pid).toBe(gateway.pid);
     expect((await deliberation(gateway)).policyDecision.status).toBe('SUPERSEDED');
     expect(await gateway.stop()).toEqual({ code: 0, signal: null });
     expect(existsSync(`${dir}.lock`)).toBe(false);

@@ -10,7 +10,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.js';
 import type { Database } from '../src/db/client.js';
-import { FederalRegisterClient } from '../src/sources/federal-register.js';
+import { FEDERAL_REGISTER_POLICY, FederalRegisterClient } from '../src/sources/federal-register.js';
 import { Source } from '../src/sources/http.js';
 import { syncFederalRegister } from '../src/sync/federal-register.js';
 import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
@@ -38,7 +38,10 @@ async function database() {
 
 function client(vars: Record<string, string> = {}) {
   const config = upstreamSourcesConfig(upstream, { CHIPGATE_SOURCE_RETRIES: '0', ...vars });
-  const source = new Source('federal-register', config.federalRegister, 'chipgate-tests');
+  const source = new Source('federal-register', config.federalRegister, {
+    ...FEDERAL_REGISTER_POLICY,
+    userAgent: 'chipgate-tests',
+  });
   sources.push(source);
   return new FederalRegisterClient(source, config.federalRegister.baseUrl);
 }

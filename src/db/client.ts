@@ -13,6 +13,12 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { acquireDirectoryLock, type DirectoryLock } from './lock.js';
 import { type Relations, relations } from './relations.js';
+import {
+  createStatementSeam,
+  instrumentPglite,
+  instrumentPostgres,
+  type PoolStats,
+} from './statements.js';
 
 /** The drizzle database every module above the client uses, whichever driver is underneath. */
 export type Database = PgAsyncDatabase<PgQueryResultHKT, Relations>;
@@ -27,8 +33,10 @@ export interface DatabaseHandle {
   kind: 'pglite' | 'postgres';
   /** A short description for logs, with no credentials (e.g. `pglite:./.chipgate/pgdata`). */
   description: string;
-  /** Runs `select 1`; rejects when the database is unreachable. */
+  /** Runs `select 1`; rejects when the database is unreachable (or after the deadline). */
   ping(): Promise<void>;
+  /** Connections in use and statements waiting for one (see `PoolStats`). */
+  pool(): PoolStats;
   /** Closes connections (postgres.js: waits up to 5 s for queries in flight), releases locks. */
   close(): Promise<void>;
   /** The underlying PGlite instance when `kind` is `pglite` (tests clone it). */
@@ -52,6 +60,11 @@ export interface OpenDatabaseOptions {
   poolMax?: number;
   /** drizzle logger, e.g. a statement counter. */
   logger?: Logger;
+  /**
+   * On a server: how long a statement or transaction may wait to start before it fails with
+   * `DatabaseTimeoutError` (requests then answer 503); default none.
+   */
+  timeoutMs?: number;
 }
 
 /** postgres.js settings shared by the gateway, the CLI and tests. */
@@ -72,7 +85,10 @@ export async function wrapPglite(
   options: { logger?: Logger; description?: string; lock?: DirectoryLock } = {},
 ): Promise<DatabaseHandle> {
   await client.exec(`SET TIME ZONE 'UTC'`);
-  const db = drizzlePglite({ client, relations, logger: options.logger ?? false });
+  // In process: nothing to wait for, so no deadline; one statement runs at a time.
+  const seam = createStatementSeam({ poolMax: 1 });
+  const instrumented = instrumentPglite(client, seam);
+  const db = drizzlePglite({ client: instrumented, relations, logger: options.logger ?? false });
   if (options.logger) statementLoggers.set(db as unknown as Database, options.logger);
   return {
     db: db as unknown as Database,
@@ -80,13 +96,14 @@ export async function wrapPglite(
     description: options.description ?? 'pglite',
     pglite: client,
     async ping() {
-      await client.query('select 1');
+      await instrumented.query('select 1');
     },
+    pool: () => seam.stats(),
     async close() {
       try {
         if (!client.closed) await client.close();
       } finally {
-        options.lock?.release();
+        await options.lock?.release();
       }
     },
   };
@@ -98,8 +115,15 @@ export async function wrapPglite(
  */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) {
-    const client = postgres(options.databaseUrl, postgresOptions(options.poolMax ?? 10));
-    const db = drizzlePostgres({ client, relations, logger: options.logger ?? false });
+    const poolMax = options.poolMax ?? 10;
+    const client = postgres(options.databaseUrl, postgresOptions(poolMax));
+    const seam = createStatementSeam({ poolMax, timeoutMs: options.timeoutMs });
+    const instrumented = instrumentPostgres(client, seam);
+    const db = drizzlePostgres({
+      client: instrumented,
+      relations,
+      logger: options.logger ?? false,
+    });
     if (options.logger) statementLoggers.set(db as unknown as Database, options.logger);
     const url = new URL(options.databaseUrl);
     return {
@@ -109,8 +133,9 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       url: options.databaseUrl,
       description: `postgres://${url.hostname}:${url.port || 5432}${url.pathname}`,
       async ping() {
-        await client`select 1`;
+        await instrumented.unsafe('select 1');
       },
+      pool: () => seam.stats(),
       async close() {
         await client.end({ timeout: 5 });
       },
@@ -125,7 +150,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   }
   const absolute = path.resolve(dir);
   mkdirSync(path.dirname(absolute), { recursive: true });
-  const lock = acquireDirectoryLock(absolute);
+  const lock = await acquireDirectoryLock(absolute);
   try {
     const client = await PGlite.create(absolute);
     return await wrapPglite(client, {
@@ -134,7 +159,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       lock,
     });
   } catch (error) {
-    lock.release();
+    await lock.release();
     throw error;
   }
 }
@@ -149,21 +174,24 @@ export async function queryRows<T>(db: Database, query: SQLWrapper): Promise<T[]
 }
 
 /**
- * Runs a statement compiled once (text with `$n` parameters) with this request's values, and
- * returns its rows. On a server it is a named prepared statement (postgres.js prepares each
+ * Runs a statement compiled once (text with `$1`, `$2`, ... placeholders) with this request's
+ * values, and returns its rows, through the same seam as drizzle's statements (span, deadline,
+ * pool count). On a server it is a named prepared statement (postgres.js prepares each
  * distinct text once per connection), so a statement run again is neither parsed nor planned
  * again. The database's statement logger sees it like any drizzle statement.
  */
-export async function runStatement(
+export async function runStatement<T = Record<string, unknown>>(
   db: Database,
   text: string,
-  params: readonly unknown[],
-): Promise<Record<string, unknown>[]> {
+  params: readonly unknown[] = [],
+): Promise<T[]> {
   statementLoggers.get(db)?.logQuery(text, [...params]);
-  const client = (db as unknown as { $client: PGlite | postgres.Sql }).$client;
-  if (client instanceof PGlite) {
-    const result = await client.query<Record<string, unknown>>(text, [...params]);
-    return result.rows;
+  const client = (db as unknown as { $client: postgres.Sql | PGlite }).$client;
+  if ('unsafe' in client) {
+    const rows = await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
+      prepare: true,
+    });
+    return [...rows] as T[];
   }
-  return client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true });
+  return (await client.query<T>(text, [...params])).rows;
 }

@@ -28,6 +28,8 @@ export interface EventEnvelope {
   seq: number;
   /** The filter attributes of the event (see `attributesJson`). */
   attributes: Record<string, unknown>;
+  /** When the event's row was written (Unix seconds), for delivery-lag metrics. */
+  at?: number;
 }
 
 /**
@@ -40,6 +42,7 @@ interface EnvelopeRow {
   seq: string | number;
   source: EventSource;
   id: string | number;
+  at: string | number | null;
   attrs: string | Record<string, unknown>;
 }
 
@@ -60,11 +63,13 @@ export async function loadEventsAfter(
     db,
     sql`${sql.raw(EVENT_STREAM_SQL_MARK)} select * from (
       select u.event_seq as seq, 'policy_decision_updates' as source, u.id,
+        extract(epoch from u.created_at)::float8 as at,
         ${attributesJson(policyDecisionFilter, decision, { status: sql`to_json(u.to_status)` })} as attrs
       from policy_decision_updates u join ${policyDecisions} ${decision} on ${decision.id} = u.decision_id
       where u.event_seq > ${afterSeq}
       union all
       select ${signal.eventSeq}, 'demand_signals', ${signal.id},
+        extract(epoch from ${signal.createdAt})::float8,
         ${attributesJson(demandSignalFilter, signal)}
       from ${demandSignals} ${signal}
       where ${signal.eventSeq} > ${afterSeq}
@@ -74,6 +79,7 @@ export async function loadEventsAfter(
     source: row.source,
     id: Number(row.id),
     seq: Number(row.seq),
+    ...(row.at == null ? {} : { at: Number(row.at) }),
     attributes: (typeof row.attrs === 'string' ? JSON.parse(row.attrs) : row.attrs) as Record<
       string,
       unknown

@@ -360,8 +360,11 @@ export const demandSignalCompanies = pgTable(
   ],
 );
 
-/** What an API key may do. `write` allows mutations; reads are open to anonymous callers. */
-export const apiKeyScope = pgEnum('api_key_scope', ['read', 'write']);
+/**
+ * What an API key may do. `write` allows mutations (reads are open to anonymous callers);
+ * `metrics` allows scraping `GET /metrics` on the main port.
+ */
+export const apiKeyScope = pgEnum('api_key_scope', ['read', 'write', 'metrics']);
 export type ApiKeyScope = (typeof apiKeyScope.enumValues)[number];
 
 /**

@@ -119,7 +119,7 @@ class RowBuilder {
     readonly offset = 0,
     leading: readonly string[] = [],
   ) {
-    leading.forEach((column, i) => this.#index.set(`c:${column}`, i));
+    for (const [i, column] of leading.entries()) this.#index.set(`c:${column}`, i);
   }
   add(key: string | undefined, make: () => SQL): number {
     if (key !== undefined) {

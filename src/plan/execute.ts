@@ -99,10 +99,13 @@ export interface Planner {
   stats(): { documents: number; plans: number };
 }
 
-/** The key of a document in the cache: a hash of its text. */
+/**
+ * The key of a document in the cache: a hash of its printed text (not of the source it was
+ * parsed from: plugins may have changed the document since). Computed once per document
+ * object; yoga hands the same object for the same text.
+ */
 function documentHash(document: DocumentNode): string {
-  const text = document.loc?.source.body ?? print(document);
-  return createHash('sha256').update(text).digest('base64url');
+  return createHash('sha256').update(print(document)).digest('base64url');
 }
 
 /** The response path of a field without list indexes, e.g. `createPolicyDecision.decision`. */

@@ -11,9 +11,13 @@
  * - filter attributes are loaded once per event, not once per subscriber;
  * - an instance without subscribers only moves its mark and reads nothing.
  */
+import { randomUUID } from 'node:crypto';
+import { databaseErrorReason } from '../db/availability.js';
+import { sendChangeFence } from '../db/changes.js';
 import type { Database, DatabaseHandle } from '../db/client.js';
 import { type EventEnvelope, latestEventSeq, loadEventsAfter } from '../db/events.js';
-import { type EventListener, startListener } from './listener.js';
+import { type ChangeNotice, parseChange } from './changes.js';
+import { CHANGES_CHANNEL, type EventListener, startListener } from './listener.js';
 import { Subscriber } from './subscriber.js';
 
 /** Settings of the hub (see the README's configuration table). */
@@ -23,6 +27,16 @@ export interface HubOptions {
   /** Events read per catch-up or replay statement. */
   pageSize?: number;
   logger?: HubLogger;
+  /** Hears of deliveries and reconnects (the metrics). */
+  observer?: HubObserver;
+}
+
+/** What the hub reports as it works (the metrics module implements it). */
+export interface HubObserver {
+  /** An event went to `subscribers` subscribers; `committedAt`: its transaction's time (Unix s). */
+  delivered(subscribers: number, committedAt: number | undefined): void;
+  /** The LISTEN connection was re-established after a loss. */
+  reconnected(): void;
 }
 
 /** The logger calls the hub makes (pino satisfies it). */
@@ -60,6 +74,8 @@ export class EventHub {
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private waiters: { seq: number; resolve: () => void }[] = [];
+  private readonly changeListeners = new Set<(change: ChangeNotice) => void>();
+  private readonly fences = new Map<string, () => void>();
 
   private constructor(
     private readonly db: Database,
@@ -77,12 +93,16 @@ export class EventHub {
     const hub = new EventHub(handle.db, options);
     let started = false;
     hub.listener = await startListener(handle, {
-      onNotify: (payload) => {
-        if (started) hub.onNotify(payload);
+      onNotify: (payload, channel) => {
+        if (channel === CHANGES_CHANNEL) hub.onChangeNotify(payload);
+        else if (started) hub.onNotify(payload);
       },
       onConnect: () => {
         if (!started) return;
         hub.logger.info({}, 'event LISTEN connection re-established; catching up');
+        // Changes committed while the connection was down were not heard: all may differ.
+        hub.emitChange({ reset: true });
+        options.observer?.reconnected();
         hub.drain();
       },
       onDisconnect: (error, retryInMs) =>
@@ -115,6 +135,53 @@ export class EventHub {
     if (this.closed) subscriber.end();
     else this.subscribers.add(subscriber);
     return subscriber;
+  }
+
+  /**
+   * Hears of every change to the tables the API reads, from any writer (a notice per
+   * statement, see the `change_notify` migration), and `{ reset: true }` after the LISTEN
+   * connection was lost and re-established (changes may have been missed). Returns the
+   * function that stops listening.
+   */
+  onChange(listener: (change: ChangeNotice) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /**
+   * Resolves once this instance has heard every change committed before the call (a fence
+   * notification sent after them came back), so a writer's own next read finds evicted what it
+   * changed; after `timeoutMs` at the latest (the LISTEN connection may be down).
+   */
+  async fence(timeoutMs = 1_000): Promise<void> {
+    const token = randomUUID();
+    const heard = new Promise<void>((resolve) => {
+      this.fences.set(token, resolve);
+      setTimeout(resolve, timeoutMs).unref();
+    });
+    try {
+      await sendChangeFence(this.db, token);
+      await heard;
+    } catch {
+      // The database is unreachable: nothing was written, nothing to wait for.
+    } finally {
+      this.fences.delete(token);
+    }
+  }
+
+  private onChangeNotify(payload: string): void {
+    const fence = fenceOf(payload);
+    if (fence) {
+      this.fences.get(fence)?.();
+      return;
+    }
+    const change = parseChange(payload);
+    if (change) this.emitChange(change);
+    else this.logger.warn({}, 'ignored a malformed change notification');
+  }
+
+  private emitChange(change: ChangeNotice): void {
+    for (const listener of this.changeListeners) listener(change);
   }
 
   /** Current figures; see `HubStats`. */
@@ -193,7 +260,10 @@ export class EventHub {
     this.draining = this.drainLoop()
       .catch((error: unknown) => {
         // A failed read loses nothing (lastSeq did not move); try again shortly.
-        this.logger.error({ err: error }, 'reading events failed; retrying in 1 s');
+        const reason = databaseErrorReason(error);
+        if (reason)
+          this.logger.warn({ reason }, 'database unavailable: reading events again in 1 s');
+        else this.logger.error({ err: error }, 'reading events failed; retrying in 1 s');
         clearTimeout(this.retryTimer);
         this.retryTimer = setTimeout(() => this.drain(), 1_000);
         this.retryTimer.unref();
@@ -210,12 +280,25 @@ export class EventHub {
         const events = await loadEventsAfter(this.db, this.lastSeq, this.pageSize);
         for (const event of events) {
           if (this.closed) return;
-          for (const subscriber of this.subscribers) subscriber.offer(event);
+          let delivered = 0;
+          for (const subscriber of this.subscribers) if (subscriber.offer(event)) delivered += 1;
+          this.options.observer?.delivered(delivered, event.at);
         }
         const last = events.at(-1);
         if (last) this.advanceTo(last.seq);
         if (events.length < this.pageSize) break;
       }
     } while (this.drainAgain && !this.closed);
+  }
+}
+
+/** The token of a fence notification (`{"fence": token}`), else undefined. */
+function fenceOf(payload: string): string | undefined {
+  if (!payload.startsWith('{"fence"')) return undefined;
+  try {
+    const { fence } = JSON.parse(payload) as { fence?: unknown };
+    return typeof fence === 'string' ? fence : undefined;
+  } catch {
+    return undefined;
   }
 }

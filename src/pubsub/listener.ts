@@ -17,10 +17,19 @@ import { type DatabaseHandle, postgresOptions } from '../db/client.js';
 /** The channel the event triggers notify on (see the `notify` migration). */
 export const EVENTS_CHANNEL = 'chipgate_events';
 
+import { CHANGES_CHANNEL } from '../db/changes.js';
+
+export { CHANGES_CHANNEL };
+
+const CHANNELS = [EVENTS_CHANNEL, CHANGES_CHANNEL];
+
 /** Callbacks of a listener. */
 export interface ListenerCallbacks {
-  /** A notification's payload (JSON text `{"table", "id", "seq"}`). */
-  onNotify: (payload: string) => void;
+  /**
+   * A notification's payload and channel: on `EVENTS_CHANNEL` JSON text `{"table", "id", "seq"}`,
+   * on `CHANGES_CHANNEL` `{"table", "op", "keys"}` or `{"table", "op", "all": true}`.
+   */
+  onNotify: (payload: string, channel: string) => void;
   /** LISTEN is in place (first time, and again after every reconnect). */
   onConnect: () => void;
   /** The connection dropped or a reconnect attempt failed; `retryInMs` until the next one. */
@@ -55,7 +64,11 @@ export async function startListener(
   callbacks: ListenerCallbacks,
 ): Promise<EventListener> {
   if (handle.pglite) {
-    const unlisten = await handle.pglite.listen(EVENTS_CHANNEL, callbacks.onNotify);
+    const unlisteners = await Promise.all(
+      CHANNELS.map((channel) =>
+        handle.pglite?.listen(channel, (payload) => callbacks.onNotify(payload, channel)),
+      ),
+    );
     callbacks.onConnect();
     let connected = true;
     return {
@@ -66,7 +79,7 @@ export async function startListener(
       backendPid: undefined,
       async close() {
         connected = false;
-        if (!handle.pglite?.closed) await unlisten();
+        if (!handle.pglite?.closed) for (const unlisten of unlisteners) await unlisten?.();
       },
     };
   }
@@ -112,7 +125,9 @@ class PostgresListener implements EventListener {
       max_lifetime: null,
       connection: { application_name: 'chipgate-listen', TimeZone: 'UTC' },
       onnotify: (channel: string, payload: string) => {
-        if (channel === EVENTS_CHANNEL && client === this.client) this.callbacks.onNotify(payload);
+        if (CHANNELS.includes(channel) && client === this.client) {
+          this.callbacks.onNotify(payload, channel);
+        }
       },
       onclose: () => {
         if (client === this.client) this.lost(client, new Error('LISTEN connection closed'));
@@ -120,7 +135,7 @@ class PostgresListener implements EventListener {
     } as postgres.Options<Record<string, never>>);
     try {
       const [row] = await client<{ pid: number }[]>`select pg_backend_pid() as pid`;
-      await client.unsafe(`listen ${EVENTS_CHANNEL}`);
+      for (const channel of CHANNELS) await client.unsafe(`listen ${channel}`);
       if (this.closed) {
         await client.end({ timeout: 1 });
         return;

@@ -59,17 +59,20 @@ export class Subscriber implements AsyncIterableIterator<SubscriberItem> {
     this.replayedThrough = options.afterSeq ?? 0;
   }
 
-  /** Offers a live event (the hub calls this in commit order). */
-  offer(event: EventEnvelope): void {
-    if (this.ended || this.notice || !this.options.matches(event)) return;
+  /** Offers a live event (the hub calls this in commit order); true when it was queued. */
+  offer(event: EventEnvelope): boolean {
+    if (this.ended || this.notice || !this.options.matches(event)) return false;
+    let queued = false;
     if (this.queue.length >= this.options.maxQueue) {
       this.notice = { slowConsumer: true, queued: this.queue.length };
       this.queue.length = 0;
       this.unregister();
     } else {
       this.queue.push(event);
+      queued = true;
     }
     this.wake?.();
+    return queued;
   }
 
   /** Ends the stream normally (shutdown): a waiting `next()` resolves as done. */

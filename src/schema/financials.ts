@@ -116,6 +116,7 @@ builder.drizzleObjectField(Company, 'financials', (t) =>
             concept: null,
             revenue: [],
             note: `${company.name} does not file with the SEC (no CIK on record), so EDGAR has no financials for it.`,
+            skipped: 0,
             source: null,
           };
         }

@@ -6,7 +6,13 @@
  */
 import { z } from 'zod';
 import { sourceInvalidResponse } from '../errors.js';
-import type { Source, Sourced } from './http.js';
+import type { Source, Sourced, SourcePolicy } from './http.js';
+
+/** How calls to this upstream are made (an API: redirects only on its own origin, so its headers never reach another host). */
+export const FEDERAL_REGISTER_POLICY: SourcePolicy = {
+  label: 'The Federal Register API',
+  crossOriginRedirects: false,
+};
 
 /** The fields chipgate asks for (`fields[]=`), beyond which the API sends nothing. */
 export const DOCUMENT_FIELDS = [

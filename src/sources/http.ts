@@ -13,9 +13,16 @@
  *   attempts in a row, lets one call through after `breakerCooldownMs` (half-open).
  * - Rate limit (bottleneck): at most `ratePerSecond` calls start per second, per source.
  * - Size cap: the body is streamed and the call aborted past `maxBytes`.
- * - Cache (lru-cache): TTL per source; an expired value is kept to be served, marked stale,
- *   when the upstream fails.
+ * - Cache (lru-cache's `fetchMethod`): TTL per source; concurrent calls for one key share one
+ *   load; an expired value is kept and served, marked stale, when its reload fails
+ *   (`allowStaleOnFetchRejection`).
+ *
+ * What differs between upstreams is passed in, never decided here: the label used in messages,
+ * whether redirects may leave the origin, the `fetch` to call, a clock, a logger and an
+ * observer (metrics). Each call is one span (`GET <source>`) when tracing is on.
  */
+
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import Bottleneck from 'bottleneck';
 import {
   BrokenCircuitError,
@@ -67,6 +74,58 @@ export interface SourceLogger {
 
 const silent: SourceLogger = { info() {}, warn() {} };
 
+/** Circuit breaker states, as `breakerState` and the observer name them. */
+export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
+
+/** What a source reports as it works (the metrics module implements it). */
+export interface SourceObserver {
+  /** One call finished, after its retries: `ok`, or the code of the error; `seconds` in total. */
+  called(source: SourceName, outcome: string, seconds: number): void;
+  /** An attempt failed and is tried again. */
+  retried(source: SourceName): void;
+  /** An expired cached value was served because the upstream failed. */
+  servedStale(source: SourceName): void;
+  /** The circuit breaker changed state. */
+  breakerChanged(source: SourceName, state: BreakerState): void;
+}
+
+/** How one upstream is called: what differs between sources, given by each source's module. */
+export interface SourcePolicy {
+  /** The upstream as messages name it, e.g. `SEC EDGAR`. */
+  label: string;
+  /**
+   * Whether a redirect to another origin is followed. Feeds move between hosts; APIs follow
+   * only redirects on their own origin, so the headers they send (the SEC's contact User-Agent)
+   * never reach another host.
+   */
+  crossOriginRedirects: boolean;
+}
+
+/** Everything a `Source` needs besides its settings. */
+export interface SourceOptions extends SourcePolicy {
+  /** The `User-Agent` header of every call. */
+  userAgent: string;
+  /** The HTTP client (default: the global `fetch`). */
+  fetch?: typeof fetch;
+  /** Monotonic milliseconds for cache expiry (default `performance.now`); tests advance one. */
+  clock?: { now(): number };
+  /** Hears of failed calls, stale answers and the breaker opening and closing. */
+  logger?: SourceLogger;
+  observer?: SourceObserver;
+}
+
+/** The URL as a span or log may show it: without `user:password@`. */
+export function displayUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.href;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
 /** Where a value came from: the source, when it was fetched, and whether it is past its TTL. */
 export interface SourceInfo {
   source: SourceName;
@@ -114,8 +173,15 @@ export interface GetOptions {
 interface CacheEntry {
   value: unknown;
   fetchedAt: Date;
+  /** `clock.now()` when it was fetched, to tell a stale entry served after a failure. */
+  fetchedAtMs: number;
   validators: Validators;
 }
+
+/** What `cached` gives the cache's `fetchMethod`: how to load the key. */
+type CacheLoad = (
+  validators: Validators | undefined,
+) => Promise<{ value: unknown; validators?: Validators } | 'not-modified'>;
 
 /** An attempt that may succeed when retried (network error, 429, 5xx). */
 class RetryableError extends Error {
@@ -189,40 +255,64 @@ const backoffAfter = (previous?: IBackoff<RetryContext>): IBackoffFactory<RetryC
 export class Source {
   readonly name: SourceName;
   readonly settings: SourceSettings;
-  private readonly userAgent: string;
-  private readonly cache: LRUCache<string, CacheEntry>;
+  private readonly options: SourceOptions;
+  private readonly cache: LRUCache<string, CacheEntry, CacheLoad>;
   private readonly limiter: Bottleneck;
   private readonly breaker;
   private readonly retry;
-  /** Calls in flight per cache key, so concurrent requests share one upstream call. */
-  private readonly inFlight = new Map<string, Promise<Sourced<unknown>>>();
-
   private readonly logger: SourceLogger;
+  private readonly clock: { now(): number };
+  private readonly fetch: typeof fetch;
+  /** The last failed load per key (see `fetchMethod`). */
+  private readonly failures = new Map<string, unknown>();
 
-  /**
-   * `clock` (milliseconds, monotonic) drives cache expiry; tests pass one they can advance.
-   * `logger` hears of failed calls, stale answers and the breaker opening and closing.
-   */
-  constructor(
-    name: SourceName,
-    settings: SourceSettings,
-    userAgent: string,
-    clock?: { now(): number },
-    logger: SourceLogger = silent,
-  ) {
+  constructor(name: SourceName, settings: SourceSettings, options: SourceOptions) {
     this.name = name;
-    this.logger = logger;
     this.settings = settings;
-    this.userAgent = userAgent;
-    this.cache = new LRUCache<string, CacheEntry>({
+    this.options = options;
+    this.logger = options.logger ?? silent;
+    this.clock = options.clock ?? performance;
+    this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.cache = new LRUCache<string, CacheEntry, CacheLoad>({
       max: 5_000,
-      // lru-cache reads ttl 0 as "forever"; 0 here means "no cache" (see `remember`).
+      // lru-cache reads ttl 0 as "forever"; 0 here means "no cache" (see `cached`).
       ttl: Math.max(settings.ttlMs, 1),
       // Expired entries stay until evicted by size, to be served stale when the upstream fails.
       allowStale: false,
       noDeleteOnStaleGet: true,
       ttlAutopurge: false,
-      ...(clock ? { perf: clock, ttlResolution: 0 } : {}),
+      allowStaleOnFetchRejection: settings.ttlMs > 0,
+      perf: this.clock,
+      ttlResolution: 0,
+      fetchMethod: async (key, expired, { context: load }) => {
+        let loaded: Awaited<ReturnType<CacheLoad>>;
+        try {
+          loaded = await load(expired?.validators);
+        } catch (error) {
+          // lru-cache answers a failed load with no stale value as `undefined`, to every caller
+          // sharing it; they rethrow the failure kept here.
+          this.failures.set(key, error);
+          throw error;
+        }
+        this.failures.delete(key);
+        const fetchedAt = new Date();
+        const fetchedAtMs = this.clock.now();
+        if (loaded !== 'not-modified') {
+          return {
+            value: loaded.value,
+            fetchedAt,
+            fetchedAtMs,
+            validators: loaded.validators ?? {},
+          };
+        }
+        if (!expired) {
+          throw sourceInvalidResponse(
+            this.name,
+            `${this.label} answered 304 to an unconditional request.`,
+          );
+        }
+        return { ...expired, fetchedAt, fetchedAtMs };
+      },
     });
     this.limiter = new Bottleneck({ minTime: Math.ceil(1000 / settings.ratePerSecond) });
     this.breaker = circuitBreaker(
@@ -241,18 +331,23 @@ export class Source {
       },
     );
     this.breaker.onBreak(() =>
-      logger.warn(
+      this.logger.warn(
         { source: name, cooldownMs: settings.breakerCooldownMs },
         'source failing: circuit breaker open',
       ),
     );
     this.breaker.onReset(() =>
-      logger.info({ source: name }, 'source recovered: circuit breaker closed'),
+      this.logger.info({ source: name }, 'source recovered: circuit breaker closed'),
+    );
+    this.breaker.onStateChange(() =>
+      options.observer?.breakerChanged(name, this.breakerState as BreakerState),
     );
     this.retry = retry(
       handleWhen((error) => error instanceof RetryableError),
       { maxAttempts: settings.retries, backoff: backoffAfter() },
     );
+    this.retry.onRetry(() => options.observer?.retried(name));
+    options.observer?.breakerChanged(name, 'closed');
   }
 
   /** Circuit breaker state, for tests and logs: `closed`, `open`, `half-open` or `isolated`. */
@@ -272,20 +367,56 @@ export class Source {
    * never cached as "no data"). Throws `SourceError` otherwise: `UpstreamRefusedError` for a
    * 4xx other than 429.
    */
-  async get(url: string, options: GetOptions = {}) {
-    const deadline = Date.now() + this.settings.timeoutMs;
-    const policy = wrap(timeout(this.settings.timeoutMs, TimeoutStrategy.Aggressive), this.retry);
-    try {
-      return await policy.execute(({ signal }) =>
-        this.breaker.execute(() =>
-          this.limiter.schedule(() => this.attempt(url, options, signal, deadline)),
-        ),
-      );
-    } catch (error) {
-      const failure = this.asSourceError(error);
-      this.logger.warn({ source: this.name, code: failure.code, url }, failure.message);
-      throw failure;
-    }
+  async get(url: string, options: GetOptions = {}): Promise<HttpAnswer> {
+    const started = performance.now();
+    const tracer = trace.getTracer('chipgate');
+    return tracer.startActiveSpan(
+      `GET ${this.name}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: { 'chipgate.source': this.name, 'url.full': displayUrl(url) },
+      },
+      async (span) => {
+        let attempts = 0;
+        const deadline = Date.now() + this.settings.timeoutMs;
+        const policy = wrap(
+          timeout(this.settings.timeoutMs, TimeoutStrategy.Aggressive),
+          this.retry,
+        );
+        try {
+          const answer = await policy.execute(({ signal }) =>
+            this.breaker.execute(() =>
+              this.limiter.schedule(() => {
+                attempts += 1;
+                return this.attempt(url, options, signal, deadline);
+              }),
+            ),
+          );
+          span.setAttribute('http.response.status_code', answer.status);
+          this.options.observer?.called(this.name, 'ok', (performance.now() - started) / 1000);
+          return answer;
+        } catch (error) {
+          const failure = this.asSourceError(error);
+          if (failure instanceof UpstreamRefusedError) {
+            span.setAttribute('http.response.status_code', failure.status);
+          }
+          span.setStatus({ code: SpanStatusCode.ERROR, message: failure.code });
+          this.options.observer?.called(
+            this.name,
+            failure.code,
+            (performance.now() - started) / 1000,
+          );
+          this.logger.warn(
+            { source: this.name, code: failure.code, url: displayUrl(url) },
+            failure.message,
+          );
+          throw failure;
+        } finally {
+          span.setAttribute('chipgate.source.retries', Math.max(0, attempts - 1));
+          span.end();
+        }
+      },
+    );
   }
 
   private asSourceError(error: unknown): SourceError {
@@ -309,7 +440,7 @@ export class Source {
   }
 
   private get label(): string {
-    return SOURCE_LABEL[this.name];
+    return this.options.label;
   }
 
   private async attempt(
@@ -321,7 +452,7 @@ export class Source {
     // A call whose deadline passed while it waited for the rate limiter is not sent.
     if (signal.aborted) throw new NotSentError();
     const headers: Record<string, string> = {
-      'user-agent': this.userAgent,
+      'user-agent': this.options.userAgent,
       accept:
         'application/json, application/rss+xml, application/atom+xml, text/xml;q=0.9, */*;q=0.5',
     };
@@ -386,10 +517,9 @@ export class Source {
   }
 
   /**
-   * Fetches `url`, following up to `MAX_REDIRECTS` redirects. The news source follows any
-   * (feeds move between hosts); the APIs follow only redirects on their own origin, so the
-   * headers they send (the SEC's contact User-Agent) never reach another host: a redirect
-   * elsewhere is `SOURCE_UNAVAILABLE` naming the host.
+   * Fetches `url`, following up to `MAX_REDIRECTS` redirects; to another origin only when the
+   * policy says so (`crossOriginRedirects`), else such a redirect is `SOURCE_UNAVAILABLE`
+   * naming the host.
    */
   private async fetchFollowing(
     url: string,
@@ -400,7 +530,7 @@ export class Source {
     for (let hop = 0; ; hop += 1) {
       let response: Response;
       try {
-        response = await fetch(current, { headers, signal, redirect: 'manual' });
+        response = await this.fetch(current, { headers, signal, redirect: 'manual' });
       } catch (error) {
         if (signal.aborted) throw new TaskCancelledError();
         const cause = (error as { cause?: { code?: string } }).cause?.code;
@@ -420,7 +550,7 @@ export class Source {
           '',
         );
       }
-      if (this.name !== 'news' && next.origin !== current.origin) {
+      if (!this.options.crossOriginRedirects && next.origin !== current.origin) {
         throw new UpstreamRefusedError(
           this.name,
           `${this.label} redirected to another host (${next.origin}), which chipgate does not follow; check the source's base URL.`,
@@ -512,47 +642,18 @@ export class Source {
       validators: Validators | undefined,
     ) => Promise<{ value: T; validators?: Validators } | 'not-modified'>,
   ): Promise<Sourced<T>> {
-    const fresh = this.fresh<T>(key);
-    if (fresh) return fresh;
-    const running = this.inFlight.get(key);
-    if (running) return running as Promise<Sourced<T>>;
-    const call = (async (): Promise<Sourced<T>> => {
-      const expired = this.cache.get(key, { allowStale: true });
-      try {
-        const loaded = await load(expired?.validators);
-        const fetchedAt = new Date();
-        if (loaded === 'not-modified') {
-          if (!expired)
-            throw sourceInvalidResponse(
-              this.name,
-              `${this.label} answered 304 to an unconditional request.`,
-            );
-          this.remember(key, { ...expired, fetchedAt });
-          return { value: expired.value as T, info: this.info(fetchedAt, false) };
-        }
-        this.remember(key, {
-          value: loaded.value,
-          fetchedAt,
-          validators: loaded.validators ?? {},
-        });
-        return { value: loaded.value, info: this.info(fetchedAt, false) };
-      } catch (error) {
-        if (expired) {
-          this.logger.warn(
-            { source: this.name, key },
-            'serving a stale value: the upstream failed',
-          );
-          return { value: expired.value as T, info: this.info(expired.fetchedAt, true) };
-        }
-        throw error;
-      }
-    })();
-    this.inFlight.set(key, call);
-    try {
-      return await call;
-    } finally {
-      this.inFlight.delete(key);
+    const entry = await this.cache.fetch(key, { context: load as CacheLoad });
+    if (this.settings.ttlMs === 0) this.cache.delete(key);
+    if (!entry) {
+      throw this.failures.get(key) ?? sourceUnavailable(this.name, `${this.label} gave no value.`);
     }
+    const stale =
+      this.settings.ttlMs > 0 && this.clock.now() - entry.fetchedAtMs >= this.settings.ttlMs;
+    if (stale) {
+      this.logger.warn({ source: this.name, key }, 'serving a stale value: the upstream failed');
+      this.options.observer?.servedStale(this.name);
+    }
+    return { value: entry.value as T, info: this.info(entry.fetchedAt, stale) };
   }
 
   /**
@@ -581,15 +682,17 @@ export class Source {
       loaded = new Map(missing.map((key) => [key, error as Error]));
     }
     const fetchedAt = new Date();
+    const fetchedAtMs = this.clock.now();
     keys.forEach((key, i) => {
       if (results[i]) return;
       const value = loaded.get(key) ?? null;
       if (!(value instanceof Error)) {
-        this.remember(cacheKey(key), { value, fetchedAt, validators: {} });
+        this.remember(cacheKey(key), { value, fetchedAt, fetchedAtMs, validators: {} });
         results[i] = { value, info: this.info(fetchedAt, false) };
         return;
       }
       const expired = this.cache.get(cacheKey(key), { allowStale: true });
+      if (expired) this.options.observer?.servedStale(this.name);
       results[i] = expired
         ? { value: expired.value as T | null, info: this.info(expired.fetchedAt, true) }
         : value;
@@ -602,7 +705,7 @@ export class Source {
   }
 
   private fresh<T>(key: string): Sourced<T> | undefined {
-    const status: LRUCache.Status<string, CacheEntry> = {};
+    const status: LRUCache.Status<string, CacheEntry, CacheLoad> = {};
     const entry = this.cache.get(key, { status });
     if (!entry || status.get !== 'hit') return undefined;
     return { value: entry.value as T, info: this.info(entry.fetchedAt, false) };
@@ -617,9 +720,3 @@ export class Source {
     await this.limiter.stop({ dropWaitingJobs: true }).catch(() => {});
   }
 }
-
-const SOURCE_LABEL: Record<SourceName, string> = {
-  'federal-register': 'The Federal Register API',
-  'sec-edgar': 'SEC EDGAR',
-  news: 'The news feed',
-};

@@ -7,16 +7,21 @@
 import DataLoader from 'dataloader';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { type SourceError, type SourceName, sourceNotConfigured } from '../errors.js';
-import { FederalRegisterClient, type FederalRegisterDocument } from './federal-register.js';
+import {
+  FEDERAL_REGISTER_POLICY,
+  FederalRegisterClient,
+  type FederalRegisterDocument,
+} from './federal-register.js';
 import {
   Source,
   type Sourced,
   type SourceInfo,
   type SourceLogger,
+  type SourceObserver,
   type SourceSettings,
 } from './http.js';
-import { type Feed, NewsClient, type NewsItem } from './news.js';
-import { type CompanyFinancials, SecClient } from './sec.js';
+import { type Feed, NEWS_POLICY, NewsClient, type NewsItem } from './news.js';
+import { type CompanyFinancials, SEC_POLICY, SecClient } from './sec.js';
 
 /** Configuration of every source (see `sourcesConfigOf` in env.ts). */
 export interface SourcesConfig {
@@ -27,6 +32,8 @@ export interface SourcesConfig {
   news: SourceSettings & { feeds: string[]; maxItems?: number };
   /** Monotonic milliseconds for cache expiry (default `performance.now`); tests advance one. */
   clock?: { now(): number };
+  /** The HTTP client every source calls (default: the global `fetch`). */
+  fetch?: typeof fetch;
 }
 
 /** The process-wide source clients; null when the source is off. */
@@ -44,21 +51,36 @@ export interface Sources {
 /** The User-Agent sent to the Federal Register and news feeds (the SEC gets the operator's). */
 export const CHIPGATE_USER_AGENT = 'chipgate/0.1 (AI-chip export-policy gateway)';
 
-/** Builds the source clients from configuration; `logger` hears of failures and the breakers. */
-export function createSources(config: SourcesConfig, logger?: SourceLogger): Sources {
+/**
+ * Builds the source clients from configuration; `logger` hears of failures and the breakers,
+ * `observer` of every call (metrics).
+ */
+export function createSources(
+  config: SourcesConfig,
+  logger?: SourceLogger,
+  observer?: SourceObserver,
+): Sources {
   const all: Source[] = [];
   const disabled: Sources['disabled'] = [];
-  const federalSource = new Source(
-    'federal-register',
-    config.federalRegister,
-    CHIPGATE_USER_AGENT,
-    config.clock,
-    logger,
-  );
+  const deps = {
+    ...(config.clock ? { clock: config.clock } : {}),
+    ...(config.fetch ? { fetch: config.fetch } : {}),
+    ...(logger ? { logger } : {}),
+    ...(observer ? { observer } : {}),
+  };
+  const federalSource = new Source('federal-register', config.federalRegister, {
+    ...FEDERAL_REGISTER_POLICY,
+    userAgent: CHIPGATE_USER_AGENT,
+    ...deps,
+  });
   all.push(federalSource);
   let sec: SecClient | null = null;
   if (config.sec.userAgent) {
-    const source = new Source('sec-edgar', config.sec, config.sec.userAgent, config.clock, logger);
+    const source = new Source('sec-edgar', config.sec, {
+      ...SEC_POLICY,
+      userAgent: config.sec.userAgent,
+      ...deps,
+    });
     all.push(source);
     sec = new SecClient(source, config.sec.baseUrl);
   } else {
@@ -70,7 +92,11 @@ export function createSources(config: SourcesConfig, logger?: SourceLogger): Sou
   }
   let news: NewsClient | null = null;
   if (config.news.feeds.length > 0) {
-    const source = new Source('news', config.news, CHIPGATE_USER_AGENT, config.clock, logger);
+    const source = new Source('news', config.news, {
+      ...NEWS_POLICY,
+      userAgent: CHIPGATE_USER_AGENT,
+      ...deps,
+    });
     all.push(source);
     news = new NewsClient(source, config.news.feeds, config.news.maxItems);
   } else {
@@ -216,7 +242,9 @@ export function forRequest(sources: Sources): RequestSources {
             const resource = `companyfacts/CIK${cik.padStart(10, '0')}`;
             try {
               const result = await client.financials(cik);
-              provenance.used(resource, result.info);
+              if (result.value.skipped > 0) {
+                provenance.skipped(resource, result.info, result.value.skipped);
+              } else provenance.used(resource, result.info);
               return result;
             } catch (error) {
               provenance.failed('sec-edgar', resource, error as Error);

@@ -4,10 +4,14 @@
  * with `ETag`/`Last-Modified` apply). A broken item (no title, no usable link or date) is
  * skipped, not the feed; a body that is neither RSS nor Atom is `SOURCE_INVALID_RESPONSE`.
  */
+import { decodeHTML } from 'entities';
 import { XMLParser } from 'fast-xml-parser';
 import { z } from 'zod';
 import { sourceInvalidResponse } from '../errors.js';
-import type { Source, Sourced } from './http.js';
+import type { Source, Sourced, SourcePolicy } from './http.js';
+
+/** How calls to this upstream are made (feeds move between hosts, so redirects anywhere are followed). */
+export const NEWS_POLICY: SourcePolicy = { label: 'The news feed', crossOriginRedirects: true };
 
 /** One news item. */
 export interface NewsItem {
@@ -46,25 +50,6 @@ const parser = new XMLParser({
   stopNodes: ['*.item.title', '*.entry.title'],
 });
 
-const ENTITIES: Record<string, string> = {
-  amp: '&',
-  lt: '<',
-  gt: '>',
-  quot: '"',
-  apos: "'",
-  nbsp: ' ',
-};
-
-/**
- * The character of a numeric reference; U+FFFD for one that names no character a JSON client
- * can take: beyond Unicode (`&#99999999;`), NUL, or a lone surrogate (U+D800 to U+DFFF).
- */
-function codePoint(code: number): string {
-  const valid =
-    Number.isInteger(code) && code > 0 && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff);
-  return valid ? String.fromCodePoint(code) : '\uFFFD';
-}
-
 /** Tags that separate words (inline tags such as <b>, <a>, <em> do not). */
 const BLOCK_TAGS = new Set([
   'p',
@@ -86,8 +71,9 @@ const BLOCK_TAGS = new Set([
 
 /**
  * Plain text of an HTML fragment: tags removed (with the content of <script> and <style>),
- * entities decoded, whitespace collapsed. A numeric reference to no valid character becomes
- * U+FFFD; nothing here throws.
+ * character references decoded with the `entities` package (all of HTML's named entities),
+ * whitespace collapsed. A numeric reference to no valid character becomes U+FFFD; nothing here
+ * throws.
  *
  * A hand-written scan rather than regular expressions: feed text is untrusted, and patterns
  * such as `<script>[\s\S]*?</script>` cost quadratic time on thousands of unclosed tags,
@@ -125,16 +111,9 @@ export function stripHtml(html: string): string {
     if (BLOCK_TAGS.has(tag)) text += ' ';
     at = close + 1;
   }
-  return text
-    .replace(/&(#x[0-9a-f]{1,8}|#\d{1,10}|[a-z]{1,10});/gi, (entity, name: string) => {
-      if (name.startsWith('#x') || name.startsWith('#X')) {
-        return codePoint(Number.parseInt(name.slice(2), 16));
-      }
-      if (name.startsWith('#')) return codePoint(Number(name.slice(1)));
-      return ENTITIES[name.toLowerCase()] ?? entity;
-    })
-    .replace(/\s+/g, ' ')
-    .trim();
+  // Character references as HTML decodes them (every named entity; a numeric reference that
+  // names no character, e.g. NUL, a lone surrogate or one beyond Unicode, becomes U+FFFD).
+  return decodeHTML(text).replace(/\s+/g, ' ').trim();
 }
 
 /** The text with every `<![CDATA[...]]>` section unwrapped (an unterminated one runs to the end). */

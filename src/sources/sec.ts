@@ -5,7 +5,10 @@
  * requests/s. Without a User-Agent the source is off (`SOURCE_NOT_CONFIGURED`).
  */
 import { z } from 'zod';
-import type { Source, Sourced } from './http.js';
+import type { Source, Sourced, SourcePolicy } from './http.js';
+
+/** How calls to this upstream are made (an API: redirects only on its own origin, so its headers never reach another host). */
+export const SEC_POLICY: SourcePolicy = { label: 'SEC EDGAR', crossOriginRedirects: false };
 
 /** us-gaap revenue concepts, in order of preference when two have equally recent data. */
 export const REVENUE_CONCEPTS = [
@@ -70,6 +73,11 @@ export interface CompanyFinancials {
   revenue: FinancialFact[];
   /** Why `revenue` is empty, or how it was chosen. */
   note: string | null;
+  /**
+   * Facts of the revenue concepts left out because they were malformed (the rest of the series
+   * stands); reported in `extensions.sources` as `skipped`.
+   */
+  skipped: number;
 }
 
 /**
@@ -133,6 +141,7 @@ export class SecClient {
             concept: null,
             revenue: [],
             note: `EDGAR has no XBRL company facts for CIK ${padCik(cik)}.`,
+            skipped: 0,
           },
         };
       }
@@ -144,12 +153,17 @@ export class SecClient {
   private revenueOf(payload: z.infer<typeof companyFactsSchema>): CompanyFinancials {
     const gaap = payload.facts['us-gaap'] ?? {};
     let best: { concept: string; series: FinancialFact[] } | undefined;
+    // One malformed fact costs only itself: it is left out and counted, not the whole series.
+    let skipped = 0;
     for (const concept of REVENUE_CONCEPTS) {
       const usd = gaap[concept]?.units.USD;
       if (!usd) continue;
-      const facts = usd.map((fact) =>
-        this.source.validate(fact, factSchema, `the ${concept} facts`),
-      );
+      const facts: z.infer<typeof factSchema>[] = [];
+      for (const fact of usd) {
+        const parsed = factSchema.safeParse(fact);
+        if (parsed.success) facts.push(parsed.data);
+        else skipped += 1;
+      }
       const series = annualSeries(facts);
       const latest = series[0]?.periodEnd ?? '';
       if (series.length > 0 && (!best || latest > (best.series[0]?.periodEnd ?? ''))) {
@@ -161,6 +175,7 @@ export class SecClient {
         concept: `us-gaap:${best.concept}`,
         revenue: best.series,
         note: `Annual revenue as first reported, from the us-gaap concept with the latest data (${best.concept}).`,
+        skipped,
       };
     }
     if (payload.facts['ifrs-full']) {
@@ -168,12 +183,14 @@ export class SecClient {
         concept: null,
         revenue: [],
         note: `${payload.entityName} reports under IFRS (ifrs-full), not US GAAP; its IFRS revenue is not mapped here.`,
+        skipped,
       };
     }
     return {
       concept: null,
       revenue: [],
       note: `${payload.entityName} has no annual us-gaap revenue facts in EDGAR.`,
+      skipped,
     };
   }
 }

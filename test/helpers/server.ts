@@ -389,3 +389,41 @@ export async function postGraphQL<T = any>(
   });
   return { status: response.status, headers: response.headers, body: (await response.json()) as T };
 }
+
+/**
+ * A child process that takes the PGlite directory lock of `dir` (as a running gateway would)
+ * and holds it until killed; `lockOptions` are `acquireDirectoryLock`'s, `owner` what it then
+ * claims to be in the owner file (another container). Resolves once it holds the lock.
+ */
+export async function spawnLockHolder(
+  dir: string,
+  lockOptions: { staleMs?: number; updateMs?: number } = {},
+  owner?: { pid: number; host: string },
+): Promise<ChildProcess> {
+  const claim = owner
+    ? `writeFileSync(${JSON.stringify(`${dir}.lock.owner`)}, ${JSON.stringify(JSON.stringify(owner))});`
+    : '';
+  const holder = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      `import { writeFileSync } from 'node:fs';
+       import { acquireDirectoryLock } from ${JSON.stringify(path.join(repoRoot, 'src/db/lock.ts'))};
+       await acquireDirectoryLock(${JSON.stringify(dir)}, ${JSON.stringify(lockOptions)});
+       ${claim}
+       console.log('locked');
+       setInterval(() => {}, 1000);`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  children.add(holder);
+  holder.once('close', () => children.delete(holder));
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout?.on('data', (chunk: Buffer) => chunk.toString().includes('locked') && resolve());
+    holder.once('exit', (code) => reject(new Error(`lock holder exited with ${code}`)));
+  });
+  return holder;
+}

@@ -1,0 +1,1 @@
+ALTER TYPE "api_key_scope" ADD VALUE 'metrics';

@@ -1,0 +1,372 @@
+/**
+ * Prometheus metrics (prom-client), one registry per app: yoga's Prometheus plugin for the
+ * GraphQL phases, chipgate's own series for requests, sources, subscriptions, events, the
+ * database pool, the response cache and rate-limit refusals, and Node's default process metrics.
+ * Exposed at `GET /metrics` (see `useMetricsEndpoint` and the separate metrics port in
+ * server.ts); never a key, a document or a variable value in a label.
+ */
+import {
+  createCounter,
+  createHistogram,
+  type FillLabelsFnParams,
+  usePrometheus,
+} from '@graphql-yoga/plugin-prometheus';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { authenticate } from './auth.js';
+import type { Database } from './db/client.js';
+import type { PoolStats } from './db/statements.js';
+import type { HubObserver } from './pubsub/hub.js';
+import type { BreakerState, SourceObserver } from './sources/http.js';
+
+/** A refusal by the rate limiter (wired to the limiter's `onRefused` observer). */
+export interface RateLimitRefusal {
+  /** The API key's row id (never the key); null for anonymous callers. */
+  keyId: number | string | null;
+  /** Which limit: `REQUESTS`, `COST` or `SUBSCRIPTIONS`. */
+  reason: string;
+}
+
+/** How one request ended, for the request histogram and the error counter. */
+export interface RequestOutcome {
+  /** The operation's name, `anonymous` for unnamed ones, `-` when there was none. */
+  operation: string;
+  /** `ok` (no errors), `partial` (data and errors), `error` (no data) or `refused` (4xx/5xx). */
+  outcome: string;
+  seconds: number;
+  /** `extensions.code` of every error of the response. */
+  errorCodes: readonly string[];
+}
+
+/** The metrics of one app. */
+export interface Metrics {
+  registry: Registry;
+  /** For `createSources`: calls, latency, retries, breaker state, stale answers per source. */
+  sources: SourceObserver;
+  /** For `EventHub.start`: deliveries, commit-to-delivery lag, LISTEN reconnects. */
+  hub: HubObserver;
+  /** Plugs the rate limiter's refusals in: counts them by key id and reason. */
+  onRefused(refusal: RateLimitRefusal): void;
+  /** Records one finished request (the request-log plugin calls it). */
+  requestFinished(outcome: RequestOutcome): void;
+  /** Reports the database pool (connections in use, statements waiting) at each scrape. */
+  watchPool(pool: () => PoolStats): void;
+  /** yoga plugins: GraphQL phases, subscriptions per transport, response cache hits/misses. */
+  plugins(): Plugin[];
+}
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const BREAKER_STATES: BreakerState[] = ['closed', 'open', 'half-open', 'isolated'];
+
+/** Creates a registry with every chipgate metric and Node's default process metrics. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  // Three of prom-client's gauges end in `_total`, which Prometheus reserves for counters
+  // (promtool refuses them); the same figures stay as nodejs_active_handles, _requests, _resources.
+  for (const name of [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+  ]) {
+    registry.removeSingleMetric(name);
+  }
+  const registers = [registry];
+
+  const requestDuration = new Histogram({
+    name: 'chipgate_request_duration_seconds',
+    help: 'HTTP requests to the gateway by GraphQL operation name and outcome (ok, partial, error, refused).',
+    labelNames: ['operation', 'outcome'],
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const errors = new Counter({
+    name: 'chipgate_graphql_errors_total',
+    help: 'Errors in responses, by extensions.code.',
+    labelNames: ['code'],
+    registers,
+  });
+  const sourceCalls = new Counter({
+    name: 'chipgate_source_calls_total',
+    help: 'Calls to external sources (after retries) by source and outcome (ok or the error code).',
+    labelNames: ['source', 'outcome'],
+    registers,
+  });
+  const sourceDuration = new Histogram({
+    name: 'chipgate_source_call_duration_seconds',
+    help: 'Duration of calls to external sources, retries and rate-limit waits included.',
+    labelNames: ['source'],
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const sourceRetries = new Counter({
+    name: 'chipgate_source_retries_total',
+    help: 'Attempts at external sources that failed and were tried again.',
+    labelNames: ['source'],
+    registers,
+  });
+  const sourceStale = new Counter({
+    name: 'chipgate_source_stale_answers_total',
+    help: 'Expired cached values served because the source failed.',
+    labelNames: ['source'],
+    registers,
+  });
+  const breaker = new Gauge({
+    name: 'chipgate_source_breaker_state',
+    help: 'Circuit breaker state per source: 1 for the current state, 0 for the others.',
+    labelNames: ['source', 'state'],
+    registers,
+  });
+  const subscriptions = new Gauge({
+    name: 'chipgate_subscriptions_open',
+    help: 'Subscriptions open, by transport (sse, websocket).',
+    labelNames: ['transport'],
+    registers,
+  });
+  const delivered = new Counter({
+    name: 'chipgate_events_delivered_total',
+    help: 'Events delivered to subscribers (one per subscriber that received it).',
+    registers,
+  });
+  const lag = new Histogram({
+    name: 'chipgate_event_delivery_lag_seconds',
+    help: "From the event's transaction to its delivery to this instance's subscribers.",
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+  const reconnects = new Counter({
+    name: 'chipgate_listen_reconnects_total',
+    help: 'Times the LISTEN connection of the event feed was re-established after a loss.',
+    registers,
+  });
+  const cacheRequests = new Counter({
+    name: 'chipgate_response_cache_requests_total',
+    help: 'Cacheable reads answered from the response cache (hit) or executed (miss).',
+    labelNames: ['result'],
+    registers,
+  });
+  const refusals = new Counter({
+    name: 'chipgate_rate_limit_refusals_total',
+    help: 'Requests refused by the rate limiter, by API key id (never the key) and reason.',
+    labelNames: ['key_id', 'reason'],
+    registers,
+  });
+  for (const result of ['hit', 'miss']) cacheRequests.inc({ result }, 0);
+  for (const transport of ['sse', 'websocket']) subscriptions.set({ transport }, 0);
+
+  let pool: (() => PoolStats) | undefined;
+  new Gauge({
+    name: 'chipgate_db_pool_connections_in_use',
+    help: 'Database connections busy with a statement or a transaction.',
+    registers,
+    collect() {
+      this.set(pool?.().inUse ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'chipgate_db_pool_waiting',
+    help: 'Statements and transactions waiting for a database connection.',
+    registers,
+    collect() {
+      this.set(pool?.().waiting ?? 0);
+    },
+  });
+
+  return {
+    registry,
+    sources: {
+      called(source, outcome, seconds) {
+        sourceCalls.inc({ source, outcome });
+        sourceDuration.observe({ source }, seconds);
+      },
+      retried: (source) => sourceRetries.inc({ source }),
+      servedStale: (source) => sourceStale.inc({ source }),
+      breakerChanged(source, state) {
+        for (const each of BREAKER_STATES)
+          breaker.set({ source, state: each }, each === state ? 1 : 0);
+      },
+    },
+    hub: {
+      delivered(subscribers, committedAt) {
+        if (subscribers > 0) delivered.inc(subscribers);
+        if (subscribers > 0 && committedAt !== undefined) {
+          lag.observe(Math.max(0, Date.now() / 1000 - committedAt));
+        }
+      },
+      reconnected: () => reconnects.inc(),
+    },
+    onRefused({ keyId, reason }) {
+      refusals.inc({ key_id: keyId === null ? 'anonymous' : String(keyId), reason });
+    },
+    requestFinished({ operation, outcome, seconds, errorCodes }) {
+      requestDuration.observe({ operation, outcome }, seconds);
+      for (const code of errorCodes) errors.inc({ code });
+    },
+    watchPool(stats) {
+      pool = stats;
+    },
+    plugins() {
+      return [
+        usePrometheus({
+          registry,
+          endpoint: false,
+          skipIntrospection: true,
+          metrics: {
+            graphql_envelop_request_duration: phaseHistogram(
+              registry,
+              'graphql_envelop_request_duration',
+              'Time to run a GraphQL operation (execute or subscribe phase), by operation.',
+            ),
+            graphql_envelop_phase_parse: phaseHistogram(
+              registry,
+              'graphql_envelop_phase_parse',
+              'Time to parse GraphQL documents.',
+            ),
+            graphql_envelop_phase_validate: phaseHistogram(
+              registry,
+              'graphql_envelop_phase_validate',
+              'Time to validate GraphQL documents.',
+            ),
+            graphql_envelop_phase_context: phaseHistogram(
+              registry,
+              'graphql_envelop_phase_context',
+              'Time to build the context (API key lookup) of GraphQL operations.',
+            ),
+            graphql_envelop_phase_execute: phaseHistogram(
+              registry,
+              'graphql_envelop_phase_execute',
+              'Time to execute GraphQL queries and mutations.',
+            ),
+            graphql_envelop_phase_subscribe: phaseHistogram(
+              registry,
+              'graphql_envelop_phase_subscribe',
+              'Time to set up GraphQL subscriptions.',
+            ),
+            graphql_envelop_request: createCounter({
+              registry,
+              counter: {
+                name: 'graphql_envelop_request_total',
+                help: 'GraphQL operations run, by operation.',
+                labelNames: ['operation_name', 'operation_type'],
+              },
+              fillLabelsFn: operationLabels,
+            }),
+            graphql_envelop_error_result: createCounter({
+              registry,
+              counter: {
+                name: 'graphql_envelop_error_result_total',
+                help: 'GraphQL operations that failed, by operation and phase.',
+                labelNames: ['operation_name', 'operation_type', 'phase'],
+              },
+              fillLabelsFn: (params) => ({
+                ...operationLabels(params),
+                phase: params.errorPhase ?? '',
+              }),
+            }),
+            graphql_envelop_request_time_summary: false,
+            graphql_envelop_deprecated_field: false,
+            graphql_envelop_schema_change: false,
+            graphql_yoga_http_duration: false,
+          },
+        }),
+        useSubscriptionGauge(subscriptions),
+        {
+          // Hits are answered before execution, so they are counted on the way out.
+          onResultProcess({ result }) {
+            if (Array.isArray(result) || isAsyncIterable(result)) return;
+            const cache = (result as { extensions?: { responseCache?: { hit?: boolean } } })
+              .extensions?.responseCache;
+            if (cache) cacheRequests.inc({ result: cache.hit ? 'hit' : 'miss' });
+          },
+        } as Plugin,
+      ];
+    },
+  };
+}
+
+/** Operation labels in Prometheus' snake_case (the plugin's own are camelCase). */
+function operationLabels(params: FillLabelsFnParams) {
+  return {
+    operation_name: params.operationName ?? 'anonymous',
+    operation_type: params.operationType ?? '',
+  };
+}
+
+/** A phase histogram of yoga's Prometheus plugin, with snake_case labels. */
+function phaseHistogram<Phases>(registry: Registry, name: string, help: string) {
+  return createHistogram<Phases, 'operation_name' | 'operation_type'>({
+    registry,
+    histogram: {
+      name,
+      help,
+      labelNames: ['operation_name', 'operation_type'],
+      buckets: LATENCY_BUCKETS,
+    },
+    fillLabelsFn: operationLabels,
+  });
+}
+
+/** Counts open subscriptions by transport: WebSocket operations carry the socket in context. */
+function useSubscriptionGauge(gauge: Gauge<'transport'>): Plugin {
+  return {
+    onSubscribe({ args }) {
+      const transport = 'socket' in (args.contextValue as object) ? 'websocket' : 'sse';
+      return {
+        onSubscribeResult({ result }) {
+          if (!isAsyncIterable(result)) return;
+          gauge.inc({ transport });
+          let ended = false;
+          return {
+            onEnd() {
+              if (ended) return;
+              ended = true;
+              gauge.dec({ transport });
+            },
+          };
+        },
+      };
+    },
+  } as Plugin;
+}
+
+/** The scrape: the registry's exposition with Prometheus' content type. */
+export async function scrape(registry: Registry): Promise<{ body: string; contentType: string }> {
+  return { body: await registry.metrics(), contentType: registry.contentType };
+}
+
+/**
+ * `GET /metrics` on the main port, for API keys with the `metrics` scope only: no key is 401,
+ * a key without the scope 403 (a separate metrics port, `CHIPGATE_METRICS_PORT`, needs no key).
+ */
+export function useMetricsEndpoint(registry: Registry, db: Database): Plugin {
+  return {
+    async onRequest({ request, url, fetchAPI, endResponse }) {
+      if (url.pathname !== '/metrics') return;
+      const refuse = (status: number, code: string, message: string) =>
+        endResponse(
+          new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
+            status,
+            headers: { 'content-type': 'application/json; charset=utf-8' },
+          }),
+        );
+      let viewer: Awaited<ReturnType<typeof authenticate>>;
+      try {
+        viewer = await authenticate(db, request.headers.get('authorization'));
+      } catch {
+        return refuse(401, 'UNAUTHENTICATED', 'The API key is malformed, unknown or revoked.');
+      }
+      if (viewer.kind !== 'apiKey') {
+        return refuse(
+          401,
+          'UNAUTHENTICATED',
+          'GET /metrics needs an API key with the metrics scope.',
+        );
+      }
+      if (!viewer.scopes.includes('metrics')) {
+        return refuse(403, 'FORBIDDEN', 'This API key lacks the metrics scope.');
+      }
+      const { body, contentType } = await scrape(registry);
+      endResponse(new fetchAPI.Response(body, { headers: { 'content-type': contentType } }));
+    },
+  } as Plugin;
+}

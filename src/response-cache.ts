@@ -1,0 +1,195 @@
+/**
+ * The response cache for reads: yoga's response-cache plugin, with its Redis store when
+ * `CHIPGATE_REDIS_URL` is set (instances then share entries) and in memory otherwise.
+ *
+ * - Keyed by document, variables and operation name. Results of operations that select
+ *   `viewer` (they depend on the caller) are never cached; nothing else depends on the caller.
+ * - Invalidated by the event feed: every instance hears every change of the store from any
+ *   writer (`EventHub.onChange`) and evicts what it may have altered (`evictionsFor`); after a
+ *   lost LISTEN connection, everything. A read that ran while a change arrived is not stored.
+ * - A result that used an external source is kept no longer than the freshest-expiring source
+ *   value in it (`extensions.sources`), and not at all when a source failed or answered stale.
+ * - `extensions.responseCache` says `hit` (true/false). A hit runs no SQL.
+ * - Redis failing costs only the cache: reads are executed, and a warning is logged.
+ */
+import type { Cache, CacheEntityRecord } from '@envelop/response-cache';
+import { createRedisCache } from '@envelop/response-cache-redis';
+import {
+  createInMemoryCache,
+  hashSHA256,
+  useResponseCache,
+} from '@graphql-yoga/plugin-response-cache';
+import { type DocumentNode, type GraphQLSchema, getOperationAST, parse } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import { type ChangeNotice, evictionsFor, selectionTags } from './pubsub/changes.js';
+import type { ProvenanceEntry } from './sources/index.js';
+
+/** Settings of the response cache (see the README's configuration table). */
+export interface ResponseCacheOptions {
+  /** How long a result is kept, in seconds; 0 turns the cache off. */
+  ttlSeconds: number;
+  /** `redis://` URL of a Redis shared by the instances; without it each keeps its own. */
+  redisUrl?: string | undefined;
+  /** Prefix of every Redis key (several deployments, or test runs, may share one Redis). */
+  redisPrefix?: string;
+  /** How long each source's values are fresh, in ms, to bound results that used them. */
+  sourceTtlMs?: Partial<Record<ProvenanceEntry['source'], number>>;
+  logger?: { warn: (object: object, message: string) => void };
+}
+
+/** A response cache: the yoga plugins and the eviction entry point. */
+export interface ResponseCache {
+  /** The cache itself, and the fence that makes a mutation's own changes evicted before it answers. */
+  plugins(fence: () => Promise<void>): Plugin[];
+  /** Evicts what a change may have altered (the event hub calls this for every change). */
+  onChange(change: ChangeNotice): Promise<void>;
+  close(): Promise<void>;
+}
+
+const silent = { warn() {} };
+
+/** Creates the cache, or undefined when `ttlSeconds` is 0. */
+export function createResponseCache(
+  schema: GraphQLSchema,
+  options: ResponseCacheOptions,
+): ResponseCache | undefined {
+  if (options.ttlSeconds <= 0) return undefined;
+  const logger = options.logger ?? silent;
+  const redis = options.redisUrl
+    ? new Redis(options.redisUrl, {
+        keyPrefix: options.redisPrefix ?? 'chipgate:cache:',
+        // Redis down: a command fails after one reconnection attempt and the read is executed.
+        maxRetriesPerRequest: 1,
+      })
+    : undefined;
+  redis?.on('error', (error: Error) =>
+    logger.warn({ err: error.message }, 'response cache: Redis unavailable, reads are executed'),
+  );
+  const store: Cache = redis ? createRedisCache({ redis }) : createInMemoryCache({ max: 10_000 });
+
+  // Changes seen so far: a read that started before one and stores after it is not stored.
+  let generation = 0;
+  const startedAt = new Map<string, number>();
+  const documents = new LRUCache<string, { tags: ReturnType<typeof selectionTags> }>({
+    max: 1_000,
+  });
+  const tagsOf = (documentString: string) => {
+    let entry = documents.get(documentString);
+    if (!entry) {
+      let document: DocumentNode | undefined;
+      try {
+        document = parse(documentString);
+      } catch {
+        document = undefined;
+      }
+      entry = { tags: document ? selectionTags(schema, document) : [] };
+      documents.set(documentString, entry);
+    }
+    return entry.tags;
+  };
+  const documentOfKey = new LRUCache<string, string>({ max: 10_000 });
+
+  const guarded = <T>(what: string, run: () => Promise<T> | T, fallback: T): Promise<T> =>
+    Promise.resolve()
+      .then(run)
+      .catch((error: unknown) => {
+        logger.warn({ err: (error as Error).message }, `response cache: ${what} failed`);
+        return fallback;
+      });
+
+  const cache: Cache = {
+    get: (key) => guarded('get', () => store.get(key), undefined),
+    set(key, result, entities, ttl) {
+      const started = startedAt.get(key);
+      startedAt.delete(key);
+      if (started !== undefined && started !== generation) return;
+      const sources = (result.extensions as { sources?: ProvenanceEntry[] } | undefined)?.sources;
+      const bounded = boundBySources(ttl, sources, options.sourceTtlMs ?? {});
+      if (bounded <= 0) return;
+      const documentString = documentOfKey.get(key);
+      const tags = documentString ? tagsOf(documentString) : [];
+      return guarded(
+        'set',
+        () => store.set(key, result, [...entities, ...tags] as CacheEntityRecord[], bounded),
+        undefined,
+      );
+    },
+    invalidate: (entities) => guarded('invalidate', () => store.invalidate(entities), undefined),
+  };
+
+  const plugin = useResponseCache({
+    cache,
+    ttl: options.ttlSeconds * 1000,
+    session: () => null,
+    // HTTP only: WebSocket operations have no request to key (and no hit path before execution).
+    enabled: (request) => Boolean(request),
+    // The caller's own data: per key by nature, never shared, so never cached.
+    ignoredTypes: ['Viewer'],
+    ttlPerSchemaCoordinate: { 'Query.viewer': 0 },
+    includeExtensionMetadata: true,
+    // Our own eviction follows every writer; a mutation's result says nothing more.
+    invalidateViaMutation: false,
+    shouldCacheResult: ({ result }) => !result.errors?.length,
+    buildResponseCacheKey: async (params) => {
+      // Variables were checked for depth before (useHttpEdges), so stringifying them is safe.
+      const key = await hashSHA256(
+        [
+          params.documentString,
+          params.operationName ?? '',
+          JSON.stringify(params.variableValues ?? {}),
+        ].join('\u0000'),
+      );
+      if (!startedAt.has(key)) startedAt.set(key, generation);
+      documentOfKey.set(key, params.documentString);
+      return key;
+    },
+  }) as Plugin;
+
+  return {
+    plugins(fence) {
+      const mutations = new WeakSet<Request>();
+      return [
+        plugin,
+        {
+          onExecute({ args }) {
+            const request = (args.contextValue as { request?: Request }).request;
+            const operation = getOperationAST(args.document, args.operationName);
+            if (request && operation?.operation === 'mutation') mutations.add(request);
+          },
+          // Read your writes: a mutation answers once this instance evicted what it changed.
+          async onResultProcess({ request }) {
+            if (mutations.has(request)) await fence();
+          },
+        } as Plugin,
+      ];
+    },
+    async onChange(change) {
+      generation += 1;
+      await cache.invalidate(evictionsFor(change));
+    },
+    async close() {
+      redis?.disconnect();
+    },
+  };
+}
+
+/**
+ * The time a result may stay, in ms: its TTL, but no longer than the freshness left of any
+ * external source value it used; 0 when a source failed or answered stale.
+ */
+export function boundBySources(
+  ttlMs: number,
+  sources: readonly ProvenanceEntry[] | undefined,
+  sourceTtlMs: Partial<Record<ProvenanceEntry['source'], number>>,
+  now = Date.now(),
+): number {
+  let bound = ttlMs;
+  for (const entry of sources ?? []) {
+    if (entry.error || entry.stale || !entry.fetchedAt) return 0;
+    const freshFor = sourceTtlMs[entry.source] ?? 0;
+    bound = Math.min(bound, Date.parse(entry.fetchedAt) + freshFor - now);
+  }
+  return Math.max(0, Math.floor(bound));
+}

@@ -1,0 +1,81 @@
+/**
+ * A PostgreSQL 15 cluster of a test's own (initdb/pg_ctl as the `postgres` user, a temporary
+ * directory, a spare port on 127.0.0.1), for tests that stop and start the server. The shared
+ * server on 5432 is never touched.
+ */
+import { execFile } from 'node:child_process';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './server.js';
+
+const run = promisify(execFile);
+const BIN = '/usr/lib/postgresql/15/bin';
+
+/** A private cluster. */
+export interface PrivateCluster {
+  /** `postgres://postgres@127.0.0.1:<port>/postgres` */
+  url: string;
+  /** Starts the server and waits until it accepts connections. */
+  start(): Promise<void>;
+  /** Stops the server (`-m fast`: sessions are terminated, as in a restart or failover). */
+  stop(): Promise<void>;
+  /** Stops it if running and removes its directory. */
+  destroy(): Promise<void>;
+}
+
+async function asPostgres(command: string, args: string[]): Promise<void> {
+  await run('runuser', ['-u', 'postgres', '--', path.join(BIN, command), ...args], {
+    timeout: 120_000,
+  });
+}
+
+/** Creates a cluster (trust authentication, no fsync) and starts it. */
+export async function startPrivateCluster(): Promise<PrivateCluster> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'chipgate-cluster-'));
+  const { uid, gid } = await run('id', ['-u', 'postgres']).then(async ({ stdout }) => ({
+    uid: Number(stdout.trim()),
+    gid: Number((await run('id', ['-g', 'postgres'])).stdout.trim()),
+  }));
+  chownSync(dir, uid, gid);
+  const data = path.join(dir, 'data');
+  await asPostgres('initdb', [
+    '-D',
+    data,
+    '-U',
+    'postgres',
+    '-A',
+    'trust',
+    '--no-sync',
+    '-E',
+    'UTF8',
+  ]);
+  const port = await freePort();
+  const cluster: PrivateCluster = {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async start() {
+      await asPostgres('pg_ctl', [
+        'start',
+        '-D',
+        data,
+        '-w',
+        '-t',
+        '60',
+        '-l',
+        path.join(dir, 'server.log'),
+        '-o',
+        `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off`,
+      ]);
+    },
+    async stop() {
+      await asPostgres('pg_ctl', ['stop', '-D', data, '-m', 'fast', '-w', '-t', '60']);
+    },
+    async destroy() {
+      await cluster.stop().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await cluster.start();
+  return cluster;
+}

@@ -1,0 +1,187 @@
+/**
+ * The database goes away and comes back, under a stream of writes and a subscriber: on a
+ * PostgreSQL cluster the test starts itself (never the shared server), whatever backend the
+ * run tests. While it is down, requests answer within CHIPGATE_DATABASE_TIMEOUT_MS with 503,
+ * `Retry-After` and DATABASE_UNAVAILABLE, `/ready` is 503, the subscription stays open; after
+ * it is back, everything recovers without a restart and no acknowledged write is lost.
+ */
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, queryRows } from '../src/db/client.js';
+import { runMigrations } from '../src/db/migrate.js';
+import { seed } from '../src/db/seed.js';
+import { loadEnv } from '../src/env.js';
+import { type RunningGateway, startGateway } from '../src/server.js';
+import { type PrivateCluster, startPrivateCluster } from './helpers/cluster.js';
+import { createKey, type TestKey } from './helpers/keys.js';
+import { subscribeSse, type TestSubscription } from './helpers/subscribers.js';
+
+const TIMEOUT_MS = 2_000;
+
+const RECORD = /* GraphQL */ `
+  mutation ($input: RecordDemandSignalInput!) {
+    recordDemandSignal(input: $input) {
+      __typename
+      ... on RecordDemandSignalSuccess { demandSignal { slug } }
+    }
+  }`;
+
+const SIGNALS = /* GraphQL */ `
+  subscription { demandSignalRecorded(filter: { company: "bytedance" }) { slug } }
+`;
+
+let cluster: PrivateCluster;
+let gateway: RunningGateway;
+let key: TestKey;
+
+beforeAll(async () => {
+  cluster = await startPrivateCluster();
+  const handle = await openDatabase({ databaseUrl: cluster.url, poolMax: 2 });
+  try {
+    await runMigrations(handle);
+    await seed(handle.db);
+    key = await createKey(handle.db, ['write']);
+  } finally {
+    await handle.close();
+  }
+  gateway = await startGateway({
+    ...loadEnv({
+      DATABASE_URL: cluster.url,
+      CHIPGATE_DATABASE_TIMEOUT_MS: String(TIMEOUT_MS),
+      CHIPGATE_LOG_LEVEL: 'silent',
+    }),
+    CHIPGATE_PORT: 0,
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await gateway?.stop();
+  await cluster?.destroy();
+});
+
+/** One write's outcome, as the client saw it. */
+interface Outcome {
+  slug: string;
+  status: number;
+  code: string | undefined;
+  retryAfter: string | null;
+  ms: number;
+  during: 'up' | 'down';
+}
+
+async function write(index: number, during: Outcome['during']): Promise<Outcome> {
+  const slug = `ds-outage-${index}`;
+  const started = performance.now();
+  const response = await fetch(gateway.url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json',
+      ...key.headers,
+    },
+    body: JSON.stringify({
+      query: RECORD,
+      variables: {
+        input: {
+          slug,
+          companies: ['bytedance'],
+          kind: 'ORDER',
+          observedOn: '2026-02-01',
+          idempotencyKey: slug,
+        },
+      },
+    }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const body = (await response.json()) as {
+    data?: { recordDemandSignal?: { __typename: string } } | null;
+    errors?: { extensions?: { code?: string } }[];
+  };
+  const ok = body.data?.recordDemandSignal?.__typename === 'RecordDemandSignalSuccess';
+  return {
+    slug,
+    status: response.status,
+    code: ok ? 'OK' : body.errors?.[0]?.extensions?.code,
+    retryAfter: response.headers.get('retry-after'),
+    ms: performance.now() - started,
+    during,
+  };
+}
+
+async function ready(): Promise<number> {
+  const response = await fetch(new URL('/ready', gateway.url), {
+    signal: AbortSignal.timeout(30_000),
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+describe('the database goes away and comes back', () => {
+  it('answers 503 DATABASE_UNAVAILABLE in time, keeps the subscription, loses no acknowledged write', async () => {
+    const subscriber: TestSubscription = await subscribeSse(gateway.url, SIGNALS);
+    await gateway.events.delivered(0);
+    const outcomes: Outcome[] = [];
+    let index = 0;
+    for (; index < 20; index++) outcomes.push(await write(index, 'up'));
+    expect(await ready()).toBe(200);
+
+    // Stopped while writes keep coming: the first may die with their connection.
+    let stopped = false;
+    const stopping = cluster.stop().then(() => {
+      stopped = true;
+    });
+    while (outcomes.filter((o) => o.during === 'down').length < 5 || !stopped) {
+      outcomes.push(await write(index++, 'down'));
+    }
+    await stopping;
+    const readyWhileDown = await ready();
+    for (let i = 0; i < 10; i++) outcomes.push(await write(index++, 'down'));
+    expect(subscriber.completed).toBe(false);
+    await cluster.start();
+    // Recovers without a restart: the pool reconnects on the next statement.
+    for (let i = 0; i < 20; i++) outcomes.push(await write(index++, 'up'));
+    expect(await ready()).toBe(200);
+    const acknowledged = outcomes.filter((o) => o.code === 'OK');
+    const refused = outcomes.filter((o) => o.code !== 'OK');
+    // Every answer is a success or a 503 DATABASE_UNAVAILABLE with Retry-After, never a 500.
+    for (const outcome of refused) {
+      expect(outcome).toMatchObject({ status: 503, code: 'DATABASE_UNAVAILABLE', retryAfter: '5' });
+    }
+    // Refusals while the server is down come within the deadline (plus scheduling slack).
+    const down = outcomes.filter((o) => o.during === 'down' && o.code !== 'OK');
+    expect(down.length).toBeGreaterThanOrEqual(10);
+    for (const outcome of down) expect(outcome.ms).toBeLessThan(TIMEOUT_MS + 3_000);
+    expect(readyWhileDown).toBe(503);
+    // Recovered: the last writes all succeed.
+    expect(outcomes.slice(-10).map((o) => o.code)).toEqual(Array(10).fill('OK'));
+    expect(acknowledged.length).toBeGreaterThanOrEqual(30);
+
+    // Every acknowledged write is stored and delivered to the subscriber, once, in order.
+    const check = await openDatabase({ databaseUrl: cluster.url, poolMax: 1 });
+    let stored: string[];
+    try {
+      stored = (
+        await queryRows<{ slug: string }>(
+          check.db,
+          sql`select slug from demand_signals where slug like 'ds-outage-%' order by event_seq`,
+        )
+      ).map((row) => row.slug);
+    } finally {
+      await check.close();
+    }
+    for (const outcome of acknowledged) expect(stored).toContain(outcome.slug);
+    const results = await subscriber.waitForResults(stored.length, 30_000);
+    const delivered = results.map((result) => result.data?.demandSignalRecorded.slug);
+    expect(delivered).toEqual(stored);
+    expect(subscriber.completed).toBe(false);
+    await subscriber.close();
+
+    const refusedButStored = refused.filter((o) => stored.includes(o.slug)).length;
+    console.info(
+      `outage: ${outcomes.length} writes, ${acknowledged.length} acknowledged, ${stored.length} stored, ` +
+        `${delivered.length} delivered, ${refused.length} refused with 503 ` +
+        `(${refusedButStored} of them stored: the connection died after COMMIT), ` +
+        `slowest refusal ${Math.round(Math.max(...down.map((o) => o.ms)))} ms`,
+    );
+  }, 240_000);
+});

@@ -1,0 +1,139 @@
+/**
+ * The response cache: hits run no SQL and say so; every writer (plain SQL here, as psql would)
+ * evicts what it changed on every instance within a second, in memory and with a shared Redis.
+ */
+import { randomBytes } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type App, createApp } from '../src/app.js';
+import { loadEnv, responseCacheOptionsOf } from '../src/env.js';
+import { EventHub } from '../src/pubsub/hub.js';
+import { createResponseCache, type ResponseCache } from '../src/response-cache.js';
+import { schema } from '../src/schema/index.js';
+import { createTestDatabase, StatementLog, type TestDatabase } from './helpers/database.js';
+import { defaultLimits, executeOn } from './helpers/gateway.js';
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
+
+interface Instance {
+  app: App;
+  events: EventHub;
+  cache: ResponseCache;
+}
+
+let database: TestDatabase;
+const statements = new StatementLog();
+const instances: Instance[] = [];
+
+beforeAll(async () => {
+  database = await createTestDatabase({ logger: statements });
+});
+afterAll(async () => {
+  for (const { app, events, cache } of instances) {
+    await events.close();
+    await app.yoga.dispose();
+    await cache.close();
+  }
+  await database?.close();
+});
+
+/** One gateway instance over the shared database: its own hub (LISTEN) and cache. */
+async function instance(vars: Record<string, string> = {}): Promise<Instance> {
+  const events = await EventHub.start(database, { maxQueue: 100 });
+  await events.settled();
+  const cache = createResponseCache(schema, responseCacheOptionsOf(loadEnv(vars)));
+  if (!cache) throw new Error('cache off');
+  const app = createApp({
+    db: database.db,
+    events,
+    ping: () => database.ping(),
+    limits: defaultLimits(),
+    corsOrigins: [],
+    graphiql: false,
+    responseCache: cache,
+  });
+  const created = { app, events, cache };
+  instances.push(created);
+  return created;
+}
+
+const NAME = /* GraphQL */ `query Name { company(slug: "nvidia") { name } }`;
+const COUNT = /* GraphQL */ `query Count { companies { totalCount } }`;
+
+/** Waits (at most 1 s) until `check` passes on a fresh request, and returns how long it took. */
+async function within1s(check: () => Promise<void>): Promise<number> {
+  const started = performance.now();
+  await vi.waitFor(check, { timeout: 1_000, interval: 10 });
+  return performance.now() - started;
+}
+
+async function name(on: Instance) {
+  const result = await executeOn(on.app, NAME);
+  expect(result.errors).toBeUndefined();
+  return {
+    name: result.data?.company.name as string,
+    hit: (result.extensions as { responseCache?: { hit: boolean } }).responseCache?.hit,
+  };
+}
+
+describe.each([
+  ['in memory', {}],
+  ['shared in Redis', { CHIPGATE_REDIS_URL: REDIS_URL }],
+])('response cache (%s)', (label, base) => {
+  it('hits run no SQL; a plain SQL UPDATE is seen by both instances within 1 s', async () => {
+    const vars: Record<string, string> = {
+      ...base,
+      CHIPGATE_REDIS_PREFIX: `chipgate-test-${randomBytes(4).toString('hex')}:`,
+    };
+    const a = await instance(vars);
+    const b = await instance(vars);
+    const original = (await name(a)).name;
+    statements.reset();
+    expect(await name(a)).toEqual({ name: original, hit: true });
+    expect(statements.count).toBe(0);
+    const onB = await name(b);
+    expect(onB.name).toBe(original);
+    // Shared entries: B hits what A cached; in memory, B caches on its first read.
+    expect(onB.hit).toBe(label === 'shared in Redis');
+    expect(await name(b)).toEqual({ name: original, hit: true });
+
+    const renamed = `NVIDIA ${randomBytes(3).toString('hex')}`;
+    await database.db.execute(sql`update companies set name = ${renamed} where slug = 'nvidia'`);
+    const tookA = await within1s(async () => expect((await name(a)).name).toBe(renamed));
+    const tookB = await within1s(async () => expect((await name(b)).name).toBe(renamed));
+    expect(tookA + tookB).toBeLessThan(2_000);
+    await database.db.execute(sql`update companies set name = ${original} where slug = 'nvidia'`);
+  });
+
+  it('a list that is only counted is evicted when a row appears', async () => {
+    const a = await instance({
+      ...base,
+      CHIPGATE_REDIS_PREFIX: `chipgate-test-${randomBytes(4).toString('hex')}:`,
+    });
+    const before = (await executeOn(a.app, COUNT)).data?.companies.totalCount as number;
+    expect((await executeOn(a.app, COUNT)).extensions?.responseCache).toEqual({ hit: true });
+    const slug = `cache-${randomBytes(3).toString('hex')}`;
+    await database.db.execute(
+      sql`insert into companies (slug, name, country, roles, confidence)
+          values (${slug}, 'Cache Test', 'US', '{DESIGNER}', 'RECALLED')`,
+    );
+    await within1s(async () =>
+      expect((await executeOn(a.app, COUNT)).data?.companies.totalCount).toBe(before + 1),
+    );
+    await database.db.execute(sql`delete from companies where slug = ${slug}`);
+    await within1s(async () =>
+      expect((await executeOn(a.app, COUNT)).data?.companies.totalCount).toBe(before),
+    );
+  });
+});
+
+describe('what is not cached', () => {
+  it('results with errors are not cached', async () => {
+    const a = await instance();
+    const bad = '{ companies(first: -1) { totalCount } }';
+    await executeOn(a.app, bad);
+    const again = await executeOn(a.app, bad);
+    expect(again.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(again.extensions?.responseCache).toEqual({ hit: false, didCache: false });
+  });
+});
