@@ -36,14 +36,15 @@ export class TargetProcess {
 
   /**
    * Forks `target.ts` with `options` (and extra Node flags, e.g. `--cpu-prof`) and waits until
-   * it listens. Its stdout and stderr go to ours.
+   * it listens. Its stderr goes to ours; its stdout (the gateway's JSON logs, one line per
+   * request as in production) is discarded, so writing the logs still counts in its CPU.
    */
   static async start(options: TargetOptions, execArgv: string[] = []): Promise<TargetProcess> {
     const child = fork(TARGET_SCRIPT, [JSON.stringify(options)], {
       execArgv: ['--import', TSX_LOADER, ...execArgv],
       // Production mode, as the Dockerfile runs the gateway (graphql-js skips its dev checks).
       env: { ...process.env, NODE_ENV: TARGET_NODE_ENV },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     const target = new TargetProcess(child);
     try {

@@ -58,6 +58,12 @@ export interface ListDeclaration {
   readonly filter?: AnyFilter;
   /** Cursor shapes issued by earlier versions, still accepted (their leading values match). */
   readonly legacyCursors?: readonly CursorShape[];
+  /**
+   * For a list reached through link rows: the link columns that copy the node's ordering
+   * columns (node column -> link column, TypeScript names), so a page is read in order from
+   * the link table's index (see `decisionSortKeys` in schema.ts).
+   */
+  readonly linkKeys?: Readonly<Record<string, string>>;
 }
 
 const byNameThenSlug: ListOrder = {
@@ -120,6 +126,7 @@ export const lists = {
     parent: { table: 'companies', relation: 'demandSignals' },
     orders: { default: observed('desc') },
     filter: demandSignalFilter,
+    linkKeys: { observedOn: 'signalObservedOn', slug: 'signalSlug' },
   },
   companyPolicyDecisions: {
     name: 'Company.policyDecisions',
@@ -127,6 +134,7 @@ export const lists = {
     parent: { table: 'companies', relation: 'policyDecisions' },
     orders: { default: announced('desc') },
     filter: policyDecisionFilter,
+    linkKeys: { announcedOn: 'decisionAnnouncedOn', slug: 'decisionSlug' },
   },
   chipDemandSignals: {
     name: 'Chip.demandSignals',
@@ -144,6 +152,7 @@ export const lists = {
     filter: policyDecisionFilter,
     // Issued before cursors were ours: the decision's date and slug, then the link's key.
     legacyCursors: [['date', 'slug', 'id', 'id']],
+    linkKeys: { announcedOn: 'decisionAnnouncedOn', slug: 'decisionSlug' },
   },
 } as const satisfies Record<string, ListDeclaration>;
 

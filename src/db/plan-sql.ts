@@ -225,10 +225,18 @@ export function connectionJson<Bind>(
   const source = rowsOf(list, innerNode, linkName, parent);
   const readAscending = (page.order.direction === 'asc') !== page.backward;
   const keyColumns = (t: PgTable) => page.order.keys.map((key) => columnJson(t, key.column));
+  // Read the page in order from the link rows' copies of the ordering columns when they exist.
+  const readKeys = list.linkKeys
+    ? page.order.keys.map((key) => {
+        const column = list.linkKeys?.[key.column];
+        if (!column) throw new Error(`${list.name}: no link copy of ${key.column}`);
+        return sql`${linkName}.${sql.identifier(linkColumnName(list, column))}`;
+      })
+    : keyColumns(innerNode);
   const conditions = [
     source.where,
     page.filter?.(innerNode),
-    keysetWhere(page.order, keyColumns(innerNode), page.after, page.before),
+    keysetWhere(page.order, readKeys, page.after, page.before),
   ].filter((condition): condition is SQL => condition !== undefined);
   const edgeColumns = new Map<string, SQL>();
   const edge = (column: string) => {
@@ -244,12 +252,12 @@ export function connectionJson<Bind>(
   };
   const itemSlots = [...(options.withCursors ? keyColumns(node) : []), ...row(node, edge)];
   const direction = (ascending: boolean) => sql.raw(ascending ? 'asc' : 'desc');
-  const ordered = (t: PgTable, ascending: boolean) =>
+  const ordered = (columns: readonly SQL[], ascending: boolean) =>
     sql.join(
-      keyColumns(t).map((column) => sql`${column} ${direction(ascending)}`),
+      columns.map((column) => sql`${column} ${direction(ascending)}`),
       sql`, `,
     );
-  const aggregateOrder = ordered(node, page.order.direction === 'asc');
+  const aggregateOrder = ordered(keyColumns(node), page.order.direction === 'asc');
   const selected = [...(usedColumns.get(node) ?? [])].map(
     (name) => sql`${innerNode}.${sql.identifier(name)}`,
   );
@@ -258,7 +266,7 @@ export function connectionJson<Bind>(
     from (select ${sql.join(selected, sql`, `)}
             from ${source.from}
            where ${conditions.length ? sql.join(conditions, sql` and `) : sql`true`}
-           order by ${ordered(innerNode, readAscending)}
+           order by ${ordered(readKeys, readAscending)}
            limit ${page.limit}) ${nodeName})`;
   let total = sql`null`;
   if (options.withTotal) {
@@ -273,6 +281,13 @@ export function connectionJson<Bind>(
     })`;
   }
   return sql`json_build_array(${items}, ${total})`;
+}
+
+/** The SQL name of a column (TypeScript name) of the link rows a list goes through. */
+function linkColumnName(list: ListDeclaration, column: string): string {
+  if (list.link) return columnName(list.link.table, column);
+  const relation = list.parent && relationOf(list.parent.table, list.parent.relation);
+  return throughColumnName(relation?.throughTable, column);
 }
 
 /** The rows of a list under the alias `node` (and `link`): FROM clause and parent condition. */

@@ -195,7 +195,8 @@ export const chips = pgTable(
   },
   (t) => [
     slugCheck('chips_slug_format', t.slug),
-    index('chips_designer_id_idx').on(t.designerId),
+    // A designer's chips by name, read in order from the index.
+    index('chips_designer_order_idx').on(t.designerId, t.name, t.slug),
     index('chips_foundry_id_idx').on(t.foundryId),
     index('chips_derived_from_id_idx').on(t.derivedFromId),
     index('chips_name_slug_idx').on(t.name, t.slug),
@@ -246,6 +247,20 @@ export const policyDecisions = pgTable(
   ],
 );
 
+/**
+ * The sort keys of a decision (`announced_on`, `slug`) copied onto its link rows, so that "a
+ * chip's (or a company's) decisions, newest first" is read in order from one index instead of
+ * joining every link to its decision and sorting. A trigger fills them on every insert or
+ * update of a link row and follows changes of the decision, whoever writes (see the
+ * `link_sort_keys` migration); writers never set them.
+ */
+const decisionSortKeys = () => ({
+  /** Copy of the decision's `announced_on`. */
+  decisionAnnouncedOn: date('decision_announced_on', { mode: 'string' }),
+  /** Copy of the decision's `slug` (`C` collation). */
+  decisionSlug: textC('decision_slug'),
+});
+
 /** Which chips a decision names, and what it does to each (for the destinations it covers). */
 export const policyDecisionChips = pgTable(
   'policy_decision_chips',
@@ -257,10 +272,16 @@ export const policyDecisionChips = pgTable(
       .notNull()
       .references(() => chips.id, { onDelete: 'cascade' }),
     effect: policyEffect('effect').notNull(),
+    ...decisionSortKeys(),
   },
   (t) => [
     primaryKey({ columns: [t.decisionId, t.chipId] }),
-    index('policy_decision_chips_chip_id_idx').on(t.chipId),
+    // A chip's decisions, newest first, read in order from the index (see decisionSortKeys).
+    index('policy_decision_chips_chip_order_idx').on(
+      t.chipId,
+      t.decisionAnnouncedOn,
+      t.decisionSlug,
+    ),
   ],
 );
 
@@ -274,10 +295,16 @@ export const policyDecisionCompanies = pgTable(
     companyId: integer('company_id')
       .notNull()
       .references(() => companies.id, { onDelete: 'cascade' }),
+    ...decisionSortKeys(),
   },
   (t) => [
     primaryKey({ columns: [t.decisionId, t.companyId] }),
-    index('policy_decision_companies_company_id_idx').on(t.companyId),
+    // A company's decisions, newest first, read in order from the index.
+    index('policy_decision_companies_company_order_idx').on(
+      t.companyId,
+      t.decisionAnnouncedOn,
+      t.decisionSlug,
+    ),
   ],
 );
 
@@ -337,7 +364,8 @@ export const demandSignals = pgTable(
   (t) => [
     slugCheck('demand_signals_slug_format', t.slug),
     check('demand_signals_quantity_nonnegative', sql`${t.quantityUnits} >= 0`),
-    index('demand_signals_chip_id_idx').on(t.chipId),
+    // A chip's signals, newest first, read in order from the index.
+    index('demand_signals_chip_order_idx').on(t.chipId, t.observedOn, t.slug),
     index('demand_signals_observed_on_slug_idx').on(t.observedOn, t.slug),
   ],
 );
@@ -353,10 +381,19 @@ export const demandSignalCompanies = pgTable(
       .notNull()
       .references(() => companies.id, { onDelete: 'cascade' }),
     position: smallint('position').notNull().default(0),
+    /** Copy of the signal's `observed_on`, kept by a trigger (see `decisionSortKeys`). */
+    signalObservedOn: date('signal_observed_on', { mode: 'string' }),
+    /** Copy of the signal's `slug` (`C` collation), kept by a trigger. */
+    signalSlug: textC('signal_slug'),
   },
   (t) => [
     primaryKey({ columns: [t.signalId, t.companyId] }),
-    index('demand_signal_companies_company_id_idx').on(t.companyId),
+    // A company's signals, newest first, read in order from the index.
+    index('demand_signal_companies_company_order_idx').on(
+      t.companyId,
+      t.signalObservedOn,
+      t.signalSlug,
+    ),
   ],
 );
 

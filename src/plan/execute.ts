@@ -117,6 +117,53 @@ function pathKey(path: ResponsePath | undefined): string {
   return keys.reverse().join('.');
 }
 
+/**
+ * The result of a plan that needs no resolver: its JSON text is written at once from the
+ * statements' values (so a value the plan cannot answer is found before anything is sent),
+ * and yoga sends it as it is (`stringify`); the `data` objects are built only if a plugin
+ * reads them.
+ */
+function plannedResult(plan: OperationPlan, raw: readonly unknown[], bind: Bind): ExecutionResult {
+  let text = '{"data":{';
+  plan.roots.forEach((root, i) => {
+    if (i > 0) text += ',';
+    text += `${JSON.stringify(root.key)}:`;
+    text += root.plan ? root.plan.shape.write(raw[i], bind) : JSON.stringify(root.constant);
+  });
+  text += '}}';
+  const result: ExecutionResult = {};
+  let data: Record<string, unknown> | undefined;
+  let replaced = false;
+  Object.defineProperty(result, 'data', {
+    enumerable: true,
+    configurable: true,
+    get() {
+      if (!data) {
+        data = {};
+        plan.roots.forEach((root, i) => {
+          (data as Record<string, unknown>)[root.key] = root.plan
+            ? root.plan.shape.value(raw[i], bind)
+            : root.constant;
+        });
+      }
+      return data;
+    },
+    set(value: Record<string, unknown>) {
+      replaced = true;
+      Object.defineProperty(result, 'data', { value, enumerable: true, writable: true });
+    },
+  });
+  // Only this result, unchanged, is written as the text above; yoga passes it back in.
+  Object.defineProperty(result, 'stringify', {
+    enumerable: false,
+    value: (value: unknown) =>
+      value === result && !replaced && Object.keys(result).length === 1
+        ? text
+        : JSON.stringify(value),
+  });
+  return result;
+}
+
 /** Creates the planner of an app over `schema`. */
 export function createPlanner(options: PlannerOptions): Planner {
   const { schema } = options;
@@ -166,10 +213,11 @@ export function createPlanner(options: PlannerOptions): Planner {
     return execute(args) as Promise<ExecutionResult>;
   };
 
+  /** Runs a planned statement with the request's values; its JSON value, not yet shaped. */
   async function runStatementPlan(ctx: Context, plan: StatementPlan, bind: Bind) {
     const values = plan.statement.params.map((param) => param(bind));
     const [row] = await runStatement(ctx.db, plan.statement.text, values);
-    return plan.shape(row?.r ?? null, bind);
+    return row?.r ?? null;
   }
 
   /** A payload entity field of a mixed plan: its planned statement, by the row's id. */
@@ -185,7 +233,7 @@ export function createPlanner(options: PlannerOptions): Planner {
     if (!current || !entity) return fallback();
     const bind: Bind = { ...current.bind, entityId: plan.id(parent), memo: new Map() };
     try {
-      return await runStatementPlan(ctx, entity, bind);
+      return entity.shape.value(await runStatementPlan(ctx, entity, bind), bind);
     } catch (error) {
       if (error instanceof Unplanned) return fallback();
       throw error;
@@ -227,28 +275,22 @@ export function createPlanner(options: PlannerOptions): Planner {
       today: now().toISOString().slice(0, 10),
       memo: new Map(),
     };
-    let values: unknown[];
+    let raw: unknown[];
+    let result: ExecutionResult | undefined;
     try {
-      values = await Promise.all(
-        plan.roots.map((root) =>
-          root.plan ? runStatementPlan(ctx, root.plan, bind) : Promise.resolve(root.constant),
-        ),
+      raw = await Promise.all(
+        plan.roots.map((root) => (root.plan ? runStatementPlan(ctx, root.plan, bind) : null)),
       );
+      if (!plan.mixed) result = plannedResult(plan, raw, bind);
     } catch (error) {
       if (error instanceof Unplanned) return unplanned(args, error.message);
       throw error;
     }
-    if (!plan.mixed) {
-      const data: Record<string, unknown> = {};
-      plan.roots.forEach((root, i) => {
-        data[root.key] = values[i];
-      });
-      return { data };
-    }
+    if (result) return result;
     const rootValue: PlannedObject = Object.create(null);
     rootValue[PLANNED] = entry.operation.operation;
     plan.roots.forEach((root, i) => {
-      if (root.plan) rootValue[root.key] = values[i];
+      if (root.plan) rootValue[root.key] = root.plan.shape.value(raw[i], bind);
     });
     const context = Object.create(ctx, { [CURRENT]: { value: { plan, bind } satisfies Current } });
     return execute({

@@ -1,10 +1,11 @@
 /**
- * Turning the values a planned statement returns into response values, as graphql-js would
- * complete them: leaves serialized by their scalar or enum type, lists mapped, null checked
- * against non-null types. Anything graphql-js would report as a field error (a null in a
- * non-null position, a value a scalar refuses) makes the shaper give up on the plan for that
- * request (`Unplanned`), and the request is answered by the resolvers instead, which report
- * it exactly as before.
+ * Shapers: turning the values a planned statement returns into the response, as graphql-js
+ * would complete them (leaves serialized by their scalar or enum type, lists mapped, null
+ * checked against non-null types), either as response objects (`value`) or directly as the
+ * response's JSON text (`write`, what `JSON.stringify(value(...))` gives, without building the
+ * objects). Anything graphql-js would report as a field error (a null in a non-null position,
+ * a value a scalar refuses) makes the shaper give up on the plan for that request
+ * (`Unplanned`); the resolvers then answer it and report it exactly as before.
  */
 import {
   type GraphQLLeafType,
@@ -34,32 +35,57 @@ export interface PlannedObject {
   [ROW]?: Record<string, unknown>;
 }
 
-/** Completes a value (with the request's `bind`) into its response value. */
-export type Completion<Bind> = (value: unknown, bind: Bind) => unknown;
-
-/** Completes a value of `type` from its named type's completion `named`. */
-export function wrapType<Bind>(type: GraphQLOutputType, named: Completion<Bind>): Completion<Bind> {
-  if (isNonNullType(type)) {
-    const inner = wrapType(type.ofType, named);
-    return (value, bind) => {
-      if (value === null || value === undefined) throw new Unplanned('null in a non-null field');
-      return inner(value, bind);
-    };
-  }
-  if (isListType(type)) {
-    const item = wrapType(type.ofType, named);
-    return (value, bind) => {
-      if (value === null || value === undefined) return null;
-      if (!Array.isArray(value)) throw new Unplanned('a list field got a non-list');
-      return value.map((entry) => item(entry, bind));
-    };
-  }
-  return (value, bind) => (value === null || value === undefined ? null : named(value, bind));
+/** Shapes an input (a statement's JSON value, a row's array) into a response value. */
+export interface Shaper<In, Bind> {
+  /** The response value. */
+  value(input: In, bind: Bind): unknown;
+  /** The response value as JSON text: what `JSON.stringify(value(input, bind))` gives. */
+  write(input: In, bind: Bind): string;
 }
 
-/** The completion of a leaf type's values: its `serialize`, refusing what it refuses. */
-export function leafCompletion<Bind>(type: GraphQLLeafType): Completion<Bind> {
-  return (value) => {
+/** A shaper built later than its users (its plan is completed after the SQL is composed). */
+export function deferred<In, Bind>(get: () => Shaper<In, Bind> | undefined): Shaper<In, Bind> {
+  const shaper = () => {
+    const found = get();
+    if (!found) throw new Error('shaper used before it was planned');
+    return found;
+  };
+  return {
+    value: (input, bind) => shaper().value(input, bind),
+    write: (input, bind) => shaper().write(input, bind),
+  };
+}
+
+/** A shaper over a part of the input (`at` picks it, e.g. a row's slot). */
+export function at<In, Part, Bind>(
+  pick: (input: In, bind: Bind) => Part,
+  shaper: Shaper<Part, Bind>,
+): Shaper<In, Bind> {
+  return {
+    value: (input, bind) => shaper.value(pick(input, bind), bind),
+    write: (input, bind) => shaper.write(pick(input, bind), bind),
+  };
+}
+
+/** A value computed from the input, already complete (global IDs, cursors, page info). */
+export function computedShaper<In, Bind>(
+  compute: (input: In, bind: Bind) => unknown,
+): Shaper<In, Bind> {
+  return {
+    value: compute,
+    write: (input, bind) => JSON.stringify(compute(input, bind)) ?? 'null',
+  };
+}
+
+/** A constant (`__typename`). */
+export function constantShaper<In, Bind>(constant: string): Shaper<In, Bind> {
+  const text = JSON.stringify(constant);
+  return { value: () => constant, write: () => text };
+}
+
+/** A leaf type's completion: its `serialize`, refusing what it refuses. */
+export function leafShaper<Bind>(type: GraphQLLeafType): Shaper<unknown, Bind> {
+  const complete = (value: unknown) => {
     let serialized: unknown;
     try {
       serialized = type.serialize(value);
@@ -68,6 +94,82 @@ export function leafCompletion<Bind>(type: GraphQLLeafType): Completion<Bind> {
     }
     if (serialized === undefined) throw new Unplanned(`${type.name} refused a value`);
     return serialized;
+  };
+  return { value: complete, write: (value) => JSON.stringify(complete(value)) };
+}
+
+/** Completes a value of `type` (nullable, non-null, lists) from its named type's shaper. */
+export function wrapShaper<Bind>(
+  type: GraphQLOutputType,
+  named: Shaper<unknown, Bind>,
+): Shaper<unknown, Bind> {
+  if (isNonNullType(type)) {
+    const inner = wrapShaper(type.ofType, named);
+    const check = (value: unknown) => {
+      if (value === null || value === undefined) throw new Unplanned('null in a non-null field');
+      return value;
+    };
+    return {
+      value: (value, bind) => inner.value(check(value), bind),
+      write: (value, bind) => inner.write(check(value), bind),
+    };
+  }
+  if (isListType(type)) {
+    const item = wrapShaper(type.ofType, named);
+    const list = (value: unknown) => {
+      if (!Array.isArray(value)) throw new Unplanned('a list field got a non-list');
+      return value;
+    };
+    return {
+      value: (value, bind) =>
+        value === null || value === undefined
+          ? null
+          : list(value).map((entry) => item.value(entry, bind)),
+      write: (value, bind) => {
+        if (value === null || value === undefined) return 'null';
+        const entries = list(value);
+        let text = '[';
+        for (let i = 0; i < entries.length; i += 1) {
+          if (i > 0) text += ',';
+          text += item.write(entries[i], bind);
+        }
+        return `${text}]`;
+      },
+    };
+  }
+  return {
+    value: (value, bind) =>
+      value === null || value === undefined ? null : named.value(value, bind),
+    write: (value, bind) =>
+      value === null || value === undefined ? 'null' : named.write(value, bind),
+  };
+}
+
+/**
+ * An object with the given fields, in response order. `mark`, for mixed plans, adds what
+ * graphql-js needs to resolve around the plan (see `PLANNED`, `ROW`).
+ */
+export function objectShaper<In, Bind>(
+  parts: readonly (readonly [string, Shaper<In, Bind>])[],
+  mark?: (object: PlannedObject, input: In) => void,
+): Shaper<In, Bind> {
+  const keys = parts.map(([key]) => `${JSON.stringify(key)}:`);
+  return {
+    value: (input, bind) => {
+      const object: PlannedObject = {};
+      for (const [key, part] of parts) object[key] = part.value(input, bind);
+      mark?.(object, input);
+      return object;
+    },
+    write: (input, bind) => {
+      let text = '{';
+      for (let i = 0; i < parts.length; i += 1) {
+        if (i > 0) text += ',';
+        text += keys[i];
+        text += (parts[i] as readonly [string, Shaper<In, Bind>])[1].write(input, bind);
+      }
+      return `${text}}`;
+    },
   };
 }
 

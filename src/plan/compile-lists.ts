@@ -1,0 +1,410 @@
+/**
+ * Planning connections (declared in `src/db/lists.ts`) and the timeline: one page read in
+ * order with one look-ahead row (keyset after/before, the filter as bound parameters), its
+ * `totalCount` only when asked for, and the shaping into `edges`, `pageInfo` and `totalCount`
+ * as the resolvers build them.
+ */
+import type { Placeholder, SQL } from 'drizzle-orm';
+import type { PgTable } from 'drizzle-orm/pg-core';
+import type { FieldNode, GraphQLField, GraphQLObjectType, GraphQLUnionType } from 'graphql';
+import { getNamedType } from 'graphql';
+import { pageSize } from '../builder.js';
+import { type CursorValues, decodeCursor, encodeCursor } from '../db/cursors.js';
+import type { FilterField } from '../db/filter-kit.js';
+import { decodeListCursor, type ListDeclaration, listOrder } from '../db/lists.js';
+import {
+  connectionJson,
+  jsonArray,
+  listFilterSql,
+  TIMELINE_TABLES,
+  timelineJson,
+} from '../db/plan-sql.js';
+import { TIMELINE_CURSOR, type TimelineFilterValue } from '../db/timeline.js';
+import { subSelections } from './collect.js';
+import {
+  argsAt,
+  type Bind,
+  memo,
+  type Planner,
+  type Row,
+  RowBuilder,
+  type StatementScope,
+  Unplannable,
+} from './compile.js';
+import { fieldPlan, typePlan } from './metadata.js';
+import {
+  at,
+  computedShaper,
+  constantShaper,
+  deferred,
+  objectShaper,
+  type Shaper,
+  Unplanned,
+  wrapShaper,
+} from './shapes.js';
+
+/** The page of a connection as the shaper sees it. */
+interface Page {
+  items: readonly Row[];
+  total: number;
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+}
+
+/** A planned connection: its SQL and the shaper of `[items, totalCount]`. */
+type PlannedList = { json: SQL; shape: Shaper<unknown, Bind> };
+
+/** Placeholders for the values of a cursor argument, decoded once per request. */
+function cursorParams(
+  scope: StatementScope,
+  count: number,
+  decode: (bind: Bind) => CursorValues,
+): Placeholder[] {
+  return Array.from({ length: count }, (_, i) => scope.b.param((bind) => decode(bind)[i]));
+}
+
+/** Whether a connection selection asks for any cursor (edges' or pageInfo's). */
+function selectsCursors(
+  planner: Planner,
+  connectionType: GraphQLObjectType,
+  selection: Map<string, FieldNode[]>,
+): boolean {
+  for (const nodes of selection.values()) {
+    const name = (nodes[0] as FieldNode).name.value;
+    if (name !== 'edges' && name !== 'pageInfo') continue;
+    const field = connectionType.getFields()[name];
+    if (!field) continue;
+    for (const subNodes of planner
+      .fields(planner.objectTypeOf(field.type), subSelections(nodes))
+      .values()) {
+      const sub = (subNodes[0] as FieldNode).name.value;
+      if (sub === 'cursor' || sub === 'startCursor' || sub === 'endCursor') return true;
+    }
+  }
+  return false;
+}
+
+/** Whether the selection asks for `totalCount`. */
+const selectsTotal = (selection: Map<string, FieldNode[]>) =>
+  [...selection.values()].some((nodes) => (nodes[0] as FieldNode).name.value === 'totalCount');
+
+/** A connection of `list` (related to `parent`, or a root list when it is undefined). */
+export function planConnection(
+  planner: Planner,
+  scope: StatementScope,
+  field: GraphQLField<unknown, unknown>,
+  list: ListDeclaration,
+  parent: PgTable | undefined,
+  nodes: FieldNode[],
+  path: string,
+): PlannedList {
+  const node = nodes[0] as FieldNode;
+  const args = planner.argsOf(node);
+  const order = listOrder(list, args.orderBy as string | undefined);
+  const backward = args.last != null;
+  const cursor = (argument: 'after' | 'before') => (bind: Bind) =>
+    memo(bind, `${argument}:${path}`, () =>
+      decodeListCursor(list, argument, argsAt(bind, node)[argument] as string),
+    );
+  const keys = order.keys.length;
+  const filterValue = args.filter as Record<string, unknown> | null | undefined;
+  const filter = list.filter;
+  const page = {
+    order,
+    backward,
+    limit: scope.b.param((bind) => pageSize(argsAt(bind, node)) + 1),
+    ...(args.after != null ? { after: cursorParams(scope, keys, cursor('after')) } : {}),
+    ...(args.before != null ? { before: cursorParams(scope, keys, cursor('before')) } : {}),
+    ...(filter && filterValue
+      ? {
+          filter: (t: PgTable) =>
+            listFilterSql(filter, t, filterValue, (name) =>
+              scope.b.param((bind) => {
+                const value = (argsAt(bind, node).filter as Record<string, unknown>)[name];
+                return (filter.fields[name] as FilterField<unknown, unknown> | undefined)?.bind(
+                  value,
+                );
+              }),
+            ),
+        }
+      : {}),
+  };
+  scope.tables.add(list.node);
+  if (list.link) scope.tables.add(list.link.table);
+  const connectionType = planner.objectTypeOf(field.type);
+  const selection = planner.fields(connectionType, subSelections(nodes));
+  const withCursors = selectsCursors(planner, connectionType, selection);
+  const keyCount = withCursors ? keys : 0;
+  let edges: Map<string, Shaper<Row, Bind>> | undefined;
+  const options = { withTotal: selectsTotal(selection), withCursors };
+  const json = connectionJson(scope.b, list, parent, page, options, (row, edge) => {
+    const item = new RowBuilder(keyCount, withCursors ? order.keys.map((key) => key.column) : []);
+    edges = planEdges(planner, scope, item, connectionType, selection, row, edge, path);
+    return item.slots;
+  });
+  const shape = connectionShaper(
+    planner,
+    connectionType,
+    selection,
+    () => edges,
+    (bind) => {
+      const current = argsAt(bind, node);
+      return {
+        size: pageSize(current),
+        backward,
+        after: current.after != null,
+        before: current.before != null,
+      };
+    },
+    keyCount,
+  );
+  return { json, shape: wrapShaper(field.type, shape) };
+}
+
+/** Plans the `edges` of a connection selection over an item row; shapers by response key. */
+function planEdges(
+  planner: Planner,
+  scope: StatementScope,
+  item: RowBuilder,
+  connectionType: GraphQLObjectType,
+  selection: Map<string, FieldNode[]>,
+  node: PgTable,
+  edge: (column: string) => SQL,
+  path: string,
+): Map<string, Shaper<Row, Bind>> {
+  const shapes = new Map<string, Shaper<Row, Bind>>();
+  const edgeType = planner.objectTypeOf(connectionType.getFields().edges?.type);
+  for (const [key, nodes] of selection) {
+    if ((nodes[0] as FieldNode).name.value !== 'edges') continue;
+    const parts: [string, Shaper<Row, Bind>][] = [];
+    for (const [edgeKey, edgeNodes] of planner.fields(edgeType, subSelections(nodes))) {
+      const name = (edgeNodes[0] as FieldNode).name.value;
+      if (name === '__typename') parts.push([edgeKey, constantShaper(edgeType.name)]);
+      else if (name === 'cursor') {
+        const keys = item.offset;
+        parts.push([
+          edgeKey,
+          computedShaper((values: Row) => encodeCursor(values.slice(0, keys) as CursorValues)),
+        ]);
+      } else if (name === 'node') {
+        const nodeType = planner.objectTypeOf(edgeType.getFields().node?.type);
+        const at_ = `${path}.${key}.${edgeKey}`;
+        parts.push([
+          edgeKey,
+          planner.planObject(scope, item, nodeType, node, subSelections(edgeNodes), at_),
+        ]);
+      } else {
+        const field = edgeType.getFields()[name];
+        const plan = field && fieldPlan(field);
+        if (!field || plan?.kind !== 'column') throw new Unplannable(`${edgeType.name}.${name}`);
+        const index = item.add(`e:${plan.column}`, () => edge(plan.column));
+        parts.push([
+          edgeKey,
+          at((values: Row) => values[index], planner.valueShaper(field.type, edgeNodes)),
+        ]);
+      }
+    }
+    shapes.set(key, objectShaper(parts, planner.mark(edgeType.name)));
+  }
+  return shapes;
+}
+
+/** A list of items shaped by `item` (never null: the items of a page). */
+function itemsShaper(item: () => Shaper<Row, Bind> | undefined): Shaper<readonly Row[], Bind> {
+  const shaper = deferred(item);
+  return {
+    value: (items, bind) => items.map((entry) => shaper.value(entry, bind)),
+    write: (items, bind) => {
+      let text = '[';
+      for (let i = 0; i < items.length; i += 1) {
+        if (i > 0) text += ',';
+        text += shaper.write(items[i] as Row, bind);
+      }
+      return `${text}]`;
+    },
+  };
+}
+
+/**
+ * Shapes `[items, totalCount]` into a connection object: drops the look-ahead item, builds
+ * edges and pageInfo as the resolvers do.
+ */
+function connectionShaper(
+  planner: Planner,
+  connectionType: GraphQLObjectType,
+  selection: Map<string, FieldNode[]>,
+  edgeShapes: () => Map<string, Shaper<Row, Bind>> | undefined,
+  pageOf: (bind: Bind) => { size: number; backward: boolean; after: boolean; before: boolean },
+  keyCount: number,
+): Shaper<unknown, Bind> {
+  const pageInfoField = connectionType.getFields().pageInfo;
+  const parts: [string, Shaper<Page, Bind>][] = [];
+  for (const [key, nodes] of selection) {
+    const name = (nodes[0] as FieldNode).name.value;
+    if (name === '__typename') parts.push([key, constantShaper(connectionType.name)]);
+    else if (name === 'totalCount') parts.push([key, computedShaper((page: Page) => page.total)]);
+    else if (name === 'edges') {
+      parts.push([
+        key,
+        at(
+          (page: Page) => page.items,
+          itemsShaper(() => edgeShapes()?.get(key)),
+        ),
+      ]);
+    } else if (name === 'pageInfo' && pageInfoField) {
+      const pageInfoType = planner.objectTypeOf(pageInfoField.type);
+      const cursorOf = (item: Row | undefined) =>
+        item ? encodeCursor(item.slice(0, keyCount) as CursorValues) : null;
+      const infoParts = [...planner.fields(pageInfoType, subSelections(nodes))].map(
+        ([infoKey, infoNodes]): [string, Shaper<Page, Bind>] => {
+          const infoName = (infoNodes[0] as FieldNode).name.value;
+          switch (infoName) {
+            case 'hasNextPage':
+              return [infoKey, computedShaper((page: Page) => page.hasNextPage)];
+            case 'hasPreviousPage':
+              return [infoKey, computedShaper((page: Page) => page.hasPreviousPage)];
+            case 'startCursor':
+              return [infoKey, computedShaper((page: Page) => cursorOf(page.items[0]))];
+            case 'endCursor':
+              return [infoKey, computedShaper((page: Page) => cursorOf(page.items.at(-1)))];
+            case '__typename':
+              return [infoKey, constantShaper(pageInfoType.name)];
+            default:
+              throw new Unplannable(`${pageInfoType.name}.${infoName}`);
+          }
+        },
+      );
+      parts.push([key, objectShaper(infoParts, planner.mark(pageInfoType.name))]);
+    } else throw new Unplannable(`${connectionType.name}.${name}`);
+  }
+  const toPage = (value: unknown, bind: Bind): Page => {
+    const [items, total] = value as [readonly Row[], number | null];
+    const { size, backward, after, before } = pageOf(bind);
+    const hasMore = items.length > size;
+    // Items come in the list's order; the look-ahead row is the last one read.
+    const pageItems = hasMore
+      ? backward
+        ? items.slice(items.length - size)
+        : items.slice(0, size)
+      : items;
+    return {
+      items: pageItems,
+      total: total ?? 0,
+      hasNextPage: backward ? before : hasMore,
+      hasPreviousPage: backward ? hasMore : after,
+    };
+  };
+  return at(toPage, objectShaper(parts, planner.mark(connectionType.name)));
+}
+
+/** `timeline`: one page of events, each kind's row with its selection. */
+export function planTimeline(
+  planner: Planner,
+  scope: StatementScope,
+  field: GraphQLField<unknown, unknown>,
+  nodes: FieldNode[],
+  path: string,
+): PlannedList {
+  const node = nodes[0] as FieldNode;
+  const args = planner.argsOf(node);
+  const backward = args.last != null;
+  const cursor = (argument: 'after' | 'before') => (bind: Bind) =>
+    memo(bind, `${argument}:${path}`, () =>
+      decodeCursor(argument, argsAt(bind, node)[argument] as string, TIMELINE_CURSOR),
+    );
+  const keys = TIMELINE_CURSOR.length;
+  const connectionType = planner.objectTypeOf(field.type);
+  const selection = planner.fields(connectionType, subSelections(nodes));
+  const edgeType = planner.objectTypeOf(connectionType.getFields().edges?.type);
+  const union = getNamedType(edgeType.getFields().node?.type) as GraphQLUnionType;
+  // Each kind's row: every `node` selection of every `edges` key, for its member type.
+  const kindShapes = new Map<string, Map<string, Shaper<Row, Bind>>>();
+  const rows: Partial<Record<keyof typeof TIMELINE_TABLES, (t: PgTable) => SQL>> = {};
+  for (const [kind, table] of Object.entries(TIMELINE_TABLES)) {
+    const type = planner.schema
+      .getPossibleTypes(union)
+      .find((member) => typePlan(member)?.table === table);
+    if (!type) throw new Unplannable(`timeline ${kind}`);
+    const shapes = new Map<string, Shaper<Row, Bind>>();
+    kindShapes.set(kind, shapes);
+    rows[kind as keyof typeof TIMELINE_TABLES] = (t) => {
+      const row = new RowBuilder();
+      for (const [key, edgeNodes] of selection) {
+        if ((edgeNodes[0] as FieldNode).name.value !== 'edges') continue;
+        for (const [nodeKey, nodeNodes] of planner.fields(edgeType, subSelections(edgeNodes))) {
+          if ((nodeNodes[0] as FieldNode).name.value !== 'node') continue;
+          shapes.set(
+            `${key}.${nodeKey}`,
+            planner.planObject(scope, row, type, t, subSelections(nodeNodes), `${path}.${key}`),
+          );
+        }
+      }
+      return jsonArray(row.slots);
+    };
+  }
+  const filter = args.filter as TimelineFilterValue | null | undefined;
+  const json = timelineJson(
+    scope.b,
+    filter,
+    (name) =>
+      scope.b.param((bind) => {
+        const value = (argsAt(bind, node).filter as Record<string, unknown>)[name];
+        return Array.isArray(value) ? [...value] : value;
+      }),
+    {
+      backward,
+      limit: scope.b.param((bind) => pageSize(argsAt(bind, node)) + 1),
+      ...(args.after != null ? { after: cursorParams(scope, keys, cursor('after')) } : {}),
+      ...(args.before != null ? { before: cursorParams(scope, keys, cursor('before')) } : {}),
+    },
+    selectsTotal(selection),
+    rows,
+  );
+  // Items: [at, rank, slug, id, kind, row]; the node comes from its kind's shape.
+  const edgeShapes = new Map<string, Shaper<Row, Bind>>();
+  for (const [key, edgeNodes] of selection) {
+    if ((edgeNodes[0] as FieldNode).name.value !== 'edges') continue;
+    const parts: [string, Shaper<Row, Bind>][] = [];
+    for (const [edgeKey, fieldNodes] of planner.fields(edgeType, subSelections(edgeNodes))) {
+      const name = (fieldNodes[0] as FieldNode).name.value;
+      if (name === '__typename') parts.push([edgeKey, constantShaper(edgeType.name)]);
+      else if (name === 'cursor') {
+        parts.push([
+          edgeKey,
+          computedShaper((values: Row) => encodeCursor(values.slice(0, keys) as CursorValues)),
+        ]);
+      } else if (name === 'node') {
+        const shapeOf = (values: Row) => {
+          const shape = kindShapes.get(values[4] as string)?.get(`${key}.${edgeKey}`);
+          if (!shape) throw new Unplanned('timeline kind');
+          return shape;
+        };
+        parts.push([
+          edgeKey,
+          {
+            value: (values, bind) => shapeOf(values).value(values[5] as Row, bind),
+            write: (values, bind) => shapeOf(values).write(values[5] as Row, bind),
+          },
+        ]);
+      } else throw new Unplannable(`${edgeType.name}.${name}`);
+    }
+    edgeShapes.set(key, objectShaper(parts, planner.mark(edgeType.name)));
+  }
+  const shape = connectionShaper(
+    planner,
+    connectionType,
+    selection,
+    () => edgeShapes,
+    (bind) => {
+      const current = argsAt(bind, node);
+      return {
+        size: pageSize(current),
+        backward,
+        after: current.after != null,
+        before: current.before != null,
+      };
+    },
+    keys,
+  );
+  return { json, shape: wrapShaper(field.type, shape) };
+}

@@ -1,0 +1,216 @@
+/**
+ * Planning the fields with rules of their own: `node(id)` and `nodes(ids)` (one lookup per
+ * node type, bound from the decoded global IDs) and `Chip.exportStatus` (the deciding
+ * decisions of both sides, by the rule in `src/db/export-status.ts`).
+ */
+import type { SQL } from 'drizzle-orm';
+import type { PgTable } from 'drizzle-orm/pg-core';
+import {
+  type FieldNode,
+  type GraphQLField,
+  type GraphQLInterfaceType,
+  type GraphQLOutputType,
+  getNamedType,
+} from 'graphql';
+import { exportStatusJson, jsonArray, lookupJson, lookupManyJson } from '../db/plan-sql.js';
+import { decodeGlobalId } from '../schema/node.js';
+import { subSelections } from './collect.js';
+import {
+  argsAt,
+  type Bind,
+  memo,
+  type Planner,
+  type Row,
+  RowBuilder,
+  type StatementScope,
+  Unplannable,
+} from './compile.js';
+import { typePlan } from './metadata.js';
+import { at, constantShaper, objectShaper, type Shaper, wrapShaper } from './shapes.js';
+
+type Planned = { json: SQL; shape: Shaper<unknown, Bind> };
+
+/** The object types behind the `Node` interface that have a table and a global ID key. */
+function nodeTypes(planner: Planner, field: GraphQLField<unknown, unknown>) {
+  const named = getNamedType(field.type) as GraphQLInterfaceType;
+  return planner.schema.getPossibleTypes(named).flatMap((type) => {
+    const plan = typePlan(type);
+    return plan?.nodeKey ? [{ type, table: plan.table, key: plan.nodeKey }] : [];
+  });
+}
+
+/** `node(id)`: a lookup per node type, the one the ID names bound, the others null. */
+export function planNode(
+  planner: Planner,
+  scope: StatementScope,
+  field: GraphQLField<unknown, unknown>,
+  nodes: FieldNode[],
+  path: string,
+): Planned {
+  const node = nodes[0] as FieldNode;
+  const decoded = (bind: Bind) =>
+    memo(bind, `node:${path}`, () => decodeGlobalId(String(argsAt(bind, node).id)));
+  const shapes: Shaper<Row, Bind>[] = [];
+  const slots = nodeTypes(planner, field).map(({ type, table, key }) => {
+    const row = new RowBuilder();
+    const id = scope.b.param((bind) => {
+      const found = decoded(bind);
+      if (found.typename !== type.name) return null;
+      return key === 'id' ? Number(found.id) : found.id;
+    });
+    return lookupJson(scope.b, table, key, id, (t) => {
+      shapes.push(planner.planObject(scope, row, type, t, subSelections(nodes), path));
+      return jsonArray(row.slots);
+    });
+  });
+  // The array holds one row (of the ID's type) or none.
+  const pick = (value: unknown) => {
+    const rows = value as readonly (Row | null)[];
+    const index = rows.findIndex((row) => row !== null);
+    return index < 0
+      ? null
+      : { shape: shapes[index] as Shaper<Row, Bind>, row: rows[index] as Row };
+  };
+  const shape: Shaper<unknown, Bind> = {
+    value: (value, bind) => {
+      const found = pick(value);
+      return found ? found.shape.value(found.row, bind) : null;
+    },
+    write: (value, bind) => {
+      const found = pick(value);
+      return found ? found.shape.write(found.row, bind) : 'null';
+    },
+  };
+  return { json: jsonArray(slots), shape };
+}
+
+/** `nodes(ids)`: one lookup per node type for the IDs of that type, answered in asked order. */
+export function planNodes(
+  planner: Planner,
+  scope: StatementScope,
+  field: GraphQLField<unknown, unknown>,
+  nodes: FieldNode[],
+  path: string,
+): Planned {
+  const node = nodes[0] as FieldNode;
+  const decoded = (bind: Bind) =>
+    memo(bind, `nodes:${path}`, () => {
+      const ids = argsAt(bind, node).ids as unknown[];
+      if (ids.length > 100) throw new Error('too many ids');
+      return ids.map((id) => decodeGlobalId(String(id)));
+    });
+  const types = nodeTypes(planner, field);
+  const shapes = new Map<string, Shaper<Row, Bind>>();
+  const slots = types.map(({ type, table, key }) => {
+    const row = new RowBuilder();
+    const ids = scope.b.param((bind) =>
+      decoded(bind)
+        .filter((id) => id.typename === type.name)
+        .map((id) => id.id),
+    );
+    return lookupManyJson(scope.b, table, key, ids, (t) => {
+      shapes.set(type.name, planner.planObject(scope, row, type, t, subSelections(nodes), path));
+      return jsonArray(row.slots);
+    });
+  });
+  // The rows found, in the order the IDs were asked, null where none.
+  const inOrder = (value: unknown, bind: Bind) => {
+    const found = new Map<string, Row>();
+    (value as readonly (readonly [unknown, Row][])[]).forEach((rows, i) => {
+      const typeName = types[i]?.type.name;
+      for (const [key, row] of rows) found.set(`${typeName}:${String(key)}`, row);
+    });
+    return decoded(bind).map((id) => {
+      const row = found.get(`${id.typename}:${id.id}`);
+      return row ? { shape: shapes.get(id.typename) as Shaper<Row, Bind>, row } : null;
+    });
+  };
+  const shape: Shaper<unknown, Bind> = {
+    value: (value, bind) =>
+      inOrder(value, bind).map((entry) => (entry ? entry.shape.value(entry.row, bind) : null)),
+    write: (value, bind) =>
+      `[${inOrder(value, bind)
+        .map((entry) => (entry ? entry.shape.write(entry.row, bind) : 'null'))
+        .join(',')}]`,
+  };
+  return { json: jsonArray(slots), shape };
+}
+
+/** `Chip.exportStatus` over the chip `chip`. */
+export function planExportStatus(
+  planner: Planner,
+  scope: StatementScope,
+  field: GraphQLField<unknown, unknown>,
+  chip: PgTable,
+  nodes: FieldNode[],
+  path: string,
+): Planned {
+  const node = nodes[0] as FieldNode;
+  const type = planner.objectTypeOf(field.type);
+  const argument = (name: 'from' | 'to') => (bind: Bind) => argsAt(bind, node)[name];
+  const asOf = (bind: Bind) => (argsAt(bind, node).asOf as string | null) ?? bind.today;
+  const rows: Parameters<typeof exportStatusJson>[3] = {};
+  const parts: [string, Shaper<Row, Bind>][] = [];
+  scope.tables.add('policyDecisions');
+  scope.tables.add('policyDecisionChips');
+  scope.tables.add('policyDecisionUpdates');
+  const slot = (index: number) => (values: Row) => values[index];
+  const rowOf = (fieldNodes: FieldNode[], fieldType: GraphQLOutputType, at_: string) => {
+    let shape: Shaper<unknown, Bind> | undefined;
+    const build = (t: PgTable) => {
+      const planned = planner.planRow(scope, fieldType, fieldNodes, at_, (row) => row(t));
+      shape = planned.shape;
+      return planned.json;
+    };
+    return { build, shape: () => shape };
+  };
+  for (const [key, fieldNodes] of planner.fields(type, subSelections(nodes))) {
+    const name = (fieldNodes[0] as FieldNode).name.value;
+    const sub = type.getFields()[name];
+    const subPath = `${path}.${key}`;
+    if (name === '__typename') {
+      parts.push([key, constantShaper(type.name)]);
+      continue;
+    }
+    if (!sub) throw new Unplannable(`${type.name}.${name}`);
+    if (name === 'from' || name === 'to' || name === 'asOf') {
+      const read = name === 'asOf' ? asOf : argument(name);
+      parts.push([
+        key,
+        at((_values: Row, bind: Bind) => read(bind), planner.valueShaper(sub.type, fieldNodes)),
+      ]);
+    } else if (name === 'exportEffect' || name === 'importEffect') {
+      const index = name === 'exportEffect' ? 0 : 2;
+      parts.push([key, at(slot(index), planner.valueShaper(sub.type, fieldNodes))]);
+    } else if (name === 'exportDecision' || name === 'importDecision' || name === 'chip') {
+      if (rows[name]) throw new Unplannable(`${type.name}.${name} twice`);
+      const planned = rowOf(fieldNodes, sub.type, subPath);
+      rows[name] = planned.build;
+      const index = name === 'exportDecision' ? 1 : name === 'importDecision' ? 3 : 4;
+      parts.push([
+        key,
+        at(slot(index), {
+          value: (value, bind) => planned.shape()?.value(value, bind),
+          write: (value, bind) => planned.shape()?.write(value, bind) ?? 'null',
+        }),
+      ]);
+    } else {
+      throw new Unplannable(`${type.name}.${name}`);
+    }
+  }
+  const json = exportStatusJson(
+    scope.b,
+    chip,
+    {
+      from: scope.b.param(argument('from')),
+      to: scope.b.param(argument('to')),
+      asOf: scope.b.param(asOf),
+    },
+    rows,
+  );
+  const shape = wrapShaper(
+    field.type,
+    at((value: unknown) => value as Row, objectShaper(parts, planner.mark(type.name))),
+  );
+  return { json, shape };
+}
