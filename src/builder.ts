@@ -153,6 +153,32 @@ function tooComplex(
 }
 
 /**
+ * Depth and cost of the operation `args` selects, with its variables: the numbers the
+ * complexity limits judge (each field costs 1, connections multiply their selection by their
+ * page size). Undefined when the document has no such operation. Throws `BadUserInputError`
+ * for connection arguments out of range.
+ */
+export function operationComplexity(
+  args: Pick<ExecutionArgs, 'document' | 'operationName' | 'schema' | 'variableValues'> & {
+    contextValue?: unknown;
+  },
+): { depth: number; complexity: number } | undefined {
+  const operation = getOperationAST(args.document, args.operationName);
+  if (!operation) return undefined;
+  const fragments = args.document.definitions.filter(
+    (definition) => definition.kind === Kind.FRAGMENT_DEFINITION,
+  );
+  return complexityFromQuery(
+    { kind: Kind.DOCUMENT, definitions: [operation, ...fragments] },
+    {
+      schema: args.schema,
+      ctx: (args.contextValue ?? {}) as Context,
+      variables: (args.variableValues ?? {}) as Record<string, unknown>,
+    },
+  );
+}
+
+/**
  * The `QUERY_TOO_COMPLEX` error of a subscription over the depth or cost limit, or undefined.
  * The complexity plugin checks queries and mutations as their root fields resolve; a
  * subscription's root field resolves once per event, which would accept the subscription and
@@ -160,15 +186,8 @@ function tooComplex(
  */
 export function subscriptionLimitError(args: ExecutionArgs): QueryTooComplexError | undefined {
   const ctx = args.contextValue as Context;
-  const operation = getOperationAST(args.document, args.operationName);
-  if (!operation) return undefined;
-  const fragments = args.document.definitions.filter(
-    (definition) => definition.kind === Kind.FRAGMENT_DEFINITION,
-  );
-  const result = complexityFromQuery(
-    { kind: Kind.DOCUMENT, definitions: [operation, ...fragments] },
-    { schema: args.schema, ctx, variables: (args.variableValues ?? {}) as Record<string, unknown> },
-  );
+  const result = operationComplexity(args);
+  if (!result) return undefined;
   const limits = { maxDepth: ctx.limits.maxDepth, maxComplexity: ctx.limits.maxCost };
   if (result.depth > ctx.limits.maxDepth) return tooComplex('depth', { ...result, ...limits });
   if (result.complexity > ctx.limits.maxCost) return tooComplex('cost', { ...result, ...limits });

@@ -7,13 +7,23 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
+import { brokenDocuments, operationNameOf } from './access/documents.js';
+import { connectRedis, type RedisConnection } from './access/redis.js';
 import { createApp } from './app.js';
 import { type DatabaseHandle, openDatabase } from './db/client.js';
 import { DirectoryLockedError } from './db/lock.js';
 import { isEmpty, runMigrations } from './db/migrate.js';
 import { seed } from './db/seed.js';
-import { ConfigError, type Env, loadEnv, queryLimitsOf, sourcesConfigOf } from './env.js';
+import {
+  accessConfigOf,
+  ConfigError,
+  type Env,
+  loadEnv,
+  queryLimitsOf,
+  sourcesConfigOf,
+} from './env.js';
 import { EventHub } from './pubsub/hub.js';
+import { schema } from './schema/index.js';
 import { createSources } from './sources/index.js';
 import { attachWebSocket } from './ws.js';
 
@@ -60,11 +70,16 @@ export async function startGateway(
     throw error;
   }
 
+  await warnAboutBrokenDocuments(db, log);
   const sources = createSources(sourcesConfigOf(env), log);
   for (const { source, reason } of sources.disabled) {
     log.warn({ source }, `source off: ${reason}`);
   }
-  const { yoga } = createApp({
+  // Shared limits: without Redis (or while it is down) each instance counts on its own.
+  const redis: RedisConnection | undefined = env.CHIPGATE_REDIS_URL
+    ? connectRedis(env.CHIPGATE_REDIS_URL, log)
+    : undefined;
+  const { yoga, access } = createApp({
     db: db.db,
     events,
     sources,
@@ -73,7 +88,9 @@ export async function startGateway(
     graphiql: env.CHIPGATE_GRAPHIQL,
     limits: queryLimitsOf(env),
     logger: log,
+    access: { config: accessConfigOf(env), redis: redis?.client },
   });
+  access.usage.start(env.CHIPGATE_USAGE_FLUSH_S);
 
   // Responses not yet finished; when shutting down, they tell the client to close the connection.
   const inFlight = new Set<ServerResponse>();
@@ -105,6 +122,8 @@ export async function startGateway(
     // Release the database (and its directory lock) for a caller that stays alive.
     try {
       await events.close();
+      await access.close();
+      await redis?.close();
       await yoga.dispose();
       await sources.close();
     } finally {
@@ -149,6 +168,9 @@ export async function startGateway(
       }
       server.closeAllConnections();
       await closed;
+      // Usage counted since the last flush is stored before the database closes.
+      await access.close();
+      await redis?.close();
       await yoga.dispose();
       await sources.close();
       await db.close();
@@ -156,6 +178,21 @@ export async function startGateway(
     return stopping;
   };
   return { url, db, events, webSocketConnections: () => webSocket.connections, stop };
+}
+
+/** Logs every registered trusted document that no longer validates against this schema. */
+async function warnAboutBrokenDocuments(db: DatabaseHandle, log: pino.Logger): Promise<void> {
+  for (const { row, error } of await brokenDocuments(db.db, schema)) {
+    log.warn(
+      {
+        hash: row.hash,
+        apiKeyId: row.apiKeyId,
+        operation: operationNameOf(row.document),
+        error,
+      },
+      'a registered trusted document no longer validates: requests with its id will fail',
+    );
+  }
 }
 
 async function main() {
