@@ -316,7 +316,7 @@ export async function runKeysCommand(
       ...command.limits,
     });
     out(
-      `Created API key ${id} "${command.name}" (scopes: ${command.scopes.join(', ')}; ${describeLimits(command.limits)}). ` +
+      `Created API key ${id} "${command.name}" (scopes: ${command.scopes.join(', ')}) with ${describeLimits(command.limits)}. ` +
         'Store it now: it is not shown again. Send it as "Authorization: Bearer <key>".',
     );
     out(generated.key);

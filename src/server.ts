@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { brokenDocuments, operationNameOf } from './access/documents.js';
+import type { Access } from './access/index.js';
 import { connectRedis, type RedisConnection } from './access/redis.js';
 import { createApp } from './app.js';
 import { type DatabaseHandle, openDatabase } from './db/client.js';
@@ -35,6 +36,8 @@ export interface RunningGateway {
   events: EventHub;
   /** Open WebSocket connections. */
   webSocketConnections: () => number;
+  /** Partner access state (limit counters, subscription slots, usage). */
+  access: Access;
   /** Stops accepting, waits for requests in flight (up to the shutdown timeout), closes the DB. */
   stop: () => Promise<void>;
 }
@@ -177,7 +180,14 @@ export async function startGateway(
     })();
     return stopping;
   };
-  return { url, db, events, webSocketConnections: () => webSocket.connections, stop };
+  return {
+    url,
+    db,
+    events,
+    webSocketConnections: () => webSocket.connections,
+    access,
+    stop,
+  };
 }
 
 /** Logs every registered trusted document that no longer validates against this schema. */

@@ -129,11 +129,13 @@ describe('keys command line', () => {
     const listed = await chipgate('keys', 'list');
     expect(listed.code).toBe(0);
     const table = listed.stdout.trimEnd().split('\n');
-    expect(table[0]).toMatch(/^ID\s+NAME\s+PREFIX\s+SCOPES\s+CREATED\s+LAST USED\s+REVOKED$/);
+    expect(table[0]).toMatch(
+      /^ID\s+NAME\s+PREFIX\s+SCOPES\s+CREATED\s+LAST USED\s+REVOKED\s+RATE\/MIN\s+COST\/MIN\s+SUBS\s+PERSISTED ONLY$/,
+    );
     const writerRow = table.find((line) => line.includes('ci writer')) ?? '';
     expect(writerRow).toMatch(
       new RegExp(
-        `^${writeId}\\s+ci writer\\s+${writeKey.slice(0, 10)}\\s+write\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+-\\s+-$`,
+        `^${writeId}\\s+ci writer\\s+${writeKey.slice(0, 10)}\\s+write\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+-\\s+-\\s+default\\s+default\\s+default\\s+no$`,
       ),
     );
     expect(table.find((line) => line.includes('dashboard'))).toMatch(/\sread\s/);
