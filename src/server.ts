@@ -82,6 +82,8 @@ export async function startGateway(
   const redis: RedisConnection | undefined = env.CHIPGATE_REDIS_URL
     ? connectRedis(env.CHIPGATE_REDIS_URL, log)
     : undefined;
+  // Counting from the first request in Redis when it is there; not waiting long when it is not.
+  await redis?.connected(3_000);
   const { yoga, access } = createApp({
     db: db.db,
     events,

@@ -18,6 +18,8 @@ export interface RedisConnection {
   client: Redis;
   /** True while commands can be sent. */
   readonly ready: boolean;
+  /** Resolves true once connected, or false after `timeoutMs` (then it keeps trying). */
+  connected(timeoutMs: number): Promise<boolean>;
   /** Closes the connection (no reconnects after this). */
   close(): Promise<void>;
 }
@@ -31,7 +33,7 @@ export function connectRedis(url: string, logger: RedisLogger): RedisConnection 
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     // A stalled server must not stall requests: such a command fails and memory takes over.
-    commandTimeout: 1_000,
+    commandTimeout: 2_000,
     connectTimeout: 2_000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
   });
@@ -59,6 +61,19 @@ export function connectRedis(url: string, logger: RedisLogger): RedisConnection 
     client,
     get ready() {
       return client.status === 'ready';
+    },
+    connected(timeoutMs) {
+      if (client.status === 'ready') return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const done = (value: boolean) => {
+          clearTimeout(timer);
+          client.off('ready', onReady);
+          resolve(value);
+        };
+        const onReady = () => done(true);
+        const timer = setTimeout(() => done(false), timeoutMs);
+        client.on('ready', onReady);
+      });
     },
     async close() {
       closing = true;
