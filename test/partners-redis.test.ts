@@ -1,7 +1,8 @@
 /**
- * Two gateway processes sharing one Redis enforce one budget per key; with Redis gone they
- * keep answering (each counting on its own) and say so in the log; with Redis back the
- * budget is shared again. The Redis is this test's own, on a spare port of 127.0.0.1.
+ * Two gateway processes sharing one Redis enforce one budget per key (the shared Redis on
+ * 127.0.0.1:6379, under a key prefix of this run). With Redis gone they keep answering (each
+ * counting on its own) and say so in the log; with Redis back the budget is shared again: that
+ * Redis is this test's own, on a spare port, since stopping the shared one would disturb others.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -77,6 +78,8 @@ let redisPort: number;
 const databases: GatewayDatabase[] = [];
 let a: ChildGateway;
 let b: ChildGateway;
+let c: ChildGateway;
+let d: ChildGateway;
 // Per sequence two keys, the second for when the minute turns mid-way: 6 a minute (shared
 // budget), 2 a minute (during the outage), 2 a minute (Redis back).
 const keys = Array.from({ length: 6 }, () => generateKey());
@@ -104,24 +107,25 @@ async function sequence(gateways: ChildGateway[], key: number, fallback: number)
   return seen.map((s) => [s.status, s.remaining]);
 }
 
-beforeAll(async () => {
-  redisPort = await freePort();
-  redis = await startRedis(redisPort);
+/** Two gateways (on the run's backend, with the same keys) sharing the Redis at `url`. */
+async function pairOn(url: string): Promise<[ChildGateway, ChildGateway]> {
   const first = await gatewayDatabase();
   databases.push(first);
   // PostgreSQL: both gateways share one database. PGlite: one directory each, same keys.
   const second = first.env.DATABASE_URL ? first : await gatewayDatabase();
   if (second !== first) databases.push(second);
-  for (const database of databases) await addKeys(database.env, keys, LIMITS);
+  for (const database of new Set([first, second])) await addKeys(database.env, keys, LIMITS);
   const shared = {
-    CHIPGATE_REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-    CHIPGATE_REDIS_PREFIX: `chipgate-test-${randomBytes(4).toString('hex')}:`,
+    CHIPGATE_REDIS_URL: url,
+    // Test runs of other branches use the same shared Redis: keys of our own.
+    CHIPGATE_REDIS_PREFIX: `chipgate-test-${randomBytes(6).toString('hex')}:`,
   };
-  [a, b] = await Promise.all([
+  return Promise.all([
     startChildGateway({ ...first.env, ...shared }),
     startChildGateway({ ...second.env, ...shared }),
   ]);
-});
+}
+
 afterAll(async () => {
   await killChildren();
   if (redis) await stopRedis(redis);
@@ -129,7 +133,11 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-describe('two gateways on one Redis', () => {
+describe('two gateways on the shared Redis (127.0.0.1:6379)', () => {
+  beforeAll(async () => {
+    [a, b] = await pairOn('redis://127.0.0.1:6379');
+  });
+
   it('5 requests through A and 1 through B exhaust one budget of 6', async () => {
     expect(await sequence([a, a, a, a, a, b, b, a], 0, 1)).toEqual([
       [200, '5'],
@@ -142,14 +150,22 @@ describe('two gateways on one Redis', () => {
       [429, '0'],
     ]);
   });
+});
+
+describe('two gateways on a Redis of their own', () => {
+  beforeAll(async () => {
+    redisPort = await freePort();
+    redis = await startRedis(redisPort);
+    [c, d] = await pairOn(`redis://127.0.0.1:${redisPort}`);
+  });
 
   it('Redis stopped: both keep answering and log it; Redis back: the budget is shared again', async () => {
     if (!redis) throw new Error('no redis');
     await stopRedis(redis);
     const lost = /^Redis (unreachable|connection lost): rate limits are counted per instance/;
-    await Promise.all([a.waitForLog(lost, 20_000), b.waitForLog(lost, 20_000)]);
+    await Promise.all([c.waitForLog(lost, 20_000), d.waitForLog(lost, 20_000)]);
     // Each instance counts on its own now: 2 a minute through each.
-    const apart = await sequence([a, a, b, b], 2, 3);
+    const apart = await sequence([c, c, d, d], 2, 3);
     expect(apart).toEqual([
       [200, '1'],
       [200, '0'],
@@ -159,11 +175,11 @@ describe('two gateways on one Redis', () => {
 
     redis = await startRedis(redisPort);
     await Promise.all([
-      a.waitForLog('Redis is back: rate limits are shared again', 20_000),
-      b.waitForLog('Redis is back: rate limits are shared again', 20_000),
+      c.waitForLog('Redis is back: rate limits are shared again', 20_000),
+      d.waitForLog('Redis is back: rate limits are shared again', 20_000),
     ]);
     // Shared again: 1 through A and 1 through B use the key's 2.
-    expect(await sequence([a, b, a], 4, 5)).toEqual([
+    expect(await sequence([c, d, c], 4, 5)).toEqual([
       [200, '1'],
       [200, '0'],
       [429, '0'],
