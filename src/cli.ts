@@ -211,7 +211,7 @@ function parseLimitFlag(
 }
 
 /** Parses `keys ...` arguments; returns an error message for bad usage. */
-function parseKeysCommand(args: string[]): KeysCommand | string {
+export function parseKeysCommand(args: string[]): KeysCommand | string {
   const [action, ...rest] = args;
   if (action === 'list') {
     return rest.length === 0

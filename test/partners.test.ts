@@ -191,6 +191,79 @@ describe('Query.viewer', () => {
   });
 });
 
+describe('keys create and update with limits', () => {
+  it("stores a key's own limits, changes them, and returns one to the default", async () => {
+    const { parseKeysCommand, runKeysCommand } = await import('../src/cli.js');
+    const db = gateway.database.db;
+    const run = async (...args: string[]) => {
+      const parsed = parseKeysCommand(args);
+      if (typeof parsed === 'string') throw new Error(parsed);
+      const out: string[] = [];
+      expect(
+        await runKeysCommand(
+          db,
+          parsed,
+          (l) => out.push(l),
+          () => {},
+        ),
+      ).toBe(0);
+      return out;
+    };
+    const created = await run(
+      'create',
+      '--name',
+      'limited partner',
+      '--scope',
+      'read',
+      '--rate-limit',
+      '600',
+      '--cost-limit',
+      '2000000',
+      '--max-subscriptions',
+      '20',
+      '--persisted-only',
+    );
+    expect(created[0]).toMatch(
+      /^Created API key (\d+) "limited partner" \(scopes: read\) with rate limit 600\/min, cost limit 2000000\/min, max subscriptions 20, persisted-only\./,
+    );
+    const id = Number(/API key (\d+)/.exec(created[0] ?? '')?.[1]);
+    const row = async () =>
+      (
+        await queryRows<Record<string, unknown>>(
+          db,
+          sql`select rate_limit, cost_limit, max_subscriptions, persisted_only from api_keys where id = ${id}`,
+        )
+      )[0];
+    expect(await row()).toEqual({
+      rate_limit: 600,
+      cost_limit: 2000000,
+      max_subscriptions: 20,
+      persisted_only: true,
+    });
+    expect(
+      await run(
+        'update',
+        String(id),
+        '--rate-limit',
+        'default',
+        '--no-persisted-only',
+        '--max-subscriptions',
+        '0',
+      ),
+    ).toEqual([`Updated API key ${id}: rate limit default, max subscriptions 0, any operation.`]);
+    expect(await row()).toEqual({
+      rate_limit: null,
+      cost_limit: 2000000,
+      max_subscriptions: 0,
+      persisted_only: false,
+    });
+    const listed = await run('list');
+    expect(listed.find((l) => l.includes('limited partner'))).toMatch(
+      /\s+default\s+2000000\s+0\s+no$/,
+    );
+  });
+});
+
 describe('usage', () => {
   it('is stored by a flush, not per request, and `keys usage` prints it per day', async () => {
     now = Date.parse('2026-03-03T08:00:00Z');
@@ -314,6 +387,18 @@ describe('trusted documents', () => {
       );
       expect(byExtension.body.data.chip.name).toMatch(/H20\b/);
     }
+    // Over GET too.
+    const params = new URLSearchParams({
+      documentId: documentHash(CHIP),
+      variables: JSON.stringify({ slug: 'b200' }),
+    });
+    const get = await gateway.app.yoga.fetch(`http://chipgate.test/graphql?${params}`, {
+      headers: { accept: 'application/graphql-response+json', ...persisted.headers },
+    });
+    expect(get.status).toBe(200);
+    expect(await get.json()).toEqual({
+      data: { chip: { name: 'NVIDIA B200 (HGX)', tpp: expect.any(Number) } },
+    });
   });
 
   it('an unknown id is PERSISTED_QUERY_NOT_IN_LIST; a persisted-only key sending text is PERSISTED_QUERY_ONLY', async () => {
