@@ -119,6 +119,7 @@ function useSubscriptionLimits(): Plugin<Context> {
 export function createApp(deps: AppDependencies): App {
   const logger = deps.logger ?? silentLogger;
   const access = new Access({
+    logger,
     ...deps.access,
     db: deps.db,
     config: deps.access?.config ?? accessConfigOf(loadEnv({})),

@@ -407,6 +407,12 @@ describe('trusted documents', () => {
     expect(unknown.body.errors.map((e: any) => e.extensions.code)).toEqual([
       'PERSISTED_QUERY_NOT_IN_LIST',
     ]);
+    const notAString = await post({ documentId: 123 }, persisted.headers);
+    expect(notAString.status).toBe(400);
+    expect(notAString.body.errors[0]).toMatchObject({
+      message: expect.stringMatching(/^"documentId" must be a string/),
+      extensions: { code: 'BAD_REQUEST' },
+    });
     const text = await post({ query: READ }, persisted.headers);
     expect(text.status).toBe(403);
     expect(text.body.data).toBeUndefined();

@@ -16,7 +16,7 @@ import { RateLimitedError, type RateLimitInfo, type RateLimitReason } from '../e
 import { type CounterResult, Counters } from './counters.js';
 import { TrustedDocuments } from './documents.js';
 import { SubscriptionSlots } from './subscription-slots.js';
-import { UsageRecorder } from './usage.js';
+import { type UsageLogger, UsageRecorder } from './usage.js';
 
 /** The limits of one caller. */
 export interface Limits {
@@ -63,6 +63,8 @@ export interface AccessOptions {
   onRefused?: RefusedObserver | undefined;
   /** Told when Redis fails a command (memory takes over). */
   onRedisError?: (error: unknown) => void;
+  /** Where a failed usage flush is reported (it is retried with the next one). */
+  logger?: UsageLogger;
 }
 
 /** The APQ store interface of yoga's APQ plugin. */
@@ -102,7 +104,7 @@ export class Access {
       clock: this.clock,
       ...(options.onRedisError ? { onRedisError: options.onRedisError } : {}),
     });
-    this.usage = new UsageRecorder(options.db, this.clock);
+    this.usage = new UsageRecorder(options.db, this.clock, options.logger);
     this.documents = new TrustedDocuments(options.db);
     this.apqStore = apqStore(options.config, options.redis, options.onRedisError);
   }

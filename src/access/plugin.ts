@@ -266,7 +266,13 @@ export function useTrustedDocuments(access: Access): Plugin[] {
       const extensions = params.extensions as Record<string, unknown> | undefined;
       const hash = apqHash(extensions);
       const documentId = (params as { documentId?: unknown }).documentId;
-      if (documentId !== undefined || !hash) return;
+      if (documentId !== undefined && documentId !== null && typeof documentId !== 'string') {
+        throw createGraphQLError(
+          '"documentId" must be a string: the SHA-256 (64 hex characters) of a registered trusted document.',
+          { extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } } },
+        );
+      }
+      if (documentId || !hash) return;
       if (persistedOnly || (await access.documents.find(hash, keyIdOf(request)))) {
         const { persistedQuery: _apq, ...rest } = extensions ?? {};
         setParams({ ...params, extensions: rest, documentId: hash } as typeof params);
