@@ -83,6 +83,22 @@ describe('concurrent subscriptions', () => {
   });
 });
 
+describe('persisted-only keys over WebSocket', () => {
+  it('cannot run query text there either', async () => {
+    const db = gateway.running.db.db;
+    const key = await createKey(db, ['read'], 'persisted only, socket');
+    await db.execute(sql`update api_keys set persisted_only = true where id = ${key.id}`);
+    const client = wsClient(gateway.url, { authorization: key.headers.authorization });
+    const text = subscribeWs(client, '{ company(slug: "nvidia") { name } }');
+    await text.waitForComplete();
+    expect(text.results.flatMap((r) => r.errors ?? []).map((e) => e.extensions?.code)).toEqual([
+      'PERSISTED_QUERY_ONLY',
+    ]);
+    expect(text.results.some((r) => r.data)).toBe(false);
+    await client.dispose();
+  });
+});
+
 describe('automatic persisted queries', () => {
   it("Apollo Client's persisted-queries link: miss, register, hit", async () => {
     const sent: { body: any; status: number; code?: string }[] = [];
