@@ -136,7 +136,7 @@ afterAll(async () => {
 describe('two gateways on the shared Redis (127.0.0.1:6379)', () => {
   beforeAll(async () => {
     [a, b] = await pairOn('redis://127.0.0.1:6379');
-  });
+  }, 180_000);
 
   it('5 requests through A and 1 through B exhaust one budget of 6', async () => {
     expect(await sequence([a, a, a, a, a, b, b, a], 0, 1)).toEqual([
@@ -157,7 +157,7 @@ describe('two gateways on a Redis of their own', () => {
     redisPort = await freePort();
     redis = await startRedis(redisPort);
     [c, d] = await pairOn(`redis://127.0.0.1:${redisPort}`);
-  });
+  }, 180_000);
 
   it('Redis stopped: both keep answering and log it; Redis back: the budget is shared again', async () => {
     if (!redis) throw new Error('no redis');
@@ -184,5 +184,5 @@ describe('two gateways on a Redis of their own', () => {
       [200, '0'],
       [429, '0'],
     ]);
-  });
+  }, 90_000);
 });

@@ -121,7 +121,8 @@ describe('schema:check', () => {
       gateway.logs.filter((l) => l.msg.startsWith('a registered trusted document')),
     ).toHaveLength(1);
     expect(await gateway.stop()).toEqual({ code: 0, signal: null });
-  });
+    // A gateway process starts within it, on a busy machine.
+  }, 120_000);
 
   it('passes on an added field', async () => {
     const withoutViewer = oldSchemaFile((fields) =>
