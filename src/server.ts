@@ -80,7 +80,7 @@ export async function startGateway(
   }
   // Shared limits: without Redis (or while it is down) each instance counts on its own.
   const redis: RedisConnection | undefined = env.CHIPGATE_REDIS_URL
-    ? connectRedis(env.CHIPGATE_REDIS_URL, log)
+    ? await connectRedis(env.CHIPGATE_REDIS_URL, log)
     : undefined;
   // Counting from the first request in Redis when it is there; not waiting long when it is not.
   await redis?.connected(3_000);

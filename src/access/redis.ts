@@ -5,7 +5,7 @@
  * queue) and callers fall back to per-instance memory; ioredis keeps reconnecting, and the
  * shared state is used again as soon as it is back. Both transitions are logged once.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 /** The logger shape used here (pino satisfies it). */
 export interface RedisLogger {
@@ -25,10 +25,12 @@ export interface RedisConnection {
 }
 
 /**
- * Connects to `url` (redis:// or rediss://). Never rejects: an unreachable server is logged
- * and retried in the background (every 0.2 s at first, at most every 2 s).
+ * Connects to `url` (redis:// or rediss://). Never rejects for an unreachable server: that is
+ * logged and retried in the background (every 0.2 s at first, at most every 2 s). ioredis is
+ * loaded only here, so a gateway without Redis does not load it.
  */
-export function connectRedis(url: string, logger: RedisLogger): RedisConnection {
+export async function connectRedis(url: string, logger: RedisLogger): Promise<RedisConnection> {
+  const { Redis } = await import('ioredis');
   const client = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
