@@ -58,7 +58,7 @@ async function addKeys(
   const handle = await openDatabase({
     databaseUrl: env.DATABASE_URL,
     pgliteDir: env.CHIPGATE_PGLITE_DIR,
-    poolMax: 1,
+    poolMax: 2,
   });
   try {
     const ids: number[] = [];

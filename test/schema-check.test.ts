@@ -61,7 +61,7 @@ describe('schema:check', () => {
     const handle = await openDatabase({
       databaseUrl: database.env.DATABASE_URL,
       pgliteDir: database.env.CHIPGATE_PGLITE_DIR,
-      poolMax: 1,
+      poolMax: 2,
     });
     try {
       // Registered while the old schema had `legacyChips`.

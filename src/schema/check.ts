@@ -76,7 +76,7 @@ async function registeredDocuments(
     handle = await openDatabase({
       databaseUrl: env.DATABASE_URL,
       pgliteDir: env.CHIPGATE_PGLITE_DIR,
-      poolMax: 1,
+      poolMax: 2,
     });
   } catch (error) {
     return { note: `cannot read registered trusted documents: ${(error as Error).message}` };
