@@ -91,6 +91,9 @@ async function startGateway(
       CHIPGATE_FEDERAL_REGISTER_RATE: '1000',
       CHIPGATE_SEC_RATE: '1000',
       CHIPGATE_NEWS_RATE: '1000',
+      // Nor the partner limits of one anonymous client.
+      CHIPGATE_ANON_RATE_LIMIT: '1000000',
+      CHIPGATE_ANON_COST_LIMIT: '1000000000',
       ...vars,
     },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -121,6 +121,10 @@ class Target {
         DATABASE_URL: databaseUrl,
         CHIPGATE_LOG_LEVEL: 'warn',
         NODE_ENV: 'production',
+        // Thousands of subscribers from one address: lift the anonymous partner limits.
+        CHIPGATE_ANON_RATE_LIMIT: '1000000',
+        CHIPGATE_ANON_COST_LIMIT: '1000000000',
+        CHIPGATE_ANON_MAX_SUBSCRIPTIONS: '100000',
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

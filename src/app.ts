@@ -8,11 +8,18 @@ import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { ValidationContext } from 'graphql';
 import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
-import { authenticate } from './auth.js';
+import { Access, type AccessOptions } from './access/index.js';
+import {
+  accessContext,
+  useIntrospectionControl,
+  usePartnerAccess,
+  useTrustedDocuments,
+} from './access/plugin.js';
 import { operationLimitError } from './builder.js';
 import { type Context, createContext, type QueryLimits } from './context.js';
 import { databaseErrorReason, isDatabaseUnavailable } from './db/availability.js';
 import type { Database } from './db/client.js';
+import { accessConfigOf, loadEnv } from './env.js';
 import { maskError, QueryTooComplexError } from './errors.js';
 import { useHttpEdges } from './http.js';
 import { type Metrics, useMetricsEndpoint } from './metrics.js';
@@ -63,6 +70,11 @@ export interface AppDependencies {
    * feed. Without it every read is executed.
    */
   responseCache?: ResponseCache;
+  /**
+   * Partner access: limit settings (default: the configuration's defaults), Redis for shared
+   * counters, a clock, and `onRefused`, told about every request refused by a limit.
+   */
+  access?: Partial<Omit<AccessOptions, 'db'>>;
 }
 
 /** Default request body limit: 1 MiB, far above any real query (the token limit is 5000). */
@@ -79,6 +91,8 @@ export interface AppLogger {
 /** The built app. */
 export interface App {
   yoga: YogaServerInstance<Record<string, unknown>, Context>;
+  /** Partner access state: limit counters, usage (flush it on shutdown), trusted documents. */
+  access: Access;
 }
 
 const silentLogger: AppLogger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -131,27 +145,6 @@ function useOperationLimits(): Plugin<Context> {
   };
 }
 
-/**
- * The `Authorization` value of an HTTP request, or of a WebSocket connection: its
- * `connectionParams.authorization` (or `Authorization`; a value that is not a string counts as
- * a malformed key), else the upgrade request's `Authorization` header.
- */
-function authorizationOf(initial: {
-  request?: Request;
-  connectionParams?: Record<string, unknown>;
-  req?: { headers: Record<string, string | string[] | undefined> };
-}): string | null {
-  const params = initial.connectionParams;
-  const value = params?.authorization ?? params?.Authorization;
-  if (value !== undefined && value !== null)
-    return typeof value === 'string' ? value : String(value);
-  if (initial.req) {
-    const header = initial.req.headers.authorization;
-    return typeof header === 'string' ? header : null;
-  }
-  return initial.request?.headers.get('authorization') ?? null;
-}
-
 /** Creates the yoga app: schema, context per request, limits, error masking, CORS, health. */
 export function createApp(deps: AppDependencies): App {
   const logger = deps.logger ?? silentLogger;
@@ -164,6 +157,12 @@ export function createApp(deps: AppDependencies): App {
       : undefined;
   const { responseCache } = deps;
   if (responseCache) deps.events.onChange((change) => void responseCache.onChange(change));
+  const access = new Access({
+    logger,
+    ...deps.access,
+    db: deps.db,
+    config: deps.access?.config ?? accessConfigOf(loadEnv({})),
+  });
   let graphiqlPage: string | undefined;
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
@@ -195,13 +194,14 @@ export function createApp(deps: AppDependencies): App {
     // A bad key fails the whole request with UNAUTHENTICATED (401), even for a read.
     // Over WebSocket there is no per-operation request: the key comes in the connection's
     // `connection_init` payload (`connectionParams.authorization`), see src/ws.ts.
+    // HTTP requests were authenticated and counted as they arrived (`usePartnerAccess`).
     context: async (initial) =>
       createContext({
         db: deps.db,
         limits: deps.limits,
         events: deps.events,
         ...(deps.sources ? { sources: deps.sources } : {}),
-        viewer: await authenticate(deps.db, authorizationOf(initial)),
+        ...(await accessContext(access, deps.db, initial)),
       }),
     maskedErrors: {
       maskError,
@@ -245,8 +245,12 @@ export function createApp(deps: AppDependencies): App {
         ? [useMetricsEndpoint(deps.metrics.registry, deps.db), ...deps.metrics.plugins()]
         : []),
       useHttpEdges(deps.corsOrigins),
+      ...useTrustedDocuments(access),
+      useIntrospectionControl(access),
       ...armorPlugins(deps.limits),
       useOperationLimits(),
+      // After the operation limits: an operation they refuse is not charged.
+      usePartnerAccess(access, deps.db),
       ...(planner ? [planner.plugin()] : []),
       useSharedSubscriptionExecution(planner?.execute),
       useSourceProvenance(),
@@ -266,5 +270,5 @@ export function createApp(deps: AppDependencies): App {
       }),
     ],
   });
-  return { yoga };
+  return { yoga, access };
 }

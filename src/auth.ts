@@ -11,7 +11,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Viewer } from './context.js';
 import { findApiKeyByHash, touchApiKey } from './db/api-keys.js';
 import type { Database } from './db/client.js';
-import type { ApiKeyScope } from './db/schema.js';
+import { type ApiKeyScope, apiKeyScope } from './db/schema.js';
 import { UnauthenticatedError } from './errors.js';
 
 /** Every key starts with this, so leaked keys are easy to recognise (and to scan for). */
@@ -38,15 +38,15 @@ export function generateKey(): GeneratedKey {
   return { key, prefix: key.slice(0, SHOWN_PREFIX_LENGTH), keyHash: hashKey(key) };
 }
 
-/** The scopes a key may carry, for validating `keys create --scope`. */
-export const API_KEY_SCOPES: readonly ApiKeyScope[] = ['read', 'write', 'metrics'];
+/** The scopes a key may carry (the `api_key_scope` enum), for validating `keys create --scope`. */
+export const API_KEY_SCOPES: readonly ApiKeyScope[] = apiKeyScope.enumValues;
 
 const anonymous: Viewer = { kind: 'anonymous' };
 
 /**
  * Resolves who is calling from an `Authorization` header value (`Bearer <key>`).
  * - No value (null, undefined or blank): the anonymous viewer (reads are open).
- * - A valid, unrevoked key: the API-key viewer with the key's id, name and scopes; its
+ * - A valid, unrevoked key: the API-key viewer with the key's id, name, scopes and own limits; its
  *   `last_used_at` is refreshed at most once a minute.
  * - Anything else (another scheme, a malformed, unknown or revoked key): throws
  *   `UnauthenticatedError` (code `UNAUTHENTICATED`), even for a read, so a partner learns that
@@ -84,5 +84,37 @@ export async function authenticate(
     !record.lastUsedAt ||
     Date.now() - record.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_SECONDS * 1000;
   if (stale) await touchApiKey(db, record.id, LAST_USED_RESOLUTION_SECONDS);
-  return { kind: 'apiKey', id: record.id, name: record.name, scopes: record.scopes };
+  return {
+    kind: 'apiKey',
+    id: record.id,
+    name: record.name,
+    scopes: record.scopes,
+    limits: {
+      rateLimit: record.rateLimit,
+      costLimit: record.costLimit,
+      maxSubscriptions: record.maxSubscriptions,
+      persistedOnly: record.persistedOnly,
+    },
+  };
+}
+
+/**
+ * The `Authorization` value of an HTTP request, or of a WebSocket connection: its
+ * `connectionParams.authorization` (or `Authorization`; a value that is not a string counts as
+ * a malformed key), else the upgrade request's `Authorization` header.
+ */
+export function authorizationOf(initial: {
+  request?: Request;
+  connectionParams?: Record<string, unknown>;
+  req?: { headers: Record<string, string | string[] | undefined> };
+}): string | null {
+  const params = initial.connectionParams;
+  const value = params?.authorization ?? params?.Authorization;
+  if (value !== undefined && value !== null)
+    return typeof value === 'string' ? value : String(value);
+  if (initial.req) {
+    const header = initial.req.headers.authorization;
+    return typeof header === 'string' ? header : null;
+  }
+  return initial.request?.headers.get('authorization') ?? null;
 }

@@ -10,6 +10,7 @@ import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { getTableConfig } from 'drizzle-orm/pg-core';
 import {
+  type DocumentNode,
   type ExecutionArgs,
   GraphQLError,
   getOperationAST,
@@ -93,6 +94,62 @@ function tooComplex(
 }
 
 /**
+/** Depth and cost of an operation, as the complexity limits judge them. */
+export interface OperationComplexity {
+  depth: number;
+  complexity: number;
+}
+
+/**
+ * Computed complexities by document, then by operation name and variables: partner dashboards
+ * send the same few operations with the same few variable sets, so a request seldom walks its
+ * document again. A thrown error (a page size or cursor out of range) is kept too.
+ */
+const complexities = new WeakMap<DocumentNode, Map<string, OperationComplexity | GraphQLError>>();
+const MAX_COMPLEXITIES_PER_DOCUMENT = 64;
+
+/**
+ * Depth and cost of the operation `args` selects, with its variables: the numbers the
+ * complexity limits judge (each field costs 1, connections multiply their selection by their
+ * page size). Undefined when the document has no such operation. Throws `BadUserInputError`
+ * for connection arguments out of range or cursors the list did not issue.
+ */
+export function operationComplexity(
+  args: Pick<ExecutionArgs, 'document' | 'operationName' | 'schema' | 'variableValues'> & {
+    contextValue?: unknown;
+  },
+): OperationComplexity | undefined {
+  const operation = getOperationAST(args.document, args.operationName);
+  if (!operation) return undefined;
+  const variables = (args.variableValues ?? {}) as Record<string, unknown>;
+  let byVariables = complexities.get(args.document);
+  if (!byVariables) {
+    byVariables = new Map();
+    complexities.set(args.document, byVariables);
+  }
+  const key = `${args.operationName ?? ''}\u0000${JSON.stringify(variables)}`;
+  let result = byVariables.get(key);
+  if (!result) {
+    const fragments = args.document.definitions.filter(
+      (definition) => definition.kind === Kind.FRAGMENT_DEFINITION,
+    );
+    try {
+      result = complexityFromQuery(
+        { kind: Kind.DOCUMENT, definitions: [operation, ...fragments] },
+        { schema: args.schema, ctx: (args.contextValue ?? {}) as Context, variables },
+      );
+    } catch (error) {
+      if (!(error instanceof GraphQLError)) throw error;
+      result = error;
+    }
+    if (byVariables.size >= MAX_COMPLEXITIES_PER_DOCUMENT) byVariables.clear();
+    byVariables.set(key, result);
+  }
+  if (result instanceof GraphQLError) throw result;
+  return result;
+}
+
+/**
  * Why an operation may not run, or undefined: its depth or cost over the limits
  * (`QUERY_TOO_COMPLEX`), or a page size or cursor the contract refuses (`BAD_USER_INPUT`,
  * thrown by the connections' complexity functions). Checked once per operation before
@@ -107,19 +164,14 @@ export function operationLimitError(args: ExecutionArgs): GraphQLError | undefin
   const variables = (args.variableValues ?? {}) as Record<string, unknown>;
   const coerced = getVariableValues(args.schema, operation.variableDefinitions ?? [], variables);
   if (coerced.errors) return undefined;
-  const fragments = args.document.definitions.filter(
-    (definition) => definition.kind === Kind.FRAGMENT_DEFINITION,
-  );
-  let result: { depth: number; complexity: number };
+  let result: OperationComplexity | undefined;
   try {
-    result = complexityFromQuery(
-      { kind: Kind.DOCUMENT, definitions: [operation, ...fragments] },
-      { schema: args.schema, ctx, variables },
-    );
+    result = operationComplexity(args);
   } catch (error) {
     if (error instanceof GraphQLError) return error;
     throw error;
   }
+  if (!result) return undefined;
   const limits = { maxDepth: ctx.limits.maxDepth, maxComplexity: ctx.limits.maxCost };
   if (result.depth > ctx.limits.maxDepth) return tooComplex('depth', { ...result, ...limits });
   if (result.complexity > ctx.limits.maxCost) return tooComplex('cost', { ...result, ...limits });

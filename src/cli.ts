@@ -3,9 +3,12 @@
  *
  *   migrate   apply the migrations in drizzle/ to the configured database
  *   seed      migrate, then load the seed dataset (idempotent: only missing rows are added)
- *   keys create --name N --scope write [--scope read]   create an API key; the key is printed
- *             once, alone on the last line of stdout
- *   keys list             list keys (id, name, prefix, scopes, dates; never the key or its hash)
+ *   keys create --name N --scope write [--scope read] [limits]   create an API key; the key is
+ *             printed once, alone on the last line of stdout
+ *   keys update <id> [limits]   change a key's limits
+ *   keys usage <id> [--days N]  requests, cost and errors per day
+ *   keys list             list keys (id, name, prefix, scopes, dates, limits; never the key or its hash)
+ *   documents add|list|remove   trusted documents (see cli-documents.ts)
  *   keys revoke <id>      revoke a key (it stops authenticating at once)
  *   sync federal-register [--since YYYY-MM-DD] [--page-size N]
  *             migrate, then upsert BIS documents of the Federal Register as policy decisions
@@ -18,12 +21,26 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { API_KEY_SCOPES, generateKey } from './auth.js';
-import { insertApiKey, listApiKeys, revokeApiKey } from './db/api-keys.js';
+import { parseId, printTable } from './cli-common.js';
+import {
+  DOCUMENTS_USAGE,
+  type DocumentsCommand,
+  parseDocumentsCommand,
+  runDocumentsCommand,
+} from './cli-documents.js';
+import {
+  type ApiKeyLimitSettings,
+  insertApiKey,
+  listApiKeys,
+  revokeApiKey,
+  updateApiKeyLimits,
+} from './db/api-keys.js';
 import { type Database, openDatabase } from './db/client.js';
 import { DirectoryLockedError } from './db/lock.js';
 import { runMigrations } from './db/migrate.js';
 import type { ApiKeyScope } from './db/schema.js';
 import { seed } from './db/seed.js';
+import { usageOfKey } from './db/usage.js';
 import { ConfigError, loadEnv, sourcesConfigOf } from './env.js';
 import { FEDERAL_REGISTER_POLICY, FederalRegisterClient } from './sources/federal-register.js';
 import { Source } from './sources/http.js';
@@ -35,13 +52,24 @@ const USAGE = `Usage: npm run chipgate -- <command>
 Commands:
   migrate   Apply the database migrations (drizzle/) to the configured database.
   seed      Migrate, then load the seed dataset; only rows that are missing are added.
-  keys create --name NAME --scope write [--scope read]
+  keys create --name NAME --scope write [--scope read] [LIMITS]
             Create an API key. The key is printed once, alone on the last line of
             stdout; only its hash is stored. --scope may be repeated (read, write).
+            LIMITS override the configured defaults for this key:
+            --rate-limit N (requests/min), --cost-limit N (query cost/min),
+            --max-subscriptions N (open at once), --persisted-only (registered
+            trusted documents only).
+  keys update ID LIMITS
+            Change a key's limits; "default" returns one to the configured default
+            (--rate-limit default); --no-persisted-only lifts --persisted-only.
+  keys usage ID [--days N]
+            Requests, query cost and errors per day (UTC) of the last N days
+            (default 7), as the gateways stored them (about once a minute).
   keys list
-            List keys: id, name, prefix, scopes, created, last used, revoked.
+            List keys: id, name, prefix, scopes, dates, limits.
   keys revoke ID
             Revoke the key with this id; requests with it get UNAUTHENTICATED.
+${DOCUMENTS_USAGE}
   sync federal-register [--since YYYY-MM-DD] [--page-size N]
             Migrate, then page through the Federal Register's BIS documents published
             since the date (default 2022-10-01) and upsert each as a policy decision
@@ -64,20 +92,27 @@ export async function runCli(
     out(USAGE);
     return command ? 0 : 2;
   }
-  if (!['migrate', 'seed', 'keys', 'sync'].includes(command)) {
+  if (!['migrate', 'seed', 'keys', 'sync', 'documents'].includes(command)) {
     err(`chipgate: unknown command "${command}".\n\n${USAGE}`);
     return 2;
   }
   let keysCommand: KeysCommand | undefined;
   let syncOptions: SyncArguments | undefined;
-  if (command === 'keys' || command === 'sync') {
-    const parsed = command === 'keys' ? parseKeysCommand(rest) : parseSyncArguments(rest);
+  let documentsCommand: DocumentsCommand | undefined;
+  if (command === 'keys' || command === 'sync' || command === 'documents') {
+    const parsed =
+      command === 'keys'
+        ? parseKeysCommand(rest)
+        : command === 'sync'
+          ? parseSyncArguments(rest)
+          : parseDocumentsCommand(rest);
     if (typeof parsed === 'string') {
       err(`chipgate: ${parsed}\n\n${USAGE}`);
       return 2;
     }
     if (command === 'keys') keysCommand = parsed as KeysCommand;
-    else syncOptions = parsed as SyncArguments;
+    else if (command === 'sync') syncOptions = parsed as SyncArguments;
+    else documentsCommand = parsed as DocumentsCommand;
   } else if (rest.length > 0) {
     err(`chipgate: "${command}" takes no arguments (got ${rest.join(' ')}).`);
     return 2;
@@ -110,6 +145,7 @@ export async function runCli(
   try {
     await runMigrations(handle);
     if (keysCommand) return await runKeysCommand(handle.db, keysCommand, out, err);
+    if (documentsCommand) return await runDocumentsCommand(handle.db, documentsCommand, out, err);
     if (command === 'migrate') {
       out(`Migrations applied to ${handle.description}.`);
       return 0;
@@ -130,13 +166,52 @@ export async function runCli(
 }
 
 /** A parsed `keys` subcommand. */
-type KeysCommand =
-  | { action: 'create'; name: string; scopes: ApiKeyScope[] }
+export type KeysCommand =
+  | { action: 'create'; name: string; scopes: ApiKeyScope[]; limits: Partial<ApiKeyLimitSettings> }
+  | { action: 'update'; id: number; limits: Partial<ApiKeyLimitSettings> }
+  | { action: 'usage'; id: number; days: number }
   | { action: 'list' }
   | { action: 'revoke'; id: number };
 
+const LIMIT_FLAGS = {
+  '--rate-limit': { column: 'rateLimit', what: 'requests per minute', min: 1 },
+  '--cost-limit': { column: 'costLimit', what: 'query cost per minute', min: 1 },
+  '--max-subscriptions': { column: 'maxSubscriptions', what: 'open subscriptions', min: 0 },
+} as const;
+const LIMIT_USAGE =
+  '--rate-limit N, --cost-limit N, --max-subscriptions N (or "default"), --persisted-only, --no-persisted-only';
+
+/**
+ * Reads a limit flag at `args[i]` into `limits` (`default` clears it: `update` only).
+ * Returns how many arguments it used (0: not a limit flag), or an error message.
+ */
+function parseLimitFlag(
+  command: string,
+  args: string[],
+  i: number,
+  limits: Partial<ApiKeyLimitSettings>,
+): number | string {
+  const flag = args[i] ?? '';
+  if (flag === '--persisted-only' || flag === '--no-persisted-only') {
+    limits.persistedOnly = flag === '--persisted-only';
+    return 1;
+  }
+  if (!(flag in LIMIT_FLAGS)) return 0;
+  const { column, what, min } = LIMIT_FLAGS[flag as keyof typeof LIMIT_FLAGS];
+  const value = args[i + 1];
+  if (value === 'default' && command === 'update') {
+    limits[column] = null;
+    return 2;
+  }
+  if (!value || !/^\d{1,10}$/.test(value) || Number(value) < min || Number(value) > 2_147_483_647) {
+    return `"keys ${command}": ${flag} takes ${what}, a whole number from ${min}${command === 'update' ? ' (or "default")' : ''}.`;
+  }
+  limits[column] = Number(value);
+  return 2;
+}
+
 /** Parses `keys ...` arguments; returns an error message for bad usage. */
-function parseKeysCommand(args: string[]): KeysCommand | string {
+export function parseKeysCommand(args: string[]): KeysCommand | string {
   const [action, ...rest] = args;
   if (action === 'list') {
     return rest.length === 0
@@ -145,25 +220,64 @@ function parseKeysCommand(args: string[]): KeysCommand | string {
   }
   if (action === 'revoke') {
     const [id, ...extra] = rest;
-    if (!id || extra.length > 0 || !/^[1-9]\d{0,9}$/.test(id) || Number(id) > 2_147_483_647) {
+    const parsed = parseId(id);
+    if (parsed === undefined || extra.length > 0) {
       return '"keys revoke" takes one key id (a positive whole number, see "keys list").';
     }
-    return { action, id: Number(id) };
+    return { action, id: parsed };
+  }
+  if (action === 'usage') {
+    const [id, flag, value, ...extra] = rest;
+    const parsed = parseId(id);
+    const days = flag === undefined ? 7 : Number(value);
+    if (
+      parsed === undefined ||
+      extra.length > 0 ||
+      (flag !== undefined &&
+        (flag !== '--days' || !/^\d+$/.test(value ?? '') || days < 1 || days > 366))
+    ) {
+      return '"keys usage" takes one key id and optionally --days N (1-366, default 7).';
+    }
+    return { action, id: parsed, days };
+  }
+  if (action === 'update') {
+    const [id, ...flags] = rest;
+    const parsed = parseId(id);
+    if (parsed === undefined) return '"keys update" takes a key id, then the limits to change.';
+    const limits: Partial<ApiKeyLimitSettings> = {};
+    for (let i = 0; i < flags.length; ) {
+      const used = parseLimitFlag('update', flags, i, limits);
+      if (typeof used === 'string') return used;
+      if (used === 0)
+        return `"keys update" takes ${LIMIT_USAGE} (got ${flags.slice(i).join(' ')}).`;
+      i += used;
+    }
+    if (Object.keys(limits).length === 0) {
+      return `"keys update" needs at least one change: ${LIMIT_USAGE}.`;
+    }
+    return { action, id: parsed, limits };
   }
   if (action !== 'create') {
     return action
-      ? `unknown keys command "${action}" (create, list or revoke).`
-      : 'keys: say create, list or revoke.';
+      ? `unknown keys command "${action}" (create, update, usage, list or revoke).`
+      : 'keys: say create, update, usage, list or revoke.';
   }
   let name: string | undefined;
   const scopes = new Set<ApiKeyScope>();
-  for (let i = 0; i < rest.length; i++) {
+  const limits: Partial<ApiKeyLimitSettings> = {};
+  for (let i = 0; i < rest.length; ) {
+    const used = parseLimitFlag('create', rest, i, limits);
+    if (typeof used === 'string') return used;
+    if (used > 0) {
+      i += used;
+      continue;
+    }
     const flag = rest[i];
     const value = rest[i + 1];
     if ((flag !== '--name' && flag !== '--scope') || value === undefined) {
-      return `"keys create" takes --name NAME and --scope SCOPE (got ${rest.slice(i).join(' ')}).`;
+      return `"keys create" takes --name NAME and --scope SCOPE, and optionally ${LIMIT_USAGE} (got ${rest.slice(i).join(' ')}).`;
     }
-    i++;
+    i += 2;
     if (flag === '--name') {
       if (name !== undefined) return '"keys create": give --name once.';
       if (value.trim() === '' || value.length > 200) {
@@ -177,14 +291,16 @@ function parseKeysCommand(args: string[]): KeysCommand | string {
     }
   }
   if (name === undefined) return '"keys create" needs --name NAME (who or what uses the key).';
-  if (scopes.size === 0) return '"keys create" needs at least one --scope (read or write).';
-  return { action, name, scopes: API_KEY_SCOPES.filter((scope) => scopes.has(scope)) };
+  if (scopes.size === 0) {
+    return `"keys create" needs at least one --scope (${API_KEY_SCOPES.join(', ')}).`;
+  }
+  return { action, name, scopes: API_KEY_SCOPES.filter((scope) => scopes.has(scope)), limits };
 }
 
 const when = (date: Date | null) => (date ? date.toISOString() : '-');
 
 /** Runs a parsed `keys` command against an open, migrated database. */
-async function runKeysCommand(
+export async function runKeysCommand(
   db: Database,
   command: KeysCommand,
   out: (line: string) => void,
@@ -197,9 +313,10 @@ async function runKeysCommand(
       prefix: generated.prefix,
       keyHash: generated.keyHash,
       scopes: command.scopes,
+      ...command.limits,
     });
     out(
-      `Created API key ${id} "${command.name}" (scopes: ${command.scopes.join(', ')}). ` +
+      `Created API key ${id} "${command.name}" (scopes: ${command.scopes.join(', ')}) with ${describeLimits(command.limits)}. ` +
         'Store it now: it is not shown again. Send it as "Authorization: Bearer <key>".',
     );
     out(generated.key);
@@ -207,8 +324,21 @@ async function runKeysCommand(
   }
   if (command.action === 'list') {
     const keys = await listApiKeys(db);
-    const rows = [
-      ['ID', 'NAME', 'PREFIX', 'SCOPES', 'CREATED', 'LAST USED', 'REVOKED'],
+    const limit = (value: number | null) => (value === null ? 'default' : String(value));
+    printTable(out, [
+      [
+        'ID',
+        'NAME',
+        'PREFIX',
+        'SCOPES',
+        'CREATED',
+        'LAST USED',
+        'REVOKED',
+        'RATE/MIN',
+        'COST/MIN',
+        'SUBS',
+        'PERSISTED ONLY',
+      ],
       ...keys.map((key) => [
         String(key.id),
         key.name,
@@ -217,17 +347,35 @@ async function runKeysCommand(
         when(key.createdAt),
         when(key.lastUsedAt),
         when(key.revokedAt),
+        limit(key.rateLimit),
+        limit(key.costLimit),
+        limit(key.maxSubscriptions),
+        key.persistedOnly ? 'yes' : 'no',
       ]),
-    ];
-    const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => row[i]?.length ?? 0)));
-    for (const row of rows) {
-      out(
-        row
-          .map((cell, i) => cell.padEnd(widths?.[i] ?? 0))
-          .join('  ')
-          .trimEnd(),
-      );
+    ]);
+    return 0;
+  }
+  if (command.action === 'update') {
+    if (!(await updateApiKeyLimits(db, command.id, command.limits))) {
+      err(`chipgate: no API key with id ${command.id} (see "keys list").`);
+      return 1;
     }
+    out(`Updated API key ${command.id}: ${describeLimits(command.limits, true)}.`);
+    return 0;
+  }
+  if (command.action === 'usage') {
+    const keys = await listApiKeys(db);
+    if (!keys.some((key) => key.id === command.id)) {
+      err(`chipgate: no API key with id ${command.id} (see "keys list").`);
+      return 1;
+    }
+    const since = new Date(Date.now() - (command.days - 1) * 86_400_000).toISOString().slice(0, 10);
+    const rows = await usageOfKey(db, command.id, since);
+    printTable(out, [
+      ['DAY', 'REQUESTS', 'COST', 'ERRORS'],
+      ...rows.map((row) => [row.day, String(row.requests), String(row.cost), String(row.errors)]),
+    ]);
+    if (rows.length === 0) out(`(no usage recorded since ${since})`);
     return 0;
   }
   const outcome = await revokeApiKey(db, command.id);
@@ -241,6 +389,25 @@ async function runKeysCommand(
       : `API key ${command.id} was already revoked.`,
   );
   return 0;
+}
+
+/**
+ * "rate limit 600/min, cost limit default, ..." for the limits a command sets; `onlyGiven`
+ * leaves out the ones it does not change (`keys update`).
+ */
+function describeLimits(limits: Partial<ApiKeyLimitSettings>, onlyGiven = false): string {
+  const parts: string[] = [];
+  const add = (label: string, value: number | null | undefined, unit = '') => {
+    if (value === undefined && onlyGiven) return;
+    parts.push(`${label} ${value === undefined || value === null ? 'default' : `${value}${unit}`}`);
+  };
+  add('rate limit', limits.rateLimit, '/min');
+  add('cost limit', limits.costLimit, '/min');
+  add('max subscriptions', limits.maxSubscriptions);
+  if (limits.persistedOnly !== undefined || !onlyGiven) {
+    parts.push(limits.persistedOnly ? 'persisted-only' : 'any operation');
+  }
+  return parts.join(', ');
 }
 
 /** Arguments of `sync`. */

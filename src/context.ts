@@ -2,6 +2,8 @@
  * The per-request GraphQL context: the database, DataLoaders (fresh per request, so batching
  * and caching never cross requests), and the viewer.
  */
+import type { Access } from './access/index.js';
+import type { ApiKeyLimitSettings } from './db/api-keys.js';
 import type { Database } from './db/client.js';
 import type { ApiKeyScope } from './db/schema.js';
 import { Loaders } from './loaders.js';
@@ -10,11 +12,18 @@ import { forRequest, noSources, type RequestSources, type Sources } from './sour
 
 /**
  * Who is calling: anonymous (no `Authorization` header; reads are open), or the API key the
- * request presented (see `authenticate` in auth.ts), with its row id, name and scopes.
+ * request presented (see `authenticate` in auth.ts), with its row id, name, scopes and own
+ * limits (null: the configured default).
  */
 export type Viewer =
   | { kind: 'anonymous' }
-  | { kind: 'apiKey'; id: number; name: string; scopes: ApiKeyScope[] };
+  | {
+      kind: 'apiKey';
+      id: number;
+      name: string;
+      scopes: ApiKeyScope[];
+      limits: ApiKeyLimitSettings;
+    };
 
 /** Per-operation limits (see the README's configuration table). */
 export interface QueryLimits {
@@ -39,6 +48,10 @@ export interface Context {
   viewer: Viewer;
   /** This instance's event hub: subscriptions register here. */
   events: EventHub;
+  /** Partner access: limits and usage of callers (see `Query.viewer`). */
+  access?: Access;
+  /** Who the limits count this request against (an API key, or a client address). */
+  subject?: string;
 }
 
 /** What a context is built from: long-lived parts of the app, plus who is calling. */
@@ -50,6 +63,10 @@ export interface ContextParts {
   sources?: Sources;
   /** Who `authenticate` said is calling (default: anonymous). */
   viewer?: Viewer;
+  /** Partner access: limits and usage (see `Query.viewer`). */
+  access?: Access;
+  /** Who the limits count this request against. */
+  subject?: string;
 }
 
 /** Builds a fresh context for one request (or one subscription event stream). */
@@ -60,6 +77,8 @@ export function createContext(parts: ContextParts): Context {
     events: parts.events,
     sources: forRequest(parts.sources ?? noSources()),
     viewer: parts.viewer ?? { kind: 'anonymous' },
+    ...(parts.access ? { access: parts.access } : {}),
+    ...(parts.subject ? { subject: parts.subject } : {}),
     loaders: new Loaders(() => context),
   };
   return context;

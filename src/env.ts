@@ -134,6 +134,26 @@ const boolean = z.preprocess(
     .transform((value) => value === 'true' || value === '1'),
 );
 
+/** A Redis URL (`redis://` or `rediss://`, TLS). */
+const redisUrl = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'redis:' || url.protocol === 'rediss:') && !!url.hostname;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'expected a URL like redis://127.0.0.1:6379 (or rediss:// for TLS)' },
+);
+
+/** Concurrent subscriptions, 0 (none allowed) to 100000. */
+const subscriptionCount = z.coerce
+  .number({ error: 'expected a subscription count between 0 and 100000' })
+  .int({ error: 'expected a subscription count between 0 and 100000' })
+  .min(0, { error: 'expected a subscription count between 0 and 100000' })
+  .max(100_000, { error: 'expected a subscription count between 0 and 100000' });
+
 /** The schema of every variable chipgate reads, with its default. */
 export const envSchema = z.object({
   CHIPGATE_HOST: z
@@ -216,23 +236,45 @@ export const envSchema = z.object({
   ),
   CHIPGATE_NEWS_MAX_ITEMS: positiveInt('an item count between 1 and 10000', 10_000).default(500),
   CHIPGATE_RESPONSE_CACHE_TTL_S: cacheSeconds.default(0),
-  CHIPGATE_REDIS_URL: z
-    .string()
-    .refine(
-      (value) => {
-        try {
-          const url = new URL(value);
-          return url.protocol === 'redis:' || url.protocol === 'rediss:';
-        } catch {
-          return false;
-        }
-      },
-      { error: 'expected a URL like redis://host:6379 (or rediss:// for TLS)' },
-    )
-    .optional(),
-  CHIPGATE_REDIS_PREFIX: z.string().min(1).default('chipgate:'),
   OTEL_EXPORTER_OTLP_ENDPOINT: baseUrl.optional(),
   OTEL_SERVICE_NAME: z.string().min(1).default('chipgate'),
+  // Partner access: limits per key and per anonymous client address, shared through Redis.
+  NODE_ENV: z.string().optional(),
+  CHIPGATE_REDIS_URL: redisUrl.optional(),
+  CHIPGATE_REDIS_PREFIX: z
+    .string()
+    .regex(/^[\w:.-]{1,64}$/, { error: 'expected 1-64 letters, digits, or _ : . -' })
+    .default('chipgate:'),
+  CHIPGATE_TRUST_PROXY: z.coerce
+    .number({ error: 'expected a number of proxies between 0 and 10' })
+    .int({ error: 'expected a number of proxies between 0 and 10' })
+    .min(0, { error: 'expected a number of proxies between 0 and 10' })
+    .max(10, { error: 'expected a number of proxies between 0 and 10' })
+    .default(0),
+  CHIPGATE_KEY_RATE_LIMIT: positiveInt(
+    'requests per minute between 1 and 1000000',
+    1_000_000,
+  ).default(600),
+  CHIPGATE_KEY_COST_LIMIT: positiveInt(
+    'a cost per minute between 1 and 1000000000',
+    1_000_000_000,
+  ).default(2_000_000),
+  CHIPGATE_KEY_MAX_SUBSCRIPTIONS: subscriptionCount.default(20),
+  CHIPGATE_ANON_RATE_LIMIT: positiveInt(
+    'requests per minute between 1 and 1000000',
+    1_000_000,
+  ).default(60),
+  CHIPGATE_ANON_COST_LIMIT: positiveInt(
+    'a cost per minute between 1 and 1000000000',
+    1_000_000_000,
+  ).default(200_000),
+  CHIPGATE_ANON_MAX_SUBSCRIPTIONS: subscriptionCount.default(5),
+  CHIPGATE_INTROSPECTION: z
+    .enum(['on', 'keys', 'off'], { error: 'expected on, keys or off' })
+    .optional(),
+  CHIPGATE_APQ_MAX: positiveInt('an entry count between 1 and 1000000', 1_000_000).default(1_000),
+  CHIPGATE_APQ_TTL_S: positiveInt('seconds between 1 and 2592000', 2_592_000).default(86_400),
+  CHIPGATE_USAGE_FLUSH_S: positiveInt('seconds between 1 and 3600', 3_600).default(60),
 });
 
 /** Parsed configuration, see `envSchema` and the README's configuration table. */
@@ -336,4 +378,30 @@ export function responseCacheOptionsOf(env: Env) {
       news: env.CHIPGATE_NEWS_CACHE_TTL_S * 1000,
     },
   };
+}
+
+/**
+ * Partner access settings (see `AccessConfig` in `access/config.ts`): default limits for keys
+ * and for anonymous callers, Redis, proxies to trust, introspection (default `keys` when
+ * `NODE_ENV=production`, else `on`), the APQ store and the usage flush interval.
+ */
+export function accessConfigOf(env: Env) {
+  return {
+    keyDefaults: {
+      requestsPerMinute: env.CHIPGATE_KEY_RATE_LIMIT,
+      costPerMinute: env.CHIPGATE_KEY_COST_LIMIT,
+      maxSubscriptions: env.CHIPGATE_KEY_MAX_SUBSCRIPTIONS,
+    },
+    anonymous: {
+      requestsPerMinute: env.CHIPGATE_ANON_RATE_LIMIT,
+      costPerMinute: env.CHIPGATE_ANON_COST_LIMIT,
+      maxSubscriptions: env.CHIPGATE_ANON_MAX_SUBSCRIPTIONS,
+    },
+    redisUrl: env.CHIPGATE_REDIS_URL,
+    redisPrefix: env.CHIPGATE_REDIS_PREFIX,
+    trustProxy: env.CHIPGATE_TRUST_PROXY,
+    introspection: env.CHIPGATE_INTROSPECTION ?? (env.NODE_ENV === 'production' ? 'keys' : 'on'),
+    apq: { max: env.CHIPGATE_APQ_MAX, ttlSeconds: env.CHIPGATE_APQ_TTL_S },
+    usageFlushSeconds: env.CHIPGATE_USAGE_FLUSH_S,
+  } as const;
 }

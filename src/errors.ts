@@ -27,6 +27,12 @@ export const ErrorCode = {
   GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
   /** The database is unreachable or did not answer in time (HTTP 503 with `Retry-After`). */
   DATABASE_UNAVAILABLE: 'DATABASE_UNAVAILABLE',
+  /** A persisted-only API key sent query text instead of a registered document's id. */
+  PERSISTED_QUERY_ONLY: 'PERSISTED_QUERY_ONLY',
+  /** The `documentId` is not a trusted document registered for this caller. */
+  PERSISTED_QUERY_NOT_IN_LIST: 'PERSISTED_QUERY_NOT_IN_LIST',
+  /** Automatic persisted queries: the hash is not known yet; send the query with it. */
+  PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
 } as const;
 
 /** One of `ErrorCode`'s values. */
@@ -79,6 +85,39 @@ export class ForbiddenError extends GraphQLError {
   constructor(message: string, options: Omit<GraphQLErrorOptions, 'extensions'> = {}) {
     super(message, { ...options, extensions: { code: ErrorCode.FORBIDDEN } });
     this.name = 'ForbiddenError';
+  }
+}
+
+/** Which per-minute or concurrent limit refused a request. */
+export type RateLimitReason = 'REQUESTS' | 'COST' | 'SUBSCRIPTIONS';
+
+/** The numbers of a limit, as `extensions.rateLimit` shows them. */
+export interface RateLimitInfo {
+  /** The limit: requests or cost per minute, or concurrent subscriptions. */
+  limit: number;
+  /** What is left of it now (0 when refused). */
+  remaining: number;
+  /** When the budget is whole again (ISO 8601), or null for subscriptions (when one closes). */
+  resetAt: string | null;
+  reason: RateLimitReason;
+}
+
+/**
+ * The caller is over one of its limits (`extensions.rateLimit` says which). HTTP 429 with
+ * `Retry-After` (whole seconds until `resetAt`); nothing of the operation ran.
+ */
+export class RateLimitedError extends GraphQLError {
+  readonly rateLimit: RateLimitInfo;
+  constructor(message: string, rateLimit: RateLimitInfo, retryAfterSeconds: number) {
+    super(message, {
+      extensions: {
+        code: ErrorCode.RATE_LIMITED,
+        rateLimit,
+        http: { status: 429, headers: { 'retry-after': String(retryAfterSeconds) } },
+      },
+    });
+    this.name = 'RateLimitedError';
+    this.rateLimit = rateLimit;
   }
 }
 

@@ -130,6 +130,8 @@ export function useHttpEdges(corsOrigins: readonly string[]): Plugin {
           const params = new URL(req.url, 'http://localhost').searchParams;
           return {
             query: params.get('query') || undefined,
+            // A registered trusted document's id (see `useTrustedDocuments`).
+            documentId: params.get('documentId') || undefined,
             operationName: params.get('operationName') || undefined,
             variables: jsonSearchParam(params, 'variables'),
             extensions: jsonSearchParam(params, 'extensions'),

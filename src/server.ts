@@ -7,12 +7,16 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
+import { brokenDocuments, operationNameOf } from './access/documents.js';
+import type { Access } from './access/index.js';
+import { connectRedis, type RedisConnection } from './access/redis.js';
 import { createApp } from './app.js';
 import { type DatabaseHandle, openDatabase } from './db/client.js';
 import { DirectoryLockedError } from './db/lock.js';
 import { isEmpty, runMigrations } from './db/migrate.js';
 import { seed } from './db/seed.js';
 import {
+  accessConfigOf,
   ConfigError,
   type Env,
   loadEnv,
@@ -39,6 +43,8 @@ export interface RunningGateway {
   metrics: Metrics;
   /** `http://host:port/metrics` of the separate metrics port, when `CHIPGATE_METRICS_PORT` is set. */
   metricsUrl: string | undefined;
+  /** Partner access state (limit counters, subscription slots, usage). */
+  access: Access;
   /** Stops accepting, waits for requests in flight (up to the shutdown timeout), closes the DB. */
   stop: () => Promise<void>;
 }
@@ -84,6 +90,7 @@ export async function startGateway(
     throw error;
   }
 
+  await warnAboutBrokenDocuments(db, log);
   const sources = createSources(sourcesConfigOf(env), log, metrics.sources);
   for (const { source, reason } of sources.disabled) {
     log.warn({ source }, `source off: ${reason}`);
@@ -92,7 +99,13 @@ export async function startGateway(
     ...responseCacheOptionsOf(env),
     logger: log,
   });
-  const { yoga } = createApp({
+  // Shared limits: without Redis (or while it is down) each instance counts on its own.
+  const redis: RedisConnection | undefined = env.CHIPGATE_REDIS_URL
+    ? await connectRedis(env.CHIPGATE_REDIS_URL, log)
+    : undefined;
+  // Counting from the first request in Redis when it is there; not waiting long when it is not.
+  await redis?.connected(3_000);
+  const { yoga, access } = createApp({
     db: db.db,
     events,
     sources,
@@ -104,7 +117,9 @@ export async function startGateway(
     logger: log,
     metrics,
     ...(responseCache ? { responseCache } : {}),
+    access: { config: accessConfigOf(env), redis: redis?.client, onRefused: metrics.onRefused },
   });
+  access.usage.start(env.CHIPGATE_USAGE_FLUSH_S);
 
   // Responses not yet finished; when shutting down, they tell the client to close the connection.
   const inFlight = new Set<ServerResponse>();
@@ -136,6 +151,8 @@ export async function startGateway(
     // Release the database (and its directory lock) for a caller that stays alive.
     try {
       await events.close();
+      await access.close();
+      await redis?.close();
       await yoga.dispose();
       await sources.close();
     } finally {
@@ -220,6 +237,9 @@ export async function startGateway(
         metricsServer.closeAllConnections();
         await metricsClosed;
       }
+      // Usage counted since the last flush is stored before the database closes.
+      await access.close();
+      await redis?.close();
       await yoga.dispose();
       await sources.close();
       await responseCache?.close();
@@ -235,8 +255,24 @@ export async function startGateway(
     webSocketConnections: () => webSocket.connections,
     metrics,
     metricsUrl,
+    access,
     stop,
   };
+}
+
+/** Logs every registered trusted document that no longer validates against this schema. */
+async function warnAboutBrokenDocuments(db: DatabaseHandle, log: pino.Logger): Promise<void> {
+  for (const { row, error } of await brokenDocuments(db.db, schema)) {
+    log.warn(
+      {
+        hash: row.hash,
+        apiKeyId: row.apiKeyId,
+        operation: operationNameOf(row.document),
+        error,
+      },
+      'a registered trusted document no longer validates: requests with its id will fail',
+    );
+  }
 }
 
 async function main() {

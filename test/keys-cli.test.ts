@@ -129,11 +129,13 @@ describe('keys command line', () => {
     const listed = await chipgate('keys', 'list');
     expect(listed.code).toBe(0);
     const table = listed.stdout.trimEnd().split('\n');
-    expect(table[0]).toMatch(/^ID\s+NAME\s+PREFIX\s+SCOPES\s+CREATED\s+LAST USED\s+REVOKED$/);
+    expect(table[0]).toMatch(
+      /^ID\s+NAME\s+PREFIX\s+SCOPES\s+CREATED\s+LAST USED\s+REVOKED\s+RATE\/MIN\s+COST\/MIN\s+SUBS\s+PERSISTED ONLY$/,
+    );
     const writerRow = table.find((line) => line.includes('ci writer')) ?? '';
     expect(writerRow).toMatch(
       new RegExp(
-        `^${writeId}\\s+ci writer\\s+${writeKey.slice(0, 10)}\\s+write\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+-\\s+-$`,
+        `^${writeId}\\s+ci writer\\s+${writeKey.slice(0, 10)}\\s+write\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+-\\s+-\\s+default\\s+default\\s+default\\s+no$`,
       ),
     );
     expect(table.find((line) => line.includes('dashboard'))).toMatch(/\sread\s/);
@@ -155,7 +157,9 @@ describe('keys command line', () => {
     const lastUsed = (await chipgate('keys', 'list')).stdout
       .split('\n')
       .find((line) => line.includes('ci writer'));
-    expect(lastUsed).toMatch(/\s\d{4}-\d\d-\d\dT\S+\s+\d{4}-\d\d-\d\dT\S+\s+-$/);
+    expect(lastUsed).toMatch(
+      /\s\d{4}-\d\d-\d\dT\S+\s+\d{4}-\d\d-\d\dT\S+\s+-\s+default\s+default\s+default\s+no$/,
+    );
 
     const revoke = await chipgate('keys', 'revoke', String(writeId));
     expect(revoke).toMatchObject({ code: 0, stdout: `Revoked API key ${writeId}.\n` });
@@ -173,7 +177,7 @@ describe('keys command line', () => {
     const revokedRow = (await chipgate('keys', 'list')).stdout
       .split('\n')
       .find((line) => line.includes('ci writer'));
-    expect(revokedRow).toMatch(/\s\d{4}-\d\d-\d\dT\S+$/);
+    expect(revokedRow).toMatch(/\s\d{4}-\d\d-\d\dT\S+\s+default\s+default\s+default\s+no$/);
   }, 120_000);
 
   it('refuses bad usage with exit code 2 and says why, writing nothing', async () => {
@@ -198,6 +202,20 @@ describe('keys command line', () => {
       [['keys', 'revoke'], /takes one key id/],
       [['keys', 'list', 'extra'], /takes no arguments/],
       [['keys', 'rotate'], /unknown keys command "rotate"/],
+      [
+        ['keys', 'create', '--name', 'x', '--scope', 'read', '--rate-limit', '0'],
+        /--rate-limit takes requests per minute, a whole number from 1/,
+      ],
+      [
+        ['keys', 'create', '--name', 'x', '--scope', 'read', '--cost-limit', 'default'],
+        /--cost-limit takes query cost per minute/,
+      ],
+      [['keys', 'update', '1'], /"keys update" needs at least one change/],
+      [['keys', 'update', '1', '--max-subscriptions', '-1'], /--max-subscriptions takes/],
+      [['keys', 'update', 'x', '--rate-limit', '5'], /"keys update" takes a key id/],
+      [['keys', 'usage', '1', '--days', '0'], /--days N \(1-366, default 7\)/],
+      [['documents', 'add'], /"documents add" takes \[--key ID\] and one manifest file/],
+      [['documents', 'remove', 'abc'], /takes one document hash/],
     ];
     expect(await cli(['keys', 'list'])).toBe(0);
     const before = out.splice(0);

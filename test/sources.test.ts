@@ -11,6 +11,7 @@ import { ConfigError, loadEnv } from '../src/env.js';
 import { createSources, type Sources, type SourcesConfig } from '../src/sources/index.js';
 import { stripHtml } from '../src/sources/news.js';
 import {
+  accessConfig,
   createTestGateway,
   defaultLimits,
   executeOn,
@@ -55,6 +56,7 @@ function appWith(config: SourcesConfig) {
     limits: defaultLimits(),
     corsOrigins: [],
     graphiql: false,
+    access: { config: accessConfig() },
   });
   return {
     sources,

@@ -6,8 +6,19 @@ import { asc, eq, sql } from 'drizzle-orm';
 import type { Database } from './client.js';
 import { type ApiKeyScope, apiKeys } from './schema.js';
 
+/**
+ * A key's own limits. Null limits mean "the configured default for keys"; `persistedOnly`
+ * keys may run registered trusted documents only.
+ */
+export interface ApiKeyLimitSettings {
+  rateLimit: number | null;
+  costLimit: number | null;
+  maxSubscriptions: number | null;
+  persistedOnly: boolean;
+}
+
 /** A key as `keys list` shows it (never the hash). */
-export interface ApiKeyListing {
+export interface ApiKeyListing extends ApiKeyLimitSettings {
   id: number;
   name: string;
   prefix: string;
@@ -17,20 +28,33 @@ export interface ApiKeyListing {
   revokedAt: Date | null;
 }
 
-/** What authentication needs of a key row. */
-export interface ApiKeyRecord {
+/** What authentication needs of a key row (and what `Query.viewer` shows of it). */
+export interface ApiKeyRecord extends ApiKeyLimitSettings {
   id: number;
   name: string;
   scopes: ApiKeyScope[];
   keyHash: string;
+  createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
 }
 
-/** Inserts a key by its hash; returns the new row's id. */
+const limitColumns = {
+  rateLimit: apiKeys.rateLimit,
+  costLimit: apiKeys.costLimit,
+  maxSubscriptions: apiKeys.maxSubscriptions,
+  persistedOnly: apiKeys.persistedOnly,
+};
+
+/** Inserts a key by its hash, with its own limits if any; returns the new row's id. */
 export async function insertApiKey(
   db: Database,
-  key: { name: string; prefix: string; keyHash: string; scopes: ApiKeyScope[] },
+  key: {
+    name: string;
+    prefix: string;
+    keyHash: string;
+    scopes: ApiKeyScope[];
+  } & Partial<ApiKeyLimitSettings>,
 ): Promise<number> {
   const [row] = await db.insert(apiKeys).values(key).returning({ id: apiKeys.id });
   if (!row) throw new Error('insertApiKey: no row returned');
@@ -48,6 +72,7 @@ export function listApiKeys(db: Database): Promise<ApiKeyListing[]> {
       createdAt: apiKeys.createdAt,
       lastUsedAt: apiKeys.lastUsedAt,
       revokedAt: apiKeys.revokedAt,
+      ...limitColumns,
     })
     .from(apiKeys)
     .orderBy(asc(apiKeys.id));
@@ -71,6 +96,27 @@ export async function revokeApiKey(
   return 'revoked';
 }
 
+/**
+ * Changes a key's limits (only the settings given; a null limit returns to the default).
+ * Returns false when there is no key with this id.
+ */
+export async function updateApiKeyLimits(
+  db: Database,
+  id: number,
+  changes: Partial<ApiKeyLimitSettings>,
+): Promise<boolean> {
+  if (Object.keys(changes).length === 0) {
+    const [row] = await db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.id, id));
+    return !!row;
+  }
+  const rows = await db
+    .update(apiKeys)
+    .set(changes)
+    .where(eq(apiKeys.id, id))
+    .returning({ id: apiKeys.id });
+  return rows.length > 0;
+}
+
 /** The key whose hash is `keyHash` (hex SHA-256), or undefined. One indexed lookup. */
 export async function findApiKeyByHash(
   db: Database,
@@ -82,8 +128,10 @@ export async function findApiKeyByHash(
       name: apiKeys.name,
       scopes: apiKeys.scopes,
       keyHash: apiKeys.keyHash,
+      createdAt: apiKeys.createdAt,
       lastUsedAt: apiKeys.lastUsedAt,
       revokedAt: apiKeys.revokedAt,
+      ...limitColumns,
     })
     .from(apiKeys)
     .where(eq(apiKeys.keyHash, keyHash));
@@ -102,4 +150,16 @@ export async function touchApiKey(
   await db.execute(sql`update api_keys set last_used_at = now()
     where id = ${id}
       and (last_used_at is null or last_used_at < now() - make_interval(secs => ${resolutionSeconds}))`);
+}
+
+/** When a key was created and last used (for `Query.viewer`); undefined when it is gone. */
+export async function findApiKeyDates(
+  db: Database,
+  id: number,
+): Promise<{ createdAt: Date; lastUsedAt: Date | null } | undefined> {
+  const [row] = await db
+    .select({ createdAt: apiKeys.createdAt, lastUsedAt: apiKeys.lastUsedAt })
+    .from(apiKeys)
+    .where(eq(apiKeys.id, id));
+  return row;
 }

@@ -18,6 +18,7 @@ import './source-info.js';
 import './federal-register.js';
 import './financials.js';
 import './news.js';
+import './viewer.js';
 
 /** The executable schema, types sorted by name so the printed SDL is stable. */
 export const schema = lexicographicSortSchema(builder.toSchema());

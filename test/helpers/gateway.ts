@@ -3,10 +3,11 @@
  * behaviour. Transport tests start the real server instead (see `server.ts` helpers).
  */
 import type { ExecutionResult } from 'graphql';
+import type { AccessOptions } from '../../src/access/index.js';
 import { type App, type AppLogger, createApp } from '../../src/app.js';
 import type { QueryLimits } from '../../src/context.js';
 import type { DatabaseHandle } from '../../src/db/client.js';
-import { loadEnv, queryLimitsOf } from '../../src/env.js';
+import { accessConfigOf, loadEnv, queryLimitsOf } from '../../src/env.js';
 import { EventHub } from '../../src/pubsub/hub.js';
 import { createSources, type Sources, type SourcesConfig } from '../../src/sources/index.js';
 import { createTestDatabase, StatementLog, type TestDatabase } from './database.js';
@@ -14,6 +15,24 @@ import { createTestDatabase, StatementLog, type TestDatabase } from './database.
 /** The limits a default configuration gives. */
 export function defaultLimits(): QueryLimits {
   return queryLimitsOf(loadEnv({}));
+}
+
+/**
+ * Partner limits lifted far above what any test sends, so only tests about limits meet them
+ * (they set their own). Configuration variables, for gateways started from an environment.
+ */
+export const LIFTED_LIMITS: Record<string, string> = {
+  CHIPGATE_ANON_RATE_LIMIT: '1000000',
+  CHIPGATE_ANON_COST_LIMIT: '1000000000',
+  CHIPGATE_ANON_MAX_SUBSCRIPTIONS: '100000',
+  CHIPGATE_KEY_RATE_LIMIT: '1000000',
+  CHIPGATE_KEY_COST_LIMIT: '1000000000',
+  CHIPGATE_KEY_MAX_SUBSCRIPTIONS: '100000',
+};
+
+/** The partner access settings of `LIFTED_LIMITS` plus `vars` (e.g. introspection). */
+export function accessConfig(vars: Record<string, string> = {}) {
+  return accessConfigOf(loadEnv({ ...LIFTED_LIMITS, ...vars }));
 }
 
 /** A GraphQL response with its HTTP status. */
@@ -53,6 +72,7 @@ export function appOn(
     limits: defaultLimits(),
     corsOrigins: [],
     graphiql: false,
+    access: { config: accessConfig() },
     ...options,
   });
 }
@@ -86,6 +106,8 @@ export async function createTestGateway(
     sources?: SourcesConfig;
     /** The read path (default: the planner, as the gateway runs). */
     planner?: 'on' | 'off';
+    /** Partner access settings (default: `accessConfig()`), clock, observer. */
+    access?: Partial<Omit<AccessOptions, 'db'>>;
   } = {},
 ): Promise<TestGateway> {
   const statements = new StatementLog();
@@ -103,6 +125,7 @@ export async function createTestGateway(
     corsOrigins: options.corsOrigins ?? [],
     graphiql: true,
     ...(options.planner ? { planner: options.planner } : {}),
+    access: { config: accessConfig(), ...options.access },
   });
   return {
     database,
@@ -113,6 +136,7 @@ export async function createTestGateway(
     execute: (query, variables, headers) => executeOn(app, query, variables, headers),
     async close() {
       await events.close();
+      await app.access.close();
       await app.yoga.dispose();
       await sources?.close();
       await database.close();

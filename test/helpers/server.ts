@@ -20,6 +20,7 @@ import { seed } from '../../src/db/seed.js';
 import { loadEnv } from '../../src/env.js';
 import { type RunningGateway, startGateway } from '../../src/server.js';
 import { backend, createTestDatabase } from './database.js';
+import { LIFTED_LIMITS } from './gateway.js';
 
 /** The repository root (the child's working directory). */
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -119,7 +120,7 @@ export async function startInProcessGateway(
   const database = await gatewayDatabase();
   // loadEnv refuses port 0 (CHIPGATE_PORT must be 1-65535); the parsed value can still be 0.
   const env = {
-    ...loadEnv({ CHIPGATE_LOG_LEVEL: 'silent', ...database.env, ...vars }),
+    ...loadEnv({ CHIPGATE_LOG_LEVEL: 'silent', ...LIFTED_LIMITS, ...database.env, ...vars }),
     CHIPGATE_HOST: '127.0.0.1',
     CHIPGATE_PORT: 0,
   };
@@ -205,7 +206,13 @@ function childEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
     if (key.startsWith('CHIPGATE_') || key === 'DATABASE_URL' || key === 'NODE_OPTIONS') continue;
     env[key] = value;
   }
-  return { ...env, NODE_ENV: 'production', CHIPGATE_HOST: '127.0.0.1', ...vars };
+  return {
+    ...env,
+    NODE_ENV: 'production',
+    CHIPGATE_HOST: '127.0.0.1',
+    ...LIFTED_LIMITS,
+    ...vars,
+  };
 }
 
 function describeExit({ code, signal }: ExitStatus): string {

@@ -1,0 +1,355 @@
+/**
+ * The yoga plugins of partner access:
+ *
+ * - `usePartnerAccess`: authenticates every GraphQL HTTP request as it arrives (before any
+ *   cache can answer it) and counts it against the caller's requests per minute; charges each
+ *   operation's cost before it executes; holds a slot per open subscription. Refusals are
+ *   `RATE_LIMITED` (HTTP 429 with `Retry-After`), and nothing of the operation runs. Every
+ *   response carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`.
+ *   WebSocket operations (no HTTP request each) are counted when they execute.
+ * - `useTrustedDocuments`: runs registered documents by `documentId` (or APQ's hash) with yoga's
+ *   persisted-operations plugin, Automatic Persisted Queries with yoga's APQ plugin, and keeps
+ *   persisted-only keys to registered documents.
+ * - `useIntrospectionControl`: `__schema`/`__type` and "Did you mean" hints only for the
+ *   callers `CHIPGATE_INTROSPECTION` allows.
+ */
+import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
+import { useAPQ } from '@graphql-yoga/plugin-apq';
+import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
+import { type ExecutionArgs, GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
+import { createGraphQLError, isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { authenticate, authorizationOf } from '../auth.js';
+import { operationComplexity } from '../builder.js';
+import type { Context, Viewer } from '../context.js';
+import type { Database } from '../db/client.js';
+import { ErrorCode } from '../errors.js';
+import type { Access, EffectiveLimits } from './index.js';
+
+/** What the HTTP admission learned about a request. */
+interface Admission {
+  viewer: Viewer;
+  subject: string;
+  limits: EffectiveLimits;
+  /** The request counter after this request (for the RateLimit-* headers). */
+  requests: { limit: number; remaining: number; resetAt: number };
+}
+
+const admissions = new WeakMap<Request, Admission>();
+/** Contexts of WebSocket operations, counted when they execute. */
+const uncounted = new WeakSet<object>();
+
+/** The server context node:http gives yoga (and graphql-ws its upgrade request). */
+interface NodeServerContext {
+  req?: {
+    socket?: { remoteAddress?: string | undefined };
+    headers: Record<string, string | string[] | undefined>;
+  };
+}
+
+/**
+ * The client's address: the socket's peer, or with `trustProxy` = N proxies in front, the
+ * address the outermost trusted proxy saw (N entries from the right of `X-Forwarded-For`,
+ * counting the peer). Spoofed entries further left are ignored.
+ */
+export function clientAddress(
+  peer: string | undefined,
+  forwardedFor: string | null | undefined,
+  trustProxy: number,
+): string {
+  const socket = peer ?? 'unknown';
+  if (trustProxy === 0 || !forwardedFor) return socket;
+  const chain = [
+    ...forwardedFor
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean),
+    socket,
+  ];
+  return chain[Math.max(0, chain.length - 1 - trustProxy)] ?? socket;
+}
+
+function headerOf(req: NodeServerContext['req'], name: string): string | undefined {
+  const value = req?.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+/**
+ * The viewer and limit subject of a context. HTTP requests were admitted when they arrived;
+ * a WebSocket operation is authenticated here (from its connection's key) and counted when it
+ * executes. For `createApp`'s context factory.
+ */
+export async function accessContext(
+  access: Access,
+  db: Database,
+  initial: Record<string, unknown> & NodeServerContext & { request?: Request },
+): Promise<{ viewer: Viewer; subject: string; access: Access }> {
+  const admitted = initial.request ? admissions.get(initial.request) : undefined;
+  if (admitted) return { viewer: admitted.viewer, subject: admitted.subject, access };
+  const viewer = await authenticate(
+    db,
+    authorizationOf(initial as Parameters<typeof authorizationOf>[0]),
+  );
+  const address = clientAddress(
+    initial.req?.socket?.remoteAddress,
+    headerOf(initial.req, 'x-forwarded-for'),
+    access.config.trustProxy,
+  );
+  return { viewer, subject: access.subjectOf(viewer, address), access };
+}
+
+/** Marks a WebSocket operation's context to be counted when it executes. */
+function needsCount(context: object, initial: { request?: Request; params?: unknown }) {
+  if (!initial.request && initial.params) uncounted.add(context);
+}
+
+/** The RateLimit-* headers of a request counter. */
+function rateLimitHeaders(
+  counter: { limit: number; remaining: number; resetAt: number },
+  now: number,
+): Record<string, string> {
+  return {
+    'ratelimit-limit': String(counter.limit),
+    'ratelimit-remaining': String(counter.remaining),
+    'ratelimit-reset': String(Math.max(0, Math.ceil((counter.resetAt - now) / 1000))),
+  };
+}
+
+/** Charges an operation before it runs; returns the refusal, if any. */
+async function admitOperation(
+  access: Access,
+  args: ExecutionArgs,
+  subscription: boolean,
+): Promise<{ error: GraphQLError } | { release?: () => void }> {
+  const ctx = args.contextValue as Context;
+  const viewer = ctx.viewer;
+  const subject = ctx.subject ?? access.subjectOf(viewer, 'unknown');
+  const limits = access.limitsOf(viewer);
+  const keyId = viewer.kind === 'apiKey' ? viewer.id : null;
+  if (uncounted.has(ctx)) {
+    uncounted.delete(ctx);
+    const requests = await access.counters.countRequest(subject, limits.requestsPerMinute);
+    if (keyId !== null) access.usage.record(keyId, { requests: 1 });
+    if (!requests.allowed) return { error: access.refusal(viewer, 'REQUESTS', requests) };
+  }
+  const trusted = access.documents.of(args.document);
+  if (limits.persistedOnly && !trusted) return { error: persistedOnlyError() };
+  let cost = trusted?.cost ?? null;
+  if (cost === null) {
+    try {
+      const result = operationComplexity(args);
+      // Over the per-operation limits: the complexity limits refuse it before any SQL runs.
+      const tooComplex =
+        !result || result.depth > ctx.limits.maxDepth || result.complexity > ctx.limits.maxCost;
+      cost = tooComplex ? 0 : result.complexity;
+    } catch {
+      // Arguments out of range: execution answers BAD_USER_INPUT before any SQL runs.
+      cost = 0;
+    }
+  }
+  if (cost > 0) {
+    const charged = await access.counters.add('COST', subject, cost, limits.costPerMinute);
+    if (!charged.allowed) return { error: access.refusal(viewer, 'COST', charged) };
+    if (keyId !== null) access.usage.record(keyId, { cost });
+  }
+  if (!subscription) return {};
+  const lease = await access.slots.acquire(subject, limits.maxSubscriptions);
+  if (!lease) {
+    return {
+      error: access.refusal(viewer, 'SUBSCRIPTIONS', {
+        limit: limits.maxSubscriptions,
+        remaining: 0,
+        resetAt: null,
+      }),
+    };
+  }
+  return { release: () => lease.release() };
+}
+
+/** Partner limits on every request and operation (see the module comment). */
+export function usePartnerAccess(access: Access, db: Database): Plugin<Context> {
+  return {
+    async onRequestParse({ request, serverContext }) {
+      const req = (serverContext as NodeServerContext | undefined)?.req;
+      const viewer = await authenticate(db, request.headers.get('authorization'));
+      const address = clientAddress(
+        req?.socket?.remoteAddress,
+        request.headers.get('x-forwarded-for'),
+        access.config.trustProxy,
+      );
+      const subject = access.subjectOf(viewer, address);
+      const limits = access.limitsOf(viewer);
+      const requests = await access.counters.countRequest(subject, limits.requestsPerMinute);
+      admissions.set(request, { viewer, subject, limits, requests });
+      if (viewer.kind === 'apiKey') access.usage.record(viewer.id, { requests: 1 });
+      if (!requests.allowed) throw access.refusal(viewer, 'REQUESTS', requests);
+    },
+    onContextBuilding({ context }) {
+      needsCount(context, context as { request?: Request; params?: unknown });
+    },
+    async onExecute({ args, setResultAndStopExecution }) {
+      const admitted = await admitOperation(access, args, false);
+      if ('error' in admitted) setResultAndStopExecution({ errors: [admitted.error] });
+    },
+    async onSubscribe({ args, setResultAndStopExecution }) {
+      const admitted = await admitOperation(access, args, true);
+      if ('error' in admitted) {
+        setResultAndStopExecution({ errors: [admitted.error] });
+        return undefined;
+      }
+      const release = admitted.release;
+      return {
+        onSubscribeResult({ result }) {
+          if (!isAsyncIterable(result)) {
+            release?.();
+            return undefined;
+          }
+          return { onEnd: () => release?.() };
+        },
+      };
+    },
+    onResultProcess({ request, result }) {
+      const admitted = admissions.get(request);
+      if (admitted?.viewer.kind !== 'apiKey') return;
+      const errors = (result as { errors?: readonly unknown[] }).errors;
+      if (Array.isArray(errors) && errors.length > 0) {
+        access.usage.record(admitted.viewer.id, { errors: 1 });
+      }
+    },
+    onResponse({ request, response }) {
+      const admitted = admissions.get(request);
+      if (!admitted) return;
+      for (const [name, value] of Object.entries(
+        rateLimitHeaders(admitted.requests, access.clock()),
+      )) {
+        response.headers.set(name, value);
+      }
+    },
+  } as Plugin<Context>;
+}
+
+function persistedOnlyError(): GraphQLError {
+  return createGraphQLError(
+    'This API key may run registered trusted documents only: send {"documentId": "<sha256>", "variables": {...}} instead of a query text.',
+    { extensions: { code: ErrorCode.PERSISTED_QUERY_ONLY, http: { status: 403 } } },
+  );
+}
+
+/** The APQ hash of a request's extensions (`persistedQuery: { version: 1, sha256Hash }`). */
+function apqHash(extensions: Record<string, unknown> | undefined): string | undefined {
+  const persisted = extensions?.persistedQuery as
+    | { version?: unknown; sha256Hash?: unknown }
+    | undefined;
+  return persisted?.version === 1 && typeof persisted.sha256Hash === 'string'
+    ? persisted.sha256Hash
+    : undefined;
+}
+
+/**
+ * Trusted documents and APQ (see the module comment). Routing of a request without query
+ * text: a `documentId` is a trusted document; an APQ hash is one too when it is registered
+ * for the caller, or when the caller is persisted-only (who gets no APQ); any other APQ hash
+ * goes to the APQ store (`PERSISTED_QUERY_NOT_FOUND` until the client sends the query).
+ */
+export function useTrustedDocuments(access: Access): Plugin[] {
+  const callerOf = (request: Request) => admissions.get(request);
+  const keyIdOf = (request: Request) => {
+    const viewer = callerOf(request)?.viewer;
+    return viewer?.kind === 'apiKey' ? viewer.id : null;
+  };
+  const route: Plugin = {
+    async onParams({ params, request, setParams }) {
+      const persistedOnly = callerOf(request)?.limits.persistedOnly ?? false;
+      if (params.query) {
+        if (persistedOnly) throw persistedOnlyError();
+        return;
+      }
+      const extensions = params.extensions as Record<string, unknown> | undefined;
+      const hash = apqHash(extensions);
+      const documentId = (params as { documentId?: unknown }).documentId;
+      if (documentId !== undefined && documentId !== null && typeof documentId !== 'string') {
+        throw createGraphQLError(
+          '"documentId" must be a string: the SHA-256 (64 hex characters) of a registered trusted document.',
+          { extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } } },
+        );
+      }
+      if (documentId || !hash) return;
+      if (persistedOnly || (await access.documents.find(hash, keyIdOf(request)))) {
+        const { persistedQuery: _apq, ...rest } = extensions ?? {};
+        setParams({ ...params, extensions: rest, documentId: hash } as typeof params);
+      }
+    },
+  };
+  return [
+    route,
+    useAPQ({ store: access.apqStore }) as Plugin,
+    usePersistedOperations({
+      extractPersistedOperationId: (params) => {
+        const id = (params as { documentId?: unknown }).documentId;
+        return typeof id === 'string' ? id : null;
+      },
+      getPersistedOperation: async (hash, request) =>
+        (await access.documents.find(hash, keyIdOf(request)))?.document ?? null,
+      allowArbitraryOperations: (request) => !(callerOf(request)?.limits.persistedOnly ?? false),
+      customErrors: {
+        notFound: {
+          message:
+            'PersistedQueryNotInList: no trusted document with this id is registered for this caller.',
+          extensions: { code: ErrorCode.PERSISTED_QUERY_NOT_IN_LIST, http: { status: 400 } },
+        },
+        persistedQueryOnly: () => persistedOnlyError(),
+        keyNotFound: {
+          message: 'Must provide query string.',
+          extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } },
+        },
+      },
+    }) as Plugin,
+  ];
+}
+
+/** Whether the caller of a validation may see the schema. */
+function mayIntrospect(access: Access, context: Record<string, unknown>): boolean {
+  const mode = access.config.introspection;
+  if (mode !== 'keys') return mode === 'on';
+  const request = context.request as Request | undefined;
+  const admitted = request ? admissions.get(request) : undefined;
+  if (admitted) return admitted.viewer.kind === 'apiKey';
+  // A WebSocket: a key given when it connected was checked then (a bad one closed it).
+  return !request && authorizationOf(context as Parameters<typeof authorizationOf>[0]) !== null;
+}
+
+const SUGGESTION = / ?Did you mean [^?]*\?/g;
+
+/**
+ * Introspection (`__schema`, `__type`) and "Did you mean" hints in validation errors, for the
+ * callers `CHIPGATE_INTROSPECTION` allows only (graphql-js' NoSchemaIntrospectionCustomRule;
+ * graphql-armor's suggestion blocking, plus enum-value hints it leaves).
+ */
+export function useIntrospectionControl(access: Access): Plugin {
+  const block = blockFieldSuggestionsPlugin({ mask: '' }) as {
+    onValidate: (payload: unknown) => unknown;
+  };
+  return {
+    onValidate(payload) {
+      if (mayIntrospect(access, payload.context as Record<string, unknown>)) return undefined;
+      payload.addValidationRule(NoSchemaIntrospectionCustomRule);
+      const armor = block.onValidate(payload) as
+        | ((end: {
+            valid: boolean;
+            result: readonly GraphQLError[];
+            setResult: (r: GraphQLError[]) => void;
+          }) => void)
+        | undefined;
+      return (end) => {
+        armor?.(end as never);
+        if (end.valid) return;
+        end.setResult(
+          end.result.map((error) => {
+            if (error instanceof GraphQLError)
+              error.message = error.message.replace(SUGGESTION, '');
+            return error;
+          }),
+        );
+      };
+    },
+  } as Plugin;
+}

@@ -1,0 +1,482 @@
+/**
+ * Partner access, in process: per-key request and cost limits (an injected clock moves the
+ * windows), `Query.viewer`, usage stored by flushes and printed by `keys usage`, trusted
+ * documents and persisted-only keys, introspection control. Transports (subscriptions, APQ
+ * with Apollo's client, Redis shared by two processes) are in partners-transport.test.ts.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentHash } from '../src/access/documents.js';
+import { queryRows } from '../src/db/client.js';
+import type { RateLimitReason } from '../src/errors.js';
+import { accessConfig, createTestGateway, type TestGateway } from './helpers/gateway.js';
+import { createKey, type TestKey } from './helpers/keys.js';
+import { NESTED_QUERY } from './helpers/queries.js';
+
+/** The injected clock: 2026-03-02T10:00:30Z, 30 s into a window. */
+let now = Date.parse('2026-03-02T10:00:30Z');
+const refused: { keyId: number | null; reason: RateLimitReason }[] = [];
+
+let gateway: TestGateway;
+let limited: TestKey;
+let other: TestKey;
+let costly: TestKey;
+beforeAll(async () => {
+  gateway = await createTestGateway({
+    access: {
+      config: accessConfig({ CHIPGATE_INTROSPECTION: 'keys' }),
+      clock: () => now,
+      onRefused: (event) => refused.push(event),
+    },
+  });
+  const db = gateway.database.db;
+  limited = await createKey(db, ['read'], 'five a minute');
+  other = await createKey(db, ['read'], 'unaffected');
+  costly = await createKey(db, ['read'], 'cost limited');
+  await db.execute(sql`update api_keys set rate_limit = 5 where id = ${limited.id}`);
+  // The reference query at first: 50 costs 47,351 on the seed data: one fits, two do not.
+  await db.execute(sql`update api_keys set cost_limit = 60000 where id = ${costly.id}`);
+});
+afterAll(async () => {
+  await gateway?.close();
+});
+
+const READ = '{ company(slug: "nvidia") { name } }';
+
+/** POSTs in process, returning the raw response (status, headers). */
+async function post(body: Record<string, unknown>, headers: Record<string, string> = {}) {
+  const response = await gateway.app.yoga.fetch('http://chipgate.test/graphql', {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json',
+      ...headers,
+    },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as any,
+  };
+}
+
+/** The statements sent that are not the API-key lookup (authentication) or its touch. */
+const nonAuthStatements = () =>
+  gateway.statements.statements.filter((statement) => !/"api_keys"|api_keys/.test(statement));
+
+describe('requests per minute', () => {
+  it('the 6th request of a 5/min key is a 429 with Retry-After and nothing executed', async () => {
+    refused.length = 0;
+    for (let i = 1; i <= 5; i++) {
+      const ok = await post({ query: READ }, limited.headers);
+      expect(ok.status).toBe(200);
+      expect(ok.body.data.company.name).toBe('NVIDIA Corporation');
+      expect(ok.headers.get('ratelimit-limit')).toBe('5');
+      expect(ok.headers.get('ratelimit-remaining')).toBe(String(5 - i));
+      expect(ok.headers.get('ratelimit-reset')).toBe('30');
+    }
+    gateway.statements.reset();
+    const sixth = await post({ query: READ }, limited.headers);
+    expect(sixth.status).toBe(429);
+    expect(sixth.headers.get('retry-after')).toBe('30');
+    expect(sixth.headers.get('ratelimit-remaining')).toBe('0');
+    expect(sixth.body.data).toBeUndefined();
+    expect(sixth.body.errors).toEqual([
+      {
+        message: 'This API key may send 5 requests per minute; retry after 30 s.',
+        extensions: {
+          code: 'RATE_LIMITED',
+          rateLimit: {
+            limit: 5,
+            remaining: 0,
+            resetAt: '2026-03-02T10:01:00.000Z',
+            reason: 'REQUESTS',
+          },
+        },
+      },
+    ]);
+    // Authentication read the key; the operation ran no SQL.
+    expect(nonAuthStatements()).toEqual([]);
+    expect(refused).toEqual([{ keyId: limited.id, reason: 'REQUESTS' }]);
+  });
+
+  it('a second key is unaffected, and the first works again after the reset', async () => {
+    const fine = await post({ query: READ }, other.headers);
+    expect(fine.status).toBe(200);
+    expect(fine.headers.get('ratelimit-limit')).toBe('1000000');
+    expect((await post({ query: READ }, limited.headers)).status).toBe(429);
+    now += 30_000; // 10:01:00, the next window
+    const again = await post({ query: READ }, limited.headers);
+    expect(again.status).toBe(200);
+    expect(again.body.data.company.name).toBe('NVIDIA Corporation');
+    expect(again.headers.get('ratelimit-remaining')).toBe('4');
+    expect(again.headers.get('ratelimit-reset')).toBe('60');
+  });
+});
+
+describe('query cost per minute', () => {
+  it('the second reference query over the cost limit is refused before any SQL', async () => {
+    refused.length = 0;
+    const first = await post({ query: NESTED_QUERY, variables: { first: 50 } }, costly.headers);
+    expect(first.status).toBe(200);
+    expect(first.body.data.companies.edges).toHaveLength(15);
+    gateway.statements.reset();
+    const second = await post({ query: NESTED_QUERY, variables: { first: 50 } }, costly.headers);
+    expect(second.status).toBe(429);
+    expect(second.body.data).toBeUndefined();
+    const [error] = second.body.errors;
+    expect(error.extensions).toEqual({
+      code: 'RATE_LIMITED',
+      rateLimit: {
+        limit: 60000,
+        remaining: 60000 - 47351,
+        resetAt: '2026-03-02T10:02:00.000Z',
+        reason: 'COST',
+      },
+    });
+    expect(second.headers.get('retry-after')).toBe('60');
+    expect(nonAuthStatements()).toEqual([]);
+    expect(refused).toEqual([{ keyId: costly.id, reason: 'COST' }]);
+    // A smaller query still fits the rest of the budget: the refused cost was not counted.
+    const small = await post({ query: NESTED_QUERY, variables: { first: 1 } }, costly.headers);
+    expect(small.status).toBe(200);
+  });
+});
+
+describe('Query.viewer', () => {
+  it('shows the key, its limits and this minute of usage; null when anonymous', async () => {
+    now = Date.parse('2026-03-02T10:05:10Z');
+    const key = await createKey(gateway.database.db, ['read', 'write'], 'viewer test');
+    await gateway.database.db.execute(
+      sql`update api_keys set cost_limit = 9000, max_subscriptions = 3, persisted_only = false where id = ${key.id}`,
+    );
+    await post({ query: READ }, key.headers); // cost 2
+    await post({ query: '{ chips(first: 3) { edges { node { slug } } } }' }, key.headers); // 1 + 3*3
+    const VIEWER = /* GraphQL */ `{
+      viewer {
+        key { id name scopes createdAt lastUsedAt }
+        limits { requestsPerMinute costPerMinute maxSubscriptions persistedOnly }
+        usage { windowStart requests cost activeSubscriptions }
+      }
+    }`;
+    const { status, body } = await post({ query: VIEWER }, key.headers);
+    expect(status).toBe(200);
+    expect(body.errors).toBeUndefined();
+    const viewer = body.data.viewer;
+    expect(viewer.key).toMatchObject({
+      id: String(key.id),
+      name: 'viewer test',
+      scopes: ['READ', 'WRITE'],
+    });
+    expect(Date.parse(viewer.key.createdAt)).not.toBeNaN();
+    expect(viewer.limits).toEqual({
+      requestsPerMinute: 1000000,
+      costPerMinute: 9000,
+      maxSubscriptions: 3,
+      persistedOnly: false,
+    });
+    // Three requests (this one included) and their costs: 2, 10 and this query's 17 fields.
+    expect(viewer.usage).toEqual({
+      windowStart: '2026-03-02T10:05:00.000Z',
+      requests: 3,
+      cost: 2 + 10 + 17,
+      activeSubscriptions: 0,
+    });
+    const anonymous = await post({ query: '{ viewer { key { id } } }' });
+    expect(anonymous.body).toEqual({ data: { viewer: null } });
+  });
+});
+
+describe('keys create and update with limits', () => {
+  it("stores a key's own limits, changes them, and returns one to the default", async () => {
+    const { parseKeysCommand, runKeysCommand } = await import('../src/cli.js');
+    const db = gateway.database.db;
+    const run = async (...args: string[]) => {
+      const parsed = parseKeysCommand(args);
+      if (typeof parsed === 'string') throw new Error(parsed);
+      const out: string[] = [];
+      expect(
+        await runKeysCommand(
+          db,
+          parsed,
+          (l) => out.push(l),
+          () => {},
+        ),
+      ).toBe(0);
+      return out;
+    };
+    const created = await run(
+      'create',
+      '--name',
+      'limited partner',
+      '--scope',
+      'read',
+      '--rate-limit',
+      '600',
+      '--cost-limit',
+      '2000000',
+      '--max-subscriptions',
+      '20',
+      '--persisted-only',
+    );
+    expect(created[0]).toMatch(
+      /^Created API key (\d+) "limited partner" \(scopes: read\) with rate limit 600\/min, cost limit 2000000\/min, max subscriptions 20, persisted-only\./,
+    );
+    const id = Number(/API key (\d+)/.exec(created[0] ?? '')?.[1]);
+    const row = async () =>
+      (
+        await queryRows<Record<string, unknown>>(
+          db,
+          sql`select rate_limit, cost_limit, max_subscriptions, persisted_only from api_keys where id = ${id}`,
+        )
+      )[0];
+    expect(await row()).toEqual({
+      rate_limit: 600,
+      cost_limit: 2000000,
+      max_subscriptions: 20,
+      persisted_only: true,
+    });
+    expect(
+      await run(
+        'update',
+        String(id),
+        '--rate-limit',
+        'default',
+        '--no-persisted-only',
+        '--max-subscriptions',
+        '0',
+      ),
+    ).toEqual([`Updated API key ${id}: rate limit default, max subscriptions 0, any operation.`]);
+    expect(await row()).toEqual({
+      rate_limit: null,
+      cost_limit: 2000000,
+      max_subscriptions: 0,
+      persisted_only: false,
+    });
+    const listed = await run('list');
+    expect(listed.find((l) => l.includes('limited partner'))).toMatch(
+      /\s+default\s+2000000\s+0\s+no$/,
+    );
+  });
+});
+
+describe('usage', () => {
+  it('is stored by a flush, not per request, and `keys usage` prints it per day', async () => {
+    now = Date.parse('2026-03-03T08:00:00Z');
+    const key = await createKey(gateway.database.db, ['read'], 'usage test');
+    await gateway.app.access.usage.flush();
+    gateway.statements.reset();
+    await post({ query: READ }, key.headers);
+    await post({ query: '{ company(slug: "nvidia") { nope } }' }, key.headers); // an error
+    await post({ query: '{ chips(first: 2) { edges { node { slug } } } }' }, key.headers);
+    expect(gateway.statements.statements.filter((s) => /api_key_usage/.test(s))).toEqual([]);
+    await gateway.app.access.usage.flush();
+    const rows = await queryRows<{ day: string; requests: number; cost: number; errors: number }>(
+      gateway.database.db,
+      sql`select day::text, requests::int, cost::int, errors::int from api_key_usage where api_key_id = ${key.id}`,
+    );
+    expect(rows).toEqual([{ day: '2026-03-03', requests: 3, cost: 2 + 7, errors: 1 }]);
+    const lines: string[] = [];
+    const { runKeysCommand } = await import('../src/cli.js');
+    const code = await runKeysCommand(
+      gateway.database.db,
+      { action: 'usage', id: key.id, days: 3650 },
+      (line) => lines.push(line),
+      () => {},
+    );
+    expect(code).toBe(0);
+    expect(lines).toEqual(['DAY         REQUESTS  COST  ERRORS', '2026-03-03  3         9     1']);
+  });
+});
+
+describe('trusted documents', () => {
+  const CHIP = 'query Chip($slug: String!) { chip(slug: $slug) { name tpp } }';
+  const COMPANIES = 'query FirstCompanies { companies(first: 2) { edges { node { slug } } } }';
+  let persisted: TestKey;
+
+  beforeAll(async () => {
+    persisted = await createKey(gateway.database.db, ['read'], 'persisted only');
+    await gateway.database.db.execute(
+      sql`update api_keys set persisted_only = true where id = ${persisted.id}`,
+    );
+  });
+
+  function manifestFile(manifest: Record<string, unknown>): string {
+    const dir = mkdtempSync(path.join(tmpdir(), 'chipgate-manifest-'));
+    const file = path.join(dir, 'manifest.json');
+    writeFileSync(file, JSON.stringify(manifest));
+    return file;
+  }
+
+  async function documents(...args: string[]) {
+    const { runDocumentsCommand, parseDocumentsCommand } = await import('../src/cli-documents.js');
+    const parsed = parseDocumentsCommand(args);
+    if (typeof parsed === 'string') throw new Error(parsed);
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runDocumentsCommand(
+      gateway.database.db,
+      parsed,
+      (l) => out.push(l),
+      (l) => err.push(l),
+    );
+    return { code, out, err };
+  }
+
+  const registered = async () =>
+    (
+      await queryRows<{ n: number }>(
+        gateway.database.db,
+        sql`select count(*)::int as n from trusted_documents`,
+      )
+    )[0]?.n;
+
+  it('a manifest with one wrong hash or one invalid document registers nothing', async () => {
+    const before = await registered();
+    const wrongHash = await documents(
+      'add',
+      manifestFile({ [documentHash(CHIP)]: CHIP, [documentHash('x')]: COMPANIES }),
+    );
+    expect(wrongHash.code).toBe(1);
+    expect(wrongHash.err.join('\n')).toMatch(/the hash is not the document's SHA-256/);
+    const invalid = '{ chip(slug: "h200") { noSuchField } }';
+    const invalidDocument = await documents(
+      'add',
+      manifestFile({ [documentHash(CHIP)]: CHIP, [documentHash(invalid)]: invalid }),
+    );
+    expect(invalidDocument.code).toBe(1);
+    expect(invalidDocument.err.join('\n')).toMatch(
+      /does not validate: Cannot query field "noSuchField"/,
+    );
+    expect(await registered()).toBe(before);
+  });
+
+  it('runs a registered document by documentId with variables; its fixed cost is stored', async () => {
+    const added = await documents(
+      'add',
+      manifestFile({ [documentHash(CHIP)]: CHIP, [documentHash(COMPANIES)]: COMPANIES }),
+    );
+    expect(added).toMatchObject({ code: 0, err: [] });
+    expect(added.out[0]).toMatch(/^Registered 2 trusted document\(s\) for every caller/);
+    const costs = await queryRows<{ hash: string; cost: number | null }>(
+      gateway.database.db,
+      sql`select hash, cost from trusted_documents order by cost nulls first`,
+    );
+    expect(costs).toEqual([
+      { hash: documentHash(CHIP), cost: null },
+      { hash: documentHash(COMPANIES), cost: 1 + 2 * 3 },
+    ]);
+    for (const headers of [{}, persisted.headers]) {
+      const byId = await post(
+        { documentId: documentHash(CHIP), variables: { slug: 'h200' } },
+        headers,
+      );
+      expect(byId.status).toBe(200);
+      expect(byId.body).toEqual({ data: { chip: { name: 'NVIDIA H200 (SXM)', tpp: 15830 } } });
+      // The APQ form of the id works too.
+      const byExtension = await post(
+        {
+          variables: { slug: 'h20' },
+          extensions: { persistedQuery: { version: 1, sha256Hash: documentHash(CHIP) } },
+        },
+        headers,
+      );
+      expect(byExtension.body.data.chip.name).toMatch(/H20\b/);
+    }
+    // Over GET too.
+    const params = new URLSearchParams({
+      documentId: documentHash(CHIP),
+      variables: JSON.stringify({ slug: 'b200' }),
+    });
+    const get = await gateway.app.yoga.fetch(`http://chipgate.test/graphql?${params}`, {
+      headers: { accept: 'application/graphql-response+json', ...persisted.headers },
+    });
+    expect(get.status).toBe(200);
+    expect(await get.json()).toEqual({
+      data: { chip: { name: 'NVIDIA B200 (HGX)', tpp: expect.any(Number) } },
+    });
+  });
+
+  it('an unknown id is PERSISTED_QUERY_NOT_IN_LIST; a persisted-only key sending text is PERSISTED_QUERY_ONLY', async () => {
+    const unknown = await post({ documentId: 'a'.repeat(64) }, persisted.headers);
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors.map((e: any) => e.extensions.code)).toEqual([
+      'PERSISTED_QUERY_NOT_IN_LIST',
+    ]);
+    const notAString = await post({ documentId: 123 }, persisted.headers);
+    expect(notAString.status).toBe(400);
+    expect(notAString.body.errors[0]).toMatchObject({
+      message: expect.stringMatching(/^"documentId" must be a string/),
+      extensions: { code: 'BAD_REQUEST' },
+    });
+    const text = await post({ query: READ }, persisted.headers);
+    expect(text.status).toBe(403);
+    expect(text.body.data).toBeUndefined();
+    expect(text.body.errors.map((e: any) => e.extensions.code)).toEqual(['PERSISTED_QUERY_ONLY']);
+    // An APQ hash that is not registered: no APQ for persisted-only keys.
+    const apq = await post(
+      { extensions: { persistedQuery: { version: 1, sha256Hash: documentHash(READ) } } },
+      persisted.headers,
+    );
+    expect(apq.body.errors.map((e: any) => e.extensions.code)).toEqual([
+      'PERSISTED_QUERY_NOT_IN_LIST',
+    ]);
+    // Other callers may still send text.
+    expect((await post({ query: READ }, other.headers)).body.data.company.name).toBe(
+      'NVIDIA Corporation',
+    );
+  });
+
+  it('a document registered for one key is not in the list of another', async () => {
+    const mine = 'query Mine { chip(slug: "b200") { name } }';
+    expect(
+      (
+        await documents(
+          'add',
+          '--key',
+          String(other.id),
+          manifestFile({ [documentHash(mine)]: mine }),
+        )
+      ).code,
+    ).toBe(0);
+    expect((await post({ documentId: documentHash(mine) }, other.headers)).body).toEqual({
+      data: { chip: { name: 'NVIDIA B200 (HGX)' } },
+    });
+    const stranger = await post({ documentId: documentHash(mine) }, persisted.headers);
+    expect(stranger.body.errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
+    const listed = await documents('list');
+    expect(listed.out[0]).toMatch(/^HASH\s+KEY\s+OPERATION\s+COST\s+REGISTERED$/);
+    expect(listed.out.find((l) => l.startsWith(documentHash(mine)))).toMatch(
+      new RegExp(`^${documentHash(mine)}\\s+${other.id}\\s+Mine\\s+2\\s+`),
+    );
+    const removed = await documents('remove', documentHash(mine));
+    expect(removed.out).toEqual([`Removed 1 registration(s) of ${documentHash(mine)}.`]);
+  });
+});
+
+describe('introspection: keys', () => {
+  it('anonymous callers get no schema and no "Did you mean"; keyed callers get both', async () => {
+    const schemaQuery = '{ __schema { queryType { name } } }';
+    const anonymous = await post({ query: schemaQuery });
+    expect(anonymous.status).toBe(400);
+    expect(anonymous.body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(anonymous.body.errors[0].message).toMatch(/introspection/i);
+    const typo =
+      '{ compny(slug: "nvidia") { name } chips(filter: { designedForChinaMarkt: true }) { totalCount } }';
+    const hidden = await post({ query: typo });
+    expect(hidden.body.errors.length).toBeGreaterThan(0);
+    for (const error of hidden.body.errors) expect(error.message).not.toMatch(/Did you mean/);
+    expect(JSON.stringify(hidden.body)).not.toMatch(/"company"|designedForChinaMarket/);
+
+    const keyed = await post({ query: schemaQuery }, other.headers);
+    expect(keyed.body).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
+    const hinted = await post({ query: typo }, other.headers);
+    expect(hinted.body.errors.some((e: any) => /Did you mean "company"/.test(e.message))).toBe(
+      true,
+    );
+  });
+});
