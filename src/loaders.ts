@@ -13,6 +13,8 @@ export interface LoaderDefinition<K, V> {
   batch(ctx: Context, keys: readonly K[]): Promise<readonly (V | Error)[]>;
   /** The cache key of `key` (keys with the same string are loaded once per request). */
   key(key: K): string;
+  /** Most keys per batch (default: all the keys of one tick). */
+  maxBatchSize?: number;
 }
 
 /** Declares a loader (see the module comment). */

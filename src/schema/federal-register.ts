@@ -11,6 +11,7 @@ import { BadUserInputError } from '../errors.js';
 import { resolvedAround } from '../plan/metadata.js';
 import type { FederalRegisterDocument as DocumentShape } from '../sources/federal-register.js';
 import { type Sourced, UpstreamRefusedError } from '../sources/http.js';
+import { federalRegisterDocuments } from '../sources/index.js';
 import { PolicyDecision } from './policy-decision.js';
 import { SourceInfo } from './source-info.js';
 
@@ -130,7 +131,7 @@ builder.drizzleObjectField(PolicyDecision, 'federalRegisterDocument', (t) =>
       ) => {
         const number = decision.federalRegisterDocumentNumber;
         if (!number) return null;
-        const document = await ctx.sources.federalRegisterDocument.load(number);
+        const document = await ctx.loaders.load(federalRegisterDocuments, number);
         return document.value ? { value: document.value, info: document.info } : null;
       },
     ),

@@ -8,6 +8,7 @@ import { builder } from '../builder.js';
 import type { Context } from '../context.js';
 import { resolvedAround } from '../plan/metadata.js';
 import type { SourceInfo as SourceInfoShape } from '../sources/http.js';
+import { companyFinancials } from '../sources/index.js';
 import type {
   FinancialFact as FactShape,
   CompanyFinancials as FinancialsShape,
@@ -120,7 +121,7 @@ builder.drizzleObjectField(Company, 'financials', (t) =>
             source: null,
           };
         }
-        const financials = await ctx.sources.financials.load(company.secCik);
+        const financials = await ctx.loaders.load(companyFinancials, company.secCik);
         return { ...financials.value, source: financials.info };
       },
     ),

@@ -4,9 +4,9 @@
  * provenance log (`forRequest`), so one GraphQL request makes at most one upstream call per
  * distinct key.
  */
-import DataLoader from 'dataloader';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { type SourceError, type SourceName, sourceNotConfigured } from '../errors.js';
+import { defineLoader } from '../loaders.js';
 import {
   FEDERAL_REGISTER_POLICY,
   FederalRegisterClient,
@@ -189,14 +189,16 @@ export interface SourcedNewsItem extends NewsItem {
   provenance: SourceInfo;
 }
 
-/** The per-request face of the sources: DataLoaders and the provenance log. */
+/**
+ * The per-request face of the sources: the shared clients, the provenance log of this request,
+ * and the news of this request (each feed fetched at most once). Documents and financials are
+ * loaded with the request's loaders (`federalRegisterDocuments`, `companyFinancials`).
+ */
 export interface RequestSources {
   /** The Federal Register client; throws `SOURCE_NOT_CONFIGURED` when off. */
   federalRegister(): FederalRegisterClient;
-  /** Documents by number, batched into `documents/{n1},{n2}.json` calls. */
-  federalRegisterDocument: DataLoader<string, Sourced<FederalRegisterDocument | null>>;
-  /** Revenue series by unpadded CIK. */
-  financials: DataLoader<string, Sourced<CompanyFinancials>>;
+  /** The shared clients (null where a source is off). */
+  clients: Sources;
   /** Items of every configured feed, newest first (each feed fetched at most once). */
   newsItems(): Promise<SourcedNewsItem[]>;
   provenance: ProvenanceLog;
@@ -222,40 +224,7 @@ export function forRequest(sources: Sources): RequestSources {
       if (!sources.federalRegister) throw notConfigured('federal-register');
       return sources.federalRegister;
     },
-    federalRegisterDocument: new DataLoader(async (numbers) => {
-      const client = sources.federalRegister;
-      if (!client) return numbers.map(() => notConfigured('federal-register'));
-      const results = await client.documents(numbers);
-      return results.map((result, i) => {
-        const resource = `documents/${numbers[i]}`;
-        if (result instanceof Error) provenance.failed('federal-register', resource, result);
-        else provenance.used(resource, result.info);
-        return result;
-      });
-    }),
-    financials: new DataLoader(
-      async (ciks) => {
-        const client = sources.sec;
-        if (!client) return ciks.map(() => notConfigured('sec-edgar'));
-        return Promise.all(
-          ciks.map(async (cik) => {
-            const resource = `companyfacts/CIK${cik.padStart(10, '0')}`;
-            try {
-              const result = await client.financials(cik);
-              if (result.value.skipped > 0) {
-                provenance.skipped(resource, result.info, result.value.skipped);
-              } else provenance.used(resource, result.info);
-              return result;
-            } catch (error) {
-              provenance.failed('sec-edgar', resource, error as Error);
-              return error as Error;
-            }
-          }),
-        );
-      },
-      // SEC facts are per filer; batching only gathers the keys of one tick.
-      { maxBatchSize: 100 },
-    ),
+    clients: sources,
     newsItems() {
       news ??= (async () => {
         const client = sources.news;
@@ -289,6 +258,56 @@ export function forRequest(sources: Sources): RequestSources {
     },
   };
 }
+
+/**
+ * Per request: Federal Register documents by number, batched into `documents/{n1},{n2}.json`
+ * calls (null for a number the register does not know).
+ */
+export const federalRegisterDocuments = defineLoader<
+  string,
+  Sourced<FederalRegisterDocument | null>
+>({
+  key: (number) => number,
+  async batch(ctx, numbers) {
+    const client = ctx.sources.clients.federalRegister;
+    if (!client) return numbers.map(() => notConfigured('federal-register'));
+    const results = await client.documents(numbers);
+    return results.map((result, i) => {
+      const resource = `documents/${numbers[i]}`;
+      if (result instanceof Error)
+        ctx.sources.provenance.failed('federal-register', resource, result);
+      else ctx.sources.provenance.used(resource, result.info);
+      return result;
+    });
+  },
+});
+
+/** Per request: SEC revenue series by unpadded CIK. */
+export const companyFinancials = defineLoader<string, Sourced<CompanyFinancials>>({
+  key: (cik) => cik,
+  // SEC facts are per filer; batching only gathers the keys of one tick.
+  maxBatchSize: 100,
+  async batch(ctx, ciks) {
+    const client = ctx.sources.clients.sec;
+    if (!client) return ciks.map(() => notConfigured('sec-edgar'));
+    const { provenance } = ctx.sources;
+    return Promise.all(
+      ciks.map(async (cik) => {
+        const resource = `companyfacts/CIK${cik.padStart(10, '0')}`;
+        try {
+          const result = await client.financials(cik);
+          if (result.value.skipped > 0) {
+            provenance.skipped(resource, result.info, result.value.skipped);
+          } else provenance.used(resource, result.info);
+          return result;
+        } catch (error) {
+          provenance.failed('sec-edgar', resource, error as Error);
+          return error as Error;
+        }
+      }),
+    );
+  },
+});
 
 /**
  * Adds `extensions.sources` to every response that used an external source: one
