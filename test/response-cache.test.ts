@@ -41,7 +41,11 @@ afterAll(async () => {
 async function instance(vars: Record<string, string> = {}): Promise<Instance> {
   const events = await EventHub.start(database, { maxQueue: 100 });
   await events.settled();
-  const cache = createResponseCache(schema, responseCacheOptionsOf(loadEnv(vars)));
+  // The cache is off by default (TTL 0); these instances turn it on.
+  const cache = createResponseCache(
+    schema,
+    responseCacheOptionsOf(loadEnv({ CHIPGATE_RESPONSE_CACHE_TTL_S: '60', ...vars })),
+  );
   if (!cache) throw new Error('cache off');
   const app = createApp({
     db: database.db,
@@ -130,10 +134,27 @@ describe.each([
 describe('what is not cached', () => {
   it('results with errors are not cached', async () => {
     const a = await instance();
-    const bad = '{ companies(first: -1) { totalCount } }';
-    await executeOn(a.app, bad);
-    const again = await executeOn(a.app, bad);
-    expect(again.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    expect(again.extensions?.responseCache).toEqual({ hit: false, didCache: false });
+    // One field fails (a malformed global id), the other answers: a partial result.
+    const partial = '{ company(slug: "nvidia") { slug } node(id: "garbage") { id } }';
+    for (let i = 0; i < 2; i++) {
+      const result = await executeOn(a.app, partial);
+      expect(result.data?.company).toEqual({ slug: 'nvidia' });
+      expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(result.extensions?.responseCache).toEqual({ hit: false, didCache: false });
+    }
+  });
+});
+
+describe('a hit is still an authenticated, counted request', () => {
+  it('a bad key gets 401 UNAUTHENTICATED for a document that is cached', async () => {
+    const a = await instance();
+    await executeOn(a.app, NAME);
+    expect((await executeOn(a.app, NAME)).extensions?.responseCache).toEqual({ hit: true });
+    const refused = await executeOn(a.app, NAME, undefined, {
+      authorization: 'Bearer cg_live_not-a-key',
+    });
+    expect(refused.status).toBe(401);
+    expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(refused.data).toBeUndefined();
   });
 });
