@@ -214,14 +214,6 @@ function itemsShaper(item: () => Shaper<Row, Bind> | undefined): Shaper<readonly
   const shaper = deferred(item);
   return {
     value: (items, bind) => items.map((entry) => shaper.value(entry, bind)),
-    write: (items, bind) => {
-      let text = '[';
-      for (let i = 0; i < items.length; i += 1) {
-        if (i > 0) text += ',';
-        text += shaper.write(items[i] as Row, bind);
-      }
-      return `${text}]`;
-    },
   };
 }
 
@@ -383,7 +375,6 @@ export function planTimeline(
           edgeKey,
           {
             value: (values, bind) => shapeOf(values).value(values[5] as Row, bind),
-            write: (values, bind) => shapeOf(values).write(values[5] as Row, bind),
           },
         ]);
       } else throw new Unplannable(`${edgeType.name}.${name}`);

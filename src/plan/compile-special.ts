@@ -76,10 +76,6 @@ export function planNode(
       const found = pick(value);
       return found ? found.shape.value(found.row, bind) : null;
     },
-    write: (value, bind) => {
-      const found = pick(value);
-      return found ? found.shape.write(found.row, bind) : 'null';
-    },
   };
   return { json: jsonArray(slots), shape };
 }
@@ -128,10 +124,6 @@ export function planNodes(
   const shape: Shaper<unknown, Bind> = {
     value: (value, bind) =>
       inOrder(value, bind).map((entry) => (entry ? entry.shape.value(entry.row, bind) : null)),
-    write: (value, bind) =>
-      `[${inOrder(value, bind)
-        .map((entry) => (entry ? entry.shape.write(entry.row, bind) : 'null'))
-        .join(',')}]`,
   };
   return { json: jsonArray(slots), shape };
 }
@@ -191,7 +183,6 @@ export function planExportStatus(
         key,
         at(slot(index), {
           value: (value, bind) => planned.shape()?.value(value, bind),
-          write: (value, bind) => planned.shape()?.write(value, bind) ?? 'null',
         }),
       ]);
     } else {

@@ -123,50 +123,15 @@ function pathKey(path: ResponsePath | undefined): string {
 }
 
 /**
- * The result of a plan that needs no resolver: its JSON text is written at once from the
- * statements' values (so a value the plan cannot answer is found before anything is sent),
- * and yoga sends it as it is (`stringify`); the `data` objects are built only if a plugin
- * reads them.
+ * The result of a plan that needs no resolver, shaped from the statements' values (a value
+ * the plan cannot answer raises `Unplanned` here, before anything is sent).
  */
 function plannedResult(plan: OperationPlan, raw: readonly unknown[], bind: Bind): ExecutionResult {
-  let text = '{"data":{';
+  const data: Record<string, unknown> = {};
   plan.roots.forEach((root, i) => {
-    if (i > 0) text += ',';
-    text += `${JSON.stringify(root.key)}:`;
-    text += root.plan ? root.plan.shape.write(raw[i], bind) : JSON.stringify(root.constant);
+    data[root.key] = root.plan ? root.plan.shape.value(raw[i], bind) : root.constant;
   });
-  text += '}}';
-  const result: ExecutionResult = {};
-  let data: Record<string, unknown> | undefined;
-  let replaced = false;
-  Object.defineProperty(result, 'data', {
-    enumerable: true,
-    configurable: true,
-    get() {
-      if (!data) {
-        data = {};
-        plan.roots.forEach((root, i) => {
-          (data as Record<string, unknown>)[root.key] = root.plan
-            ? root.plan.shape.value(raw[i], bind)
-            : root.constant;
-        });
-      }
-      return data;
-    },
-    set(value: Record<string, unknown>) {
-      replaced = true;
-      Object.defineProperty(result, 'data', { value, enumerable: true, writable: true });
-    },
-  });
-  // Only this result, unchanged, is written as the text above; yoga passes it back in.
-  Object.defineProperty(result, 'stringify', {
-    enumerable: false,
-    value: (value: unknown) =>
-      value === result && !replaced && Object.keys(result).length === 1
-        ? text
-        : JSON.stringify(value),
-  });
-  return result;
+  return { data };
 }
 
 /** Creates the planner of an app over `schema`. */

@@ -1,9 +1,9 @@
 /**
  * Shapers: turning the values a planned statement returns into the response, as graphql-js
  * would complete them (leaves serialized by their scalar or enum type, lists mapped, null
- * checked against non-null types), either as response objects (`value`) or directly as the
- * response's JSON text (`write`, what `JSON.stringify(value(...))` gives, without building the
- * objects). Anything graphql-js would report as a field error (a null in a non-null position,
+ * checked against non-null types). The response is then serialized by yoga with the native
+ * `JSON.stringify` (measured faster, and lighter on the garbage collector, than writing the JSON
+ * text from the values in JavaScript). Anything graphql-js would report as a field error (a null in a non-null position,
  * a value a scalar refuses) makes the shaper give up on the plan for that request
  * (`Unplanned`); the resolvers then answer it and report it exactly as before.
  */
@@ -39,8 +39,6 @@ export interface PlannedObject {
 export interface Shaper<In, Bind> {
   /** The response value. */
   value(input: In, bind: Bind): unknown;
-  /** The response value as JSON text: what `JSON.stringify(value(input, bind))` gives. */
-  write(input: In, bind: Bind): string;
 }
 
 /** A shaper built later than its users (its plan is completed after the SQL is composed). */
@@ -50,10 +48,7 @@ export function deferred<In, Bind>(get: () => Shaper<In, Bind> | undefined): Sha
     if (!found) throw new Error('shaper used before it was planned');
     return found;
   };
-  return {
-    value: (input, bind) => shaper().value(input, bind),
-    write: (input, bind) => shaper().write(input, bind),
-  };
+  return { value: (input, bind) => shaper().value(input, bind) };
 }
 
 /** A shaper over a part of the input (`at` picks it, e.g. a row's slot). */
@@ -61,26 +56,19 @@ export function at<In, Part, Bind>(
   pick: (input: In, bind: Bind) => Part,
   shaper: Shaper<Part, Bind>,
 ): Shaper<In, Bind> {
-  return {
-    value: (input, bind) => shaper.value(pick(input, bind), bind),
-    write: (input, bind) => shaper.write(pick(input, bind), bind),
-  };
+  return { value: (input, bind) => shaper.value(pick(input, bind), bind) };
 }
 
 /** A value computed from the input, already complete (global IDs, cursors, page info). */
 export function computedShaper<In, Bind>(
   compute: (input: In, bind: Bind) => unknown,
 ): Shaper<In, Bind> {
-  return {
-    value: compute,
-    write: (input, bind) => JSON.stringify(compute(input, bind)) ?? 'null',
-  };
+  return { value: compute };
 }
 
 /** A constant (`__typename`). */
 export function constantShaper<In, Bind>(constant: string): Shaper<In, Bind> {
-  const text = JSON.stringify(constant);
-  return { value: () => constant, write: () => text };
+  return { value: () => constant };
 }
 
 /** A leaf type's completion: its `serialize`, refusing what it refuses. */
@@ -95,7 +83,7 @@ export function leafShaper<Bind>(type: GraphQLLeafType): Shaper<unknown, Bind> {
     if (serialized === undefined) throw new Unplanned(`${type.name} refused a value`);
     return serialized;
   };
-  return { value: complete, write: (value) => JSON.stringify(complete(value)) };
+  return { value: complete };
 }
 
 /** Completes a value of `type` (nullable, non-null, lists) from its named type's shaper. */
@@ -109,10 +97,7 @@ export function wrapShaper<Bind>(
       if (value === null || value === undefined) throw new Unplanned('null in a non-null field');
       return value;
     };
-    return {
-      value: (value, bind) => inner.value(check(value), bind),
-      write: (value, bind) => inner.write(check(value), bind),
-    };
+    return { value: (value, bind) => inner.value(check(value), bind) };
   }
   if (isListType(type)) {
     const item = wrapShaper(type.ofType, named);
@@ -125,23 +110,11 @@ export function wrapShaper<Bind>(
         value === null || value === undefined
           ? null
           : list(value).map((entry) => item.value(entry, bind)),
-      write: (value, bind) => {
-        if (value === null || value === undefined) return 'null';
-        const entries = list(value);
-        let text = '[';
-        for (let i = 0; i < entries.length; i += 1) {
-          if (i > 0) text += ',';
-          text += item.write(entries[i], bind);
-        }
-        return `${text}]`;
-      },
     };
   }
   return {
     value: (value, bind) =>
       value === null || value === undefined ? null : named.value(value, bind),
-    write: (value, bind) =>
-      value === null || value === undefined ? 'null' : named.write(value, bind),
   };
 }
 
@@ -153,22 +126,12 @@ export function objectShaper<In, Bind>(
   parts: readonly (readonly [string, Shaper<In, Bind>])[],
   mark?: (object: PlannedObject, input: In) => void,
 ): Shaper<In, Bind> {
-  const keys = parts.map(([key]) => `${JSON.stringify(key)}:`);
   return {
     value: (input, bind) => {
       const object: PlannedObject = {};
       for (const [key, part] of parts) object[key] = part.value(input, bind);
       mark?.(object, input);
       return object;
-    },
-    write: (input, bind) => {
-      let text = '{';
-      for (let i = 0; i < parts.length; i += 1) {
-        if (i > 0) text += ',';
-        text += keys[i];
-        text += (parts[i] as readonly [string, Shaper<In, Bind>])[1].write(input, bind);
-      }
-      return `${text}}`;
     },
   };
 }
