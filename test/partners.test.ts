@@ -479,4 +479,15 @@ describe('introspection: keys', () => {
       true,
     );
   });
+
+  it('no hints in the errors of variable values either (unknown input field, enum value)', async () => {
+    const query = 'query ($f: PolicyDecisionFilter) { policyDecisions(filter: $f) { totalCount } }';
+    for (const f of [{ jurisdictio: ['US'] }, { status: ['IN_EFECT'] }]) {
+      const hidden = await post({ query, variables: { f } });
+      expect(hidden.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+      expect(JSON.stringify(hidden.body)).not.toMatch(/Did you mean|"jurisdiction"|IN_EFFECT/);
+      const hinted = await post({ query, variables: { f } }, other.headers);
+      expect(hinted.body.errors[0].message).toMatch(/Did you mean/);
+    }
+  });
 });

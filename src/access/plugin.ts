@@ -319,10 +319,20 @@ function mayIntrospect(access: Access, context: Record<string, unknown>): boolea
 
 const SUGGESTION = / ?Did you mean [^?]*\?/g;
 
+/** `errors` without "Did you mean" hints (the same error objects, messages rewritten). */
+function withoutSuggestions<T>(errors: readonly T[]): T[] {
+  return errors.map((error) => {
+    if (error instanceof GraphQLError) error.message = error.message.replace(SUGGESTION, '');
+    return error;
+  });
+}
+
 /**
- * Introspection (`__schema`, `__type`) and "Did you mean" hints in validation errors, for the
- * callers `CHIPGATE_INTROSPECTION` allows only (graphql-js' NoSchemaIntrospectionCustomRule;
- * graphql-armor's suggestion blocking, plus enum-value hints it leaves).
+ * Introspection (`__schema`, `__type`) and "Did you mean" hints, for the callers
+ * `CHIPGATE_INTROSPECTION` allows only (graphql-js' NoSchemaIntrospectionCustomRule;
+ * graphql-armor's suggestion blocking, plus enum-value hints it leaves). Hints are removed from
+ * validation errors and from execution errors (a variable's value that names an unknown input
+ * field or enum value is refused when variables are coerced, after validation).
  */
 export function useIntrospectionControl(access: Access): Plugin {
   const block = blockFieldSuggestionsPlugin({ mask: '' }) as {
@@ -342,13 +352,17 @@ export function useIntrospectionControl(access: Access): Plugin {
       return (end) => {
         armor?.(end as never);
         if (end.valid) return;
-        end.setResult(
-          end.result.map((error) => {
-            if (error instanceof GraphQLError)
-              error.message = error.message.replace(SUGGESTION, '');
-            return error;
-          }),
-        );
+        end.setResult(withoutSuggestions(end.result));
+      };
+    },
+    onExecute({ args }) {
+      if (mayIntrospect(access, args.contextValue as unknown as Record<string, unknown>))
+        return undefined;
+      return {
+        onExecuteDone({ result, setResult }) {
+          if (isAsyncIterable(result) || !result.errors?.length) return;
+          setResult({ ...result, errors: withoutSuggestions(result.errors) });
+        },
       };
     },
   } as Plugin;
