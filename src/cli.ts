@@ -54,7 +54,7 @@ Commands:
   seed      Migrate, then load the seed dataset; only rows that are missing are added.
   keys create --name NAME --scope write [--scope read] [LIMITS]
             Create an API key. The key is printed once, alone on the last line of
-            stdout; only its hash is stored. --scope may be repeated (read, write).
+            stdout; only its hash is stored. --scope may be repeated (read, write, metrics).
             LIMITS override the configured defaults for this key:
             --rate-limit N (requests/min), --cost-limit N (query cost/min),
             --max-subscriptions N (open at once), --persisted-only (registered

@@ -55,6 +55,33 @@ export interface Metrics {
   plugins(): Plugin[];
 }
 
+/**
+ * Distinct operation names a registry labels series with; later names share the label
+ * `other`. Operation names come from clients, so without a bound every new name would add
+ * series for as long as the process lives.
+ */
+export const MAX_OPERATION_LABELS = 200;
+/** Longest operation name used as a label (longer ones are labelled `other`). */
+const MAX_OPERATION_LABEL_LENGTH = 64;
+const NAME = /^[_A-Za-z][_0-9A-Za-z]*$/;
+
+/**
+ * The label for an operation name: the name itself while fewer than `max` distinct names were
+ * seen (and it is a GraphQL name of at most 64 characters), else `other`. `anonymous` and `-`
+ * (no operation) are always their own label.
+ */
+export function boundedOperationLabels(max = MAX_OPERATION_LABELS): (name: string) => string {
+  const seen = new Set<string>();
+  return (name) => {
+    if (name === 'anonymous' || name === '-' || seen.has(name)) return name;
+    if (seen.size >= max || name.length > MAX_OPERATION_LABEL_LENGTH || !NAME.test(name)) {
+      return 'other';
+    }
+    seen.add(name);
+    return name;
+  };
+}
+
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BREAKER_STATES: BreakerState[] = ['closed', 'open', 'half-open', 'isolated'];
 
@@ -72,6 +99,12 @@ export function createMetrics(): Metrics {
     registry.removeSingleMetric(name);
   }
   const registers = [registry];
+  const operationLabel = boundedOperationLabels();
+  /** Operation labels in Prometheus' snake_case (the plugin's own are camelCase). */
+  const operationLabels = (params: FillLabelsFnParams) => ({
+    operation_name: operationLabel(params.operationName ?? 'anonymous'),
+    operation_type: params.operationType ?? '',
+  });
 
   const requestDuration = new Histogram({
     name: 'chipgate_request_duration_seconds',
@@ -199,7 +232,7 @@ export function createMetrics(): Metrics {
       refusals.inc({ key_id: keyId === null ? 'anonymous' : String(keyId), reason });
     },
     requestFinished({ operation, outcome, seconds, errorCodes }) {
-      requestDuration.observe({ operation, outcome }, seconds);
+      requestDuration.observe({ operation: operationLabel(operation), outcome }, seconds);
       for (const code of errorCodes) errors.inc({ code });
     },
     watchPool(stats) {
@@ -216,31 +249,37 @@ export function createMetrics(): Metrics {
               registry,
               'graphql_envelop_request_duration',
               'Time to run a GraphQL operation (execute or subscribe phase), by operation.',
+              operationLabels,
             ),
             graphql_envelop_phase_parse: phaseHistogram(
               registry,
               'graphql_envelop_phase_parse',
               'Time to parse GraphQL documents.',
+              operationLabels,
             ),
             graphql_envelop_phase_validate: phaseHistogram(
               registry,
               'graphql_envelop_phase_validate',
               'Time to validate GraphQL documents.',
+              operationLabels,
             ),
             graphql_envelop_phase_context: phaseHistogram(
               registry,
               'graphql_envelop_phase_context',
               'Time to build the context (API key lookup) of GraphQL operations.',
+              operationLabels,
             ),
             graphql_envelop_phase_execute: phaseHistogram(
               registry,
               'graphql_envelop_phase_execute',
               'Time to execute GraphQL queries and mutations.',
+              operationLabels,
             ),
             graphql_envelop_phase_subscribe: phaseHistogram(
               registry,
               'graphql_envelop_phase_subscribe',
               'Time to set up GraphQL subscriptions.',
+              operationLabels,
             ),
             graphql_envelop_request: createCounter({
               registry,
@@ -284,16 +323,15 @@ export function createMetrics(): Metrics {
   };
 }
 
-/** Operation labels in Prometheus' snake_case (the plugin's own are camelCase). */
-function operationLabels(params: FillLabelsFnParams) {
-  return {
-    operation_name: params.operationName ?? 'anonymous',
-    operation_type: params.operationType ?? '',
-  };
-}
-
 /** A phase histogram of yoga's Prometheus plugin, with snake_case labels. */
-function phaseHistogram<Phases>(registry: Registry, name: string, help: string) {
+function phaseHistogram<Phases>(
+  registry: Registry,
+  name: string,
+  help: string,
+  operationLabels: (
+    params: FillLabelsFnParams,
+  ) => Record<'operation_name' | 'operation_type', string>,
+) {
   return createHistogram<Phases, 'operation_name' | 'operation_type'>({
     registry,
     histogram: {

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { boundedOperationLabels } from '../src/metrics.js';
 import { createKey, type TestKey } from './helpers/keys.js';
 import {
   freePort,
@@ -100,6 +101,27 @@ describe('metrics', () => {
     } finally {
       await sse.close();
     }
+  });
+
+  it('labels at most a bounded number of operation names: long, unknown or later names are "other"', async () => {
+    const long = `A${'a'.repeat(4999)}`;
+    expect((await postGraphQL(gateway.url, `query ${long} { __typename }`)).status).toBe(200);
+    const text = await scrape();
+    expect(
+      value(text, 'chipgate_request_duration_seconds_count{operation="other",outcome="ok"}'),
+    ).toBe(1);
+    expect(text).not.toContain(long.slice(0, 65));
+    const label = boundedOperationLabels(2);
+    expect(['A', 'B', 'C', 'A', 'anonymous', '-', 'x y', 'B'].map(label)).toEqual([
+      'A',
+      'B',
+      'other',
+      'A',
+      'anonymous',
+      '-',
+      'other',
+      'B',
+    ]);
   });
 
   it('counts rate-limit refusals by key id through the observer the limiter calls', async () => {
