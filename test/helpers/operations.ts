@@ -766,5 +766,12 @@ export function generateOperations(
   schema: GraphQLSchema,
   probes: ReadonlyMap<ConnectionSite, SiteProbe>,
 ): GeneratedOperation[] {
-  return [...new OperationGenerator(schema).all(probes)];
+  // Boundaries coincide on short lists (total 1: first and last cursor, `first: total`).
+  const seen = new Set<string>();
+  return [...new OperationGenerator(schema).all(probes)].filter((operation) => {
+    const key = `${operation.query}\n${JSON.stringify(operation.variables)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
