@@ -144,7 +144,7 @@ describe(`differential: planned vs resolvers (${backend})`, () => {
     // Names first, so a failure lists every differing operation before the details.
     expect(differences.map((d) => d.name)).toEqual([]);
     expect(differences).toEqual([]);
-  });
+  }, 180_000);
 
   it('answers at least 90% of the operations from a plan', () => {
     expect(operations.length).toBeGreaterThan(0);
