@@ -537,7 +537,7 @@ class OperationGenerator {
     };
     yield {
       name: 'timeline: one member selected, nested objects',
-      query: `{ timeline(first: 50, filter: { jurisdiction: [CN] }) { edges { node { ... on PolicyDecisionUpdate { id fromStatus toStatus decision { slug chips { effect chip { slug designer { slug } } } } } } } } }`,
+      query: `{ timeline(first: 50, filter: { jurisdiction: ["CN"] }) { edges { node { ... on PolicyDecisionUpdate { id fromStatus toStatus decision { slug chips { effect chip { slug designer { slug } } } } } } } } }`,
     };
   }
 
