@@ -61,6 +61,11 @@ export interface AppDependencies {
    */
   planner?: 'on' | 'off';
   /**
+   * Told, with the planner's reason, whenever an operation is answered by the resolvers
+   * instead of a plan (planner `on` only; also logged at debug level). Tests count it.
+   */
+  onUnplanned?: (reason: string) => void;
+  /**
    * Prometheus metrics (`createMetrics`): GraphQL phases, requests, subscriptions, cache; served
    * at `GET /metrics` to keys with the `metrics` scope. Without them no metric is kept.
    */
@@ -152,7 +157,10 @@ export function createApp(deps: AppDependencies): App {
     (deps.planner ?? 'on') === 'on'
       ? createPlanner({
           schema,
-          onUnplanned: (reason) => logger.debug({ reason }, 'operation answered by resolvers'),
+          onUnplanned: (reason) => {
+            logger.debug({ reason }, 'operation answered by resolvers');
+            deps.onUnplanned?.(reason);
+          },
         })
       : undefined;
   const { responseCache } = deps;

@@ -22,11 +22,16 @@ export interface ExportStatusKey {
   asOf: string;
 }
 
-/** The deciding decision (row id) and effect on each side; null when none is in force. */
+/**
+ * The deciding decision (row id and slug, the key of its global ID) and effect on each side;
+ * null when none is in force.
+ */
 export interface ExportStatusRow {
   exportDecisionId: number | null;
+  exportDecisionSlug: string | null;
   exportEffect: PolicyEffect | null;
   importDecisionId: number | null;
+  importDecisionSlug: string | null;
   importEffect: PolicyEffect | null;
 }
 
@@ -95,22 +100,29 @@ export async function loadExportStatuses(
       const rows = await queryRows<{
         chip_id: number;
         export_id: number | null;
+        export_slug: string | null;
         export_effect: PolicyEffect | null;
         import_id: number | null;
+        import_slug: string | null;
         import_effect: PolicyEffect | null;
       }>(
         db,
-        sql`select c.id as chip_id, x.decision_id as export_id, x.effect as export_effect,
-                   m.decision_id as import_id, m.effect as import_effect
+        sql`select c.id as chip_id, x.decision_id as export_id, xd.slug as export_slug,
+                   x.effect as export_effect, m.decision_id as import_id, md.slug as import_slug,
+                   m.effect as import_effect
               from unnest(${sql.param([...group.chipIds])}::int[]) c(id)
               left join lateral (${side(group.from)}) x on true
-              left join lateral (${side(group.to)}) m on true`,
+              left join policy_decisions xd on xd.id = x.decision_id
+              left join lateral (${side(group.to)}) m on true
+              left join policy_decisions md on md.id = m.decision_id`,
       );
       for (const row of rows) {
         answers.set(`${row.chip_id}|${groupKey}`, {
           exportDecisionId: row.export_id == null ? null : Number(row.export_id),
+          exportDecisionSlug: row.export_slug,
           exportEffect: row.export_effect,
           importDecisionId: row.import_id == null ? null : Number(row.import_id),
+          importDecisionSlug: row.import_slug,
           importEffect: row.import_effect,
         });
       }

@@ -96,8 +96,16 @@ export interface PlannerOptions {
 
 /** The planner of one app: its plan cache and its `execute`. */
 export interface Planner {
-  /** Executes an operation (the `execute` of graphql-js, answered from plans). */
-  execute(args: ExecutionArgs): Promise<ExecutionResult>;
+  /**
+   * Executes an operation (the `execute` of graphql-js, answered from plans). `normal`: the
+   * executor that answers an operation whose variables cannot be coerced (default: graphql-js
+   * `execute`); the plugin passes yoga's own, so such a request answers as it would without
+   * the planner (HTTP 400).
+   */
+  execute(
+    args: ExecutionArgs,
+    normal?: (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult,
+  ): Promise<ExecutionResult>;
   /** The envelop plugin that makes yoga execute through `execute`. */
   plugin(): Plugin<Context>;
   /** Documents and plans cached, for tests and diagnostics. */
@@ -212,7 +220,10 @@ export function createPlanner(options: PlannerOptions): Planner {
     }
   }
 
-  async function plannedExecute(args: ExecutionArgs): Promise<ExecutionResult> {
+  async function plannedExecute(
+    args: ExecutionArgs,
+    normal?: (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult,
+  ): Promise<ExecutionResult> {
     const entry = operationOf(entryOf(args.document), args.operationName);
     if (!entry) return run(args);
     const coerced = getVariableValues(
@@ -220,7 +231,8 @@ export function createPlanner(options: PlannerOptions): Planner {
       entry.operation.variableDefinitions ?? [],
       (args.variableValues ?? {}) as Record<string, unknown>,
     );
-    if (coerced.errors) return { errors: coerced.errors };
+    // Nothing to plan: the normal executor reports the variables as it would without a plan.
+    if (coerced.errors) return normal ? ((await normal(args)) as ExecutionResult) : run(args);
     const variables = coerced.coerced;
     const collect: CollectContext = { schema, fragments: entry.fragments, variables };
     let argsByField: Map<FieldNode, Record<string, unknown>>;
@@ -276,8 +288,8 @@ export function createPlanner(options: PlannerOptions): Planner {
   return {
     execute: plannedExecute,
     plugin: () => ({
-      onExecute({ setExecuteFn }) {
-        setExecuteFn(plannedExecute);
+      onExecute({ executeFn, setExecuteFn }) {
+        setExecuteFn((args: ExecutionArgs) => plannedExecute(args, executeFn));
       },
     }),
     stats() {

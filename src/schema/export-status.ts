@@ -15,6 +15,8 @@ export const todayUtc = () => new Date().toISOString().slice(0, 10);
 
 interface ExportStatusShape extends ExportStatusRow {
   chipId: number;
+  /** The chip's slug, the key of its global ID. */
+  chipSlug: string;
   from: string;
   to: string;
   asOf: string;
@@ -54,7 +56,7 @@ builder.drizzleObjectField(Chip, 'exportStatus', (t) =>
         asOf: args.asOf ?? todayUtc(),
       };
       const row = await ctx.loaders.load(exportStatuses, key);
-      return { ...key, ...row };
+      return { ...key, chipSlug: chip.slug, ...row };
     },
   }),
 );
@@ -70,7 +72,8 @@ ExportStatus.implement({
       type: Chip,
       description: 'The chip.',
       extensions: special('exportStatus.chip'),
-      resolve: (status) => ({ id: status.chipId }) as never,
+      // The id and slug (its global ID); Pothos loads the other selected columns by id.
+      resolve: (status) => ({ id: status.chipId, slug: status.chipSlug }),
     }),
     from: t.expose('from', {
       type: 'CountryCode',
@@ -99,7 +102,10 @@ ExportStatus.implement({
       nullable: true,
       description: 'The exporting-side decision that sets `exportEffect`.',
       extensions: special('exportStatus.decision'),
-      resolve: (s) => (s.exportDecisionId == null ? null : ({ id: s.exportDecisionId } as never)),
+      resolve: (s) =>
+        s.exportDecisionId == null || s.exportDecisionSlug == null
+          ? null
+          : { id: s.exportDecisionId, slug: s.exportDecisionSlug },
     }),
     importEffect: t.expose('importEffect', {
       type: PolicyEffect,
@@ -113,7 +119,10 @@ ExportStatus.implement({
       nullable: true,
       description: 'The importing-side decision that sets `importEffect`.',
       extensions: special('exportStatus.decision'),
-      resolve: (s) => (s.importDecisionId == null ? null : ({ id: s.importDecisionId } as never)),
+      resolve: (s) =>
+        s.importDecisionId == null || s.importDecisionSlug == null
+          ? null
+          : { id: s.importDecisionId, slug: s.importDecisionSlug },
     }),
   }),
 });

@@ -23,16 +23,21 @@ export const backend: 'pglite' | 'postgres' = process.env.DATABASE_URL ? 'postgr
  * and are left out.
  */
 export class StatementLog implements Logger {
+  /** Statement texts, in the order sent. */
   readonly statements: string[] = [];
-  logQuery(query: string): void {
+  /** The parameters of each statement of `statements`, at the same index. */
+  readonly params: unknown[][] = [];
+  logQuery(query: string, params: unknown[] = []): void {
     if (query.startsWith(EVENT_STREAM_SQL_MARK)) return;
     this.statements.push(query);
+    this.params.push(params);
   }
   get count(): number {
     return this.statements.length;
   }
   reset(): void {
     this.statements.length = 0;
+    this.params.length = 0;
   }
 }
 

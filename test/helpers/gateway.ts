@@ -77,13 +77,19 @@ export function appOn(
   });
 }
 
-/** POSTs an operation to an app's `/graphql` in process (no socket). */
-export async function executeOn<TData = any>(
+/** A response as sent: HTTP status and body text. */
+export interface RawResponse {
+  status: number;
+  text: string;
+}
+
+/** POSTs an operation to an app's `/graphql` in process (no socket); the body as sent. */
+export async function postOn(
   app: App,
   query: string,
   variables?: Record<string, unknown>,
   headers?: Record<string, string>,
-): Promise<Response<TData>> {
+): Promise<RawResponse> {
   const response = await app.yoga.fetch('http://chipgate.test/graphql', {
     method: 'POST',
     headers: {
@@ -93,8 +99,18 @@ export async function executeOn<TData = any>(
     },
     body: JSON.stringify({ query, variables }),
   });
-  const body = (await response.json()) as ExecutionResult<TData>;
-  return { ...body, status: response.status };
+  return { status: response.status, text: await response.text() };
+}
+
+/** POSTs an operation to an app's `/graphql` in process (no socket). */
+export async function executeOn<TData = any>(
+  app: App,
+  query: string,
+  variables?: Record<string, unknown>,
+  headers?: Record<string, string>,
+): Promise<Response<TData>> {
+  const { status, text } = await postOn(app, query, variables, headers);
+  return { ...(JSON.parse(text) as ExecutionResult<TData>), status };
 }
 
 /** A fresh database and app for one test file. */
@@ -108,6 +124,8 @@ export async function createTestGateway(
     planner?: 'on' | 'off';
     /** Partner access settings (default: `accessConfig()`), clock, observer. */
     access?: Partial<Omit<AccessOptions, 'db'>>;
+    /** Told whenever the planner hands an operation to the resolvers (see `createApp`). */
+    onUnplanned?: (reason: string) => void;
   } = {},
 ): Promise<TestGateway> {
   const statements = new StatementLog();
@@ -125,6 +143,7 @@ export async function createTestGateway(
     corsOrigins: options.corsOrigins ?? [],
     graphiql: true,
     ...(options.planner ? { planner: options.planner } : {}),
+    ...(options.onUnplanned ? { onUnplanned: options.onUnplanned } : {}),
     access: { config: accessConfig(), ...options.access },
   });
   return {
@@ -142,4 +161,29 @@ export async function createTestGateway(
       await database.close();
     },
   };
+}
+
+/**
+ * A second app over a test gateway's database, event hub and sources, on the read path
+ * `planner` (e.g. `off`, to compare with the gateway's planned answers). Close it with
+ * `closeApp` before the gateway.
+ */
+export function twinApp(gateway: TestGateway, planner: 'on' | 'off'): App {
+  return createApp({
+    db: gateway.database.db,
+    events: gateway.events,
+    ...(gateway.sources ? { sources: gateway.sources } : {}),
+    ping: () => gateway.database.ping(),
+    limits: defaultLimits(),
+    corsOrigins: [],
+    graphiql: false,
+    planner,
+    access: { config: accessConfig() },
+  });
+}
+
+/** Closes an app made by `twinApp` (not the database or hub it shares). */
+export async function closeApp(app: App): Promise<void> {
+  await app.access.close();
+  await app.yoga.dispose();
 }
