@@ -17,11 +17,7 @@ import type { Logger } from 'drizzle-orm';
 import pino from 'pino';
 import postgres from 'postgres';
 import { createApp } from '../src/app.js';
-import {
-  openDatabase,
-  postgresOptions,
-  wrapPglite,
-} from '../src/db/client.js';
+import { openDatabase, postgresOptions, wrapPglite } from '../src/db/client.js';
 import { accessConfigOf, loadEnv, queryLimitsOf } from '../src/env.js';
 import { createMetrics } from '../src/metrics.js';
 import { EventHub } from '../src/pubsub/hub.js';
