@@ -27,6 +27,21 @@ export interface TargetOptions {
   pgliteDump?: string;
   /** Upper bound of the postgres.js pool. */
   poolMax: number;
+  /**
+   * The operations plugins of the gateway (`ops.ts`); absent: none of them, as `run.ts`
+   * measures it. Ignored by the floor.
+   */
+  ops?: OpsOptions;
+}
+
+/** Which operations plugins a gateway target runs with. */
+export interface OpsOptions {
+  /** Prometheus metrics (`createMetrics`), as `src/server.ts` always has them. */
+  metrics: boolean;
+  /** OTLP/HTTP base URL to export traces to (`OTEL_EXPORTER_OTLP_ENDPOINT`); none: no SDK. */
+  otlpEndpoint?: string;
+  /** Response cache lifetime in seconds (`CHIPGATE_RESPONSE_CACHE_TTL_S`); 0: no cache. */
+  responseCacheTtlSeconds: number;
 }
 
 /** What the target measured between `measure-start` and `measure-stop`. */

@@ -32,10 +32,10 @@ import {
   describeProblems,
   hasProblems,
   type ResponseProblems,
-  requestOnce,
   runAtRate,
   runLoad,
 } from './load.js';
+import { answersOf, closedRun } from './measure.js';
 import { type CpuProfile, summarizeProfile } from './profile.js';
 import type { Backend, BenchPath } from './protocol.js';
 import { num } from './report.js';
@@ -49,11 +49,10 @@ import {
   printProfiles,
   printTargets,
   targetFiguresOf,
-  type WorkloadAnswers,
 } from './results.js';
 import { ServerCpuMeter } from './server-cpu.js';
 import { TARGET_NODE_ENV, TargetProcess } from './target-process.js';
-import { countRecords, REFERENCE_WORKLOAD, requestBodies, type Workload } from './workload.js';
+import { REFERENCE_WORKLOAD, requestBodies, type Workload } from './workload.js';
 
 const WORKLOADS: readonly Workload[] = [REFERENCE_WORKLOAD, HOT_WORKLOAD];
 
@@ -79,31 +78,6 @@ interface PathContext {
   outDir: string;
 }
 
-/** Sends every variable set of `workload` once; each must be a 200 with data and no errors. */
-async function answersOf(url: string, label: string, workload: Workload): Promise<WorkloadAnswers> {
-  const bodies: string[] = [];
-  let records = 0;
-  let bytes = 0;
-  for (const body of requestBodies(workload)) {
-    const response = await requestOnce(url, body);
-    let parsed: { data?: unknown; errors?: unknown } | undefined;
-    try {
-      parsed = JSON.parse(response.body) as { data?: unknown; errors?: unknown };
-    } catch {
-      // Reported below.
-    }
-    if (response.status !== 200 || !parsed?.data || parsed.errors) {
-      throw new Error(
-        `${label} answered ${workload.name} with ${response.status}: ${response.body.slice(0, 500)}`,
-      );
-    }
-    bodies.push(response.body);
-    records += countRecords(parsed);
-    bytes += Buffer.byteLength(response.body);
-  }
-  return { bodies, records: records / bodies.length, bytes: bytes / bodies.length };
-}
-
 /** Records a run's bad responses as a failure. */
 function checkRun(label: string, result: ResponseProblems): void {
   if (hasProblems(result)) {
@@ -113,38 +87,23 @@ function checkRun(label: string, result: ResponseProblems): void {
   }
 }
 
-/** Warm-up, then one measured closed-loop window of `workload` on a running target. */
-async function closedRun(
+/** Warm-up, then one measured closed-loop window of `workload`; bad responses fail the run. */
+async function closedRunChecked(
   context: PathContext,
   target: TargetProcess,
   label: string,
   workload: Workload,
 ): Promise<ClosedRun> {
   const { config, serverCpu } = context;
-  const bodies = requestBodies(workload);
-  if (config.warmupSeconds > 0) {
-    progress(`${label} ${workload.name}: warming up ${config.warmupSeconds} s`);
-    await runLoad(target.url, config.warmupSeconds, config.connections, bodies);
-  }
-  progress(`${label} ${workload.name}: measuring ${config.durationSeconds} s`);
-  // The target opens and closes its window once no request is in flight, and the server CPU
-  // window lies just inside it, so both hold the work of exactly the requests counted.
-  await target.startMeasuring();
-  await serverCpu?.start();
-  const load = await runLoad(target.url, config.durationSeconds, config.connections, bodies);
-  const measurement = await target.stopMeasuring();
-  const server = await serverCpu?.stop();
-  checkRun(`${label} ${workload.name}`, load);
-  const requests = Math.max(measurement.requests, 1);
-  return {
-    load,
-    measurement,
-    nodeCpuMsPerRequest:
-      (measurement.cpuUserMicros + measurement.cpuSystemMicros) / 1000 / requests,
-    ...(server ? { serverCpu: server } : {}),
-    ...(server?.available ? { serverCpuMsPerRequest: server.ms / requests } : {}),
-    statementsPerRequest: measurement.statements / requests,
-  };
+  const run = await closedRun(target, label, workload, {
+    warmupSeconds: config.warmupSeconds,
+    durationSeconds: config.durationSeconds,
+    connections: config.connections,
+    serverCpu,
+    progress,
+  });
+  checkRun(`${label} ${workload.name}`, run.load);
+  return run;
 }
 
 /** A file-name-safe timestamp. */
@@ -180,10 +139,10 @@ async function measurePath(
       },
     };
     if (config.runs.includes('reference')) {
-      figures.reference = await closedRun(context, target, label, REFERENCE_WORKLOAD);
+      figures.reference = await closedRunChecked(context, target, label, REFERENCE_WORKLOAD);
     }
     if (config.runs.includes('hot')) {
-      figures.hot = await closedRun(context, target, label, HOT_WORKLOAD);
+      figures.hot = await closedRunChecked(context, target, label, HOT_WORKLOAD);
     }
     if (config.runs.includes('rate')) {
       progress(`${label} reference: ${config.rate} req/s for ${config.durationSeconds} s`);

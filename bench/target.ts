@@ -17,14 +17,12 @@ import type { Logger } from 'drizzle-orm';
 import pino from 'pino';
 import postgres from 'postgres';
 import { createApp } from '../src/app.js';
-import {
-  type DatabaseHandle,
-  openDatabase,
-  postgresOptions,
-  wrapPglite,
-} from '../src/db/client.js';
+import { openDatabase, postgresOptions, wrapPglite } from '../src/db/client.js';
 import { accessConfigOf, loadEnv, queryLimitsOf } from '../src/env.js';
+import { createMetrics } from '../src/metrics.js';
 import { EventHub } from '../src/pubsub/hub.js';
+import { createResponseCache } from '../src/response-cache.js';
+import { schema } from '../src/schema/index.js';
 import { answerOnFloor, type FloorClient, FloorRequestError } from './floor.js';
 import type { DriverMessage, Measurement, TargetMessage, TargetOptions } from './protocol.js';
 
@@ -114,11 +112,20 @@ async function loadPglite(options: TargetOptions): Promise<PGlite> {
 /**
  * The gateway as `src/server.ts` builds it (`createApp` with the default configuration and a
  * pino logger; `planner` off for the old path, on for the planned one), plus a
- * statement-counting drizzle logger on the database.
+ * statement-counting drizzle logger on the database. `options.ops` adds metrics, the tracing
+ * SDK and the response cache the way `src/server.ts` does.
  */
 async function startGatewayHandler(
   options: TargetOptions,
-): Promise<{ handler: Handler; db: DatabaseHandle }> {
+): Promise<{ handler: Handler; release: () => Promise<void> }> {
+  const { ops } = options;
+  // Before anything opens a span, as src/server.ts starts it.
+  const tracing = ops?.otlpEndpoint
+    ? (await import('../src/tracing-sdk.js')).startTracing({
+        endpoint: ops.otlpEndpoint,
+        serviceName: 'chipgate-bench',
+      })
+    : undefined;
   const db =
     options.backend === 'pglite'
       ? await wrapPglite(await loadPglite(options), {
@@ -136,7 +143,15 @@ async function startGatewayHandler(
     CHIPGATE_ANON_RATE_LIMIT: '1000000',
     CHIPGATE_ANON_COST_LIMIT: '1000000000',
   });
-  const events = await EventHub.start(db, { maxQueue: env.CHIPGATE_SUBSCRIPTION_QUEUE_MAX });
+  const metrics = ops?.metrics ? createMetrics() : undefined;
+  metrics?.watchPool(() => db.pool());
+  const events = await EventHub.start(db, {
+    maxQueue: env.CHIPGATE_SUBSCRIPTION_QUEUE_MAX,
+    ...(metrics ? { observer: metrics.hub } : {}),
+  });
+  const responseCache = createResponseCache(schema, {
+    ttlSeconds: ops?.responseCacheTtlSeconds ?? 0,
+  });
   const { yoga } = createApp({
     db: db.db,
     events,
@@ -144,12 +159,22 @@ async function startGatewayHandler(
     corsOrigins: [],
     graphiql: false,
     planner: options.path === 'old' ? 'off' : 'on',
-    // The logger src/server.ts passes, at the default level (info: silent per request).
+    // The logger src/server.ts passes, at the default level (info: one line per request).
     logger: pino({ level: env.CHIPGATE_LOG_LEVEL }),
     limits: queryLimitsOf(env),
     access: { config: accessConfigOf(env) },
+    ...(metrics ? { metrics } : {}),
+    ...(responseCache ? { responseCache } : {}),
   });
-  return { handler: (req, res) => yoga(req, res), db };
+  return {
+    handler: (req, res) => yoga(req, res),
+    async release() {
+      await events.close();
+      await responseCache?.close();
+      await db.close();
+      await tracing?.shutdown();
+    },
+  };
 }
 
 /** Reads a request body to the end. */
@@ -213,9 +238,7 @@ async function start(options: TargetOptions): Promise<RunningTarget> {
   let handler: Handler;
   let release: () => Promise<void>;
   if (options.path !== 'floor') {
-    const gateway = await startGatewayHandler(options);
-    handler = gateway.handler;
-    release = () => gateway.db.close();
+    ({ handler, release } = await startGatewayHandler(options));
   } else {
     const floor = await startFloorHandler(options);
     handler = floor.handler;

@@ -5,7 +5,6 @@
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { ValidationContext } from 'graphql';
 import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import { Access, type AccessOptions } from './access/index.js';
@@ -241,9 +240,13 @@ export function createApp(deps: AppDependencies): App {
           shouldPersistHeaders: false,
         }
       : false,
-    renderGraphiQL: (options) => {
-      // The page inlines GraphiQL's assets (about 9 MB, no CDN); render it once.
-      graphiqlPage ??= renderGraphiQL(options);
+    renderGraphiQL: async (options) => {
+      // The page inlines GraphiQL's assets (about 9 MB, no CDN): the module takes a second or
+      // more to load, so it is loaded when a browser first asks, not at start; rendered once.
+      if (graphiqlPage === undefined) {
+        const { renderGraphiQL } = await import('@graphql-yoga/render-graphiql');
+        graphiqlPage = renderGraphiQL(options);
+      }
       return graphiqlPage;
     },
     plugins: [

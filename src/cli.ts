@@ -132,6 +132,7 @@ export async function runCli(
     handle = await openDatabase({
       databaseUrl: env.DATABASE_URL,
       pgliteDir: env.CHIPGATE_PGLITE_DIR,
+      pgliteSharedBuffers: env.CHIPGATE_PGLITE_SHARED_BUFFERS,
       poolMax: 2,
     });
   } catch (error) {

@@ -21,7 +21,6 @@ import {
 } from '@graphql-yoga/plugin-response-cache';
 import { type DocumentNode, type GraphQLSchema, getOperationAST, parse } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { type ChangeNotice, evictionsFor, selectionTags } from './pubsub/changes.js';
 import type { ProvenanceEntry } from './sources/index.js';
@@ -57,17 +56,10 @@ export function createResponseCache(
 ): ResponseCache | undefined {
   if (options.ttlSeconds <= 0) return undefined;
   const logger = options.logger ?? silent;
-  const redis = options.redisUrl
-    ? new Redis(options.redisUrl, {
-        keyPrefix: options.redisPrefix ?? 'chipgate:cache:',
-        // Redis down: a command fails after one reconnection attempt and the read is executed.
-        maxRetriesPerRequest: 1,
-      })
-    : undefined;
-  redis?.on('error', (error: Error) =>
-    logger.warn({ err: error.message }, 'response cache: Redis unavailable, reads are executed'),
-  );
-  const store: Cache = redis ? createRedisCache({ redis }) : createInMemoryCache({ max: 10_000 });
+  // ioredis is loaded only when Redis is configured (it is a noticeable part of start-up).
+  const store: Promise<{ cache: Cache; close: () => void }> = options.redisUrl
+    ? openRedisStore(options.redisUrl, options.redisPrefix ?? 'chipgate:cache:', logger)
+    : Promise.resolve({ cache: createInMemoryCache({ max: 10_000 }), close: () => {} });
 
   // Changes seen so far: a read that started before one and stores after it is not stored.
   let generation = 0;
@@ -100,7 +92,7 @@ export function createResponseCache(
       });
 
   const cache: Cache = {
-    get: (key) => guarded('get', () => store.get(key), undefined),
+    get: (key) => guarded('get', async () => (await store).cache.get(key), undefined),
     set(key, result, entities, ttl) {
       const started = startedAt.get(key);
       startedAt.delete(key);
@@ -112,11 +104,18 @@ export function createResponseCache(
       const tags = documentString ? tagsOf(documentString) : [];
       return guarded(
         'set',
-        () => store.set(key, result, [...entities, ...tags] as CacheEntityRecord[], bounded),
+        async () =>
+          (await store).cache.set(
+            key,
+            result,
+            [...entities, ...tags] as CacheEntityRecord[],
+            bounded,
+          ),
         undefined,
       );
     },
-    invalidate: (entities) => guarded('invalidate', () => store.invalidate(entities), undefined),
+    invalidate: (entities) =>
+      guarded('invalidate', async () => (await store).cache.invalidate(entities), undefined),
   };
 
   const plugin = useResponseCache({
@@ -170,9 +169,30 @@ export function createResponseCache(
       await cache.invalidate(evictionsFor(change));
     },
     async close() {
-      redis?.disconnect();
+      await store.then(
+        ({ close }) => close(),
+        () => {},
+      );
     },
   };
+}
+
+/** The shared store in Redis at `url`, every key under `prefix`. */
+async function openRedisStore(
+  url: string,
+  prefix: string,
+  logger: { warn: (object: object, message: string) => void },
+): Promise<{ cache: Cache; close: () => void }> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(url, {
+    keyPrefix: prefix,
+    // Redis down: a command fails after one reconnection attempt and the read is executed.
+    maxRetriesPerRequest: 1,
+  });
+  redis.on('error', (error: Error) =>
+    logger.warn({ err: error.message }, 'response cache: Redis unavailable, reads are executed'),
+  );
+  return { cache: createRedisCache({ redis }), close: () => redis.disconnect() };
 }
 
 /**

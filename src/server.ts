@@ -63,6 +63,7 @@ export async function startGateway(
   const db = await openDatabase({
     databaseUrl: env.DATABASE_URL,
     pgliteDir: env.CHIPGATE_PGLITE_DIR,
+    pgliteSharedBuffers: env.CHIPGATE_PGLITE_SHARED_BUFFERS,
     poolMax: env.CHIPGATE_DB_POOL_MAX,
     timeoutMs: env.CHIPGATE_DATABASE_TIMEOUT_MS,
   });

@@ -304,6 +304,18 @@ describe('other paths', () => {
     },
   );
 
+  it('GET /graphql from a browser: the GraphiQL page, whose renderer loads on first use', async () => {
+    const pages = await Promise.all(
+      [1, 2].map(() => send('/graphql', { headers: { accept: 'text/html' } })),
+    );
+    for (const page of pages) {
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(page.text).toContain('<title>chipgate: the AI-chip export story</title>');
+    }
+    expect(pages[1]?.text).toBe(pages[0]?.text);
+  });
+
   it('GET /health: 200', async () => {
     const sent = await send('/health');
     expect(sent.status).toBe(200);

@@ -56,6 +56,11 @@ export interface OpenDatabaseOptions {
   databaseUrl?: string | undefined;
   /** PGlite data directory, or `memory://` for an in-memory database. */
   pgliteDir?: string;
+  /**
+   * PGlite's `shared_buffers` (a PostgreSQL size, e.g. `16MB`); absent: PGlite's default
+   * (128MB). Its buffer pool lives in the WebAssembly memory, so it is RSS of this process.
+   */
+  pgliteSharedBuffers?: string | undefined;
   /** Upper bound of the postgres.js pool. */
   poolMax?: number;
   /** drizzle logger, e.g. a statement counter. */
@@ -142,8 +147,18 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     };
   }
   const dir = options.pgliteDir ?? './.chipgate/pgdata';
+  // PGlite's start parameters replace its defaults, so they are extended, not restated.
+  const pgliteOptions = options.pgliteSharedBuffers
+    ? {
+        startParams: [
+          ...PGlite.defaultStartParams,
+          '-c',
+          `shared_buffers=${options.pgliteSharedBuffers}`,
+        ],
+      }
+    : {};
   if (dir.startsWith('memory://')) {
-    return wrapPglite(await PGlite.create(dir), {
+    return wrapPglite(await PGlite.create(dir, pgliteOptions), {
       ...(options.logger ? { logger: options.logger } : {}),
       description: 'pglite:memory',
     });
@@ -152,7 +167,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   mkdirSync(path.dirname(absolute), { recursive: true });
   const lock = await acquireDirectoryLock(absolute);
   try {
-    const client = await PGlite.create(absolute);
+    const client = await PGlite.create(absolute, pgliteOptions);
     return await wrapPglite(client, {
       ...(options.logger ? { logger: options.logger } : {}),
       description: `pglite:${dir}`,
