@@ -2,8 +2,11 @@
  * The response cache for reads: yoga's response-cache plugin, with its Redis store when
  * `CHIPGATE_REDIS_URL` is set (instances then share entries) and in memory otherwise.
  *
- * - Keyed by document, variables and operation name. Results of operations that select
- *   `viewer` (they depend on the caller) are never cached; nothing else depends on the caller.
+ * - Queries only (a mutation runs every time), keyed by document, variables and operation name.
+ *   Results that select `viewer` or introspection (`__schema`, `__type`) depend on the caller
+ *   and are never cached; nothing else does. A hit is looked up after the request was
+ *   authenticated and counted against its key's request limit; it is not charged query cost
+ *   (it runs nothing).
  * - Invalidated by the event feed: every instance hears every change of the store from any
  *   writer (`EventHub.onChange`) and evicts what it may have altered (`evictionsFor`); after a
  *   lost LISTEN connection, everything. A read that ran while a change arrived is not stored.
@@ -19,7 +22,14 @@ import {
   hashSHA256,
   useResponseCache,
 } from '@graphql-yoga/plugin-response-cache';
-import { type DocumentNode, type GraphQLSchema, getOperationAST, parse } from 'graphql';
+import {
+  type DocumentNode,
+  type GraphQLSchema,
+  getOperationAST,
+  Kind,
+  parse,
+  type SelectionSetNode,
+} from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
 import { type ChangeNotice, evictionsFor, selectionTags } from './pubsub/changes.js';
@@ -63,11 +73,9 @@ export function createResponseCache(
 
   // Changes seen so far: a read that started before one and stores after it is not stored.
   let generation = 0;
-  const startedAt = new Map<string, number>();
-  const documents = new LRUCache<string, { tags: ReturnType<typeof selectionTags> }>({
-    max: 1_000,
-  });
-  const tagsOf = (documentString: string) => {
+  const startedAt = new LRUCache<string, number>({ max: 10_000 });
+  const documents = new LRUCache<string, DocumentFacts>({ max: 1_000 });
+  const factsOf = (documentString: string): DocumentFacts => {
     let entry = documents.get(documentString);
     if (!entry) {
       let document: DocumentNode | undefined;
@@ -76,11 +84,17 @@ export function createResponseCache(
       } catch {
         document = undefined;
       }
-      entry = { tags: document ? selectionTags(schema, document) : [] };
+      entry = {
+        document,
+        tags: document ? selectionTags(schema, document) : [],
+      };
       documents.set(documentString, entry);
     }
-    return entry.tags;
+    return entry;
   };
+  const tagsOf = (documentString: string) => factsOf(documentString).tags;
+  // Whether a request's operation may be served from and stored in the cache (see `cacheable`).
+  const cacheableRequests = new WeakMap<Request, boolean>();
   const documentOfKey = new LRUCache<string, string>({ max: 10_000 });
 
   const guarded = <T>(what: string, run: () => Promise<T> | T, fallback: T): Promise<T> =>
@@ -122,8 +136,10 @@ export function createResponseCache(
     cache,
     ttl: options.ttlSeconds * 1000,
     session: () => null,
-    // HTTP only: WebSocket operations have no request to key (and no hit path before execution).
-    enabled: (request) => Boolean(request),
+    // HTTP only (WebSocket operations have no request to key), and queries only: decided when
+    // the request's key is built, after it was authenticated and counted (usePartnerAccess).
+    // Before that (yoga's If-None-Match check as a request arrives) nothing is served.
+    enabled: (request) => (request ? cacheableRequests.get(request) === true : false),
     // The caller's own data: per key by nature, never shared, so never cached.
     ignoredTypes: ['Viewer'],
     ttlPerSchemaCoordinate: { 'Query.viewer': 0 },
@@ -140,8 +156,13 @@ export function createResponseCache(
           JSON.stringify(params.variableValues ?? {}),
         ].join('\u0000'),
       );
-      if (!startedAt.has(key)) startedAt.set(key, generation);
-      documentOfKey.set(key, params.documentString);
+      const { document } = factsOf(params.documentString);
+      const ok = document !== undefined && cacheable(document, params.operationName);
+      cacheableRequests.set(params.request, ok);
+      if (ok) {
+        if (!startedAt.has(key)) startedAt.set(key, generation);
+        documentOfKey.set(key, params.documentString);
+      }
       return key;
     },
   }) as Plugin;
@@ -193,6 +214,43 @@ async function openRedisStore(
     logger.warn({ err: error.message }, 'response cache: Redis unavailable, reads are executed'),
   );
   return { cache: createRedisCache({ redis }), close: () => redis.disconnect() };
+}
+
+/** What the cache keeps of a document text: its parse and the entities it reads. */
+interface DocumentFacts {
+  document: DocumentNode | undefined;
+  tags: ReturnType<typeof selectionTags>;
+}
+
+const INTROSPECTION_ROOTS = new Set(['__schema', '__type']);
+
+/**
+ * Whether an operation's result may be cached: a query (a mutation must run every time, a
+ * subscription is not a single result) that reads no introspection root field (`__schema`,
+ * `__type`: who may see them depends on the caller, `CHIPGATE_INTROSPECTION`, and a hit skips
+ * the validation that refuses them).
+ */
+export function cacheable(document: DocumentNode, operationName?: string | null): boolean {
+  const operation = getOperationAST(document, operationName);
+  if (operation?.operation !== 'query') return false;
+  const fragments = new Map<string, SelectionSetNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) {
+      fragments.set(definition.name.value, definition.selectionSet);
+    }
+  }
+  const seen = new Set<string>();
+  const readsIntrospection = (set: SelectionSetNode): boolean =>
+    set.selections.some((selection) => {
+      if (selection.kind === Kind.FIELD) return INTROSPECTION_ROOTS.has(selection.name.value);
+      if (selection.kind === Kind.INLINE_FRAGMENT) return readsIntrospection(selection.selectionSet);
+      const name = selection.name.value;
+      if (seen.has(name)) return false;
+      seen.add(name);
+      const fragment = fragments.get(name);
+      return fragment ? readsIntrospection(fragment) : false;
+    });
+  return !readsIntrospection(operation.selectionSet);
 }
 
 /**

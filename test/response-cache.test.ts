@@ -6,12 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type App, createApp } from '../src/app.js';
-import { loadEnv, responseCacheOptionsOf } from '../src/env.js';
+import { accessConfigOf, loadEnv, responseCacheOptionsOf } from '../src/env.js';
 import { EventHub } from '../src/pubsub/hub.js';
 import { createResponseCache, type ResponseCache } from '../src/response-cache.js';
 import { schema } from '../src/schema/index.js';
 import { createTestDatabase, StatementLog, type TestDatabase } from './helpers/database.js';
 import { defaultLimits, executeOn } from './helpers/gateway.js';
+import { createKey } from './helpers/keys.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -42,10 +43,8 @@ async function instance(vars: Record<string, string> = {}): Promise<Instance> {
   const events = await EventHub.start(database, { maxQueue: 100 });
   await events.settled();
   // The cache is off by default (TTL 0); these instances turn it on.
-  const cache = createResponseCache(
-    schema,
-    responseCacheOptionsOf(loadEnv({ CHIPGATE_RESPONSE_CACHE_TTL_S: '60', ...vars })),
-  );
+  const env = loadEnv({ CHIPGATE_RESPONSE_CACHE_TTL_S: '60', ...vars });
+  const cache = createResponseCache(schema, responseCacheOptionsOf(env));
   if (!cache) throw new Error('cache off');
   const app = createApp({
     db: database.db,
@@ -55,6 +54,7 @@ async function instance(vars: Record<string, string> = {}): Promise<Instance> {
     corsOrigins: [],
     graphiql: false,
     responseCache: cache,
+    access: { config: accessConfigOf(env) },
   });
   const created = { app, events, cache };
   instances.push(created);
@@ -156,5 +156,60 @@ describe('a hit is still an authenticated, counted request', () => {
     expect(refused.status).toBe(401);
     expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     expect(refused.data).toBeUndefined();
+  });
+});
+
+describe('what a hit never skips', () => {
+  it('a mutation is never served from the cache, to its caller or to anyone else', async () => {
+    const a = await instance();
+    const key = await createKey(database.db, ['write'], 'cache-writer');
+    const update = /* GraphQL */ `mutation {
+      updatePolicyDecisionStatus(input: { slug: "no-such-decision", status: IN_EFFECT }) {
+        __typename
+      }
+    }`;
+    for (let i = 0; i < 2; i++) {
+      const result = await executeOn(a.app, update, undefined, key.headers);
+      expect(result.data?.updatePolicyDecisionStatus).toEqual({ __typename: 'NotFoundError' });
+      expect(result.extensions?.responseCache).toBeUndefined();
+    }
+    // Anonymous callers may not write: they are refused, not answered from the writer's result.
+    const anonymous = await executeOn(a.app, update);
+    expect(anonymous.data?.updatePolicyDecisionStatus).toBeUndefined();
+    expect(anonymous.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('introspection answered to a key is not served to an anonymous caller from the cache', async () => {
+    const a = await instance({ CHIPGATE_INTROSPECTION: 'keys' });
+    const key = await createKey(database.db, ['read'], 'cache-introspection');
+    const query = '{ __type(name: "Company") { name } }';
+    const keyed = await executeOn(a.app, query, undefined, key.headers);
+    expect(keyed.data).toEqual({ __type: { name: 'Company' } });
+    expect(keyed.extensions?.responseCache).toBeUndefined();
+    const anonymous = await executeOn(a.app, query);
+    expect(anonymous.data).toBeUndefined();
+    expect(anonymous.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('If-None-Match with a bad key is 401, not 304', async () => {
+    const a = await instance();
+    const response = await a.app.yoga.fetch('http://chipgate.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ query: NAME }),
+    });
+    const etag = response.headers.get('etag');
+    expect(etag).toBeTruthy();
+    const revalidated = await a.app.yoga.fetch('http://chipgate.test/graphql', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'if-none-match': etag as string,
+        authorization: 'Bearer cg_live_not-a-key',
+      },
+      body: JSON.stringify({ query: NAME }),
+    });
+    expect(revalidated.status).toBe(401);
   });
 });
