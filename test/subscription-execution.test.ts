@@ -6,9 +6,10 @@
  *   `maxQueue` waiting events it is unregistered at once and its stream ends with a
  *   `SLOW_CONSUMER` error.
  */
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestGateway, type TestGateway } from './helpers/gateway.js';
-import { insertSignal, maxEventSeq } from './helpers/writes.js';
+import { insertSignal, maxEventSeq, setStatus } from './helpers/writes.js';
 
 let gateway: TestGateway;
 beforeAll(async () => {
@@ -20,7 +21,12 @@ afterAll(async () => {
 
 /** Opens an SSE subscription in process and collects its `next` payloads as they arrive. */
 async function openSse(query: string, variables: Record<string, unknown> = {}) {
-  const response = await gateway.app.yoga.fetch('http://chipgate.test/graphql', {
+  return openSseOn(gateway, query, variables);
+}
+
+/** `openSse` on another gateway. */
+async function openSseOn(on: TestGateway, query: string, variables: Record<string, unknown> = {}) {
+  const response = await on.app.yoga.fetch('http://chipgate.test/graphql', {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
     body: JSON.stringify({ query, variables }),
@@ -89,6 +95,38 @@ describe('shared execution', () => {
     await Promise.all([...clients, other, filtered].map((client) => client.close()));
     await vi.waitFor(() => expect(gateway.events.stats().subscribers).toBe(0));
   });
+});
+
+describe('each event reads the store afresh', () => {
+  it.each(['on', 'off'] as const)(
+    'a value changed between two events is seen by the second (planner %s)',
+    async (planner) => {
+      const own = planner === 'on' ? gateway : await createTestGateway({ planner });
+      const openOn = (query: string) => (own === gateway ? openSse(query) : openSseOn(own, query));
+      try {
+        const client = await openOn(
+          'subscription { policyDecisionUpdated { toStatus decision { slug title status } } }',
+        );
+        const db = own.database.db;
+        await vi.waitFor(() => expect(own.events.stats().subscribers).toBeGreaterThan(0));
+        const slug = 'us-commerce-2025-07-14-h20-licenses-resume';
+        await setStatus(db, slug, 'SUSPENDED', `first (${planner})`);
+        await vi.waitFor(() => expect(client.results).toHaveLength(1));
+        const retitled = `Retitled (${planner})`;
+        await db.execute(sql`update policy_decisions set title = ${retitled} where slug = ${slug}`);
+        await setStatus(db, slug, 'IN_EFFECT', `second (${planner})`);
+        await vi.waitFor(() => expect(client.results).toHaveLength(2));
+        expect(client.results[1].data.policyDecisionUpdated).toEqual({
+          toStatus: 'IN_EFFECT',
+          decision: { slug, title: retitled, status: 'IN_EFFECT' },
+        });
+        await client.close();
+      } finally {
+        if (own !== gateway) await own.close();
+      }
+    },
+    60_000,
+  );
 });
 
 describe('a slow subscriber', () => {
