@@ -243,7 +243,8 @@ export function cacheable(document: DocumentNode, operationName?: string | null)
   const readsIntrospection = (set: SelectionSetNode): boolean =>
     set.selections.some((selection) => {
       if (selection.kind === Kind.FIELD) return INTROSPECTION_ROOTS.has(selection.name.value);
-      if (selection.kind === Kind.INLINE_FRAGMENT) return readsIntrospection(selection.selectionSet);
+      if (selection.kind === Kind.INLINE_FRAGMENT)
+        return readsIntrospection(selection.selectionSet);
       const name = selection.name.value;
       if (seen.has(name)) return false;
       seen.add(name);
