@@ -193,7 +193,7 @@ describe('Query.viewer', () => {
 
 describe('keys create and update with limits', () => {
   it("stores a key's own limits, changes them, and returns one to the default", async () => {
-    const { parseKeysCommand, runKeysCommand } = await import('../src/cli.js');
+    const { parseKeysCommand, runKeysCommand } = await import('../src/cli-keys.js');
     const db = gateway.database.db;
     const run = async (...args: string[]) => {
       const parsed = parseKeysCommand(args);
@@ -281,7 +281,7 @@ describe('usage', () => {
     );
     expect(rows).toEqual([{ day: '2026-03-03', requests: 3, cost: 2 + 7, errors: 1 }]);
     const lines: string[] = [];
-    const { runKeysCommand } = await import('../src/cli.js');
+    const { runKeysCommand } = await import('../src/cli-keys.js');
     const code = await runKeysCommand(
       gateway.database.db,
       { action: 'usage', id: key.id, days: 3650 },
