@@ -54,6 +54,19 @@ interface Page {
 /** A planned connection: its SQL and the shaper of `[items, totalCount]`. */
 type PlannedList = { json: SQL; shape: Shaper<unknown, Bind> };
 
+/** What the shaper needs of a request's page arguments at `node` (size, direction, cursors). */
+function pageOf(node: FieldNode, backward: boolean) {
+  return (bind: Bind) => {
+    const current = argsAt(bind, node);
+    return {
+      size: pageSize(current),
+      backward,
+      after: current.after != null,
+      before: current.before != null,
+    };
+  };
+}
+
 /** Placeholders for the values of a cursor argument, decoded once per request. */
 function cursorParams(
   scope: StatementScope,
@@ -147,15 +160,7 @@ export function planConnection(
     connectionType,
     selection,
     () => edges,
-    (bind) => {
-      const current = argsAt(bind, node);
-      return {
-        size: pageSize(current),
-        backward,
-        after: current.after != null,
-        before: current.before != null,
-      };
-    },
+    pageOf(node, backward),
     keyCount,
   );
   return { json, shape: wrapShaper(field.type, shape) };
@@ -386,15 +391,7 @@ export function planTimeline(
     connectionType,
     selection,
     () => edgeShapes,
-    (bind) => {
-      const current = argsAt(bind, node);
-      return {
-        size: pageSize(current),
-        backward,
-        after: current.after != null,
-        before: current.before != null,
-      };
-    },
+    pageOf(node, backward),
     keys,
   );
   return { json, shape: wrapShaper(field.type, shape) };
