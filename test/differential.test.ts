@@ -27,14 +27,13 @@ import {
   type TestGateway,
   twinApp,
 } from './helpers/gateway.js';
+import { type GeneratedOperation, generateOperations } from './helpers/operations.js';
 import {
   type ConnectionSite,
   connectionSites,
-  type GeneratedOperation,
-  generateOperations,
   probeQuery,
   type SiteProbe,
-} from './helpers/operations.js';
+} from './helpers/schema-walk.js';
 import { startUpstream, type Upstream, upstreamSourcesConfig } from './helpers/upstream.js';
 
 let upstream: Upstream;

@@ -10,6 +10,7 @@ import './node.js';
 import './company.js';
 import './chip.js';
 import './policy-decision.js';
+import './policy-decision-mutations.js';
 import './demand-signal.js';
 import './export-status.js';
 import './timeline.js';
