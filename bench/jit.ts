@@ -25,14 +25,12 @@ import type { EventHub } from '../src/pubsub/hub.js';
 import { schema } from '../src/schema/index.js';
 import { loadBenchConfig } from './config.js';
 import { preparePostgres } from './databases.js';
-import { num, table } from './report.js';
+import { log, num, table } from './report.js';
 import { NESTED_QUERY } from './workload.js';
 
 const MIXED_QUERY = /* GraphQL */ `query Mixed {
   policyDecisions(first: 100) { edges { node { slug title status federalRegisterDocument { title } } } }
 }`;
-
-const log = (line: string) => process.stdout.write(`${line}\n`);
 
 /** graphql-jit as an `execute`: one compiled query per (schema, document, operation). */
 function jitExecute() {

@@ -27,7 +27,7 @@ import { HOT_WORKLOAD } from './hot-workload.js';
 import { describeProblems, hasProblems } from './load.js';
 import { answersOf, closedRun } from './measure.js';
 import type { OpsOptions } from './protocol.js';
-import { num, table } from './report.js';
+import { log, num, progressLog, table } from './report.js';
 import type { ClosedRun } from './results.js';
 import { ServerCpuMeter } from './server-cpu.js';
 import { TARGET_NODE_ENV, TargetProcess } from './target-process.js';
@@ -35,12 +35,8 @@ import { REFERENCE_WORKLOAD, type Workload } from './workload.js';
 
 const WORKLOADS: readonly Workload[] = [REFERENCE_WORKLOAD, HOT_WORKLOAD];
 
-const log = (line: string) => process.stdout.write(`${line}\n`);
-const startedAt = performance.now();
-const progress = (line: string) => {
-  const seconds = Math.round((performance.now() - startedAt) / 1000);
-  log(`  [${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}] ${line}`);
-};
+/** A progress line, with the time since the run started. */
+const progress = progressLog();
 
 /** An OTLP/HTTP trace receiver that only counts what it is sent. */
 async function startSpanSink(): Promise<{

@@ -9,7 +9,7 @@ import type { GeneratedCounts } from './generate.js';
 import type { LoadResult, RateResult } from './load.js';
 import type { ProfileSummary } from './profile.js';
 import type { Backend, BenchPath, Measurement } from './protocol.js';
-import { num, table } from './report.js';
+import { log, num, table } from './report.js';
 import type { ServerCpu } from './server-cpu.js';
 import { type Comparison, compareBodies, type Workload } from './workload.js';
 
@@ -187,8 +187,6 @@ const PATH_LABEL: Record<BenchPath, string> = {
   old: 'old path',
   planned: 'planned path',
 };
-
-const log = (line: string) => process.stdout.write(`${line}\n`);
 
 /**
  * Prints the answer checks (every pair of servers on each backend, and each server across

@@ -38,7 +38,7 @@ import {
 import { answersOf, closedRun } from './measure.js';
 import { type CpuProfile, summarizeProfile } from './profile.js';
 import type { Backend, BenchPath } from './protocol.js';
-import { num } from './report.js';
+import { log, num, progressLog } from './report.js';
 import {
   type BackendResult,
   type ClosedRun,
@@ -56,15 +56,8 @@ import { REFERENCE_WORKLOAD, requestBodies, type Workload } from './workload.js'
 
 const WORKLOADS: readonly Workload[] = [REFERENCE_WORKLOAD, HOT_WORKLOAD];
 
-const log = (line: string) => process.stdout.write(`${line}\n`);
-
-const startedAt = performance.now();
-
 /** A progress line, with the time since the run started. */
-const progress = (line: string) => {
-  const seconds = Math.round((performance.now() - startedAt) / 1000);
-  log(`  [${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}] ${line}`);
-};
+const progress = progressLog();
 
 /** Problems that make the run fail (exit 1) but leave the figures worth printing. */
 const failures: string[] = [];

@@ -13,10 +13,9 @@
  * Settings: BENCH_DURATION (10 s), BENCH_WARMUP (3 s), BENCH_CONNECTIONS (10).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import autocannon from 'autocannon';
 import { startUpstream, type Upstream } from '../test/helpers/upstream.js';
-import { num, table } from './report.js';
+import { freePort, num, table } from './report.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
@@ -56,18 +55,6 @@ export const BASELINE_QUERY = /* GraphQL */ `query Baseline {
 
 const BODY = JSON.stringify({ query: SOURCES_STORY_QUERY });
 const HEADERS = { 'content-type': 'application/json', accept: 'application/graphql-response+json' };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts the gateway process against `upstream`; resolves with its URL once it listens. */
 async function startGateway(

@@ -17,21 +17,18 @@
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
-import { num, table } from './report.js';
+import { freePort, log, num, table } from './report.js';
 import { FIRST, FLOOR_SQL, NESTED_QUERY, REQUEST_HEADERS } from './workload.js';
 
 const ROUNDS = Number(process.env.BENCH_START_ROUNDS ?? 1);
 const TIMEOUT_S = Number(process.env.BENCH_START_TIMEOUT ?? 120);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MB = 1024 * 1024;
-
-const log = (line: string) => process.stdout.write(`${line}\n`);
 
 /** A PGlite option set to try: options for `PGlite.create`, and Postgres settings (`-c`). */
 interface Candidate {
@@ -54,19 +51,6 @@ const CANDIDATES: Candidate[] = [
   },
   { label: 'relaxedDurability', options: { relaxedDurability: true } },
 ];
-
-/** A free TCP port on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** `VmRSS` and `VmHWM` (peak) of a process, in MB (Linux /proc). */
 function memoryOf(pid: number): { rss: number; peak: number } {
