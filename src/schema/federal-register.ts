@@ -10,8 +10,9 @@ import type { Context } from '../context.js';
 import { BadUserInputError } from '../errors.js';
 import { resolvedAround } from '../plan/metadata.js';
 import type { FederalRegisterDocument as DocumentShape } from '../sources/federal-register.js';
-import { type Sourced, UpstreamRefusedError } from '../sources/http.js';
+import type { Sourced } from '../sources/http.js';
 import { federalRegisterDocuments } from '../sources/index.js';
+import { UpstreamRefusedError } from '../sources/request.js';
 import { PolicyDecision } from './policy-decision.js';
 import { SourceInfo } from './source-info.js';
 

@@ -12,7 +12,8 @@
  * - Circuit breaker (cockatiel `ConsecutiveBreaker`): opens after `breakerThreshold` failed
  *   attempts in a row, lets one call through after `breakerCooldownMs` (half-open).
  * - Rate limit (bottleneck): at most `ratePerSecond` calls start per second, per source.
- * - Size cap: the body is streamed and the call aborted past `maxBytes`.
+ * - Size cap: the body is streamed and the call aborted past `maxBytes`. One try (headers,
+ *   redirects, size cap, status -> answer or error) is `attempt` in request.ts.
  * - Cache (lru-cache's `fetchMethod`): TTL per source; concurrent calls for one key share one
  *   load; an expired value is kept and served, marked stale, when its reload fails
  *   (`allowStaleOnFetchRejection`).
@@ -47,6 +48,17 @@ import {
   sourceInvalidResponse,
   sourceUnavailable,
 } from '../errors.js';
+import {
+  attempt,
+  displayUrl,
+  type GetOptions,
+  type HttpAnswer,
+  NotSentError,
+  type RequestTarget,
+  RetryableError,
+  UpstreamRefusedError,
+  type Validators,
+} from './request.js';
 
 /** Settings of one source (see `sourcesConfigOf` in env.ts for where they come from). */
 export interface SourceSettings {
@@ -114,18 +126,6 @@ export interface SourceOptions extends SourcePolicy {
   observer?: SourceObserver;
 }
 
-/** The URL as a span or log may show it: without `user:password@`. */
-export function displayUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.href;
-  } catch {
-    return '(invalid URL)';
-  }
-}
-
 /** Where a value came from: the source, when it was fetched, and whether it is past its TTL. */
 export interface SourceInfo {
   source: SourceName;
@@ -141,35 +141,6 @@ export interface Sourced<T> {
   info: SourceInfo;
 }
 
-/** Validators of a cached response, sent back for a conditional GET. */
-export interface Validators {
-  etag?: string;
-  lastModified?: string;
-}
-
-/**
- * A successful HTTP answer: 200 (or a 404 the caller recognised as the API's own "not found")
- * with its body, or 304.
- */
-export interface HttpAnswer {
-  status: number;
-  /** The body decoded as UTF-8 (JSON APIs). */
-  body: string;
-  /** The raw body, for formats that declare their own encoding (XML feeds). */
-  bytes: Buffer;
-  /** The `charset` of the `content-type` header, lower case, when given. */
-  charset?: string;
-  validators: Validators;
-}
-
-/** Options of `Source.get`. */
-export interface GetOptions {
-  /** Validators of the cached copy, for a conditional GET. */
-  validators?: Validators;
-  /** Recognises the API's own "not found" body of a 404; without it every 404 is an error. */
-  notFound?: (body: string) => boolean;
-}
-
 interface CacheEntry {
   value: unknown;
   fetchedAt: Date;
@@ -182,60 +153,6 @@ interface CacheEntry {
 type CacheLoad = (
   validators: Validators | undefined,
 ) => Promise<{ value: unknown; validators?: Validators } | 'not-modified'>;
-
-/** An attempt that may succeed when retried (network error, 429, 5xx). */
-class RetryableError extends Error {
-  constructor(
-    message: string,
-    /** Delay the upstream asked for (`Retry-After`), in milliseconds. */
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-    this.name = 'RetryableError';
-  }
-}
-
-/**
- * The upstream refused the request with a 4xx other than 429 (a bad request, a forbidden
- * User-Agent, a path that does not exist): not retried, and not counted by the circuit breaker,
- * since it says nothing about the upstream's health (a user's bad search filter must not pause
- * the source for everyone). Code `SOURCE_UNAVAILABLE`; `status` and the start of `body` let the
- * caller tell the user what was wrong.
- */
-export class UpstreamRefusedError extends SourceError {
-  constructor(
-    source: SourceName,
-    message: string,
-    readonly status: number,
-    /** The start of the answer's body (at most 4 KiB), e.g. the API's error JSON. */
-    readonly body: string,
-  ) {
-    super('SOURCE_UNAVAILABLE', source, message);
-    this.name = 'UpstreamRefusedError';
-  }
-}
-
-/** Redirects followed at most per attempt. */
-const MAX_REDIRECTS = 5;
-
-/** Bytes of a refusal's body kept for the caller's message. */
-const REFUSAL_BODY_BYTES = 4_096;
-
-/** The deadline passed before the call was sent (it waited for the rate limiter). */
-class NotSentError extends Error {
-  constructor() {
-    super('deadline passed before the call was sent');
-    this.name = 'NotSentError';
-  }
-}
-
-/** Parses `Retry-After` (seconds or an HTTP date) into milliseconds from now. */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
 
 type RetryContext = IRetryBackoffContext<unknown>;
 
@@ -262,7 +179,8 @@ export class Source {
   private readonly retry;
   private readonly logger: SourceLogger;
   private readonly clock: { now(): number };
-  private readonly fetch: typeof fetch;
+  /** What each attempt needs to know about this source (see request.ts). */
+  private readonly target: RequestTarget;
   /** The last failed load per key (see `fetchMethod`). */
   private readonly failures = new Map<string, unknown>();
 
@@ -272,7 +190,15 @@ export class Source {
     this.options = options;
     this.logger = options.logger ?? silent;
     this.clock = options.clock ?? performance;
-    this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.target = {
+      name,
+      label: options.label,
+      userAgent: options.userAgent,
+      crossOriginRedirects: options.crossOriginRedirects,
+      maxBytes: settings.maxBytes,
+      timeoutMs: settings.timeoutMs,
+      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    };
     this.cache = new LRUCache<string, CacheEntry, CacheLoad>({
       max: 5_000,
       // lru-cache reads ttl 0 as "forever"; 0 here means "no cache" (see `cached`).
@@ -388,7 +314,7 @@ export class Source {
             this.breaker.execute(() =>
               this.limiter.schedule(() => {
                 attempts += 1;
-                return this.attempt(url, options, signal, deadline);
+                return attempt(this.target, url, options, signal, deadline);
               }),
             ),
           );
@@ -441,167 +367,6 @@ export class Source {
 
   private get label(): string {
     return this.options.label;
-  }
-
-  private async attempt(
-    url: string,
-    options: GetOptions,
-    signal: AbortSignal,
-    deadline: number,
-  ): Promise<HttpAnswer> {
-    // A call whose deadline passed while it waited for the rate limiter is not sent.
-    if (signal.aborted) throw new NotSentError();
-    const headers: Record<string, string> = {
-      'user-agent': this.options.userAgent,
-      accept:
-        'application/json, application/rss+xml, application/atom+xml, text/xml;q=0.9, */*;q=0.5',
-    };
-    if (options.validators?.etag) headers['if-none-match'] = options.validators.etag;
-    if (options.validators?.lastModified) {
-      headers['if-modified-since'] = options.validators.lastModified;
-    }
-    const response = await this.fetchFollowing(url, headers, signal);
-    const validators: Validators = {
-      ...(response.headers.get('etag') ? { etag: response.headers.get('etag') as string } : {}),
-      ...(response.headers.get('last-modified')
-        ? { lastModified: response.headers.get('last-modified') as string }
-        : {}),
-    };
-    if (response.status === 304) {
-      await response.body?.cancel();
-      return { status: 304, body: '', bytes: Buffer.alloc(0), validators };
-    }
-    if (response.status === 429 || response.status >= 500) {
-      await response.body?.cancel();
-      const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
-      if (retryAfterMs !== undefined && Date.now() + retryAfterMs >= deadline) {
-        // Waiting as asked would pass the deadline: fail now (a stale value may still serve).
-        throw sourceUnavailable(
-          this.name,
-          `${this.label} answered HTTP ${response.status} and asked to retry after ${Math.ceil(retryAfterMs / 1000)} s, past the ${this.settings.timeoutMs} ms deadline.`,
-        );
-      }
-      throw new RetryableError(`HTTP ${response.status}`, retryAfterMs);
-    }
-    if (response.status !== 200) {
-      const body = (await this.readCapped(response, signal, REFUSAL_BODY_BYTES)).toString('utf8');
-      if (response.status === 404 && options.notFound?.(body)) {
-        return { status: 404, body, bytes: Buffer.from(body), validators };
-      }
-      if (response.status === 404) {
-        throw new UpstreamRefusedError(
-          this.name,
-          `${this.label} answered HTTP 404 for ${new URL(url).pathname} with a page that is not its own "not found" answer; is the source's base URL right?`,
-          404,
-          body,
-        );
-      }
-      throw new UpstreamRefusedError(
-        this.name,
-        `${this.label} refused the request with HTTP ${response.status}.`,
-        response.status,
-        body,
-      );
-    }
-    const bytes = await this.readCapped(response, signal);
-    const charset = /charset=["']?([\w.:-]+)/i.exec(
-      response.headers.get('content-type') ?? '',
-    )?.[1];
-    return {
-      status: response.status,
-      body: bytes.toString('utf8'),
-      bytes,
-      ...(charset ? { charset: charset.toLowerCase() } : {}),
-      validators,
-    };
-  }
-
-  /**
-   * Fetches `url`, following up to `MAX_REDIRECTS` redirects; to another origin only when the
-   * policy says so (`crossOriginRedirects`), else such a redirect is `SOURCE_UNAVAILABLE`
-   * naming the host.
-   */
-  private async fetchFollowing(
-    url: string,
-    headers: Record<string, string>,
-    signal: AbortSignal,
-  ): Promise<Response> {
-    let current = new URL(url);
-    for (let hop = 0; ; hop += 1) {
-      let response: Response;
-      try {
-        response = await this.fetch(current, { headers, signal, redirect: 'manual' });
-      } catch (error) {
-        if (signal.aborted) throw new TaskCancelledError();
-        const cause = (error as { cause?: { code?: string } }).cause?.code;
-        throw new RetryableError(`network error${cause ? ` (${cause})` : ''}`);
-      }
-      const location = response.headers.get('location');
-      if (response.status < 300 || response.status > 399 || response.status === 304 || !location) {
-        return response;
-      }
-      await response.body?.cancel();
-      const next = new URL(location, current);
-      if (hop >= MAX_REDIRECTS) {
-        throw new UpstreamRefusedError(
-          this.name,
-          `${this.label} redirected more than ${MAX_REDIRECTS} times.`,
-          response.status,
-          '',
-        );
-      }
-      if (!this.options.crossOriginRedirects && next.origin !== current.origin) {
-        throw new UpstreamRefusedError(
-          this.name,
-          `${this.label} redirected to another host (${next.origin}), which chipgate does not follow; check the source's base URL.`,
-          response.status,
-          '',
-        );
-      }
-      current = next;
-    }
-  }
-
-  /**
-   * Reads a body, aborting past `maxBytes`; with `keep`, reads only the first `keep` bytes
-   * (the start of an error page) and drops the rest.
-   */
-  private async readCapped(
-    response: Response,
-    signal: AbortSignal,
-    keep?: number,
-  ): Promise<Buffer> {
-    const max = keep ?? this.settings.maxBytes;
-    const tooLarge = () =>
-      sourceInvalidResponse(this.name, `${this.label} sent more than ${max} bytes.`);
-    const declared = Number(response.headers.get('content-length'));
-    if (keep === undefined && Number.isFinite(declared) && declared > max) {
-      await response.body?.cancel();
-      throw tooLarge();
-    }
-    if (!response.body) return Buffer.alloc(0);
-    const reader = response.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        size += value.byteLength;
-        if (size > max) {
-          await reader.cancel();
-          if (keep === undefined) throw tooLarge();
-          chunks.push(value.subarray(0, value.byteLength - (size - max)));
-          break;
-        }
-        chunks.push(value);
-      }
-    } catch (error) {
-      if (error instanceof SourceError) throw error;
-      if (signal.aborted) throw new TaskCancelledError();
-      throw new RetryableError(`connection lost while reading (${(error as Error).message})`);
-    }
-    return Buffer.concat(chunks);
   }
 
   /** Parses JSON and validates it with `schema`; throws `SOURCE_INVALID_RESPONSE` otherwise. */
