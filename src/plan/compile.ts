@@ -342,6 +342,20 @@ export class Planner {
     const rowColumns: [string, number][] = [];
     const column = (name: string) => row.add(`c:${name}`, () => columnJson(alias, name));
     const slot = (index: number) => (values: Row) => values[index];
+    // A nested value (relation, connection): its SQL is composed when the row's JSON is built,
+    // and its shaper is known from then on.
+    const nestedSlot = (plan: () => { json: SQL; shape: Shaper<unknown, Bind> }) => {
+      let shape: Shaper<unknown, Bind> | undefined;
+      const index = row.add(undefined, () => {
+        const planned = plan();
+        shape = planned.shape;
+        return planned.json;
+      });
+      return at(
+        slot(index),
+        deferred(() => shape),
+      );
+    };
     for (const [key, nodes] of this.fields(type, selections)) {
       const name = (nodes[0] as FieldNode).name.value;
       if (name === '__typename') {
@@ -375,40 +389,22 @@ export class Planner {
           parts.push([key, at(source, this.valueShaper(field.type, nodes))]);
           break;
         }
-        case 'relation': {
-          let shape: Shaper<unknown, Bind> | undefined;
-          const index = row.add(undefined, () => {
-            const planned = this.planRow(scope, field.type, nodes, subPath, (build) =>
-              relationJson(scope.b, table.table, alias, plan.relation, plan, build),
-            );
-            shape = planned.shape;
-            return planned.json;
-          });
+        case 'relation':
           parts.push([
             key,
-            at(
-              slot(index),
-              deferred(() => shape),
+            nestedSlot(() =>
+              this.planRow(scope, field.type, nodes, subPath, (build) =>
+                relationJson(scope.b, table.table, alias, plan.relation, plan, build),
+              ),
             ),
           ]);
           break;
-        }
-        case 'connection': {
-          let shape: Shaper<unknown, Bind> | undefined;
-          const index = row.add(undefined, () => {
-            const planned = planConnection(this, scope, field, plan.list, alias, nodes, subPath);
-            shape = planned.shape;
-            return planned.json;
-          });
+        case 'connection':
           parts.push([
             key,
-            at(
-              slot(index),
-              deferred(() => shape),
-            ),
+            nestedSlot(() => planConnection(this, scope, field, plan.list, alias, nodes, subPath)),
           ]);
           break;
-        }
         case 'special': {
           if (plan.name !== 'exportStatus') throw new Unplannable(`${type.name}.${name}`);
           const { json, shape } = planExportStatus(this, scope, field, alias, nodes, subPath);
