@@ -18,6 +18,7 @@ import {
   Kind,
 } from 'graphql';
 import type { Context } from './context.js';
+import { checkListArguments, PAGE_ITEMS_COMPLEXITY, PLAIN_LIST_COMPLEXITY } from './cost.js';
 import { type Relations, relations } from './db/relations.js';
 import {
   BadUserInputError,
@@ -93,7 +94,6 @@ function tooComplex(
   );
 }
 
-/**
 /** Depth and cost of an operation, as the complexity limits judge them. */
 export interface OperationComplexity {
   depth: number;
@@ -110,9 +110,10 @@ const MAX_COMPLEXITIES_PER_DOCUMENT = 64;
 
 /**
  * Depth and cost of the operation `args` selects, with its variables: the numbers the
- * complexity limits judge (each field costs 1, connections multiply their selection by their
- * page size). Undefined when the document has no such operation. Throws `BadUserInputError`
- * for connection arguments out of range or cursors the list did not issue.
+ * complexity limits judge (the rule is in `src/cost.ts`: each field costs 1, a list multiplies
+ * its selection by the most items it can return). Undefined when the document has no such
+ * operation. Throws `BadUserInputError` for connection arguments out of range, cursors the
+ * list did not issue, or a list argument longer than `MAX_LIST_ARGUMENT`.
  */
 export function operationComplexity(
   args: Pick<ExecutionArgs, 'document' | 'operationName' | 'schema' | 'variableValues'> & {
@@ -133,11 +134,19 @@ export function operationComplexity(
     const fragments = args.document.definitions.filter(
       (definition) => definition.kind === Kind.FRAGMENT_DEFINITION,
     );
+    const document: DocumentNode = { kind: Kind.DOCUMENT, definitions: [operation, ...fragments] };
     try {
-      result = complexityFromQuery(
-        { kind: Kind.DOCUMENT, definitions: [operation, ...fragments] },
-        { schema: args.schema, ctx: (args.contextValue ?? {}) as Context, variables },
-      );
+      const coerced = getVariableValues(
+        args.schema,
+        operation.variableDefinitions ?? [],
+        variables,
+      ).coerced;
+      if (coerced) checkListArguments(args.schema, document, coerced);
+      result = complexityFromQuery(document, {
+        schema: args.schema,
+        ctx: (args.contextValue ?? {}) as Context,
+        variables,
+      });
     } catch (error) {
       if (!(error instanceof GraphQLError)) throw error;
       result = error;
@@ -203,9 +212,9 @@ export const builder = new SchemaBuilder<PothosTypes>({
   errors: { defaultTypes: [] },
   complexity: {
     defaultComplexity: 1,
-    // Lists that are not connections are short, bounded lists (a decision's chips, its status
-    // history); connections set their own multiplier from `first`/`last`.
-    defaultListMultiplier: 1,
+    // Lists that are not connections are short lists of at most PLAIN_LIST_MAX items, charged
+    // for that many; connections, `nodes` and `news` set their own multiplier from arguments.
+    defaultListMultiplier: PLAIN_LIST_COMPLEXITY.multiplier,
   },
   relay: {
     clientMutationId: 'omit',
@@ -236,7 +245,10 @@ export const builder = new SchemaBuilder<PothosTypes>({
     idFieldOptions: {
       description: 'Global ID: base64 of `Type:key`, where the key is the slug (or row id).',
     },
-    edgesFieldOptions: { description: 'The items of this page, each with its cursor.' },
+    edgesFieldOptions: {
+      description: 'The items of this page, each with its cursor.',
+      complexity: PAGE_ITEMS_COMPLEXITY,
+    },
     pageInfoFieldOptions: { description: 'Where this page sits, and cursors to its neighbours.' },
     cursorFieldOptions: {
       description: 'Opaque position of this item; pass it as `after` or `before`.',

@@ -7,6 +7,7 @@
 import type { GraphQLError } from 'graphql';
 import { builder, pageSize } from '../builder.js';
 import type { Context } from '../context.js';
+import { PAGE_ITEMS_COMPLEXITY, PLAIN_LIST_MAX } from '../cost.js';
 import { BadUserInputError } from '../errors.js';
 import { resolvedAround } from '../plan/metadata.js';
 import type { FederalRegisterDocument as DocumentShape } from '../sources/federal-register.js';
@@ -97,9 +98,10 @@ export const FederalRegisterDocument = builder
       }),
       agencies: t.field({
         type: [FederalRegisterAgency],
-        description: 'Issuing agencies, parent department first.',
+        description: `Issuing agencies, parent department first (at most ${PLAIN_LIST_MAX}).`,
+        // A plain list holds at most PLAIN_LIST_MAX items, which is what it is charged for.
         resolve: ({ value }) =>
-          value.agencies.map((agency) => ({
+          value.agencies.slice(0, PLAIN_LIST_MAX).map((agency) => ({
             name: agency.name ?? agency.raw_name ?? agency.slug ?? 'unknown',
             slug: agency.slug ?? null,
           })),
@@ -260,6 +262,7 @@ export const FederalRegisterDocumentConnection = builder
             }),
         ],
         description: 'The results of this page.',
+        complexity: PAGE_ITEMS_COMPLEXITY,
         resolve: (connection) => ('later' in connection ? [] : connection.edges),
       }),
       pageInfo: t.field({

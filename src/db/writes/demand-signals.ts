@@ -16,6 +16,7 @@ import {
 } from '../schema.js';
 import {
   checkDate,
+  checkListSize,
   checkSlug,
   checkText,
   checkUnique,
@@ -53,7 +54,7 @@ export interface RecordDemandSignalInput {
 
 /**
  * Records a demand signal. Throws `ValidationError` (bad fields, no companies, unknown chip or
- * companies, a negative quantity) or `ConflictError` (slug taken, idempotency key reused with
+ * companies, more than `PLAIN_LIST_MAX` companies, a negative quantity) or `ConflictError` (slug taken, idempotency key reused with
  * another input). With an `idempotencyKey`, a retry within 24 hours returns the first result;
  * keys are scoped to `apiKeyId`, the API key making the request.
  */
@@ -68,6 +69,7 @@ export async function recordDemandSignal(
     issues.add(['input', 'companies'], 'Name at least one company (a buyer or supplier slug).');
   }
   checkUnique(issues, ['input', 'companies'], input.companies);
+  checkListSize(issues, ['input', 'companies'], input.companies, 'companies');
   if (input.quantityUnits != null && input.quantityUnits < 0) {
     issues.add(['input', 'quantityUnits'], `Must not be negative (got ${input.quantityUnits}).`);
   }

@@ -1,0 +1,120 @@
+/**
+ * What an operation costs, and the bounds that make its cost a bound of the work it causes.
+ *
+ * The rule, in one place:
+ * - every field costs 1;
+ * - a field that returns a list multiplies the cost of its selection by the most items it can
+ *   return: a connection (or any paged list) by its page size (`first`/`last`); `nodes(ids)` by
+ *   the number of ids it lists, repeats included (every position is answered, though the store
+ *   reads each distinct id once); any other list by `PLAIN_LIST_MAX`, the most items a plain
+ *   list holds (writers refuse more: see `PLAIN_LIST_MAX`);
+ * - every list passed as an argument, at any depth (ids, filter values, mutation inputs), holds
+ *   at most `MAX_LIST_ARGUMENT` entries; a longer one is `BAD_USER_INPUT` before anything runs.
+ *
+ * So the work an operation causes (rows read, bytes answered) is at most its cost times
+ * `WORK_PER_COST`; a test walks generated and hostile operations to hold the gateway to it.
+ */
+import {
+  type DocumentNode,
+  type GraphQLInputType,
+  type GraphQLSchema,
+  getArgumentValues,
+  isInputObjectType,
+  isListType,
+  isNonNullType,
+  TypeInfo,
+  visit,
+  visitWithTypeInfo,
+} from 'graphql';
+import { BadUserInputError } from './errors.js';
+
+/**
+ * Most items a plain list (not a connection) holds: a decision's chips, companies and status
+ * changes, a signal's companies, a chip's derivatives, a company's listings, and the short
+ * lists of external data (a company's revenue years, a document's agencies). The API's writers
+ * refuse to store more, and a plain list is charged for this many items.
+ */
+export const PLAIN_LIST_MAX = 20;
+
+/** Most entries of one list argument or input field (`nodes(ids)`, filter lists, inputs). */
+export const MAX_LIST_ARGUMENT = 100;
+
+/**
+ * The most work one unit of cost may cause, as the cost-bounds test measures it for every
+ * operation it sends: rows the database read (every table and index scan of the operation's
+ * statements, as `EXPLAIN ANALYZE` counts them) and bytes of the response.
+ */
+export const WORK_PER_COST = {
+  /** Rows read per unit of cost. */
+  rowsRead: 40,
+  /** Response bytes per unit of cost. */
+  responseBytes: 1_024,
+} as const;
+
+/** Complexity of a plain list: its selection, `PLAIN_LIST_MAX` times (the builder's default). */
+export const PLAIN_LIST_COMPLEXITY = { field: 1, multiplier: PLAIN_LIST_MAX } as const;
+
+/**
+ * Complexity of the `edges` of a page: once, since the page's own field (the connection)
+ * already multiplies its selection by the page size.
+ */
+export const PAGE_ITEMS_COMPLEXITY = { field: 1, multiplier: 1 } as const;
+
+/** Complexity of `nodes(ids)`: its selection once per id listed, repeats included. */
+export const idsComplexity = (args: { ids: readonly unknown[] }) => ({
+  field: 1,
+  multiplier: args.ids.length,
+});
+
+/** Throws `BadUserInputError` when a list in `value` (of input type `type`) is too long. */
+function checkListLengths(value: unknown, type: GraphQLInputType, path: string): void {
+  if (value === null || value === undefined) return;
+  const inner = isNonNullType(type) ? type.ofType : type;
+  if (isListType(inner)) {
+    const items = value as readonly unknown[];
+    if (items.length > MAX_LIST_ARGUMENT) {
+      throw new BadUserInputError(
+        `"${path}" lists ${items.length} entries; a list argument holds at most ${MAX_LIST_ARGUMENT}.`,
+      );
+    }
+    for (const item of items) checkListLengths(item, inner.ofType, path);
+    return;
+  }
+  if (isInputObjectType(inner)) {
+    const fields = inner.getFields();
+    for (const [name, field] of Object.entries(fields)) {
+      checkListLengths((value as Record<string, unknown>)[name], field.type, `${path}.${name}`);
+    }
+  }
+}
+
+/**
+ * Checks every list argument of a document's fields (literals and coerced `variables`) against
+ * `MAX_LIST_ARGUMENT`; throws `BadUserInputError` naming the first one over it. Arguments that
+ * do not coerce are left alone (execution reports them).
+ */
+export function checkListArguments(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown>,
+): void {
+  const typeInfo = new TypeInfo(schema);
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      Field(node) {
+        const field = typeInfo.getFieldDef();
+        if (!field || !node.arguments?.length) return;
+        let values: Record<string, unknown>;
+        try {
+          values = getArgumentValues(field, node, variables);
+        } catch {
+          return;
+        }
+        for (const arg of field.args) {
+          checkListLengths(values[arg.name], arg.type, `${field.name}(${arg.name})`);
+        }
+      },
+    }),
+  );
+}
