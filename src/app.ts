@@ -26,6 +26,7 @@ import { createPlanner } from './plan/execute.js';
 import type { EventHub } from './pubsub/hub.js';
 import { useSharedSubscriptionExecution } from './pubsub/shared-execution.js';
 import { useRequestLog } from './request-log.js';
+import { useResponseSizeLimit } from './response-size.js';
 import type { ResponseCache } from './response-cache.js';
 import { schema } from './schema/index.js';
 import { type Sources, useSourceProvenance } from './sources/index.js';
@@ -250,6 +251,9 @@ export function createApp(deps: AppDependencies): App {
       return graphiqlPage;
     },
     plugins: [
+      // First, so its response (HTTP 422 in place of an answer over the cap) is the one the
+      // request log, the metrics and the rate-limit headers see.
+      useResponseSizeLimit(deps.limits.maxResponseBytes),
       useRequestTracing(),
       useRequestLog(logger, deps.metrics?.requestFinished),
       ...(deps.metrics

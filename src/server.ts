@@ -201,6 +201,7 @@ export async function startGateway(
     path: '/graphql',
     corsOrigins: env.CHIPGATE_CORS_ORIGINS,
     maxOperations: env.CHIPGATE_WS_MAX_OPERATIONS,
+    maxResponseBytes: env.CHIPGATE_MAX_RESPONSE_BYTES,
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : env.CHIPGATE_PORT;

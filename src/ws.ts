@@ -16,6 +16,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Context } from './context.js';
 import { ErrorCode } from './errors.js';
+import { withinResponseSize } from './response-size.js';
 
 /** A running WebSocket transport. */
 export interface WebSocketTransport {
@@ -34,12 +35,13 @@ type Enveloped = ReturnType<YogaServerInstance<Record<string, unknown>, Context>
  * Serves graphql-ws on `server` at `path`. A browser's cross-origin upgrade is refused unless
  * its origin is in `corsOrigins` (same-origin pages and non-browser clients, which send no
  * `Origin`, are accepted). At most `maxOperations` operations may be open on one socket; more
- * get a `RATE_LIMITED` error.
+ * get a `RATE_LIMITED` error. A result over `maxResponseBytes` of JSON is replaced by a
+ * `RESPONSE_TOO_LARGE` error (see `src/response-size.ts`).
  */
 export function attachWebSocket(
   server: Server,
   yoga: YogaServerInstance<Record<string, unknown>, Context>,
-  options: { path: string; corsOrigins: string[]; maxOperations: number },
+  options: { path: string; corsOrigins: string[]; maxOperations: number; maxResponseBytes: number },
 ): WebSocketTransport {
   const wsServer = new WebSocketServer({
     server,
@@ -73,7 +75,8 @@ export function attachWebSocket(
         }
       },
       // HTTP details (`extensions.http`: the status yoga would answer) mean nothing here.
-      onNext: (_ctx, _id, _payload, _args, result) => withoutHttp(result),
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        withinResponseSize(withoutHttp(result), options.maxResponseBytes),
       onError: (_ctx, _id, _payload, errors) => errors.map(formatWithoutHttp),
       onSubscribe: async (ctx, _id, payload) => {
         // One socket may not hold unbounded work: each open operation is a subscriber.
