@@ -285,3 +285,88 @@ describe('list arguments', () => {
     expect(gateway.statements.statements.filter((s) => !/api_keys/.test(s))).toEqual([]);
   });
 });
+
+describe('documents add', () => {
+  const SMALL = 'query Chip($slug: String!) { chip(slug: $slug) { name } }';
+  /**
+   * At $n = 100: companies 1 + 100 x (edges 1 + node 1 + chipsDesigned (1 + 100 x (edges 1 +
+   * node 1 + policyDecisions (1 + 100 x 3)))) = 3,030,301.
+   */
+  const nested = (n: string) =>
+    `query Deep${n === '$n' ? '($n: Int)' : n === 'default' ? '($n: Int = 3)' : ''} { companies(first: ${n === 'default' ? '$n' : n}) { edges { node { chipsDesigned(first: ${n === 'default' ? '$n' : n}) { edges { node { policyDecisions(first: ${n === 'default' ? '$n' : n}) { edges { node { slug } } } } } } } } } }`;
+  const NODES = `query Ids($ids: [ID!]!) { nodes(ids: $ids) { id ... on Company { chipsDesigned(first: 100) { edges { node { slug name tpp } } } } } }`;
+  let deepest = '{ chip(slug: "h200") { slug } }';
+  for (let i = 0; i < 12; i += 1) deepest = deepest.replace('{ slug }', '{ derivedFrom { slug } }');
+
+  async function add(manifest: Record<string, string>) {
+    const { documentHash } = await import('../src/access/documents.js');
+    const { parseDocumentsCommand, runDocumentsCommand } = await import('../src/cli-documents.js');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'chipgate-cost-')), 'manifest.json');
+    writeFileSync(
+      file,
+      JSON.stringify(Object.fromEntries(Object.values(manifest).map((d) => [documentHash(d), d]))),
+    );
+    const parsed = parseDocumentsCommand(['add', file]);
+    if (typeof parsed === 'string') throw new Error(parsed);
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runDocumentsCommand(
+      gateway.database.db,
+      parsed,
+      out.push.bind(out),
+      err.push.bind(err),
+    );
+    return {
+      code,
+      out,
+      err: err.join('\n'),
+      hash: (name: string) => documentHash(manifest[name] ?? ''),
+    };
+  }
+  const registered = async () =>
+    (
+      await queryRows<{ n: number }>(
+        gateway.database.db,
+        sql`select count(*)::int as n from trusted_documents`,
+      )
+    )[0]?.n;
+
+  it('refuses a manifest with a document over the cost or depth limit at its worst, registering nothing', async () => {
+    const before = await registered();
+    const refused = await add({
+      small: SMALL,
+      variables: nested('$n'),
+      literal: nested('100'),
+      ids: NODES,
+      deep: deepest,
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/nothing registered, 4 problem\(s\)/);
+    expect(refused.err).toContain(
+      `${refused.hash('variables')}: the document can never run: operation "Deep" costs 3030301 at its worst, over the per-operation limit of 50000 (CHIPGATE_MAX_COST; page sizes given by variables without a default count at 100, id lists at 100)`,
+    );
+    expect(refused.err).toContain(
+      `${refused.hash('literal')}: the document can never run: operation "Deep" costs 3030301 at its worst`,
+    );
+    // 1 + 100 ids x (id 1 + chipsDesigned (1 + 100 x (edges 1 + node 1 + 3 leaves))) = 50,201.
+    expect(refused.err).toContain(
+      `${refused.hash('ids')}: the document can never run: operation "Ids" costs 50201 at its worst`,
+    );
+    expect(refused.err).toContain(
+      `${refused.hash('deep')}: the document can never run: its operation is 14 deep, over the per-operation limit of 12 (CHIPGATE_MAX_DEPTH)`,
+    );
+    expect(refused.err).not.toContain(refused.hash('small'));
+    expect(await registered()).toBe(before);
+  });
+
+  it('counts a page size variable with a default at its default, and at most what its field accepts', async () => {
+    // news(first:) accepts at most 50: its worst case is 50, not a refusal of 100.
+    const news = 'query News($n: Int) { company(slug: "nvidia") { news(first: $n) { title } } }';
+    const added = await add({ withDefault: nested('default'), small: SMALL, news });
+    expect(added).toMatchObject({ code: 0, err: '' });
+    expect(added.out[0]).toMatch(/^Registered 3 trusted document\(s\)/);
+  });
+});
