@@ -156,7 +156,9 @@ describe('events of a subscription', () => {
         ],
       },
     ]);
-    expect(small.results).toEqual([{ data: { chip: { slug: 'h200', name: 'NVIDIA H200 (SXM)' } } }]);
+    expect(small.results).toEqual([
+      { data: { chip: { slug: 'h200', name: 'NVIDIA H200 (SXM)' } } },
+    ]);
     await ws.dispose();
   });
 });

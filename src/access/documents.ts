@@ -15,8 +15,8 @@
 import { createHash } from 'node:crypto';
 import {
   type DocumentNode,
-  type GraphQLInputType,
   GraphQLError,
+  type GraphQLInputType,
   type GraphQLSchema,
   getNamedType,
   isEnumType,
