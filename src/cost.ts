@@ -4,7 +4,8 @@
  * The rule, in one place:
  * - every field costs 1;
  * - a field that returns a list multiplies the cost of its selection by the most items it can
- *   return: a connection (or any paged list) by its page size (`first`/`last`); `nodes(ids)` by
+ *   return: a connection (or any paged list) by its page size (`first`/`last`), at least 1
+ *   (`totalCount` and `pageInfo` are answered for an empty page too); `nodes(ids)` by
  *   the number of ids it lists, repeats included (every position is answered, though the store
  *   reads each distinct id once); any other list by `PLAIN_LIST_MAX`, the most items a plain
  *   list holds (writers refuse more: see `PLAIN_LIST_MAX`);
@@ -46,9 +47,9 @@ export const MAX_LIST_ARGUMENT = 100;
  */
 export const WORK_PER_COST = {
   /** Rows read per unit of cost. */
-  rowsRead: 40,
+  rowsRead: 32,
   /** Response bytes per unit of cost. */
-  responseBytes: 1_024,
+  responseBytes: 256,
 } as const;
 
 /** Complexity of a plain list: its selection, `PLAIN_LIST_MAX` times (the builder's default). */
@@ -59,6 +60,12 @@ export const PLAIN_LIST_COMPLEXITY = { field: 1, multiplier: PLAIN_LIST_MAX } as
  * already multiplies its selection by the page size.
  */
 export const PAGE_ITEMS_COMPLEXITY = { field: 1, multiplier: 1 } as const;
+
+/**
+ * Complexity of a page of `size` items (a connection): its selection `size` times, and at least
+ * once, since a page's own fields (`totalCount`, `pageInfo`) are answered even when it is empty.
+ */
+export const pageComplexity = (size: number) => ({ field: 1, multiplier: Math.max(size, 1) });
 
 /** Complexity of `nodes(ids)`: its selection once per id listed, repeats included. */
 export const idsComplexity = (args: { ids: readonly unknown[] }) => ({

@@ -7,7 +7,7 @@
 import type { GraphQLError } from 'graphql';
 import { builder, pageSize } from '../builder.js';
 import type { Context } from '../context.js';
-import { PAGE_ITEMS_COMPLEXITY, PLAIN_LIST_MAX } from '../cost.js';
+import { PAGE_ITEMS_COMPLEXITY, PLAIN_LIST_MAX, pageComplexity } from '../cost.js';
 import { BadUserInputError } from '../errors.js';
 import { resolvedAround } from '../plan/metadata.js';
 import type { FederalRegisterDocument as DocumentShape } from '../sources/federal-register.js';
@@ -308,7 +308,7 @@ builder.queryField('federalRegisterDocuments', (t) =>
       }),
       after: t.arg.string({ description: 'Return results after this cursor (an `endCursor`).' }),
     },
-    complexity: (args) => ({ field: 1, multiplier: pageSize({ first: args.first }) }),
+    complexity: (args) => pageComplexity(pageSize({ first: args.first })),
     resolve: async (_root, args, ctx) => {
       const size = pageSize({ first: args.first });
       const start = decodeOffset(args.after) + 1;
