@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { MAX_LIST_ARGUMENT, PLAIN_LIST_MAX } from '../src/cost.js';
 import { queryRows } from '../src/db/client.js';
+import { backend } from './helpers/database.js';
 import {
   closeApp,
   createTestGateway,
@@ -283,6 +284,18 @@ describe('list arguments', () => {
     expect(input.errors?.[0]?.message).toMatch('"recordDemandSignal(input).companies" lists 101');
     // Only the key lookup of the writer's request reached the database.
     expect(gateway.statements.statements.filter((s) => !/api_keys/.test(s))).toEqual([]);
+  });
+});
+
+describe.runIf(backend === 'postgres')('PostgreSQL sessions', () => {
+  it('compile nothing just in time: its time follows a statement size, not its cost', async () => {
+    // With JIT on, a planned read of 100 chips' export status at 30 dates (cost 27,301) spent
+    // 1.4 s compiling 1,884 functions at S=10, ten times what it spent running.
+    const rows = await queryRows<{ jit: string }>(
+      gateway.database.db,
+      sql`select current_setting('jit') as jit`,
+    );
+    expect(rows).toEqual([{ jit: 'off' }]);
   });
 });
 
