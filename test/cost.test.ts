@@ -5,10 +5,12 @@
  */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentHash } from '../src/access/documents.js';
 import type { App } from '../src/app.js';
 import { MAX_LIST_ARGUMENT, PLAIN_LIST_MAX } from '../src/cost.js';
 import { queryRows } from '../src/db/client.js';
 import { backend } from './helpers/database.js';
+import { manifestFile, registeredDocuments, runDocuments } from './helpers/documents.js';
 import {
   closeApp,
   createTestGateway,
@@ -311,41 +313,19 @@ describe('documents add', () => {
   let deepest = '{ chip(slug: "h200") { slug } }';
   for (let i = 0; i < 12; i += 1) deepest = deepest.replace('{ slug }', '{ derivedFrom { slug } }');
 
-  async function add(manifest: Record<string, string>) {
-    const { documentHash } = await import('../src/access/documents.js');
-    const { parseDocumentsCommand, runDocumentsCommand } = await import('../src/cli-documents.js');
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const path = await import('node:path');
-    const file = path.join(mkdtempSync(path.join(tmpdir(), 'chipgate-cost-')), 'manifest.json');
-    writeFileSync(
-      file,
-      JSON.stringify(Object.fromEntries(Object.values(manifest).map((d) => [documentHash(d), d]))),
+  async function add(documents: Record<string, string>) {
+    const file = manifestFile(
+      Object.fromEntries(Object.values(documents).map((d) => [documentHash(d), d])),
     );
-    const parsed = parseDocumentsCommand(['add', file]);
-    if (typeof parsed === 'string') throw new Error(parsed);
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runDocumentsCommand(
-      gateway.database.db,
-      parsed,
-      out.push.bind(out),
-      err.push.bind(err),
-    );
+    const { code, out, err } = await runDocuments(gateway.database.db, 'add', file);
     return {
       code,
       out,
       err: err.join('\n'),
-      hash: (name: string) => documentHash(manifest[name] ?? ''),
+      hash: (name: string) => documentHash(documents[name] ?? ''),
     };
   }
-  const registered = async () =>
-    (
-      await queryRows<{ n: number }>(
-        gateway.database.db,
-        sql`select count(*)::int as n from trusted_documents`,
-      )
-    )[0]?.n;
+  const registered = () => registeredDocuments(gateway.database.db);
 
   it('refuses a manifest with a document over the cost or depth limit at its worst, registering nothing', async () => {
     const before = await registered();
