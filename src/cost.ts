@@ -47,7 +47,7 @@ export const MAX_LIST_ARGUMENT = 100;
  */
 export const WORK_PER_COST = {
   /** Rows read per unit of cost. */
-  rowsRead: 32,
+  rowsRead: 24,
   /** Response bytes per unit of cost. */
   responseBytes: 256,
 } as const;
