@@ -8,12 +8,8 @@ import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import type { ValidationContext } from 'graphql';
 import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import { Access, type AccessOptions } from './access/index.js';
-import {
-  accessContext,
-  useIntrospectionControl,
-  usePartnerAccess,
-  useTrustedDocuments,
-} from './access/plugin.js';
+import { useIntrospectionControl } from './access/introspection.js';
+import { accessContext, usePartnerAccess, useTrustedDocuments } from './access/plugin.js';
 import { operationLimitError } from './builder.js';
 import { type Context, createContext, type QueryLimits } from './context.js';
 import { databaseErrorReason, isDatabaseUnavailable } from './db/availability.js';

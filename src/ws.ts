@@ -98,18 +98,20 @@ export function attachWebSocket(
         } catch (error) {
           return [withCode(error, ErrorCode.GRAPHQL_PARSE_FAILED)];
         }
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) {
-          return errors.map((error: GraphQLError) =>
-            withCode(error, ErrorCode.GRAPHQL_VALIDATION_FAILED),
-          );
-        }
+        // The context (who is calling) before validation: what validation may tell the caller
+        // about the schema depends on it (see access/introspection.ts).
         let contextValue: unknown;
         try {
           contextValue = await enveloped.contextFactory();
         } catch (error) {
           // The key was revoked since the socket opened.
           return [withCode(error, ErrorCode.UNAUTHENTICATED)];
+        }
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) {
+          return errors.map((error: GraphQLError) =>
+            withCode(error, ErrorCode.GRAPHQL_VALIDATION_FAILED),
+          );
         }
         const args: ExecutionArgs = {
           schema: enveloped.schema,

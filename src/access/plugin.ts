@@ -10,13 +10,10 @@
  * - `useTrustedDocuments`: runs registered documents by `documentId` (or APQ's hash) with yoga's
  *   persisted-operations plugin, Automatic Persisted Queries with yoga's APQ plugin, and keeps
  *   persisted-only keys to registered documents.
- * - `useIntrospectionControl`: `__schema`/`__type` and "Did you mean" hints only for the
- *   callers `CHIPGATE_INTROSPECTION` allows.
  */
-import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { useAPQ } from '@graphql-yoga/plugin-apq';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
-import { type ExecutionArgs, GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
+import type { ExecutionArgs, GraphQLError } from 'graphql';
 import { createGraphQLError, isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { authenticate, authorizationOf } from '../auth.js';
 import { operationComplexity } from '../builder.js';
@@ -71,6 +68,17 @@ export function clientAddress(
 function headerOf(req: NodeServerContext['req'], name: string): string | undefined {
   const value = req?.headers[name];
   return Array.isArray(value) ? value.join(',') : value;
+}
+
+/**
+ * The authenticated viewer of a GraphQL context, undefined while it is not known: an HTTP
+ * request's from its admission (before yoga builds the context), a WebSocket operation's from
+ * its built context. Never guessed from a header being present.
+ */
+export function viewerOf(context: Record<string, unknown>): Viewer | undefined {
+  const request = context.request as Request | undefined;
+  const admitted = request ? admissions.get(request) : undefined;
+  return admitted?.viewer ?? (context.viewer as Viewer | undefined);
 }
 
 /**
@@ -304,66 +312,4 @@ export function useTrustedDocuments(access: Access): Plugin[] {
       },
     }) as Plugin,
   ];
-}
-
-/** Whether the caller of a validation may see the schema. */
-function mayIntrospect(access: Access, context: Record<string, unknown>): boolean {
-  const mode = access.config.introspection;
-  if (mode !== 'keys') return mode === 'on';
-  const request = context.request as Request | undefined;
-  const admitted = request ? admissions.get(request) : undefined;
-  if (admitted) return admitted.viewer.kind === 'apiKey';
-  // A WebSocket: a key given when it connected was checked then (a bad one closed it).
-  return !request && authorizationOf(context as Parameters<typeof authorizationOf>[0]) !== null;
-}
-
-const SUGGESTION = / ?Did you mean [^?]*\?/g;
-
-/** `errors` without "Did you mean" hints (the same error objects, messages rewritten). */
-function withoutSuggestions<T>(errors: readonly T[]): T[] {
-  return errors.map((error) => {
-    if (error instanceof GraphQLError) error.message = error.message.replace(SUGGESTION, '');
-    return error;
-  });
-}
-
-/**
- * Introspection (`__schema`, `__type`) and "Did you mean" hints, for the callers
- * `CHIPGATE_INTROSPECTION` allows only (graphql-js' NoSchemaIntrospectionCustomRule;
- * graphql-armor's suggestion blocking, plus enum-value hints it leaves). Hints are removed from
- * validation errors and from execution errors (a variable's value that names an unknown input
- * field or enum value is refused when variables are coerced, after validation).
- */
-export function useIntrospectionControl(access: Access): Plugin {
-  const block = blockFieldSuggestionsPlugin({ mask: '' }) as {
-    onValidate: (payload: unknown) => unknown;
-  };
-  return {
-    onValidate(payload) {
-      if (mayIntrospect(access, payload.context as Record<string, unknown>)) return undefined;
-      payload.addValidationRule(NoSchemaIntrospectionCustomRule);
-      const armor = block.onValidate(payload) as
-        | ((end: {
-            valid: boolean;
-            result: readonly GraphQLError[];
-            setResult: (r: GraphQLError[]) => void;
-          }) => void)
-        | undefined;
-      return (end) => {
-        armor?.(end as never);
-        if (end.valid) return;
-        end.setResult(withoutSuggestions(end.result));
-      };
-    },
-    onExecute({ args }) {
-      if (mayIntrospect(access, args.contextValue as unknown as Record<string, unknown>))
-        return undefined;
-      return {
-        onExecuteDone({ result, setResult }) {
-          if (isAsyncIterable(result) || !result.errors?.length) return;
-          setResult({ ...result, errors: withoutSuggestions(result.errors) });
-        },
-      };
-    },
-  } as Plugin;
 }
