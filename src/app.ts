@@ -166,6 +166,8 @@ export function createApp(deps: AppDependencies): App {
     db: deps.db,
     config: deps.access?.config ?? accessConfigOf(loadEnv({})),
   });
+  // A key revoked or changed anywhere reaches what it holds open here.
+  deps.events.onChange((change) => access.sessions.onChange(change));
   let graphiqlPage: string | undefined;
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,

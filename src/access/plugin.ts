@@ -19,8 +19,10 @@ import { authenticate, authorizationOf } from '../auth.js';
 import { operationComplexity } from '../builder.js';
 import type { Context, Viewer } from '../context.js';
 import type { Database } from '../db/client.js';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, PersistedQueryOnlyError } from '../errors.js';
 import type { Access, EffectiveLimits } from './index.js';
+import { type EndableStream, endable, endOnAbort, type SessionMark } from './sessions.js';
+import type { SlotLease } from './subscription-slots.js';
 
 /** What the HTTP admission learned about a request. */
 interface Admission {
@@ -29,9 +31,13 @@ interface Admission {
   limits: EffectiveLimits;
   /** The request counter after this request (for the RateLimit-* headers). */
   requests: { limit: number; remaining: number; resetAt: number };
+  /** The change-feed position before the key was read (see `KeySessions.mark`). */
+  mark: SessionMark;
 }
 
 const admissions = new WeakMap<Request, Admission>();
+/** The change-feed position before a WebSocket operation's key was read, by its context. */
+const marks = new WeakMap<object, SessionMark>();
 /** Contexts of WebSocket operations, counted when they execute. */
 const uncounted = new WeakSet<object>();
 
@@ -93,6 +99,7 @@ export async function accessContext(
 ): Promise<{ viewer: Viewer; subject: string; access: Access }> {
   const admitted = initial.request ? admissions.get(initial.request) : undefined;
   if (admitted) return { viewer: admitted.viewer, subject: admitted.subject, access };
+  marks.set(initial, access.sessions.mark());
   const viewer = await authenticate(
     db,
     authorizationOf(initial as Parameters<typeof authorizationOf>[0]),
@@ -122,12 +129,18 @@ function rateLimitHeaders(
   };
 }
 
+/** What an admitted subscription holds: its slot, and whether it runs a trusted document. */
+interface Admitted {
+  lease?: SlotLease;
+  trusted?: boolean;
+}
+
 /** Charges an operation before it runs; returns the refusal, if any. */
 async function admitOperation(
   access: Access,
   args: ExecutionArgs,
   subscription: boolean,
-): Promise<{ error: GraphQLError } | { release?: () => void }> {
+): Promise<{ error: GraphQLError } | Admitted> {
   const ctx = args.contextValue as Context;
   const viewer = ctx.viewer;
   const subject = ctx.subject ?? access.subjectOf(viewer, 'unknown');
@@ -140,7 +153,7 @@ async function admitOperation(
     if (!requests.allowed) return { error: access.refusal(viewer, 'REQUESTS', requests) };
   }
   const trusted = access.documents.of(args.document);
-  if (limits.persistedOnly && !trusted) return { error: persistedOnlyError() };
+  if (limits.persistedOnly && !trusted) return { error: new PersistedQueryOnlyError() };
   let cost = trusted?.cost ?? null;
   if (cost === null) {
     try {
@@ -170,7 +183,35 @@ async function admitOperation(
       }),
     };
   }
-  return { release: () => lease.release() };
+  return { lease, trusted: trusted !== undefined };
+}
+
+/**
+ * Registers a keyed subscription with the instance's key sessions, so that a change to its key
+ * reaches it (see sessions.ts); returns the function that forgets it.
+ */
+function registerSubscription(
+  access: Access,
+  ctx: Context & Record<string, unknown>,
+  admitted: Admitted,
+  stream: EndableStream<unknown>,
+): (() => void) | undefined {
+  const { viewer, subject } = ctx;
+  const authorization = authorizationOf(ctx as Parameters<typeof authorizationOf>[0]);
+  if (viewer.kind !== 'apiKey' || !admitted.lease || !subject || !authorization) return undefined;
+  const request = ctx.request as Request | undefined;
+  const mark = (request ? admissions.get(request)?.mark : marks.get(ctx)) ?? 0;
+  return access.sessions.addSubscription(
+    {
+      keyId: viewer.id,
+      authorization,
+      subject,
+      lease: admitted.lease,
+      trusted: admitted.trusted ?? false,
+      end: (error) => stream.end(error),
+    },
+    mark,
+  );
 }
 
 /** Partner limits on every request and operation (see the module comment). */
@@ -178,6 +219,7 @@ export function usePartnerAccess(access: Access, db: Database): Plugin<Context> 
   return {
     async onRequestParse({ request, serverContext }) {
       const req = (serverContext as NodeServerContext | undefined)?.req;
+      const mark = access.sessions.mark();
       const viewer = await authenticate(db, request.headers.get('authorization'));
       const address = clientAddress(
         req?.socket?.remoteAddress,
@@ -187,7 +229,7 @@ export function usePartnerAccess(access: Access, db: Database): Plugin<Context> 
       const subject = access.subjectOf(viewer, address);
       const limits = access.limitsOf(viewer);
       const requests = await access.counters.countRequest(subject, limits.requestsPerMinute);
-      admissions.set(request, { viewer, subject, limits, requests });
+      admissions.set(request, { viewer, subject, limits, requests, mark });
       if (viewer.kind === 'apiKey') access.usage.record(viewer.id, { requests: 1 });
       if (!requests.allowed) throw access.refusal(viewer, 'REQUESTS', requests);
     },
@@ -204,18 +246,32 @@ export function usePartnerAccess(access: Access, db: Database): Plugin<Context> 
         setResultAndStopExecution({ errors: [admitted.error] });
         return undefined;
       }
-      const release = admitted.release;
       return {
-        onSubscribeResult({ result }) {
+        onSubscribeResult({ result, setResult }) {
           if (!isAsyncIterable(result)) {
-            release?.();
+            admitted.lease?.release();
             return undefined;
           }
-          return { onEnd: () => release?.() };
+          const stream = endable(result);
+          setResult(stream as typeof result);
+          const forget = registerSubscription(
+            access,
+            args.contextValue as unknown as Context & Record<string, unknown>,
+            admitted,
+            stream,
+          );
+          return {
+            onEnd: () => {
+              forget?.();
+              admitted.lease?.release();
+            },
+          };
         },
       };
     },
-    onResultProcess({ request, result }) {
+    onResultProcess({ request, result, setResult }) {
+      // The stream as the transport reads it, with every plugin's end (slots, metrics) behind it.
+      if (isAsyncIterable(result)) setResult(endOnAbort(result, request.signal));
       const admitted = admissions.get(request);
       if (admitted?.viewer.kind !== 'apiKey') return;
       const errors = (result as { errors?: readonly unknown[] }).errors;
@@ -233,13 +289,6 @@ export function usePartnerAccess(access: Access, db: Database): Plugin<Context> 
       }
     },
   } as Plugin<Context>;
-}
-
-function persistedOnlyError(): GraphQLError {
-  return createGraphQLError(
-    'This API key may run registered trusted documents only: send {"documentId": "<sha256>", "variables": {...}} instead of a query text.',
-    { extensions: { code: ErrorCode.PERSISTED_QUERY_ONLY, http: { status: 403 } } },
-  );
 }
 
 /** The APQ hash of a request's extensions (`persistedQuery: { version: 1, sha256Hash }`). */
@@ -268,7 +317,7 @@ export function useTrustedDocuments(access: Access): Plugin[] {
     async onParams({ params, request, setParams }) {
       const persistedOnly = callerOf(request)?.limits.persistedOnly ?? false;
       if (params.query) {
-        if (persistedOnly) throw persistedOnlyError();
+        if (persistedOnly) throw new PersistedQueryOnlyError();
         return;
       }
       const extensions = params.extensions as Record<string, unknown> | undefined;
@@ -304,7 +353,7 @@ export function useTrustedDocuments(access: Access): Plugin[] {
             'PersistedQueryNotInList: no trusted document with this id is registered for this caller.',
           extensions: { code: ErrorCode.PERSISTED_QUERY_NOT_IN_LIST, http: { status: 400 } },
         },
-        persistedQueryOnly: () => persistedOnlyError(),
+        persistedQueryOnly: () => new PersistedQueryOnlyError(),
         keyNotFound: {
           message: 'Must provide query string.',
           extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } },
