@@ -18,6 +18,8 @@
  */
 import {
   ExecutableDefinitionsRule,
+  type ExecutionArgs,
+  type ExecutionResult,
   GraphQLError,
   type GraphQLSchema,
   isInputObjectType,
@@ -161,6 +163,23 @@ function maskExecutionError(
  */
 export function useIntrospectionControl(access: Access): Plugin {
   const mode = access.config.introspection;
+  /** For a caller who may not introspect: masks the errors of its result (not of a stream). */
+  const maskResult = (args: ExecutionArgs) => {
+    if (mayIntrospect(access, args.contextValue as Record<string, unknown>)) return undefined;
+    return ({
+      result,
+      setResult,
+    }: {
+      result: ExecutionResult | AsyncIterable<unknown>;
+      setResult: (result: ExecutionResult) => void;
+    }) => {
+      if (isAsyncIterable(result) || !result.errors?.length) return;
+      setResult({
+        ...result,
+        errors: result.errors.map((error) => maskExecutionError(args.schema, error, mode)),
+      });
+    };
+  };
   return {
     onValidate({ context, params, addValidationRule }) {
       if (mayIntrospect(access, context as Record<string, unknown>)) return undefined;
@@ -171,31 +190,13 @@ export function useIntrospectionControl(access: Access): Plugin {
       };
     },
     onExecute({ args }) {
-      if (mayIntrospect(access, args.contextValue as unknown as Record<string, unknown>))
-        return undefined;
-      return {
-        onExecuteDone({ result, setResult }) {
-          if (isAsyncIterable(result) || !result.errors?.length) return;
-          setResult({
-            ...result,
-            errors: result.errors.map((error) => maskExecutionError(args.schema, error, mode)),
-          });
-        },
-      };
+      const mask = maskResult(args);
+      return mask && { onExecuteDone: mask };
     },
     // A subscription's variables are coerced when it subscribes.
     onSubscribe({ args }) {
-      if (mayIntrospect(access, args.contextValue as unknown as Record<string, unknown>))
-        return undefined;
-      return {
-        onSubscribeResult({ result, setResult }) {
-          if (isAsyncIterable(result) || !result.errors?.length) return;
-          setResult({
-            ...result,
-            errors: result.errors.map((error) => maskExecutionError(args.schema, error, mode)),
-          });
-        },
-      };
+      const mask = maskResult(args);
+      return mask && { onSubscribeResult: mask };
     },
   } as Plugin;
 }

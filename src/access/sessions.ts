@@ -78,8 +78,6 @@ export class KeySessions {
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly retrying = new Set<number>();
   private closed = false;
-  /** Checks in progress (tests and shutdown wait for them). */
-  private readonly running = new Set<Promise<void>>();
 
   constructor(
     private readonly access: Pick<Access, 'limitsOf' | 'refusal' | 'slots'>,
@@ -135,11 +133,6 @@ export class KeySessions {
     this.check(ids);
   }
 
-  /** Resolves when no check is in progress. */
-  async settled(): Promise<void> {
-    while (this.running.size > 0) await Promise.all(this.running);
-  }
-
   /** Stops retrying failed checks. */
   close(): void {
     this.closed = true;
@@ -158,8 +151,9 @@ export class KeySessions {
     const subscriptions = [...this.subscriptions].filter(applies);
     const connections = [...this.connections].filter(applies);
     if (subscriptions.length === 0 && connections.length === 0) return;
-    const run = this.apply(subscriptions, connections).finally(() => this.running.delete(run));
-    this.running.add(run);
+    this.apply(subscriptions, connections).catch((error: unknown) =>
+      this.logger?.warn({ err: error }, 'checking what a changed API key holds open failed'),
+    );
   }
 
   /** Authenticates each credential again (once) and applies the outcome to what it holds. */
