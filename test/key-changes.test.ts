@@ -35,7 +35,7 @@ import {
 import { setStatus } from './helpers/writes.js';
 
 const onServer = backend === 'postgres';
-/** The promise: a change reaches every instance within 5 s (it takes milliseconds). */
+/** The promise: a committed change reaches every instance within 5 s (it takes milliseconds). */
 const WITHIN_MS = 5_000;
 
 let database: GatewayDatabase;
@@ -161,8 +161,8 @@ describe('a revoked key', () => {
       instances.map(() => ({ subscriptions: 2, connections: 1 })),
     );
 
-    const since = Date.now();
     expect(await keys('revoke', String(revoked.id))).toEqual([`Revoked API key ${revoked.id}.`]);
+    const since = Date.now(); // the change is committed
     const took: number[] = [];
     for (const { sse, client, ws } of held) {
       took.push((await timed(sse.waitForComplete(WITHIN_MS), since)).ms);
@@ -251,8 +251,8 @@ describe('a key whose limits change', () => {
     const newest = await subscribeSse(other().url, UPDATES, {}, key.headers);
     await vi.waitFor(async () => expect(await slots()).toBe(3));
 
-    const since = Date.now();
     await keys('update', String(key.id), '--max-subscriptions', '1');
+    const since = Date.now(); // the change is committed
     const refusal = {
       errors: [
         {
@@ -299,8 +299,8 @@ describe('a key whose limits change', () => {
         : [{ subscriptions: 3, connections: 1 }],
     );
 
-    const since = Date.now();
     await keys('update', String(key.id), '--persisted-only');
+    const since = Date.now(); // the change is committed
     for (const ended of [text, overSocket]) {
       await timed(ended.waitForComplete(WITHIN_MS), since);
       expect(lastOf(ended)?.errors?.map((error) => error.extensions?.code)).toEqual([
