@@ -48,6 +48,29 @@ export function checkText(
   }
 }
 
+/**
+ * Records a problem unless `value` is a finite number (the store refuses NaN and infinities
+ * too, see `finiteChecks` in schema.ts) and, with `min`, at least `min`. Null or absent passes.
+ */
+export function checkNumber(
+  issues: FieldIssues,
+  path: (string | number)[],
+  value: number | null | undefined,
+  min?: number,
+): void {
+  if (value == null) return;
+  if (!Number.isFinite(value)) {
+    issues.add(path, `Must be a finite number: NaN and infinities are refused (got ${value}).`);
+  } else if (min !== undefined && value < min) {
+    issues.add(
+      path,
+      min === 0
+        ? `Must not be negative (got ${value}).`
+        : `Must be at least ${min} (got ${value}).`,
+    );
+  }
+}
+
 /** Earliest date a write accepts (`announcedOn`, `effectiveOn`, `observedOn`, `occurredAt`). */
 export const MIN_DATE = '1900-01-01';
 /** Latest date a write accepts. */

@@ -16,6 +16,7 @@ import {
 } from '../schema.js';
 import {
   checkDate,
+  checkNumber,
   checkSlug,
   checkText,
   checkUnique,
@@ -68,9 +69,7 @@ export async function recordDemandSignal(
     issues.add(['input', 'companies'], 'Name at least one company (a buyer or supplier slug).');
   }
   checkUnique(issues, ['input', 'companies'], input.companies);
-  if (input.quantityUnits != null && input.quantityUnits < 0) {
-    issues.add(['input', 'quantityUnits'], `Must not be negative (got ${input.quantityUnits}).`);
-  }
+  checkNumber(issues, ['input', 'quantityUnits'], input.quantityUnits, 0);
   // A value is an amount of money involved; a fall in revenue is told by `direction`.
   if (input.valueUsd?.startsWith('-')) {
     issues.add(['input', 'valueUsd'], `Must not be negative (got ${input.valueUsd}).`);

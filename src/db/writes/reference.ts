@@ -16,6 +16,7 @@ import {
 } from '../schema.js';
 import {
   checkDate,
+  checkNumber,
   checkSlug,
   checkText,
   checkUnique,
@@ -190,7 +191,7 @@ const NON_NEGATIVE = [
 
 /**
  * Creates or updates the chip `slug`. Throws `ValidationError` (slug, blank name, negative
- * specifications, a launch year outside 1950-2100, an `announcedOn` outside 1900-2199, an
+ * or non-finite specifications, a launch year outside 1950-2100, an `announcedOn` outside 1900-2199, an
  * unknown designer, foundry or `derivedFrom` chip, a chip derived from itself or from one of
  * the chips derived from it).
  */
@@ -205,12 +206,7 @@ export async function upsertChip(
     checkText(issues, ['input', field], input[field], MAX_SHORT_TEXT_LENGTH);
   }
   checkText(issues, ['input', 'exportControlNote'], input.exportControlNote, MAX_TEXT_LENGTH);
-  for (const field of NON_NEGATIVE) {
-    const value = input[field];
-    if (value != null && value < 0) {
-      issues.add(['input', field], `Must not be negative (got ${value}).`);
-    }
-  }
+  for (const field of NON_NEGATIVE) checkNumber(issues, ['input', field], input[field], 0);
   if (input.launchYear != null && (input.launchYear < 1950 || input.launchYear > 2100)) {
     issues.add(['input', 'launchYear'], `Must be between 1950 and 2100 (got ${input.launchYear}).`);
   }
