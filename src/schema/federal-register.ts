@@ -4,9 +4,11 @@
  * decision names, and `Query.federalRegisterDocuments` to search the register.
  * Source: the Federal Register API, cached (see `SourceInfo`).
  */
+import { createHash } from 'node:crypto';
 import type { GraphQLError } from 'graphql';
 import { builder, pageSize } from '../builder.js';
 import type { Context } from '../context.js';
+import { type CursorScheme, decodeCursor, encodeCursor } from '../db/cursors.js';
 import { BadUserInputError } from '../errors.js';
 import { resolvedAround } from '../plan/metadata.js';
 import type { FederalRegisterDocument as DocumentShape } from '../sources/federal-register.js';
@@ -169,26 +171,37 @@ export const FederalRegisterDocumentFilter = builder.inputType('FederalRegisterD
   }),
 });
 
-const SEARCH_CURSOR = /^FederalRegister:(\d{1,5})$/;
+/**
+ * Cursors of `federalRegisterDocuments`: a position in the register's result list and the
+ * search it belongs to (a digest of its conditions), since the same position is another
+ * document under other conditions. (The earlier `FederalRegister:<position>` cursors did not
+ * say which search, and are refused.)
+ */
+const SEARCH_CURSOR: CursorScheme = {
+  list: 'Query.federalRegisterDocuments',
+  shape: ['id', 'text'],
+};
 
 /** The register answers at most the first 10,000 results of a search. */
 const MAX_SEARCH_RESULTS = 10_000;
 
-const encodeOffset = (offset: number) =>
-  Buffer.from(`FederalRegister:${offset}`, 'utf8').toString('base64');
+/** A short digest of a search's conditions, carried by its cursors. */
+const searchKey = (search: object) =>
+  createHash('sha256').update(JSON.stringify(search)).digest('base64url').slice(0, 16);
 
-function decodeOffset(cursor: string | null | undefined): number {
+const encodeOffset = (key: string, offset: number) =>
+  encodeCursor(SEARCH_CURSOR.list, [offset, key]);
+
+/** The position `after` points at in the search `key` (-1 without a cursor). */
+function decodeOffset(cursor: string | null | undefined, key: string): number {
   if (cursor == null) return -1;
-  const decoded = /^[A-Za-z0-9+/]+={0,2}$/.test(cursor)
-    ? Buffer.from(cursor, 'base64').toString('utf8')
-    : '';
-  const match = SEARCH_CURSOR.exec(decoded);
-  if (!match) {
+  const [offset, issuedFor] = decodeCursor('after', cursor, SEARCH_CURSOR);
+  if (issuedFor !== key) {
     throw new BadUserInputError(
-      `Argument "after" is not a cursor this list issued: "${cursor.slice(0, 60)}". Pass an edge's cursor or pageInfo's endCursor from federalRegisterDocuments.`,
+      'Argument "after" is a cursor of another search: page on with the filter its page was fetched with, or start again without "after".',
     );
   }
-  return Number(match[1]);
+  return offset as number;
 }
 
 /**
@@ -308,12 +321,6 @@ builder.queryField('federalRegisterDocuments', (t) =>
     complexity: (args) => ({ field: 1, multiplier: pageSize({ first: args.first }) }),
     resolve: async (_root, args, ctx) => {
       const size = pageSize({ first: args.first });
-      const start = decodeOffset(args.after) + 1;
-      if (start >= MAX_SEARCH_RESULTS) {
-        throw new BadUserInputError(
-          `The Federal Register answers only the first ${MAX_SEARCH_RESULTS} results of a search; narrow it with filter.from and filter.to instead of paging further.`,
-        );
-      }
       const agency = args.filter?.agency ?? BIS_AGENCY;
       if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(agency)) {
         throw new BadUserInputError(
@@ -332,6 +339,13 @@ builder.queryField('federalRegisterDocuments', (t) =>
         term: args.filter?.term ?? null,
         order: 'newest' as const,
       };
+      const key = searchKey(search);
+      const start = decodeOffset(args.after, key) + 1;
+      if (start >= MAX_SEARCH_RESULTS) {
+        throw new BadUserInputError(
+          `The Federal Register answers only the first ${MAX_SEARCH_RESULTS} results of a search; narrow it with filter.from and filter.to instead of paging further.`,
+        );
+      }
       const load = async (): Promise<SearchResult> => {
         // Pages of `size` results: the window [start, start + size) lies in one page when paging
         // with one page size throughout, else across two. Positions are the register's own
@@ -361,7 +375,7 @@ builder.queryField('federalRegisterDocuments', (t) =>
           if (result.value.results.length < perPage) break;
         }
         const edges = window.flatMap(({ position, node }) =>
-          node ? [{ cursor: encodeOffset(position), node }] : [],
+          node ? [{ cursor: encodeOffset(key, position), node }] : [],
         );
         const first = window[0]?.position;
         const last = window.at(-1)?.position;
@@ -372,8 +386,8 @@ builder.queryField('federalRegisterDocuments', (t) =>
             hasNextPage: (last ?? start - 1) + 1 < totalCount,
             hasPreviousPage: start > 0,
             // The window's ends, even when the result there was invalid and left out.
-            startCursor: first === undefined ? null : encodeOffset(first),
-            endCursor: last === undefined ? null : encodeOffset(last),
+            startCursor: first === undefined ? null : encodeOffset(key, first),
+            endCursor: last === undefined ? null : encodeOffset(key, last),
           },
           totalCount,
           source: pages[0]?.info ?? null,
