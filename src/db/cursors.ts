@@ -41,7 +41,8 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 const PART_CHECKS: Record<CursorPart, (value: unknown) => boolean> = {
   text: (value) => typeof value === 'string',
-  slug: (value) => typeof value === 'string' && value.length <= TEXT_LIMITS.slug && SLUG.test(value),
+  slug: (value) =>
+    typeof value === 'string' && value.length <= TEXT_LIMITS.slug && SLUG.test(value),
   date: (value) => typeof value === 'string' && DATE.test(value),
   id: (value) => Number.isSafeInteger(value) && (value as number) >= 0,
   instant: (value) =>
@@ -78,11 +79,7 @@ function arrayOf(body: string): unknown[] | undefined {
  * Returns its values; throws `BadUserInputError` for a cursor another list issued, one of an
  * earlier format that does not say which list issued it, or anything else we did not issue.
  */
-export function decodeCursor(
-  argument: string,
-  cursor: string,
-  scheme: CursorScheme,
-): CursorValues {
+export function decodeCursor(argument: string, cursor: string, scheme: CursorScheme): CursorValues {
   const shown = cursor.length > 60 ? `${cursor.slice(0, 60)}...` : `${cursor}`;
   const refuse = (why: string): never => {
     throw new BadUserInputError(
