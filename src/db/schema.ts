@@ -37,6 +37,8 @@ import {
   timestamp,
 } from 'drizzle-orm/pg-core';
 
+import { TEXT_LIMITS } from './limits.js';
+
 export * from './schema-access.js';
 
 /**
@@ -138,7 +140,10 @@ const provenance = {
 };
 
 const slugCheck = (name: string, column: unknown) =>
-  check(name, sql`${column} ~ '^[a-z0-9]+(-[a-z0-9]+)*$' and length(${column}) <= 100`);
+  check(
+    name,
+    sql`${column} ~ '^[a-z0-9]+(-[a-z0-9]+)*$' and length(${column}) <= ${sql.raw(String(TEXT_LIMITS.slug))}`,
+  );
 
 /**
  * A `<table>_<column>_finite` CHECK for every floating-point and `numeric` column among

@@ -15,6 +15,7 @@ import type { FederalRegisterDocument as DocumentShape } from '../sources/federa
 import type { Sourced } from '../sources/http.js';
 import { federalRegisterDocuments } from '../sources/index.js';
 import { UpstreamRefusedError } from '../sources/request.js';
+import { limitedTo, textLimit } from './limits.js';
 import { PolicyDecision } from './policy-decision.js';
 import { SourceInfo } from './source-info.js';
 
@@ -159,15 +160,21 @@ export const FederalRegisterDocumentType = builder.enumType('FederalRegisterDocu
 export const FederalRegisterDocumentFilter = builder.inputType('FederalRegisterDocumentFilter', {
   description: 'Search conditions for `Query.federalRegisterDocuments`. All given must hold.',
   fields: (t) => ({
-    agency: t.string({
-      description: `Agency slug; default \`${BIS_AGENCY}\` (the Bureau of Industry and Security).`,
-    }),
+    agency: t.string(
+      textLimit(
+        'slug',
+        `Agency slug; default \`${BIS_AGENCY}\` (the Bureau of Industry and Security).`,
+      ),
+    ),
     type: t.field({ type: [FederalRegisterDocumentType], description: 'Any of these types.' }),
     from: t.field({ type: 'Date', description: 'Published on or after this date.' }),
     to: t.field({ type: 'Date', description: 'Published on or before this date.' }),
-    term: t.string({
-      description: 'Full-text search (matches body text too, so it is broad), e.g. `3A090`.',
-    }),
+    term: t.string(
+      textLimit(
+        'searchTerm',
+        'Full-text search (matches body text too, so it is broad), e.g. `3A090`.',
+      ),
+    ),
   }),
 });
 
@@ -316,7 +323,10 @@ builder.queryField('federalRegisterDocuments', (t) =>
           'Page size: 0 to 100, default 20. With 0 the register is called only when ' +
           '`totalCount`, `pageInfo` or `source` is selected.',
       }),
-      after: t.arg.string({ description: 'Return results after this cursor (an `endCursor`).' }),
+      after: t.arg.string({
+        description: 'Return results after this cursor (an `endCursor`).',
+        extensions: limitedTo('cursor'),
+      }),
     },
     complexity: (args) => ({ field: 1, multiplier: pageSize({ first: args.first }) }),
     resolve: async (_root, args, ctx) => {
@@ -326,9 +336,6 @@ builder.queryField('federalRegisterDocuments', (t) =>
         throw new BadUserInputError(
           `"agency" must be a Federal Register agency slug like ${BIS_AGENCY}, got "${agency.slice(0, 60)}".`,
         );
-      }
-      if ((args.filter?.term?.length ?? 0) > 200) {
-        throw new BadUserInputError('"term" is at most 200 characters.');
       }
       const client = ctx.sources.federalRegister();
       const search = {

@@ -18,6 +18,7 @@ import {
 } from 'graphql';
 import { GraphQLCountryCode, GraphQLDate, GraphQLDateTime, GraphQLURL } from 'graphql-scalars';
 import { builder } from '../builder.js';
+import { limitSentence, TEXT_LIMITS } from '../db/limits.js';
 
 /**
  * A JS Date from graphql-scalars' Date parser as `YYYY-MM-DD` (it parses at UTC midnight).
@@ -65,20 +66,36 @@ const toWebUrl = (value: unknown): string => {
   return url.toString();
 };
 
+/** Refuses a URL input longer than `TEXT_LIMITS.url`, before it is parsed. */
+function boundedUrl(value: unknown): unknown {
+  if (typeof value === 'string' && value.length > TEXT_LIMITS.url) {
+    throw new GraphQLError(
+      `URL must be at most ${TEXT_LIMITS.url} characters (got ${value.length}).`,
+    );
+  }
+  return value;
+}
+
 builder.addScalarType('URL', GraphQLURL, {
   description:
     'An absolute `http:` or `https:` URL (RFC 3986), e.g. the public source a fact was ' +
-    'confirmed in. Other schemes (`javascript:`, `data:`, `ftp:`, ...) are refused.',
-  parseValue: (value) => toWebUrl(GraphQLURL.parseValue(value)),
-  parseLiteral: (ast) => toWebUrl(GraphQLURL.parseLiteral(ast, undefined)),
+    'confirmed in. Other schemes (`javascript:`, `data:`, `ftp:`, ...) are refused. ' +
+    limitSentence('url'),
+  parseValue: (value) => toWebUrl(GraphQLURL.parseValue(boundedUrl(value))),
+  parseLiteral: (ast) => {
+    if (ast.kind === Kind.STRING) boundedUrl(ast.value);
+    return toWebUrl(GraphQLURL.parseLiteral(ast, undefined));
+  },
 });
 
 const DECIMAL = /^-?(0|[1-9]\d*)(\.\d+)?$/;
 
 function parseDecimal(value: unknown, node?: ValueNode): string {
-  if (typeof value === 'string' && DECIMAL.test(value) && value.length <= 64) return value;
+  if (typeof value === 'string' && value.length <= TEXT_LIMITS.decimal && DECIMAL.test(value)) {
+    return value;
+  }
   throw new GraphQLError(
-    'Decimal must be a string of digits with an optional fraction, e.g. "14000000000.50"',
+    `Decimal must be a string of digits with an optional fraction, e.g. "14000000000.50", at most ${TEXT_LIMITS.decimal} characters.`,
     node ? { nodes: node } : {},
   );
 }
@@ -90,7 +107,7 @@ builder.addScalarType(
     description:
       'An exact decimal number sent as a string, e.g. `"6200000000"` or `"0.25"`, so money ' +
       'never goes through floating point. Amounts are in the unit the field names (USD for ' +
-      '`valueUsd`).',
+      `\`valueUsd\`). Inputs are at most ${TEXT_LIMITS.decimal} characters.`,
     serialize: (value) => {
       if (typeof value === 'string') return value;
       if (typeof value === 'bigint') return value.toString();

@@ -20,8 +20,6 @@ import {
   checkSlug,
   checkText,
   checkUnique,
-  MAX_SHORT_TEXT_LENGTH,
-  MAX_TEXT_LENGTH,
   type Reference,
   referencesTo,
   referenceTo,
@@ -74,8 +72,8 @@ export async function recordDemandSignal(
   if (input.valueUsd?.startsWith('-')) {
     issues.add(['input', 'valueUsd'], `Must not be negative (got ${input.valueUsd}).`);
   }
-  checkText(issues, ['input', 'reportedBy'], input.reportedBy, MAX_SHORT_TEXT_LENGTH);
-  checkText(issues, ['input', 'summary'], input.summary, MAX_TEXT_LENGTH);
+  checkText(issues, ['input', 'reportedBy'], input.reportedBy, 'shortText');
+  checkText(issues, ['input', 'summary'], input.summary, 'longText');
   checkDate(issues, ['input', 'observedOn'], input.observedOn, true);
   checkIdempotencyKey(issues, input.idempotencyKey);
   const references: Reference[] = [
