@@ -27,7 +27,13 @@ import { upsertChip } from '../src/db/writes/reference.js';
 import { ValidationError } from '../src/errors.js';
 import { schema } from '../src/schema/index.js';
 import { maxLengthOf } from '../src/schema/limits.js';
-import { closeApp, createTestGateway, type TestGateway, twinApp } from './helpers/gateway.js';
+import {
+  closeApp,
+  createTestGateway,
+  postTextOn,
+  type TestGateway,
+  twinApp,
+} from './helpers/gateway.js';
 import { createKey, rowCounts, type TestKey } from './helpers/keys.js';
 
 let gateway: TestGateway;
@@ -49,21 +55,10 @@ const PATHS = [
   ['planner off', () => resolversOnly],
 ] as const;
 
-/**
- * POSTs a body given as JSON text, so a variable can be a number JSON.stringify cannot write
- * (`1e999`, which JSON.parse turns into Infinity).
- */
+/** POSTs a JSON body given as text (see `postTextOn`), and reads the response. */
 async function postText(app: App, body: string, headers: Record<string, string> = {}) {
-  const response = await app.yoga.fetch('http://chipgate.test/graphql', {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/graphql-response+json',
-      ...headers,
-    },
-    body,
-  });
-  return { status: response.status, ...(await response.json()) } as {
+  const { status, text } = await postTextOn(app, body, headers);
+  return { status, ...JSON.parse(text) } as {
     status: number;
     data?: any;
     errors?: { message: string; extensions?: { code?: string } }[];
@@ -96,55 +91,34 @@ async function storedDieArea(slug: string): Promise<number | null | undefined> {
   return rows[0] ? rows[0].die_area_mm2 : undefined;
 }
 
-/** Every connection over the store: a query reading one page of it after `$c`. */
-const LISTS: Record<string, { query: string; page: (data: any) => any }> = {
-  'Query.companies': {
-    query: 'query ($c: String) { l: companies(first: 2, after: $c) { pageInfo { endCursor } } }',
-    page: (data) => data.l,
-  },
-  'Query.chips': {
-    query: 'query ($c: String) { l: chips(first: 2, after: $c) { pageInfo { endCursor } } }',
-    page: (data) => data.l,
-  },
-  'Query.policyDecisions': {
-    query:
-      'query ($c: String) { l: policyDecisions(first: 2, after: $c) { pageInfo { endCursor } } }',
-    page: (data) => data.l,
-  },
-  'Query.demandSignals': {
-    query:
-      'query ($c: String) { l: demandSignals(first: 2, after: $c) { pageInfo { endCursor } } }',
-    page: (data) => data.l,
-  },
-  'Query.timeline': {
-    query: 'query ($c: String) { l: timeline(first: 2, after: $c) { pageInfo { endCursor } } }',
-    page: (data) => data.l,
-  },
-  'Company.chipsDesigned': {
-    query:
-      'query ($c: String) { p: company(slug: "nvidia") { l: chipsDesigned(first: 2, after: $c) { pageInfo { endCursor } } } }',
-    page: (data) => data.p.l,
-  },
-  'Company.demandSignals': {
-    query:
-      'query ($c: String) { p: company(slug: "nvidia") { l: demandSignals(first: 2, after: $c) { pageInfo { endCursor } } } }',
-    page: (data) => data.p.l,
-  },
-  'Company.policyDecisions': {
-    query:
-      'query ($c: String) { p: company(slug: "nvidia") { l: policyDecisions(first: 2, after: $c) { pageInfo { endCursor } } } }',
-    page: (data) => data.p.l,
-  },
-  'Chip.demandSignals': {
-    query:
-      'query ($c: String) { p: chip(slug: "h200") { l: demandSignals(first: 2, after: $c) { pageInfo { endCursor } } } }',
-    page: (data) => data.p.l,
-  },
-  'Chip.policyDecisions': {
-    query:
-      'query ($c: String) { p: chip(slug: "h200") { l: policyDecisions(first: 2, after: $c) { pageInfo { endCursor } } } }',
-    page: (data) => data.p.l,
-  },
+/** A list's page after `$c`: the query and where its connection is in the data. */
+interface ListPage {
+  query: string;
+  page: (data: any) => any;
+}
+
+const PAGE = '(first: 2, after: $c) { pageInfo { endCursor } }';
+const rootList = (field: string): ListPage => ({
+  query: `query ($c: String) { l: ${field}${PAGE} }`,
+  page: (data) => data.l,
+});
+const relatedList = (parent: string, slug: string, field: string): ListPage => ({
+  query: `query ($c: String) { p: ${parent}(slug: "${slug}") { l: ${field}${PAGE} } }`,
+  page: (data) => data.p.l,
+});
+
+/** Every connection over the store, by the name its cursors carry. */
+const LISTS: Record<string, ListPage> = {
+  'Query.companies': rootList('companies'),
+  'Query.chips': rootList('chips'),
+  'Query.policyDecisions': rootList('policyDecisions'),
+  'Query.demandSignals': rootList('demandSignals'),
+  'Query.timeline': rootList('timeline'),
+  'Company.chipsDesigned': relatedList('company', 'nvidia', 'chipsDesigned'),
+  'Company.demandSignals': relatedList('company', 'nvidia', 'demandSignals'),
+  'Company.policyDecisions': relatedList('company', 'nvidia', 'policyDecisions'),
+  'Chip.demandSignals': relatedList('chip', 'h200', 'demandSignals'),
+  'Chip.policyDecisions': relatedList('chip', 'h200', 'policyDecisions'),
 };
 
 /** The end cursor of each list's first page. */
@@ -398,21 +372,23 @@ describe('text inputs have declared limits', () => {
   const long = 'x'.repeat(TEXT_LIMITS.longText + 1);
 
   it('a 100 kB sourceUrl is refused by the URL scalar, naming the limit; nothing stored', async () => {
-    const sourceUrl = `https://example.com/${'a'.repeat(100_000)}`;
-    const result = await post(
-      gateway.app,
-      UPSERT_CHIP,
-      {
-        input: {
-          slug: 'long-url',
-          name: 'L',
-          designer: 'nvidia',
-          confidence: 'RECALLED',
-          sourceUrl,
+    const upsert = (sourceUrl: string) =>
+      post(
+        gateway.app,
+        UPSERT_CHIP,
+        {
+          input: {
+            slug: 'long-url',
+            name: 'L',
+            designer: 'nvidia',
+            confidence: 'RECALLED',
+            sourceUrl,
+          },
         },
-      },
-      writer.headers,
-    );
+        writer.headers,
+      );
+    const sourceUrl = `https://example.com/${'a'.repeat(100_000)}`;
+    const result = await upsert(sourceUrl);
     expect(result.data).toBeUndefined();
     expect(codes(result)).toEqual(['BAD_USER_INPUT']);
     expect(result.errors?.[0]?.message).toContain(
@@ -427,20 +403,7 @@ describe('text inputs have declared limits', () => {
     expect(codes(literal)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
     expect(await storedDieArea('long-url')).toBeUndefined();
     // At the limit: stored.
-    const fits = await post(
-      gateway.app,
-      UPSERT_CHIP,
-      {
-        input: {
-          slug: 'long-url',
-          name: 'L',
-          designer: 'nvidia',
-          confidence: 'RECALLED',
-          sourceUrl: `https://example.com/${'a'.repeat(TEXT_LIMITS.url - 20)}`,
-        },
-      },
-      writer.headers,
-    );
+    const fits = await upsert(`https://example.com/${'a'.repeat(TEXT_LIMITS.url - 20)}`);
     expect(fits.data?.upsertChip.__typename).toBe('UpsertChipSuccess');
   });
 

@@ -8,8 +8,6 @@
  */
 import {
   type DocumentNode,
-  type FieldNode,
-  type FragmentDefinitionNode,
   type GraphQLArgument,
   type GraphQLField,
   type GraphQLInputField,
@@ -20,14 +18,11 @@ import {
   isInputObjectType,
   isListType,
   isNonNullType,
-  Kind,
   type OperationDefinitionNode,
-  TypeInfo,
-  visit,
-  visitWithTypeInfo,
 } from 'graphql';
 import { limitSentence, TEXT_LIMITS, type TextKind } from '../db/limits.js';
 import { BadUserInputError } from '../errors.js';
+import { type ArgumentSite, documentSites } from '../plan/arguments.js';
 
 /** The `extensions` key an argument or input field declares its longest text under. */
 const MAX_LENGTH = 'chipgateMaxLength';
@@ -84,22 +79,14 @@ function hasLimits(field: GraphQLField<unknown, unknown>): boolean {
   return limited;
 }
 
-/** A field of an operation whose arguments declare limits. */
-interface Site {
-  node: FieldNode;
-  field: GraphQLField<unknown, unknown>;
-  /** `Type.field`, for messages. */
-  coordinate: string;
-}
-
-/** The limited fields of each operation of a document (by operation name), found once. */
-const sitesByDocument = new WeakMap<DocumentNode, Map<string, Site[]>>();
+/** The fields of each operation of a document whose arguments declare limits, found once. */
+const sitesByDocument = new WeakMap<DocumentNode, Map<string, ArgumentSite[]>>();
 
 function sitesOf(
   schema: GraphQLSchema,
   document: DocumentNode,
   operation: OperationDefinitionNode,
-): Site[] {
+): ArgumentSite[] {
   let byOperation = sitesByDocument.get(document);
   if (!byOperation) {
     byOperation = new Map();
@@ -108,25 +95,9 @@ function sitesOf(
   const key = operation.name?.value ?? '';
   let sites = byOperation.get(key);
   if (!sites) {
-    const found: Site[] = [];
-    const typeInfo = new TypeInfo(schema);
-    const fragments = document.definitions.filter(
-      (definition): definition is FragmentDefinitionNode =>
-        definition.kind === Kind.FRAGMENT_DEFINITION,
+    sites = documentSites(schema, document, operation).arguments.filter((site) =>
+      hasLimits(site.field),
     );
-    visit(
-      { kind: Kind.DOCUMENT, definitions: [operation, ...fragments] },
-      visitWithTypeInfo(typeInfo, {
-        Field(node) {
-          const field = typeInfo.getFieldDef();
-          const parent = typeInfo.getParentType();
-          if (field && parent && hasLimits(field)) {
-            found.push({ node, field, coordinate: `${parent.name}.${field.name}` });
-          }
-        },
-      }),
-    );
-    sites = found;
     byOperation.set(key, sites);
   }
   return sites;
@@ -179,7 +150,7 @@ export function textLimitError(
   operation: OperationDefinitionNode,
   variables: Record<string, unknown>,
 ): BadUserInputError | undefined {
-  for (const { node, field, coordinate } of sitesOf(schema, document, operation)) {
+  for (const { node, field, parent } of sitesOf(schema, document, operation)) {
     let values: Record<string, unknown>;
     try {
       values = getArgumentValues(field, node, variables);
@@ -190,7 +161,7 @@ export function textLimitError(
       const found = tooLong(arg.type, values[arg.name], maxLengthOf(arg), arg.name);
       if (found) {
         return new BadUserInputError(
-          `Argument "${found.path}" of ${coordinate} must be at most ${found.max} characters (got ${found.length}).`,
+          `Argument "${found.path}" of ${parent}.${field.name} must be at most ${found.max} characters (got ${found.length}).`,
           { nodes: node },
         );
       }
