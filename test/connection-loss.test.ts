@@ -13,8 +13,17 @@
  */
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresOptions } from '../src/db/client.js';
+import { openDatabase, postgresOptions } from '../src/db/client.js';
+import { runMigrations } from '../src/db/migrate.js';
+import { seed } from '../src/db/seed.js';
 import { type PrivateCluster, startPrivateCluster } from './helpers/cluster.js';
+import { createKey, type TestKey } from './helpers/keys.js';
+import {
+  type ChildGateway,
+  killChildren,
+  postGraphQL,
+  startChildGateway,
+} from './helpers/server.js';
 import { type CutMode, startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 
 /** How long a statement may take to settle after its connection is cut (a loaded machine). */
@@ -22,6 +31,7 @@ const SETTLE_MS = 15_000;
 
 let cluster: PrivateCluster;
 let proxy: TcpProxy;
+let key: TestKey;
 
 /** Errors thrown where no caller could catch them (the process would have crashed). */
 const uncaught: unknown[] = [];
@@ -31,10 +41,19 @@ beforeAll(async () => {
   process.on('uncaughtExceptionMonitor', recordUncaught);
   cluster = await startPrivateCluster();
   proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(cluster.url).port) });
-}, 120_000);
+  const handle = await openDatabase({ databaseUrl: cluster.url, poolMax: 2 });
+  try {
+    await runMigrations(handle);
+    await seed(handle.db);
+    key = await createKey(handle.db, ['write']);
+  } finally {
+    await handle.close();
+  }
+}, 180_000);
 
 afterAll(async () => {
   process.off('uncaughtExceptionMonitor', recordUncaught);
+  await killChildren();
   await proxy?.close();
   await cluster?.destroy();
 });
@@ -65,9 +84,14 @@ async function outcome(promise: PromiseLike<unknown>): Promise<Outcome> {
  * after a cut runs on the connection that was cut.
  */
 function client(): postgres.Sql {
+  return postgres(proxiedUrl(), postgresOptions(1));
+}
+
+/** The cluster's URL through the proxy. */
+function proxiedUrl(): string {
   const url = new URL(cluster.url);
   url.port = String(proxy.port);
-  return postgres(url.toString(), postgresOptions(1));
+  return url.toString();
 }
 
 /** The error a cut statement gets: a clean close or a reset, as the cut was made. */
@@ -145,4 +169,59 @@ describe('a connection reset while a statement waits to be flushed', () => {
       await sql.end({ timeout: 1 });
     }
   });
+});
+
+const RECORD = /* GraphQL */ `
+  mutation ($input: RecordDemandSignalInput!) {
+    recordDemandSignal(input: $input) {
+      __typename
+      ... on RecordDemandSignalSuccess { demandSignal { slug } }
+    }
+  }`;
+
+describe('a gateway process whose database connections are cut', () => {
+  let gateway: ChildGateway;
+
+  beforeAll(async () => {
+    gateway = await startChildGateway({ DATABASE_URL: proxiedUrl() });
+  }, 120_000);
+
+  afterAll(async () => {
+    await gateway?.stop();
+  });
+
+  function record(slug: string) {
+    return postGraphQL(
+      gateway.url,
+      RECORD,
+      { input: { slug, companies: ['bytedance'], kind: 'ORDER', observedOn: '2026-02-01' } },
+      key.headers,
+    );
+  }
+
+  it.each<CutMode>(['fin', 'rst'])(
+    'mid-mutation with a %s: answers 503, stays up, and records the next write',
+    async (mode) => {
+      const sent = proxy.sawClientSend('insert into "demand_signals"');
+      const cut = record(`ds-cut-${mode}`);
+      await sent;
+      proxy.cut(mode);
+      // The transaction's statement was in flight: the write is refused as the database being
+      // unavailable, and postgres.js' ROLLBACK on the dead connection no longer ends the process.
+      const refused = await cut;
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('5');
+      expect(refused.body.errors?.[0]?.extensions?.code).toBe('DATABASE_UNAVAILABLE');
+      const health = await fetch(new URL('/health', gateway.origin));
+      expect(health.status).toBe(200);
+      const next = await record(`ds-after-cut-${mode}`);
+      expect(next.status).toBe(200);
+      expect(next.body.data.recordDemandSignal).toEqual({
+        __typename: 'RecordDemandSignalSuccess',
+        demandSignal: { slug: `ds-after-cut-${mode}` },
+      });
+      expect(gateway.child.exitCode).toBeNull();
+      expect(gateway.stderr()).toBe('');
+    },
+  );
 });
