@@ -13,11 +13,10 @@
  */
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, postgresOptions } from '../src/db/client.js';
-import { runMigrations } from '../src/db/migrate.js';
-import { seed } from '../src/db/seed.js';
-import { type PrivateCluster, startPrivateCluster } from './helpers/cluster.js';
-import { createKey, type TestKey } from './helpers/keys.js';
+import { postgresOptions } from '../src/db/client.js';
+import { type PrivateCluster, seedCluster, startPrivateCluster } from './helpers/cluster.js';
+import type { TestKey } from './helpers/keys.js';
+import { RECORD_SIGNAL } from './helpers/queries.js';
 import {
   type ChildGateway,
   killChildren,
@@ -41,14 +40,7 @@ beforeAll(async () => {
   process.on('uncaughtExceptionMonitor', recordUncaught);
   cluster = await startPrivateCluster();
   proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(cluster.url).port) });
-  const handle = await openDatabase({ databaseUrl: cluster.url, poolMax: 2 });
-  try {
-    await runMigrations(handle);
-    await seed(handle.db);
-    key = await createKey(handle.db, ['write']);
-  } finally {
-    await handle.close();
-  }
+  key = await seedCluster(cluster, ['write']);
 }, 180_000);
 
 afterAll(async () => {
@@ -171,14 +163,6 @@ describe('a connection reset while a statement waits to be flushed', () => {
   });
 });
 
-const RECORD = /* GraphQL */ `
-  mutation ($input: RecordDemandSignalInput!) {
-    recordDemandSignal(input: $input) {
-      __typename
-      ... on RecordDemandSignalSuccess { demandSignal { slug } }
-    }
-  }`;
-
 describe('a gateway process whose database connections are cut', () => {
   let gateway: ChildGateway;
 
@@ -193,7 +177,7 @@ describe('a gateway process whose database connections are cut', () => {
   function record(slug: string) {
     return postGraphQL(
       gateway.url,
-      RECORD,
+      RECORD_SIGNAL,
       { input: { slug, companies: ['bytedance'], kind: 'ORDER', observedOn: '2026-02-01' } },
       key.headers,
     );
