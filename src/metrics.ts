@@ -14,10 +14,11 @@ import {
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { authenticate } from './auth.js';
+import { BREAKER_STATES } from './breaker.js';
 import type { Database } from './db/client.js';
 import type { PoolStats } from './db/statements.js';
 import type { HubObserver } from './pubsub/hub.js';
-import type { BreakerState, SourceObserver } from './sources/http.js';
+import type { SourceObserver } from './sources/http.js';
 
 /** A refusal by the rate limiter (wired to the limiter's `onRefused` observer). */
 export interface RateLimitRefusal {
@@ -83,7 +84,6 @@ export function boundedOperationLabels(max = MAX_OPERATION_LABELS): (name: strin
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-const BREAKER_STATES: BreakerState[] = ['closed', 'open', 'half-open', 'isolated'];
 
 /** Creates a registry with every chipgate metric and Node's default process metrics. */
 export function createMetrics(): Metrics {
