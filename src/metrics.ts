@@ -14,7 +14,7 @@ import {
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { authenticate } from './auth.js';
-import { BREAKER_STATES } from './breaker.js';
+import { BREAKER_STATES, type BreakerState } from './breaker.js';
 import type { Database } from './db/client.js';
 import type { PoolStats } from './db/statements.js';
 import type { HubObserver } from './pubsub/hub.js';
@@ -46,6 +46,8 @@ export interface Metrics {
   sources: SourceObserver;
   /** For `EventHub.start`: deliveries, commit-to-delivery lag, LISTEN reconnects. */
   hub: HubObserver;
+  /** For `SharedRedis`: its circuit breaker changed state (`closed`: Redis in use). */
+  redisBreakerChanged(state: BreakerState): void;
   /** Plugs the rate limiter's refusals in: counts them by key id and reason. */
   onRefused(refusal: RateLimitRefusal): void;
   /** Records one finished request (the request-log plugin calls it). */
@@ -150,6 +152,12 @@ export function createMetrics(): Metrics {
     labelNames: ['source', 'state'],
     registers,
   });
+  const redisBreaker = new Gauge({
+    name: 'chipgate_redis_breaker_state',
+    help: 'Circuit breaker state of the Redis connection: 1 for the current state, 0 for the others (not closed: limits counted per instance, cache skipped).',
+    labelNames: ['state'],
+    registers,
+  });
   const subscriptions = new Gauge({
     name: 'chipgate_subscriptions_open',
     help: 'Subscriptions open, by transport (sse, websocket).',
@@ -227,6 +235,9 @@ export function createMetrics(): Metrics {
         }
       },
       reconnected: () => reconnects.inc(),
+    },
+    redisBreakerChanged(state) {
+      for (const each of BREAKER_STATES) redisBreaker.set({ state: each }, each === state ? 1 : 0);
     },
     onRefused({ keyId, reason }) {
       refusals.inc({ key_id: keyId === null ? 'anonymous' : String(keyId), reason });
