@@ -5,6 +5,7 @@
  * not take Redis for gone.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createMetrics, scrape } from '../src/metrics.js';
 import { SharedRedis, STARTUP_WAIT_MS } from '../src/redis.js';
 import { TestRedis } from './helpers/redis.js';
 import { freePort } from './helpers/server.js';
@@ -42,9 +43,13 @@ function recordingLogger() {
 
 const redisServers: TestRedis[] = [];
 const connections: SharedRedis[] = [];
-async function connect(url: string, logger = recordingLogger()) {
+async function connect(
+  url: string,
+  logger = recordingLogger(),
+  onStateChange?: Parameters<typeof SharedRedis.connect>[0]['onStateChange'],
+) {
   const started = performance.now();
-  const redis = await SharedRedis.connect({ url, timeoutMs: TIMEOUT_MS, logger });
+  const redis = await SharedRedis.connect({ url, timeoutMs: TIMEOUT_MS, logger, onStateChange });
   connections.push(redis);
   return { redis, logger, startedInMs: performance.now() - started };
 }
@@ -107,7 +112,16 @@ describe('an outage', () => {
   it('costs one deadline: then nothing is sent until a probe finds Redis back', async () => {
     const server = await TestRedis.start();
     redisServers.push(server);
-    const { redis, logger } = await connect(server.url);
+    const metrics = createMetrics();
+    const { redis, logger } = await connect(
+      server.url,
+      recordingLogger(),
+      metrics.redisBreakerChanged,
+    );
+    const breakerMetric = async () =>
+      (await scrape(metrics.registry)).body
+        .split('\n')
+        .filter((line) => line.startsWith('chipgate_redis_breaker_state{'));
     expect(redis.available).toBe(true);
     let sent = 0;
     const get = () =>
@@ -128,6 +142,7 @@ describe('an outage', () => {
       expect(firstMs).toBeGreaterThanOrEqual(TIMEOUT_MS - 1);
       expect(firstMs).toBeLessThan(TIMEOUT_MS + SLACK_MS);
       expect(redis.available).toBe(false);
+      expect(await breakerMetric()).toContain('chipgate_redis_breaker_state{state="open"} 1');
       // Every later call takes the fallback without sending anything (the probe sends PINGs).
       const results = await Promise.all(Array.from({ length: 50 }, get));
       expect(new Set(results)).toEqual(new Set(['memory']));
@@ -139,6 +154,12 @@ describe('an outage', () => {
     expect(await get()).toBeNull();
     expect(sent).toBe(3);
     expect(logger.lines.map((line) => line.level)).toEqual(['warn', 'info']);
+    expect(await breakerMetric()).toEqual([
+      'chipgate_redis_breaker_state{state="closed"} 1',
+      'chipgate_redis_breaker_state{state="open"} 0',
+      'chipgate_redis_breaker_state{state="half-open"} 0',
+      'chipgate_redis_breaker_state{state="isolated"} 0',
+    ]);
   });
 
   it('is not what a busy process sees: a reply that arrived in time is read after the deadline', async () => {
