@@ -4,11 +4,11 @@
  * With Redis, every open subscription holds a lease in a sorted set per caller (member: this
  * instance and a sequence number, score: when the lease expires), so all instances share one
  * count; an instance refreshes its leases every `LEASE_MS / 3`, so the slots of an instance
- * that died free themselves within `LEASE_MS`. Without Redis, or while it is unreachable, slots
- * are counted in this instance's memory.
+ * that died free themselves within `LEASE_MS`. Without Redis, or while it is unavailable (see
+ * `SharedRedis`), slots are counted in this instance's memory.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { SharedRedis } from '../redis.js';
 
 /** How long a lease lives without a refresh. */
 export const LEASE_MS = 60_000;
@@ -28,11 +28,9 @@ export interface SlotLease {
 
 /** What the slots need. */
 export interface SlotsOptions {
-  redis?: Redis | undefined;
+  redis?: SharedRedis | undefined;
   prefix: string;
   clock: () => number;
-  /** Told when Redis failed and memory counted instead. */
-  onRedisError?: (error: unknown) => void;
 }
 
 interface RedisLease {
@@ -62,25 +60,28 @@ export class SubscriptionSlots {
   /** Takes a slot when fewer than `max` are held; undefined when all are taken. */
   async acquire(subject: string, max: number): Promise<SlotLease | undefined> {
     const { redis } = this.options;
-    if (redis && redis.status === 'ready') {
+    if (redis) {
       const lease = { key: this.key(subject), member: `${this.instance}:${++this.sequence}` };
-      try {
-        const now = this.options.clock();
-        const count = (await redis.eval(
-          ACQUIRE,
-          1,
-          lease.key,
-          now,
-          max,
-          now + LEASE_MS,
-          lease.member,
-          LEASE_MS,
-        )) as number;
+      const now = this.options.clock();
+      // Undefined: Redis is unavailable, memory counts (a lease it still stored expires by itself).
+      const count = await redis.run(
+        (client) =>
+          client.eval(
+            ACQUIRE,
+            1,
+            lease.key,
+            now,
+            max,
+            now + LEASE_MS,
+            lease.member,
+            LEASE_MS,
+          ) as Promise<number>,
+        () => undefined,
+      );
+      if (count !== undefined) {
         if (count < 0) return undefined;
         this.leases.add(lease);
         return this.redisLease(lease);
-      } catch (error) {
-        this.options.onRedisError?.(error);
       }
     }
     const held = this.memory.get(subject) ?? 0;
@@ -105,8 +106,11 @@ export class SubscriptionSlots {
         if (released) return;
         released = true;
         this.leases.delete(lease);
-        // Unreachable Redis: the lease expires by itself within LEASE_MS.
-        this.options.redis?.zrem(lease.key, lease.member).catch(() => {});
+        // Unavailable Redis: the lease expires by itself within LEASE_MS.
+        void this.options.redis?.run(
+          (client) => client.zrem(lease.key, lease.member),
+          () => 0,
+        );
       },
     };
   }
@@ -115,26 +119,30 @@ export class SubscriptionSlots {
   async active(subject: string): Promise<number> {
     const { redis } = this.options;
     const local = this.memory.get(subject) ?? 0;
-    if (redis?.status !== 'ready') return local;
-    try {
-      const shared = await redis.zcount(this.key(subject), this.options.clock(), '+inf');
-      return shared + local;
-    } catch {
-      return local;
-    }
+    if (!redis) return local;
+    const shared = await redis.run(
+      (client) => client.zcount(this.key(subject), this.options.clock(), '+inf'),
+      () => 0,
+    );
+    return shared + local;
   }
 
   /** Extends every lease this instance holds. */
   async refresh(): Promise<void> {
     const { redis } = this.options;
-    if (!redis || this.leases.size === 0 || redis.status !== 'ready') return;
+    if (!redis || this.leases.size === 0) return;
     const expires = this.options.clock() + LEASE_MS;
-    const pipeline = redis.pipeline();
-    for (const lease of this.leases) {
-      pipeline.zadd(lease.key, 'XX', expires, lease.member);
-      pipeline.pexpire(lease.key, LEASE_MS);
-    }
-    await pipeline.exec().catch(() => {});
+    await redis.run(
+      (client) => {
+        const pipeline = client.pipeline();
+        for (const lease of this.leases) {
+          pipeline.zadd(lease.key, 'XX', expires, lease.member);
+          pipeline.pexpire(lease.key, LEASE_MS);
+        }
+        return pipeline.exec();
+      },
+      () => null,
+    );
   }
 
   /** Stops refreshing (leases still held expire on their own). */
