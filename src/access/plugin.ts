@@ -20,6 +20,7 @@ import { operationComplexity } from '../builder.js';
 import type { Context, Viewer } from '../context.js';
 import type { Database } from '../db/client.js';
 import { ErrorCode, PersistedQueryOnlyError } from '../errors.js';
+import type { CounterResult } from './counters.js';
 import type { Access, EffectiveLimits } from './index.js';
 import { type EndableStream, endable, endOnAbort, type SessionMark } from './sessions.js';
 import type { SlotLease } from './subscription-slots.js';
@@ -30,7 +31,7 @@ interface Admission {
   subject: string;
   limits: EffectiveLimits;
   /** The request counter after this request (for the RateLimit-* headers). */
-  requests: { limit: number; remaining: number; resetAt: number };
+  requests: CounterResult;
   /** The change-feed position before the key was read (see `KeySessions.mark`). */
   mark: SessionMark;
 }
@@ -214,23 +215,52 @@ function registerSubscription(
   );
 }
 
+/**
+ * Authenticates an HTTP request and counts it against its caller's requests per minute, once:
+ * a later call for the same request returns the first answer. True when the request is within
+ * the limit. GraphQL requests are admitted as they are parsed; the GraphiQL page (which never
+ * reaches the parser) calls this first, and leaves a refused request to the parser, which
+ * answers the refusal.
+ */
+export async function admitRequest(
+  access: Access,
+  db: Database,
+  request: Request,
+  serverContext: unknown,
+): Promise<boolean> {
+  return (await admission(access, db, request, serverContext)).requests.allowed;
+}
+
+async function admission(
+  access: Access,
+  db: Database,
+  request: Request,
+  serverContext: unknown,
+): Promise<Admission> {
+  const known = admissions.get(request);
+  if (known) return known;
+  const req = (serverContext as NodeServerContext | undefined)?.req;
+  const mark = access.sessions.mark();
+  const viewer = await authenticate(db, request.headers.get('authorization'));
+  const address = clientAddress(
+    req?.socket?.remoteAddress,
+    request.headers.get('x-forwarded-for'),
+    access.config.trustProxy,
+  );
+  const subject = access.subjectOf(viewer, address);
+  const limits = access.limitsOf(viewer);
+  const requests = await access.counters.countRequest(subject, limits.requestsPerMinute);
+  const admitted = { viewer, subject, limits, requests, mark };
+  admissions.set(request, admitted);
+  if (viewer.kind === 'apiKey') access.usage.record(viewer.id, { requests: 1 });
+  return admitted;
+}
+
 /** Partner limits on every request and operation (see the module comment). */
 export function usePartnerAccess(access: Access, db: Database): Plugin<Context> {
   return {
     async onRequestParse({ request, serverContext }) {
-      const req = (serverContext as NodeServerContext | undefined)?.req;
-      const mark = access.sessions.mark();
-      const viewer = await authenticate(db, request.headers.get('authorization'));
-      const address = clientAddress(
-        req?.socket?.remoteAddress,
-        request.headers.get('x-forwarded-for'),
-        access.config.trustProxy,
-      );
-      const subject = access.subjectOf(viewer, address);
-      const limits = access.limitsOf(viewer);
-      const requests = await access.counters.countRequest(subject, limits.requestsPerMinute);
-      admissions.set(request, { viewer, subject, limits, requests, mark });
-      if (viewer.kind === 'apiKey') access.usage.record(viewer.id, { requests: 1 });
+      const { viewer, requests } = await admission(access, db, request, serverContext);
       if (!requests.allowed) throw access.refusal(viewer, 'REQUESTS', requests);
     },
     onContextBuilding({ context }) {

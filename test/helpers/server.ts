@@ -180,8 +180,11 @@ export interface SpawnedGateway {
   stderr(): string;
   /** Resolves when the process has exited (never rejects). */
   exited: Promise<ExitStatus>;
-  /** Resolves with the first log line (past or future) whose `msg` matches; rejects on exit or timeout. */
-  waitForLog(match: string | RegExp, timeoutMs?: number): Promise<LogLine>;
+  /**
+   * Resolves with the first log line (past or future, from index `since` of `logs` on) whose
+   * `msg` matches; rejects on exit or timeout.
+   */
+  waitForLog(match: string | RegExp, timeoutMs?: number, since?: number): Promise<LogLine>;
   /** Resolves with the exit status; rejects when the process is still running after the timeout. */
   waitForExit(timeoutMs?: number): Promise<ExitStatus>;
   /** Sends SIGTERM and waits for the exit. */
@@ -279,12 +282,12 @@ export function spawnGateway(vars: Record<string, string>): SpawnedGateway {
     logs,
     stderr: () => stderr,
     exited,
-    waitForLog(match, timeoutMs = START_TIMEOUT_MS) {
+    waitForLog(match, timeoutMs = START_TIMEOUT_MS, since = 0) {
       const matches = (line: LogLine) =>
         typeof match === 'string' ? line.msg?.includes(match) : match.test(line.msg ?? '');
       return new Promise<LogLine>((resolve, reject) => {
         const check = () => {
-          const found = logs.find(matches);
+          const found = logs.slice(since).find(matches);
           if (found) {
             done();
             resolve(found);
