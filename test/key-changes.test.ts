@@ -9,7 +9,6 @@
  * (`runCli`, its own connection) and by plain SQL. PGlite (one process holds the directory): one
  * gateway, changes made by the CLI's command on the gateway's own handle and by SQL there.
  */
-import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { documentHash } from '../src/access/documents.js';
@@ -19,6 +18,7 @@ import { insertTrustedDocuments } from '../src/db/trusted-documents.js';
 import { backend } from './helpers/database.js';
 import { createKey, type TestKey } from './helpers/keys.js';
 import { UPDATES } from './helpers/queries.js';
+import { redisVars } from './helpers/redis.js';
 import {
   type GatewayDatabase,
   gatewayDatabase,
@@ -46,11 +46,7 @@ const clients: ReturnType<typeof wsClient>[] = [];
 
 beforeAll(async () => {
   database = await gatewayDatabase();
-  const shared = {
-    CHIPGATE_REDIS_URL: 'redis://127.0.0.1:6379',
-    // Test runs of other branches use the same Redis: keys of our own.
-    CHIPGATE_REDIS_PREFIX: `chipgate-test-${randomBytes(6).toString('hex')}:`,
-  };
+  const shared = redisVars();
   a = await startInProcessGateway(shared, undefined, database);
   instances = onServer ? [a, await startInProcessGateway(shared, undefined, database)] : [a];
 });

@@ -5,13 +5,13 @@
  * hub and its place in `chipgate_subscriptions_open`. Real requests on a real socket, aborted by
  * the client at varied delays; then the key must still get its two subscriptions.
  */
-import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Gauge } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { encodeEventCursor } from '../src/schema/node.js';
 import { createKey, type TestKey } from './helpers/keys.js';
 import { UPDATES } from './helpers/queries.js';
+import { redisVars } from './helpers/redis.js';
 import { type InProcessGateway, removeTempDirs, startInProcessGateway } from './helpers/server.js';
 import { subscribeSse } from './helpers/subscribers.js';
 
@@ -19,14 +19,7 @@ afterAll(() => removeTempDirs());
 
 describe.each([
   ['memory', {}],
-  [
-    'Redis',
-    {
-      CHIPGATE_REDIS_URL: 'redis://127.0.0.1:6379',
-      // Test runs of other branches use the same Redis: keys of our own.
-      CHIPGATE_REDIS_PREFIX: `chipgate-test-${randomBytes(6).toString('hex')}:`,
-    },
-  ],
+  ['Redis', redisVars()],
 ])('SSE subscriptions aborted early, slots in %s', (_mode, vars: Record<string, string>) => {
   let gateway: InProcessGateway;
   let key: TestKey;
