@@ -8,10 +8,10 @@ import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import type { ValidationContext } from 'graphql';
 import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import { Access, type AccessOptions } from './access/index.js';
+import { useIntrospectionControl } from './access/introspection.js';
 import {
   accessContext,
   admitRequest,
-  useIntrospectionControl,
   usePartnerAccess,
   useTrustedDocuments,
 } from './access/plugin.js';
@@ -175,6 +175,8 @@ export function createApp(deps: AppDependencies): App {
     db: deps.db,
     config: deps.access?.config ?? accessConfigOf(loadEnv({})),
   });
+  // A key revoked or changed anywhere reaches what it holds open here.
+  deps.events.onChange((change) => access.sessions.onChange(change));
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: GRAPHQL_ENDPOINT,

@@ -203,6 +203,7 @@ export async function startGateway(
     path: '/graphql',
     corsOrigins: env.CHIPGATE_CORS_ORIGINS,
     maxOperations: env.CHIPGATE_WS_MAX_OPERATIONS,
+    sessions: access.sessions,
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : env.CHIPGATE_PORT;

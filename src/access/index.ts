@@ -15,6 +15,7 @@ import { RateLimitedError, type RateLimitInfo, type RateLimitReason } from '../e
 import type { SharedRedis } from '../redis.js';
 import { type CounterResult, Counters } from './counters.js';
 import { TrustedDocuments } from './documents.js';
+import { KeySessions } from './sessions.js';
 import { SubscriptionSlots } from './subscription-slots.js';
 import { type UsageLogger, UsageRecorder } from './usage.js';
 
@@ -90,6 +91,8 @@ export class Access {
   readonly usage: UsageRecorder;
   readonly documents: TrustedDocuments;
   readonly apqStore: ApqStore;
+  /** What API keys hold open on this instance, and what a change to a key does to it. */
+  readonly sessions: KeySessions;
   readonly clock: () => number;
   private readonly onRefused: RefusedObserver | undefined;
 
@@ -103,6 +106,7 @@ export class Access {
     this.usage = new UsageRecorder(options.db, this.clock, options.logger);
     this.documents = new TrustedDocuments(options.db);
     this.apqStore = apqStore(options.config, options.redis);
+    this.sessions = new KeySessions(this, options.db, options.logger);
   }
 
   /** The limits that apply to `viewer`: the key's own, else the defaults. */
@@ -168,6 +172,7 @@ export class Access {
   /** Stops timers and stores the usage counted since the last flush. */
   async close(): Promise<void> {
     this.slots.close();
+    this.sessions.close();
     await this.usage.close();
   }
 }

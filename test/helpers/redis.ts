@@ -84,6 +84,18 @@ async function spawnRedis(port: number): Promise<ChildProcess> {
   return server;
 }
 
+/**
+ * The configuration that points gateways at the Redis at `url` (default: the shared one on
+ * 6379) under a key prefix of their own, since other test runs use that Redis too. Gateways
+ * given the same result share their counters and slots.
+ */
+export function redisVars(url = 'redis://127.0.0.1:6379'): Record<string, string> {
+  return {
+    CHIPGATE_REDIS_URL: url,
+    CHIPGATE_REDIS_PREFIX: `chipgate-test-${randomBytes(6).toString('hex')}:`,
+  };
+}
+
 /** An API key that every gateway of a pair knows (same secret, so the same id in each database). */
 export interface SharedKey {
   generated: GeneratedKey;
@@ -138,11 +150,7 @@ export async function sharedGateways(
   const second = first.env.DATABASE_URL ? first : await gatewayDatabase();
   if (second !== first) databases.push(second);
   for (const database of new Set([first, second])) await addKeys(database.env, keys);
-  const shared = {
-    CHIPGATE_REDIS_URL: url,
-    CHIPGATE_REDIS_PREFIX: `chipgate-test-${randomBytes(6).toString('hex')}:`,
-    ...vars,
-  };
+  const shared = { ...redisVars(url), ...vars };
   return Promise.all([
     startChildGateway({ ...first.env, ...shared }),
     startChildGateway({ ...second.env, ...shared }),

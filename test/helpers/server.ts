@@ -104,31 +104,33 @@ export interface InProcessGateway {
   /** e.g. `http://127.0.0.1:41234` */
   origin: string;
   running: RunningGateway;
-  /** Stops the gateway and drops its database. */
+  /** Stops the gateway and drops its database (unless it was given one). */
   stop(): Promise<void>;
 }
 
 /**
  * Starts `startGateway` on an ephemeral port of 127.0.0.1 over a fresh seeded database of the
- * run's backend; `vars` are configuration variables (e.g. `CHIPGATE_CORS_ORIGINS`), `log` a
- * pino logger to read what the gateway logs.
+ * run's backend (or `database`, e.g. one several gateways share); `vars` are configuration
+ * variables (e.g. `CHIPGATE_CORS_ORIGINS`), `log` a pino logger to read what the gateway logs.
  */
 export async function startInProcessGateway(
   vars: Record<string, string> = {},
   log?: Parameters<typeof startGateway>[1],
+  shared?: GatewayDatabase,
 ): Promise<InProcessGateway> {
-  const database = await gatewayDatabase();
+  const database = shared ?? (await gatewayDatabase());
   // loadEnv refuses port 0 (CHIPGATE_PORT must be 1-65535); the parsed value can still be 0.
   const env = {
     ...loadEnv({ CHIPGATE_LOG_LEVEL: 'silent', ...LIFTED_LIMITS, ...database.env, ...vars }),
     CHIPGATE_HOST: '127.0.0.1',
     CHIPGATE_PORT: 0,
   };
+  const cleanup = () => (shared ? Promise.resolve() : database.cleanup());
   let running: RunningGateway;
   try {
     running = await startGateway(env, log);
   } catch (error) {
-    await database.cleanup();
+    await cleanup();
     throw error;
   }
   return {
@@ -139,7 +141,7 @@ export async function startInProcessGateway(
       try {
         await running.stop();
       } finally {
-        await database.cleanup();
+        await cleanup();
       }
     },
   };
