@@ -11,7 +11,9 @@
 FROM node:20-bookworm-slim AS build
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
 WORKDIR /app
+# patches/ before the install: `npm ci` applies them (postinstall), e.g. the postgres.js guard.
 COPY package.json package-lock.json ./
+COPY patches ./patches
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -27,7 +29,9 @@ ENV NODE_ENV=production \
 WORKDIR /app
 
 # Runtime dependencies only; drizzle-kit, vitest, biome, typescript and the rest stay out.
+# patch-package is a runtime dependency so that this install applies patches/ as well.
 COPY package.json package-lock.json ./
+COPY patches ./patches
 RUN npm ci --omit=dev && npm cache clean --force
 
 # The compiled application (with the seed data set), the committed migrations, the SDL contract.

@@ -22,5 +22,8 @@ export default defineConfig({
     testTimeout: 30_000,
     teardownTimeout: 30_000,
     pool: 'forks',
+    // An error thrown outside any test (a driver's timer, a stray rejection) fails the run even
+    // when every test passed: in the gateway it would end the process. Vitest's default, stated.
+    dangerouslyIgnoreUnhandledErrors: false,
   },
 });

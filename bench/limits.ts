@@ -18,7 +18,6 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PGlite } from '@electric-sql/pglite';
 import autocannon from 'autocannon';
-import { Redis } from 'ioredis';
 import { Counters } from '../src/access/counters.js';
 import { createApp } from '../src/app.js';
 import { generateKey } from '../src/auth.js';
@@ -28,6 +27,7 @@ import { runMigrations } from '../src/db/migrate.js';
 import { seed } from '../src/db/seed.js';
 import { accessConfigOf, loadEnv, queryLimitsOf } from '../src/env.js';
 import { EventHub } from '../src/pubsub/hub.js';
+import { SharedRedis } from '../src/redis.js';
 import { num, table } from './report.js';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 20_000);
@@ -69,7 +69,7 @@ async function measureCheck(counters: Counters) {
 }
 
 /** A seeded in-memory gateway with one API key, counting in `redis` (or memory). */
-async function startGateway(redis: Redis | undefined) {
+async function startGateway(redis: SharedRedis | undefined) {
   const handle = await wrapPglite(await PGlite.create('memory://'));
   await runMigrations(handle);
   await seed(handle.db);
@@ -117,19 +117,15 @@ async function load(url: string, authorization: string, seconds: number) {
 }
 
 async function main() {
-  const redis = new Redis(REDIS_URL, { enableOfflineQueue: false, lazyConnect: true });
-  let redisUp = true;
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch (error) {
-    redisUp = false;
-    console.log(
-      `Redis at ${REDIS_URL} does not answer (${(error as Error).message}): Redis rows skipped.`,
-    );
-  }
-  const modes: [string, Redis | undefined][] = [['memory', undefined]];
-  if (redisUp) modes.push(['redis', redis]);
+  // The gateway's own connection: every command within the deadline, behind the breaker.
+  const redis = await SharedRedis.connect({
+    url: REDIS_URL,
+    timeoutMs: loadEnv({}).CHIPGATE_REDIS_TIMEOUT_MS,
+    logger: { info() {}, warn: (_, message) => console.log(message) },
+  });
+  if (!redis.available) console.log(`Redis at ${REDIS_URL} does not answer: Redis rows skipped.`);
+  const modes: [string, SharedRedis | undefined][] = [['memory', undefined]];
+  if (redis.available) modes.push(['redis', redis]);
 
   console.log(
     `\nThe check alone: count a request + charge its cost, ${ITERATIONS} serial, then ${CONNECTIONS} at once`,
@@ -174,7 +170,7 @@ async function main() {
     '\nThe machines here are shared: compare rows of the same run. Per request the gateway ' +
       'sends Redis two commands (one per counter) when it counts there.',
   );
-  redis.disconnect();
+  await redis.close();
 }
 
 await main();

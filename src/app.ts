@@ -8,9 +8,10 @@ import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import type { ValidationContext } from 'graphql';
 import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import { Access, type AccessOptions } from './access/index.js';
+import { useIntrospectionControl } from './access/introspection.js';
 import {
   accessContext,
-  useIntrospectionControl,
+  admitRequest,
   usePartnerAccess,
   useTrustedDocuments,
 } from './access/plugin.js';
@@ -20,6 +21,7 @@ import { databaseErrorReason, isDatabaseUnavailable } from './db/availability.js
 import type { Database } from './db/client.js';
 import { accessConfigOf, loadEnv } from './env.js';
 import { maskError, QueryTooComplexError } from './errors.js';
+import { useGraphiQLPage } from './graphiql.js';
 import { useHttpEdges } from './http.js';
 import { type Metrics, useMetricsEndpoint } from './metrics.js';
 import { createPlanner } from './plan/execute.js';
@@ -81,6 +83,9 @@ export interface AppDependencies {
    */
   access?: Partial<Omit<AccessOptions, 'db'>>;
 }
+
+/** The path of the GraphQL endpoint (and of the GraphiQL page). */
+const GRAPHQL_ENDPOINT = '/graphql';
 
 /** Default request body limit: 1 MiB, far above any real query (the token limit is 5000). */
 export const MAX_REQUEST_BODY_BYTES = 1_048_576;
@@ -171,10 +176,11 @@ export function createApp(deps: AppDependencies): App {
     db: deps.db,
     config: deps.access?.config ?? accessConfigOf(loadEnv({})),
   });
-  let graphiqlPage: string | undefined;
+  // A key revoked or changed anywhere reaches what it holds open here.
+  deps.events.onChange((change) => access.sessions.onChange(change));
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
-    graphqlEndpoint: '/graphql',
+    graphqlEndpoint: GRAPHQL_ENDPOINT,
     healthCheckEndpoint: '/health',
     landingPage: false,
     logging: {
@@ -234,22 +240,8 @@ export function createApp(deps: AppDependencies): App {
     // No uploads in this API; JSON only (see `useHttpEdges`).
     multipart: false,
     maxRequestBodySize: deps.maxRequestBodyBytes ?? MAX_REQUEST_BODY_BYTES,
-    graphiql: deps.graphiql
-      ? {
-          title: 'chipgate: the AI-chip export story',
-          defaultQuery: STORY_QUERY,
-          shouldPersistHeaders: false,
-        }
-      : false,
-    renderGraphiQL: async (options) => {
-      // The page inlines GraphiQL's assets (about 9 MB, no CDN): the module takes a second or
-      // more to load, so it is loaded when a browser first asks, not at start; rendered once.
-      if (graphiqlPage === undefined) {
-        const { renderGraphiQL } = await import('@graphql-yoga/render-graphiql');
-        graphiqlPage = renderGraphiQL(options);
-      }
-      return graphiqlPage;
-    },
+    // Served by `useGraphiQLPage` below: counted and compressed, which yoga's own is not.
+    graphiql: false,
     plugins: [
       // First, so its response (HTTP 422 in place of an answer over the cap) is the one the
       // request log, the metrics and the rate-limit headers see.
@@ -260,6 +252,20 @@ export function createApp(deps: AppDependencies): App {
         ? [useMetricsEndpoint(deps.metrics.registry, deps.db), ...deps.metrics.plugins()]
         : []),
       useHttpEdges(deps.corsOrigins),
+      ...(deps.graphiql
+        ? [
+            useGraphiQLPage({
+              endpoint: GRAPHQL_ENDPOINT,
+              graphiql: {
+                title: 'chipgate: the AI-chip export story',
+                defaultQuery: STORY_QUERY,
+                shouldPersistHeaders: false,
+              },
+              admit: (request, serverContext) =>
+                admitRequest(access, deps.db, request, serverContext),
+            }),
+          ]
+        : []),
       ...useTrustedDocuments(access),
       useIntrospectionControl(access),
       ...armorPlugins(deps.limits),

@@ -26,6 +26,7 @@ import {
   QueryTooComplexError,
   UnauthenticatedError,
 } from './errors.js';
+import { limitedTo, textLimitError } from './schema/limits.js';
 
 /** Page size when a connection is given neither `first` nor `last`. */
 export const DEFAULT_PAGE_SIZE = 20;
@@ -160,8 +161,9 @@ export function operationComplexity(
 
 /**
  * Why an operation may not run, or undefined: its depth or cost over the limits
- * (`QUERY_TOO_COMPLEX`), or a page size or cursor the contract refuses (`BAD_USER_INPUT`,
- * thrown by the connections' complexity functions). Checked once per operation before
+ * (`QUERY_TOO_COMPLEX`), a text argument over its length limit (`BAD_USER_INPUT`, see
+ * `textLimitError`), or a page size or cursor the contract refuses (`BAD_USER_INPUT`, thrown
+ * by the connections' complexity functions). Checked once per operation before
  * anything executes, so a refused operation runs no SQL at any depth, whichever path
  * (resolvers or planner) would run it. Variables that do not coerce are left to execution,
  * which reports them as usual.
@@ -173,6 +175,8 @@ export function operationLimitError(args: ExecutionArgs): GraphQLError | undefin
   const variables = (args.variableValues ?? {}) as Record<string, unknown>;
   const coerced = getVariableValues(args.schema, operation.variableDefinitions ?? [], variables);
   if (coerced.errors) return undefined;
+  const textError = textLimitError(args.schema, args.document, operation, coerced.coerced);
+  if (textError) return textError;
   let result: OperationComplexity | undefined;
   try {
     result = operationComplexity(args);
@@ -230,9 +234,11 @@ export const builder = new SchemaBuilder<PothosTypes>({
     },
     afterArgOptions: {
       description: 'Return items after this cursor (an `endCursor` or edge `cursor` we issued).',
+      extensions: limitedTo('cursor'),
     },
     beforeArgOptions: {
       description: 'Return items before this cursor (a `startCursor` or edge `cursor` we issued).',
+      extensions: limitedTo('cursor'),
     },
     pageInfoTypeOptions: {
       description: 'Where a page sits in its connection, and the cursors to fetch its neighbours.',

@@ -273,6 +273,8 @@ export const envSchema = z.object({
     .string()
     .regex(/^[\w:.-]{1,64}$/, { error: 'expected 1-64 letters, digits, or _ : . -' })
     .default('chipgate:'),
+  // Deadline of one Redis operation: past it the gateway stops using Redis until a probe succeeds.
+  CHIPGATE_REDIS_TIMEOUT_MS: positiveInt('milliseconds between 1 and 10000', 10_000).default(250),
   CHIPGATE_TRUST_PROXY: z.coerce
     .number({ error: 'expected a number of proxies between 0 and 10' })
     .int({ error: 'expected a number of proxies between 0 and 10' })
@@ -399,7 +401,6 @@ export function sourcesConfigOf(env: Env) {
 export function responseCacheOptionsOf(env: Env) {
   return {
     ttlSeconds: env.CHIPGATE_RESPONSE_CACHE_TTL_S,
-    redisUrl: env.CHIPGATE_REDIS_URL,
     redisPrefix: `${env.CHIPGATE_REDIS_PREFIX}cache:`,
     sourceTtlMs: {
       'federal-register': env.CHIPGATE_FEDERAL_REGISTER_CACHE_TTL_S * 1000,

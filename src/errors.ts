@@ -82,6 +82,20 @@ export class UnauthenticatedError extends GraphQLError {
   }
 }
 
+/**
+ * A persisted-only API key sent a query text, or holds a subscription that is not a registered
+ * trusted document when the key becomes persisted-only. HTTP status 403 when it stops a request.
+ */
+export class PersistedQueryOnlyError extends GraphQLError {
+  constructor() {
+    super(
+      'This API key may run registered trusted documents only: send {"documentId": "<sha256>", "variables": {...}} instead of a query text.',
+      { extensions: { code: ErrorCode.PERSISTED_QUERY_ONLY, http: { status: 403 } } },
+    );
+    this.name = 'PersistedQueryOnlyError';
+  }
+}
+
 /** The API key is valid but lacks the scope the field needs (e.g. `write` for mutations). */
 export class ForbiddenError extends GraphQLError {
   constructor(message: string, options: Omit<GraphQLErrorOptions, 'extensions'> = {}) {

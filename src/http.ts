@@ -13,6 +13,18 @@ function requestError(message: string, status = 400): GraphQLError {
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * The content codings of a request body other than `identity`, lower case (empty: a plain
+ * body). None is decoded: GraphQL bodies are small, and decoding would let a few kilobytes of
+ * gzip expand past the body size limit (a decompression bomb) before the limit could see it.
+ */
+function bodyEncodings(request: Request): string[] {
+  return (request.headers.get('content-encoding') ?? '')
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'identity');
+}
+
 function mediaType(request: Request): string {
   return (request.headers.get('content-type') ?? '').split(/[;,]/)[0]?.trim().toLowerCase() ?? '';
 }
@@ -117,6 +129,8 @@ const EMPTY_ERROR_MESSAGES: Record<number, string> = {
  *   INTERNAL_SERVER_ERROR, with HTTP 200);
  * - POST bodies must be JSON in valid UTF-8; anything else is a 415 or 400 with a GraphQL error
  *   body (form posts are refused: they are CORS "simple requests", a CSRF vector);
+ * - a POST body with a `Content-Encoding` other than `identity` (gzip, deflate, br or an
+ *   unknown one) is a 415 with `Accept-Encoding: identity`, never decoded nor read as it is;
  * - request errors keep their 4xx status even when the client accepts `application/json`
  *   (yoga answers "Must provide query string." with 200 there);
  * - 4xx responses yoga sends without a body (404, 406, 415) get a GraphQL error body;
@@ -141,6 +155,19 @@ export function useHttpEdges(corsOrigins: readonly string[]): Plugin {
       }
       // Other methods: yoga answers 405.
       if (request.method !== 'POST') return;
+      const encodings = bodyEncodings(request);
+      if (encodings.length > 0) {
+        throw createGraphQLError(
+          `Content-Encoding "${encodings.join(', ')}" is not supported: send the request body uncompressed (no Content-Encoding, or "identity").`,
+          {
+            extensions: {
+              code: 'BAD_REQUEST',
+              // RFC 7694: a 415 for a content coding names the codings that are accepted.
+              http: { status: 415, headers: { 'accept-encoding': 'identity' } },
+            },
+          },
+        );
+      }
       const type = mediaType(request);
       if (type !== 'application/json' && type !== 'application/graphql+json') {
         throw requestError(EMPTY_ERROR_MESSAGES[415] as string, 415);

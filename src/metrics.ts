@@ -14,10 +14,11 @@ import {
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { authenticate } from './auth.js';
+import { BREAKER_STATES, type BreakerState } from './breaker.js';
 import type { Database } from './db/client.js';
 import type { PoolStats } from './db/statements.js';
 import type { HubObserver } from './pubsub/hub.js';
-import type { BreakerState, SourceObserver } from './sources/http.js';
+import type { SourceObserver } from './sources/http.js';
 
 /** A refusal by the rate limiter (wired to the limiter's `onRefused` observer). */
 export interface RateLimitRefusal {
@@ -45,6 +46,8 @@ export interface Metrics {
   sources: SourceObserver;
   /** For `EventHub.start`: deliveries, commit-to-delivery lag, LISTEN reconnects. */
   hub: HubObserver;
+  /** For `SharedRedis`: its circuit breaker changed state (`closed`: Redis in use). */
+  redisBreakerChanged(state: BreakerState): void;
   /** Plugs the rate limiter's refusals in: counts them by key id and reason. */
   onRefused(refusal: RateLimitRefusal): void;
   /** Records one finished request (the request-log plugin calls it). */
@@ -83,7 +86,6 @@ export function boundedOperationLabels(max = MAX_OPERATION_LABELS): (name: strin
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-const BREAKER_STATES: BreakerState[] = ['closed', 'open', 'half-open', 'isolated'];
 
 /** Creates a registry with every chipgate metric and Node's default process metrics. */
 export function createMetrics(): Metrics {
@@ -148,6 +150,12 @@ export function createMetrics(): Metrics {
     name: 'chipgate_source_breaker_state',
     help: 'Circuit breaker state per source: 1 for the current state, 0 for the others.',
     labelNames: ['source', 'state'],
+    registers,
+  });
+  const redisBreaker = new Gauge({
+    name: 'chipgate_redis_breaker_state',
+    help: 'Circuit breaker state of the Redis connection: 1 for the current state, 0 for the others (not closed: limits counted per instance, cache skipped).',
+    labelNames: ['state'],
     registers,
   });
   const subscriptions = new Gauge({
@@ -227,6 +235,9 @@ export function createMetrics(): Metrics {
         }
       },
       reconnected: () => reconnects.inc(),
+    },
+    redisBreakerChanged(state) {
+      for (const each of BREAKER_STATES) redisBreaker.set({ state: each }, each === state ? 1 : 0);
     },
     onRefused({ keyId, reason }) {
       refusals.inc({ key_id: keyId === null ? 'anonymous' : String(keyId), reason });

@@ -13,7 +13,9 @@
  * - A result that used an external source is kept no longer than the freshest-expiring source
  *   value in it (`extensions.sources`), and not at all when a source failed or answered stale.
  * - `extensions.responseCache` says `hit` (true/false). A hit runs no SQL.
- * - Redis failing costs only the cache: reads are executed, and a warning is logged.
+ * - Redis unavailable (see `SharedRedis`) costs only the cache: reads are executed and nothing
+ *   is stored. Evictions it missed meanwhile are made (everything is evicted) before the shared
+ *   entries are used again.
  */
 import type { Cache, CacheEntityRecord } from '@envelop/response-cache';
 import { createRedisCache } from '@envelop/response-cache-redis';
@@ -32,20 +34,25 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
-import { type ChangeNotice, evictionsFor, selectionTags } from './pubsub/changes.js';
+import {
+  type CacheEntity,
+  type ChangeNotice,
+  evictionsFor,
+  selectionTags,
+} from './pubsub/changes.js';
+import type { SharedRedis } from './redis.js';
 import type { ProvenanceEntry } from './sources/index.js';
 
 /** Settings of the response cache (see the README's configuration table). */
 export interface ResponseCacheOptions {
   /** How long a result is kept, in seconds; 0 turns the cache off. */
   ttlSeconds: number;
-  /** `redis://` URL of a Redis shared by the instances; without it each keeps its own. */
-  redisUrl?: string | undefined;
+  /** The Redis shared by the instances; without it each keeps its own entries in memory. */
+  redis?: SharedRedis | undefined;
   /** Prefix of every Redis key (several deployments, or test runs, may share one Redis). */
   redisPrefix?: string;
   /** How long each source's values are fresh, in ms, to bound results that used them. */
   sourceTtlMs?: Partial<Record<ProvenanceEntry['source'], number>>;
-  logger?: { warn: (object: object, message: string) => void };
 }
 
 /** A response cache: the yoga plugins and the eviction entry point. */
@@ -54,10 +61,9 @@ export interface ResponseCache {
   plugins(fence: () => Promise<void>): Plugin[];
   /** Evicts what a change may have altered (the event hub calls this for every change). */
   onChange(change: ChangeNotice): Promise<void>;
+  /** Releases nothing today (the Redis connection belongs to the caller); kept for symmetry. */
   close(): Promise<void>;
 }
-
-const silent = { warn() {} };
 
 /** Creates the cache, or undefined when `ttlSeconds` is 0. */
 export function createResponseCache(
@@ -65,11 +71,9 @@ export function createResponseCache(
   options: ResponseCacheOptions,
 ): ResponseCache | undefined {
   if (options.ttlSeconds <= 0) return undefined;
-  const logger = options.logger ?? silent;
-  // ioredis is loaded only when Redis is configured (it is a noticeable part of start-up).
-  const store: Promise<{ cache: Cache; close: () => void }> = options.redisUrl
-    ? openRedisStore(options.redisUrl, options.redisPrefix ?? 'chipgate:cache:', logger)
-    : Promise.resolve({ cache: createInMemoryCache({ max: 10_000 }), close: () => {} });
+  const store: Cache = options.redis
+    ? sharedStore(options.redis, options.redisPrefix ?? 'chipgate:cache:')
+    : createInMemoryCache({ max: 10_000 });
 
   // Changes seen so far: a read that started before one and stores after it is not stored.
   let generation = 0;
@@ -97,16 +101,8 @@ export function createResponseCache(
   const cacheableRequests = new WeakMap<Request, boolean>();
   const documentOfKey = new LRUCache<string, string>({ max: 10_000 });
 
-  const guarded = <T>(what: string, run: () => Promise<T> | T, fallback: T): Promise<T> =>
-    Promise.resolve()
-      .then(run)
-      .catch((error: unknown) => {
-        logger.warn({ err: (error as Error).message }, `response cache: ${what} failed`);
-        return fallback;
-      });
-
   const cache: Cache = {
-    get: (key) => guarded('get', async () => (await store).cache.get(key), undefined),
+    get: (key) => store.get(key),
     set(key, result, entities, ttl) {
       const started = startedAt.get(key);
       startedAt.delete(key);
@@ -116,20 +112,9 @@ export function createResponseCache(
       if (bounded <= 0) return;
       const documentString = documentOfKey.get(key);
       const tags = documentString ? tagsOf(documentString) : [];
-      return guarded(
-        'set',
-        async () =>
-          (await store).cache.set(
-            key,
-            result,
-            [...entities, ...tags] as CacheEntityRecord[],
-            bounded,
-          ),
-        undefined,
-      );
+      return store.set(key, result, [...entities, ...tags] as CacheEntityRecord[], bounded);
     },
-    invalidate: (entities) =>
-      guarded('invalidate', async () => (await store).cache.invalidate(entities), undefined),
+    invalidate: (entities) => store.invalidate(entities),
   };
 
   const plugin = useResponseCache({
@@ -189,31 +174,56 @@ export function createResponseCache(
       generation += 1;
       await cache.invalidate(evictionsFor(change));
     },
-    async close() {
-      await store.then(
-        ({ close }) => close(),
-        () => {},
-      );
-    },
+    async close() {},
   };
 }
 
-/** The shared store in Redis at `url`, every key under `prefix`. */
-async function openRedisStore(
-  url: string,
-  prefix: string,
-  logger: { warn: (object: object, message: string) => void },
-): Promise<{ cache: Cache; close: () => void }> {
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(url, {
-    keyPrefix: prefix,
-    // Redis down: a command fails after one reconnection attempt and the read is executed.
-    maxRetriesPerRequest: 1,
+/**
+ * The store shared through Redis: @envelop's Redis cache on the gateway's Redis connection,
+ * every key under `prefix` (response keys, entity and type sets alike), every operation within
+ * the connection's deadline and breaker. While Redis is unavailable a read is a miss, nothing is
+ * stored, and an eviction is only remembered: before the entries are used again, everything is
+ * evicted (as after a lost LISTEN connection).
+ */
+function sharedStore(redis: SharedRedis, prefix: string): Cache {
+  const store = createRedisCache({
+    redis: redis.client,
+    buildRedisOperationResultCacheKey: (responseKey) =>
+      `${prefix}operations:${responseKey.slice(prefix.length)}`,
   });
-  redis.on('error', (error: Error) =>
-    logger.warn({ err: error.message }, 'response cache: Redis unavailable, reads are executed'),
-  );
-  return { cache: createRedisCache({ redis }), close: () => redis.disconnect() };
+  const prefixed = (entities: Iterable<CacheEntityRecord | CacheEntity>) =>
+    [...entities].map((entity) => ({ ...entity, typename: `${prefix}${entity.typename}` }));
+  let missedEvictions = false;
+  redis.whenBack(async () => {
+    if (!missedEvictions) return;
+    // Nothing is stored while the breaker is not closed, so what this finds is all there is.
+    missedEvictions = false;
+    try {
+      await store.invalidate(prefixed(evictionsFor({ reset: true })));
+    } catch (error) {
+      missedEvictions = true;
+      throw error;
+    }
+  });
+  return {
+    get: (key) =>
+      redis.run(
+        async () => store.get(`${prefix}${key}`),
+        () => undefined,
+      ),
+    set: (key, result, entities, ttl) =>
+      redis.run(
+        async () => store.set(`${prefix}${key}`, result, prefixed(entities), ttl),
+        () => undefined,
+      ),
+    invalidate: (entities) =>
+      redis.run(
+        async () => store.invalidate(prefixed(entities)),
+        () => {
+          missedEvictions = true;
+        },
+      ),
+  };
 }
 
 /** What the cache keeps of a document text: its parse and the entities it reads. */

@@ -9,7 +9,6 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { brokenDocuments, operationNameOf } from './access/documents.js';
 import type { Access } from './access/index.js';
-import { connectRedis, type RedisConnection } from './access/redis.js';
 import { createApp } from './app.js';
 import { type DatabaseHandle, openDatabase } from './db/client.js';
 import { DirectoryLockedError } from './db/lock.js';
@@ -26,6 +25,7 @@ import {
 } from './env.js';
 import { createMetrics, type Metrics, scrape } from './metrics.js';
 import { EventHub } from './pubsub/hub.js';
+import { SharedRedis } from './redis.js';
 import { createResponseCache } from './response-cache.js';
 import { schema } from './schema/index.js';
 import { createSources } from './sources/index.js';
@@ -96,16 +96,17 @@ export async function startGateway(
   for (const { source, reason } of sources.disabled) {
     log.warn({ source }, `source off: ${reason}`);
   }
-  const responseCache = createResponseCache(schema, {
-    ...responseCacheOptionsOf(env),
-    logger: log,
-  });
-  // Shared limits: without Redis (or while it is down) each instance counts on its own.
-  const redis: RedisConnection | undefined = env.CHIPGATE_REDIS_URL
-    ? await connectRedis(env.CHIPGATE_REDIS_URL, log)
+  // Shared limits, slots, APQ and cache: without Redis (or while it is unavailable) each
+  // instance keeps its own. Start-up waits for it a second at most.
+  const redis = env.CHIPGATE_REDIS_URL
+    ? await SharedRedis.connect({
+        url: env.CHIPGATE_REDIS_URL,
+        timeoutMs: env.CHIPGATE_REDIS_TIMEOUT_MS,
+        logger: log,
+        onStateChange: metrics.redisBreakerChanged,
+      })
     : undefined;
-  // Counting from the first request in Redis when it is there; not waiting long when it is not.
-  await redis?.connected(3_000);
+  const responseCache = createResponseCache(schema, { ...responseCacheOptionsOf(env), redis });
   const { yoga, access } = createApp({
     db: db.db,
     events,
@@ -118,7 +119,7 @@ export async function startGateway(
     logger: log,
     metrics,
     ...(responseCache ? { responseCache } : {}),
-    access: { config: accessConfigOf(env), redis: redis?.client, onRefused: metrics.onRefused },
+    access: { config: accessConfigOf(env), redis, onRefused: metrics.onRefused },
   });
   access.usage.start(env.CHIPGATE_USAGE_FLUSH_S);
 
@@ -184,6 +185,7 @@ export async function startGateway(
     }).catch(async (error: unknown) => {
       server.close();
       await events.close();
+      await redis?.close();
       await yoga.dispose();
       await sources.close();
       await db.close();
@@ -202,6 +204,7 @@ export async function startGateway(
     corsOrigins: env.CHIPGATE_CORS_ORIGINS,
     maxOperations: env.CHIPGATE_WS_MAX_OPERATIONS,
     maxResponseBytes: env.CHIPGATE_MAX_RESPONSE_BYTES,
+    sessions: access.sessions,
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : env.CHIPGATE_PORT;

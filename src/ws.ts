@@ -14,6 +14,8 @@ import {
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import type { KeySessions } from './access/sessions.js';
+import { authorizationOf } from './auth.js';
 import type { Context } from './context.js';
 import { ErrorCode } from './errors.js';
 import { withinResponseSize } from './response-size.js';
@@ -35,14 +37,23 @@ type Enveloped = ReturnType<YogaServerInstance<Record<string, unknown>, Context>
  * Serves graphql-ws on `server` at `path`. A browser's cross-origin upgrade is refused unless
  * its origin is in `corsOrigins` (same-origin pages and non-browser clients, which send no
  * `Origin`, are accepted). At most `maxOperations` operations may be open on one socket; more
- * get a `RATE_LIMITED` error. A result over `maxResponseBytes` of JSON is replaced by a
- * `RESPONSE_TOO_LARGE` error (see `src/response-size.ts`).
+ * get a `RATE_LIMITED` error. A connection opened with an API key is registered with `sessions`,
+ * which closes it with 4403 when the key is revoked. A result over `maxResponseBytes` of JSON is
+ * replaced by a `RESPONSE_TOO_LARGE` error (see `src/response-size.ts`).
  */
 export function attachWebSocket(
   server: Server,
   yoga: YogaServerInstance<Record<string, unknown>, Context>,
-  options: { path: string; corsOrigins: string[]; maxOperations: number; maxResponseBytes: number },
+  options: {
+    path: string;
+    corsOrigins: string[];
+    maxOperations: number;
+    maxResponseBytes: number;
+    sessions?: KeySessions;
+  },
 ): WebSocketTransport {
+  /** Forgets a keyed connection (from `sessions`) when its socket closes. */
+  const forget = new WeakMap<object, () => void>();
   const wsServer = new WebSocketServer({
     server,
     path: options.path,
@@ -65,15 +76,32 @@ export function attachWebSocket(
       // A key in `connectionParams.authorization` is checked once when the socket opens; a
       // malformed, unknown or revoked one closes it with 4403 (graphql-ws' "Forbidden").
       onConnect: async (ctx) => {
+        const initial = { connectionParams: ctx.connectionParams, req: ctx.extra.request };
+        const mark = options.sessions?.mark() ?? 0;
+        let context: Context;
         try {
-          await yoga
-            .getEnveloped({ connectionParams: ctx.connectionParams, req: ctx.extra.request })
-            .contextFactory();
-          return true;
+          context = (await yoga.getEnveloped(initial).contextFactory()) as unknown as Context;
         } catch {
           return false;
         }
+        const authorization = authorizationOf(initial);
+        if (options.sessions && context.viewer.kind === 'apiKey' && authorization) {
+          const { socket } = ctx.extra;
+          forget.set(
+            ctx,
+            options.sessions.addConnection(
+              {
+                keyId: context.viewer.id,
+                authorization,
+                close: (code, reason) => socket.close(code, reason),
+              },
+              mark,
+            ),
+          );
+        }
+        return true;
       },
+      onClose: (ctx) => forget.get(ctx)?.(),
       // HTTP details (`extensions.http`: the status yoga would answer) mean nothing here.
       onNext: (_ctx, _id, _payload, _args, result) =>
         withinResponseSize(withoutHttp(result), options.maxResponseBytes),
@@ -101,18 +129,20 @@ export function attachWebSocket(
         } catch (error) {
           return [withCode(error, ErrorCode.GRAPHQL_PARSE_FAILED)];
         }
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) {
-          return errors.map((error: GraphQLError) =>
-            withCode(error, ErrorCode.GRAPHQL_VALIDATION_FAILED),
-          );
-        }
+        // The context (who is calling) before validation: what validation may tell the caller
+        // about the schema depends on it (see access/introspection.ts).
         let contextValue: unknown;
         try {
           contextValue = await enveloped.contextFactory();
         } catch (error) {
           // The key was revoked since the socket opened.
           return [withCode(error, ErrorCode.UNAUTHENTICATED)];
+        }
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) {
+          return errors.map((error: GraphQLError) =>
+            withCode(error, ErrorCode.GRAPHQL_VALIDATION_FAILED),
+          );
         }
         const args: ExecutionArgs = {
           schema: enveloped.schema,

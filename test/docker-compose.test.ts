@@ -5,7 +5,7 @@
  * expects. When /usr/bin/docker-compose is installed it also validates the file itself.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -260,6 +260,34 @@ describe('Dockerfile', () => {
     expect(argsOf('FROM')[0]).toMatch(/^node:(20|22|24)(\.[\d.]+)?-\w+-slim\b/);
     expect(argsOf('RUN').some((run) => /\bnpm ci\b/.test(run))).toBe(true);
     expect(argsOf('COPY').some((copy) => copy.includes('package-lock.json'))).toBe(true);
+  });
+
+  it('copies patches/ into every stage before its npm ci, which applies them', () => {
+    // Without the directory patch-package finds nothing to apply and still exits 0, so an
+    // image would ship the unpatched library (postgres.js crashing on a dropped connection).
+    const patches = readdirSync(path.join(root, 'patches')).filter((f) => f.endsWith('.patch'));
+    expect(patches).toContain('postgres+3.4.9.patch');
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+    expect(pkg.scripts.postinstall).toMatch(/^patch-package\b.*--error-on-fail/);
+    // A runtime dependency: `npm ci --omit=dev` runs the postinstall too.
+    expect(Object.keys(pkg.dependencies)).toContain('patch-package');
+    const stages: Instruction[][] = [];
+    for (const instruction of instructions) {
+      if (instruction.keyword === 'FROM') stages.push([]);
+      stages.at(-1)?.push(instruction);
+    }
+    const installing = stages.filter((stage) =>
+      stage.some((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args)),
+    );
+    expect(installing.length).toBeGreaterThanOrEqual(2);
+    for (const stage of installing) {
+      const install = stage.findIndex((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args));
+      const copy = stage.findIndex(
+        (i) => i.keyword === 'COPY' && !i.args.startsWith('--from=') && /^patches\b/.test(i.args),
+      );
+      expect(copy, 'COPY patches before npm ci').toBeGreaterThanOrEqual(0);
+      expect(copy).toBeLessThan(install);
+    }
   });
 
   it('EXPOSEs the port the compose file publishes and listens on it on every interface', () => {

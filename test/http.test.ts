@@ -3,6 +3,7 @@
  * a 4xx with a GraphQL error body, never a 500, a hang or internals; health and readiness; CORS.
  */
 import { request as httpRequest } from 'node:http';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type InProcessGateway,
@@ -215,6 +216,46 @@ describe('malformed POST bodies', () => {
     expect((await postGraphQL(gateway.url, NVIDIA)).body.data.company.name).toBe(
       'NVIDIA Corporation',
     );
+  });
+});
+
+describe('compressed request bodies (Content-Encoding)', () => {
+  const json = JSON.stringify({ query: NVIDIA });
+  const postEncoded = (encoding: string, body: BodyInit) =>
+    send('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+      body,
+    });
+
+  it.each([
+    ['gzip', gzipSync(json), 'gzip'],
+    ['deflate', deflateSync(json), 'deflate'],
+    ['br', brotliCompressSync(json), 'br'],
+    ['GZip', gzipSync(json), 'gzip'],
+    ['gzip, identity', gzipSync(json), 'gzip'],
+  ])('%s: 415 saying the body must be sent uncompressed', async (encoding, body, named) => {
+    const sent = await postEncoded(encoding, body);
+    expectRequestError(
+      sent,
+      415,
+      /^Content-Encoding ".+" is not supported: send the request body uncompressed \(no Content-Encoding, or "identity"\)\.$/,
+    );
+    expect(JSON.parse(sent.text).errors[0].message).toContain(`"${named}"`);
+    // RFC 7694: a 415 for a content coding names the codings the server accepts.
+    expect(sent.headers.get('accept-encoding')).toBe('identity');
+  });
+
+  it('an unknown encoding over a plain body: 415 too, not ignored', async () => {
+    expectRequestError(await postEncoded('x-chipgate-test', json), 415, /"x-chipgate-test"/);
+  });
+
+  it('identity (or an empty header) is the plain body: answered', async () => {
+    for (const encoding of ['identity', 'Identity', '']) {
+      const sent = await postEncoded(encoding, json);
+      expect(sent.status, sent.text).toBe(200);
+      expect(JSON.parse(sent.text).data.company.name).toBe('NVIDIA Corporation');
+    }
   });
 });
 

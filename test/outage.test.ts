@@ -8,23 +8,14 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, queryRows } from '../src/db/client.js';
-import { runMigrations } from '../src/db/migrate.js';
-import { seed } from '../src/db/seed.js';
 import { loadEnv } from '../src/env.js';
 import { type RunningGateway, startGateway } from '../src/server.js';
-import { type PrivateCluster, startPrivateCluster } from './helpers/cluster.js';
-import { createKey, type TestKey } from './helpers/keys.js';
+import { type PrivateCluster, seedCluster, startPrivateCluster } from './helpers/cluster.js';
+import type { TestKey } from './helpers/keys.js';
+import { RECORD_SIGNAL } from './helpers/queries.js';
 import { subscribeSse, type TestSubscription } from './helpers/subscribers.js';
 
 const TIMEOUT_MS = 2_000;
-
-const RECORD = /* GraphQL */ `
-  mutation ($input: RecordDemandSignalInput!) {
-    recordDemandSignal(input: $input) {
-      __typename
-      ... on RecordDemandSignalSuccess { demandSignal { slug } }
-    }
-  }`;
 
 const SIGNALS = /* GraphQL */ `
   subscription { demandSignalRecorded(filter: { company: "bytedance" }) { slug } }
@@ -36,14 +27,7 @@ let key: TestKey;
 
 beforeAll(async () => {
   cluster = await startPrivateCluster();
-  const handle = await openDatabase({ databaseUrl: cluster.url, poolMax: 2 });
-  try {
-    await runMigrations(handle);
-    await seed(handle.db);
-    key = await createKey(handle.db, ['write']);
-  } finally {
-    await handle.close();
-  }
+  key = await seedCluster(cluster, ['write']);
   gateway = await startGateway({
     ...loadEnv({
       DATABASE_URL: cluster.url,
@@ -80,7 +64,7 @@ async function write(index: number, during: Outcome['during']): Promise<Outcome>
       ...key.headers,
     },
     body: JSON.stringify({
-      query: RECORD,
+      query: RECORD_SIGNAL,
       variables: {
         input: {
           slug,

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type App, createApp } from '../src/app.js';
 import { accessConfigOf, loadEnv, responseCacheOptionsOf } from '../src/env.js';
 import { EventHub } from '../src/pubsub/hub.js';
+import { SharedRedis } from '../src/redis.js';
 import { createResponseCache, type ResponseCache } from '../src/response-cache.js';
 import { schema } from '../src/schema/index.js';
 import { createTestDatabase, StatementLog, type TestDatabase } from './helpers/database.js';
@@ -20,6 +21,7 @@ interface Instance {
   app: App;
   events: EventHub;
   cache: ResponseCache;
+  redis: SharedRedis | undefined;
 }
 
 let database: TestDatabase;
@@ -30,10 +32,11 @@ beforeAll(async () => {
   database = await createTestDatabase({ logger: statements });
 });
 afterAll(async () => {
-  for (const { app, events, cache } of instances) {
+  for (const { app, events, cache, redis } of instances) {
     await events.close();
     await app.yoga.dispose();
     await cache.close();
+    await redis?.close();
   }
   await database?.close();
 });
@@ -44,7 +47,14 @@ async function instance(vars: Record<string, string> = {}): Promise<Instance> {
   await events.settled();
   // The cache is off by default (TTL 0); these instances turn it on.
   const env = loadEnv({ CHIPGATE_RESPONSE_CACHE_TTL_S: '60', ...vars });
-  const cache = createResponseCache(schema, responseCacheOptionsOf(env));
+  const redis = env.CHIPGATE_REDIS_URL
+    ? await SharedRedis.connect({
+        url: env.CHIPGATE_REDIS_URL,
+        timeoutMs: env.CHIPGATE_REDIS_TIMEOUT_MS,
+        logger: { info() {}, warn() {} },
+      })
+    : undefined;
+  const cache = createResponseCache(schema, { ...responseCacheOptionsOf(env), redis });
   if (!cache) throw new Error('cache off');
   const app = createApp({
     db: database.db,
@@ -54,9 +64,9 @@ async function instance(vars: Record<string, string> = {}): Promise<Instance> {
     corsOrigins: [],
     graphiql: false,
     responseCache: cache,
-    access: { config: accessConfigOf(env) },
+    access: { config: accessConfigOf(env), redis },
   });
-  const created = { app, events, cache };
+  const created = { app, events, cache, redis };
   instances.push(created);
   return created;
 }

@@ -77,11 +77,35 @@ describe('Federal Register search', () => {
 
   it('a cursor past the 10,000 results the register answers is BAD_USER_INPUT, with no call', async () => {
     const { execute } = appWith(upstreamSourcesConfig(upstream));
-    const after = Buffer.from('FederalRegister:9999').toString('base64');
+    const page = await execute(SEARCH, {});
+    const cursor = Buffer.from(
+      page.data.federalRegisterDocuments.pageInfo.endCursor,
+      'base64',
+    ).toString('utf8');
+    // The same search's cursor, moved to the last position the register answers.
+    const after = Buffer.from(cursor.replace(/\[\d+,/, '[9999,')).toString('base64');
+    const calls = upstream.calls('/fr/');
     const result = await execute(SEARCH, { after });
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(result.errors?.[0]?.message).toMatch(/first 10000 results/);
-    expect(upstream.calls('/fr/')).toBe(0);
+    expect(upstream.calls('/fr/')).toBe(calls);
+  });
+
+  it("a cursor of another search is BAD_USER_INPUT: its position is another search's", async () => {
+    const { execute } = appWith(upstreamSourcesConfig(upstream));
+    const page = await execute(SEARCH, {});
+    const after = page.data.federalRegisterDocuments.pageInfo.endCursor;
+    const other = await execute(
+      'query ($after: String) { federalRegisterDocuments(first: 5, after: $after, filter: { term: "3A090" }) { totalCount } }',
+      { after },
+    );
+    expect(other.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(other.errors?.[0]?.message).toMatch(/a cursor of another search/);
+    // A cursor of a list over the store is not one of the register's either.
+    const chips = await execute('{ chips(first: 1) { pageInfo { endCursor } } }');
+    const foreign = await execute(SEARCH, { after: chips.data.chips.pageInfo.endCursor });
+    expect(foreign.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(foreign.errors?.[0]?.message).toMatch(/was issued by Query\.chips/);
   });
 });
 

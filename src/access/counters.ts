@@ -1,20 +1,20 @@
 /**
  * Per-minute counters of requests and query cost, per caller (an API key, or an anonymous
  * client address). The counting is rate-limiter-flexible's: in Redis when configured (atomic
- * INCRBY with expiry, shared by every instance), in process memory otherwise, and in memory as
- * its insurance while Redis is unreachable (each instance then counts on its own).
+ * INCRBY with expiry, shared by every instance), in process memory otherwise, and in memory
+ * while Redis is unavailable (each instance then counts on its own; see `SharedRedis`).
  *
  * Windows are fixed minutes of the injected clock (`floor(now / 60 s)`), part of the counter's
  * key: every instance agrees on when a window starts and resets, `resetAt` is exact, and tests
  * move to the next window by moving their clock instead of waiting a minute.
  */
-import type { Redis } from 'ioredis';
 import {
   type RateLimiterAbstract,
   RateLimiterMemory,
   RateLimiterRedis,
   RateLimiterRes,
 } from 'rate-limiter-flexible';
+import type { SharedRedis } from '../redis.js';
 
 /** Length of a limit window: one minute. */
 export const WINDOW_MS = 60_000;
@@ -39,8 +39,8 @@ export interface CounterResult {
 
 /** What the counters need. */
 export interface CountersOptions {
-  /** Shared counters live here; without it each instance counts in memory. */
-  redis?: Redis | undefined;
+  /** Shared counters live here (memory while it is unavailable); without it each instance counts in memory. */
+  redis?: SharedRedis | undefined;
   /** Prefix of every Redis key (e.g. `chipgate:`), so deployments and test runs never collide. */
   prefix: string;
   /** Milliseconds since the epoch (injected so tests control the windows). */
@@ -54,7 +54,8 @@ const UNBOUNDED = 2 ** 52;
 
 /** Per-minute request and cost counters (see the module comment). */
 export class Counters {
-  private readonly limiter: RateLimiterAbstract;
+  private readonly memory: RateLimiterMemory;
+  private readonly shared: { redis: SharedRedis; limiter: RateLimiterRedis } | undefined;
   private readonly clock: () => number;
 
   constructor(options: CountersOptions) {
@@ -64,16 +65,16 @@ export class Counters {
       duration: STORE_SECONDS,
       keyPrefix: `${options.prefix}limit`,
     };
-    const memory = new RateLimiterMemory(common);
-    this.limiter = options.redis
-      ? new RateLimiterRedis({
-          ...common,
-          storeClient: options.redis,
-          // Fail open on availability: while Redis is not connected, count in memory at once.
-          rejectIfRedisNotReady: true,
-          insuranceLimiter: memory,
-        })
-      : memory;
+    this.memory = new RateLimiterMemory(common);
+    this.shared = options.redis && {
+      redis: options.redis,
+      limiter: new RateLimiterRedis({
+        ...common,
+        storeClient: options.redis.client,
+        // Not connected: fail at once (the breaker opens and memory counts).
+        rejectIfRedisNotReady: true,
+      }),
+    };
   }
 
   /** The window the clock is in now: its start and end (ms since the epoch). */
@@ -99,9 +100,18 @@ export class Counters {
   ): Promise<CounterResult> {
     const { start, end } = this.window();
     const key = this.key(kind, subject, start);
-    const used = await this.consume(key, points);
+    const { used, limiter } = await this.consume(key, points);
     const allowed = used <= limit;
-    if (!allowed && points > 0) await this.limiter.reward(key, points);
+    if (!allowed && points > 0) {
+      // Taken back where it was counted; should Redis have gone away meanwhile, the refused
+      // points stay counted there until the window ends.
+      if (limiter === this.memory) await limiter.reward(key, points);
+      else
+        await this.shared?.redis.run(
+          () => limiter.reward(key, points),
+          () => undefined,
+        );
+    }
     const counted = allowed ? used : used - points;
     return {
       allowed,
@@ -119,7 +129,7 @@ export class Counters {
    */
   async countRequest(subject: string, limit: number): Promise<CounterResult> {
     const { start, end } = this.window();
-    const used = await this.consume(this.key('REQUESTS', subject, start), 1);
+    const { used } = await this.consume(this.key('REQUESTS', subject, start), 1);
     return {
       allowed: used <= limit,
       limit,
@@ -133,17 +143,34 @@ export class Counters {
   /** What the caller used in this window, without counting anything. */
   async peek(kind: CounterKind, subject: string): Promise<{ used: number; windowStart: number }> {
     const { start } = this.window();
-    const res = await this.limiter.get(this.key(kind, subject, start));
+    const key = this.key(kind, subject, start);
+    const res = await this.onShared((limiter) => limiter.get(key));
     return { used: res?.consumedPoints ?? 0, windowStart: start };
   }
 
-  private async consume(key: string, points: number): Promise<number> {
-    try {
-      return (await this.limiter.consume(key, points)).consumedPoints;
-    } catch (error) {
-      // Over the (unbounded) points: cannot happen, but the library rejects with a result.
-      if (error instanceof RateLimiterRes) return error.consumedPoints;
-      throw error;
-    }
+  /** Adds `points` to `key`: its count after that, and the limiter that counted it. */
+  private consume(
+    key: string,
+    points: number,
+  ): Promise<{ used: number; limiter: RateLimiterAbstract }> {
+    return this.onShared(async (limiter) => {
+      try {
+        return { used: (await limiter.consume(key, points)).consumedPoints, limiter };
+      } catch (error) {
+        // Over the (unbounded) points: cannot happen, but the library rejects with a result.
+        if (error instanceof RateLimiterRes) return { used: error.consumedPoints, limiter };
+        throw error;
+      }
+    });
+  }
+
+  /** Runs `operation` on the Redis limiter, or on the memory one without Redis or while it is unavailable. */
+  private onShared<T>(operation: (limiter: RateLimiterAbstract) => Promise<T>): Promise<T> {
+    const { shared } = this;
+    if (!shared) return operation(this.memory);
+    return shared.redis.run(
+      () => operation(shared.limiter),
+      () => operation(this.memory),
+    );
   }
 }

@@ -8,13 +8,14 @@
  *   `persistedOnly`, each from the key's row or else the configured defaults for keys.
  * - Anonymous callers: the configured anonymous limits, per client address.
  */
-import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Viewer } from '../context.js';
 import type { Database } from '../db/client.js';
 import { RateLimitedError, type RateLimitInfo, type RateLimitReason } from '../errors.js';
+import type { SharedRedis } from '../redis.js';
 import { type CounterResult, Counters } from './counters.js';
 import { TrustedDocuments } from './documents.js';
+import { KeySessions } from './sessions.js';
 import { SubscriptionSlots } from './subscription-slots.js';
 import { type UsageLogger, UsageRecorder } from './usage.js';
 
@@ -56,13 +57,14 @@ export type RefusedObserver = (event: { keyId: number | null; reason: RateLimitR
 export interface AccessOptions {
   db: Database;
   config: AccessConfig;
-  /** Shared state lives here when given (counters, subscription slots, APQ). */
-  redis?: Redis | undefined;
+  /**
+   * Shared state lives here when given (counters, subscription slots, APQ), in memory while it
+   * is unavailable.
+   */
+  redis?: SharedRedis | undefined;
   /** Milliseconds since the epoch (default `Date.now`). */
   clock?: () => number;
   onRefused?: RefusedObserver | undefined;
-  /** Told when Redis fails a command (memory takes over). */
-  onRedisError?: (error: unknown) => void;
   /** Where a failed usage flush is reported (it is retried with the next one). */
   logger?: UsageLogger;
 }
@@ -89,6 +91,8 @@ export class Access {
   readonly usage: UsageRecorder;
   readonly documents: TrustedDocuments;
   readonly apqStore: ApqStore;
+  /** What API keys hold open on this instance, and what a change to a key does to it. */
+  readonly sessions: KeySessions;
   readonly clock: () => number;
   private readonly onRefused: RefusedObserver | undefined;
 
@@ -98,15 +102,11 @@ export class Access {
     this.onRefused = options.onRefused;
     const prefix = options.config.redisPrefix;
     this.counters = new Counters({ redis: options.redis, prefix, clock: this.clock });
-    this.slots = new SubscriptionSlots({
-      redis: options.redis,
-      prefix,
-      clock: this.clock,
-      ...(options.onRedisError ? { onRedisError: options.onRedisError } : {}),
-    });
+    this.slots = new SubscriptionSlots({ redis: options.redis, prefix, clock: this.clock });
     this.usage = new UsageRecorder(options.db, this.clock, options.logger);
     this.documents = new TrustedDocuments(options.db);
-    this.apqStore = apqStore(options.config, options.redis, options.onRedisError);
+    this.apqStore = apqStore(options.config, options.redis);
+    this.sessions = new KeySessions(this, options.db, options.logger);
   }
 
   /** The limits that apply to `viewer`: the key's own, else the defaults. */
@@ -172,16 +172,13 @@ export class Access {
   /** Stops timers and stores the usage counted since the last flush. */
   async close(): Promise<void> {
     this.slots.close();
+    this.sessions.close();
     await this.usage.close();
   }
 }
 
-/** The APQ store: Redis when configured (memory while it is unreachable), else a bounded LRU. */
-function apqStore(
-  config: AccessConfig,
-  redis: Redis | undefined,
-  onRedisError: ((error: unknown) => void) | undefined,
-): ApqStore {
+/** The APQ store: Redis when configured (memory while it is unavailable), else a bounded LRU. */
+function apqStore(config: AccessConfig, redis: SharedRedis | undefined): ApqStore {
   const memory = new LRUCache<string, string>({
     max: config.apq.max,
     ttl: config.apq.ttlSeconds * 1000,
@@ -192,23 +189,19 @@ function apqStore(
   const key = (hash: string) => `${config.redisPrefix}apq:${hash}`;
   return {
     async get(hash) {
-      if (redis.status === 'ready') {
-        try {
-          return (await redis.get(key(hash))) ?? memory.get(hash);
-        } catch (error) {
-          onRedisError?.(error);
-        }
-      }
-      return memory.get(hash);
+      return (
+        (await redis.run(
+          (client) => client.get(key(hash)),
+          () => null,
+        )) ?? memory.get(hash)
+      );
     },
     async set(hash, query) {
       memory.set(hash, query);
-      if (redis.status !== 'ready') return;
-      try {
-        await redis.set(key(hash), query, 'EX', config.apq.ttlSeconds);
-      } catch (error) {
-        onRedisError?.(error);
-      }
+      await redis.run(
+        (client) => client.set(key(hash), query, 'EX', config.apq.ttlSeconds),
+        () => null,
+      );
     },
   };
 }

@@ -10,20 +10,20 @@
  * - `useTrustedDocuments`: runs registered documents by `documentId` (or APQ's hash) with yoga's
  *   persisted-operations plugin, Automatic Persisted Queries with yoga's APQ plugin, and keeps
  *   persisted-only keys to registered documents.
- * - `useIntrospectionControl`: `__schema`/`__type` and "Did you mean" hints only for the
- *   callers `CHIPGATE_INTROSPECTION` allows.
  */
-import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { useAPQ } from '@graphql-yoga/plugin-apq';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
-import { type ExecutionArgs, GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
+import type { ExecutionArgs, GraphQLError } from 'graphql';
 import { createGraphQLError, isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { authenticate, authorizationOf } from '../auth.js';
 import { operationComplexity } from '../builder.js';
 import type { Context, Viewer } from '../context.js';
 import type { Database } from '../db/client.js';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, PersistedQueryOnlyError } from '../errors.js';
+import type { CounterResult } from './counters.js';
 import type { Access, EffectiveLimits } from './index.js';
+import { type EndableStream, endable, endOnAbort, type SessionMark } from './sessions.js';
+import type { SlotLease } from './subscription-slots.js';
 
 /** What the HTTP admission learned about a request. */
 interface Admission {
@@ -31,10 +31,14 @@ interface Admission {
   subject: string;
   limits: EffectiveLimits;
   /** The request counter after this request (for the RateLimit-* headers). */
-  requests: { limit: number; remaining: number; resetAt: number };
+  requests: CounterResult;
+  /** The change-feed position before the key was read (see `KeySessions.mark`). */
+  mark: SessionMark;
 }
 
 const admissions = new WeakMap<Request, Admission>();
+/** The change-feed position before a WebSocket operation's key was read, by its context. */
+const marks = new WeakMap<object, SessionMark>();
 /** Contexts of WebSocket operations, counted when they execute. */
 const uncounted = new WeakSet<object>();
 
@@ -74,6 +78,17 @@ function headerOf(req: NodeServerContext['req'], name: string): string | undefin
 }
 
 /**
+ * The authenticated viewer of a GraphQL context, undefined while it is not known: an HTTP
+ * request's from its admission (before yoga builds the context), a WebSocket operation's from
+ * its built context. Never guessed from a header being present.
+ */
+export function viewerOf(context: Record<string, unknown>): Viewer | undefined {
+  const request = context.request as Request | undefined;
+  const admitted = request ? admissions.get(request) : undefined;
+  return admitted?.viewer ?? (context.viewer as Viewer | undefined);
+}
+
+/**
  * The viewer and limit subject of a context. HTTP requests were admitted when they arrived;
  * a WebSocket operation is authenticated here (from its connection's key) and counted when it
  * executes. For `createApp`'s context factory.
@@ -85,6 +100,7 @@ export async function accessContext(
 ): Promise<{ viewer: Viewer; subject: string; access: Access }> {
   const admitted = initial.request ? admissions.get(initial.request) : undefined;
   if (admitted) return { viewer: admitted.viewer, subject: admitted.subject, access };
+  marks.set(initial, access.sessions.mark());
   const viewer = await authenticate(
     db,
     authorizationOf(initial as Parameters<typeof authorizationOf>[0]),
@@ -114,12 +130,18 @@ function rateLimitHeaders(
   };
 }
 
+/** What an admitted subscription holds: its slot, and whether it runs a trusted document. */
+interface Admitted {
+  lease?: SlotLease;
+  trusted?: boolean;
+}
+
 /** Charges an operation before it runs; returns the refusal, if any. */
 async function admitOperation(
   access: Access,
   args: ExecutionArgs,
   subscription: boolean,
-): Promise<{ error: GraphQLError } | { release?: () => void }> {
+): Promise<{ error: GraphQLError } | Admitted> {
   const ctx = args.contextValue as Context;
   const viewer = ctx.viewer;
   const subject = ctx.subject ?? access.subjectOf(viewer, 'unknown');
@@ -132,7 +154,7 @@ async function admitOperation(
     if (!requests.allowed) return { error: access.refusal(viewer, 'REQUESTS', requests) };
   }
   const trusted = access.documents.of(args.document);
-  if (limits.persistedOnly && !trusted) return { error: persistedOnlyError() };
+  if (limits.persistedOnly && !trusted) return { error: new PersistedQueryOnlyError() };
   let cost = trusted?.cost ?? null;
   if (cost === null) {
     try {
@@ -162,25 +184,83 @@ async function admitOperation(
       }),
     };
   }
-  return { release: () => lease.release() };
+  return { lease, trusted: trusted !== undefined };
+}
+
+/**
+ * Registers a keyed subscription with the instance's key sessions, so that a change to its key
+ * reaches it (see sessions.ts); returns the function that forgets it.
+ */
+function registerSubscription(
+  access: Access,
+  ctx: Context & Record<string, unknown>,
+  admitted: Admitted,
+  stream: EndableStream<unknown>,
+): (() => void) | undefined {
+  const { viewer, subject } = ctx;
+  const authorization = authorizationOf(ctx as Parameters<typeof authorizationOf>[0]);
+  if (viewer.kind !== 'apiKey' || !admitted.lease || !subject || !authorization) return undefined;
+  const request = ctx.request as Request | undefined;
+  const mark = (request ? admissions.get(request)?.mark : marks.get(ctx)) ?? 0;
+  return access.sessions.addSubscription(
+    {
+      keyId: viewer.id,
+      authorization,
+      subject,
+      lease: admitted.lease,
+      trusted: admitted.trusted ?? false,
+      end: (error) => stream.end(error),
+    },
+    mark,
+  );
+}
+
+/**
+ * Authenticates an HTTP request and counts it against its caller's requests per minute, once:
+ * a later call for the same request returns the first answer. True when the request is within
+ * the limit. GraphQL requests are admitted as they are parsed; the GraphiQL page (which never
+ * reaches the parser) calls this first, and leaves a refused request to the parser, which
+ * answers the refusal.
+ */
+export async function admitRequest(
+  access: Access,
+  db: Database,
+  request: Request,
+  serverContext: unknown,
+): Promise<boolean> {
+  return (await admission(access, db, request, serverContext)).requests.allowed;
+}
+
+async function admission(
+  access: Access,
+  db: Database,
+  request: Request,
+  serverContext: unknown,
+): Promise<Admission> {
+  const known = admissions.get(request);
+  if (known) return known;
+  const req = (serverContext as NodeServerContext | undefined)?.req;
+  const mark = access.sessions.mark();
+  const viewer = await authenticate(db, request.headers.get('authorization'));
+  const address = clientAddress(
+    req?.socket?.remoteAddress,
+    request.headers.get('x-forwarded-for'),
+    access.config.trustProxy,
+  );
+  const subject = access.subjectOf(viewer, address);
+  const limits = access.limitsOf(viewer);
+  const requests = await access.counters.countRequest(subject, limits.requestsPerMinute);
+  const admitted = { viewer, subject, limits, requests, mark };
+  admissions.set(request, admitted);
+  if (viewer.kind === 'apiKey') access.usage.record(viewer.id, { requests: 1 });
+  return admitted;
 }
 
 /** Partner limits on every request and operation (see the module comment). */
 export function usePartnerAccess(access: Access, db: Database): Plugin<Context> {
   return {
     async onRequestParse({ request, serverContext }) {
-      const req = (serverContext as NodeServerContext | undefined)?.req;
-      const viewer = await authenticate(db, request.headers.get('authorization'));
-      const address = clientAddress(
-        req?.socket?.remoteAddress,
-        request.headers.get('x-forwarded-for'),
-        access.config.trustProxy,
-      );
-      const subject = access.subjectOf(viewer, address);
-      const limits = access.limitsOf(viewer);
-      const requests = await access.counters.countRequest(subject, limits.requestsPerMinute);
-      admissions.set(request, { viewer, subject, limits, requests });
-      if (viewer.kind === 'apiKey') access.usage.record(viewer.id, { requests: 1 });
+      const { viewer, requests } = await admission(access, db, request, serverContext);
       if (!requests.allowed) throw access.refusal(viewer, 'REQUESTS', requests);
     },
     onContextBuilding({ context }) {
@@ -196,18 +276,32 @@ export function usePartnerAccess(access: Access, db: Database): Plugin<Context> 
         setResultAndStopExecution({ errors: [admitted.error] });
         return undefined;
       }
-      const release = admitted.release;
       return {
-        onSubscribeResult({ result }) {
+        onSubscribeResult({ result, setResult }) {
           if (!isAsyncIterable(result)) {
-            release?.();
+            admitted.lease?.release();
             return undefined;
           }
-          return { onEnd: () => release?.() };
+          const stream = endable(result);
+          setResult(stream as typeof result);
+          const forget = registerSubscription(
+            access,
+            args.contextValue as unknown as Context & Record<string, unknown>,
+            admitted,
+            stream,
+          );
+          return {
+            onEnd: () => {
+              forget?.();
+              admitted.lease?.release();
+            },
+          };
         },
       };
     },
-    onResultProcess({ request, result }) {
+    onResultProcess({ request, result, setResult }) {
+      // The stream as the transport reads it, with every plugin's end (slots, metrics) behind it.
+      if (isAsyncIterable(result)) setResult(endOnAbort(result, request.signal));
       const admitted = admissions.get(request);
       if (admitted?.viewer.kind !== 'apiKey') return;
       const errors = (result as { errors?: readonly unknown[] }).errors;
@@ -225,13 +319,6 @@ export function usePartnerAccess(access: Access, db: Database): Plugin<Context> 
       }
     },
   } as Plugin<Context>;
-}
-
-function persistedOnlyError(): GraphQLError {
-  return createGraphQLError(
-    'This API key may run registered trusted documents only: send {"documentId": "<sha256>", "variables": {...}} instead of a query text.',
-    { extensions: { code: ErrorCode.PERSISTED_QUERY_ONLY, http: { status: 403 } } },
-  );
 }
 
 /** The APQ hash of a request's extensions (`persistedQuery: { version: 1, sha256Hash }`). */
@@ -260,7 +347,7 @@ export function useTrustedDocuments(access: Access): Plugin[] {
     async onParams({ params, request, setParams }) {
       const persistedOnly = callerOf(request)?.limits.persistedOnly ?? false;
       if (params.query) {
-        if (persistedOnly) throw persistedOnlyError();
+        if (persistedOnly) throw new PersistedQueryOnlyError();
         return;
       }
       const extensions = params.extensions as Record<string, unknown> | undefined;
@@ -296,7 +383,7 @@ export function useTrustedDocuments(access: Access): Plugin[] {
             'PersistedQueryNotInList: no trusted document with this id is registered for this caller.',
           extensions: { code: ErrorCode.PERSISTED_QUERY_NOT_IN_LIST, http: { status: 400 } },
         },
-        persistedQueryOnly: () => persistedOnlyError(),
+        persistedQueryOnly: () => new PersistedQueryOnlyError(),
         keyNotFound: {
           message: 'Must provide query string.',
           extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } },
@@ -304,66 +391,4 @@ export function useTrustedDocuments(access: Access): Plugin[] {
       },
     }) as Plugin,
   ];
-}
-
-/** Whether the caller of a validation may see the schema. */
-function mayIntrospect(access: Access, context: Record<string, unknown>): boolean {
-  const mode = access.config.introspection;
-  if (mode !== 'keys') return mode === 'on';
-  const request = context.request as Request | undefined;
-  const admitted = request ? admissions.get(request) : undefined;
-  if (admitted) return admitted.viewer.kind === 'apiKey';
-  // A WebSocket: a key given when it connected was checked then (a bad one closed it).
-  return !request && authorizationOf(context as Parameters<typeof authorizationOf>[0]) !== null;
-}
-
-const SUGGESTION = / ?Did you mean [^?]*\?/g;
-
-/** `errors` without "Did you mean" hints (the same error objects, messages rewritten). */
-function withoutSuggestions<T>(errors: readonly T[]): T[] {
-  return errors.map((error) => {
-    if (error instanceof GraphQLError) error.message = error.message.replace(SUGGESTION, '');
-    return error;
-  });
-}
-
-/**
- * Introspection (`__schema`, `__type`) and "Did you mean" hints, for the callers
- * `CHIPGATE_INTROSPECTION` allows only (graphql-js' NoSchemaIntrospectionCustomRule;
- * graphql-armor's suggestion blocking, plus enum-value hints it leaves). Hints are removed from
- * validation errors and from execution errors (a variable's value that names an unknown input
- * field or enum value is refused when variables are coerced, after validation).
- */
-export function useIntrospectionControl(access: Access): Plugin {
-  const block = blockFieldSuggestionsPlugin({ mask: '' }) as {
-    onValidate: (payload: unknown) => unknown;
-  };
-  return {
-    onValidate(payload) {
-      if (mayIntrospect(access, payload.context as Record<string, unknown>)) return undefined;
-      payload.addValidationRule(NoSchemaIntrospectionCustomRule);
-      const armor = block.onValidate(payload) as
-        | ((end: {
-            valid: boolean;
-            result: readonly GraphQLError[];
-            setResult: (r: GraphQLError[]) => void;
-          }) => void)
-        | undefined;
-      return (end) => {
-        armor?.(end as never);
-        if (end.valid) return;
-        end.setResult(withoutSuggestions(end.result));
-      };
-    },
-    onExecute({ args }) {
-      if (mayIntrospect(access, args.contextValue as unknown as Record<string, unknown>))
-        return undefined;
-      return {
-        onExecuteDone({ result, setResult }) {
-          if (isAsyncIterable(result) || !result.errors?.length) return;
-          setResult({ ...result, errors: withoutSuggestions(result.errors) });
-        },
-      };
-    },
-  } as Plugin;
 }

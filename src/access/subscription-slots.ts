@@ -1,14 +1,17 @@
 /**
  * Concurrent subscriptions per caller, over SSE and WebSocket together.
  *
- * With Redis, every open subscription holds a lease in a sorted set per caller (member: this
- * instance and a sequence number, score: when the lease expires), so all instances share one
- * count; an instance refreshes its leases every `LEASE_MS / 3`, so the slots of an instance
- * that died free themselves within `LEASE_MS`. Without Redis, or while it is unreachable, slots
- * are counted in this instance's memory.
+ * With Redis, every open subscription holds a lease in a sorted set per caller (member: the
+ * lease id, score: when the lease expires), so all instances share one count; an instance refreshes its leases every `LEASE_MS / 3`, so the slots of an instance
+ * that died free themselves within `LEASE_MS`. Without Redis, or while it is unavailable (see
+ * `SharedRedis`), slots are counted in this instance's memory.
+ *
+ * A lease id is the time it was taken, this instance's id and a sequence number, as text that
+ * sorts in that order, so every instance agrees which of a caller's slots are the oldest (when
+ * its limit is lowered, the newest ones over it end; see `oldest`).
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { SharedRedis } from '../redis.js';
 
 /** How long a lease lives without a refresh. */
 export const LEASE_MS = 60_000;
@@ -23,16 +26,16 @@ return redis.call('zcard', KEYS[1])`;
 
 /** A held slot; `release()` frees it (once; later calls do nothing). */
 export interface SlotLease {
+  /** Sorts (as text) by when the slot was taken, across instances. */
+  readonly id: string;
   release(): void;
 }
 
 /** What the slots need. */
 export interface SlotsOptions {
-  redis?: Redis | undefined;
+  redis?: SharedRedis | undefined;
   prefix: string;
   clock: () => number;
-  /** Told when Redis failed and memory counted instead. */
-  onRedisError?: (error: unknown) => void;
 }
 
 interface RedisLease {
@@ -42,7 +45,8 @@ interface RedisLease {
 
 /** Concurrent subscription slots (see the module comment). */
 export class SubscriptionSlots {
-  private readonly memory = new Map<string, number>();
+  /** Lease ids held in this instance's memory, per caller. */
+  private readonly memory = new Map<string, Set<string>>();
   private readonly leases = new Set<RedisLease>();
   private readonly instance = randomUUID();
   private sequence = 0;
@@ -59,41 +63,48 @@ export class SubscriptionSlots {
     return `${this.options.prefix}subscriptions:${subject}`;
   }
 
+  private nextId(): string {
+    const at = String(this.options.clock()).padStart(15, '0');
+    return `${at}:${this.instance}:${String(++this.sequence).padStart(12, '0')}`;
+  }
+
   /** Takes a slot when fewer than `max` are held; undefined when all are taken. */
   async acquire(subject: string, max: number): Promise<SlotLease | undefined> {
     const { redis } = this.options;
-    if (redis && redis.status === 'ready') {
-      const lease = { key: this.key(subject), member: `${this.instance}:${++this.sequence}` };
-      try {
-        const now = this.options.clock();
-        const count = (await redis.eval(
-          ACQUIRE,
-          1,
-          lease.key,
-          now,
-          max,
-          now + LEASE_MS,
-          lease.member,
-          LEASE_MS,
-        )) as number;
+    if (redis) {
+      const lease = { key: this.key(subject), member: this.nextId() };
+      const now = this.options.clock();
+      // Undefined: Redis is unavailable, memory counts (a lease it still stored expires by itself).
+      const count = await redis.run(
+        (client) =>
+          client.eval(
+            ACQUIRE,
+            1,
+            lease.key,
+            now,
+            max,
+            now + LEASE_MS,
+            lease.member,
+            LEASE_MS,
+          ) as Promise<number>,
+        () => undefined,
+      );
+      if (count !== undefined) {
         if (count < 0) return undefined;
         this.leases.add(lease);
         return this.redisLease(lease);
-      } catch (error) {
-        this.options.onRedisError?.(error);
       }
     }
-    const held = this.memory.get(subject) ?? 0;
-    if (held >= max) return undefined;
-    this.memory.set(subject, held + 1);
-    let released = false;
+    const held = this.memory.get(subject) ?? new Set<string>();
+    if (held.size >= max) return undefined;
+    const id = this.nextId();
+    held.add(id);
+    this.memory.set(subject, held);
     return {
+      id,
       release: () => {
-        if (released) return;
-        released = true;
-        const now = (this.memory.get(subject) ?? 1) - 1;
-        if (now > 0) this.memory.set(subject, now);
-        else this.memory.delete(subject);
+        held.delete(id);
+        if (held.size === 0 && this.memory.get(subject) === held) this.memory.delete(subject);
       },
     };
   }
@@ -101,12 +112,16 @@ export class SubscriptionSlots {
   private redisLease(lease: RedisLease): SlotLease {
     let released = false;
     return {
+      id: lease.member,
       release: () => {
         if (released) return;
         released = true;
         this.leases.delete(lease);
-        // Unreachable Redis: the lease expires by itself within LEASE_MS.
-        this.options.redis?.zrem(lease.key, lease.member).catch(() => {});
+        // Unavailable Redis: the lease expires by itself within LEASE_MS.
+        void this.options.redis?.run(
+          (client) => client.zrem(lease.key, lease.member),
+          () => 0,
+        );
       },
     };
   }
@@ -114,27 +129,47 @@ export class SubscriptionSlots {
   /** Slots the caller holds now (on every instance when Redis is reachable). */
   async active(subject: string): Promise<number> {
     const { redis } = this.options;
-    const local = this.memory.get(subject) ?? 0;
-    if (redis?.status !== 'ready') return local;
-    try {
-      const shared = await redis.zcount(this.key(subject), this.options.clock(), '+inf');
-      return shared + local;
-    } catch {
-      return local;
-    }
+    const local = this.memory.get(subject)?.size ?? 0;
+    if (!redis) return local;
+    const shared = await redis.run(
+      (client) => client.zcount(this.key(subject), this.options.clock(), '+inf'),
+      () => 0,
+    );
+    return shared + local;
+  }
+
+  /**
+   * The ids of the `max` oldest slots the caller holds: on every instance while Redis is
+   * available, else among this instance's.
+   */
+  async oldest(subject: string, max: number): Promise<Set<string>> {
+    const key = this.key(subject);
+    const ids = new Set(this.memory.get(subject));
+    for (const lease of this.leases) if (lease.key === key) ids.add(lease.member);
+    const shared = await this.options.redis?.run(
+      (client) => client.zrangebyscore(key, this.options.clock(), '+inf'),
+      () => [],
+    );
+    for (const id of shared ?? []) ids.add(id);
+    return new Set([...ids].sort().slice(0, max));
   }
 
   /** Extends every lease this instance holds. */
   async refresh(): Promise<void> {
     const { redis } = this.options;
-    if (!redis || this.leases.size === 0 || redis.status !== 'ready') return;
+    if (!redis || this.leases.size === 0) return;
     const expires = this.options.clock() + LEASE_MS;
-    const pipeline = redis.pipeline();
-    for (const lease of this.leases) {
-      pipeline.zadd(lease.key, 'XX', expires, lease.member);
-      pipeline.pexpire(lease.key, LEASE_MS);
-    }
-    await pipeline.exec().catch(() => {});
+    await redis.run(
+      (client) => {
+        const pipeline = client.pipeline();
+        for (const lease of this.leases) {
+          pipeline.zadd(lease.key, 'XX', expires, lease.member);
+          pipeline.pexpire(lease.key, LEASE_MS);
+        }
+        return pipeline.exec();
+      },
+      () => null,
+    );
   }
 
   /** Stops refreshing (leases still held expire on their own). */

@@ -3,16 +3,22 @@
  * connection over the store. Our own format, so no library upgrade can change or reject the
  * cursors clients hold.
  *
- * A cursor is base64 of `cg1:` followed by a JSON array of the row's ordering values, in the
- * list's ordering (e.g. `cg1:["2026-01-14","us-whitehouse-2026-01-14-proclamation-11002"]`).
- * Each list declares the shape of its values (`CursorShape`); a cursor is checked against it
- * before any SQL runs, so a forged cursor or one of another list is `BAD_USER_INPUT`, never a
- * database error.
+ * A cursor is base64 of `cg2:`, the list that issued it (its field, e.g. `Query.chips`), `:`,
+ * and a JSON array of the row's ordering values in the list's ordering (e.g.
+ * `cg2:Query.policyDecisions:["2026-01-14","us-whitehouse-2026-01-14-proclamation-11002"]`).
+ * A cursor is checked against the list it is given to before any SQL runs: another list's
+ * cursor (even one whose values would fit, such as a `Query.policyDecisions` cursor on
+ * `Query.chips`, or a `Chip.policyDecisions` cursor on `Company.policyDecisions`) or a forged
+ * one is `BAD_USER_INPUT`, never a silently wrong page or a database error. Within one list a
+ * cursor keeps its meaning whatever the parent row, filter or direction of the page: it is the
+ * position of a row in the list's ordering.
  *
- * Cursors issued before this format keep working: `DC:T:[...]` tuples of `S:`/`N:` chunks
- * (the relational lists) and `Timeline:[...]` (the timeline) decode to the same values.
+ * Formats of earlier versions that cannot say which list issued them (`cg1:` and `DC:`) are
+ * refused with a message saying to fetch the first page again. `Timeline:`, which only the
+ * timeline issued, is still accepted there (`CursorScheme.legacyPrefix`).
  */
 import { BadUserInputError } from '../errors.js';
+import { TEXT_LIMITS } from './limits.js';
 
 /**
  * What one position of a cursor holds: `text` (any string), `slug`, `date` (`YYYY-MM-DD`),
@@ -26,14 +32,17 @@ export type CursorShape = readonly CursorPart[];
 /** A decoded cursor: the ordering values of the row it points at. */
 export type CursorValues = readonly (string | number)[];
 
-const PREFIX = 'cg1:';
+const PREFIX = 'cg2:';
+/** Formats of earlier versions that do not name the list that issued them. */
+const UNNAMED_FORMATS = ['cg1:', 'DC:'];
 const SLUG = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 const DATE = /^(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 const PART_CHECKS: Record<CursorPart, (value: unknown) => boolean> = {
   text: (value) => typeof value === 'string',
-  slug: (value) => typeof value === 'string' && value.length <= 200 && SLUG.test(value),
+  slug: (value) =>
+    typeof value === 'string' && value.length <= TEXT_LIMITS.slug && SLUG.test(value),
   date: (value) => typeof value === 'string' && DATE.test(value),
   id: (value) => Number.isSafeInteger(value) && (value as number) >= 0,
   instant: (value) =>
@@ -41,61 +50,65 @@ const PART_CHECKS: Record<CursorPart, (value: unknown) => boolean> = {
   rank: (value) => value === 0 || value === 1 || value === 2,
 };
 
-/** Encodes a row's ordering values as an opaque cursor. */
-export function encodeCursor(values: CursorValues): string {
-  return Buffer.from(`${PREFIX}${JSON.stringify(values)}`, 'utf8').toString('base64');
+/** How one list's cursors read: the name they carry, and the shape of their values. */
+export interface CursorScheme {
+  /** The list's field, e.g. `Query.chips` or `Chip.policyDecisions`, written into its cursors. */
+  readonly list: string;
+  readonly shape: CursorShape;
+  /** The prefix of an earlier format that only this list issued (same values), still accepted. */
+  readonly legacyPrefix?: string;
 }
 
-/** A legacy `S:`/`N:` chunk as its value, or undefined when it is neither. */
-function legacyChunk(chunk: unknown): string | number | undefined {
-  if (typeof chunk !== 'string') return undefined;
-  if (chunk.startsWith('S:')) return chunk.slice(2);
-  if (/^N:[1-9]\d{0,15}$/.test(chunk)) return Number(chunk.slice(2));
-  return undefined;
+/** Encodes a row's ordering values as an opaque cursor of the list named `list`. */
+export function encodeCursor(list: string, values: CursorValues): string {
+  return Buffer.from(`${PREFIX}${list}:${JSON.stringify(values)}`, 'utf8').toString('base64');
 }
 
-/** The JSON array a decoded cursor text carries, or undefined when it is not one of ours. */
-function valuesOf(text: string): unknown[] | undefined {
-  let body: string;
-  let legacy = false;
-  if (text.startsWith(PREFIX)) body = text.slice(PREFIX.length);
-  else if (text.startsWith('DC:T:')) {
-    body = text.slice('DC:T:'.length);
-    legacy = true;
-  } else if (text.startsWith('Timeline:')) body = text.slice('Timeline:'.length);
-  else return undefined;
-  let parsed: unknown;
+/** The JSON array `body` holds, or undefined. */
+function arrayOf(body: string): unknown[] | undefined {
   try {
-    parsed = JSON.parse(body);
+    const parsed: unknown = JSON.parse(body);
+    return Array.isArray(parsed) ? parsed : undefined;
   } catch {
     return undefined;
   }
-  if (!Array.isArray(parsed)) return undefined;
-  return legacy ? parsed.map(legacyChunk) : parsed;
 }
 
 /**
- * Decodes the cursor passed as `argument` (`after` or `before`) of a list whose cursors have
- * `shape`; `legacyShapes` are other shapes the list issued before, whose leading values are
- * the same. Returns the values (as many as `shape` has); throws `BadUserInputError`.
+ * Decodes the cursor passed as `argument` (`after` or `before`) to the list of `scheme`.
+ * Returns its values; throws `BadUserInputError` for a cursor another list issued, one of an
+ * earlier format that does not say which list issued it, or anything else we did not issue.
  */
-export function decodeCursor(
-  argument: string,
-  cursor: string,
-  shape: CursorShape,
-  legacyShapes: readonly CursorShape[] = [],
-): CursorValues {
-  const text = BASE64.test(cursor) ? Buffer.from(cursor, 'base64').toString('utf8') : '';
-  const values = valuesOf(text);
-  const fits = (candidate: CursorShape) =>
-    values !== undefined &&
-    values.length === candidate.length &&
-    candidate.every((part, i) => PART_CHECKS[part](values[i]));
-  if (values && (fits(shape) || legacyShapes.some(fits))) {
-    return values.slice(0, shape.length) as CursorValues;
+export function decodeCursor(argument: string, cursor: string, scheme: CursorScheme): CursorValues {
+  const shown = cursor.length > 60 ? `${cursor.slice(0, 60)}...` : `${cursor}`;
+  const refuse = (why: string): never => {
+    throw new BadUserInputError(
+      `Argument "${argument}" is not a cursor this list issued: ${why} Pass an edge's cursor, or pageInfo's startCursor/endCursor, from the same list (${scheme.list}).`,
+    );
+  };
+  const text =
+    cursor.length <= TEXT_LIMITS.cursor && BASE64.test(cursor)
+      ? Buffer.from(cursor, 'base64').toString('utf8')
+      : '';
+  let values: unknown[] | undefined;
+  if (text.startsWith(PREFIX)) {
+    const colon = text.indexOf(':', PREFIX.length);
+    const issuer = colon < 0 ? '' : text.slice(PREFIX.length, colon);
+    if (colon >= 0 && issuer !== scheme.list) {
+      refuse(`"${shown}" was issued by ${issuer.slice(0, 60)}.`);
+    }
+    values = arrayOf(text.slice(colon + 1));
+  } else if (scheme.legacyPrefix && text.startsWith(scheme.legacyPrefix)) {
+    values = arrayOf(text.slice(scheme.legacyPrefix.length));
+  } else if (UNNAMED_FORMATS.some((format) => text.startsWith(format))) {
+    refuse(
+      `"${shown}" is a cursor of an earlier version, which does not say which list issued it; fetch the first page again (without "after" or "before") and page on from there.`,
+    );
   }
-  const shown = cursor.length > 60 ? `${cursor.slice(0, 60)}...` : cursor;
-  throw new BadUserInputError(
-    `Argument "${argument}" is not a cursor this list issued: "${shown}". Pass an edge's cursor, or pageInfo's startCursor/endCursor, from the same list.`,
-  );
+  const fits =
+    values !== undefined &&
+    values.length === scheme.shape.length &&
+    scheme.shape.every((part, i) => PART_CHECKS[part](values[i]));
+  if (!fits) refuse(`"${shown}".`);
+  return values as CursorValues;
 }

@@ -10,6 +10,7 @@
  * planner prepares a statement once and binds values per request.
  */
 import { type Column, type SQL, type SQLWrapper, sql } from 'drizzle-orm';
+import type { TextKind } from './limits.js';
 
 /** The GraphQL type of a filter field's input, by name (the schema layer maps names to types). */
 export type FilterInputType =
@@ -51,6 +52,8 @@ export interface FilterField<T, V = unknown> {
   readonly list: boolean;
   /** Shown in GraphiQL for the partner writing the filter. */
   readonly description: string;
+  /** For a `String` input: the kind of text it holds, whose length limit it declares. */
+  readonly text?: TextKind;
   /** Whether `value` asks for a condition (null, absent and an empty list do not). */
   active(value: V | null | undefined): value is V;
   /** What is bound for `value` (e.g. `%text%` for a substring match). */
@@ -105,7 +108,7 @@ export function defineFilter<T, Fields extends Record<string, AnyFilterField<T>>
   return declaration;
 }
 
-type Common = { input: FilterInputType; description: string };
+type Common = { input: FilterInputType; description: string; text?: TextKind };
 
 /** `[T!]`: the attribute is any of the given values (an empty list asks for nothing). */
 export function anyOf<T>(

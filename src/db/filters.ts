@@ -61,10 +61,12 @@ export const chipFilter = defineFilter({
   fields: {
     designer: contains('designer', chipDesigner, {
       input: 'String',
+      text: 'slug',
       description: 'Designed by this company (a company slug, e.g. `nvidia`).',
     }),
     architecture: containsText('architecture', chipArchitecture, {
       input: 'String',
+      text: 'shortText',
       description: 'Architecture contains this text, ignoring case (e.g. `hopper`).',
     }),
     designedForChinaMarket: equals<Chips, boolean>('designedForChinaMarket', chipForChina, {
@@ -137,10 +139,12 @@ export const policyDecisionFilter = defineFilter({
     }),
     chip: contains('chips', decisionChips, {
       input: 'String',
+      text: 'slug',
       description: 'Names this chip (a chip slug, e.g. `h200`).',
     }),
     company: contains('companies', decisionCompanies, {
       input: 'String',
+      text: 'slug',
       description: 'Names this company (a company slug, e.g. `nvidia`).',
     }),
     announcedFrom: bound<PolicyDecisions, string>('atLeast', 'announcedOn', decisionAnnouncedOn, {
@@ -182,10 +186,12 @@ export const demandSignalFilter = defineFilter({
     }),
     chip: contains('chips', signalChip, {
       input: 'String',
+      text: 'slug',
       description: 'About this chip (a chip slug, e.g. `h200`).',
     }),
     company: contains('companies', signalCompanies, {
       input: 'String',
+      text: 'slug',
       description: 'Naming this company (a company slug, e.g. `bytedance`).',
     }),
     observedFrom: bound<DemandSignals, string>('atLeast', 'observedOn', signalObservedOn, {

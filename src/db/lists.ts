@@ -16,7 +16,13 @@ import {
 } from 'drizzle-orm';
 import { alias, type PgTable } from 'drizzle-orm/pg-core';
 import { type Database, queryRows } from './client.js';
-import { type CursorPart, type CursorShape, type CursorValues, decodeCursor } from './cursors.js';
+import {
+  type CursorPart,
+  type CursorScheme,
+  type CursorShape,
+  type CursorValues,
+  decodeCursor,
+} from './cursors.js';
 import { type AnyFilter, filterWhere } from './filter-kit.js';
 import { chipFilter, companyFilter, demandSignalFilter, policyDecisionFilter } from './filters.js';
 import { relations } from './relations.js';
@@ -39,7 +45,10 @@ export interface ListOrder {
 
 /** A declared connection. */
 export interface ListDeclaration {
-  /** Where the list appears, e.g. `Company.chipsDesigned` (for messages). */
+  /**
+   * Where the list appears, e.g. `Company.chipsDesigned`: in messages, and in its cursors,
+   * which no other list accepts.
+   */
   readonly name: string;
   /** The table of the listed nodes. */
   readonly node: TableKey;
@@ -56,8 +65,6 @@ export interface ListDeclaration {
   /** Orders by the `orderBy` enum value; `default` when the list takes no `orderBy`. */
   readonly orders: Readonly<Record<string, ListOrder>>;
   readonly filter?: AnyFilter;
-  /** Cursor shapes issued by earlier versions, still accepted (their leading values match). */
-  readonly legacyCursors?: readonly CursorShape[];
   /**
    * For a list reached through link rows: the link columns that copy the node's ordering
    * columns (node column -> link column, TypeScript names), so a page is read in order from
@@ -150,8 +157,6 @@ export const lists = {
     link: { table: 'policyDecisionChips', node: 'decision' },
     orders: { default: announced('desc') },
     filter: policyDecisionFilter,
-    // Issued before cursors were ours: the decision's date and slug, then the link's key.
-    legacyCursors: [['date', 'slug', 'id', 'id']],
     linkKeys: { announcedOn: 'decisionAnnouncedOn', slug: 'decisionSlug' },
   },
 } as const satisfies Record<string, ListDeclaration>;
@@ -165,9 +170,13 @@ export function listOrder(list: ListDeclaration, orderBy?: string | null): ListO
   return first;
 }
 
-/** The cursor shape of a list: the parts of its ordering columns. */
-export function cursorShape(list: ListDeclaration): CursorShape {
-  return listOrder(list).keys.map((key) => key.part);
+/**
+ * How a list's cursors read: its name, and the parts of its ordering columns (every order of
+ * a list has the same columns, in either direction: a cursor is a row's position in both).
+ */
+export function cursorScheme(list: ListDeclaration): CursorScheme {
+  const shape: CursorShape = listOrder(list).keys.map((key) => key.part);
+  return { list: list.name, shape };
 }
 
 /** Decodes `after` or `before` of `list`; throws `BadUserInputError` for a foreign cursor. */
@@ -176,7 +185,7 @@ export function decodeListCursor(
   argument: 'after' | 'before',
   cursor: string,
 ): CursorValues {
-  return decodeCursor(argument, cursor, cursorShape(list), list.legacyCursors);
+  return decodeCursor(argument, cursor, cursorScheme(list));
 }
 
 /**

@@ -27,6 +27,7 @@ import {
   integer,
   jsonb,
   numeric,
+  type PgColumn,
   pgEnum,
   pgSequence,
   pgTable,
@@ -35,6 +36,8 @@ import {
   text,
   timestamp,
 } from 'drizzle-orm/pg-core';
+
+import { TEXT_LIMITS } from './limits.js';
 
 export * from './schema-access.js';
 
@@ -137,7 +140,31 @@ const provenance = {
 };
 
 const slugCheck = (name: string, column: unknown) =>
-  check(name, sql`${column} ~ '^[a-z0-9]+(-[a-z0-9]+)*$' and length(${column}) <= 100`);
+  check(
+    name,
+    sql`${column} ~ '^[a-z0-9]+(-[a-z0-9]+)*$' and length(${column}) <= ${sql.raw(String(TEXT_LIMITS.slug))}`,
+  );
+
+/**
+ * A `<table>_<column>_finite` CHECK for every floating-point and `numeric` column among
+ * `columns`: NaN and both infinities are refused (PostgreSQL orders NaN above every number and
+ * Infinity, so one range test refuses all three; null passes). A non-finite figure is no fact
+ * (and JSON cannot carry it: every read of the row would fail), whoever writes it.
+ */
+function finiteChecks(table: string, columns: Record<string, PgColumn>) {
+  return (
+    Object.values(columns)
+      // `columnType`, not `getSQLType()`: the columns handed to a table's extra config recurse
+      // forever in `getSQLType()` (drizzle-orm 1.0.0-rc.2).
+      .filter((column) => /^Pg(DoublePrecision|Real|Numeric)/.test(column.columnType))
+      .map((column) =>
+        check(
+          `${table}_${column.name}_finite`,
+          sql`${column} > '-Infinity' and ${column} < 'Infinity'`,
+        ),
+      )
+  );
+}
 
 /** Chip designers, foundries, memory suppliers, buyers and domestic alternatives. */
 export const companies = pgTable(
@@ -201,6 +228,7 @@ export const chips = pgTable(
   },
   (t) => [
     slugCheck('chips_slug_format', t.slug),
+    ...finiteChecks('chips', t),
     // A designer's chips by name, read in order from the index.
     index('chips_designer_order_idx').on(t.designerId, t.name, t.slug),
     index('chips_foundry_id_idx').on(t.foundryId),
@@ -240,6 +268,7 @@ export const policyDecisions = pgTable(
   },
   (t) => [
     slugCheck('policy_decisions_slug_format', t.slug),
+    ...finiteChecks('policy_decisions', t),
     check('policy_decisions_jurisdiction_format', sql`${t.jurisdiction} ~ '^[A-Z]{2}$'`),
     check(
       'policy_decisions_effective_after_announced',
@@ -369,6 +398,7 @@ export const demandSignals = pgTable(
   },
   (t) => [
     slugCheck('demand_signals_slug_format', t.slug),
+    ...finiteChecks('demand_signals', t),
     check('demand_signals_quantity_nonnegative', sql`${t.quantityUnits} >= 0`),
     // A chip's signals, newest first, read in order from the index.
     index('demand_signals_chip_order_idx').on(t.chipId, t.observedOn, t.slug),

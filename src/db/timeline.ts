@@ -7,7 +7,7 @@
  */
 import { type SQL, sql } from 'drizzle-orm';
 import { type Database, queryRows } from './client.js';
-import type { CursorShape, CursorValues } from './cursors.js';
+import type { CursorScheme, CursorValues } from './cursors.js';
 
 /** A `TimelineFilter` value. */
 export interface TimelineFilterValue {
@@ -18,8 +18,16 @@ export interface TimelineFilterValue {
   to?: string | null;
 }
 
-/** The timeline's cursor: the event's instant, rank, slug and update id. */
-export const TIMELINE_CURSOR: CursorShape = ['instant', 'rank', 'text', 'id'];
+/**
+ * The timeline's cursors: the event's instant, rank, slug and update id. Cursors of the
+ * format before cursors named their list (`Timeline:[...]`) were only ever issued here, so
+ * they are still accepted.
+ */
+export const TIMELINE_CURSOR: CursorScheme = {
+  list: 'Query.timeline',
+  shape: ['instant', 'rank', 'text', 'id'],
+  legacyPrefix: 'Timeline:',
+};
 
 /** One event of a page: its kind, the row id in its table, and its position (cursor values). */
 export interface TimelineRow {

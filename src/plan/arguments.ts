@@ -27,6 +27,8 @@ import { type CollectContext, included } from './collect.js';
 export interface ArgumentSite {
   readonly node: FieldNode;
   readonly field: GraphQLField<unknown, unknown>;
+  /** The name of the type the field belongs to. */
+  readonly parent: string;
 }
 
 /** What a document's requests are evaluated against. */
@@ -62,7 +64,11 @@ export function documentSites(
           conditional(node);
           const field = typeInfo.getFieldDef();
           if (field && field.args.length > 0) {
-            sites.push({ node, field: field as GraphQLField<unknown, unknown> });
+            sites.push({
+              node,
+              field: field as GraphQLField<unknown, unknown>,
+              parent: typeInfo.getParentType()?.name ?? '',
+            });
           }
         },
         InlineFragment: conditional,

@@ -152,7 +152,7 @@ export function planConnection(
   const options = { withTotal: selectsTotal(selection), withCursors };
   const json = connectionJson(scope.b, list, parent, page, options, (row, edge) => {
     const item = new RowBuilder(keyCount, withCursors ? order.keys.map((key) => key.column) : []);
-    edges = planEdges(planner, scope, item, connectionType, selection, row, edge, path);
+    edges = planEdges(planner, scope, item, connectionType, selection, row, edge, path, list.name);
     return item.slots;
   });
   const shape = connectionShaper(
@@ -162,6 +162,7 @@ export function planConnection(
     () => edges,
     pageOf(node, backward),
     keyCount,
+    list.name,
   );
   return { json, shape: wrapShaper(field.type, shape) };
 }
@@ -176,6 +177,7 @@ function planEdges(
   node: PgTable,
   edge: (column: string) => SQL,
   path: string,
+  listName: string,
 ): Map<string, Shaper<Row, Bind>> {
   const shapes = new Map<string, Shaper<Row, Bind>>();
   const edgeType = planner.objectTypeOf(connectionType.getFields().edges?.type);
@@ -189,7 +191,9 @@ function planEdges(
         const keys = item.offset;
         parts.push([
           edgeKey,
-          computedShaper((values: Row) => encodeCursor(values.slice(0, keys) as CursorValues)),
+          computedShaper((values: Row) =>
+            encodeCursor(listName, values.slice(0, keys) as CursorValues),
+          ),
         ]);
       } else if (name === 'node') {
         const nodeType = planner.objectTypeOf(edgeType.getFields().node?.type);
@@ -233,6 +237,7 @@ function connectionShaper(
   edgeShapes: () => Map<string, Shaper<Row, Bind>> | undefined,
   pageOf: (bind: Bind) => { size: number; backward: boolean; after: boolean; before: boolean },
   keyCount: number,
+  listName: string,
 ): Shaper<unknown, Bind> {
   const pageInfoField = connectionType.getFields().pageInfo;
   const parts: [string, Shaper<Page, Bind>][] = [];
@@ -251,7 +256,7 @@ function connectionShaper(
     } else if (name === 'pageInfo' && pageInfoField) {
       const pageInfoType = planner.objectTypeOf(pageInfoField.type);
       const cursorOf = (item: Row | undefined) =>
-        item ? encodeCursor(item.slice(0, keyCount) as CursorValues) : null;
+        item ? encodeCursor(listName, item.slice(0, keyCount) as CursorValues) : null;
       const infoParts = [...planner.fields(pageInfoType, subSelections(nodes))].map(
         ([infoKey, infoNodes]): [string, Shaper<Page, Bind>] => {
           const infoName = (infoNodes[0] as FieldNode).name.value;
@@ -309,7 +314,7 @@ export function planTimeline(
     memo(bind, `${argument}:${path}`, () =>
       decodeCursor(argument, argsAt(bind, node)[argument] as string, TIMELINE_CURSOR),
     );
-  const keys = TIMELINE_CURSOR.length;
+  const keys = TIMELINE_CURSOR.shape.length;
   const connectionType = planner.objectTypeOf(field.type);
   const selection = planner.fields(connectionType, subSelections(nodes));
   const edgeType = planner.objectTypeOf(connectionType.getFields().edges?.type);
@@ -368,7 +373,9 @@ export function planTimeline(
       else if (name === 'cursor') {
         parts.push([
           edgeKey,
-          computedShaper((values: Row) => encodeCursor(values.slice(0, keys) as CursorValues)),
+          computedShaper((values: Row) =>
+            encodeCursor(TIMELINE_CURSOR.list, values.slice(0, keys) as CursorValues),
+          ),
         ]);
       } else if (name === 'node') {
         const shapeOf = (values: Row) => {
@@ -393,6 +400,7 @@ export function planTimeline(
     () => edgeShapes,
     pageOf(node, backward),
     keys,
+    TIMELINE_CURSOR.list,
   );
   return { json, shape: wrapShaper(field.type, shape) };
 }

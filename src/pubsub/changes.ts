@@ -30,13 +30,14 @@ export type ChangeTable =
   | 'policy_decision_companies'
   | 'policy_decision_updates'
   | 'demand_signals'
-  | 'demand_signal_companies';
+  | 'demand_signal_companies'
+  | 'api_keys';
 
 /** One statement's change, as the trigger announces it. */
 export interface TableChange {
   table: ChangeTable;
   op: 'INSERT' | 'UPDATE' | 'DELETE';
-  /** Keys of the changed and related rows by GraphQL type: slugs, or row ids of updates. */
+  /** Keys of the changed and related rows by GraphQL type: slugs, row ids of updates, key ids. */
   keys?: Record<string, string[]>;
   /** Too many rows to name: everything the table feeds may differ. */
   all?: boolean;
@@ -102,6 +103,9 @@ export const CHANGE_FEEDS: Record<ChangeTable, { entities: string[]; lists: stri
     entities: ['DemandSignal'],
     lists: ['DemandSignalConnection', 'TimelineConnection'],
   },
+  // No cached answer depends on a key (`viewer` is never cached). What does, the key's open
+  // subscriptions and WebSocket connections, hears of it through `Access.sessions`.
+  api_keys: { entities: [], lists: [] },
 };
 
 const TABLES = new Set(Object.keys(CHANGE_FEEDS));

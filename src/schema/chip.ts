@@ -6,6 +6,7 @@
  * Source: the curated store (`chips`).
  */
 import { builder, nodeConnection } from '../builder.js';
+import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import { type ChipRow, upsertChip } from '../db/writes/reference.js';
 import { column, connection, entity, lookup, relation, storeType } from '../plan/metadata.js';
@@ -18,6 +19,7 @@ import {
 } from './connections.js';
 import { FactConfidence } from './enums.js';
 import { ChipFilter } from './filters.js';
+import { describedLimit, textLimit } from './limits.js';
 import { mutationResult } from './results.js';
 
 export const Chip = builder.drizzleNode('chips', {
@@ -201,7 +203,7 @@ builder.queryFields((t) => ({
     type: 'chips',
     nullable: true,
     description: 'A chip by slug, e.g. `h200`; null when there is none.',
-    args: { slug: t.arg.string({ required: true, description: 'The chip slug.' }) },
+    args: { slug: t.arg.string({ required: true, ...textLimit('slug', 'The chip slug.') }) },
     extensions: lookup('chips', 'slug', 'slug'),
     resolve: (query, _root, args, ctx) =>
       ctx.db.query.chips.findFirst(query({ where: { slug: args.slug } })),
@@ -229,19 +231,28 @@ export const UpsertChipInput = builder.inputType('UpsertChipInput', {
     slug: t.string({
       required: true,
       description:
-        'The key: lower-case letters and digits joined by single hyphens, at most 100 ' +
+        `The key: lower-case letters and digits joined by single hyphens, at most ${TEXT_LIMITS.slug} ` +
         'characters, e.g. `h200`. A new slug creates the chip.',
     }),
-    name: t.string({ required: true, description: 'Product name, e.g. `NVIDIA H200`.' }),
+    name: t.string({
+      required: true,
+      description: describedLimit('shortText', 'Product name, e.g. `NVIDIA H200`.'),
+    }),
     designer: t.string({ required: true, description: 'Slug of the designing company.' }),
     foundry: t.string({ description: 'Slug of the manufacturing company.' }),
     derivedFrom: t.string({ description: 'Slug of the chip this one was derived from.' }),
-    architecture: t.string({ description: 'Microarchitecture and die, e.g. `Hopper (GH100)`.' }),
+    architecture: t.string({
+      description: describedLimit('shortText', 'Microarchitecture and die, e.g. `Hopper (GH100)`.'),
+    }),
     launchYear: t.int({ description: 'Year of launch, 1950 to 2100.' }),
     announcedOn: t.field({ type: 'Date', description: 'Date the chip was announced.' }),
-    processNode: t.string({ description: 'Manufacturing process, e.g. `TSMC 4N`.' }),
+    processNode: t.string({
+      description: describedLimit('shortText', 'Manufacturing process, e.g. `TSMC 4N`.'),
+    }),
     memoryGb: t.float({ description: 'Memory capacity in GB.' }),
-    memoryType: t.string({ description: 'Memory type, e.g. `HBM3e`.' }),
+    memoryType: t.string({
+      description: describedLimit('shortText', 'Memory type, e.g. `HBM3e`.'),
+    }),
     memoryBandwidthTBs: t.float({ description: 'Memory bandwidth in TB/s.' }),
     fp16DenseTflops: t.float({ description: 'Dense FP16/BF16 throughput in TFLOPS.' }),
     fp8DenseTflops: t.float({ description: 'Dense FP8 throughput in TFLOPS.' }),
@@ -253,7 +264,9 @@ export const UpsertChipInput = builder.inputType('UpsertChipInput', {
     designedForChinaMarket: t.boolean({
       description: 'True for variants cut down for China; default false on create.',
     }),
-    exportControlNote: t.string({ description: 'Free-text export-control history.' }),
+    exportControlNote: t.string({
+      description: describedLimit('longText', 'Free-text export-control history.'),
+    }),
     sourceUrl: t.field({ type: 'URL', description: 'Where the specifications were checked.' }),
     confidence: t.field({
       type: FactConfidence,

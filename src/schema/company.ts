@@ -4,6 +4,7 @@
  * Source: the curated store (`companies`), seeded from `src/db/seed/dataset.json`.
  */
 import { builder, nodeConnection } from '../builder.js';
+import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import type { Listing as ListingRow } from '../db/schema.js';
 import { type CompanyRow, upsertCompany } from '../db/writes/reference.js';
@@ -19,6 +20,7 @@ import {
 import { listComplexity, rootListConnection } from './connections.js';
 import { CompanyRole, FactConfidence } from './enums.js';
 import { CompanyFilter } from './filters.js';
+import { describedLimit, textLimit } from './limits.js';
 import { mutationResult } from './results.js';
 
 /** One stock listing. */
@@ -139,7 +141,7 @@ builder.queryFields((t) => ({
     type: 'companies',
     nullable: true,
     description: 'A company by slug, e.g. `nvidia`; null when there is none.',
-    args: { slug: t.arg.string({ required: true, description: 'The company slug.' }) },
+    args: { slug: t.arg.string({ required: true, ...textLimit('slug', 'The company slug.') }) },
     extensions: lookup('companies', 'slug', 'slug'),
     resolve: (query, _root, args, ctx) =>
       ctx.db.query.companies.findFirst(query({ where: { slug: args.slug } })),
@@ -161,13 +163,24 @@ builder.queryFields((t) => ({
 export const ListingInput = builder.inputType('ListingInput', {
   description: 'A stock listing of a company.',
   fields: (t) => ({
-    ticker: t.string({ required: true, description: 'Ticker symbol, e.g. `NVDA`.' }),
-    exchange: t.string({ required: true, description: 'Exchange, e.g. `NASDAQ`.' }),
+    ticker: t.string({
+      required: true,
+      description: describedLimit('ticker', 'Ticker symbol, e.g. `NVDA`.'),
+    }),
+    exchange: t.string({
+      required: true,
+      description: describedLimit('exchange', 'Exchange, e.g. `NASDAQ`.'),
+    }),
     primary: t.boolean({
       required: true,
       description: 'True for the primary listing (at most one).',
     }),
-    note: t.string({ description: 'What kind of listing when not ordinary shares, e.g. `ADR`.' }),
+    note: t.string({
+      description: describedLimit(
+        'shortText',
+        'What kind of listing when not ordinary shares, e.g. `ADR`.',
+      ),
+    }),
   }),
 });
 
@@ -179,10 +192,13 @@ export const UpsertCompanyInput = builder.inputType('UpsertCompanyInput', {
     slug: t.string({
       required: true,
       description:
-        'The key: lower-case letters and digits joined by single hyphens, at most 100 ' +
+        `The key: lower-case letters and digits joined by single hyphens, at most ${TEXT_LIMITS.slug} ` +
         'characters, e.g. `nvidia`. A new slug creates the company.',
     }),
-    name: t.string({ required: true, description: 'Legal or common name.' }),
+    name: t.string({
+      required: true,
+      description: describedLimit('shortText', 'Legal or common name.'),
+    }),
     country: t.field({
       type: 'CountryCode',
       required: true,
@@ -200,7 +216,9 @@ export const UpsertCompanyInput = builder.inputType('UpsertCompanyInput', {
     secCik: t.string({
       description: 'SEC Central Index Key, 1 to 10 digits, padded or not (e.g. `0001045810`).',
     }),
-    secFilerType: t.string({ description: 'How the company files with the SEC.' }),
+    secFilerType: t.string({
+      description: describedLimit('shortText', 'How the company files with the SEC.'),
+    }),
     sourceUrl: t.field({ type: 'URL', description: 'Where the facts were checked.' }),
     confidence: t.field({
       type: FactConfidence,

@@ -87,6 +87,7 @@ export interface ListConnection<Node> {
  * backwards, and gives each edge the cursor of its row's ordering values (`valuesOf`).
  */
 export function connectionOf<Row, Node>(
+  list: ListDeclaration,
   page: Page,
   rows: readonly Row[],
   valuesOf: (row: Row) => CursorValues,
@@ -96,7 +97,10 @@ export function connectionOf<Row, Node>(
   const hasMore = rows.length > page.size;
   const pageRows = rows.slice(0, page.size);
   if (page.backward) pageRows.reverse();
-  const edges = pageRows.map((row) => ({ ...edgeOf(row), cursor: encodeCursor(valuesOf(row)) }));
+  const edges = pageRows.map((row) => ({
+    ...edgeOf(row),
+    cursor: encodeCursor(list.name, valuesOf(row)),
+  }));
   return { edges, pageInfo: pageInfoOf(page, hasMore, edges), totalCount };
 }
 
@@ -181,6 +185,7 @@ export async function rootListConnection<Node>(
     limit: page.size + 1,
   });
   return connectionOf(
+    list,
     page,
     rows,
     orderValues(page),
@@ -267,6 +272,7 @@ export function relatedListConnection<Node>(
   if (list.link) {
     const nodeRelation = list.link.node;
     return connectionOf(
+      list,
       page,
       rows,
       (link) =>
@@ -279,6 +285,7 @@ export function relatedListConnection<Node>(
     );
   }
   return connectionOf(
+    list,
     page,
     rows,
     orderValues(page),

@@ -5,6 +5,7 @@
  * Source: the curated store (`demand_signals`, `demand_signal_companies`).
  */
 import { builder, nodeConnection } from '../builder.js';
+import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import { type DemandSignalRow, recordDemandSignal } from '../db/writes/demand-signals.js';
 import {
@@ -35,6 +36,7 @@ import {
   SignalStrength,
 } from './enums.js';
 import { DemandSignalFilter } from './filters.js';
+import { describedLimit, limitedTo, textLimit } from './limits.js';
 import { AFTER_EVENT_CURSOR, checkedAfter, encodeEventCursor } from './node.js';
 import { mutationResult } from './results.js';
 
@@ -234,7 +236,7 @@ builder.queryFields((t) => ({
     type: 'demandSignals',
     nullable: true,
     description: 'A demand signal by slug; null when there is none.',
-    args: { slug: t.arg.string({ required: true, description: 'The signal slug.' }) },
+    args: { slug: t.arg.string({ required: true, ...textLimit('slug', 'The signal slug.') }) },
     extensions: lookup('demandSignals', 'slug', 'slug'),
     resolve: (query, _root, args, ctx) =>
       ctx.db.query.demandSignals.findFirst(query({ where: { slug: args.slug } })),
@@ -279,6 +281,7 @@ builder.subscriptionField('demandSignalRecorded', (t) =>
       }),
       after: t.arg.string({
         description: AFTER_EVENT_CURSOR,
+        extensions: limitedTo('cursor'),
       }),
     },
     extensions: entity('demandSignals', (item: SubscriberItem) => eventOf(item).id),
@@ -301,7 +304,7 @@ export const RecordDemandSignalInput = builder.inputType('RecordDemandSignalInpu
       required: true,
       description:
         'Unique, immutable key: lower-case letters and digits joined by single hyphens, at most ' +
-        '100 characters, e.g. `ds-2026-03-02-h20-order`.',
+        `${TEXT_LIMITS.slug} characters, e.g. \`ds-2026-03-02-h20-order\`.`,
     }),
     companies: t.stringList({
       required: true,
@@ -321,8 +324,12 @@ export const RecordDemandSignalInput = builder.inputType('RecordDemandSignalInpu
     }),
     direction: t.field({ type: SignalDirection, description: 'More or less demand.' }),
     strength: t.field({ type: SignalStrength, description: 'How strong the evidence is.' }),
-    reportedBy: t.string({ description: 'Who reported it, e.g. `Reuters`.' }),
-    summary: t.string({ description: 'What happened, in a sentence or two.' }),
+    reportedBy: t.string({
+      description: describedLimit('shortText', 'Who reported it, e.g. `Reuters`.'),
+    }),
+    summary: t.string({
+      description: describedLimit('longText', 'What happened, in a sentence or two.'),
+    }),
     sourceUrl: t.field({ type: 'URL', description: 'Where it can be confirmed.' }),
     confidence: t.field({
       type: FactConfidence,
@@ -330,7 +337,8 @@ export const RecordDemandSignalInput = builder.inputType('RecordDemandSignalInpu
     }),
     idempotencyKey: t.string({
       description:
-        'Any string up to 200 characters that identifies this request. A retry with the same ' +
+        `Any string up to ${TEXT_LIMITS.idempotencyKey} characters that identifies this request. ` +
+        'A retry with the same ' +
         'key within 24 hours returns the first result instead of recording again; the same ' +
         'key with a different input is a ConflictError.',
     }),

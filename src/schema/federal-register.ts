@@ -4,16 +4,19 @@
  * decision names, and `Query.federalRegisterDocuments` to search the register.
  * Source: the Federal Register API, cached (see `SourceInfo`).
  */
+import { createHash } from 'node:crypto';
 import type { GraphQLError } from 'graphql';
 import { builder, pageSize } from '../builder.js';
 import type { Context } from '../context.js';
 import { PAGE_ITEMS_COMPLEXITY, PLAIN_LIST_MAX, pageComplexity } from '../cost.js';
+import { type CursorScheme, decodeCursor, encodeCursor } from '../db/cursors.js';
 import { BadUserInputError } from '../errors.js';
 import { resolvedAround } from '../plan/metadata.js';
 import type { FederalRegisterDocument as DocumentShape } from '../sources/federal-register.js';
 import type { Sourced } from '../sources/http.js';
 import { federalRegisterDocuments } from '../sources/index.js';
 import { UpstreamRefusedError } from '../sources/request.js';
+import { limitedTo, textLimit } from './limits.js';
 import { PolicyDecision } from './policy-decision.js';
 import { SourceInfo } from './source-info.js';
 
@@ -159,38 +162,55 @@ export const FederalRegisterDocumentType = builder.enumType('FederalRegisterDocu
 export const FederalRegisterDocumentFilter = builder.inputType('FederalRegisterDocumentFilter', {
   description: 'Search conditions for `Query.federalRegisterDocuments`. All given must hold.',
   fields: (t) => ({
-    agency: t.string({
-      description: `Agency slug; default \`${BIS_AGENCY}\` (the Bureau of Industry and Security).`,
-    }),
+    agency: t.string(
+      textLimit(
+        'slug',
+        `Agency slug; default \`${BIS_AGENCY}\` (the Bureau of Industry and Security).`,
+      ),
+    ),
     type: t.field({ type: [FederalRegisterDocumentType], description: 'Any of these types.' }),
     from: t.field({ type: 'Date', description: 'Published on or after this date.' }),
     to: t.field({ type: 'Date', description: 'Published on or before this date.' }),
-    term: t.string({
-      description: 'Full-text search (matches body text too, so it is broad), e.g. `3A090`.',
-    }),
+    term: t.string(
+      textLimit(
+        'searchTerm',
+        'Full-text search (matches body text too, so it is broad), e.g. `3A090`.',
+      ),
+    ),
   }),
 });
 
-const SEARCH_CURSOR = /^FederalRegister:(\d{1,5})$/;
+/**
+ * Cursors of `federalRegisterDocuments`: a position in the register's result list and the
+ * search it belongs to (a digest of its conditions), since the same position is another
+ * document under other conditions. (The earlier `FederalRegister:<position>` cursors did not
+ * say which search, and are refused.)
+ */
+const SEARCH_CURSOR: CursorScheme = {
+  list: 'Query.federalRegisterDocuments',
+  shape: ['id', 'text'],
+};
 
 /** The register answers at most the first 10,000 results of a search. */
 const MAX_SEARCH_RESULTS = 10_000;
 
-const encodeOffset = (offset: number) =>
-  Buffer.from(`FederalRegister:${offset}`, 'utf8').toString('base64');
+/** A short digest of a search's conditions, carried by its cursors. */
+const searchKey = (search: object) =>
+  createHash('sha256').update(JSON.stringify(search)).digest('base64url').slice(0, 16);
 
-function decodeOffset(cursor: string | null | undefined): number {
+const encodeOffset = (key: string, offset: number) =>
+  encodeCursor(SEARCH_CURSOR.list, [offset, key]);
+
+/** The position `after` points at in the search `key` (-1 without a cursor). */
+function decodeOffset(cursor: string | null | undefined, key: string): number {
   if (cursor == null) return -1;
-  const decoded = /^[A-Za-z0-9+/]+={0,2}$/.test(cursor)
-    ? Buffer.from(cursor, 'base64').toString('utf8')
-    : '';
-  const match = SEARCH_CURSOR.exec(decoded);
-  if (!match) {
+  const [offset, issuedFor] = decodeCursor('after', cursor, SEARCH_CURSOR);
+  if (issuedFor !== key) {
     throw new BadUserInputError(
-      `Argument "after" is not a cursor this list issued: "${cursor.slice(0, 60)}". Pass an edge's cursor or pageInfo's endCursor from federalRegisterDocuments.`,
+      'Argument "after" is a cursor of another search: page on with the filter its page was fetched with, or start again without "after".',
     );
   }
-  return Number(match[1]);
+  return offset as number;
 }
 
 /**
@@ -306,25 +326,19 @@ builder.queryField('federalRegisterDocuments', (t) =>
           'Page size: 0 to 100, default 20. With 0 the register is called only when ' +
           '`totalCount`, `pageInfo` or `source` is selected.',
       }),
-      after: t.arg.string({ description: 'Return results after this cursor (an `endCursor`).' }),
+      after: t.arg.string({
+        description: 'Return results after this cursor (an `endCursor`).',
+        extensions: limitedTo('cursor'),
+      }),
     },
     complexity: (args) => pageComplexity(pageSize({ first: args.first })),
     resolve: async (_root, args, ctx) => {
       const size = pageSize({ first: args.first });
-      const start = decodeOffset(args.after) + 1;
-      if (start >= MAX_SEARCH_RESULTS) {
-        throw new BadUserInputError(
-          `The Federal Register answers only the first ${MAX_SEARCH_RESULTS} results of a search; narrow it with filter.from and filter.to instead of paging further.`,
-        );
-      }
       const agency = args.filter?.agency ?? BIS_AGENCY;
       if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(agency)) {
         throw new BadUserInputError(
           `"agency" must be a Federal Register agency slug like ${BIS_AGENCY}, got "${agency.slice(0, 60)}".`,
         );
-      }
-      if ((args.filter?.term?.length ?? 0) > 200) {
-        throw new BadUserInputError('"term" is at most 200 characters.');
       }
       const client = ctx.sources.federalRegister();
       const search = {
@@ -335,6 +349,13 @@ builder.queryField('federalRegisterDocuments', (t) =>
         term: args.filter?.term ?? null,
         order: 'newest' as const,
       };
+      const key = searchKey(search);
+      const start = decodeOffset(args.after, key) + 1;
+      if (start >= MAX_SEARCH_RESULTS) {
+        throw new BadUserInputError(
+          `The Federal Register answers only the first ${MAX_SEARCH_RESULTS} results of a search; narrow it with filter.from and filter.to instead of paging further.`,
+        );
+      }
       const load = async (): Promise<SearchResult> => {
         // Pages of `size` results: the window [start, start + size) lies in one page when paging
         // with one page size throughout, else across two. Positions are the register's own
@@ -364,7 +385,7 @@ builder.queryField('federalRegisterDocuments', (t) =>
           if (result.value.results.length < perPage) break;
         }
         const edges = window.flatMap(({ position, node }) =>
-          node ? [{ cursor: encodeOffset(position), node }] : [],
+          node ? [{ cursor: encodeOffset(key, position), node }] : [],
         );
         const first = window[0]?.position;
         const last = window.at(-1)?.position;
@@ -375,8 +396,8 @@ builder.queryField('federalRegisterDocuments', (t) =>
             hasNextPage: (last ?? start - 1) + 1 < totalCount,
             hasPreviousPage: start > 0,
             // The window's ends, even when the result there was invalid and left out.
-            startCursor: first === undefined ? null : encodeOffset(first),
-            endCursor: last === undefined ? null : encodeOffset(last),
+            startCursor: first === undefined ? null : encodeOffset(key, first),
+            endCursor: last === undefined ? null : encodeOffset(key, last),
           },
           totalCount,
           source: pages[0]?.info ?? null,

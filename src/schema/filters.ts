@@ -12,6 +12,7 @@ import {
   policyDecisionFilter,
 } from '../db/filters.js';
 import { CompanyRole, DemandSignalKind, PolicyKind, PolicyStatus } from './enums.js';
+import { textLimit } from './limits.js';
 
 /** The GraphQL types filter fields name. */
 const INPUT_TYPES = {
@@ -43,11 +44,12 @@ function filterInput<F extends AnyFilter>(declaration: F) {
       Object.fromEntries(
         Object.entries(declaration.fields).map(([name, field]) => {
           const type = INPUT_TYPES[field.input as FilterInputType];
+          const options = field.text
+            ? textLimit(field.text, field.description)
+            : { description: field.description };
           return [
             name,
-            field.list
-              ? t.field({ type: [type], description: field.description })
-              : t.field({ type, description: field.description }),
+            field.list ? t.field({ type: [type], ...options }) : t.field({ type, ...options }),
           ];
         }),
       ) as FilterFields<F>,

@@ -4,7 +4,7 @@
  */
 import { lexicographicSortSchema } from 'graphql';
 import { builder } from '../builder.js';
-import './scalars.js';
+import { withFiniteFloat } from './scalars.js';
 import './enums.js';
 import './node.js';
 import './company.js';
@@ -21,5 +21,8 @@ import './financials.js';
 import './news.js';
 import './viewer.js';
 
-/** The executable schema, types sorted by name so the printed SDL is stable. */
-export const schema = lexicographicSortSchema(builder.toSchema());
+/**
+ * The executable schema, types sorted by name so the printed SDL is stable, with a `Float` that
+ * refuses non-finite inputs.
+ */
+export const schema = lexicographicSortSchema(withFiniteFloat(builder.toSchema()));

@@ -11,6 +11,7 @@ import { builder } from '../builder.js';
 import type { Context } from '../context.js';
 import { idsComplexity, MAX_LIST_ARGUMENT } from '../cost.js';
 import { latestEventSeq } from '../db/events.js';
+import { TEXT_LIMITS } from '../db/limits.js';
 import { BadUserInputError } from '../errors.js';
 import { special } from '../plan/metadata.js';
 
@@ -93,7 +94,7 @@ export async function checkedAfter(
  */
 export function decodeGlobalId(globalId: string, expected?: readonly string[]): DecodedGlobalId {
   const shown = globalId.length > 80 ? `${globalId.slice(0, 80)}...` : globalId;
-  if (globalId.length === 0 || globalId.length > 400 || !BASE64.test(globalId)) {
+  if (globalId.length === 0 || globalId.length > TEXT_LIMITS.globalId || !BASE64.test(globalId)) {
     throw new BadUserInputError(`"${shown}" is not a chipgate ID (expected base64 of "Type:key").`);
   }
   const decoded = Buffer.from(globalId, 'base64').toString('utf8');

@@ -6,6 +6,7 @@
  * Source: writes to the curated store through `db/writes/policy-decisions.ts`.
  */
 import { builder } from '../builder.js';
+import { TEXT_LIMITS } from '../db/limits.js';
 import {
   createPolicyDecision,
   type PolicyDecisionRow,
@@ -15,6 +16,7 @@ import {
 } from '../db/writes/policy-decisions.js';
 import { entity } from '../plan/metadata.js';
 import { FactConfidence, PolicyEffect, PolicyKind, PolicyStatus } from './enums.js';
+import { describedLimit } from './limits.js';
 import { PolicyDecision, PolicyDecisionUpdate } from './policy-decision.js';
 import { mutationResult } from './results.js';
 
@@ -37,10 +39,15 @@ export const CreatePolicyDecisionInput = builder.inputType('CreatePolicyDecision
       required: true,
       description:
         'Unique, immutable key: lower-case letters and digits joined by single hyphens, at most ' +
-        '100 characters, e.g. `us-bis-2026-03-01-h20-license`.',
+        `${TEXT_LIMITS.slug} characters, e.g. \`us-bis-2026-03-01-h20-license\`.`,
     }),
-    title: t.string({ required: true, description: 'Title of the decision or rule.' }),
-    summary: t.string({ description: 'What it does, in a sentence or two.' }),
+    title: t.string({
+      required: true,
+      description: describedLimit('shortText', 'Title of the decision or rule.'),
+    }),
+    summary: t.string({
+      description: describedLimit('longText', 'What it does, in a sentence or two.'),
+    }),
     jurisdiction: t.field({
       type: 'CountryCode',
       required: true,
@@ -53,7 +60,7 @@ export const CreatePolicyDecisionInput = builder.inputType('CreatePolicyDecision
     }),
     authority: t.string({
       required: true,
-      description: 'The body that decided, e.g. `BIS`, `MOFCOM`.',
+      description: describedLimit('shortText', 'The body that decided, e.g. `BIS`, `MOFCOM`.'),
     }),
     kind: t.field({ type: PolicyKind, required: true, description: 'The legal instrument.' }),
     status: t.field({
@@ -82,11 +89,15 @@ export const CreatePolicyDecisionInput = builder.inputType('CreatePolicyDecision
       description: 'VERIFIED when confirmed in `sourceUrl`; default RECALLED.',
     }),
     federalRegisterDocumentNumber: t.string({
-      description: 'Federal Register document number, e.g. `2022-21658`.',
+      description: describedLimit(
+        'shortText',
+        'Federal Register document number, e.g. `2022-21658`.',
+      ),
     }),
     idempotencyKey: t.string({
       description:
-        'Any string up to 200 characters that identifies this request. A retry with the same ' +
+        `Any string up to ${TEXT_LIMITS.idempotencyKey} characters that identifies this request. ` +
+        'A retry with the same ' +
         'key within 24 hours returns the first result instead of creating again; the same key ' +
         'with a different input is a ConflictError.',
     }),
@@ -113,7 +124,9 @@ export const UpdatePolicyDecisionStatusInput = builder.inputType(
         required: true,
         description: `The new status. Allowed changes (others are a ValidationError): ${TRANSITION_TEXT}`,
       }),
-      note: t.string({ description: 'Why the status changed (kept in the history).' }),
+      note: t.string({
+        description: describedLimit('longText', 'Why the status changed (kept in the history).'),
+      }),
       occurredAt: t.field({
         type: 'DateTime',
         description:

@@ -37,6 +37,7 @@ import {
   PolicyStatus,
 } from './enums.js';
 import { PolicyDecisionFilter } from './filters.js';
+import { limitedTo, textLimit } from './limits.js';
 import { AFTER_EVENT_CURSOR, checkedAfter, encodeEventCursor } from './node.js';
 
 export const AffectedChip = builder.drizzleObject('policyDecisionChips', {
@@ -367,7 +368,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description:
       'A policy decision by slug, e.g. `us-whitehouse-2025-12-08-h200-approval`; null when there is none.',
-    args: { slug: t.arg.string({ required: true, description: 'The decision slug.' }) },
+    args: { slug: t.arg.string({ required: true, ...textLimit('slug', 'The decision slug.') }) },
     extensions: lookup('policyDecisions', 'slug', 'slug'),
     resolve: (query, _root, args, ctx) =>
       ctx.db.query.policyDecisions.findFirst(query({ where: { slug: args.slug } })),
@@ -413,6 +414,7 @@ builder.subscriptionField('policyDecisionUpdated', (t) =>
       }),
       after: t.arg.string({
         description: AFTER_EVENT_CURSOR,
+        extensions: limitedTo('cursor'),
       }),
     },
     extensions: entity('policyDecisionUpdates', (item: SubscriberItem) => eventOf(item).id),

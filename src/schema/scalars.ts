@@ -1,12 +1,24 @@
 /**
  * Custom scalars. Date, DateTime, CountryCode and URL come from graphql-scalars (inputs are
  * normalized to the strings the store uses); Decimal is ours, since graphql-scalars has no
- * exact-decimal type.
+ * exact-decimal type. `Float` keeps its name but refuses non-finite inputs (`withFiniteFloat`).
  */
 
-import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import { rewireTypes } from '@graphql-tools/utils';
+import {
+  GraphQLError,
+  GraphQLFloat,
+  type GraphQLNamedType,
+  type GraphQLObjectType,
+  GraphQLScalarType,
+  GraphQLSchema,
+  Kind,
+  print,
+  type ValueNode,
+} from 'graphql';
 import { GraphQLCountryCode, GraphQLDate, GraphQLDateTime, GraphQLURL } from 'graphql-scalars';
 import { builder } from '../builder.js';
+import { limitSentence, TEXT_LIMITS } from '../db/limits.js';
 
 /**
  * A JS Date from graphql-scalars' Date parser as `YYYY-MM-DD` (it parses at UTC midnight).
@@ -54,20 +66,36 @@ const toWebUrl = (value: unknown): string => {
   return url.toString();
 };
 
+/** Refuses a URL input longer than `TEXT_LIMITS.url`, before it is parsed. */
+function boundedUrl(value: unknown): unknown {
+  if (typeof value === 'string' && value.length > TEXT_LIMITS.url) {
+    throw new GraphQLError(
+      `URL must be at most ${TEXT_LIMITS.url} characters (got ${value.length}).`,
+    );
+  }
+  return value;
+}
+
 builder.addScalarType('URL', GraphQLURL, {
   description:
     'An absolute `http:` or `https:` URL (RFC 3986), e.g. the public source a fact was ' +
-    'confirmed in. Other schemes (`javascript:`, `data:`, `ftp:`, ...) are refused.',
-  parseValue: (value) => toWebUrl(GraphQLURL.parseValue(value)),
-  parseLiteral: (ast) => toWebUrl(GraphQLURL.parseLiteral(ast, undefined)),
+    'confirmed in. Other schemes (`javascript:`, `data:`, `ftp:`, ...) are refused. ' +
+    limitSentence('url'),
+  parseValue: (value) => toWebUrl(GraphQLURL.parseValue(boundedUrl(value))),
+  parseLiteral: (ast) => {
+    if (ast.kind === Kind.STRING) boundedUrl(ast.value);
+    return toWebUrl(GraphQLURL.parseLiteral(ast, undefined));
+  },
 });
 
 const DECIMAL = /^-?(0|[1-9]\d*)(\.\d+)?$/;
 
 function parseDecimal(value: unknown, node?: ValueNode): string {
-  if (typeof value === 'string' && DECIMAL.test(value) && value.length <= 64) return value;
+  if (typeof value === 'string' && value.length <= TEXT_LIMITS.decimal && DECIMAL.test(value)) {
+    return value;
+  }
   throw new GraphQLError(
-    'Decimal must be a string of digits with an optional fraction, e.g. "14000000000.50"',
+    `Decimal must be a string of digits with an optional fraction, e.g. "14000000000.50", at most ${TEXT_LIMITS.decimal} characters.`,
     node ? { nodes: node } : {},
   );
 }
@@ -79,7 +107,7 @@ builder.addScalarType(
     description:
       'An exact decimal number sent as a string, e.g. `"6200000000"` or `"0.25"`, so money ' +
       'never goes through floating point. Amounts are in the unit the field names (USD for ' +
-      '`valueUsd`).',
+      `\`valueUsd\`). Inputs are at most ${TEXT_LIMITS.decimal} characters.`,
     serialize: (value) => {
       if (typeof value === 'string') return value;
       if (typeof value === 'bigint') return value.toString();
@@ -92,3 +120,51 @@ builder.addScalarType(
   }),
   {},
 );
+
+/** A number as `Float` accepts it: finite. Throws the client error otherwise. */
+function finiteFloat(value: number, shown: string = String(value)): number {
+  if (Number.isFinite(value)) return value;
+  throw new GraphQLError(
+    `Float must be a finite number: NaN and infinities are refused (got ${shown}).`,
+  );
+}
+
+/**
+ * graphql-js' `Float` refusing NaN and infinities in literals too: its own literal parser
+ * turns `1e999` (or an integer literal of 400 digits) into Infinity, which then reaches the
+ * store, where every later read of the row fails. Variables were already refused (JSON's
+ * `1e999` parses to Infinity, which `Float` refuses); the message is now the same for both.
+ */
+export const FiniteFloat = new GraphQLScalarType<number, number>({
+  ...GraphQLFloat.toConfig(),
+  description:
+    'A signed double-precision number (IEEE 754), e.g. `814.0`. Inputs must be finite: NaN ' +
+    'and infinities (the literal `1e999`, or a variable that overflows) are refused.',
+  parseValue: (value) =>
+    typeof value === 'number' ? finiteFloat(value) : (GraphQLFloat.parseValue(value) as number),
+  parseLiteral: (ast, variables) =>
+    finiteFloat(GraphQLFloat.parseLiteral(ast, variables) as number, print(ast)),
+});
+
+/**
+ * `schema` with `FiniteFloat` wherever it names `Float` (arguments, input fields, outputs).
+ * The name stays `Float`, so no client's variable declarations change. Pothos always builds
+ * graphql-js' own `Float`, hence this rewiring after the build (graphql-tools' `rewireTypes`,
+ * the step `mapSchema` ends with, which skips the built-in scalars itself).
+ */
+export function withFiniteFloat(schema: GraphQLSchema): GraphQLSchema {
+  const { typeMap, directives } = rewireTypes(
+    { ...schema.getTypeMap(), Float: FiniteFloat },
+    schema.getDirectives(),
+  );
+  const root = (type: GraphQLObjectType | null | undefined) =>
+    type ? (typeMap[type.name] as GraphQLObjectType) : undefined;
+  return new GraphQLSchema({
+    ...schema.toConfig(),
+    query: root(schema.getQueryType()),
+    mutation: root(schema.getMutationType()),
+    subscription: root(schema.getSubscriptionType()),
+    types: Object.values(typeMap) as GraphQLNamedType[],
+    directives,
+  });
+}

@@ -21,6 +21,7 @@ import {
 import { special } from '../plan/metadata.js';
 import { type ListConnection, pageInfoOf } from './connections.js';
 import { DemandSignal } from './demand-signal.js';
+import { textLimit } from './limits.js';
 import { loadPlannedRows, type NodeTypeName } from './node.js';
 import { PolicyDecision, PolicyDecisionUpdate } from './policy-decision.js';
 
@@ -34,14 +35,18 @@ export const TimelineEvent = builder.unionType('TimelineEvent', {
 export const TimelineFilter = builder.inputRef<TimelineFilterValue>('TimelineFilter').implement({
   description: 'Narrows the timeline. All given conditions must hold.',
   fields: (t) => ({
-    chip: t.string({
-      description:
+    chip: t.string(
+      textLimit(
+        'slug',
         'Only the story of this chip (a slug): decisions naming it, their status changes, and signals about it.',
-    }),
-    company: t.string({
-      description:
+      ),
+    ),
+    company: t.string(
+      textLimit(
+        'slug',
         'Only the story of this company (a slug): decisions naming it, their status changes, and signals naming it.',
-    }),
+      ),
+    ),
     jurisdiction: t.field({
       type: ['CountryCode'],
       description:
@@ -106,7 +111,7 @@ async function loadTimelinePage(
   const edges = pageRows.flatMap((row) => {
     const node = byKind.get(row.kind)?.get(String(row.rowId));
     // A row deleted between the two statements simply drops out of the page.
-    return node ? [{ cursor: encodeCursor(row.position), node }] : [];
+    return node ? [{ cursor: encodeCursor(TIMELINE_CURSOR.list, row.position), node }] : [];
   });
   return {
     edges,

@@ -42,6 +42,7 @@ import {
 } from 'cockatiel';
 import { LRUCache } from 'lru-cache';
 import type { z } from 'zod';
+import { type BreakerState, breakerStateName } from '../breaker.js';
 import {
   SourceError,
   type SourceName,
@@ -85,9 +86,6 @@ export interface SourceLogger {
 }
 
 const silent: SourceLogger = { info() {}, warn() {} };
-
-/** Circuit breaker states, as `breakerState` and the observer name them. */
-export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
 
 /** What a source reports as it works (the metrics module implements it). */
 export interface SourceObserver {
@@ -265,9 +263,7 @@ export class Source {
     this.breaker.onReset(() =>
       this.logger.info({ source: name }, 'source recovered: circuit breaker closed'),
     );
-    this.breaker.onStateChange(() =>
-      options.observer?.breakerChanged(name, this.breakerState as BreakerState),
-    );
+    this.breaker.onStateChange(() => options.observer?.breakerChanged(name, this.breakerState));
     this.retry = retry(
       handleWhen((error) => error instanceof RetryableError),
       { maxAttempts: settings.retries, backoff: backoffAfter() },
@@ -277,8 +273,8 @@ export class Source {
   }
 
   /** Circuit breaker state, for tests and logs: `closed`, `open`, `half-open` or `isolated`. */
-  get breakerState(): string {
-    return ['closed', 'open', 'half-open', 'isolated'][this.breaker.state] ?? 'unknown';
+  get breakerState(): BreakerState {
+    return breakerStateName(this.breaker.state);
   }
 
   /** Forgets every cached value (the benchmark's cold runs). */

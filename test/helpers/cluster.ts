@@ -8,6 +8,11 @@ import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { openDatabase } from '../../src/db/client.js';
+import { runMigrations } from '../../src/db/migrate.js';
+import type { ApiKeyScope } from '../../src/db/schema.js';
+import { seed } from '../../src/db/seed.js';
+import { createKey, type TestKey } from './keys.js';
 import { freePort } from './server.js';
 
 const run = promisify(execFile);
@@ -78,4 +83,22 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
   };
   await cluster.start();
   return cluster;
+}
+
+/**
+ * Migrates and seeds the cluster's `postgres` database, as a gateway does a new one, and stores
+ * an API key with `scopes` for the test to send.
+ */
+export async function seedCluster(
+  cluster: PrivateCluster,
+  scopes: ApiKeyScope[],
+): Promise<TestKey> {
+  const handle = await openDatabase({ databaseUrl: cluster.url, poolMax: 2 });
+  try {
+    await runMigrations(handle);
+    await seed(handle.db);
+    return await createKey(handle.db, scopes);
+  } finally {
+    await handle.close();
+  }
 }

@@ -84,10 +84,22 @@ export interface RawResponse {
 }
 
 /** POSTs an operation to an app's `/graphql` in process (no socket); the body as sent. */
-export async function postOn(
+export function postOn(
   app: App,
   query: string,
   variables?: Record<string, unknown>,
+  headers?: Record<string, string>,
+): Promise<RawResponse> {
+  return postTextOn(app, JSON.stringify({ query, variables }), headers);
+}
+
+/**
+ * POSTs a JSON body given as text to an app's `/graphql` in process, e.g. with a number
+ * `JSON.stringify` cannot write (`1e999`, which `JSON.parse` reads as Infinity).
+ */
+export async function postTextOn(
+  app: App,
+  body: string,
   headers?: Record<string, string>,
 ): Promise<RawResponse> {
   const response = await app.yoga.fetch('http://chipgate.test/graphql', {
@@ -97,7 +109,7 @@ export async function postOn(
       accept: 'application/graphql-response+json',
       ...headers,
     },
-    body: JSON.stringify({ query, variables }),
+    body,
   });
   return { status: response.status, text: await response.text() };
 }

@@ -29,3 +29,13 @@ export const SIGNALS = /* GraphQL */ `
     }
   }
 `;
+
+/** Records a demand signal; answers its type name and, on success, the signal's slug. */
+export const RECORD_SIGNAL = /* GraphQL */ `
+  mutation RecordSignal($input: RecordDemandSignalInput!) {
+    recordDemandSignal(input: $input) {
+      __typename
+      ... on RecordDemandSignalSuccess { demandSignal { slug } }
+    }
+  }
+`;

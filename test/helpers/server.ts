@@ -104,31 +104,33 @@ export interface InProcessGateway {
   /** e.g. `http://127.0.0.1:41234` */
   origin: string;
   running: RunningGateway;
-  /** Stops the gateway and drops its database. */
+  /** Stops the gateway and drops its database (unless it was given one). */
   stop(): Promise<void>;
 }
 
 /**
  * Starts `startGateway` on an ephemeral port of 127.0.0.1 over a fresh seeded database of the
- * run's backend; `vars` are configuration variables (e.g. `CHIPGATE_CORS_ORIGINS`), `log` a
- * pino logger to read what the gateway logs.
+ * run's backend (or `database`, e.g. one several gateways share); `vars` are configuration
+ * variables (e.g. `CHIPGATE_CORS_ORIGINS`), `log` a pino logger to read what the gateway logs.
  */
 export async function startInProcessGateway(
   vars: Record<string, string> = {},
   log?: Parameters<typeof startGateway>[1],
+  shared?: GatewayDatabase,
 ): Promise<InProcessGateway> {
-  const database = await gatewayDatabase();
+  const database = shared ?? (await gatewayDatabase());
   // loadEnv refuses port 0 (CHIPGATE_PORT must be 1-65535); the parsed value can still be 0.
   const env = {
     ...loadEnv({ CHIPGATE_LOG_LEVEL: 'silent', ...LIFTED_LIMITS, ...database.env, ...vars }),
     CHIPGATE_HOST: '127.0.0.1',
     CHIPGATE_PORT: 0,
   };
+  const cleanup = () => (shared ? Promise.resolve() : database.cleanup());
   let running: RunningGateway;
   try {
     running = await startGateway(env, log);
   } catch (error) {
-    await database.cleanup();
+    await cleanup();
     throw error;
   }
   return {
@@ -139,7 +141,7 @@ export async function startInProcessGateway(
       try {
         await running.stop();
       } finally {
-        await database.cleanup();
+        await cleanup();
       }
     },
   };
@@ -178,8 +180,11 @@ export interface SpawnedGateway {
   stderr(): string;
   /** Resolves when the process has exited (never rejects). */
   exited: Promise<ExitStatus>;
-  /** Resolves with the first log line (past or future) whose `msg` matches; rejects on exit or timeout. */
-  waitForLog(match: string | RegExp, timeoutMs?: number): Promise<LogLine>;
+  /**
+   * Resolves with the first log line (past or future, from index `since` of `logs` on) whose
+   * `msg` matches; rejects on exit or timeout.
+   */
+  waitForLog(match: string | RegExp, timeoutMs?: number, since?: number): Promise<LogLine>;
   /** Resolves with the exit status; rejects when the process is still running after the timeout. */
   waitForExit(timeoutMs?: number): Promise<ExitStatus>;
   /** Sends SIGTERM and waits for the exit. */
@@ -277,12 +282,12 @@ export function spawnGateway(vars: Record<string, string>): SpawnedGateway {
     logs,
     stderr: () => stderr,
     exited,
-    waitForLog(match, timeoutMs = START_TIMEOUT_MS) {
+    waitForLog(match, timeoutMs = START_TIMEOUT_MS, since = 0) {
       const matches = (line: LogLine) =>
         typeof match === 'string' ? line.msg?.includes(match) : match.test(line.msg ?? '');
       return new Promise<LogLine>((resolve, reject) => {
         const check = () => {
-          const found = logs.find(matches);
+          const found = logs.slice(since).find(matches);
           if (found) {
             done();
             resolve(found);

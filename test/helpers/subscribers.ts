@@ -111,12 +111,13 @@ class Collector {
 }
 
 /**
- * Subscribes over SSE: `POST url` with `accept: text/event-stream`. Resolves once the response
- * headers arrived (the subscription is registered on the server by then or moments later).
+ * Subscribes over SSE: `POST url` with `accept: text/event-stream`, sending the query text or a
+ * trusted document's id. Resolves once the response headers arrived (the subscription is
+ * registered on the server by then or moments later).
  */
 export async function subscribeSse(
   url: string,
-  query: string,
+  query: string | { documentId: string },
   variables: Record<string, unknown> = {},
   headers: Record<string, string> = {},
 ): Promise<TestSubscription & { status: number }> {
@@ -125,7 +126,7 @@ export async function subscribeSse(
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ ...(typeof query === 'string' ? { query } : query), variables }),
     signal: abort.signal,
   });
   const reading = (async () => {

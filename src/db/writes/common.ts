@@ -6,6 +6,7 @@ import { inArray } from 'drizzle-orm';
 import { PLAIN_LIST_MAX } from '../../cost.js';
 import type { FieldIssues } from '../../errors.js';
 import type { Database } from '../client.js';
+import { TEXT_LIMITS, type TextKind } from '../limits.js';
 import { chips, companies, policyDecisions } from '../schema.js';
 
 /** A drizzle transaction (same query API as `Database`). */
@@ -13,17 +14,15 @@ export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 
 /** Slug rule of every domain table (also a CHECK constraint in the database). */
 export const SLUG_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
-/** Longest slug accepted. */
-export const MAX_SLUG_LENGTH = 100;
-/** Longest free text accepted (summaries, notes). */
-export const MAX_TEXT_LENGTH = 5000;
-/** Longest short text accepted (names, titles, authorities, identifiers). */
-export const MAX_SHORT_TEXT_LENGTH = 300;
+
+/** The problem of text longer than `max`, naming the limit. */
+const tooLong = (max: number, length: number) =>
+  `Must be at most ${max} characters (got ${length}).`;
 
 /** Records a problem unless `value` is a well-formed slug. */
 export function checkSlug(issues: FieldIssues, path: (string | number)[], value: string): void {
-  if (value.length > MAX_SLUG_LENGTH) {
-    issues.add(path, `Must be at most ${MAX_SLUG_LENGTH} characters (got ${value.length}).`);
+  if (value.length > TEXT_LIMITS.slug) {
+    issues.add(path, tooLong(TEXT_LIMITS.slug, value.length));
   } else if (!SLUG_PATTERN.test(value)) {
     issues.add(
       path,
@@ -33,19 +32,42 @@ export function checkSlug(issues: FieldIssues, path: (string | number)[], value:
 }
 
 /**
- * Records a problem when text is too long, or blank where `required` (optional text may be
- * null or absent, but not blank).
+ * Records a problem when text is longer than the limit of its `kind` (see `TEXT_LIMITS`), or
+ * blank (optional text may be null or absent, but not blank).
  */
 export function checkText(
   issues: FieldIssues,
   path: (string | number)[],
   value: string | null | undefined,
-  max: number,
+  kind: TextKind,
 ): void {
   if (value == null) return;
   if (value.trim() === '') issues.add(path, 'Must not be blank.');
-  else if (value.length > max) {
-    issues.add(path, `Must be at most ${max} characters (got ${value.length}).`);
+  else if (value.length > TEXT_LIMITS[kind]) {
+    issues.add(path, tooLong(TEXT_LIMITS[kind], value.length));
+  }
+}
+
+/**
+ * Records a problem unless `value` is a finite number (the store refuses NaN and infinities
+ * too, see `finiteChecks` in schema.ts) and, with `min`, at least `min`. Null or absent passes.
+ */
+export function checkNumber(
+  issues: FieldIssues,
+  path: (string | number)[],
+  value: number | null | undefined,
+  min?: number,
+): void {
+  if (value == null) return;
+  if (!Number.isFinite(value)) {
+    issues.add(path, `Must be a finite number: NaN and infinities are refused (got ${value}).`);
+  } else if (min !== undefined && value < min) {
+    issues.add(
+      path,
+      min === 0
+        ? `Must not be negative (got ${value}).`
+        : `Must be at least ${min} (got ${value}).`,
+    );
   }
 }
 
@@ -184,15 +206,18 @@ export async function resolveReferences(
 }
 
 /**
- * Throws the problems found so far, if any, after adding the unknown ones among
- * `references` (looked up outside any transaction: nothing is written), so one answer lists
- * format problems and unknown references together.
+ * Throws the problems found so far, if any, after adding references longer than a slug can be
+ * and the unknown ones among `references` (looked up outside any transaction: nothing is
+ * written), so one answer lists format problems and unknown references together.
  */
 export async function throwIfAnyWithReferences(
   db: Database,
   issues: FieldIssues,
   references: readonly Reference[],
 ): Promise<void> {
+  for (const { path, slug } of references) {
+    if (slug.length > TEXT_LIMITS.slug) issues.add(path, tooLong(TEXT_LIMITS.slug, slug.length));
+  }
   if (issues.errors.length === 0) return;
   await resolveReferences(db, issues, references);
   issues.throwIfAny();

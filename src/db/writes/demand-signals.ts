@@ -17,11 +17,10 @@ import {
 import {
   checkDate,
   checkListSize,
+  checkNumber,
   checkSlug,
   checkText,
   checkUnique,
-  MAX_SHORT_TEXT_LENGTH,
-  MAX_TEXT_LENGTH,
   type Reference,
   referencesTo,
   referenceTo,
@@ -70,15 +69,13 @@ export async function recordDemandSignal(
   }
   checkUnique(issues, ['input', 'companies'], input.companies);
   checkListSize(issues, ['input', 'companies'], input.companies, 'companies');
-  if (input.quantityUnits != null && input.quantityUnits < 0) {
-    issues.add(['input', 'quantityUnits'], `Must not be negative (got ${input.quantityUnits}).`);
-  }
+  checkNumber(issues, ['input', 'quantityUnits'], input.quantityUnits, 0);
   // A value is an amount of money involved; a fall in revenue is told by `direction`.
   if (input.valueUsd?.startsWith('-')) {
     issues.add(['input', 'valueUsd'], `Must not be negative (got ${input.valueUsd}).`);
   }
-  checkText(issues, ['input', 'reportedBy'], input.reportedBy, MAX_SHORT_TEXT_LENGTH);
-  checkText(issues, ['input', 'summary'], input.summary, MAX_TEXT_LENGTH);
+  checkText(issues, ['input', 'reportedBy'], input.reportedBy, 'shortText');
+  checkText(issues, ['input', 'summary'], input.summary, 'longText');
   checkDate(issues, ['input', 'observedOn'], input.observedOn, true);
   checkIdempotencyKey(issues, input.idempotencyKey);
   const references: Reference[] = [

@@ -9,6 +9,7 @@ import { desc, eq, sql } from 'drizzle-orm';
 import { PLAIN_LIST_MAX } from '../../cost.js';
 import { ConflictError, FieldIssues, NotFoundError } from '../../errors.js';
 import type { Database } from '../client.js';
+import { TEXT_LIMITS } from '../limits.js';
 import {
   type FactConfidence,
   type PolicyEffect,
@@ -27,8 +28,6 @@ import {
   checkUnique,
   idsBySlug,
   MAX_DATE,
-  MAX_SHORT_TEXT_LENGTH,
-  MAX_TEXT_LENGTH,
   MIN_DATE,
   type Reference,
   referencesTo,
@@ -90,10 +89,14 @@ export interface CreatePolicyDecisionInput {
   idempotencyKey?: string | null;
 }
 
-/** Checks an idempotency key's form (1-200 characters, not blank). */
+/** Checks an idempotency key's form (1 to `TEXT_LIMITS.idempotencyKey` characters, not blank). */
 export function checkIdempotencyKey(issues: FieldIssues, key: string | null | undefined): void {
-  if (key != null && (key.trim() === '' || key.length > 200)) {
-    issues.add(['input', 'idempotencyKey'], 'Must be 1 to 200 characters, not blank.');
+  const max = TEXT_LIMITS.idempotencyKey;
+  if (key != null && (key.trim() === '' || key.length > max)) {
+    issues.add(
+      ['input', 'idempotencyKey'],
+      `Must be 1 to ${max} characters, not blank (got ${key.length}).`,
+    );
   }
 }
 
@@ -155,14 +158,14 @@ export async function createPolicyDecision(
 ): Promise<{ decision: PolicyDecisionRow; replayed: boolean }> {
   const issues = new FieldIssues();
   checkSlug(issues, ['input', 'slug'], input.slug);
-  checkText(issues, ['input', 'title'], input.title, MAX_SHORT_TEXT_LENGTH);
-  checkText(issues, ['input', 'summary'], input.summary, MAX_TEXT_LENGTH);
-  checkText(issues, ['input', 'authority'], input.authority, MAX_SHORT_TEXT_LENGTH);
+  checkText(issues, ['input', 'title'], input.title, 'shortText');
+  checkText(issues, ['input', 'summary'], input.summary, 'longText');
+  checkText(issues, ['input', 'authority'], input.authority, 'shortText');
   checkText(
     issues,
     ['input', 'federalRegisterDocumentNumber'],
     input.federalRegisterDocumentNumber,
-    MAX_SHORT_TEXT_LENGTH,
+    'shortText',
   );
   if (input.destinations.length === 0) {
     issues.add(['input', 'destinations'], 'Name at least one destination country.');
@@ -310,7 +313,7 @@ export async function updatePolicyDecisionStatus(
 ): Promise<{ decision: PolicyDecisionRow; update: PolicyDecisionUpdateRow }> {
   const issues = new FieldIssues();
   checkSlug(issues, ['input', 'slug'], input.slug);
-  checkText(issues, ['input', 'note'], input.note, MAX_TEXT_LENGTH);
+  checkText(issues, ['input', 'note'], input.note, 'longText');
   const occurredAt = input.occurredAt ?? new Date();
   const occurredIso = occurredAt.toISOString();
   if (occurredIso < MIN_DATE || occurredIso > `${MAX_DATE}T23:59:59.999Z`) {

@@ -18,11 +18,10 @@ import {
 import {
   checkDate,
   checkListSize,
+  checkNumber,
   checkSlug,
   checkText,
   checkUnique,
-  MAX_SHORT_TEXT_LENGTH,
-  MAX_TEXT_LENGTH,
   referenceTo,
   resolveReferences,
   type Transaction,
@@ -75,13 +74,13 @@ export async function upsertCompany(
 ): Promise<{ company: CompanyRow; created: boolean }> {
   const issues = new FieldIssues();
   checkSlug(issues, ['input', 'slug'], input.slug);
-  checkText(issues, ['input', 'name'], input.name, MAX_SHORT_TEXT_LENGTH);
+  checkText(issues, ['input', 'name'], input.name, 'shortText');
   if (input.roles.length === 0) issues.add(['input', 'roles'], 'Give at least one role.');
   checkUnique(issues, ['input', 'roles'], input.roles);
   if (input.secCik != null && !/^\d{1,10}$/.test(input.secCik)) {
     issues.add(['input', 'secCik'], 'Must be 1 to 10 digits, e.g. `0001045810`.');
   }
-  checkText(issues, ['input', 'secFilerType'], input.secFilerType, MAX_SHORT_TEXT_LENGTH);
+  checkText(issues, ['input', 'secFilerType'], input.secFilerType, 'shortText');
   const listings = input.listings?.map((listing) => ({
     ticker: listing.ticker,
     exchange: listing.exchange,
@@ -89,8 +88,9 @@ export async function upsertCompany(
     ...(listing.note != null ? { note: listing.note } : {}),
   }));
   listings?.forEach((listing, i) => {
-    checkText(issues, ['input', 'listings', i, 'ticker'], listing.ticker, 20);
-    checkText(issues, ['input', 'listings', i, 'exchange'], listing.exchange, 50);
+    checkText(issues, ['input', 'listings', i, 'ticker'], listing.ticker, 'ticker');
+    checkText(issues, ['input', 'listings', i, 'exchange'], listing.exchange, 'exchange');
+    checkText(issues, ['input', 'listings', i, 'note'], listing.note, 'shortText');
   });
   checkListSize(issues, ['input', 'listings'], listings, 'listings');
   if ((listings?.filter((listing) => listing.primary).length ?? 0) > 1) {
@@ -205,7 +205,7 @@ const NON_NEGATIVE = [
 
 /**
  * Creates or updates the chip `slug`. Throws `ValidationError` (slug, blank name, negative
- * specifications, a launch year outside 1950-2100, an `announcedOn` outside 1900-2199, an
+ * or non-finite specifications, a launch year outside 1950-2100, an `announcedOn` outside 1900-2199, an
  * unknown designer, foundry or `derivedFrom` chip, a chip derived from itself or from one of
  * the chips derived from it, a parent that already has `PLAIN_LIST_MAX` derivatives).
  */
@@ -215,17 +215,12 @@ export async function upsertChip(
 ): Promise<{ chip: ChipRow; created: boolean }> {
   const issues = new FieldIssues();
   checkSlug(issues, ['input', 'slug'], input.slug);
-  checkText(issues, ['input', 'name'], input.name, MAX_SHORT_TEXT_LENGTH);
+  checkText(issues, ['input', 'name'], input.name, 'shortText');
   for (const field of ['architecture', 'processNode', 'memoryType'] as const) {
-    checkText(issues, ['input', field], input[field], MAX_SHORT_TEXT_LENGTH);
+    checkText(issues, ['input', field], input[field], 'shortText');
   }
-  checkText(issues, ['input', 'exportControlNote'], input.exportControlNote, MAX_TEXT_LENGTH);
-  for (const field of NON_NEGATIVE) {
-    const value = input[field];
-    if (value != null && value < 0) {
-      issues.add(['input', field], `Must not be negative (got ${value}).`);
-    }
-  }
+  checkText(issues, ['input', 'exportControlNote'], input.exportControlNote, 'longText');
+  for (const field of NON_NEGATIVE) checkNumber(issues, ['input', field], input[field], 0);
   if (input.launchYear != null && (input.launchYear < 1950 || input.launchYear > 2100)) {
     issues.add(['input', 'launchYear'], `Must be between 1950 and 2100 (got ${input.launchYear}).`);
   }

@@ -1,0 +1,46 @@
+/**
+ * The longest text every input of the API may hold, declared once, beside the data model it
+ * protects: the write validators (a `ValidationError` naming the field and the limit), the
+ * scalars (`URL`, `Decimal`), the checks of read arguments (lookups, filters, search terms,
+ * cursors, IDs: `BAD_USER_INPUT`), the slug CHECK constraint and the schema's descriptions all
+ * read their numbers from here. Lengths are counted as JavaScript counts them (UTF-16 code
+ * units: a character outside the Basic Multilingual Plane, such as an emoji, counts as two).
+ */
+export const TEXT_LIMITS = {
+  /**
+   * Slugs: of the rows written, and of the rows named by lookups, filters and references
+   * (`chip(slug:)`, `filter: { company: }`, `designer`, `supersedes`, ...).
+   */
+  slug: 100,
+  /**
+   * Short text: names, titles, authorities, identifiers (Federal Register document numbers,
+   * SEC filer types), architectures, process nodes, memory types, `reportedBy`, listing notes,
+   * and the architecture filter.
+   */
+  shortText: 300,
+  /** Long text: summaries, status-change notes, export-control notes. */
+  longText: 5000,
+  /** `URL` values (`sourceUrl`), the length browsers and sitemaps keep to. */
+  url: 2048,
+  /** `idempotencyKey` of the create mutations. */
+  idempotencyKey: 200,
+  /** A listing's `ticker`. */
+  ticker: 20,
+  /** A listing's `exchange`. */
+  exchange: 50,
+  /** Search terms sent to an external source (`federalRegisterDocuments(filter: { term })`). */
+  searchTerm: 200,
+  /** `after`/`before` cursors (ours are far shorter; this bounds the work of reading one). */
+  cursor: 4096,
+  /** A global `ID` (base64 of `Type:key`). */
+  globalId: 400,
+  /** A `Decimal` (digits, sign and point). */
+  decimal: 64,
+} as const;
+
+/** A kind of text input with a declared limit. */
+export type TextKind = keyof typeof TEXT_LIMITS;
+
+/** The sentence partners read in a description: "At most N characters." */
+export const limitSentence = (kind: TextKind): string =>
+  `At most ${TEXT_LIMITS[kind].toLocaleString('en-US')} characters.`;

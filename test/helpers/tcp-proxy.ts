@@ -1,0 +1,78 @@
+/**
+ * A TCP proxy on 127.0.0.1 in front of a server, for tests that cut a client's connections at a
+ * chosen moment (as a pooler, a load balancer or a network failure does), with a FIN or a RST,
+ * while the server itself stays up.
+ */
+import { once } from 'node:events';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
+
+/** How a cut reaches the client: `fin` closes its socket cleanly, `rst` resets it. */
+export type CutMode = 'fin' | 'rst';
+
+/** A running proxy. */
+export interface TcpProxy {
+  /** The port it listens on (127.0.0.1). */
+  port: number;
+  /** Client connections open now. */
+  open(): number;
+  /** Resolves once some client sends bytes containing `text` (counted from this call on). */
+  sawClientSend(text: string): Promise<void>;
+  /** Cuts every open connection: the client side as `mode` says, the server side at once. */
+  cut(mode: CutMode): void;
+  /** Cuts everything and stops listening. */
+  close(): Promise<void>;
+}
+
+/** Starts a proxy that forwards each connection to `target` (`host`, `port`). */
+export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  const pairs = new Set<{ client: Socket; server: Socket }>();
+  const waiters = new Set<{ text: string; seen: string; resolve: () => void }>();
+  const listener = createServer((client) => {
+    const server = connect(target.port, target.host);
+    const pair = { client, server };
+    pairs.add(pair);
+    // Errors end the pair; a cut test expects them on both sides.
+    const drop = () => {
+      pairs.delete(pair);
+      client.destroy();
+      server.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    server.on('error', drop).on('close', drop);
+    client.on('data', (chunk: Buffer) => {
+      // Protocol bytes as latin1: the texts waited for are ASCII, and any byte maps to one char.
+      for (const waiter of [...waiters]) {
+        waiter.seen += chunk.toString('latin1');
+        if (waiter.seen.includes(waiter.text)) {
+          waiters.delete(waiter);
+          waiter.resolve();
+        }
+      }
+    });
+    client.pipe(server);
+    server.pipe(client);
+  });
+  listener.listen(0, '127.0.0.1');
+  await once(listener, 'listening');
+  const cut = (mode: CutMode) => {
+    for (const pair of [...pairs]) {
+      pairs.delete(pair);
+      pair.client.unpipe(pair.server);
+      pair.server.unpipe(pair.client);
+      pair.server.destroy();
+      if (mode === 'rst') pair.client.resetAndDestroy();
+      else pair.client.end();
+    }
+  };
+  return {
+    port: (listener.address() as AddressInfo).port,
+    open: () => pairs.size,
+    sawClientSend: (text) =>
+      new Promise<void>((resolve) => waiters.add({ text, seen: '', resolve })),
+    cut,
+    async close() {
+      cut('fin');
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+    },
+  };
+}
