@@ -42,8 +42,10 @@ export const MAX_LIST_ARGUMENT = 100;
 
 /**
  * The most work one unit of cost may cause, as the cost-bounds test measures it for every
- * operation it sends: rows the database read (every table and index scan of the operation's
- * statements, as `EXPLAIN ANALYZE` counts them) and bytes of the response.
+ * operation it sends: rows the database read to build the answer (every table and index scan
+ * of the operation's statements, as `EXPLAIN ANALYZE` counts them) and bytes of the response.
+ * Rows scanned only to be counted (`totalCount`) are not among them: a count reads every
+ * matching row of its list, which grows with the data, not with anything a request says.
  */
 export const WORK_PER_COST = {
   /** Rows read per unit of cost. */
