@@ -18,7 +18,7 @@ import {
   Kind,
 } from 'graphql';
 import type { Context } from './context.js';
-import { checkListArguments, PAGE_ITEMS_COMPLEXITY, PLAIN_LIST_COMPLEXITY } from './cost.js';
+import { PAGE_ITEMS_COMPLEXITY, PLAIN_LIST_COMPLEXITY } from './cost.js';
 import { type Relations, relations } from './db/relations.js';
 import {
   BadUserInputError,
@@ -26,7 +26,7 @@ import {
   QueryTooComplexError,
   UnauthenticatedError,
 } from './errors.js';
-import { limitedTo, textLimitError } from './schema/limits.js';
+import { inputLimitError, limitedTo } from './schema/limits.js';
 
 /** Page size when a connection is given neither `first` nor `last`. */
 export const DEFAULT_PAGE_SIZE = 20;
@@ -113,8 +113,8 @@ const MAX_COMPLEXITIES_PER_DOCUMENT = 64;
  * Depth and cost of the operation `args` selects, with its variables: the numbers the
  * complexity limits judge (the rule is in `src/cost.ts`: each field costs 1, a list multiplies
  * its selection by the most items it can return). Undefined when the document has no such
- * operation. Throws `BadUserInputError` for connection arguments out of range, cursors the
- * list did not issue, or a list argument longer than `MAX_LIST_ARGUMENT`.
+ * operation. Throws `BadUserInputError` for connection arguments out of range or cursors the
+ * list did not issue.
  */
 export function operationComplexity(
   args: Pick<ExecutionArgs, 'document' | 'operationName' | 'schema' | 'variableValues'> & {
@@ -135,19 +135,11 @@ export function operationComplexity(
     const fragments = args.document.definitions.filter(
       (definition) => definition.kind === Kind.FRAGMENT_DEFINITION,
     );
-    const document: DocumentNode = { kind: Kind.DOCUMENT, definitions: [operation, ...fragments] };
     try {
-      const coerced = getVariableValues(
-        args.schema,
-        operation.variableDefinitions ?? [],
-        variables,
-      ).coerced;
-      if (coerced) checkListArguments(args.schema, document, coerced);
-      result = complexityFromQuery(document, {
-        schema: args.schema,
-        ctx: (args.contextValue ?? {}) as Context,
-        variables,
-      });
+      result = complexityFromQuery(
+        { kind: Kind.DOCUMENT, definitions: [operation, ...fragments] },
+        { schema: args.schema, ctx: (args.contextValue ?? {}) as Context, variables },
+      );
     } catch (error) {
       if (!(error instanceof GraphQLError)) throw error;
       result = error;
@@ -161,8 +153,8 @@ export function operationComplexity(
 
 /**
  * Why an operation may not run, or undefined: its depth or cost over the limits
- * (`QUERY_TOO_COMPLEX`), a text argument over its length limit (`BAD_USER_INPUT`, see
- * `textLimitError`), or a page size or cursor the contract refuses (`BAD_USER_INPUT`, thrown
+ * (`QUERY_TOO_COMPLEX`), a text argument over its length limit or a list argument over
+ * `MAX_LIST_ARGUMENT` entries (`BAD_USER_INPUT`, see `inputLimitError`), or a page size or cursor the contract refuses (`BAD_USER_INPUT`, thrown
  * by the connections' complexity functions). Checked once per operation before
  * anything executes, so a refused operation runs no SQL at any depth, whichever path
  * (resolvers or planner) would run it. Variables that do not coerce are left to execution,
@@ -175,8 +167,8 @@ export function operationLimitError(args: ExecutionArgs): GraphQLError | undefin
   const variables = (args.variableValues ?? {}) as Record<string, unknown>;
   const coerced = getVariableValues(args.schema, operation.variableDefinitions ?? [], variables);
   if (coerced.errors) return undefined;
-  const textError = textLimitError(args.schema, args.document, operation, coerced.coerced);
-  if (textError) return textError;
+  const inputError = inputLimitError(args.schema, args.document, operation, coerced.coerced);
+  if (inputError) return inputError;
   let result: OperationComplexity | undefined;
   try {
     result = operationComplexity(args);

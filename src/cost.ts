@@ -10,25 +10,12 @@
  *   reads each distinct id once); any other list by `PLAIN_LIST_MAX`, the most items a plain
  *   list holds (writers refuse more: see `PLAIN_LIST_MAX`);
  * - every list passed as an argument, at any depth (ids, filter values, mutation inputs), holds
- *   at most `MAX_LIST_ARGUMENT` entries; a longer one is `BAD_USER_INPUT` before anything runs.
+ *   at most `MAX_LIST_ARGUMENT` entries; a longer one is `BAD_USER_INPUT` before anything runs
+ *   (`inputLimitError` in `src/schema/limits.ts`, with the other limits of input values).
  *
  * So the work an operation causes (rows read, bytes answered) is at most its cost times
  * `WORK_PER_COST`; a test walks generated and hostile operations to hold the gateway to it.
  */
-import {
-  type DocumentNode,
-  type GraphQLInputType,
-  type GraphQLSchema,
-  getArgumentValues,
-  isInputObjectType,
-  isListType,
-  isNonNullType,
-  TypeInfo,
-  visit,
-  visitWithTypeInfo,
-} from 'graphql';
-import { BadUserInputError } from './errors.js';
-
 /**
  * Most items a plain list (not a connection) holds: a decision's chips, companies and status
  * changes, a signal's companies, a chip's derivatives, a company's listings, and the short
@@ -74,56 +61,3 @@ export const idsComplexity = (args: { ids: readonly unknown[] }) => ({
   field: 1,
   multiplier: args.ids.length,
 });
-
-/** Throws `BadUserInputError` when a list in `value` (of input type `type`) is too long. */
-function checkListLengths(value: unknown, type: GraphQLInputType, path: string): void {
-  if (value === null || value === undefined) return;
-  const inner = isNonNullType(type) ? type.ofType : type;
-  if (isListType(inner)) {
-    const items = value as readonly unknown[];
-    if (items.length > MAX_LIST_ARGUMENT) {
-      throw new BadUserInputError(
-        `"${path}" lists ${items.length} entries; a list argument holds at most ${MAX_LIST_ARGUMENT}.`,
-      );
-    }
-    for (const item of items) checkListLengths(item, inner.ofType, path);
-    return;
-  }
-  if (isInputObjectType(inner)) {
-    const fields = inner.getFields();
-    for (const [name, field] of Object.entries(fields)) {
-      checkListLengths((value as Record<string, unknown>)[name], field.type, `${path}.${name}`);
-    }
-  }
-}
-
-/**
- * Checks every list argument of a document's fields (literals and coerced `variables`) against
- * `MAX_LIST_ARGUMENT`; throws `BadUserInputError` naming the first one over it. Arguments that
- * do not coerce are left alone (execution reports them).
- */
-export function checkListArguments(
-  schema: GraphQLSchema,
-  document: DocumentNode,
-  variables: Record<string, unknown>,
-): void {
-  const typeInfo = new TypeInfo(schema);
-  visit(
-    document,
-    visitWithTypeInfo(typeInfo, {
-      Field(node) {
-        const field = typeInfo.getFieldDef();
-        if (!field || !node.arguments?.length) return;
-        let values: Record<string, unknown>;
-        try {
-          values = getArgumentValues(field, node, variables);
-        } catch {
-          return;
-        }
-        for (const arg of field.args) {
-          checkListLengths(values[arg.name], arg.type, `${field.name}(${arg.name})`);
-        }
-      },
-    }),
-  );
-}

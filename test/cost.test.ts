@@ -257,7 +257,7 @@ describe('list arguments', () => {
     expect(literal.data).toBeUndefined();
     expect(literal.errors).toEqual([
       expect.objectContaining({
-        message: `"policyDecisions(filter).status" lists ${tooMany} entries; a list argument holds at most ${MAX_LIST_ARGUMENT}.`,
+        message: `Argument "filter.status" of Query.policyDecisions must hold at most ${MAX_LIST_ARGUMENT} entries (got ${tooMany}).`,
         extensions: { code: 'BAD_USER_INPUT' },
       }),
     ]);
@@ -266,7 +266,7 @@ describe('list arguments', () => {
     });
     expect(variable.errors).toEqual([
       expect.objectContaining({
-        message: `"nodes(ids)" lists ${tooMany} entries; a list argument holds at most ${MAX_LIST_ARGUMENT}.`,
+        message: `Argument "ids" of Query.nodes must hold at most ${MAX_LIST_ARGUMENT} entries (got ${tooMany}).`,
         extensions: { code: 'BAD_USER_INPUT' },
       }),
     ]);
@@ -283,7 +283,9 @@ describe('list arguments', () => {
       writer.headers,
     );
     expect(input.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    expect(input.errors?.[0]?.message).toMatch('"recordDemandSignal(input).companies" lists 101');
+    expect(input.errors?.[0]?.message).toBe(
+      `Argument "input.companies" of Mutation.recordDemandSignal must hold at most ${MAX_LIST_ARGUMENT} entries (got ${tooMany}).`,
+    );
     // Only the key lookup of the writer's request reached the database.
     expect(gateway.statements.statements.filter((s) => !/api_keys/.test(s))).toEqual([]);
   });
@@ -335,9 +337,10 @@ describe('documents add', () => {
       literal: nested('100'),
       ids: NODES,
       deep: deepest,
+      longList: `{ nodes(ids: [${Array(101).fill('"x"').join(', ')}]) { id } }`,
     });
     expect(refused.code).toBe(1);
-    expect(refused.err).toMatch(/nothing registered, 4 problem\(s\)/);
+    expect(refused.err).toMatch(/nothing registered, 5 problem\(s\)/);
     expect(refused.err).toContain(
       `${refused.hash('variables')}: the document can never run: operation "Deep" costs 3030301 at its worst, over the per-operation limit of 50000 (CHIPGATE_MAX_COST; page sizes given by variables without a default count at 100, id lists at 100)`,
     );
@@ -350,6 +353,9 @@ describe('documents add', () => {
     );
     expect(refused.err).toContain(
       `${refused.hash('deep')}: the document can never run: its operation is 14 deep, over the per-operation limit of 12 (CHIPGATE_MAX_DEPTH)`,
+    );
+    expect(refused.err).toContain(
+      `${refused.hash('longList')}: the document can never run: its operation passes a value over its limit: Argument "ids" of Query.nodes must hold at most 100 entries (got 101).`,
     );
     expect(refused.err).not.toContain(refused.hash('small'));
     expect(await registered()).toBe(before);

@@ -6,7 +6,7 @@
  *
  * A manifest is checked whole before anything is stored: every hash must be the SHA-256 of
  * its document, every document must parse and validate against the schema, and each of its
- * operations must fit the per-operation limits at its worst case (`worstCaseComplexity`), so
+ * operations must fit the per-operation limits at its worst case (`worstCase`), so
  * one bad entry rejects the file and no registered document is one that can never run. A
  * document that declares no variables has a fixed cost, computed once when it is registered
  * and stored with it; one with variables is costed per request (its page sizes are usually
@@ -19,6 +19,7 @@ import {
   type GraphQLInputType,
   type GraphQLSchema,
   getNamedType,
+  getVariableValues,
   isEnumType,
   isListType,
   isNonNullType,
@@ -39,6 +40,7 @@ import {
   type NewTrustedDocument,
   type TrustedDocumentRow,
 } from '../db/trusted-documents.js';
+import { inputLimitError } from '../schema/limits.js';
 
 /** SHA-256 of a document's text, lower-case hex (how manifests name documents). */
 export const documentHash = (document: string): string =>
@@ -89,19 +91,30 @@ function sampleItem(type: GraphQLInputType): unknown {
   return null;
 }
 
+/** One operation of a document as its costliest request would send it (`worstCase`). */
+export interface WorstCase {
+  /** The operation with every variable optional, and its document (with the fragments). */
+  operation: OperationDefinitionNode;
+  document: DocumentNode;
+  /** The variables of that request. */
+  variables: Record<string, unknown>;
+  /** Its depth and cost, as the limits judge them. */
+  complexity: OperationComplexity;
+}
+
 /**
- * The worst-case depth and cost of one operation of a document, as the limits would judge a
- * request of it: variables with a default count at their default; an `Int` variable without
- * one at the largest value up to `MAX_PAGE_SIZE` the operation accepts (page sizes at the
- * maximum page size); a list variable of ids (or other plain values) at `MAX_LIST_ARGUMENT`
- * entries; every other variable absent. Throws `GraphQLError` when even that refuses the
- * operation's arguments (e.g. a literal page size out of range).
+ * One operation of a document at its worst case, as the limits would judge a request of it:
+ * variables with a default count at their default; an `Int` variable without one at the
+ * largest value up to `MAX_PAGE_SIZE` the operation accepts (page sizes at the maximum page
+ * size); a list variable of ids (or other plain values) at `MAX_LIST_ARGUMENT` entries; every
+ * other variable absent. Throws `GraphQLError` when even that refuses the operation's
+ * arguments (e.g. a literal page size out of range).
  */
-export function worstCaseComplexity(
+export function worstCase(
   schema: GraphQLSchema,
   document: DocumentNode,
   operation: OperationDefinitionNode,
-): OperationComplexity {
+): WorstCase {
   // Every variable optional, so the ones the cost does not depend on may stay absent.
   const relaxed: OperationDefinitionNode = {
     ...operation,
@@ -158,14 +171,15 @@ export function worstCaseComplexity(
       variables[name] = low;
     }
   }
-  const result = costOf();
-  if (!result) throw new Error('worstCaseComplexity: the operation is not in its document');
-  return result;
+  const complexity = costOf();
+  if (!complexity) throw new Error('worstCase: the operation is not in its document');
+  return { operation: relaxed, document: relaxedDocument, variables, complexity };
 }
 
 /**
- * Why a document can never run within `limits`, or undefined: the first of its operations whose
- * worst-case depth or cost (`worstCaseComplexity`) is over them, named with its numbers.
+ * Why a document can never run within `limits`, or undefined: the first of its operations that
+ * passes a value over its limit (`inputLimitError`: a literal too long) or whose worst-case
+ * depth or cost (`worstCase`) is over them, named with its numbers.
  */
 export function overLimits(
   schema: GraphQLSchema,
@@ -175,16 +189,24 @@ export function overLimits(
   for (const operation of document.definitions) {
     if (operation.kind !== Kind.OPERATION_DEFINITION) continue;
     const name = operation.name ? `operation "${operation.name.value}"` : 'its operation';
-    const worst = worstCaseComplexity(schema, document, operation);
-    if (worst.complexity > limits.maxCost) {
+    const worst = worstCase(schema, document, operation);
+    const coerced = getVariableValues(
+      schema,
+      worst.operation.variableDefinitions ?? [],
+      worst.variables,
+    ).coerced;
+    const input = coerced && inputLimitError(schema, worst.document, worst.operation, coerced);
+    if (input) return `${name} passes a value over its limit: ${input.message}`;
+    const { depth, complexity } = worst.complexity;
+    if (complexity > limits.maxCost) {
       return (
-        `${name} costs ${worst.complexity} at its worst, over the per-operation limit of ` +
+        `${name} costs ${complexity} at its worst, over the per-operation limit of ` +
         `${limits.maxCost} (CHIPGATE_MAX_COST; page sizes given by variables without a ` +
         `default count at ${MAX_PAGE_SIZE}, id lists at ${MAX_LIST_ARGUMENT})`
       );
     }
-    if (worst.depth > limits.maxDepth) {
-      return `${name} is ${worst.depth} deep, over the per-operation limit of ${limits.maxDepth} (CHIPGATE_MAX_DEPTH)`;
+    if (depth > limits.maxDepth) {
+      return `${name} is ${depth} deep, over the per-operation limit of ${limits.maxDepth} (CHIPGATE_MAX_DEPTH)`;
     }
   }
   return undefined;
