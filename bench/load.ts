@@ -132,14 +132,17 @@ export async function runLoad(
  * Sends `bodies` in turn to `url` at a fixed `rate` (requests per second) for `seconds`, each
  * on its schedule whether or not earlier responses are in (open loop; keep-alive connections
  * are opened as needed). Latency counts from the request's due time, so a late start is not
- * hidden. A saturated server gets at most `2 x rate` requests waiting; later ones are skipped. autocannon's `overallRate` is not used: it sends each connection's share of a second
- * in a burst at the start of the second, and corrects its latencies with a 1 ms interval.
+ * hidden. A saturated server gets at most `2 x rate` requests waiting; later ones are skipped.
+ * `headers` are added to every request (e.g. a partner's `authorization`). autocannon's
+ * `overallRate` is not used: it sends each connection's share of a second in a burst at the
+ * start of the second, and corrects its latencies with a 1 ms interval.
  */
 export async function runAtRate(
   url: string,
   rate: number,
   seconds: number,
   bodies: readonly string[],
+  headers: Record<string, string> = {},
 ): Promise<RateResult> {
   const problems: ResponseProblems = { errors: 0, non2xx: 0, bad: 0 };
   const check = bodyChecker(problems);
@@ -153,7 +156,7 @@ export async function runAtRate(
     try {
       const response = await fetch(url, {
         method: 'POST',
-        headers: REQUEST_HEADERS,
+        headers: { ...REQUEST_HEADERS, ...headers },
         body,
         signal: AbortSignal.timeout(30_000),
       });

@@ -29,6 +29,7 @@ import type { EventHub } from './pubsub/hub.js';
 import { useSharedSubscriptionExecution } from './pubsub/shared-execution.js';
 import { useRequestLog } from './request-log.js';
 import type { ResponseCache } from './response-cache.js';
+import { useResponseSizeLimit } from './response-size.js';
 import { schema } from './schema/index.js';
 import { type Sources, useSourceProvenance } from './sources/index.js';
 import { STORY_QUERY } from './story.js';
@@ -242,6 +243,9 @@ export function createApp(deps: AppDependencies): App {
     // Served by `useGraphiQLPage` below: counted and compressed, which yoga's own is not.
     graphiql: false,
     plugins: [
+      // First, so its response (HTTP 422 in place of an answer over the cap) is the one the
+      // request log, the metrics and the rate-limit headers see.
+      useResponseSizeLimit(deps.limits.maxResponseBytes),
       useRequestTracing(),
       useRequestLog(logger, deps.metrics?.requestFinished),
       ...(deps.metrics

@@ -18,6 +18,7 @@ import {
   Kind,
 } from 'graphql';
 import type { Context } from './context.js';
+import { PAGE_ITEMS_COMPLEXITY, PLAIN_LIST_COMPLEXITY } from './cost.js';
 import { type Relations, relations } from './db/relations.js';
 import {
   BadUserInputError,
@@ -25,7 +26,7 @@ import {
   QueryTooComplexError,
   UnauthenticatedError,
 } from './errors.js';
-import { limitedTo, textLimitError } from './schema/limits.js';
+import { inputLimitError, limitedTo } from './schema/limits.js';
 
 /** Page size when a connection is given neither `first` nor `last`. */
 export const DEFAULT_PAGE_SIZE = 20;
@@ -94,7 +95,6 @@ function tooComplex(
   );
 }
 
-/**
 /** Depth and cost of an operation, as the complexity limits judge them. */
 export interface OperationComplexity {
   depth: number;
@@ -111,9 +111,10 @@ const MAX_COMPLEXITIES_PER_DOCUMENT = 64;
 
 /**
  * Depth and cost of the operation `args` selects, with its variables: the numbers the
- * complexity limits judge (each field costs 1, connections multiply their selection by their
- * page size). Undefined when the document has no such operation. Throws `BadUserInputError`
- * for connection arguments out of range or cursors the list did not issue.
+ * complexity limits judge (the rule is in `src/cost.ts`: each field costs 1, a list multiplies
+ * its selection by the most items it can return). Undefined when the document has no such
+ * operation. Throws `BadUserInputError` for connection arguments out of range or cursors the
+ * list did not issue.
  */
 export function operationComplexity(
   args: Pick<ExecutionArgs, 'document' | 'operationName' | 'schema' | 'variableValues'> & {
@@ -152,8 +153,8 @@ export function operationComplexity(
 
 /**
  * Why an operation may not run, or undefined: its depth or cost over the limits
- * (`QUERY_TOO_COMPLEX`), a text argument over its length limit (`BAD_USER_INPUT`, see
- * `textLimitError`), or a page size or cursor the contract refuses (`BAD_USER_INPUT`, thrown
+ * (`QUERY_TOO_COMPLEX`), a text argument over its length limit or a list argument over
+ * `MAX_LIST_ARGUMENT` entries (`BAD_USER_INPUT`, see `inputLimitError`), or a page size or cursor the contract refuses (`BAD_USER_INPUT`, thrown
  * by the connections' complexity functions). Checked once per operation before
  * anything executes, so a refused operation runs no SQL at any depth, whichever path
  * (resolvers or planner) would run it. Variables that do not coerce are left to execution,
@@ -166,8 +167,8 @@ export function operationLimitError(args: ExecutionArgs): GraphQLError | undefin
   const variables = (args.variableValues ?? {}) as Record<string, unknown>;
   const coerced = getVariableValues(args.schema, operation.variableDefinitions ?? [], variables);
   if (coerced.errors) return undefined;
-  const textError = textLimitError(args.schema, args.document, operation, coerced.coerced);
-  if (textError) return textError;
+  const inputError = inputLimitError(args.schema, args.document, operation, coerced.coerced);
+  if (inputError) return inputError;
   let result: OperationComplexity | undefined;
   try {
     result = operationComplexity(args);
@@ -207,9 +208,9 @@ export const builder = new SchemaBuilder<PothosTypes>({
   errors: { defaultTypes: [] },
   complexity: {
     defaultComplexity: 1,
-    // Lists that are not connections are short, bounded lists (a decision's chips, its status
-    // history); connections set their own multiplier from `first`/`last`.
-    defaultListMultiplier: 1,
+    // Lists that are not connections are short lists of at most PLAIN_LIST_MAX items, charged
+    // for that many; connections, `nodes` and `news` set their own multiplier from arguments.
+    defaultListMultiplier: PLAIN_LIST_COMPLEXITY.multiplier,
   },
   relay: {
     clientMutationId: 'omit',
@@ -242,7 +243,10 @@ export const builder = new SchemaBuilder<PothosTypes>({
     idFieldOptions: {
       description: 'Global ID: base64 of `Type:key`, where the key is the slug (or row id).',
     },
-    edgesFieldOptions: { description: 'The items of this page, each with its cursor.' },
+    edgesFieldOptions: {
+      description: 'The items of this page, each with its cursor.',
+      complexity: PAGE_ITEMS_COMPLEXITY,
+    },
     pageInfoFieldOptions: { description: 'Where this page sits, and cursors to its neighbours.' },
     cursorFieldOptions: {
       description: 'Opaque position of this item; pass it as `after` or `before`.',

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { isDocumentHash, operationNameOf, prepareManifest } from './access/documents.js';
 import { parseId, printTable } from './cli-common.js';
+import type { QueryLimits } from './context.js';
 import { listApiKeys } from './db/api-keys.js';
 import type { Database } from './db/client.js';
 import {
@@ -15,6 +16,7 @@ import {
   listTrustedDocuments,
   removeTrustedDocument,
 } from './db/trusted-documents.js';
+import { loadEnv, queryLimitsOf } from './env.js';
 import { schema } from './schema/index.js';
 
 /** Usage lines of the documents commands, for the CLI's help. */
@@ -22,7 +24,9 @@ export const DOCUMENTS_USAGE = `  documents add [--key ID] MANIFEST.json
             Register the trusted documents of a manifest ({"<sha256>": "<document>"},
             as GraphQL Code Generator's client preset and Relay write it) for key ID,
             or for every caller without --key. Every hash and document is checked
-            against the schema first; one bad entry registers nothing.
+            against the schema and the per-operation limits (CHIPGATE_MAX_COST,
+            CHIPGATE_MAX_DEPTH) first, page sizes given by variables at their maximum;
+            one bad entry registers nothing.
   documents list
             List registered documents: hash, key, operation, cost, registered.
   documents remove HASH [--key ID | --shared]
@@ -76,12 +80,16 @@ export function parseDocumentsCommand(args: string[]): DocumentsCommand | string
     : 'documents: say add, list or remove.';
 }
 
-/** Runs a parsed `documents` command against an open, migrated database. */
+/**
+ * Runs a parsed `documents` command against an open, migrated database; `limits` are the
+ * per-operation limits registered documents must fit (default: the configuration's defaults).
+ */
 export async function runDocumentsCommand(
   db: Database,
   command: DocumentsCommand,
   out: (line: string) => void,
   err: (line: string) => void,
+  limits: Pick<QueryLimits, 'maxCost' | 'maxDepth'> = queryLimitsOf(loadEnv({})),
 ): Promise<number> {
   if (command.action === 'add') {
     let text: string;
@@ -98,7 +106,7 @@ export async function runDocumentsCommand(
         return 1;
       }
     }
-    const prepared = prepareManifest(schema, text);
+    const prepared = prepareManifest(schema, text, limits);
     if ('problems' in prepared) {
       err(`chipgate: ${command.file}: nothing registered, ${prepared.problems.length} problem(s):`);
       for (const problem of prepared.problems) err(`  - ${problem}`);

@@ -31,7 +31,7 @@ import { openDatabase } from './db/client.js';
 import { DirectoryLockedError } from './db/lock.js';
 import { runMigrations } from './db/migrate.js';
 import { seed } from './db/seed.js';
-import { ConfigError, loadEnv, sourcesConfigOf } from './env.js';
+import { ConfigError, loadEnv, queryLimitsOf, sourcesConfigOf } from './env.js';
 import { FEDERAL_REGISTER_POLICY, FederalRegisterClient } from './sources/federal-register.js';
 import { Source } from './sources/http.js';
 import { CHIPGATE_USER_AGENT } from './sources/index.js';
@@ -120,7 +120,9 @@ export async function runCli(
   try {
     await runMigrations(handle);
     if (keysCommand) return await runKeysCommand(handle.db, keysCommand, out, err);
-    if (documentsCommand) return await runDocumentsCommand(handle.db, documentsCommand, out, err);
+    if (documentsCommand) {
+      return await runDocumentsCommand(handle.db, documentsCommand, out, err, queryLimitsOf(env));
+    }
     if (command === 'migrate') {
       out(`Migrations applied to ${handle.description}.`);
       return 0;

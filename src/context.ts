@@ -35,6 +35,11 @@ export interface QueryLimits {
   maxCost: number;
   /** Lexical tokens allowed in one document. */
   maxTokens: number;
+  /**
+   * Largest response, in bytes of JSON: a larger one is refused with `RESPONSE_TOO_LARGE`
+   * (each event of a stream judged alone; see `src/response-size.ts`).
+   */
+  maxResponseBytes: number;
 }
 
 /** What every resolver receives as its third argument. */

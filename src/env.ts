@@ -201,6 +201,10 @@ export const envSchema = z.object({
     50_000,
   ),
   CHIPGATE_MAX_TOKENS: positiveInt('a token count between 1 and 100000', 100_000).default(5_000),
+  CHIPGATE_MAX_RESPONSE_BYTES: positiveInt(
+    'a byte count between 1 and 1073741824',
+    1_073_741_824,
+  ).default(8_388_608),
   CHIPGATE_PLANNER: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
   CHIPGATE_SUBSCRIPTION_QUEUE_MAX: positiveInt(
     'an event count between 1 and 100000',
@@ -349,6 +353,7 @@ export function queryLimitsOf(env: Env) {
     maxAliases: env.CHIPGATE_MAX_ALIASES,
     maxCost: env.CHIPGATE_MAX_COST,
     maxTokens: env.CHIPGATE_MAX_TOKENS,
+    maxResponseBytes: env.CHIPGATE_MAX_RESPONSE_BYTES,
   };
 }
 

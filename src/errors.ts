@@ -33,6 +33,8 @@ export const ErrorCode = {
   PERSISTED_QUERY_NOT_IN_LIST: 'PERSISTED_QUERY_NOT_IN_LIST',
   /** Automatic persisted queries: the hash is not known yet; send the query with it. */
   PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
+  /** The answer is larger than `CHIPGATE_MAX_RESPONSE_BYTES`; none of it was sent (HTTP 422). */
+  RESPONSE_TOO_LARGE: 'RESPONSE_TOO_LARGE',
 } as const;
 
 /** One of `ErrorCode`'s values. */

@@ -203,6 +203,7 @@ export async function startGateway(
     path: '/graphql',
     corsOrigins: env.CHIPGATE_CORS_ORIGINS,
     maxOperations: env.CHIPGATE_WS_MAX_OPERATIONS,
+    maxResponseBytes: env.CHIPGATE_MAX_RESPONSE_BYTES,
     sessions: access.sessions,
   });
   const address = server.address();

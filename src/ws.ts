@@ -18,6 +18,7 @@ import type { KeySessions } from './access/sessions.js';
 import { authorizationOf } from './auth.js';
 import type { Context } from './context.js';
 import { ErrorCode } from './errors.js';
+import { withinResponseSize } from './response-size.js';
 
 /** A running WebSocket transport. */
 export interface WebSocketTransport {
@@ -37,12 +38,19 @@ type Enveloped = ReturnType<YogaServerInstance<Record<string, unknown>, Context>
  * its origin is in `corsOrigins` (same-origin pages and non-browser clients, which send no
  * `Origin`, are accepted). At most `maxOperations` operations may be open on one socket; more
  * get a `RATE_LIMITED` error. A connection opened with an API key is registered with `sessions`,
- * which closes it with 4403 when the key is revoked.
+ * which closes it with 4403 when the key is revoked. A result over `maxResponseBytes` of JSON is
+ * replaced by a `RESPONSE_TOO_LARGE` error (see `src/response-size.ts`).
  */
 export function attachWebSocket(
   server: Server,
   yoga: YogaServerInstance<Record<string, unknown>, Context>,
-  options: { path: string; corsOrigins: string[]; maxOperations: number; sessions?: KeySessions },
+  options: {
+    path: string;
+    corsOrigins: string[];
+    maxOperations: number;
+    maxResponseBytes: number;
+    sessions?: KeySessions;
+  },
 ): WebSocketTransport {
   /** Forgets a keyed connection (from `sessions`) when its socket closes. */
   const forget = new WeakMap<object, () => void>();
@@ -95,7 +103,8 @@ export function attachWebSocket(
       },
       onClose: (ctx) => forget.get(ctx)?.(),
       // HTTP details (`extensions.http`: the status yoga would answer) mean nothing here.
-      onNext: (_ctx, _id, _payload, _args, result) => withoutHttp(result),
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        withinResponseSize(withoutHttp(result), options.maxResponseBytes),
       onError: (_ctx, _id, _payload, errors) => errors.map(formatWithoutHttp),
       onSubscribe: async (ctx, _id, payload) => {
         // One socket may not hold unbounded work: each open operation is a subscriber.

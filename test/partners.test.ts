@@ -4,14 +4,12 @@
  * documents and persisted-only keys, introspection control. Transports (subscriptions, APQ
  * with Apollo's client, Redis shared by two processes) are in partners-transport.test.ts.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentHash } from '../src/access/documents.js';
 import { queryRows } from '../src/db/client.js';
 import type { RateLimitReason } from '../src/errors.js';
+import { manifestFile, registeredDocuments, runDocuments } from './helpers/documents.js';
 import { accessConfig, createTestGateway, type TestGateway } from './helpers/gateway.js';
 import { createKey, type TestKey } from './helpers/keys.js';
 import { NESTED_QUERY } from './helpers/queries.js';
@@ -305,35 +303,8 @@ describe('trusted documents', () => {
     );
   });
 
-  function manifestFile(manifest: Record<string, unknown>): string {
-    const dir = mkdtempSync(path.join(tmpdir(), 'chipgate-manifest-'));
-    const file = path.join(dir, 'manifest.json');
-    writeFileSync(file, JSON.stringify(manifest));
-    return file;
-  }
-
-  async function documents(...args: string[]) {
-    const { runDocumentsCommand, parseDocumentsCommand } = await import('../src/cli-documents.js');
-    const parsed = parseDocumentsCommand(args);
-    if (typeof parsed === 'string') throw new Error(parsed);
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runDocumentsCommand(
-      gateway.database.db,
-      parsed,
-      (l) => out.push(l),
-      (l) => err.push(l),
-    );
-    return { code, out, err };
-  }
-
-  const registered = async () =>
-    (
-      await queryRows<{ n: number }>(
-        gateway.database.db,
-        sql`select count(*)::int as n from trusted_documents`,
-      )
-    )[0]?.n;
+  const documents = (...args: string[]) => runDocuments(gateway.database.db, ...args);
+  const registered = () => registeredDocuments(gateway.database.db);
 
   it('a manifest with one wrong hash or one invalid document registers nothing', async () => {
     const before = await registered();

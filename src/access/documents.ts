@@ -5,15 +5,34 @@
  * `extensions.persistedQuery.sha256Hash`).
  *
  * A manifest is checked whole before anything is stored: every hash must be the SHA-256 of
- * its document and every document must parse and validate against the schema, so one bad
- * entry rejects the file. A document that declares no variables has a fixed cost, computed
- * once when it is registered and stored with it; one with variables is costed per request
- * (its page sizes are usually variables).
+ * its document, every document must parse and validate against the schema, and each of its
+ * operations must fit the per-operation limits at its worst case (`worstCase`), so
+ * one bad entry rejects the file and no registered document is one that can never run. A
+ * document that declares no variables has a fixed cost, computed once when it is registered
+ * and stored with it; one with variables is costed per request (its page sizes are usually
+ * variables).
  */
 import { createHash } from 'node:crypto';
-import { type DocumentNode, type GraphQLSchema, Kind, parse, validate } from 'graphql';
+import {
+  type DocumentNode,
+  GraphQLError,
+  type GraphQLInputType,
+  type GraphQLSchema,
+  getNamedType,
+  getVariableValues,
+  isEnumType,
+  isListType,
+  isNonNullType,
+  Kind,
+  type OperationDefinitionNode,
+  parse,
+  typeFromAST,
+  validate,
+} from 'graphql';
 import { LRUCache } from 'lru-cache';
-import { operationComplexity } from '../builder.js';
+import { MAX_PAGE_SIZE, type OperationComplexity, operationComplexity } from '../builder.js';
+import type { QueryLimits } from '../context.js';
+import { MAX_LIST_ARGUMENT } from '../cost.js';
 import type { Database } from '../db/client.js';
 import {
   findTrustedDocument,
@@ -21,6 +40,7 @@ import {
   type NewTrustedDocument,
   type TrustedDocumentRow,
 } from '../db/trusted-documents.js';
+import { inputLimitError } from '../schema/limits.js';
 
 /** SHA-256 of a document's text, lower-case hex (how manifests name documents). */
 export const documentHash = (document: string): string =>
@@ -62,13 +82,145 @@ export function fixedCost(schema: GraphQLSchema, document: DocumentNode): number
   return operationComplexity({ schema, document, operationName: null })?.complexity ?? null;
 }
 
+/** A sample entry of a list variable, by the list's item type (null: none is needed). */
+function sampleItem(type: GraphQLInputType): unknown {
+  const named = getNamedType(type);
+  if (named.name === 'ID' || named.name === 'String') return 'x';
+  if (named.name === 'Int') return 0;
+  if (isEnumType(named)) return named.getValues()[0]?.name ?? null;
+  return null;
+}
+
+/** One operation of a document as its costliest request would send it (`worstCase`). */
+export interface WorstCase {
+  /** The operation with every variable optional, and its document (with the fragments). */
+  operation: OperationDefinitionNode;
+  document: DocumentNode;
+  /** The variables of that request. */
+  variables: Record<string, unknown>;
+  /** Its depth and cost, as the limits judge them. */
+  complexity: OperationComplexity;
+}
+
 /**
- * Checks a manifest's text (JSON object of hash to document) against the schema. Returns the
- * documents to store, or every problem found (then nothing may be stored).
+ * One operation of a document at its worst case, as the limits would judge a request of it:
+ * variables with a default count at their default; an `Int` variable without one at the
+ * largest value up to `MAX_PAGE_SIZE` the operation accepts (page sizes at the maximum page
+ * size); a list variable of ids (or other plain values) at `MAX_LIST_ARGUMENT` entries; every
+ * other variable absent. Throws `GraphQLError` when even that refuses the operation's
+ * arguments (e.g. a literal page size out of range).
+ */
+export function worstCase(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+): WorstCase {
+  // Every variable optional, so the ones the cost does not depend on may stay absent.
+  const relaxed: OperationDefinitionNode = {
+    ...operation,
+    variableDefinitions: operation.variableDefinitions?.map((definition) => ({
+      ...definition,
+      type: definition.type.kind === Kind.NON_NULL_TYPE ? definition.type.type : definition.type,
+    })),
+  };
+  const fragments = document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION);
+  const relaxedDocument: DocumentNode = {
+    kind: Kind.DOCUMENT,
+    definitions: [relaxed, ...fragments],
+  };
+  const variables: Record<string, unknown> = {};
+  const costOf = () =>
+    operationComplexity({
+      schema,
+      document: relaxedDocument,
+      operationName: operation.name?.value ?? null,
+      variableValues: { ...variables },
+    });
+  const accepts = () => {
+    try {
+      costOf();
+      return true;
+    } catch (error) {
+      if (error instanceof GraphQLError) return false;
+      throw error;
+    }
+  };
+  for (const definition of operation.variableDefinitions ?? []) {
+    if (definition.defaultValue) continue;
+    const name = definition.variable.name.value;
+    const type = typeFromAST(schema, definition.type) as GraphQLInputType | undefined;
+    const inner = type && isNonNullType(type) ? type.ofType : type;
+    if (inner && isListType(inner)) {
+      const item = sampleItem(inner.ofType);
+      if (item !== null) variables[name] = Array(MAX_LIST_ARGUMENT).fill(item);
+      if (!accepts()) delete variables[name];
+    } else if (inner && getNamedType(inner).name === 'Int') {
+      // The largest accepted value: page sizes are checked against their own maximum.
+      let [low, high] = [0, MAX_PAGE_SIZE];
+      variables[name] = low;
+      if (!accepts()) {
+        delete variables[name];
+        continue;
+      }
+      while (low < high) {
+        const middle = Math.ceil((low + high) / 2);
+        variables[name] = middle;
+        if (accepts()) low = middle;
+        else high = middle - 1;
+      }
+      variables[name] = low;
+    }
+  }
+  const complexity = costOf();
+  if (!complexity) throw new Error('worstCase: the operation is not in its document');
+  return { operation: relaxed, document: relaxedDocument, variables, complexity };
+}
+
+/**
+ * Why a document can never run within `limits`, or undefined: the first of its operations that
+ * passes a value over its limit (`inputLimitError`: a literal too long) or whose worst-case
+ * depth or cost (`worstCase`) is over them, named with its numbers.
+ */
+export function overLimits(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  limits: Pick<QueryLimits, 'maxCost' | 'maxDepth'>,
+): string | undefined {
+  for (const operation of document.definitions) {
+    if (operation.kind !== Kind.OPERATION_DEFINITION) continue;
+    const name = operation.name ? `operation "${operation.name.value}"` : 'its operation';
+    const worst = worstCase(schema, document, operation);
+    const coerced = getVariableValues(
+      schema,
+      worst.operation.variableDefinitions ?? [],
+      worst.variables,
+    ).coerced;
+    const input = coerced && inputLimitError(schema, worst.document, worst.operation, coerced);
+    if (input) return `${name} passes a value over its limit: ${input.message}`;
+    const { depth, complexity } = worst.complexity;
+    if (complexity > limits.maxCost) {
+      return (
+        `${name} costs ${complexity} at its worst, over the per-operation limit of ` +
+        `${limits.maxCost} (CHIPGATE_MAX_COST; page sizes given by variables without a ` +
+        `default count at ${MAX_PAGE_SIZE}, id lists at ${MAX_LIST_ARGUMENT})`
+      );
+    }
+    if (depth > limits.maxDepth) {
+      return `${name} is ${depth} deep, over the per-operation limit of ${limits.maxDepth} (CHIPGATE_MAX_DEPTH)`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Checks a manifest's text (JSON object of hash to document) against the schema and the
+ * per-operation `limits`. Returns the documents to store, or every problem found (then nothing
+ * may be stored).
  */
 export function prepareManifest(
   schema: GraphQLSchema,
   text: string,
+  limits: Pick<QueryLimits, 'maxCost' | 'maxDepth'>,
 ): { documents: NewTrustedDocument[] } | { problems: string[] } {
   let manifest: unknown;
   try {
@@ -108,6 +260,11 @@ export function prepareManifest(
     }
     let cost: number | null;
     try {
+      const over = overLimits(schema, checked.document, limits);
+      if (over) {
+        problems.push(`${shown}: the document can never run: ${over}`);
+        continue;
+      }
       cost = fixedCost(schema, checked.document);
     } catch (error) {
       problems.push(

@@ -421,24 +421,24 @@ export function timelineJson<Bind>(
   withTotal: boolean,
   rows: Partial<Record<keyof typeof TIMELINE_TABLES, (t: PgTable) => SQL>>,
 ): SQL {
-  const events = () => sql`(${timelineEventsSql(filter, (field) => param(field))})`;
+  const direction = page.backward ? 'desc' : 'asc';
+  const events = (paged?: boolean) =>
+    sql`(${timelineEventsSql(
+      filter,
+      (field) => param(field),
+      paged ? { direction, limit: page.limit, after: page.after, before: page.before } : undefined,
+    )})`;
   const e = ident(b.name('e'));
   const inner = ident(b.name('e'));
-  const key = (values: readonly Placeholder[]) =>
-    sql`(${values[0]}::timestamptz, ${values[1]}::int, ${values[2]}::text collate "C", ${values[3]}::bigint)`;
-  const position = (t: SQL) => sql`(${t}.at, ${t}.rank, ${t}.slug, ${t}.id)`;
-  const conditions: SQL[] = [];
-  if (page.after) conditions.push(sql`${position(inner)} > ${key(page.after)}`);
-  if (page.before) conditions.push(sql`${position(inner)} < ${key(page.before)}`);
-  const read = sql.raw(page.backward ? 'desc' : 'asc');
+  const read = sql.raw(direction);
   const kindRow = Object.entries(TIMELINE_TABLES).map(([kind, table]) => {
     const build = rows[kind as keyof typeof TIMELINE_TABLES];
     if (!build) return sql`when ${sql.raw(`'${kind}'`)} then null`;
     const t = b.alias(table);
     return sql`when ${sql.raw(`'${kind}'`)} then (select ${build(t)} from ${tableOf(table)} ${t} where ${sqlColumnOf(t, 'id')} = ${e}.row_id)`;
   });
-  const paged = sql`(select ${inner}.* from ${events()} ${inner}
-      where ${conditions.length ? sql.join(conditions, sql` and `) : sql`true`}
+  // Each kind applies the keyset and the limit itself (see `timelineEventsSql`).
+  const paged = sql`(select ${inner}.* from ${events(true)} ${inner}
       order by ${inner}.at ${read}, ${inner}.rank ${read}, ${inner}.slug ${read}, ${inner}.id ${read}
       limit ${page.limit}) ${e}`;
   const list = sql`(select coalesce(json_agg(json_build_array(${TIMELINE_AT(sql`${e}.at`)}, ${e}.rank, ${e}.slug, ${e}.id, ${e}.kind, case ${e}.kind ${sql.join(kindRow, sql` `)} end)

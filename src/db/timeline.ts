@@ -37,13 +37,40 @@ export interface TimelineRow {
 }
 
 /**
+ * A page of the timeline, pushed down into each kind of event: the keyset (`after`, `before`:
+ * cursor values, or placeholders for them), the direction rows are read in, and how many.
+ */
+export interface TimelinePageSql {
+  direction: 'asc' | 'desc';
+  limit: unknown;
+  after?: readonly unknown[] | undefined;
+  before?: readonly unknown[] | undefined;
+}
+
+/** A timeline position `(at, rank, slug, id)` from cursor values (or placeholders for them). */
+export const timelineKey = (values: readonly unknown[]) =>
+  sql`(${values[0]}::timestamptz, ${values[1]}::int, ${values[2]}::text collate "C", ${values[3]}::bigint)`;
+
+/** The keyset condition of a page on the position `position`. */
+function keysetOn(position: SQL, page: Pick<TimelinePageSql, 'after' | 'before'>): SQL {
+  const conditions: SQL[] = [];
+  if (page.after) conditions.push(sql`${position} > ${timelineKey(page.after)}`);
+  if (page.before) conditions.push(sql`${position} < ${timelineKey(page.before)}`);
+  return conditions.length ? sql.join(conditions, sql` and `) : sql`true`;
+}
+
+/**
  * The events matching `filter` as one relation `(kind, row_id, at, rank, slug, id)`.
  * `param` turns a filter value into what goes into the SQL (the value, or a placeholder).
+ * With `page`, each kind contributes only the rows of that page it could hold (its keyset, in
+ * its order, at most `limit`), read in order from its index: a page reads in proportion to its
+ * size, not to the whole timeline; the caller still orders and cuts the merged rows.
  */
 export function timelineEventsSql(
   filter: TimelineFilterValue | null | undefined,
   param: (name: keyof TimelineFilterValue, value: unknown) => unknown = (_name, value) =>
     sql.param(value),
+  page?: TimelinePageSql,
 ): SQL {
   const chip = filter?.chip != null ? param('chip', filter.chip) : undefined;
   const company = filter?.company != null ? param('company', filter.company) : undefined;
@@ -72,20 +99,43 @@ export function timelineEventsSql(
       and ${to !== undefined ? sql`${at} < ((${to}::date + 1)::timestamp at time zone 'UTC')` : sql`true`}`;
   const decisionAt = sql`(d.announced_on::timestamp at time zone 'UTC')`;
   const signalAt = sql`(s.observed_on::timestamp at time zone 'UTC')`;
+  // Within one kind, `rank` is fixed and `at` follows its date column, so each kind's share of
+  // a page is read in the order of its own index (decisions and signals by date and slug,
+  // updates by instant and id).
+  const paged = (position: SQL, order: SQL[]) => {
+    if (!page) return { where: sql`true`, tail: sql`` };
+    const direction = sql.raw(page.direction);
+    return {
+      where: keysetOn(position, page),
+      tail: sql` order by ${sql.join(
+        order.map((column) => sql`${column} ${direction}`),
+        sql`, `,
+      )} limit ${page.limit}`,
+    };
+  };
+  const decision = paged(sql`(${decisionAt}, 0, d.slug, 0::bigint)`, [
+    sql`d.announced_on`,
+    sql`d.slug`,
+  ]);
+  const update = paged(sql`(u.occurred_at, 1, ''::text collate "C", u.id)`, [
+    sql`u.occurred_at`,
+    sql`u.id`,
+  ]);
+  const signal = paged(sql`(${signalAt}, 2, s.slug, 0::bigint)`, [sql`s.observed_on`, sql`s.slug`]);
   return sql`
-    select 'decision' as kind, d.id as row_id, ${decisionAt} as at, 0 as rank, d.slug as slug, 0::bigint as id
+    (select 'decision' as kind, d.id as row_id, ${decisionAt} as at, 0 as rank, d.slug as slug, 0::bigint as id
       from policy_decisions d
      where ${decisionNamesChip('d')} and ${decisionNamesCompany('d')} and ${inJurisdiction('d')}
-       and ${within(decisionAt)}
+       and ${within(decisionAt)} and ${decision.where}${decision.tail})
     union all
-    select 'update', u.id, u.occurred_at, 1, ''::text collate "C", u.id
+    (select 'update', u.id, u.occurred_at, 1, ''::text collate "C", u.id
       from policy_decision_updates u
       join policy_decisions d on d.id = u.decision_id
      where u.from_status is not null
        and ${decisionNamesChip('d')} and ${decisionNamesCompany('d')} and ${inJurisdiction('d')}
-       and ${within(sql`u.occurred_at`)}
+       and ${within(sql`u.occurred_at`)} and ${update.where}${update.tail})
     union all
-    select 'signal', s.id, ${signalAt}, 2, s.slug, 0::bigint
+    (select 'signal', s.id, ${signalAt}, 2, s.slug, 0::bigint
       from demand_signals s
      where ${chip !== undefined ? sql`s.chip_id = (select c.id from chips c where c.slug = ${chip}::text)` : sql`true`}
        and ${
@@ -94,22 +144,12 @@ export function timelineEventsSql(
                where x.signal_id = s.id and c.slug = ${company}::text)`
            : sql`true`
        }
-       and ${within(signalAt)}`;
+       and ${within(signalAt)} and ${signal.where}${signal.tail})`;
 }
 
 /** The instant of an event as the cursor carries it (microseconds, UTC). */
 export const TIMELINE_AT = (at: SQL) =>
   sql`to_char(${at} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-
-/** The keyset condition of a timeline page over the events relation `e`. */
-export function timelineKeyset(after?: CursorValues, before?: CursorValues): SQL {
-  const key = (values: CursorValues) =>
-    sql`(${values[0]}::timestamptz, ${values[1]}::int, ${values[2]}::text collate "C", ${values[3]}::bigint)`;
-  const conditions: SQL[] = [];
-  if (after) conditions.push(sql`(e.at, e.rank, e.slug, e.id) > ${key(after)}`);
-  if (before) conditions.push(sql`(e.at, e.rank, e.slug, e.id) < ${key(before)}`);
-  return conditions.length ? sql.join(conditions, sql` and `) : sql`true`;
-}
 
 /**
  * One page of events (with one look-ahead row): oldest first, or newest first when paging
@@ -120,7 +160,9 @@ export async function loadTimelineRows(
   filter: TimelineFilterValue | null | undefined,
   page: { size: number; backward: boolean; after?: CursorValues; before?: CursorValues },
 ): Promise<TimelineRow[]> {
-  const direction = page.backward ? sql`desc` : sql`asc`;
+  const read = page.backward ? 'desc' : 'asc';
+  const direction = sql.raw(read);
+  const limit = page.size + 1;
   const rows = await queryRows<{
     kind: TimelineRow['kind'];
     row_id: number | string;
@@ -131,10 +173,9 @@ export async function loadTimelineRows(
   }>(
     db,
     sql`select e.kind, e.row_id, ${TIMELINE_AT(sql`e.at`)} as at, e.rank, e.slug, e.id
-          from (${timelineEventsSql(filter)}) e
-         where ${timelineKeyset(page.after, page.before)}
+          from (${timelineEventsSql(filter, undefined, { direction: read, limit, after: page.after, before: page.before })}) e
          order by e.at ${direction}, e.rank ${direction}, e.slug ${direction}, e.id ${direction}
-         limit ${page.size + 1}`,
+         limit ${limit}`,
   );
   return rows.map((row) => ({
     kind: row.kind,

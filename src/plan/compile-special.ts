@@ -12,6 +12,7 @@ import {
   type GraphQLOutputType,
   getNamedType,
 } from 'graphql';
+import { MAX_LIST_ARGUMENT } from '../cost.js';
 import { exportStatusJson, jsonArray, lookupJson, lookupManyJson } from '../db/plan-sql.js';
 import { decodeGlobalId } from '../schema/node.js';
 import { subSelections } from './collect.js';
@@ -80,7 +81,10 @@ export function planNode(
   return { json: jsonArray(slots), shape };
 }
 
-/** `nodes(ids)`: one lookup per node type for the IDs of that type, answered in asked order. */
+/**
+ * `nodes(ids)`: one lookup per node type for the distinct IDs of that type (an ID listed twice
+ * is read once), answered in asked order at every position.
+ */
 export function planNodes(
   planner: Planner,
   scope: StatementScope,
@@ -92,18 +96,20 @@ export function planNodes(
   const decoded = (bind: Bind) =>
     memo(bind, `nodes:${path}`, () => {
       const ids = argsAt(bind, node).ids as unknown[];
-      if (ids.length > 100) throw new Error('too many ids');
+      if (ids.length > MAX_LIST_ARGUMENT) throw new Error('too many ids');
       return ids.map((id) => decodeGlobalId(String(id)));
     });
   const types = nodeTypes(planner, field);
   const shapes = new Map<string, Shaper<Row, Bind>>();
   const slots = types.map(({ type, table, key }) => {
     const row = new RowBuilder();
-    const ids = scope.b.param((bind) =>
-      decoded(bind)
-        .filter((id) => id.typename === type.name)
-        .map((id) => id.id),
-    );
+    const ids = scope.b.param((bind) => [
+      ...new Set(
+        decoded(bind)
+          .filter((id) => id.typename === type.name)
+          .map((id) => id.id),
+      ),
+    ]);
     return lookupManyJson(scope.b, table, key, ids, (t) => {
       shapes.set(type.name, planner.planObject(scope, row, type, t, subSelections(nodes), path));
       return jsonArray(row.slots);

@@ -9,6 +9,7 @@ import { getSchemaConfig, queryFromInfo } from '@pothos/plugin-drizzle';
 import type { GraphQLResolveInfo } from 'graphql';
 import { builder, type ConnectionArgs, pageSize } from '../builder.js';
 import type { Context } from '../context.js';
+import { pageComplexity } from '../cost.js';
 import { type CursorValues, encodeCursor } from '../db/cursors.js';
 import {
   countRelated,
@@ -56,10 +57,8 @@ export function pageOf(list: ListDeclaration, args: ListArgs): Page {
  * pass walks the operation with its variables before anything runs, so a bad page size or a
  * foreign cursor at any depth is refused before any SQL is sent.
  */
-export const listComplexity = (list: ListDeclaration) => (args: ListArgs) => ({
-  field: 1,
-  multiplier: pageOf(list, args).size,
-});
+export const listComplexity = (list: ListDeclaration) => (args: ListArgs) =>
+  pageComplexity(pageOf(list, args).size);
 
 /** The direction rows are read in: the order's, reversed when paging backwards. */
 const directionOf = (page: Page) =>

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { GraphQLError } from 'graphql';
 import { builder, pageSize } from '../builder.js';
 import type { Context } from '../context.js';
+import { PAGE_ITEMS_COMPLEXITY, PLAIN_LIST_MAX, pageComplexity } from '../cost.js';
 import { type CursorScheme, decodeCursor, encodeCursor } from '../db/cursors.js';
 import { BadUserInputError } from '../errors.js';
 import { resolvedAround } from '../plan/metadata.js';
@@ -100,9 +101,10 @@ export const FederalRegisterDocument = builder
       }),
       agencies: t.field({
         type: [FederalRegisterAgency],
-        description: 'Issuing agencies, parent department first.',
+        description: `Issuing agencies, parent department first (at most ${PLAIN_LIST_MAX}).`,
+        // A plain list holds at most PLAIN_LIST_MAX items, which is what it is charged for.
         resolve: ({ value }) =>
-          value.agencies.map((agency) => ({
+          value.agencies.slice(0, PLAIN_LIST_MAX).map((agency) => ({
             name: agency.name ?? agency.raw_name ?? agency.slug ?? 'unknown',
             slug: agency.slug ?? null,
           })),
@@ -280,6 +282,7 @@ export const FederalRegisterDocumentConnection = builder
             }),
         ],
         description: 'The results of this page.',
+        complexity: PAGE_ITEMS_COMPLEXITY,
         resolve: (connection) => ('later' in connection ? [] : connection.edges),
       }),
       pageInfo: t.field({
@@ -328,7 +331,7 @@ builder.queryField('federalRegisterDocuments', (t) =>
         extensions: limitedTo('cursor'),
       }),
     },
-    complexity: (args) => ({ field: 1, multiplier: pageSize({ first: args.first }) }),
+    complexity: (args) => pageComplexity(pageSize({ first: args.first })),
     resolve: async (_root, args, ctx) => {
       const size = pageSize({ first: args.first });
       const agency = args.filter?.agency ?? BIS_AGENCY;

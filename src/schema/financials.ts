@@ -6,6 +6,7 @@
 
 import { builder } from '../builder.js';
 import type { Context } from '../context.js';
+import { PLAIN_LIST_MAX } from '../cost.js';
 import { resolvedAround } from '../plan/metadata.js';
 import type { SourceInfo as SourceInfoShape } from '../sources/http.js';
 import { companyFinancials } from '../sources/index.js';
@@ -76,9 +77,11 @@ export const CompanyFinancials = builder
           '`us-gaap:RevenueFromContractWithCustomerExcludingAssessedTax` (filers differ; the ' +
           'one with the latest data is used). Null when no series fits.',
       }),
-      revenue: t.expose('revenue', {
+      revenue: t.field({
         type: [FinancialFact],
-        description: 'Annual revenue, newest period first. Empty when `note` says why.',
+        description: `Annual revenue, newest period first: the latest ${PLAIN_LIST_MAX} years at most. Empty when \`note\` says why.`,
+        // A plain list holds at most PLAIN_LIST_MAX items, which is what it is charged for.
+        resolve: (financials) => financials.revenue.slice(0, PLAIN_LIST_MAX),
       }),
       note: t.exposeString('note', {
         nullable: true,

@@ -1,10 +1,13 @@
 /**
- * Length limits of the text a read takes: lookups by slug, filter fields, search terms,
- * cursors and IDs. Each such argument or input field declares its limit (`textLimit`, with a
- * kind of `TEXT_LIMITS`) beside its description; `textLimitError` checks an operation's values
- * against them before anything executes, on both read paths, at any depth, literals and
- * variables alike: `BAD_USER_INPUT` naming the field and the limit. (Mutation inputs are
- * checked by their write validators instead, which report a `ValidationError`.)
+ * Limits of the values an operation passes, checked before anything executes, on both read
+ * paths, at any depth, literals and variables alike (`inputLimitError`: `BAD_USER_INPUT` naming
+ * the argument and the limit):
+ *
+ * - the length of the text a read takes: lookups by slug, filter fields, search terms, cursors
+ *   and IDs. Each such argument or input field declares its limit (`textLimit`, with a kind of
+ *   `TEXT_LIMITS`) beside its description. (The text of mutation inputs is checked by their
+ *   write validators instead, which report a `ValidationError`.)
+ * - the entries of every list, mutation inputs included: at most `MAX_LIST_ARGUMENT`.
  */
 import {
   type DocumentNode,
@@ -20,6 +23,7 @@ import {
   isNonNullType,
   type OperationDefinitionNode,
 } from 'graphql';
+import { MAX_LIST_ARGUMENT } from '../cost.js';
 import { limitSentence, TEXT_LIMITS, type TextKind } from '../db/limits.js';
 import { BadUserInputError } from '../errors.js';
 import { type ArgumentSite, documentSites } from '../plan/arguments.js';
@@ -57,8 +61,12 @@ export function maxLengthOf(input: GraphQLArgument | GraphQLInputField): number 
   return typeof max === 'number' ? max : undefined;
 }
 
-/** Whether any value under `type` (its fields, at any depth) declares a limit. */
+/** Whether `type` is a list, or `NonNull` of one. */
+const isList = (type: GraphQLInputType) => isListType(isNonNullType(type) ? type.ofType : type);
+
+/** Whether any value under `type` (its fields, at any depth) declares a limit or is a list. */
 function limitsUnder(type: GraphQLInputType, seen = new Set<string>()): boolean {
+  if (isList(type)) return true;
   const named = getNamedType(type);
   if (!isInputObjectType(named) || seen.has(named.name)) return false;
   seen.add(named.name);
@@ -103,17 +111,23 @@ function sitesOf(
   return sites;
 }
 
-/** The first text in `value` (of `type`) longer than its limit: where, the limit, the length. */
+/**
+ * The first value in `value` (of `type`) over its limit: a text longer than its limit, or a
+ * list of more than `MAX_LIST_ARGUMENT` entries: where, the limit, the length, in what.
+ */
 function tooLong(
   type: GraphQLInputType,
   value: unknown,
   max: number | undefined,
   path: string,
-): { path: string; max: number; length: number } | undefined {
+): { path: string; max: number; length: number; unit: 'characters' | 'entries' } | undefined {
   if (value == null) return undefined;
   const inner = isNonNullType(type) ? type.ofType : type;
   if (isListType(inner)) {
     if (!Array.isArray(value)) return tooLong(inner.ofType, value, max, path);
+    if (value.length > MAX_LIST_ARGUMENT) {
+      return { path, max: MAX_LIST_ARGUMENT, length: value.length, unit: 'entries' };
+    }
     for (const [i, item] of value.entries()) {
       const found = tooLong(inner.ofType, item, max, `${path}[${i}]`);
       if (found) return found;
@@ -133,18 +147,18 @@ function tooLong(
     return undefined;
   }
   if (max !== undefined && typeof value === 'string' && value.length > max) {
-    return { path, max, length: value.length };
+    return { path, max, length: value.length, unit: 'characters' };
   }
   return undefined;
 }
 
 /**
  * The `BAD_USER_INPUT` error for the first argument value of `operation` (literal or from
- * `variables`, already coerced) longer than the limit its argument or input field declares;
- * undefined when every value fits. Values that do not coerce are left to execution, which
- * reports them as usual.
+ * `variables`, already coerced) over its limit: text longer than its argument or input field
+ * declares, or a list of more than `MAX_LIST_ARGUMENT` entries; undefined when every value
+ * fits. Values that do not coerce are left to execution, which reports them as usual.
  */
-export function textLimitError(
+export function inputLimitError(
   schema: GraphQLSchema,
   document: DocumentNode,
   operation: OperationDefinitionNode,
@@ -161,7 +175,9 @@ export function textLimitError(
       const found = tooLong(arg.type, values[arg.name], maxLengthOf(arg), arg.name);
       if (found) {
         return new BadUserInputError(
-          `Argument "${found.path}" of ${parent}.${field.name} must be at most ${found.max} characters (got ${found.length}).`,
+          found.unit === 'entries'
+            ? `Argument "${found.path}" of ${parent}.${field.name} must hold at most ${found.max} entries (got ${found.length}).`
+            : `Argument "${found.path}" of ${parent}.${field.name} must be at most ${found.max} characters (got ${found.length}).`,
           { nodes: node },
         );
       }

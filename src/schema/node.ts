@@ -9,6 +9,7 @@ import { getSchemaConfig, queryFromInfo } from '@pothos/plugin-drizzle';
 import type { GraphQLResolveInfo } from 'graphql';
 import { builder } from '../builder.js';
 import type { Context } from '../context.js';
+import { idsComplexity, MAX_LIST_ARGUMENT } from '../cost.js';
 import { latestEventSeq } from '../db/events.js';
 import { TEXT_LIMITS } from '../db/limits.js';
 import { BadUserInputError } from '../errors.js';
@@ -211,14 +212,21 @@ builder.queryFields((t) => ({
     description:
       'Fetches objects by global ID, in the order asked. A position is null when its object ' +
       'does not exist; a malformed ID nulls only its own position, with a BAD_USER_INPUT error ' +
-      'whose path points at it.',
+      'whose path points at it. An ID listed twice is answered at both positions (and charged ' +
+      'twice); its object is read once.',
     extensions: special('nodes'),
     args: {
-      ids: t.arg.idList({ required: true, description: 'Global IDs, at most 100.' }),
+      ids: t.arg.idList({
+        required: true,
+        description: `Global IDs, at most ${MAX_LIST_ARGUMENT}; each is charged (repeats too).`,
+      }),
     },
+    complexity: idsComplexity,
     resolve: async (_root, args, ctx, info) => {
-      if (args.ids.length > 100) {
-        throw new BadUserInputError(`Ask for at most 100 ids at once, got ${args.ids.length}.`);
+      if (args.ids.length > MAX_LIST_ARGUMENT) {
+        throw new BadUserInputError(
+          `Ask for at most ${MAX_LIST_ARGUMENT} ids at once, got ${args.ids.length}.`,
+        );
       }
       const decoded = args.ids.map((id) => {
         try {

@@ -9,6 +9,7 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { builder, type ConnectionArgs, pageSize } from '../builder.js';
 import type { Context } from '../context.js';
+import { pageComplexity } from '../cost.js';
 import { decodeCursor, encodeCursor } from '../db/cursors.js';
 import {
   countTimeline,
@@ -127,7 +128,7 @@ builder.queryFields((t) => ({
         'The story in chronological order, oldest first: each decision at its `announcedOn`, ' +
         'each real status change at its `occurredAt`, each demand signal at its `observedOn`. ' +
         'Ties: decision, then status change, then signal, then slug/id.',
-      complexity: (args: TimelineArgs) => ({ field: 1, multiplier: timelinePage(args).size }),
+      complexity: (args: TimelineArgs) => pageComplexity(timelinePage(args).size),
       extensions: special('timeline'),
       args: { filter: t.arg({ type: TimelineFilter, description: 'Narrows the timeline.' }) },
       resolve: (_root, args, ctx, info) => loadTimelinePage(ctx, info, args) as never,

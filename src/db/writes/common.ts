@@ -3,6 +3,7 @@
  * transaction, and recognising a unique violation (a slug taken by a concurrent writer).
  */
 import { inArray } from 'drizzle-orm';
+import { PLAIN_LIST_MAX } from '../../cost.js';
 import type { FieldIssues } from '../../errors.js';
 import type { Database } from '../client.js';
 import { TEXT_LIMITS, type TextKind } from '../limits.js';
@@ -107,6 +108,22 @@ export function checkUnique(
     if (seen.has(value)) issues.add([...path, i], `"${value}" is listed twice.`);
     seen.add(value);
   });
+}
+
+/**
+ * Records a problem when `values` holds more than `PLAIN_LIST_MAX` items: a plain list of the
+ * API (a decision's chips, a signal's companies, ...) holds at most that many, which is what a
+ * read of it is charged for. `what` names the items (`chips`).
+ */
+export function checkListSize(
+  issues: FieldIssues,
+  path: (string | number)[],
+  values: readonly unknown[] | null | undefined,
+  what: string,
+): void {
+  if (values && values.length > PLAIN_LIST_MAX) {
+    issues.add(path, `Name at most ${PLAIN_LIST_MAX} ${what} (got ${values.length}).`);
+  }
 }
 
 const SLUG_TABLES = { companies, chips, policyDecisions } as const;

@@ -16,6 +16,7 @@ import {
 } from '../schema.js';
 import {
   checkDate,
+  checkListSize,
   checkNumber,
   checkSlug,
   checkText,
@@ -52,7 +53,7 @@ export interface RecordDemandSignalInput {
 
 /**
  * Records a demand signal. Throws `ValidationError` (bad fields, no companies, unknown chip or
- * companies, a negative quantity) or `ConflictError` (slug taken, idempotency key reused with
+ * companies, more than `PLAIN_LIST_MAX` companies, a negative quantity) or `ConflictError` (slug taken, idempotency key reused with
  * another input). With an `idempotencyKey`, a retry within 24 hours returns the first result;
  * keys are scoped to `apiKeyId`, the API key making the request.
  */
@@ -67,6 +68,7 @@ export async function recordDemandSignal(
     issues.add(['input', 'companies'], 'Name at least one company (a buyer or supplier slug).');
   }
   checkUnique(issues, ['input', 'companies'], input.companies);
+  checkListSize(issues, ['input', 'companies'], input.companies, 'companies');
   checkNumber(issues, ['input', 'quantityUnits'], input.quantityUnits, 0);
   // A value is an amount of money involved; a fall in revenue is told by `direction`.
   if (input.valueUsd?.startsWith('-')) {

@@ -5,6 +5,7 @@
  * update`, so concurrent upserts of one slug never fail.
  */
 import { getColumns, sql } from 'drizzle-orm';
+import { PLAIN_LIST_MAX } from '../../cost.js';
 import { FieldIssues } from '../../errors.js';
 import { type Database, queryRows } from '../client.js';
 import {
@@ -16,6 +17,7 @@ import {
 } from '../schema.js';
 import {
   checkDate,
+  checkListSize,
   checkNumber,
   checkSlug,
   checkText,
@@ -64,7 +66,7 @@ export interface UpsertCompanyInput {
 /**
  * Creates or updates the company `slug`. `secCik` is accepted padded or not and stored
  * unpadded. Throws `ValidationError` (slug, blank name, no roles or a role twice, a CIK that
- * is not 1-10 digits, listings with more than one primary or blank tickers).
+ * is not 1-10 digits, listings with more than one primary or blank tickers, more than `PLAIN_LIST_MAX` listings).
  */
 export async function upsertCompany(
   db: Database,
@@ -90,6 +92,7 @@ export async function upsertCompany(
     checkText(issues, ['input', 'listings', i, 'exchange'], listing.exchange, 'exchange');
     checkText(issues, ['input', 'listings', i, 'note'], listing.note, 'shortText');
   });
+  checkListSize(issues, ['input', 'listings'], listings, 'listings');
   if ((listings?.filter((listing) => listing.primary).length ?? 0) > 1) {
     issues.add(['input', 'listings'], 'At most one listing can be primary.');
   }
@@ -149,6 +152,18 @@ async function derivationLine(
   return row?.cycle ? row.line : null;
 }
 
+/**
+ * How many chips other than `slug` are derived from the chip `parentId` (under the derivation
+ * lock `derivationLine` takes, so concurrent upserts count one after the other).
+ */
+async function otherDerivatives(tx: Transaction, parentId: number, slug: string): Promise<number> {
+  const [row] = await queryRows<{ n: number }>(
+    tx,
+    sql`select count(*)::int as n from chips where derived_from_id = ${parentId} and slug <> ${slug}`,
+  );
+  return row?.n ?? 0;
+}
+
 /** `upsertChip`'s input (the GraphQL `UpsertChipInput`); `designer`, `foundry` and `derivedFrom` are slugs. */
 export interface UpsertChipInput {
   slug: string;
@@ -192,7 +207,7 @@ const NON_NEGATIVE = [
  * Creates or updates the chip `slug`. Throws `ValidationError` (slug, blank name, negative
  * or non-finite specifications, a launch year outside 1950-2100, an `announcedOn` outside 1900-2199, an
  * unknown designer, foundry or `derivedFrom` chip, a chip derived from itself or from one of
- * the chips derived from it).
+ * the chips derived from it, a parent that already has `PLAIN_LIST_MAX` derivatives).
  */
 export async function upsertChip(
   db: Database,
@@ -232,6 +247,13 @@ export async function upsertChip(
         issues.add(
           ['input', 'derivedFrom'],
           `"${input.slug}" cannot be derived from "${input.derivedFrom}": that would make a derivation cycle (${input.slug} ← ${line}).`,
+        );
+      }
+      const siblings = await otherDerivatives(tx, parentId, input.slug);
+      if (siblings >= PLAIN_LIST_MAX) {
+        issues.add(
+          ['input', 'derivedFrom'],
+          `"${input.derivedFrom}" already has ${siblings} derivatives, the most one chip may have (${PLAIN_LIST_MAX}).`,
         );
       }
     }

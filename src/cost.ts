@@ -1,0 +1,63 @@
+/**
+ * What an operation costs, and the bounds that make its cost a bound of the work it causes.
+ *
+ * The rule, in one place:
+ * - every field costs 1;
+ * - a field that returns a list multiplies the cost of its selection by the most items it can
+ *   return: a connection (or any paged list) by its page size (`first`/`last`), at least 1
+ *   (`totalCount` and `pageInfo` are answered for an empty page too); `nodes(ids)` by
+ *   the number of ids it lists, repeats included (every position is answered, though the store
+ *   reads each distinct id once); any other list by `PLAIN_LIST_MAX`, the most items a plain
+ *   list holds (writers refuse more: see `PLAIN_LIST_MAX`);
+ * - every list passed as an argument, at any depth (ids, filter values, mutation inputs), holds
+ *   at most `MAX_LIST_ARGUMENT` entries; a longer one is `BAD_USER_INPUT` before anything runs
+ *   (`inputLimitError` in `src/schema/limits.ts`, with the other limits of input values).
+ *
+ * So the work an operation causes (rows read, bytes answered) is at most its cost times
+ * `WORK_PER_COST`; a test walks generated and hostile operations to hold the gateway to it.
+ */
+/**
+ * Most items a plain list (not a connection) holds: a decision's chips, companies and status
+ * changes, a signal's companies, a chip's derivatives, a company's listings, and the short
+ * lists of external data (a company's revenue years, a document's agencies). The API's writers
+ * refuse to store more, and a plain list is charged for this many items.
+ */
+export const PLAIN_LIST_MAX = 20;
+
+/** Most entries of one list argument or input field (`nodes(ids)`, filter lists, inputs). */
+export const MAX_LIST_ARGUMENT = 100;
+
+/**
+ * The most work one unit of cost may cause, as the cost-bounds test measures it for every
+ * operation it sends: rows the database read to build the answer (every table and index scan
+ * of the operation's statements, as `EXPLAIN ANALYZE` counts them) and bytes of the response.
+ * Rows scanned only to be counted (`totalCount`) are not among them: a count reads every
+ * matching row of its list, which grows with the data, not with anything a request says.
+ */
+export const WORK_PER_COST = {
+  /** Rows read per unit of cost. */
+  rowsRead: 24,
+  /** Response bytes per unit of cost. */
+  responseBytes: 256,
+} as const;
+
+/** Complexity of a plain list: its selection, `PLAIN_LIST_MAX` times (the builder's default). */
+export const PLAIN_LIST_COMPLEXITY = { field: 1, multiplier: PLAIN_LIST_MAX } as const;
+
+/**
+ * Complexity of the `edges` of a page: once, since the page's own field (the connection)
+ * already multiplies its selection by the page size.
+ */
+export const PAGE_ITEMS_COMPLEXITY = { field: 1, multiplier: 1 } as const;
+
+/**
+ * Complexity of a page of `size` items (a connection): its selection `size` times, and at least
+ * once, since a page's own fields (`totalCount`, `pageInfo`) are answered even when it is empty.
+ */
+export const pageComplexity = (size: number) => ({ field: 1, multiplier: Math.max(size, 1) });
+
+/** Complexity of `nodes(ids)`: its selection once per id listed, repeats included. */
+export const idsComplexity = (args: { ids: readonly unknown[] }) => ({
+  field: 1,
+  multiplier: args.ids.length,
+});

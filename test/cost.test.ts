@@ -1,0 +1,371 @@
+/**
+ * What a caller is charged (the rule in `src/cost.ts`), on both read paths: `nodes(ids)` per id
+ * listed, repeats included, each distinct id read once; plain lists for `PLAIN_LIST_MAX` items,
+ * which the writers refuse to exceed; list arguments at most `MAX_LIST_ARGUMENT` entries.
+ */
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentHash } from '../src/access/documents.js';
+import type { App } from '../src/app.js';
+import { MAX_LIST_ARGUMENT, PLAIN_LIST_MAX } from '../src/cost.js';
+import { queryRows } from '../src/db/client.js';
+import { backend } from './helpers/database.js';
+import { manifestFile, registeredDocuments, runDocuments } from './helpers/documents.js';
+import {
+  closeApp,
+  createTestGateway,
+  executeOn,
+  type TestGateway,
+  twinApp,
+} from './helpers/gateway.js';
+import { createKey, type TestKey } from './helpers/keys.js';
+import { globalId } from './helpers/operations.js';
+import { setStatus } from './helpers/writes.js';
+
+let gateway: TestGateway;
+let resolvers: App;
+let writer: TestKey;
+
+beforeAll(async () => {
+  gateway = await createTestGateway({ planner: 'on' });
+  resolvers = twinApp(gateway, 'off');
+  writer = await createKey(gateway.database.db, ['write']);
+});
+afterAll(async () => {
+  if (resolvers) await closeApp(resolvers);
+  await gateway?.close();
+});
+
+const paths = () =>
+  [
+    ['planned', gateway.app],
+    ['resolvers', resolvers],
+  ] as const;
+
+const NVIDIA = globalId('Company', 'nvidia');
+const H200 = globalId('Chip', 'h200');
+
+/**
+ * Per node: id 1 + slug 1 + chipsDesigned (1 + 100 x (edges 1 + node 1 + slug 1 +
+ * policyDecisions (1 + 10 x (edges 1 + node 1 + slug 1)))) = 2 + 1 + 100 x 34 = 3,403.
+ */
+const NESTED = /* GraphQL */ `query ($ids: [ID!]!) {
+  nodes(ids: $ids) { id ... on Company { slug chipsDesigned(first: 100) { edges { node { slug
+    policyDecisions(first: 10) { edges { node { slug } } } } } } } }
+}`;
+const PER_NODE = 3_403;
+
+describe('nodes(ids)', () => {
+  it('is charged for its selection once per id listed, repeats included', async () => {
+    const one = await gateway.execute(NESTED, { ids: [NVIDIA] });
+    expect(one.errors).toBeUndefined();
+    expect(one.data.nodes).toHaveLength(1);
+    // 100 copies of one id: 100 times the selection, over the 50,000 budget, refused before SQL.
+    gateway.statements.reset();
+    const hundred = await gateway.execute(NESTED, { ids: Array(100).fill(NVIDIA) });
+    expect(hundred.data).toBeUndefined();
+    expect(hundred.errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
+    expect(hundred.errors?.[0]?.message).toMatch(
+      `Query is too expensive: cost ${1 + 100 * PER_NODE}, the limit is 50000.`,
+    );
+    expect(gateway.statements.count).toBe(0);
+    // Fourteen copies fit (1 + 14 x 3,403 = 47,643); fifteen do not (51,046).
+    const fourteen = await gateway.execute(NESTED, { ids: Array(14).fill(NVIDIA) });
+    expect(fourteen.errors).toBeUndefined();
+    const fifteen = await gateway.execute(NESTED, { ids: Array(15).fill(NVIDIA) });
+    expect(fifteen.errors?.[0]?.message).toMatch(`cost ${1 + 15 * PER_NODE},`);
+  });
+
+  it.each(['planned', 'resolvers'] as const)(
+    'reads a repeated id once and answers every position in order (%s)',
+    async (path) => {
+      const app = path === 'planned' ? gateway.app : resolvers;
+      const ids = [NVIDIA, H200, NVIDIA, NVIDIA, globalId('Chip', 'no-such-chip'), H200];
+      gateway.statements.reset();
+      const result = await executeOn(
+        app,
+        /* GraphQL */ `query ($ids: [ID!]!) { nodes(ids: $ids) { id ... on Company { slug } ... on Chip { slug } } }`,
+        { ids },
+      );
+      expect(result.errors).toBeUndefined();
+      expect(result.data.nodes).toEqual([
+        { id: NVIDIA, slug: 'nvidia' },
+        { id: H200, slug: 'h200' },
+        { id: NVIDIA, slug: 'nvidia' },
+        { id: NVIDIA, slug: 'nvidia' },
+        null,
+        { id: H200, slug: 'h200' },
+      ]);
+      // Each distinct key is bound once, whatever the path sends.
+      const bound = gateway.statements.params.flat(2).filter((p) => typeof p === 'string');
+      expect(bound.filter((p) => p === 'nvidia')).toEqual(['nvidia']);
+      expect(bound.filter((p) => p === 'h200')).toEqual(['h200']);
+    },
+  );
+});
+
+describe('plain lists', () => {
+  it(`are charged for ${PLAIN_LIST_MAX} items on both paths`, async () => {
+    // policyDecision 1 + chips (1 + 20 x (effect 1 + chip 1 + slug 1)) = 62.
+    const strict = await createTestGateway({ limits: { maxCost: 61 } });
+    try {
+      const query = `{ policyDecision(slug: "us-whitehouse-2025-12-08-h200-approval") { chips { effect chip { slug } } } }`;
+      const refused = await strict.execute(query);
+      expect(refused.errors?.[0]?.message).toMatch('cost 62, the limit is 61.');
+      for (const [, app] of paths()) {
+        const answered = await executeOn(app, query);
+        expect(answered.errors).toBeUndefined();
+      }
+    } finally {
+      await strict.close();
+    }
+  });
+
+  const mutate = (query: string, input: Record<string, unknown>) =>
+    gateway.execute(query, { input }, writer.headers);
+  const ERRORS = '... on ValidationError { fieldErrors { path message } }';
+
+  it('a decision names at most PLAIN_LIST_MAX chips and companies; a signal as many companies', async () => {
+    const chips = Array.from({ length: PLAIN_LIST_MAX + 1 }, (_, i) => ({
+      chip: `chip-${i}`,
+      effect: 'BANNED',
+    }));
+    const companies = Array.from({ length: PLAIN_LIST_MAX + 1 }, (_, i) => `company-${i}`);
+    const decision = await mutate(
+      `mutation ($input: CreatePolicyDecisionInput!) { createPolicyDecision(input: $input) { __typename ${ERRORS} } }`,
+      {
+        slug: 'us-bis-2026-03-01-too-many',
+        title: 'Too many',
+        jurisdiction: 'US',
+        destinations: ['CN'],
+        authority: 'BIS',
+        kind: 'EXPORT_RULE',
+        status: 'IN_EFFECT',
+        announcedOn: '2026-03-01',
+        chips,
+        companies,
+      },
+    );
+    const decisionErrors = decision.data.createPolicyDecision.fieldErrors;
+    expect(decisionErrors).toContainEqual({
+      path: ['input', 'chips'],
+      message: `Name at most ${PLAIN_LIST_MAX} chips (got ${PLAIN_LIST_MAX + 1}).`,
+    });
+    expect(decisionErrors).toContainEqual({
+      path: ['input', 'companies'],
+      message: `Name at most ${PLAIN_LIST_MAX} companies (got ${PLAIN_LIST_MAX + 1}).`,
+    });
+    const signal = await mutate(
+      `mutation ($input: RecordDemandSignalInput!) { recordDemandSignal(input: $input) { __typename ${ERRORS} } }`,
+      { slug: 'ds-too-many', companies, kind: 'ORDER', observedOn: '2026-03-01' },
+    );
+    expect(signal.data.recordDemandSignal.fieldErrors).toContainEqual({
+      path: ['input', 'companies'],
+      message: `Name at most ${PLAIN_LIST_MAX} companies (got ${PLAIN_LIST_MAX + 1}).`,
+    });
+    const company = await mutate(
+      `mutation ($input: UpsertCompanyInput!) { upsertCompany(input: $input) { __typename ${ERRORS} } }`,
+      {
+        slug: 'too-listed',
+        name: 'Too Listed',
+        country: 'US',
+        roles: ['BUYER'],
+        confidence: 'RECALLED',
+        listings: Array.from({ length: PLAIN_LIST_MAX + 1 }, (_, i) => ({
+          ticker: `T${i}`,
+          exchange: 'NASDAQ',
+          primary: i === 0,
+        })),
+      },
+    );
+    expect(company.data.upsertCompany.fieldErrors).toEqual([
+      {
+        path: ['input', 'listings'],
+        message: `Name at most ${PLAIN_LIST_MAX} listings (got ${PLAIN_LIST_MAX + 1}).`,
+      },
+    ]);
+  });
+
+  it('a decision keeps at most PLAIN_LIST_MAX status changes', async () => {
+    const slug = 'us-commerce-2025-07-14-h20-licenses-resume';
+    const [row] = await queryRows<{ n: number; status: string }>(
+      gateway.database.db,
+      sql`select count(*)::int as n, min(d.status::text) as status from policy_decision_updates u
+          join policy_decisions d on d.id = u.decision_id where d.slug = ${slug}`,
+    );
+    // Another writer (plain SQL) fills the history up to the bound.
+    let status = row?.status ?? 'IN_EFFECT';
+    for (let n = row?.n ?? 0; n < PLAIN_LIST_MAX; n += 1) {
+      status = status === 'SUSPENDED' ? 'IN_EFFECT' : 'SUSPENDED';
+      await setStatus(gateway.database.db, slug, status, `change ${n}`);
+    }
+    const result = await mutate(
+      `mutation ($input: UpdatePolicyDecisionStatusInput!) { updatePolicyDecisionStatus(input: $input) { __typename ${ERRORS} } }`,
+      { slug, status: status === 'SUSPENDED' ? 'IN_EFFECT' : 'SUSPENDED' },
+    );
+    expect(result.data.updatePolicyDecisionStatus).toEqual({
+      __typename: 'ValidationError',
+      fieldErrors: [
+        {
+          path: ['input', 'status'],
+          message: `The decision's history already holds ${PLAIN_LIST_MAX} status changes, the most one decision keeps (${PLAIN_LIST_MAX}); its status cannot change again.`,
+        },
+      ],
+    });
+  });
+
+  it('a chip has at most PLAIN_LIST_MAX derivatives', async () => {
+    const upsert = (slug: string) =>
+      mutate(
+        `mutation ($input: UpsertChipInput!) { upsertChip(input: $input) { __typename ${ERRORS} } }`,
+        { slug, name: slug, designer: 'nvidia', derivedFrom: 'h100', confidence: 'RECALLED' },
+      );
+    const [row] = await queryRows<{ n: number }>(
+      gateway.database.db,
+      sql`select count(*)::int as n from chips where derived_from_id = (select id from chips where slug = 'h100')`,
+    );
+    for (let i = row?.n ?? 0; i < PLAIN_LIST_MAX; i += 1) {
+      expect((await upsert(`h100-variant-${i}`)).data.upsertChip.__typename).toBe(
+        'UpsertChipSuccess',
+      );
+    }
+    // Upserting one of them again is no new derivative; a new one is refused.
+    expect((await upsert(`h100-variant-${PLAIN_LIST_MAX - 1}`)).data.upsertChip.__typename).toBe(
+      'UpsertChipSuccess',
+    );
+    expect((await upsert('h100-one-too-many')).data.upsertChip).toEqual({
+      __typename: 'ValidationError',
+      fieldErrors: [
+        {
+          path: ['input', 'derivedFrom'],
+          message: `"h100" already has ${PLAIN_LIST_MAX} derivatives, the most one chip may have (${PLAIN_LIST_MAX}).`,
+        },
+      ],
+    });
+  });
+});
+
+describe('list arguments', () => {
+  const tooMany = MAX_LIST_ARGUMENT + 1;
+
+  it('longer than MAX_LIST_ARGUMENT are BAD_USER_INPUT before any SQL, literal or variable', async () => {
+    const statuses = Array(tooMany).fill('IN_EFFECT').join(', ');
+    gateway.statements.reset();
+    const literal = await gateway.execute(
+      `{ policyDecisions(filter: { status: [${statuses}] }) { totalCount } }`,
+    );
+    expect(literal.data).toBeUndefined();
+    expect(literal.errors).toEqual([
+      expect.objectContaining({
+        message: `Argument "filter.status" of Query.policyDecisions must hold at most ${MAX_LIST_ARGUMENT} entries (got ${tooMany}).`,
+        extensions: { code: 'BAD_USER_INPUT' },
+      }),
+    ]);
+    const variable = await gateway.execute('query ($ids: [ID!]!) { nodes(ids: $ids) { id } }', {
+      ids: Array(tooMany).fill(NVIDIA),
+    });
+    expect(variable.errors).toEqual([
+      expect.objectContaining({
+        message: `Argument "ids" of Query.nodes must hold at most ${MAX_LIST_ARGUMENT} entries (got ${tooMany}).`,
+        extensions: { code: 'BAD_USER_INPUT' },
+      }),
+    ]);
+    const input = await gateway.execute(
+      'mutation ($input: RecordDemandSignalInput!) { recordDemandSignal(input: $input) { __typename } }',
+      {
+        input: {
+          slug: 'ds-list',
+          companies: Array(tooMany).fill('nvidia'),
+          kind: 'ORDER',
+          observedOn: '2026-03-01',
+        },
+      },
+      writer.headers,
+    );
+    expect(input.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(input.errors?.[0]?.message).toBe(
+      `Argument "input.companies" of Mutation.recordDemandSignal must hold at most ${MAX_LIST_ARGUMENT} entries (got ${tooMany}).`,
+    );
+    // Only the key lookup of the writer's request reached the database.
+    expect(gateway.statements.statements.filter((s) => !/api_keys/.test(s))).toEqual([]);
+  });
+});
+
+describe.runIf(backend === 'postgres')('PostgreSQL sessions', () => {
+  it('compile nothing just in time: its time follows a statement size, not its cost', async () => {
+    // With JIT on, a planned read of 100 chips' export status at 30 dates (cost 27,301) spent
+    // 1.4 s compiling 1,884 functions at S=10, ten times what it spent running.
+    const rows = await queryRows<{ jit: string }>(
+      gateway.database.db,
+      sql`select current_setting('jit') as jit`,
+    );
+    expect(rows).toEqual([{ jit: 'off' }]);
+  });
+});
+
+describe('documents add', () => {
+  const SMALL = 'query Chip($slug: String!) { chip(slug: $slug) { name } }';
+  /**
+   * At $n = 100: companies 1 + 100 x (edges 1 + node 1 + chipsDesigned (1 + 100 x (edges 1 +
+   * node 1 + policyDecisions (1 + 100 x 3)))) = 3,030,301.
+   */
+  const nested = (n: string) =>
+    `query Deep${n === '$n' ? '($n: Int)' : n === 'default' ? '($n: Int = 3)' : ''} { companies(first: ${n === 'default' ? '$n' : n}) { edges { node { chipsDesigned(first: ${n === 'default' ? '$n' : n}) { edges { node { policyDecisions(first: ${n === 'default' ? '$n' : n}) { edges { node { slug } } } } } } } } } }`;
+  const NODES = `query Ids($ids: [ID!]!) { nodes(ids: $ids) { id ... on Company { chipsDesigned(first: 100) { edges { node { slug name tpp } } } } } }`;
+  let deepest = '{ chip(slug: "h200") { slug } }';
+  for (let i = 0; i < 12; i += 1) deepest = deepest.replace('{ slug }', '{ derivedFrom { slug } }');
+
+  async function add(documents: Record<string, string>) {
+    const file = manifestFile(
+      Object.fromEntries(Object.values(documents).map((d) => [documentHash(d), d])),
+    );
+    const { code, out, err } = await runDocuments(gateway.database.db, 'add', file);
+    return {
+      code,
+      out,
+      err: err.join('\n'),
+      hash: (name: string) => documentHash(documents[name] ?? ''),
+    };
+  }
+  const registered = () => registeredDocuments(gateway.database.db);
+
+  it('refuses a manifest with a document over the cost or depth limit at its worst, registering nothing', async () => {
+    const before = await registered();
+    const refused = await add({
+      small: SMALL,
+      variables: nested('$n'),
+      literal: nested('100'),
+      ids: NODES,
+      deep: deepest,
+      longList: `{ nodes(ids: [${Array(101).fill('"x"').join(', ')}]) { id } }`,
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/nothing registered, 5 problem\(s\)/);
+    expect(refused.err).toContain(
+      `${refused.hash('variables')}: the document can never run: operation "Deep" costs 3030301 at its worst, over the per-operation limit of 50000 (CHIPGATE_MAX_COST; page sizes given by variables without a default count at 100, id lists at 100)`,
+    );
+    expect(refused.err).toContain(
+      `${refused.hash('literal')}: the document can never run: operation "Deep" costs 3030301 at its worst`,
+    );
+    // 1 + 100 ids x (id 1 + chipsDesigned (1 + 100 x (edges 1 + node 1 + 3 leaves))) = 50,201.
+    expect(refused.err).toContain(
+      `${refused.hash('ids')}: the document can never run: operation "Ids" costs 50201 at its worst`,
+    );
+    expect(refused.err).toContain(
+      `${refused.hash('deep')}: the document can never run: its operation is 14 deep, over the per-operation limit of 12 (CHIPGATE_MAX_DEPTH)`,
+    );
+    expect(refused.err).toContain(
+      `${refused.hash('longList')}: the document can never run: its operation passes a value over its limit: Argument "ids" of Query.nodes must hold at most 100 entries (got 101).`,
+    );
+    expect(refused.err).not.toContain(refused.hash('small'));
+    expect(await registered()).toBe(before);
+  });
+
+  it('counts a page size variable with a default at its default, and at most what its field accepts', async () => {
+    // news(first:) accepts at most 50: its worst case is 50, not a refusal of 100.
+    const news = 'query News($n: Int) { company(slug: "nvidia") { news(first: $n) { title } } }';
+    const added = await add({ withDefault: nested('default'), small: SMALL, news });
+    expect(added).toMatchObject({ code: 0, err: '' });
+    expect(added.out[0]).toMatch(/^Registered 3 trusted document\(s\)/);
+  });
+});
