@@ -288,7 +288,7 @@ export const envSchema = z.object({
   CHIPGATE_KEY_COST_LIMIT: positiveInt(
     'a cost per minute between 1 and 1000000000',
     1_000_000_000,
-  ).default(2_000_000),
+  ).default(10_000_000),
   CHIPGATE_KEY_MAX_SUBSCRIPTIONS: subscriptionCount.default(20),
   CHIPGATE_ANON_RATE_LIMIT: positiveInt(
     'requests per minute between 1 and 1000000',
