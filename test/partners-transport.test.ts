@@ -12,6 +12,7 @@ import { clientAddress } from '../src/access/plugin.js';
 import { createKey, type TestKey } from './helpers/keys.js';
 import { UPDATES } from './helpers/queries.js';
 import {
+  clearOfMinuteBoundary,
   type InProcessGateway,
   postGraphQL,
   removeTempDirs,
@@ -167,6 +168,7 @@ describe('automatic persisted queries', () => {
 
 describe('anonymous callers', () => {
   it('are limited per client address (X-Forwarded-For behind CHIPGATE_TRUST_PROXY=1)', async () => {
+    await clearOfMinuteBoundary();
     const from = (address: string) =>
       postGraphQL(gateway.url, '{ company(slug: "nvidia") { name } }', undefined, {
         'x-forwarded-for': `203.0.113.66, ${address}`,

@@ -439,3 +439,14 @@ export async function spawnLockHolder(
   });
   return holder;
 }
+
+/**
+ * Waits until at least `needMs` remain in the current limit window (a fixed wall-clock minute,
+ * see `src/access/counters.ts`), so a test that counts requests against a per-minute limit
+ * of a real server (which has no injectable clock) never sees the window roll over midway.
+ * Waits at most `needMs`.
+ */
+export async function clearOfMinuteBoundary(needMs = 15_000): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < needMs) await new Promise((resolve) => setTimeout(resolve, left + 50));
+}
