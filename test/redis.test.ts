@@ -205,7 +205,7 @@ describe('the deadline', () => {
     const busyUntil = performance.now() + 1_500;
     while (performance.now() < busyUntil) {}
     const started = performance.now();
-    const reply = await redis.run(
+    const reply = await redis.run<unknown>(
       (client) => client.blpop('chipgate-test-redis-empty-list', 0.1),
       () => 'memory',
     );
