@@ -7,39 +7,12 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createMetrics, scrape } from '../src/metrics.js';
 import { SharedRedis, STARTUP_WAIT_MS } from '../src/redis.js';
-import { TestRedis } from './helpers/redis.js';
+import { recordingLogger, TestRedis } from './helpers/redis.js';
 import { freePort } from './helpers/server.js';
 
 const TIMEOUT_MS = 100;
 /** Room for a loaded machine on top of what a bound promises. */
 const SLACK_MS = 1_500;
-
-/** A logger that keeps its lines and can wait for one. */
-function recordingLogger() {
-  const lines: { level: 'info' | 'warn'; message: string }[] = [];
-  const waiters = new Set<() => void>();
-  const add = (level: 'info' | 'warn') => (_: object, message: string) => {
-    lines.push({ level, message });
-    for (const waiter of [...waiters]) waiter();
-  };
-  return {
-    lines,
-    info: add('info'),
-    warn: add('warn'),
-    /** Resolves when a line matching `match` is logged (or was). */
-    waitFor(match: RegExp): Promise<void> {
-      return new Promise((resolve) => {
-        const check = () => {
-          if (!lines.some((line) => match.test(line.message))) return;
-          waiters.delete(check);
-          resolve();
-        };
-        waiters.add(check);
-        check();
-      });
-    },
-  };
-}
 
 const redisServers: TestRedis[] = [];
 const connections: SharedRedis[] = [];
