@@ -1,8 +1,9 @@
 /**
  * Subscription slots of two instances (two `SubscriptionSlots`, each with its own connection)
  * sharing a Redis of this test's own, which the test kills and starts again (empty) on the same
- * port. During the outage a caller holds at most its limit per instance, the slots taken before
- * it included; when Redis is back every slot held is a lease again, so the shared count is
+ * port, or stalls (SIGSTOP: it runs what it was sent when it resumes). During the outage a
+ * caller holds at most its limit per instance, the slots taken before it included; when Redis
+ * is back every slot held is a lease again and no other lease is left, so the shared count is
  * exact, and releasing them all leaves no lease behind.
  */
 import { randomBytes } from 'node:crypto';
@@ -91,5 +92,41 @@ describe('subscription slots through a Redis outage', () => {
     for (const lease of [before[1], duringB[1], again]) lease?.release();
     await expect.poll(members, { timeout: 5_000 }).toEqual([]);
     expect([await a.slots.active(subject), await b.slots.active(subject)]).toEqual([0, 0]);
+  });
+
+  it('a stalled Redis runs the commands it was sent when it resumes: leases of slots not held are removed', async () => {
+    const server = await TestRedis.start();
+    cleanups.push(() => server.kill());
+    const prefix = `chipgate-test-${randomBytes(6).toString('hex')}:`;
+    const a = await instance(server.url, prefix);
+    const b = await instance(server.url, prefix);
+    const MAX = 3;
+    const subject = 'key:43';
+    const key = `${prefix}subscriptions:${subject}`;
+    const members = async () => (await a.redis.client.zrange(key, 0, -1)).sort();
+    const first = await a.slots.acquire(subject, MAX);
+    const other = await b.slots.acquire(subject, MAX);
+
+    server.pause();
+    let resumed = false;
+    try {
+      // Sent to the stalled Redis, past its deadline: taken in memory (Redis adds it on resuming).
+      const sent = await a.slots.acquire(subject, MAX);
+      expect(a.redis.available).toBe(false);
+      const more = await takeAll(a.slots, subject, MAX);
+      expect([sent !== undefined, more.length]).toEqual([true, 1]);
+      // Released before Redis took it: the lease Redis adds on resuming must not stay.
+      sent?.release();
+      server.resume();
+      resumed = true;
+      await a.logger.waitFor(/^Redis is back/);
+      const held = [first, other, ...more].map((lease) => lease?.id);
+      expect(await members()).toEqual(held.sort());
+      expect(await b.slots.active(subject)).toBe(3);
+      for (const lease of [first, other, ...more]) lease?.release();
+      await expect.poll(members, { timeout: 5_000 }).toEqual([]);
+    } finally {
+      if (!resumed) server.resume();
+    }
   });
 });

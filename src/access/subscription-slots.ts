@@ -47,19 +47,23 @@ export interface SlotsOptions {
   clock: () => number;
 }
 
-/** A slot this instance holds; `stored` once its lease is in Redis. */
+/**
+ * A slot this instance holds: `stored` once its lease is in Redis; `sent` when a command that
+ * writes its lease was sent, answered or not (a stalled Redis runs it when it resumes).
+ */
 interface Slot {
   subject: string;
   key: string;
   member: string;
   stored: boolean;
+  sent: boolean;
 }
 
 /** Concurrent subscription slots (see the module comment). */
 export class SubscriptionSlots {
   /** The slots this instance holds, per caller. */
   private readonly held = new Map<string, Set<Slot>>();
-  /** Slots released while Redis was unavailable whose leases may still be there. */
+  /** Slots no longer held whose lease may be in Redis: its removal waits until Redis is back. */
   private readonly released = new Set<Slot>();
   private readonly instance = randomUUID();
   private sequence = 0;
@@ -86,13 +90,15 @@ export class SubscriptionSlots {
   /** Takes a slot when fewer than `max` are held; undefined when all are taken. */
   async acquire(subject: string, max: number): Promise<SlotLease | undefined> {
     const { redis } = this.options;
-    const slot: Slot = { subject, key: this.key(subject), member: this.nextId(), stored: false };
+    const member = this.nextId();
+    const slot: Slot = { subject, key: this.key(subject), member, stored: false, sent: false };
     if (redis) {
       const now = this.options.clock();
       // Undefined: Redis is unavailable, this instance counts (a lease it still stored expires by itself).
       const count = await redis.run(
-        (client) =>
-          client.eval(
+        (client) => {
+          slot.sent = true;
+          return client.eval(
             ACQUIRE,
             1,
             slot.key,
@@ -101,14 +107,18 @@ export class SubscriptionSlots {
             now + LEASE_MS,
             slot.member,
             LEASE_MS,
-          ) as Promise<number>,
+          ) as Promise<number>;
+        },
         () => undefined,
       );
       if (count !== undefined && count < 0) return undefined;
       slot.stored = count !== undefined;
     }
     const held = this.held.get(subject) ?? new Set<Slot>();
-    if (!slot.stored && held.size >= max) return undefined;
+    if (!slot.stored && held.size >= max) {
+      this.forget(slot);
+      return undefined;
+    }
     held.add(slot);
     this.held.set(subject, held);
     return this.lease(slot);
@@ -124,17 +134,22 @@ export class SubscriptionSlots {
         const held = this.held.get(slot.subject);
         held?.delete(slot);
         if (held?.size === 0) this.held.delete(slot.subject);
-        if (!slot.stored) return;
-        void this.options.redis?.run(
-          (client) => client.zrem(slot.key, slot.member),
-          () => {
-            // Removed when Redis is back (or it expires by itself within LEASE_MS).
-            this.released.add(slot);
-            return 0;
-          },
-        );
+        this.forget(slot);
       },
     };
+  }
+
+  /** Removes the lease of a slot no longer held, if one may be in Redis. */
+  private forget(slot: Slot): void {
+    if (!slot.stored && !slot.sent) return;
+    void this.options.redis?.run(
+      (client) => client.zrem(slot.key, slot.member),
+      () => {
+        // Removed when Redis is back (or it expires by itself within LEASE_MS).
+        this.released.add(slot);
+        return 0;
+      },
+    );
   }
 
   /** Slots the caller holds now (on every instance when Redis is reachable). */
