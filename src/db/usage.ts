@@ -1,6 +1,7 @@
 /**
  * SQL for `api_key_usage`: per key and UTC day, requests, query cost and responses with errors.
- * The gateway adds what it counted in memory (one statement per flush); `keys usage` reads it.
+ * The gateway adds what it counted in memory (one statement per flush, three when a key was
+ * deleted meanwhile); `keys usage` reads it.
  */
 import { and, asc, eq, gte, inArray, sql } from 'drizzle-orm';
 import type { Database } from './client.js';
