@@ -10,7 +10,8 @@
  *   takes its fallback at once: limits and subscription slots are counted in this instance's
  *   memory, APQ entries are kept in memory, the response cache is skipped.
  * - While it is open, a probe runs about once a second (`PROBE_AFTER_MS`): PING, then the tasks
- *   registered with `whenBack` (the response cache evicts what it could not evict meanwhile).
+ *   registered with `whenBack` (the response cache evicts what it could not evict meanwhile,
+ *   subscription slots write their leases back).
  *   When the probe succeeds the breaker closes and shared state is used again. Requests never
  *   serve as probes, so none waits on a Redis that is still away.
  * - Each transition is logged once, whatever the number of requests that met it.

@@ -289,6 +289,34 @@ describe('usage', () => {
     expect(code).toBe(0);
     expect(lines).toEqual(['DAY         REQUESTS  COST  ERRORS', '2026-03-03  3         9     1']);
   });
+  it("of a key deleted before the flush is dropped, logged once; the other keys' is written", async () => {
+    const { UsageRecorder } = await import('../src/access/usage.js');
+    const db = gateway.database.db;
+    const kept = await createKey(db, ['read'], 'usage kept');
+    const deleted = await createKey(db, ['read'], 'usage deleted');
+    const warnings: { object: object; message: string }[] = [];
+    const usage = new UsageRecorder(db, () => Date.parse('2026-03-04T09:00:00Z'), {
+      warn: (object, message) => warnings.push({ object, message }),
+    });
+    usage.record(kept.id, { requests: 1, cost: 5 });
+    usage.record(deleted.id, { requests: 1, cost: 7 });
+    usage.record(kept.id, { requests: 1, cost: 2, errors: 1 });
+    await db.execute(sql`delete from api_keys where id = ${deleted.id}`);
+    await usage.flush();
+    // Counted again (a request authenticated before the deletion): dropped without a new line.
+    usage.record(deleted.id, { requests: 1 });
+    usage.record(kept.id, { requests: 1, cost: 1 });
+    await usage.close();
+    const rows = await queryRows<{ id: number; requests: number; cost: number; errors: number }>(
+      db,
+      sql`select api_key_id as id, requests::int, cost::int, errors::int from api_key_usage
+          where api_key_id in (${kept.id}, ${deleted.id}) and day = '2026-03-04'`,
+    );
+    expect(rows).toEqual([{ id: kept.id, requests: 3, cost: 8, errors: 1 }]);
+    expect(warnings).toEqual([
+      { object: { apiKeyIds: [deleted.id] }, message: 'usage of deleted API keys dropped' },
+    ]);
+  });
 });
 
 describe('trusted documents', () => {

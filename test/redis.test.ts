@@ -7,39 +7,12 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createMetrics, scrape } from '../src/metrics.js';
 import { SharedRedis, STARTUP_WAIT_MS } from '../src/redis.js';
-import { TestRedis } from './helpers/redis.js';
+import { recordingLogger, TestRedis } from './helpers/redis.js';
 import { freePort } from './helpers/server.js';
 
 const TIMEOUT_MS = 100;
 /** Room for a loaded machine on top of what a bound promises. */
 const SLACK_MS = 1_500;
-
-/** A logger that keeps its lines and can wait for one. */
-function recordingLogger() {
-  const lines: { level: 'info' | 'warn'; message: string }[] = [];
-  const waiters = new Set<() => void>();
-  const add = (level: 'info' | 'warn') => (_: object, message: string) => {
-    lines.push({ level, message });
-    for (const waiter of [...waiters]) waiter();
-  };
-  return {
-    lines,
-    info: add('info'),
-    warn: add('warn'),
-    /** Resolves when a line matching `match` is logged (or was). */
-    waitFor(match: RegExp): Promise<void> {
-      return new Promise((resolve) => {
-        const check = () => {
-          if (!lines.some((line) => match.test(line.message))) return;
-          waiters.delete(check);
-          resolve();
-        };
-        waiters.add(check);
-        check();
-      });
-    },
-  };
-}
 
 const redisServers: TestRedis[] = [];
 const connections: SharedRedis[] = [];
@@ -176,5 +149,69 @@ describe('an outage', () => {
     expect(await pending).toBe('PONG');
     expect(redis.available).toBe(true);
     expect(logger.lines).toEqual([]);
+  });
+});
+
+describe('the deadline', () => {
+  /** Keeps the process busy: `chunks` turns of the event loop, each `chunkMs` of work. */
+  function busyTurns(chunks: number, chunkMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const turn = (left: number) => {
+        const until = performance.now() + chunkMs;
+        while (performance.now() < until) {}
+        if (left > 1) setImmediate(() => turn(left - 1));
+        else resolve();
+      };
+      setImmediate(() => turn(chunks));
+    });
+  }
+
+  it('counts from when the command was sent, not from the start of a long turn of the event loop', async () => {
+    const server = await TestRedis.start();
+    redisServers.push(server);
+    const logger = recordingLogger();
+    // A deadline ten times what the command takes (BLPOP answers after its 0.1 s timeout, or
+    // at Redis' next tick of 0.1 s at most): the command is on time by a wide margin.
+    const redis = await SharedRedis.connect({ url: server.url, timeoutMs: 1_000, logger });
+    connections.push(redis);
+    // A turn busy for longer than the deadline, then the command, in the same turn.
+    const busyUntil = performance.now() + 1_500;
+    while (performance.now() < busyUntil) {}
+    const started = performance.now();
+    const reply = await redis.run<unknown>(
+      (client) => client.blpop('chipgate-test-redis-empty-list', 0.1),
+      () => 'memory',
+    );
+    const waitedMs = performance.now() - started;
+    expect(reply).toBeNull();
+    expect(waitedMs).toBeGreaterThanOrEqual(100 - 1);
+    expect(redis.available).toBe(true);
+    expect(logger.lines).toEqual([]);
+  });
+
+  it('bounds the wait of a busy process on a stalled Redis: the deadline plus the turns of work under way', async () => {
+    const server = await TestRedis.start();
+    redisServers.push(server);
+    const { redis } = await connect(server.url);
+    server.pause();
+    try {
+      // Other work shares the process: turns of 50 ms each, for 40 deadlines.
+      const CHUNK_MS = 50;
+      const load = busyTurns((40 * TIMEOUT_MS) / CHUNK_MS, CHUNK_MS);
+      const started = performance.now();
+      const reply = await redis.run(
+        (client) => client.get('chipgate-test-redis-absent'),
+        () => 'memory',
+      );
+      const waitedMs = performance.now() - started;
+      expect(reply).toBe('memory');
+      expect(redis.available).toBe(false);
+      // A turn under way is never interrupted; a few of them past the deadline at most.
+      expect(waitedMs).toBeGreaterThanOrEqual(TIMEOUT_MS - 1);
+      expect(waitedMs).toBeLessThan(TIMEOUT_MS + 4 * CHUNK_MS + SLACK_MS);
+      await load;
+    } finally {
+      server.resume();
+    }
   });
 });

@@ -2,15 +2,24 @@
  * Concurrent subscriptions per caller, over SSE and WebSocket together.
  *
  * With Redis, every open subscription holds a lease in a sorted set per caller (member: the
- * lease id, score: when the lease expires), so all instances share one count; an instance refreshes its leases every `LEASE_MS / 3`, so the slots of an instance
- * that died free themselves within `LEASE_MS`. Without Redis, or while it is unavailable (see
- * `SharedRedis`), slots are counted in this instance's memory.
+ * lease id, score: when the lease expires), so all instances share one count; an instance
+ * refreshes its leases every `LEASE_MS / 3`, so the slots of an instance that died free
+ * themselves within `LEASE_MS`. Without Redis, slots are counted in this instance's memory.
+ *
+ * While Redis is unavailable (see `SharedRedis`), a caller may hold at most its limit on each
+ * instance: the slots this instance took before the outage count, with the ones it takes
+ * meanwhile. When Redis is back, before shared state is used again, every slot this instance
+ * holds is written as a lease (the ones taken meanwhile, and any that expired or were lost
+ * with Redis' data) and the leases of slots released meanwhile are removed, so the count in
+ * Redis is again what all instances hold: a caller over its limit then takes no new slot until
+ * enough have ended.
  *
  * A lease id is the time it was taken, this instance's id and a sequence number, as text that
  * sorts in that order, so every instance agrees which of a caller's slots are the oldest (when
  * its limit is lowered, the newest ones over it end; see `oldest`).
  */
 import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import type { SharedRedis } from '../redis.js';
 
 /** How long a lease lives without a refresh. */
@@ -38,24 +47,34 @@ export interface SlotsOptions {
   clock: () => number;
 }
 
-interface RedisLease {
+/**
+ * A slot this instance holds: `stored` once its lease is in Redis; `sent` when a command that
+ * writes its lease was sent, answered or not (a stalled Redis runs it when it resumes).
+ */
+interface Slot {
+  subject: string;
   key: string;
   member: string;
+  stored: boolean;
+  sent: boolean;
 }
 
 /** Concurrent subscription slots (see the module comment). */
 export class SubscriptionSlots {
-  /** Lease ids held in this instance's memory, per caller. */
-  private readonly memory = new Map<string, Set<string>>();
-  private readonly leases = new Set<RedisLease>();
+  /** The slots this instance holds, per caller. */
+  private readonly held = new Map<string, Set<Slot>>();
+  /** Slots no longer held whose lease may be in Redis: its removal waits until Redis is back. */
+  private readonly released = new Set<Slot>();
   private readonly instance = randomUUID();
   private sequence = 0;
   private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SlotsOptions) {
-    if (options.redis) {
+    const { redis } = options;
+    if (redis) {
       this.timer = setInterval(() => void this.refresh(), LEASE_MS / 3);
       this.timer.unref();
+      redis.whenBack((client) => this.store(client));
     }
   }
 
@@ -71,71 +90,79 @@ export class SubscriptionSlots {
   /** Takes a slot when fewer than `max` are held; undefined when all are taken. */
   async acquire(subject: string, max: number): Promise<SlotLease | undefined> {
     const { redis } = this.options;
+    const member = this.nextId();
+    const slot: Slot = { subject, key: this.key(subject), member, stored: false, sent: false };
     if (redis) {
-      const lease = { key: this.key(subject), member: this.nextId() };
       const now = this.options.clock();
-      // Undefined: Redis is unavailable, memory counts (a lease it still stored expires by itself).
+      // Undefined: Redis is unavailable, this instance counts (a lease it still stored expires by itself).
       const count = await redis.run(
-        (client) =>
-          client.eval(
+        (client) => {
+          slot.sent = true;
+          return client.eval(
             ACQUIRE,
             1,
-            lease.key,
+            slot.key,
             now,
             max,
             now + LEASE_MS,
-            lease.member,
+            slot.member,
             LEASE_MS,
-          ) as Promise<number>,
+          ) as Promise<number>;
+        },
         () => undefined,
       );
-      if (count !== undefined) {
-        if (count < 0) return undefined;
-        this.leases.add(lease);
-        return this.redisLease(lease);
-      }
+      if (count !== undefined && count < 0) return undefined;
+      slot.stored = count !== undefined;
     }
-    const held = this.memory.get(subject) ?? new Set<string>();
-    if (held.size >= max) return undefined;
-    const id = this.nextId();
-    held.add(id);
-    this.memory.set(subject, held);
+    const held = this.held.get(subject) ?? new Set<Slot>();
+    if (!slot.stored && held.size >= max) {
+      this.forget(slot);
+      return undefined;
+    }
+    held.add(slot);
+    this.held.set(subject, held);
+    return this.lease(slot);
+  }
+
+  private lease(slot: Slot): SlotLease {
+    let released = false;
     return {
-      id,
+      id: slot.member,
       release: () => {
-        held.delete(id);
-        if (held.size === 0 && this.memory.get(subject) === held) this.memory.delete(subject);
+        if (released) return;
+        released = true;
+        const held = this.held.get(slot.subject);
+        held?.delete(slot);
+        if (held?.size === 0) this.held.delete(slot.subject);
+        this.forget(slot);
       },
     };
   }
 
-  private redisLease(lease: RedisLease): SlotLease {
-    let released = false;
-    return {
-      id: lease.member,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.leases.delete(lease);
-        // Unavailable Redis: the lease expires by itself within LEASE_MS.
-        void this.options.redis?.run(
-          (client) => client.zrem(lease.key, lease.member),
-          () => 0,
-        );
+  /** Removes the lease of a slot no longer held, if one may be in Redis. */
+  private forget(slot: Slot): void {
+    if (!slot.stored && !slot.sent) return;
+    void this.options.redis?.run(
+      (client) => client.zrem(slot.key, slot.member),
+      () => {
+        // Removed when Redis is back (or it expires by itself within LEASE_MS).
+        this.released.add(slot);
+        return 0;
       },
-    };
+    );
   }
 
   /** Slots the caller holds now (on every instance when Redis is reachable). */
   async active(subject: string): Promise<number> {
     const { redis } = this.options;
-    const local = this.memory.get(subject)?.size ?? 0;
-    if (!redis) return local;
+    const held = [...(this.held.get(subject) ?? [])];
+    const unstored = held.filter((slot) => !slot.stored).length;
+    if (!redis) return held.length;
     const shared = await redis.run(
       (client) => client.zcount(this.key(subject), this.options.clock(), '+inf'),
-      () => 0,
+      () => undefined,
     );
-    return shared + local;
+    return shared === undefined ? held.length : shared + unstored;
   }
 
   /**
@@ -144,8 +171,7 @@ export class SubscriptionSlots {
    */
   async oldest(subject: string, max: number): Promise<Set<string>> {
     const key = this.key(subject);
-    const ids = new Set(this.memory.get(subject));
-    for (const lease of this.leases) if (lease.key === key) ids.add(lease.member);
+    const ids = new Set([...(this.held.get(subject) ?? [])].map((slot) => slot.member));
     const shared = await this.options.redis?.run(
       (client) => client.zrangebyscore(key, this.options.clock(), '+inf'),
       () => [],
@@ -154,22 +180,44 @@ export class SubscriptionSlots {
     return new Set([...ids].sort().slice(0, max));
   }
 
-  /** Extends every lease this instance holds. */
+  /** Extends every lease this instance holds (and writes those not in Redis yet). */
   async refresh(): Promise<void> {
     const { redis } = this.options;
-    if (!redis || this.leases.size === 0) return;
-    const expires = this.options.clock() + LEASE_MS;
+    if (!redis || this.held.size === 0) return;
     await redis.run(
-      (client) => {
-        const pipeline = client.pipeline();
-        for (const lease of this.leases) {
-          pipeline.zadd(lease.key, 'XX', expires, lease.member);
-          pipeline.pexpire(lease.key, LEASE_MS);
-        }
-        return pipeline.exec();
-      },
-      () => null,
+      (client) => this.store(client),
+      () => undefined,
     );
+  }
+
+  /**
+   * Writes a lease for every slot this instance holds (new or extended, whether or not Redis
+   * still had it) and removes the leases of slots released while Redis was unavailable.
+   * Rejects when Redis refuses any of it; then nothing is marked stored.
+   */
+  private async store(client: Redis): Promise<void> {
+    const slots = [...this.held.values()].flatMap((held) => [...held]);
+    const released = [...this.released];
+    if (slots.length === 0 && released.length === 0) return;
+    const expires = this.options.clock() + LEASE_MS;
+    const pipeline = client.pipeline();
+    for (const slot of released) pipeline.zrem(slot.key, slot.member);
+    for (const slot of slots) {
+      pipeline.zadd(slot.key, expires, slot.member);
+      pipeline.pexpire(slot.key, LEASE_MS);
+    }
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error)?.[0];
+    if (!results || failed) throw failed ?? new Error('Redis did not run the lease pipeline');
+    for (const slot of released) this.released.delete(slot);
+    // A slot released while the pipeline ran was written again: remove its lease.
+    const gone = slots.filter((slot) => !this.held.get(slot.subject)?.has(slot));
+    for (const slot of slots) slot.stored = true;
+    if (gone.length > 0) {
+      const removal = client.pipeline();
+      for (const slot of gone) removal.zrem(slot.key, slot.member);
+      await removal.exec();
+    }
   }
 
   /** Stops refreshing (leases still held expire on their own). */

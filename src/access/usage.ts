@@ -1,7 +1,8 @@
 /**
  * Usage per API key, counted in memory and added to `api_key_usage` about once a minute
  * (`CHIPGATE_USAGE_FLUSH_S`) and at shutdown: never a write per request. A flush that fails
- * keeps its counts for the next one.
+ * keeps its counts for the next one. The counts of a key deleted before they were flushed are
+ * dropped (logged once per key), and everyone else's are written.
  */
 import type { Database } from '../db/client.js';
 import { addUsage, type UsageRow } from '../db/usage.js';
@@ -23,6 +24,8 @@ export class UsageRecorder {
   private pending = new Map<string, UsageRow>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  /** Keys found deleted at a flush: whatever is still counted for them is dropped unlogged. */
+  private readonly deleted = new Set<number>();
 
   constructor(
     private readonly db: Database,
@@ -32,6 +35,7 @@ export class UsageRecorder {
 
   /** Adds `delta` to key `apiKeyId`'s counts of today (UTC, by the injected clock). */
   record(apiKeyId: number, delta: UsageDelta): void {
+    if (this.deleted.has(apiKeyId)) return;
     const day = new Date(this.clock()).toISOString().slice(0, 10);
     this.add({ apiKeyId, day, requests: 0, cost: 0, errors: 0, ...delta });
   }
@@ -61,7 +65,11 @@ export class UsageRecorder {
     const rows = [...this.pending.values()];
     this.pending = new Map();
     try {
-      await addUsage(this.db, rows);
+      const dropped = await addUsage(this.db, rows);
+      for (const id of dropped) this.deleted.add(id);
+      if (dropped.length > 0) {
+        this.logger?.warn({ apiKeyIds: dropped }, 'usage of deleted API keys dropped');
+      }
     } catch (error) {
       for (const row of rows) this.add(row);
       this.logger?.warn({ err: error }, 'could not store API key usage; will retry');

@@ -84,6 +84,33 @@ async function spawnRedis(port: number): Promise<ChildProcess> {
   return server;
 }
 
+/** A logger that keeps its lines and can wait for one. */
+export function recordingLogger() {
+  const lines: { level: 'info' | 'warn'; message: string }[] = [];
+  const waiters = new Set<() => void>();
+  const add = (level: 'info' | 'warn') => (_: object, message: string) => {
+    lines.push({ level, message });
+    for (const waiter of [...waiters]) waiter();
+  };
+  return {
+    lines,
+    info: add('info'),
+    warn: add('warn'),
+    /** Resolves when a line matching `match` is logged (or was). */
+    waitFor(match: RegExp): Promise<void> {
+      return new Promise((resolve) => {
+        const check = () => {
+          if (!lines.some((line) => match.test(line.message))) return;
+          waiters.delete(check);
+          resolve();
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}
+
 /**
  * The configuration that points gateways at the Redis at `url` (default: the shared one on
  * 6379) under a key prefix of their own, since other test runs use that Redis too. Gateways

@@ -223,15 +223,23 @@ export async function throwIfAnyWithReferences(
   issues.throwIfAny();
 }
 
-/** True when `error` (or the driver error drizzle wraps in `cause`) is a unique violation. */
-export function isUniqueViolation(error: unknown): boolean {
+/**
+ * True when `error`, or the driver error drizzle wraps in `cause`, carries the SQLSTATE `code`
+ * (both postgres.js and PGlite set it as `code`).
+ */
+export function hasSqlState(error: unknown, code: string): boolean {
   for (
     let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0;
     e && depth < 3;
     depth++
   ) {
-    if (e.code === '23505') return true;
+    if (e.code === code) return true;
     e = e.cause as typeof e;
   }
   return false;
+}
+
+/** True when `error` is a unique violation (see `hasSqlState`). */
+export function isUniqueViolation(error: unknown): boolean {
+  return hasSqlState(error, '23505');
 }
