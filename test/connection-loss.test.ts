@@ -9,7 +9,9 @@
  * postgres.js 3.4.9 crashed the process here: a statement sent on a connection whose socket was
  * gone (a transaction's own ROLLBACK, or the next statement on a reserved connection) wrote to
  * a null socket from a `setImmediate`, an uncaught TypeError. `patches/postgres+3.4.9.patch`
- * settles those statements with CONNECTION_CLOSED instead.
+ * settles those statements with CONNECTION_CLOSED instead. It also crashed when a new
+ * connection died during its array type fetch (57P01 from pg_terminate_backend, or a reset):
+ * that query's rejection had no handler; the patch gives its error to the waiting statement.
  */
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -161,6 +163,63 @@ describe('a connection reset while a statement waits to be flushed', () => {
       await sql.end({ timeout: 1 });
     }
   });
+});
+
+describe('a new connection lost while it fetches its array types', () => {
+  /** Errors no caller handled (an unhandled rejection used to end the gateway process). */
+  const unhandled: unknown[] = [];
+  const recordUnhandled = (error: unknown) => unhandled.push(error);
+  beforeAll(() => {
+    process.on('unhandledRejection', recordUnhandled);
+  });
+  afterAll(() => {
+    process.off('unhandledRejection', recordUnhandled);
+  });
+
+  // postgres.js sends a type query on every new connection (`fetch_types`, which the gateway
+  // needs: it parses `company_role[]` and serialises array parameters) before the statement
+  // that opened it. Its promise had no handler: when the connection died during that query, the
+  // rejection ended the process (two gateways under pg_terminate_backend, 57P01).
+  it.each<'terminated' | 'reset'>(['terminated', 'reset'])(
+    'its backend %s: the waiting statement rejects, nothing is unhandled, the next one parses arrays',
+    async (how) => {
+      const applicationName = `chipgate-types-${how}`;
+      const sql = postgres(proxiedUrl(), {
+        ...postgresOptions(1),
+        connection: { application_name: applicationName, TimeZone: 'UTC' },
+      });
+      const admin = postgres(cluster.url, { max: 1, onnotice: () => {} });
+      try {
+        const held = proxy.holdClientSend('typcategory');
+        const waiting = outcome(sql`select 1 as one`);
+        await held;
+        if (how === 'terminated') {
+          // The backend is idle (its type query is held by the proxy): it sends FATAL 57P01.
+          const terminated = await admin`
+            select pg_terminate_backend(pid) as done from pg_stat_activity
+            where application_name = ${applicationName}`;
+          expect(terminated).toEqual([{ done: true }]);
+        } else {
+          proxy.cut('rst');
+        }
+        const settled = await waiting;
+        expect(settled).toEqual({ rejected: expect.any(String) });
+        expect(['57P01', 'CONNECTION_CLOSED', 'ECONNRESET']).toContain(
+          (settled as { rejected: string }).rejected,
+        );
+        expect(await outcome(sql`select array[1, 2]::int[] as list`)).toEqual({
+          fulfilled: [{ list: [1, 2] }],
+        });
+        // Let any rejection without a handler surface (Node reports them after microtasks).
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(unhandled).toEqual([]);
+        expect(uncaught).toEqual([]);
+      } finally {
+        await sql.end({ timeout: 1 });
+        await admin.end({ timeout: 1 });
+      }
+    },
+  );
 });
 
 describe('a gateway process whose database connections are cut', () => {
