@@ -14,7 +14,7 @@
  * that query's rejection had no handler; the patch gives its error to the waiting statement.
  */
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { postgresOptions } from '../src/db/client.js';
 import { type PrivateCluster, seedCluster, startPrivateCluster } from './helpers/cluster.js';
 import type { TestKey } from './helpers/keys.js';
@@ -161,6 +161,36 @@ describe('a connection reset while a statement waits to be flushed', () => {
       expect(uncaught).toEqual([]);
     } finally {
       await sql.end({ timeout: 1 });
+    }
+  });
+});
+
+describe('a backend terminated while a statement runs', () => {
+  it('that statement gets 57P01, and the next statement on the connection is not failed with it', async () => {
+    const applicationName = 'chipgate-terminated-mid-statement';
+    const sql = postgres(cluster.url, {
+      ...postgresOptions(1),
+      connection: { application_name: applicationName, TimeZone: 'UTC' },
+    });
+    const admin = postgres(cluster.url, { max: 1, onnotice: () => {} });
+    try {
+      expect(await sql`select 1 as one`).toEqual([{ one: 1 }]);
+      const inFlight = outcome(sql`select pg_sleep(60)`);
+      // Terminated once it runs the statement (not while still idle before it).
+      await vi.waitFor(async () => {
+        const [row] = await admin<{ done: boolean }[]>`
+          select pg_terminate_backend(pid) as done from pg_stat_activity
+          where application_name = ${applicationName} and query like 'select pg_sleep%'`;
+        expect(row?.done).toBe(true);
+      });
+      expect(await inFlight).toEqual({ rejected: '57P01' });
+      // The server's error used to stay behind and fail the first statement of the next
+      // connection (a second, needless 503).
+      expect(await outcome(sql`select 2 as two`)).toEqual({ fulfilled: [{ two: 2 }] });
+      expect(uncaught).toEqual([]);
+    } finally {
+      await sql.end({ timeout: 1 });
+      await admin.end({ timeout: 1 });
     }
   });
 });
