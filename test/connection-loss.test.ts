@@ -250,6 +250,37 @@ describe('a new connection lost while it fetches its array types', () => {
       }
     },
   );
+
+  it('its type query fails and the connection lives on: the waiting statement rejects, and the connection is replaced rather than used without array types', async () => {
+    const applicationName = 'chipgate-types-lock-timeout';
+    const sql = postgres(proxiedUrl(), {
+      ...postgresOptions(1),
+      // The type query waits on the catalog lock below and fails on its own (55P03), while
+      // its session stays open, as after a cancel or a statement_timeout.
+      connection: { application_name: applicationName, TimeZone: 'UTC', lock_timeout: 300 },
+    });
+    const locker = postgres(cluster.url, { max: 1, onnotice: () => {} });
+    try {
+      const held = proxy.holdClientSend('typcategory');
+      const waiting = outcome(sql`select 1 as one`);
+      await held;
+      const settled = await locker.begin(async (tx) => {
+        await tx`lock table pg_catalog.pg_type in access exclusive mode`;
+        proxy.releaseHeld();
+        return waiting;
+      });
+      expect(settled).toEqual({ rejected: '55P03' });
+      expect(await outcome(sql`select array[1, 2]::int[] as list`)).toEqual({
+        fulfilled: [{ list: [1, 2] }],
+      });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+      expect(uncaught).toEqual([]);
+    } finally {
+      await sql.end({ timeout: 1 });
+      await locker.end({ timeout: 1 });
+    }
+  });
 });
 
 describe('a gateway process whose database connections are cut', () => {

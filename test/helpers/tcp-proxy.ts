@@ -23,6 +23,8 @@ export interface TcpProxy {
    * while the test acts on the server session. Resolves once a chunk has been held.
    */
   holdClientSend(text: string): Promise<void>;
+  /** Sends what `holdClientSend` held on to the server, and forwards as before from then on. */
+  releaseHeld(): void;
   /** Cuts every open connection: the client side as `mode` says, the server side at once. */
   cut(mode: CutMode): void;
   /** Cuts everything and stops listening. */
@@ -31,12 +33,14 @@ export interface TcpProxy {
 
 /** Starts a proxy that forwards each connection to `target` (`host`, `port`). */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
-  const pairs = new Set<{ client: Socket; server: Socket }>();
+  /** A client's connection and the proxy's to the server, with the client bytes held back. */
+  type Pair = { client: Socket; server: Socket; held: Buffer[] | undefined };
+  const pairs = new Set<Pair>();
   const waiters = new Set<{ text: string; seen: string; resolve: () => void }>();
   const holds = new Set<{ text: string; resolve: () => void }>();
   const listener = createServer((client) => {
     const server = connect(target.port, target.host);
-    const pair = { client, server };
+    const pair: Pair = { client, server, held: undefined };
     pairs.add(pair);
     // Errors end the pair; a cut test expects them on both sides.
     const drop = () => {
@@ -46,14 +50,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     };
     client.on('error', drop).on('close', drop);
     server.on('error', drop).on('close', drop);
-    let held = false;
     client.on('data', (chunk: Buffer) => {
       // Protocol bytes as latin1: the texts waited for are ASCII, and any byte maps to one char.
       const text = chunk.toString('latin1');
       for (const hold of [...holds]) {
-        if (held || !text.includes(hold.text)) continue;
+        if (pair.held || !text.includes(hold.text)) continue;
         holds.delete(hold);
-        held = true;
+        pair.held = [];
         hold.resolve();
       }
       for (const waiter of [...waiters]) {
@@ -64,7 +67,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         }
       }
       // Written by hand, not piped: a held chunk must not reach the server.
-      if (!held && !server.destroyed) server.write(chunk);
+      if (pair.held) pair.held.push(chunk);
+      else if (!server.destroyed) server.write(chunk);
     });
     server.pipe(client);
   });
@@ -85,6 +89,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     sawClientSend: (text) =>
       new Promise<void>((resolve) => waiters.add({ text, seen: '', resolve })),
     holdClientSend: (text) => new Promise<void>((resolve) => holds.add({ text, resolve })),
+    releaseHeld() {
+      for (const pair of pairs) {
+        const held = pair.held ?? [];
+        pair.held = undefined;
+        for (const chunk of held) if (!pair.server.destroyed) pair.server.write(chunk);
+      }
+    },
     cut,
     async close() {
       cut('fin');
