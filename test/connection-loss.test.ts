@@ -9,10 +9,12 @@
  * postgres.js 3.4.9 crashed the process here: a statement sent on a connection whose socket was
  * gone (a transaction's own ROLLBACK, or the next statement on a reserved connection) wrote to
  * a null socket from a `setImmediate`, an uncaught TypeError. `patches/postgres+3.4.9.patch`
- * settles those statements with CONNECTION_CLOSED instead.
+ * settles those statements with CONNECTION_CLOSED instead. It also crashed when a new
+ * connection died during its array type fetch (57P01 from pg_terminate_backend, or a reset):
+ * that query's rejection had no handler; the patch gives its error to the waiting statement.
  */
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { postgresOptions } from '../src/db/client.js';
 import { type PrivateCluster, seedCluster, startPrivateCluster } from './helpers/cluster.js';
 import type { TestKey } from './helpers/keys.js';
@@ -159,6 +161,124 @@ describe('a connection reset while a statement waits to be flushed', () => {
       expect(uncaught).toEqual([]);
     } finally {
       await sql.end({ timeout: 1 });
+    }
+  });
+});
+
+describe('a backend terminated while a statement runs', () => {
+  it('that statement gets 57P01, and the next statement on the connection is not failed with it', async () => {
+    const applicationName = 'chipgate-terminated-mid-statement';
+    const sql = postgres(cluster.url, {
+      ...postgresOptions(1),
+      connection: { application_name: applicationName, TimeZone: 'UTC' },
+    });
+    const admin = postgres(cluster.url, { max: 1, onnotice: () => {} });
+    try {
+      expect(await sql`select 1 as one`).toEqual([{ one: 1 }]);
+      const inFlight = outcome(sql`select pg_sleep(60)`);
+      // Terminated once it runs the statement (not while still idle before it).
+      await vi.waitFor(async () => {
+        const [row] = await admin<{ done: boolean }[]>`
+          select pg_terminate_backend(pid) as done from pg_stat_activity
+          where application_name = ${applicationName} and query like 'select pg_sleep%'`;
+        expect(row?.done).toBe(true);
+      });
+      expect(await inFlight).toEqual({ rejected: '57P01' });
+      // The server's error used to stay behind and fail the first statement of the next
+      // connection (a second, needless 503).
+      expect(await outcome(sql`select 2 as two`)).toEqual({ fulfilled: [{ two: 2 }] });
+      expect(uncaught).toEqual([]);
+    } finally {
+      await sql.end({ timeout: 1 });
+      await admin.end({ timeout: 1 });
+    }
+  });
+});
+
+describe('a new connection lost while it fetches its array types', () => {
+  /** Errors no caller handled (an unhandled rejection used to end the gateway process). */
+  const unhandled: unknown[] = [];
+  const recordUnhandled = (error: unknown) => unhandled.push(error);
+  beforeAll(() => {
+    process.on('unhandledRejection', recordUnhandled);
+  });
+  afterAll(() => {
+    process.off('unhandledRejection', recordUnhandled);
+  });
+
+  // postgres.js sends a type query on every new connection (`fetch_types`, which the gateway
+  // needs: it parses `company_role[]` and serialises array parameters) before the statement
+  // that opened it. Its promise had no handler: when the connection died during that query, the
+  // rejection ended the process (two gateways under pg_terminate_backend, 57P01).
+  it.each<'terminated' | 'reset'>(['terminated', 'reset'])(
+    'its backend %s: the waiting statement rejects, nothing is unhandled, the next one parses arrays',
+    async (how) => {
+      const applicationName = `chipgate-types-${how}`;
+      const sql = postgres(proxiedUrl(), {
+        ...postgresOptions(1),
+        connection: { application_name: applicationName, TimeZone: 'UTC' },
+      });
+      const admin = postgres(cluster.url, { max: 1, onnotice: () => {} });
+      try {
+        const held = proxy.holdClientSend('typcategory');
+        const waiting = outcome(sql`select 1 as one`);
+        await held;
+        if (how === 'terminated') {
+          // The backend is idle (its type query is held by the proxy): it sends FATAL 57P01.
+          const terminated = await admin`
+            select pg_terminate_backend(pid) as done from pg_stat_activity
+            where application_name = ${applicationName}`;
+          expect(terminated).toEqual([{ done: true }]);
+        } else {
+          proxy.cut('rst');
+        }
+        const settled = await waiting;
+        expect(settled).toEqual({ rejected: expect.any(String) });
+        expect(['57P01', 'CONNECTION_CLOSED', 'ECONNRESET']).toContain(
+          (settled as { rejected: string }).rejected,
+        );
+        expect(await outcome(sql`select array[1, 2]::int[] as list`)).toEqual({
+          fulfilled: [{ list: [1, 2] }],
+        });
+        // Let any rejection without a handler surface (Node reports them after microtasks).
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(unhandled).toEqual([]);
+        expect(uncaught).toEqual([]);
+      } finally {
+        await sql.end({ timeout: 1 });
+        await admin.end({ timeout: 1 });
+      }
+    },
+  );
+
+  it('its type query fails and the connection lives on: the waiting statement rejects, and the connection is replaced rather than used without array types', async () => {
+    const applicationName = 'chipgate-types-lock-timeout';
+    const sql = postgres(proxiedUrl(), {
+      ...postgresOptions(1),
+      // The type query waits on the catalog lock below and fails on its own (55P03), while
+      // its session stays open, as after a cancel or a statement_timeout.
+      connection: { application_name: applicationName, TimeZone: 'UTC', lock_timeout: 300 },
+    });
+    const locker = postgres(cluster.url, { max: 1, onnotice: () => {} });
+    try {
+      const held = proxy.holdClientSend('typcategory');
+      const waiting = outcome(sql`select 1 as one`);
+      await held;
+      const settled = await locker.begin(async (tx) => {
+        await tx`lock table pg_catalog.pg_type in access exclusive mode`;
+        proxy.releaseHeld();
+        return waiting;
+      });
+      expect(settled).toEqual({ rejected: '55P03' });
+      expect(await outcome(sql`select array[1, 2]::int[] as list`)).toEqual({
+        fulfilled: [{ list: [1, 2] }],
+      });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+      expect(uncaught).toEqual([]);
+    } finally {
+      await sql.end({ timeout: 1 });
+      await locker.end({ timeout: 1 });
     }
   });
 });

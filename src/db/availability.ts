@@ -7,8 +7,12 @@
 
 /** The database did not answer within the deadline (`CHIPGATE_DATABASE_TIMEOUT_MS`). */
 export class DatabaseTimeoutError extends Error {
-  constructor(readonly timeoutMs: number) {
-    super(`The database did not answer within ${timeoutMs} ms.`);
+  /** `cause`: the server's own error, when it was the server that gave up (a write's timeout). */
+  constructor(
+    readonly timeoutMs: number,
+    options?: ErrorOptions,
+  ) {
+    super(`The database did not answer within ${timeoutMs} ms.`, options);
     this.name = 'DatabaseTimeoutError';
   }
 }
@@ -42,6 +46,36 @@ function isUnavailableSqlState(code: string): boolean {
 }
 
 /**
+ * The first non-undefined answer of `visit` for `error` or any error it wraps (`cause`,
+ * GraphQL's `originalError`, an `AggregateError`'s members), depth first.
+ */
+function findInChain<T>(error: unknown, visit: (current: object) => T | undefined): T | undefined {
+  const seen = new Set<unknown>();
+  const pending: unknown[] = [error];
+  while (pending.length > 0) {
+    const current = pending.pop();
+    if (current === null || typeof current !== 'object' || seen.has(current)) continue;
+    seen.add(current);
+    const found = visit(current);
+    if (found !== undefined) return found;
+    const { cause, originalError, errors } = current as Record<string, unknown>;
+    pending.push(cause, originalError);
+    if (Array.isArray(errors)) pending.push(...errors);
+  }
+  return undefined;
+}
+
+/** True when `error` or any error it wraps carries one of `codes` (SQLSTATEs such as `57014`). */
+export function hasSqlState(error: unknown, codes: ReadonlySet<string>): boolean {
+  return (
+    findInChain(error, (current) => {
+      const { code } = current as { code?: unknown };
+      return typeof code === 'string' && codes.has(code) ? true : undefined;
+    }) ?? false
+  );
+}
+
+/**
  * True when `error`, or any error it wraps (`cause`, GraphQL's `originalError`, an
  * `AggregateError`'s members), says the database is unreachable, shutting down or did not
  * answer in time. Constraint violations, syntax errors and the like are not: they are bugs or
@@ -57,19 +91,11 @@ export function isDatabaseUnavailable(error: unknown): boolean {
  * parameters; undefined when it is another kind of error.
  */
 export function databaseErrorReason(error: unknown): string | undefined {
-  const seen = new Set<unknown>();
-  const pending: unknown[] = [error];
-  while (pending.length > 0) {
-    const current = pending.pop();
-    if (current === null || typeof current !== 'object' || seen.has(current)) continue;
-    seen.add(current);
+  return findInChain(error, (current) => {
     if (current instanceof DatabaseTimeoutError) return 'timeout';
-    const { code, cause, originalError, errors } = current as Record<string, unknown>;
-    if (typeof code === 'string' && (CONNECTION_CODES.has(code) || isUnavailableSqlState(code))) {
-      return code;
-    }
-    pending.push(cause, originalError);
-    if (Array.isArray(errors)) pending.push(...errors);
-  }
-  return undefined;
+    const { code } = current as { code?: unknown };
+    return typeof code === 'string' && (CONNECTION_CODES.has(code) || isUnavailableSqlState(code))
+      ? code
+      : undefined;
+  });
 }

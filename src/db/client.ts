@@ -66,8 +66,10 @@ export interface OpenDatabaseOptions {
   /** drizzle logger, e.g. a statement counter. */
   logger?: Logger;
   /**
-   * On a server: how long a statement or transaction may wait to start before it fails with
-   * `DatabaseTimeoutError` (requests then answer 503); default none.
+   * On a server: how long a statement or transaction may wait to start, and how long each
+   * statement inside a transaction may run (its `statement_timeout`, set for that transaction
+   * only), before it fails with `DatabaseTimeoutError` (requests then answer 503; the
+   * transaction rolls back); default none.
    */
   timeoutMs?: number;
 }

@@ -5,10 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { PgliteDatabase } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
-import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import { type DatabaseHandle, queryRows } from './client.js';
-import type { Relations } from './relations.js';
+import { type Relations, relations } from './relations.js';
 
 /** Absolute path of the committed migrations folder. */
 export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
@@ -28,8 +28,10 @@ export async function runMigrations(handle: DatabaseHandle): Promise<void> {
     await handle.pglite?.refreshArrayTypes();
     return;
   }
-  const db = handle.db as unknown as PostgresJsDatabase<Relations>;
   if (!handle.sql) throw new Error('runMigrations: postgres handle without a client');
+  // On the driver itself, not the handle's statement seam: a migration's statements (an index
+  // built over a large table) may run far longer than a request's database deadline.
+  const db = drizzlePostgres({ client: handle.sql, relations });
   const reserved = await handle.sql.reserve();
   try {
     await reserved`select pg_advisory_lock(${MIGRATION_LOCK})`;

@@ -7,13 +7,16 @@
  * - has a deadline on a server (`timeoutMs`): a statement or a transaction that cannot start
  *   within it fails with `DatabaseTimeoutError` (so requests answer 503 in time while the
  *   database is unreachable); a transaction that got its connection too late is rolled back,
- *   never run after its request was answered;
+ *   never run after its request was answered; inside a transaction every statement has the
+ *   same deadline on the server (`statement_timeout`, local to the transaction, so a pooler in
+ *   transaction mode is fine), so a write waiting on a row lock fails with
+ *   `DatabaseTimeoutError` too, and its transaction rolls back;
  * - is counted, for the pool gauges (`StatementSeam.stats`).
  */
 import type { PGlite, Transaction as PGliteTransaction } from '@electric-sql/pglite';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type postgres from 'postgres';
-import { DatabaseTimeoutError } from './availability.js';
+import { DatabaseTimeoutError, hasSqlState } from './availability.js';
 
 /** Connections in use and statements waiting for one (a pool's view, derived at the seam). */
 export interface PoolStats {
@@ -35,6 +38,8 @@ export interface StatementSeam {
    */
   transaction<T>(begin: (started: () => void) => Promise<T>): Promise<T>;
   stats(): PoolStats;
+  /** The deadline of `SeamOptions`, in ms; undefined: none. */
+  readonly timeoutMs: number | undefined;
 }
 
 /** Options of `createStatementSeam`. */
@@ -43,6 +48,22 @@ export interface SeamOptions {
   timeoutMs?: number | undefined;
   /** Connections in the pool. */
   poolMax: number;
+}
+
+/**
+ * SQLSTATEs of a statement the server gave up on: `57014` query_canceled (the transaction's
+ * `statement_timeout`), `55P03` lock_not_available.
+ */
+const SERVER_TIMEOUT_STATES: ReadonlySet<string> = new Set(['57014', '55P03']);
+
+/**
+ * The first statement of a transaction on a server with a deadline: the deadline as its
+ * `statement_timeout`, for this transaction only (`set_config(..., true)` is `SET LOCAL`; no
+ * session state survives it, as PgBouncer's transaction mode requires). One fixed text per
+ * deadline, so postgres.js prepares it once per connection.
+ */
+function transactionDeadlineSql(timeoutMs: number): string {
+  return `select set_config('statement_timeout', '${Math.trunc(timeoutMs)}', true)`;
 }
 
 /** The SQL keyword a span is named after (`select`, `insert`, ...). */
@@ -132,6 +153,12 @@ export function createStatementSeam(options: SeamOptions): StatementSeam {
           },
           () => started,
         );
+      } catch (error) {
+        // The server gave up on a statement at the transaction's deadline (it rolled back).
+        if (options.timeoutMs && hasSqlState(error, SERVER_TIMEOUT_STATES)) {
+          throw new DatabaseTimeoutError(options.timeoutMs, { cause: error });
+        }
+        throw error;
       } finally {
         held -= 1;
       }
@@ -143,6 +170,7 @@ export function createStatementSeam(options: SeamOptions): StatementSeam {
         max: options.poolMax,
       };
     },
+    timeoutMs: options.timeoutMs,
   };
 }
 
@@ -182,6 +210,7 @@ export function instrumentPostgres<T extends PostgresClient>(
           return seam.transaction((started) =>
             (target as postgres.Sql).begin(...(args as []), async (tx) => {
               started();
+              if (seam.timeoutMs) await tx.unsafe(transactionDeadlineSql(seam.timeoutMs));
               return callback(instrumentPostgres(tx, seam, true));
             }),
           );
