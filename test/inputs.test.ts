@@ -35,6 +35,7 @@ import {
   twinApp,
 } from './helpers/gateway.js';
 import { createKey, rowCounts, type TestKey } from './helpers/keys.js';
+import { LIST_PAGES } from './helpers/lists.js';
 
 let gateway: TestGateway;
 let resolversOnly: App;
@@ -91,35 +92,8 @@ async function storedDieArea(slug: string): Promise<number | null | undefined> {
   return rows[0] ? rows[0].die_area_mm2 : undefined;
 }
 
-/** A list's page after `$c`: the query and where its connection is in the data. */
-interface ListPage {
-  query: string;
-  page: (data: any) => any;
-}
-
-const PAGE = '(first: 2, after: $c) { pageInfo { endCursor } }';
-const rootList = (field: string): ListPage => ({
-  query: `query ($c: String) { l: ${field}${PAGE} }`,
-  page: (data) => data.l,
-});
-const relatedList = (parent: string, slug: string, field: string): ListPage => ({
-  query: `query ($c: String) { p: ${parent}(slug: "${slug}") { l: ${field}${PAGE} } }`,
-  page: (data) => data.p.l,
-});
-
 /** Every connection over the store, by the name its cursors carry. */
-const LISTS: Record<string, ListPage> = {
-  'Query.companies': rootList('companies'),
-  'Query.chips': rootList('chips'),
-  'Query.policyDecisions': rootList('policyDecisions'),
-  'Query.demandSignals': rootList('demandSignals'),
-  'Query.timeline': rootList('timeline'),
-  'Company.chipsDesigned': relatedList('company', 'nvidia', 'chipsDesigned'),
-  'Company.demandSignals': relatedList('company', 'nvidia', 'demandSignals'),
-  'Company.policyDecisions': relatedList('company', 'nvidia', 'policyDecisions'),
-  'Chip.demandSignals': relatedList('chip', 'h200', 'demandSignals'),
-  'Chip.policyDecisions': relatedList('chip', 'h200', 'policyDecisions'),
-};
+const LISTS = LIST_PAGES;
 
 /** The end cursor of each list's first page. */
 async function firstPageCursors(app: App): Promise<Map<string, string>> {

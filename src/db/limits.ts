@@ -44,3 +44,14 @@ export type TextKind = keyof typeof TEXT_LIMITS;
 /** The sentence partners read in a description: "At most N characters." */
 export const limitSentence = (kind: TextKind): string =>
   `At most ${TEXT_LIMITS[kind].toLocaleString('en-US')} characters.`;
+
+/** Half of a surrogate pair without its other half (not a character; UTF-8 cannot encode it). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Whether PostgreSQL can store `value` as sent: `text` cannot hold NUL (U+0000), and a lone
+ * surrogate is no character at all (it would arrive as U+FFFD). Inputs that fail are refused
+ * with `BAD_USER_INPUT` or a field error, never sent to the database.
+ */
+export const isStorableText = (value: string): boolean =>
+  !value.includes('\u0000') && !LONE_SURROGATE.test(value);
