@@ -1,3 +1,29 @@
+/** The longest slug: of every table's rows, and so of every slug a read or write names. */
+const SLUG = 100;
+
+/**
+ * The longest key of each node type's global ID (base64 of `Type:key`): a slug, or for
+ * `PolicyDecisionUpdate` its row id (at most 16 digits: ids stay within 2^53).
+ */
+export const GLOBAL_ID_KEYS = {
+  Company: SLUG,
+  Chip: SLUG,
+  PolicyDecision: SLUG,
+  DemandSignal: SLUG,
+  PolicyDecisionUpdate: 16,
+} as const;
+
+/** The length of base64 of `bytes` bytes (with padding). */
+const base64Length = (bytes: number) => 4 * Math.ceil(bytes / 3);
+
+/**
+ * The longest valid global ID, derived from `GLOBAL_ID_KEYS` (type names and keys are ASCII,
+ * one byte a character): 156, for `PolicyDecision:` and a 100-character slug.
+ */
+const LONGEST_GLOBAL_ID = Math.max(
+  ...Object.entries(GLOBAL_ID_KEYS).map(([type, key]) => base64Length(type.length + 1 + key)),
+);
+
 /**
  * The longest text every input of the API may hold, declared once, beside the data model it
  * protects: the write validators (a `ValidationError` naming the field and the limit), the
@@ -11,7 +37,7 @@ export const TEXT_LIMITS = {
    * Slugs: of the rows written, and of the rows named by lookups, filters and references
    * (`chip(slug:)`, `filter: { company: }`, `designer`, `supersedes`, ...).
    */
-  slug: 100,
+  slug: SLUG,
   /**
    * Short text: names, titles, authorities, identifiers (Federal Register document numbers,
    * SEC filer types), architectures, process nodes, memory types, `reportedBy`, listing notes,
@@ -32,8 +58,11 @@ export const TEXT_LIMITS = {
   searchTerm: 200,
   /** `after`/`before` cursors (ours are far shorter; this bounds the work of reading one). */
   cursor: 4096,
-  /** A global `ID` (base64 of `Type:key`). */
-  globalId: 400,
+  /**
+   * A global `ID` (base64 of `Type:key`): the longest one any object can have
+   * (`LONGEST_GLOBAL_ID`); a longer one is refused before anything runs.
+   */
+  globalId: LONGEST_GLOBAL_ID,
   /** A `Decimal` (digits, sign and point). */
   decimal: 64,
 } as const;
