@@ -29,8 +29,9 @@ const LONGEST_GLOBAL_ID = Math.max(
  * protects: the write validators (a `ValidationError` naming the field and the limit), the
  * scalars (`URL`, `Decimal`), the checks of read arguments (lookups, filters, search terms,
  * cursors, IDs: `BAD_USER_INPUT`), the slug CHECK constraint and the schema's descriptions all
- * read their numbers from here. Lengths are counted as JavaScript counts them (UTF-16 code
- * units: a character outside the Basic Multilingual Plane, such as an emoji, counts as two).
+ * read their numbers from here. Lengths are counted in Unicode code points (`textLength`), as
+ * PostgreSQL's `char_length` and `varchar(n)` count them: an emoji outside the Basic
+ * Multilingual Plane is one character, not JavaScript's two UTF-16 units.
  */
 export const TEXT_LIMITS = {
   /**
@@ -84,3 +85,13 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  */
 export const isStorableText = (value: string): boolean =>
   !value.includes('\u0000') && !LONE_SURROGATE.test(value);
+
+/**
+ * The length of `value` in Unicode code points, as PostgreSQL counts characters
+ * (`char_length`, `length`, `varchar(n)`): what every limit of `TEXT_LIMITS` is compared with.
+ */
+export function textLength(value: string): number {
+  let length = 0;
+  for (const _ of value) length++;
+  return length;
+}

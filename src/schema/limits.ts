@@ -8,6 +8,10 @@
  *   `TEXT_LIMITS`) beside its description. (The text of mutation inputs is checked by their
  *   write validators instead, which report a `ValidationError`.)
  * - the entries of every list, mutation inputs included: at most `MAX_LIST_ARGUMENT`.
+ * - every `String` and `ID` value, mutation inputs included: text PostgreSQL can store
+ *   (`isStorableText`: no NUL, U+0000, which `text` cannot hold, and no lone surrogate).
+ *
+ * Lengths are counted in code points (`textLength`), as PostgreSQL counts them.
  */
 import {
   type DocumentNode,
@@ -24,7 +28,13 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { MAX_LIST_ARGUMENT } from '../cost.js';
-import { limitSentence, TEXT_LIMITS, type TextKind } from '../db/limits.js';
+import {
+  isStorableText,
+  limitSentence,
+  TEXT_LIMITS,
+  type TextKind,
+  textLength,
+} from '../db/limits.js';
 import { BadUserInputError } from '../errors.js';
 import { type ArgumentSite, documentSites } from '../plan/arguments.js';
 
@@ -64,9 +74,18 @@ export function maxLengthOf(input: GraphQLArgument | GraphQLInputField): number 
 /** Whether `type` is a list, or `NonNull` of one. */
 const isList = (type: GraphQLInputType) => isListType(isNonNullType(type) ? type.ofType : type);
 
-/** Whether any value under `type` (its fields, at any depth) declares a limit or is a list. */
+/** Whether `type` is text whose characters are checked (`String` or `ID`, in lists too). */
+const isText = (type: GraphQLInputType) => {
+  const name = getNamedType(type).name;
+  return name === 'String' || name === 'ID';
+};
+
+/**
+ * Whether any value under `type` (its fields, at any depth) declares a limit, is a list or is
+ * text.
+ */
 function limitsUnder(type: GraphQLInputType, seen = new Set<string>()): boolean {
-  if (isList(type)) return true;
+  if (isList(type) || isText(type)) return true;
   const named = getNamedType(type);
   if (!isInputObjectType(named) || seen.has(named.name)) return false;
   seen.add(named.name);
@@ -111,16 +130,25 @@ function sitesOf(
   return sites;
 }
 
+/** A value over its limit: where, the limit, the length, in what (`unstorable`: see below). */
+interface OverLimit {
+  path: string;
+  max: number;
+  length: number;
+  unit: 'characters' | 'entries' | 'unstorable';
+}
+
 /**
- * The first value in `value` (of `type`) over its limit: a text longer than its limit, or a
- * list of more than `MAX_LIST_ARGUMENT` entries: where, the limit, the length, in what.
+ * The first value in `value` (of `type`) over its limit: a text longer than its limit (in code
+ * points), a list of more than `MAX_LIST_ARGUMENT` entries, or (`unstorable`) a `String` or
+ * `ID` holding NUL or a lone surrogate.
  */
 function tooLong(
   type: GraphQLInputType,
   value: unknown,
   max: number | undefined,
   path: string,
-): { path: string; max: number; length: number; unit: 'characters' | 'entries' } | undefined {
+): OverLimit | undefined {
   if (value == null) return undefined;
   const inner = isNonNullType(type) ? type.ofType : type;
   if (isListType(inner)) {
@@ -146,17 +174,20 @@ function tooLong(
     }
     return undefined;
   }
-  if (max !== undefined && typeof value === 'string' && value.length > max) {
-    return { path, max, length: value.length, unit: 'characters' };
+  if (typeof value !== 'string') return undefined;
+  if (isText(inner) && !isStorableText(value)) {
+    return { path, max: max ?? 0, length: value.length, unit: 'unstorable' };
   }
+  const length = max === undefined ? 0 : textLength(value);
+  if (max !== undefined && length > max) return { path, max, length, unit: 'characters' };
   return undefined;
 }
 
 /**
  * The `BAD_USER_INPUT` error for the first argument value of `operation` (literal or from
  * `variables`, already coerced) over its limit: text longer than its argument or input field
- * declares, or a list of more than `MAX_LIST_ARGUMENT` entries; undefined when every value
- * fits. Values that do not coerce are left to execution, which reports them as usual.
+ * declares, a list of more than `MAX_LIST_ARGUMENT` entries, or text the store cannot hold (NUL,
+ * a lone surrogate); undefined when every value fits. Values that do not coerce are left to execution, which reports them as usual.
  */
 export function inputLimitError(
   schema: GraphQLSchema,
@@ -174,10 +205,13 @@ export function inputLimitError(
     for (const arg of field.args) {
       const found = tooLong(arg.type, values[arg.name], maxLengthOf(arg), arg.name);
       if (found) {
+        const where = `Argument "${found.path}" of ${parent}.${field.name}`;
         return new BadUserInputError(
           found.unit === 'entries'
-            ? `Argument "${found.path}" of ${parent}.${field.name} must hold at most ${found.max} entries (got ${found.length}).`
-            : `Argument "${found.path}" of ${parent}.${field.name} must be at most ${found.max} characters (got ${found.length}).`,
+            ? `${where} must hold at most ${found.max} entries (got ${found.length}).`
+            : found.unit === 'unstorable'
+              ? `${where} must not contain NUL (U+0000) or half of a surrogate pair: the store cannot hold them.`
+              : `${where} must be at most ${found.max} characters (got ${found.length}).`,
           { nodes: node },
         );
       }
