@@ -8,10 +8,9 @@
  *   `TEXT_LIMITS`) beside its description. (The text of mutation inputs is checked by their
  *   write validators instead, which report a `ValidationError`.)
  * - the entries of every list, mutation inputs included: at most `MAX_LIST_ARGUMENT`.
- * - every `String` and `ID` value, mutation inputs included: text PostgreSQL can store
- *   (`isStorableText`: no NUL, U+0000, which `text` cannot hold, and no lone surrogate).
  *
- * Lengths are counted in code points (`textLength`), as PostgreSQL counts them.
+ * (NUL, which PostgreSQL `text` cannot hold, is refused earlier, in variables and literals
+ * alike: see `useHttpEdges`.) Lengths are counted in code points (`textLength`), as PostgreSQL counts them.
  */
 import {
   type DocumentNode,
@@ -28,13 +27,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { MAX_LIST_ARGUMENT } from '../cost.js';
-import {
-  isStorableText,
-  limitSentence,
-  TEXT_LIMITS,
-  type TextKind,
-  textLength,
-} from '../db/limits.js';
+import { limitSentence, TEXT_LIMITS, type TextKind, textLength } from '../db/limits.js';
 import { BadUserInputError } from '../errors.js';
 import { type ArgumentSite, documentSites } from '../plan/arguments.js';
 
@@ -74,18 +67,9 @@ export function maxLengthOf(input: GraphQLArgument | GraphQLInputField): number 
 /** Whether `type` is a list, or `NonNull` of one. */
 const isList = (type: GraphQLInputType) => isListType(isNonNullType(type) ? type.ofType : type);
 
-/** Whether `type` is text whose characters are checked (`String` or `ID`, in lists too). */
-const isText = (type: GraphQLInputType) => {
-  const name = getNamedType(type).name;
-  return name === 'String' || name === 'ID';
-};
-
-/**
- * Whether any value under `type` (its fields, at any depth) declares a limit, is a list or is
- * text.
- */
+/** Whether any value under `type` (its fields, at any depth) declares a limit or is a list. */
 function limitsUnder(type: GraphQLInputType, seen = new Set<string>()): boolean {
-  if (isList(type) || isText(type)) return true;
+  if (isList(type)) return true;
   const named = getNamedType(type);
   if (!isInputObjectType(named) || seen.has(named.name)) return false;
   seen.add(named.name);
@@ -130,18 +114,17 @@ function sitesOf(
   return sites;
 }
 
-/** A value over its limit: where, the limit, the length, in what (`unstorable`: see below). */
+/** A value over its limit: where, the limit, the length, in what. */
 interface OverLimit {
   path: string;
   max: number;
   length: number;
-  unit: 'characters' | 'entries' | 'unstorable';
+  unit: 'characters' | 'entries';
 }
 
 /**
  * The first value in `value` (of `type`) over its limit: a text longer than its limit (in code
- * points), a list of more than `MAX_LIST_ARGUMENT` entries, or (`unstorable`) a `String` or
- * `ID` holding NUL or a lone surrogate.
+ * points), or a list of more than `MAX_LIST_ARGUMENT` entries.
  */
 function tooLong(
   type: GraphQLInputType,
@@ -174,20 +157,16 @@ function tooLong(
     }
     return undefined;
   }
-  if (typeof value !== 'string') return undefined;
-  if (isText(inner) && !isStorableText(value)) {
-    return { path, max: max ?? 0, length: value.length, unit: 'unstorable' };
-  }
-  const length = max === undefined ? 0 : textLength(value);
-  if (max !== undefined && length > max) return { path, max, length, unit: 'characters' };
-  return undefined;
+  if (max === undefined || typeof value !== 'string') return undefined;
+  const length = textLength(value);
+  return length > max ? { path, max, length, unit: 'characters' } : undefined;
 }
 
 /**
  * The `BAD_USER_INPUT` error for the first argument value of `operation` (literal or from
  * `variables`, already coerced) over its limit: text longer than its argument or input field
- * declares, a list of more than `MAX_LIST_ARGUMENT` entries, or text the store cannot hold (NUL,
- * a lone surrogate); undefined when every value fits. Values that do not coerce are left to execution, which reports them as usual.
+ * declares (in code points), or a list of more than `MAX_LIST_ARGUMENT` entries; undefined when
+ * every value fits. Values that do not coerce are left to execution, which reports them as usual.
  */
 export function inputLimitError(
   schema: GraphQLSchema,
@@ -209,9 +188,7 @@ export function inputLimitError(
         return new BadUserInputError(
           found.unit === 'entries'
             ? `${where} must hold at most ${found.max} entries (got ${found.length}).`
-            : found.unit === 'unstorable'
-              ? `${where} must not contain NUL (U+0000) or half of a surrogate pair: the store cannot hold them.`
-              : `${where} must be at most ${found.max} characters (got ${found.length}).`,
+            : `${where} must be at most ${found.max} characters (got ${found.length}).`,
           { nodes: node },
         );
       }
