@@ -17,6 +17,8 @@ import {
   twinApp,
 } from './helpers/gateway.js';
 import { createKey, rowCounts, type TestKey } from './helpers/keys.js';
+import { type InProcessGateway, removeTempDirs, startInProcessGateway } from './helpers/server.js';
+import { subscribeWs, wsClient } from './helpers/subscribers.js';
 
 let gateway: TestGateway;
 let resolversOnly: App;
@@ -262,4 +264,42 @@ describe('NUL (U+0000) in text inputs: BAD_USER_INPUT before anything runs', () 
       expect(gateway.statements.statements, query).toEqual([]);
     }
   });
+});
+
+describe('NUL over the WebSocket transport', () => {
+  let server: InProcessGateway;
+  beforeAll(async () => {
+    server = await startInProcessGateway();
+  });
+  afterAll(async () => {
+    await server?.stop();
+    removeTempDirs();
+  });
+
+  it('in the variables of a query or a subscription: BAD_USER_INPUT, the socket stays open', async () => {
+    const ws = wsClient(server.url);
+    try {
+      for (const [query, variables] of [
+        ['query ($s: String!) { chip(slug: $s) { name } }', { s: 'a\u0000b' }],
+        [
+          'subscription ($c: String) { demandSignalRecorded(filter: { company: $c }, after: "RXZlbnQ6MA==") { slug } }',
+          { c: 'a\u0000b' },
+        ],
+      ] as const) {
+        const operation = subscribeWs(ws, query, variables);
+        await operation.waitForComplete(30_000).catch(() => {});
+        expect(operation.results, query).toEqual([]);
+        const failure = operation.failure as { message: string; extensions?: { code?: string } }[];
+        expect(Array.isArray(failure), query).toBe(true);
+        expect(failure.map((error) => error.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+        expect(failure[0]?.message).toMatch(/must not contain the NUL character \(U\+0000\)/);
+      }
+      // The connection is still good for the next operation.
+      const good = subscribeWs(ws, '{ chip(slug: "h200") { slug } }');
+      const [result] = await good.waitForResults(1, 30_000);
+      expect(result?.data).toEqual({ chip: { slug: 'h200' } });
+    } finally {
+      await ws.dispose();
+    }
+  }, 120_000);
 });
