@@ -4,7 +4,8 @@
  *
  * - counted like any request against the caller's requests per minute: a caller whose limit is
  *   spent gets the same 429 `RATE_LIMITED` (with `Retry-After`) as for a GraphQL request, and
- *   every answer carries the `RateLimit-*` headers;
+ *   every answer carries the `RateLimit-*` headers. The refusal is answered here, as JSON,
+ *   whatever the browser's `Accept` header (which names no GraphQL response type);
  * - sent compressed as the browser's `Accept-Encoding` allows (`br`, else `gzip`, else
  *   uncompressed), with `Vary: Accept-Encoding`. It is rendered when a browser first asks (the
  *   renderer's module takes a second or more to load) and each encoding is compressed once, on
@@ -13,6 +14,7 @@
 import { promisify } from 'node:util';
 import { brotliCompress, gzip, constants as zlib } from 'node:zlib';
 import { negotiate } from '@fastify/accept-negotiator';
+import type { GraphQLError } from 'graphql';
 import { type GraphiQLOptions, type Plugin, shouldRenderGraphiQL } from 'graphql-yoga';
 
 const brotliAsync = promisify(brotliCompress);
@@ -94,10 +96,27 @@ export interface GraphiQLPageOptions {
   /** GraphiQL's settings (title, default query, ...), rendered into the page. */
   graphiql: GraphiQLOptions;
   /**
-   * Counts the request against its caller's limit; false when refused. A refused request is
-   * left to the GraphQL path, which answers it with the refusal (it must not count it again).
+   * Counts the request against its caller's limit: undefined when admitted, else the refusal
+   * (`RATE_LIMITED`, whose `extensions.http` gives the status, 429, and `Retry-After`).
    */
-  admit: (request: Request, serverContext: unknown) => Promise<boolean>;
+  admit: (request: Request, serverContext: unknown) => Promise<GraphQLError | undefined>;
+}
+
+/**
+ * The answer to a page request over its caller's limit, as JSON whatever the `Accept` header
+ * says: the status and headers of the refusal's `extensions.http` (429, `Retry-After`), and
+ * `{ errors: [refusal] }` without them. Left to the GraphQL path, a browser's `Accept:
+ * text/html` would get 406 (it accepts no GraphQL response type) instead of the refusal.
+ */
+function refusalResponse(refusal: GraphQLError, Response: typeof globalThis.Response): Response {
+  const { http, ...extensions } = refusal.extensions as {
+    http?: { status?: number; headers?: Record<string, string> };
+  };
+  const body = { errors: [{ ...refusal.toJSON(), extensions }] };
+  return new Response(JSON.stringify(body), {
+    status: http?.status ?? 429,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...http?.headers },
+  });
 }
 
 /** Serves the GraphiQL page (see the module comment). */
@@ -107,7 +126,11 @@ export function useGraphiQLPage(options: GraphiQLPageOptions): Plugin {
   return {
     async onRequest({ request, serverContext, url, endResponse, fetchAPI }) {
       if (!shouldRenderGraphiQL(request) || !paths.has(url.pathname)) return;
-      if (!(await options.admit(request, serverContext))) return;
+      const refusal = await options.admit(request, serverContext);
+      if (refusal) {
+        endResponse(refusalResponse(refusal, fetchAPI.Response));
+        return;
+      }
       const encoding = pageEncodingFor(request.headers.get('accept-encoding'));
       const body = await bodyOf(encoding);
       const headers: Record<string, string> = {

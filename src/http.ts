@@ -91,9 +91,10 @@ const nulError = () => badInput('Text must not contain the NUL character (U+0000
 /**
  * Refuses variables nested deeper than `MAX_VARIABLE_DEPTH` or holding a NUL character, with
  * `BAD_USER_INPUT`. Iterative: a hostile body of thousands of nested arrays must not overflow the
- * stack (as a recursive `JSON.stringify` would) before the request is refused.
+ * stack (as a recursive `JSON.stringify` would) before the request is refused. Every transport
+ * calls it: HTTP here (`useHttpEdges`), WebSocket operations in ws.ts.
  */
-function checkVariables(variables: unknown): void {
+export function checkVariables(variables: unknown): void {
   const stack: { value: unknown; depth: number }[] = [{ value: variables, depth: 0 }];
   for (let item = stack.pop(); item; item = stack.pop()) {
     const { value, depth } = item;

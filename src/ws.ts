@@ -18,6 +18,7 @@ import type { KeySessions } from './access/sessions.js';
 import { authorizationOf } from './auth.js';
 import type { Context } from './context.js';
 import { ErrorCode } from './errors.js';
+import { checkVariables } from './http.js';
 import { withinResponseSize } from './response-size.js';
 
 /** A running WebSocket transport. */
@@ -116,6 +117,12 @@ export function attachWebSocket(
               { extensions: { code: ErrorCode.RATE_LIMITED } },
             ),
           ];
+        }
+        // As over HTTP: no NUL (PostgreSQL text cannot hold it), no absurd nesting.
+        try {
+          if (payload.variables) checkVariables(payload.variables);
+        } catch (error) {
+          return [error as GraphQLError];
         }
         const enveloped = yoga.getEnveloped({
           req: ctx.extra.request,

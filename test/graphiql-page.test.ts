@@ -140,6 +140,23 @@ describe('the GraphiQL page, counted', () => {
       new RegExp(`^Anonymous callers from this address may send ${LIMIT} requests per minute`),
     );
 
+    // Whatever the browser accepts, the refusal is a 429 with Retry-After, never a 406.
+    for (const accept of [
+      'text/html',
+      'text/html,application/xhtml+xml',
+      'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
+      'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7',
+      'text/html;q=1, application/json;q=0, application/graphql-response+json;q=0',
+    ]) {
+      const page = await getPage(gateway.url, { accept, 'accept-encoding': 'gzip, br' });
+      expect(page.status, accept).toBe(429);
+      expect(Number(page.headers['retry-after']), accept).toBeGreaterThanOrEqual(1);
+      expect(page.headers['ratelimit-remaining'], accept).toBe('0');
+      expect(page.headers['content-encoding'], accept).toBeUndefined();
+      const refusal = JSON.parse(page.body.toString('utf8'));
+      expect(refusal.errors[0].extensions.code, accept).toBe('RATE_LIMITED');
+    }
+
     // And a GraphQL request after it is refused the same way.
     const after = await fetch(gateway.url, {
       method: 'POST',

@@ -1,14 +1,34 @@
 /** Relay global IDs: `node` and `nodes` round-trip every type; bad IDs are rejected cleanly. */
 import { sql } from 'drizzle-orm';
+import {
+  type GraphQLInputType,
+  getNamedType,
+  isInputObjectType,
+  isInterfaceType,
+  isObjectType,
+} from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../src/app.js';
 import { queryRows } from '../src/db/client.js';
-import { createTestGateway, type TestGateway } from './helpers/gateway.js';
+import { GLOBAL_ID_KEYS, TEXT_LIMITS } from '../src/db/limits.js';
+import { schema } from '../src/schema/index.js';
+import { maxLengthOf } from '../src/schema/limits.js';
+import {
+  closeApp,
+  createTestGateway,
+  executeOn,
+  type TestGateway,
+  twinApp,
+} from './helpers/gateway.js';
 
 let gateway: TestGateway;
+let resolversOnly: App;
 beforeAll(async () => {
   gateway = await createTestGateway();
+  resolversOnly = twinApp(gateway, 'off');
 });
 afterAll(async () => {
+  if (resolversOnly) await closeApp(resolversOnly);
   await gateway?.close();
 });
 
@@ -136,5 +156,98 @@ describe('nodes', () => {
     expect(data.nodes.map((n: any) => n.slug)).toEqual(['a100', 'h100', 'h200', 'h20', 'b200']);
     expect(data.nodes.every((n: any) => n.designer.slug === 'nvidia')).toBe(true);
     expect(gateway.statements.count).toBe(1);
+  });
+});
+
+describe("IDs longer than any object's", () => {
+  /** Both read paths: the planner (the gateway's default) and the resolvers. */
+  const PATHS = [
+    ['planner on', () => gateway.app],
+    ['planner off', () => resolversOnly],
+  ] as const;
+
+  /** A well-formed decision ID with a slug of `length` characters (the longest type's). */
+  const decisionId = (length: number) => b64(`PolicyDecision:${'a'.repeat(length)}`);
+
+  it('the bound is the longest ID any object can have, derived from the key limits', () => {
+    const longest = decisionId(GLOBAL_ID_KEYS.PolicyDecision);
+    expect(TEXT_LIMITS.globalId).toBe(longest.length);
+    expect(TEXT_LIMITS.globalId).toBe(156);
+    for (const [type, key] of Object.entries(GLOBAL_ID_KEYS)) {
+      expect(b64(`${type}:${'1'.repeat(key)}`).length, type).toBeLessThanOrEqual(longest.length);
+    }
+  });
+
+  it.each(PATHS)(
+    '%s: refused in node and nodes before any SQL; the longest valid one is looked up',
+    async (_name, app) => {
+      // The shortest well-formed `Type:key` longer than the bound (base64 pads to 4 characters).
+      let extra = 1;
+      while (decisionId(GLOBAL_ID_KEYS.PolicyDecision + extra).length <= TEXT_LIMITS.globalId) {
+        extra++;
+      }
+      const tooLong = [decisionId(GLOBAL_ID_KEYS.PolicyDecision + extra), 'A'.repeat(400)];
+      for (const id of tooLong) {
+        for (const [query, variables] of [
+          [NODE, { id }],
+          ['query ($ids: [ID!]!) { nodes(ids: $ids) { id } }', { ids: [b64('Chip:h200'), id] }],
+          [`{ node(id: "${id}") { id } }`, {}],
+          [`{ nodes(ids: ["${b64('Chip:h200')}", "${id}"]) { id } }`, {}],
+        ] as const) {
+          gateway.statements.reset();
+          const result = await executeOn(app(), query, variables);
+          const where = `${query.slice(0, 30)} ${id.length}`;
+          expect(result.data, where).toBeUndefined();
+          expect(
+            result.errors?.map((e) => e.extensions?.code),
+            where,
+          ).toEqual(['BAD_USER_INPUT']);
+          expect(result.errors?.[0]?.message, where).toMatch(
+            new RegExp(`must be at most ${TEXT_LIMITS.globalId} characters \\(got ${id.length}\\)`),
+          );
+          expect(gateway.statements.statements, where).toEqual([]);
+        }
+      }
+      // Within the bound but its key too long for any row: malformed, at its position, no SQL.
+      const keyTooLong = decisionId(GLOBAL_ID_KEYS.PolicyDecision + 1);
+      expect(keyTooLong.length).toBeLessThanOrEqual(TEXT_LIMITS.globalId);
+      gateway.statements.reset();
+      const malformed = await executeOn(app(), NODE, { id: keyTooLong });
+      expect(malformed.data).toEqual({ node: null });
+      expect(malformed.errors?.map((e) => [e.path, e.extensions?.code])).toEqual([
+        [['node'], 'BAD_USER_INPUT'],
+      ]);
+      expect(gateway.statements.statements).toEqual([]);
+      // At the bound: a well-formed ID of no object, looked up and answered null.
+      const longest = decisionId(GLOBAL_ID_KEYS.PolicyDecision);
+      const found = await executeOn(app(), NODE, { id: longest });
+      expect(found.errors).toBeUndefined();
+      expect(found.data).toEqual({ node: null });
+    },
+  );
+
+  it('every ID argument and input field of the schema declares the bound', () => {
+    const inputs: string[] = [];
+    const visit = (where: string, type: GraphQLInputType, max: number | undefined) => {
+      if (getNamedType(type).name === 'ID') {
+        expect(max, where).toBe(TEXT_LIMITS.globalId);
+        inputs.push(where);
+      }
+    };
+    for (const type of Object.values(schema.getTypeMap())) {
+      if (type.name.startsWith('__')) continue;
+      if (isObjectType(type) || isInterfaceType(type)) {
+        for (const field of Object.values(type.getFields())) {
+          for (const arg of field.args) {
+            visit(`${type.name}.${field.name}(${arg.name})`, arg.type, maxLengthOf(arg));
+          }
+        }
+      } else if (isInputObjectType(type)) {
+        for (const field of Object.values(type.getFields())) {
+          visit(`${type.name}.${field.name}`, field.type, maxLengthOf(field));
+        }
+      }
+    }
+    expect(inputs.sort()).toEqual(['Query.node(id)', 'Query.nodes(ids)']);
   });
 });

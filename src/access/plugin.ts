@@ -19,7 +19,7 @@ import { authenticate, authorizationOf } from '../auth.js';
 import { operationComplexity } from '../builder.js';
 import type { Context, Viewer } from '../context.js';
 import type { Database } from '../db/client.js';
-import { ErrorCode, PersistedQueryOnlyError } from '../errors.js';
+import { ErrorCode, PersistedQueryOnlyError, type RateLimitedError } from '../errors.js';
 import type { CounterResult } from './counters.js';
 import type { Access, EffectiveLimits } from './index.js';
 import { type EndableStream, endable, endOnAbort, type SessionMark } from './sessions.js';
@@ -217,18 +217,19 @@ function registerSubscription(
 
 /**
  * Authenticates an HTTP request and counts it against its caller's requests per minute, once:
- * a later call for the same request returns the first answer. True when the request is within
- * the limit. GraphQL requests are admitted as they are parsed; the GraphiQL page (which never
- * reaches the parser) calls this first, and leaves a refused request to the parser, which
- * answers the refusal.
+ * a later call for the same request returns the first answer. Undefined when the request is
+ * within the limit, else the `RATE_LIMITED` refusal. GraphQL requests are admitted as they are
+ * parsed; the GraphiQL page (which never reaches the parser) calls this first and answers a
+ * refusal itself.
  */
 export async function admitRequest(
   access: Access,
   db: Database,
   request: Request,
   serverContext: unknown,
-): Promise<boolean> {
-  return (await admission(access, db, request, serverContext)).requests.allowed;
+): Promise<RateLimitedError | undefined> {
+  const { viewer, requests } = await admission(access, db, request, serverContext);
+  return requests.allowed ? undefined : access.refusal(viewer, 'REQUESTS', requests);
 }
 
 async function admission(

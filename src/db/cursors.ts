@@ -18,11 +18,14 @@
  * timeline issued, is still accepted there (`CursorScheme.legacyPrefix`).
  */
 import { BadUserInputError } from '../errors.js';
-import { TEXT_LIMITS } from './limits.js';
+import { isStorableText, TEXT_LIMITS } from './limits.js';
 
 /**
- * What one position of a cursor holds: `text` (any string), `slug`, `date` (`YYYY-MM-DD`),
- * `id` (a positive row id), `instant` (an ISO 8601 timestamp), `rank` (0, 1 or 2).
+ * What one position of a cursor holds, as the column it compares with: `text` (text
+ * PostgreSQL can hold: no NUL, no lone surrogate), `slug`, `date` (`YYYY-MM-DD`, a day that
+ * exists, years 0001-9999), `id` (a row id: an integer from 0 to 2^53 - 1, inside `bigint`),
+ * `instant` (an ISO 8601 timestamp as the timeline writes it: `YYYY-MM-DDTHH:MM:SS[.ffffff]`
+ * and `Z` or `+HH:MM`, a day and time that exist), `rank` (0, 1 or 2).
  */
 export type CursorPart = 'text' | 'slug' | 'date' | 'id' | 'instant' | 'rank';
 
@@ -36,19 +39,46 @@ const PREFIX = 'cg2:';
 /** Formats of earlier versions that do not name the list that issued them. */
 const UNNAMED_FORMATS = ['cg1:', 'DC:'];
 const SLUG = /^[a-z0-9]+(-[a-z0-9]+)*$/;
-const DATE = /^(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const INSTANT =
+  /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(\.\d{1,6})?(Z|[+-](0\d|1[0-4]):[0-5]\d)$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
+/** Whether `value` is `YYYY-MM-DD` of a day that exists (years 0001-9999, as `date` takes). */
+function isDay(value: string): boolean {
+  const match = DATE.exec(value);
+  if (!match) return false;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  if (year < 1 || month < 1 || month > 12 || day < 1) return false;
+  // Day 0 of the next month is the last day of this one (UTC, so no time zone moves it).
+  const date = new Date(0);
+  date.setUTCFullYear(year, month, 0);
+  return day <= date.getUTCDate();
+}
+
+/**
+ * The one definition of what each part holds: cursors are checked against it when encoded
+ * (a row that does not fit is a bug, not a client error) and when decoded (a value that does
+ * not fit is `BAD_USER_INPUT` before any SQL is sent, so nothing forged reaches a cast).
+ */
 const PART_CHECKS: Record<CursorPart, (value: unknown) => boolean> = {
-  text: (value) => typeof value === 'string',
+  text: (value) =>
+    typeof value === 'string' && value.length <= TEXT_LIMITS.cursor && isStorableText(value),
   slug: (value) =>
     typeof value === 'string' && value.length <= TEXT_LIMITS.slug && SLUG.test(value),
-  date: (value) => typeof value === 'string' && DATE.test(value),
+  date: (value) => typeof value === 'string' && isDay(value),
   id: (value) => Number.isSafeInteger(value) && (value as number) >= 0,
-  instant: (value) =>
-    typeof value === 'string' && value.length <= 40 && !Number.isNaN(Date.parse(value)),
+  instant: (value) => {
+    if (typeof value !== 'string') return false;
+    const match = INSTANT.exec(value);
+    return match !== null && isDay(match[1] as string);
+  },
   rank: (value) => value === 0 || value === 1 || value === 2,
 };
+
+/** Whether `values` fit `shape`: as many values as parts, each what its part holds. */
+const fitsShape = (values: readonly unknown[], shape: CursorShape) =>
+  values.length === shape.length && shape.every((part, i) => PART_CHECKS[part](values[i]));
 
 /** How one list's cursors read: the name they carry, and the shape of their values. */
 export interface CursorScheme {
@@ -59,9 +89,18 @@ export interface CursorScheme {
   readonly legacyPrefix?: string;
 }
 
-/** Encodes a row's ordering values as an opaque cursor of the list named `list`. */
-export function encodeCursor(list: string, values: CursorValues): string {
-  return Buffer.from(`${PREFIX}${list}:${JSON.stringify(values)}`, 'utf8').toString('base64');
+/**
+ * Encodes a row's ordering values as an opaque cursor of `scheme`'s list. Throws (a plain
+ * `Error`: masked, a bug) when the values do not fit the list's shape, since such a cursor
+ * could never be read back.
+ */
+export function encodeCursor(scheme: CursorScheme, values: CursorValues): string {
+  if (!fitsShape(values, scheme.shape)) {
+    throw new Error(`${scheme.list}: ordering values do not fit its cursor (${scheme.shape})`);
+  }
+  return Buffer.from(`${PREFIX}${scheme.list}:${JSON.stringify(values)}`, 'utf8').toString(
+    'base64',
+  );
 }
 
 /** The JSON array `body` holds, or undefined. */
@@ -105,10 +144,6 @@ export function decodeCursor(argument: string, cursor: string, scheme: CursorSch
       `"${shown}" is a cursor of an earlier version, which does not say which list issued it; fetch the first page again (without "after" or "before") and page on from there.`,
     );
   }
-  const fits =
-    values !== undefined &&
-    values.length === scheme.shape.length &&
-    scheme.shape.every((part, i) => PART_CHECKS[part](values[i]));
-  if (!fits) refuse(`"${shown}".`);
+  if (values === undefined || !fitsShape(values, scheme.shape)) refuse(`"${shown}".`);
   return values as CursorValues;
 }

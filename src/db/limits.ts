@@ -1,17 +1,44 @@
+/** The longest slug: of every table's rows, and so of every slug a read or write names. */
+const SLUG = 100;
+
+/**
+ * The longest key of each node type's global ID (base64 of `Type:key`): a slug, or for
+ * `PolicyDecisionUpdate` its row id (at most 16 digits: ids stay within 2^53).
+ */
+export const GLOBAL_ID_KEYS = {
+  Company: SLUG,
+  Chip: SLUG,
+  PolicyDecision: SLUG,
+  DemandSignal: SLUG,
+  PolicyDecisionUpdate: 16,
+} as const;
+
+/** The length of base64 of `bytes` bytes (with padding). */
+const base64Length = (bytes: number) => 4 * Math.ceil(bytes / 3);
+
+/**
+ * The longest valid global ID, derived from `GLOBAL_ID_KEYS` (type names and keys are ASCII,
+ * one byte a character): 156, for `PolicyDecision:` and a 100-character slug.
+ */
+const LONGEST_GLOBAL_ID = Math.max(
+  ...Object.entries(GLOBAL_ID_KEYS).map(([type, key]) => base64Length(type.length + 1 + key)),
+);
+
 /**
  * The longest text every input of the API may hold, declared once, beside the data model it
  * protects: the write validators (a `ValidationError` naming the field and the limit), the
  * scalars (`URL`, `Decimal`), the checks of read arguments (lookups, filters, search terms,
  * cursors, IDs: `BAD_USER_INPUT`), the slug CHECK constraint and the schema's descriptions all
- * read their numbers from here. Lengths are counted as JavaScript counts them (UTF-16 code
- * units: a character outside the Basic Multilingual Plane, such as an emoji, counts as two).
+ * read their numbers from here. Lengths are counted in Unicode code points (`textLength`), as
+ * PostgreSQL's `char_length` and `varchar(n)` count them: an emoji outside the Basic
+ * Multilingual Plane is one character, not JavaScript's two UTF-16 units.
  */
 export const TEXT_LIMITS = {
   /**
    * Slugs: of the rows written, and of the rows named by lookups, filters and references
    * (`chip(slug:)`, `filter: { company: }`, `designer`, `supersedes`, ...).
    */
-  slug: 100,
+  slug: SLUG,
   /**
    * Short text: names, titles, authorities, identifiers (Federal Register document numbers,
    * SEC filer types), architectures, process nodes, memory types, `reportedBy`, listing notes,
@@ -32,8 +59,11 @@ export const TEXT_LIMITS = {
   searchTerm: 200,
   /** `after`/`before` cursors (ours are far shorter; this bounds the work of reading one). */
   cursor: 4096,
-  /** A global `ID` (base64 of `Type:key`). */
-  globalId: 400,
+  /**
+   * A global `ID` (base64 of `Type:key`): the longest one any object can have
+   * (`LONGEST_GLOBAL_ID`); a longer one is refused before anything runs.
+   */
+  globalId: LONGEST_GLOBAL_ID,
   /** A `Decimal` (digits, sign and point). */
   decimal: 64,
 } as const;
@@ -44,3 +74,24 @@ export type TextKind = keyof typeof TEXT_LIMITS;
 /** The sentence partners read in a description: "At most N characters." */
 export const limitSentence = (kind: TextKind): string =>
   `At most ${TEXT_LIMITS[kind].toLocaleString('en-US')} characters.`;
+
+/** Half of a surrogate pair without its other half (not a character; UTF-8 cannot encode it). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Whether PostgreSQL can store `value` as sent: `text` cannot hold NUL (U+0000), and a lone
+ * surrogate is no character at all (it would arrive as U+FFFD). Inputs that fail are refused
+ * with `BAD_USER_INPUT` or a field error, never sent to the database.
+ */
+export const isStorableText = (value: string): boolean =>
+  !value.includes('\u0000') && !LONE_SURROGATE.test(value);
+
+/**
+ * The length of `value` in Unicode code points, as PostgreSQL counts characters
+ * (`char_length`, `length`, `varchar(n)`): what every limit of `TEXT_LIMITS` is compared with.
+ */
+export function textLength(value: string): number {
+  let length = 0;
+  for (const _ of value) length++;
+  return length;
+}

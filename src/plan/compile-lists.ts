@@ -9,9 +9,9 @@ import type { PgTable } from 'drizzle-orm/pg-core';
 import type { FieldNode, GraphQLField, GraphQLObjectType, GraphQLUnionType } from 'graphql';
 import { getNamedType } from 'graphql';
 import { pageSize } from '../builder.js';
-import { type CursorValues, decodeCursor, encodeCursor } from '../db/cursors.js';
+import { type CursorScheme, type CursorValues, decodeCursor, encodeCursor } from '../db/cursors.js';
 import type { FilterField } from '../db/filter-kit.js';
-import { decodeListCursor, type ListDeclaration, listOrder } from '../db/lists.js';
+import { cursorScheme, decodeListCursor, type ListDeclaration, listOrder } from '../db/lists.js';
 import {
   connectionJson,
   jsonArray,
@@ -152,7 +152,17 @@ export function planConnection(
   const options = { withTotal: selectsTotal(selection), withCursors };
   const json = connectionJson(scope.b, list, parent, page, options, (row, edge) => {
     const item = new RowBuilder(keyCount, withCursors ? order.keys.map((key) => key.column) : []);
-    edges = planEdges(planner, scope, item, connectionType, selection, row, edge, path, list.name);
+    edges = planEdges(
+      planner,
+      scope,
+      item,
+      connectionType,
+      selection,
+      row,
+      edge,
+      path,
+      cursorScheme(list),
+    );
     return item.slots;
   });
   const shape = connectionShaper(
@@ -162,7 +172,7 @@ export function planConnection(
     () => edges,
     pageOf(node, backward),
     keyCount,
-    list.name,
+    cursorScheme(list),
   );
   return { json, shape: wrapShaper(field.type, shape) };
 }
@@ -177,7 +187,7 @@ function planEdges(
   node: PgTable,
   edge: (column: string) => SQL,
   path: string,
-  listName: string,
+  scheme: CursorScheme,
 ): Map<string, Shaper<Row, Bind>> {
   const shapes = new Map<string, Shaper<Row, Bind>>();
   const edgeType = planner.objectTypeOf(connectionType.getFields().edges?.type);
@@ -192,7 +202,7 @@ function planEdges(
         parts.push([
           edgeKey,
           computedShaper((values: Row) =>
-            encodeCursor(listName, values.slice(0, keys) as CursorValues),
+            encodeCursor(scheme, values.slice(0, keys) as CursorValues),
           ),
         ]);
       } else if (name === 'node') {
@@ -237,7 +247,7 @@ function connectionShaper(
   edgeShapes: () => Map<string, Shaper<Row, Bind>> | undefined,
   pageOf: (bind: Bind) => { size: number; backward: boolean; after: boolean; before: boolean },
   keyCount: number,
-  listName: string,
+  scheme: CursorScheme,
 ): Shaper<unknown, Bind> {
   const pageInfoField = connectionType.getFields().pageInfo;
   const parts: [string, Shaper<Page, Bind>][] = [];
@@ -256,7 +266,7 @@ function connectionShaper(
     } else if (name === 'pageInfo' && pageInfoField) {
       const pageInfoType = planner.objectTypeOf(pageInfoField.type);
       const cursorOf = (item: Row | undefined) =>
-        item ? encodeCursor(listName, item.slice(0, keyCount) as CursorValues) : null;
+        item ? encodeCursor(scheme, item.slice(0, keyCount) as CursorValues) : null;
       const infoParts = [...planner.fields(pageInfoType, subSelections(nodes))].map(
         ([infoKey, infoNodes]): [string, Shaper<Page, Bind>] => {
           const infoName = (infoNodes[0] as FieldNode).name.value;
@@ -374,7 +384,7 @@ export function planTimeline(
         parts.push([
           edgeKey,
           computedShaper((values: Row) =>
-            encodeCursor(TIMELINE_CURSOR.list, values.slice(0, keys) as CursorValues),
+            encodeCursor(TIMELINE_CURSOR, values.slice(0, keys) as CursorValues),
           ),
         ]);
       } else if (name === 'node') {
@@ -400,7 +410,7 @@ export function planTimeline(
     () => edgeShapes,
     pageOf(node, backward),
     keys,
-    TIMELINE_CURSOR.list,
+    TIMELINE_CURSOR,
   );
   return { json, shape: wrapShaper(field.type, shape) };
 }

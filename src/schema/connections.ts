@@ -14,6 +14,7 @@ import { type CursorValues, encodeCursor } from '../db/cursors.js';
 import {
   countRelated,
   countRoot,
+  cursorScheme,
   decodeListCursor,
   findMany,
   type ListDeclaration,
@@ -97,9 +98,10 @@ export function connectionOf<Row, Node>(
   const hasMore = rows.length > page.size;
   const pageRows = rows.slice(0, page.size);
   if (page.backward) pageRows.reverse();
+  const scheme = cursorScheme(list);
   const edges = pageRows.map((row) => ({
     ...edgeOf(row),
-    cursor: encodeCursor(list.name, valuesOf(row)),
+    cursor: encodeCursor(scheme, valuesOf(row)),
   }));
   return { edges, pageInfo: pageInfoOf(page, hasMore, edges), totalCount };
 }

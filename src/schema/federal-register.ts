@@ -198,8 +198,7 @@ const MAX_SEARCH_RESULTS = 10_000;
 const searchKey = (search: object) =>
   createHash('sha256').update(JSON.stringify(search)).digest('base64url').slice(0, 16);
 
-const encodeOffset = (key: string, offset: number) =>
-  encodeCursor(SEARCH_CURSOR.list, [offset, key]);
+const encodeOffset = (key: string, offset: number) => encodeCursor(SEARCH_CURSOR, [offset, key]);
 
 /** The position `after` points at in the search `key` (-1 without a cursor). */
 function decodeOffset(cursor: string | null | undefined, key: string): number {

@@ -8,6 +8,9 @@
  *   `TEXT_LIMITS`) beside its description. (The text of mutation inputs is checked by their
  *   write validators instead, which report a `ValidationError`.)
  * - the entries of every list, mutation inputs included: at most `MAX_LIST_ARGUMENT`.
+ *
+ * (NUL, which PostgreSQL `text` cannot hold, is refused earlier, in variables and literals
+ * alike: see `useHttpEdges`.) Lengths are counted in code points (`textLength`), as PostgreSQL counts them.
  */
 import {
   type DocumentNode,
@@ -24,7 +27,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { MAX_LIST_ARGUMENT } from '../cost.js';
-import { limitSentence, TEXT_LIMITS, type TextKind } from '../db/limits.js';
+import { limitSentence, TEXT_LIMITS, type TextKind, textLength } from '../db/limits.js';
 import { BadUserInputError } from '../errors.js';
 import { type ArgumentSite, documentSites } from '../plan/arguments.js';
 
@@ -111,16 +114,24 @@ function sitesOf(
   return sites;
 }
 
+/** A value over its limit: where, the limit, the length, in what. */
+interface OverLimit {
+  path: string;
+  max: number;
+  length: number;
+  unit: 'characters' | 'entries';
+}
+
 /**
- * The first value in `value` (of `type`) over its limit: a text longer than its limit, or a
- * list of more than `MAX_LIST_ARGUMENT` entries: where, the limit, the length, in what.
+ * The first value in `value` (of `type`) over its limit: a text longer than its limit (in code
+ * points), or a list of more than `MAX_LIST_ARGUMENT` entries.
  */
 function tooLong(
   type: GraphQLInputType,
   value: unknown,
   max: number | undefined,
   path: string,
-): { path: string; max: number; length: number; unit: 'characters' | 'entries' } | undefined {
+): OverLimit | undefined {
   if (value == null) return undefined;
   const inner = isNonNullType(type) ? type.ofType : type;
   if (isListType(inner)) {
@@ -146,17 +157,16 @@ function tooLong(
     }
     return undefined;
   }
-  if (max !== undefined && typeof value === 'string' && value.length > max) {
-    return { path, max, length: value.length, unit: 'characters' };
-  }
-  return undefined;
+  if (max === undefined || typeof value !== 'string') return undefined;
+  const length = textLength(value);
+  return length > max ? { path, max, length, unit: 'characters' } : undefined;
 }
 
 /**
  * The `BAD_USER_INPUT` error for the first argument value of `operation` (literal or from
  * `variables`, already coerced) over its limit: text longer than its argument or input field
- * declares, or a list of more than `MAX_LIST_ARGUMENT` entries; undefined when every value
- * fits. Values that do not coerce are left to execution, which reports them as usual.
+ * declares (in code points), or a list of more than `MAX_LIST_ARGUMENT` entries; undefined when
+ * every value fits. Values that do not coerce are left to execution, which reports them as usual.
  */
 export function inputLimitError(
   schema: GraphQLSchema,
@@ -174,10 +184,11 @@ export function inputLimitError(
     for (const arg of field.args) {
       const found = tooLong(arg.type, values[arg.name], maxLengthOf(arg), arg.name);
       if (found) {
+        const where = `Argument "${found.path}" of ${parent}.${field.name}`;
         return new BadUserInputError(
           found.unit === 'entries'
-            ? `Argument "${found.path}" of ${parent}.${field.name} must hold at most ${found.max} entries (got ${found.length}).`
-            : `Argument "${found.path}" of ${parent}.${field.name} must be at most ${found.max} characters (got ${found.length}).`,
+            ? `${where} must hold at most ${found.max} entries (got ${found.length}).`
+            : `${where} must be at most ${found.max} characters (got ${found.length}).`,
           { nodes: node },
         );
       }

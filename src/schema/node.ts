@@ -11,12 +11,13 @@ import { builder } from '../builder.js';
 import type { Context } from '../context.js';
 import { idsComplexity, MAX_LIST_ARGUMENT } from '../cost.js';
 import { latestEventSeq } from '../db/events.js';
-import { TEXT_LIMITS } from '../db/limits.js';
+import { GLOBAL_ID_KEYS, TEXT_LIMITS } from '../db/limits.js';
 import { BadUserInputError } from '../errors.js';
 import { special } from '../plan/metadata.js';
+import { textLimit } from './limits.js';
 
-/** Node types and the shape of their key. */
-const NODE_KEYS: Record<string, RegExp> = {
+/** Node types and the shape of their key (its longest length: `GLOBAL_ID_KEYS`). */
+const NODE_KEYS: Record<keyof typeof GLOBAL_ID_KEYS, RegExp> = {
   Company: /^[a-z0-9]+(-[a-z0-9]+)*$/,
   Chip: /^[a-z0-9]+(-[a-z0-9]+)*$/,
   PolicyDecision: /^[a-z0-9]+(-[a-z0-9]+)*$/,
@@ -89,8 +90,10 @@ export async function checkedAfter(
 }
 
 /**
- * Decodes and checks a global ID: base64, `Type:key`, a known node type, a key of the right
- * shape. Throws `BadUserInputError` otherwise. `expected` restricts the accepted types.
+ * Decodes and checks a global ID: at most `TEXT_LIMITS.globalId` characters, base64,
+ * `Type:key`, a known node type, a key of the right shape and length (`GLOBAL_ID_KEYS`).
+ * Throws `BadUserInputError` otherwise (an ID too long for any object is refused before
+ * execution by the limit its argument declares; this check repeats it for other callers). `expected` restricts the accepted types.
  */
 export function decodeGlobalId(globalId: string, expected?: readonly string[]): DecodedGlobalId {
   const shown = globalId.length > 80 ? `${globalId.slice(0, 80)}...` : globalId;
@@ -102,13 +105,13 @@ export function decodeGlobalId(globalId: string, expected?: readonly string[]): 
   const typename = separator > 0 ? decoded.slice(0, separator) : '';
   const key = separator > 0 ? decoded.slice(separator + 1) : '';
   // Own properties only: "__proto__" or "constructor" are not node types.
-  const keyShape = Object.hasOwn(NODE_KEYS, typename) ? NODE_KEYS[typename] : undefined;
-  if (!keyShape) {
+  const known = Object.hasOwn(NODE_KEYS, typename) ? (typename as keyof typeof NODE_KEYS) : null;
+  if (!known) {
     throw new BadUserInputError(
       `"${shown}" is not a chipgate ID: it does not name a type with IDs (${Object.keys(NODE_KEYS).join(', ')}).`,
     );
   }
-  if (!keyShape.test(key)) {
+  if (key.length > GLOBAL_ID_KEYS[known] || !NODE_KEYS[known].test(key)) {
     throw new BadUserInputError(
       `"${shown}" is not a valid ${typename} ID: its key is empty or malformed.`,
     );
@@ -199,7 +202,10 @@ builder.queryFields((t) => ({
       'does not exist; a malformed ID is a BAD_USER_INPUT error.',
     extensions: special('node'),
     args: {
-      id: t.arg.id({ required: true, description: 'A global ID, as returned in an `id` field.' }),
+      id: t.arg.id({
+        required: true,
+        ...textLimit('globalId', 'A global ID, as returned in an `id` field.'),
+      }),
     },
     resolve: async (_root, args, ctx, info) => {
       const [node] = await loadNodes(ctx, info, [decodeGlobalId(String(args.id))]);
@@ -218,7 +224,10 @@ builder.queryFields((t) => ({
     args: {
       ids: t.arg.idList({
         required: true,
-        description: `Global IDs, at most ${MAX_LIST_ARGUMENT}; each is charged (repeats too).`,
+        ...textLimit(
+          'globalId',
+          `Global IDs, at most ${MAX_LIST_ARGUMENT} of them; each is charged (repeats too). An ID longer than the limit below (longer than any object's) refuses the whole request.`,
+        ),
       }),
     },
     complexity: idsComplexity,

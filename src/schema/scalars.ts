@@ -18,7 +18,7 @@ import {
 } from 'graphql';
 import { GraphQLCountryCode, GraphQLDate, GraphQLDateTime, GraphQLURL } from 'graphql-scalars';
 import { builder } from '../builder.js';
-import { limitSentence, TEXT_LIMITS } from '../db/limits.js';
+import { limitSentence, TEXT_LIMITS, textLength } from '../db/limits.js';
 
 /**
  * A JS Date from graphql-scalars' Date parser as `YYYY-MM-DD` (it parses at UTC midnight).
@@ -55,22 +55,35 @@ builder.addScalarType('CountryCode', GraphQLCountryCode, {
 });
 
 /**
- * A URL from graphql-scalars' URL parser as a string, refused unless it is `http:` or `https:`
- * (a `javascript:` or `data:` URL is absolute too, but no source a fact was confirmed in).
+ * A URL from graphql-scalars' URL parser as the string stored: its WHATWG serialization
+ * (percent-encoding, punycode, lower-cased scheme and host), refused unless it is `http:` or
+ * `https:` (a `javascript:` or `data:` URL is absolute too, but no source a fact was confirmed
+ * in) or when that serialization is longer than `TEXT_LIMITS.url`: the limit holds for what is
+ * stored, which can be several times longer than what was sent (`é` becomes `%C3%A9`).
  */
 const toWebUrl = (value: unknown): string => {
   const url = value as URL;
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new GraphQLError(`URL must be an absolute http: or https: URL (got ${url.protocol}).`);
   }
-  return url.toString();
+  const stored = url.toString();
+  const length = textLength(stored);
+  if (length > TEXT_LIMITS.url) {
+    throw new GraphQLError(
+      `URL must be at most ${TEXT_LIMITS.url} characters once normalized (percent-encoded, punycode host); this one is ${length}.`,
+    );
+  }
+  return stored;
 };
 
-/** Refuses a URL input longer than `TEXT_LIMITS.url`, before it is parsed. */
+/**
+ * Refuses a URL input longer than `TEXT_LIMITS.url` (code points) before it is parsed, so no
+ * parser sees more; what is stored is checked again after normalization (`toWebUrl`).
+ */
 function boundedUrl(value: unknown): unknown {
-  if (typeof value === 'string' && value.length > TEXT_LIMITS.url) {
+  if (typeof value === 'string' && textLength(value) > TEXT_LIMITS.url) {
     throw new GraphQLError(
-      `URL must be at most ${TEXT_LIMITS.url} characters (got ${value.length}).`,
+      `URL must be at most ${TEXT_LIMITS.url} characters (got ${textLength(value)}).`,
     );
   }
   return value;
@@ -79,8 +92,9 @@ function boundedUrl(value: unknown): unknown {
 builder.addScalarType('URL', GraphQLURL, {
   description:
     'An absolute `http:` or `https:` URL (RFC 3986), e.g. the public source a fact was ' +
-    'confirmed in. Other schemes (`javascript:`, `data:`, `ftp:`, ...) are refused. ' +
-    limitSentence('url'),
+    'confirmed in. Other schemes (`javascript:`, `data:`, `ftp:`, ...) are refused. Stored ' +
+    'and returned as normalized by the WHATWG URL standard (non-ASCII percent-encoded, ' +
+    `host in punycode). ${limitSentence('url').slice(0, -1)}, once normalized.`,
   parseValue: (value) => toWebUrl(GraphQLURL.parseValue(boundedUrl(value))),
   parseLiteral: (ast) => {
     if (ast.kind === Kind.STRING) boundedUrl(ast.value);

@@ -111,7 +111,7 @@ async function loadTimelinePage(
   const edges = pageRows.flatMap((row) => {
     const node = byKind.get(row.kind)?.get(String(row.rowId));
     // A row deleted between the two statements simply drops out of the page.
-    return node ? [{ cursor: encodeCursor(TIMELINE_CURSOR.list, row.position), node }] : [];
+    return node ? [{ cursor: encodeCursor(TIMELINE_CURSOR, row.position), node }] : [];
   });
   return {
     edges,

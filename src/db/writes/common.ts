@@ -6,7 +6,7 @@ import { inArray } from 'drizzle-orm';
 import { PLAIN_LIST_MAX } from '../../cost.js';
 import type { FieldIssues } from '../../errors.js';
 import type { Database } from '../client.js';
-import { TEXT_LIMITS, type TextKind } from '../limits.js';
+import { TEXT_LIMITS, type TextKind, textLength } from '../limits.js';
 import { chips, companies, policyDecisions } from '../schema.js';
 
 /** A drizzle transaction (same query API as `Database`). */
@@ -15,14 +15,14 @@ export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 /** Slug rule of every domain table (also a CHECK constraint in the database). */
 export const SLUG_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 
-/** The problem of text longer than `max`, naming the limit. */
+/** The problem of text longer than `max` (code points, see `textLength`), naming the limit. */
 const tooLong = (max: number, length: number) =>
   `Must be at most ${max} characters (got ${length}).`;
 
 /** Records a problem unless `value` is a well-formed slug. */
 export function checkSlug(issues: FieldIssues, path: (string | number)[], value: string): void {
-  if (value.length > TEXT_LIMITS.slug) {
-    issues.add(path, tooLong(TEXT_LIMITS.slug, value.length));
+  if (textLength(value) > TEXT_LIMITS.slug) {
+    issues.add(path, tooLong(TEXT_LIMITS.slug, textLength(value)));
   } else if (!SLUG_PATTERN.test(value)) {
     issues.add(
       path,
@@ -43,8 +43,8 @@ export function checkText(
 ): void {
   if (value == null) return;
   if (value.trim() === '') issues.add(path, 'Must not be blank.');
-  else if (value.length > TEXT_LIMITS[kind]) {
-    issues.add(path, tooLong(TEXT_LIMITS[kind], value.length));
+  else if (textLength(value) > TEXT_LIMITS[kind]) {
+    issues.add(path, tooLong(TEXT_LIMITS[kind], textLength(value)));
   }
 }
 
@@ -216,7 +216,9 @@ export async function throwIfAnyWithReferences(
   references: readonly Reference[],
 ): Promise<void> {
   for (const { path, slug } of references) {
-    if (slug.length > TEXT_LIMITS.slug) issues.add(path, tooLong(TEXT_LIMITS.slug, slug.length));
+    if (textLength(slug) > TEXT_LIMITS.slug) {
+      issues.add(path, tooLong(TEXT_LIMITS.slug, textLength(slug)));
+    }
   }
   if (issues.errors.length === 0) return;
   await resolveReferences(db, issues, references);

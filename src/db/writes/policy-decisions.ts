@@ -9,7 +9,7 @@ import { desc, eq, sql } from 'drizzle-orm';
 import { PLAIN_LIST_MAX } from '../../cost.js';
 import { ConflictError, FieldIssues, NotFoundError } from '../../errors.js';
 import type { Database } from '../client.js';
-import { TEXT_LIMITS } from '../limits.js';
+import { TEXT_LIMITS, textLength } from '../limits.js';
 import {
   type FactConfidence,
   type PolicyEffect,
@@ -92,10 +92,10 @@ export interface CreatePolicyDecisionInput {
 /** Checks an idempotency key's form (1 to `TEXT_LIMITS.idempotencyKey` characters, not blank). */
 export function checkIdempotencyKey(issues: FieldIssues, key: string | null | undefined): void {
   const max = TEXT_LIMITS.idempotencyKey;
-  if (key != null && (key.trim() === '' || key.length > max)) {
+  if (key != null && (key.trim() === '' || textLength(key) > max)) {
     issues.add(
       ['input', 'idempotencyKey'],
-      `Must be 1 to ${max} characters, not blank (got ${key.length}).`,
+      `Must be 1 to ${max} characters, not blank (got ${textLength(key)}).`,
     );
   }
 }
