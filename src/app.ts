@@ -19,6 +19,7 @@ import { operationLimitError } from './builder.js';
 import { type Context, createContext, type QueryLimits } from './context.js';
 import { databaseErrorReason, isDatabaseUnavailable } from './db/availability.js';
 import type { Database } from './db/client.js';
+import { shapeLimitError } from './document-shape.js';
 import { accessConfigOf, loadEnv } from './env.js';
 import { maskError, QueryTooComplexError } from './errors.js';
 import { useGraphiQLPage } from './graphiql.js';
@@ -136,6 +137,20 @@ function armorPlugins(limits: QueryLimits): Plugin[] {
 }
 
 export type { QueryLimits };
+
+/**
+ * Refuses a document over a shape limit (`shapeLimitError`) before graphql-js validates it, so
+ * that validation, quadratic in the fields answering one response path, stays short: the
+ * request gets `QUERY_TOO_COMPLEX` and no data, as for the other limits.
+ */
+function useShapeLimits(limits: QueryLimits): Plugin {
+  return {
+    onValidate({ params, setResult }) {
+      const error = shapeLimitError(params.documentAST, limits);
+      if (error) setResult([error]);
+    },
+  };
+}
 
 /**
  * Refuses an operation over the depth or cost limit, or with a page size or cursor the
@@ -268,6 +283,7 @@ export function createApp(deps: AppDependencies): App {
         : []),
       ...useTrustedDocuments(access),
       useIntrospectionControl(access),
+      useShapeLimits(deps.limits),
       ...armorPlugins(deps.limits),
       useOperationLimits(),
       // After the operation limits: an operation they refuse is not charged.
