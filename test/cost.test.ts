@@ -361,6 +361,53 @@ describe('documents add', () => {
     expect(await registered()).toBe(before);
   });
 
+  const LEAVES = 'name slug tpp memoryGb memoryType processNode launchYear tdpWatts architecture';
+  it('refuses what a request would be refused: too many tokens, aliases, directives, or a shape over its limit', async () => {
+    const before = await registered();
+    const aliases = Array.from({ length: 31 }, (_, i) => `a${i}: chip(slug: "h200") { slug }`);
+    const directives = Array.from({ length: 51 }, () => '@include(if: true)').join(' ');
+    const refused = await add({
+      small: SMALL,
+      tokens: `{ chip(slug: "h200") { ${Array(5_000).fill('slug').join(' ')} } }`,
+      aliases: `{ ${aliases.join(' ')} }`,
+      directives: `{ chip(slug: "h200") { slug ${directives} } }`,
+      repeats: `{ chip(slug: "h200") { ${Array(11).fill('slug').join(' ')} } }`,
+      spreads: `{ chip(slug: "h200") { ${Array(51).fill('...F').join(' ')} } } fragment F on Chip { slug }`,
+      selections: `{ ${Array.from({ length: 30 }, (_, i) => `c${i}: chip(slug: "h200") { ...Tree }`).join(' ')} } fragment Tree on Chip { ${`${LEAVES} derivedFrom { `.repeat(10)}slug${' }'.repeat(10)} }`,
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/nothing registered, 6 problem\(s\)/);
+    const at = (name: string) =>
+      `${refused.hash(name)}: the document would be refused at request time: `;
+    expect(refused.err).toContain(
+      `${at('tokens')}Token limit of 5000 exceeded. (CHIPGATE_MAX_TOKENS)`,
+    );
+    expect(refused.err).toContain(
+      `${at('aliases')}Aliases limit of 30 exceeded, found 31. (CHIPGATE_MAX_ALIASES)`,
+    );
+    expect(refused.err).toContain(
+      `${at('directives')}Directives limit of 50 exceeded, found 51. (fixed)`,
+    );
+    expect(refused.err).toContain(
+      `${at('repeats')}The document selects "chip.slug" more than 10 times, over the limit of fields per response path (CHIPGATE_MAX_FIELD_REPEATS).`,
+    );
+    expect(refused.err).toContain(
+      `${at('spreads')}The document spreads fragments 51 times, over the limit of 50 (CHIPGATE_MAX_FRAGMENT_SPREADS).`,
+    );
+    expect(refused.err).toContain(
+      `${at('selections')}The document selects more than 2000 fields with its fragments expanded, over the limit (CHIPGATE_MAX_SELECTIONS).`,
+    );
+    expect(refused.err).not.toContain(refused.hash('small'));
+    expect(await registered()).toBe(before);
+    // Sent as requests, the same documents are refused by the same rules.
+    const request = await gateway.execute(
+      `{ chip(slug: "h200") { ${Array(11).fill('slug').join(' ')} } }`,
+    );
+    expect(request.errors?.[0]?.message).toBe(
+      'The document selects "chip.slug" more than 10 times, over the limit of fields per response path (CHIPGATE_MAX_FIELD_REPEATS).',
+    );
+  });
+
   it('counts a page size variable with a default at its default, and at most what its field accepts', async () => {
     // news(first:) accepts at most 50: its worst case is 50, not a refusal of 100.
     const news = 'query News($n: Int) { company(slug: "nvidia") { news(first: $n) { title } } }';
