@@ -7,7 +7,9 @@
  * Source: the curated store (`policy_decisions`, `policy_decision_chips`,
  * `policy_decision_companies`, `policy_decision_updates`).
  */
+
 import { builder, nodeConnection } from '../builder.js';
+import { textComplexity } from '../cost.js';
 import { lists } from '../db/lists.js';
 import type { PolicyEffect as PolicyEffectValue } from '../db/schema.js';
 import {
@@ -81,6 +83,7 @@ export const PolicyDecision = builder.drizzleNode('policyDecisions', {
       nullable: true,
       description: 'What it does, in a sentence or two (paraphrased, not quoted).',
       extensions: column('summary'),
+      complexity: textComplexity('longText'),
     }),
     jurisdiction: t.expose('jurisdiction', {
       type: 'CountryCode',
@@ -278,6 +281,7 @@ export const PolicyDecisionUpdate = builder.drizzleNode('policyDecisionUpdates',
       nullable: true,
       description: 'Why the status changed, if recorded.',
       extensions: column('note'),
+      complexity: textComplexity('longText'),
     }),
     eventCursor: t.string({
       description:
