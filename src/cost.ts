@@ -9,7 +9,7 @@
  *   (`totalCount` and `pageInfo` are answered for an empty page too); `nodes(ids)` by
  *   the number of ids it lists, repeats included (every position is answered, though the store
  *   reads each distinct id once); any other list by `PLAIN_LIST_MAX`, the most items a plain
- *   list holds (writers refuse more: see `PLAIN_LIST_MAX`);
+ *   list answers (writers refuse more, or the read keeps the latest: see `PLAIN_LIST_MAX`);
  * - every list passed as an argument, at any depth (ids, filter values, mutation inputs), holds
  *   at most `MAX_LIST_ARGUMENT` entries; a longer one is `BAD_USER_INPUT` before anything runs
  *   (`inputLimitError` in `src/schema/limits.ts`, with the other limits of input values).
@@ -20,10 +20,11 @@
 import { TEXT_LIMITS, type TextKind } from './db/limits.js';
 
 /**
- * Most items a plain list (not a connection) holds: a decision's chips, companies and status
- * changes, a signal's companies, a chip's derivatives, a company's listings, and the short
- * lists of external data (a company's revenue years, a document's agencies). The API's writers
- * refuse to store more, and a plain list is charged for this many items.
+ * Most items a plain list (not a connection) answers: a decision's chips and companies, a
+ * signal's companies, a chip's derivatives, a company's listings (the API's writers refuse to
+ * store more), a decision's status changes (the history grows with every change; the read
+ * answers the latest this many), and the short lists of external data (a company's revenue
+ * years, a document's agencies). A plain list is charged for this many items.
  */
 export const PLAIN_LIST_MAX = 20;
 

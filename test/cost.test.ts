@@ -186,32 +186,47 @@ describe('plain lists', () => {
     ]);
   });
 
-  it('a decision keeps at most PLAIN_LIST_MAX status changes', async () => {
+  it('a decision answers the latest PLAIN_LIST_MAX status changes, oldest first, and its status still changes', async () => {
     const slug = 'us-commerce-2025-07-14-h20-licenses-resume';
     const [row] = await queryRows<{ n: number; status: string }>(
       gateway.database.db,
       sql`select count(*)::int as n, min(d.status::text) as status from policy_decision_updates u
           join policy_decisions d on d.id = u.decision_id where d.slug = ${slug}`,
     );
-    // Another writer (plain SQL) fills the history up to the bound.
+    // Another writer (plain SQL) fills the history past the bound.
     let status = row?.status ?? 'IN_EFFECT';
-    for (let n = row?.n ?? 0; n < PLAIN_LIST_MAX; n += 1) {
-      status = status === 'SUSPENDED' ? 'IN_EFFECT' : 'SUSPENDED';
+    const flip = () => (status === 'SUSPENDED' ? 'IN_EFFECT' : 'SUSPENDED');
+    let n = row?.n ?? 0;
+    for (; n < PLAIN_LIST_MAX + 5; n += 1) {
+      status = flip();
       await setStatus(gateway.database.db, slug, status, `change ${n}`);
     }
+    // The API still changes it: a long history freezes nothing.
+    status = flip();
     const result = await mutate(
-      `mutation ($input: UpdatePolicyDecisionStatusInput!) { updatePolicyDecisionStatus(input: $input) { __typename ${ERRORS} } }`,
-      { slug, status: status === 'SUSPENDED' ? 'IN_EFFECT' : 'SUSPENDED' },
+      `mutation ($input: UpdatePolicyDecisionStatusInput!) { updatePolicyDecisionStatus(input: $input) { __typename } }`,
+      { slug, status, note: `change ${n}` },
     );
-    expect(result.data.updatePolicyDecisionStatus).toEqual({
-      __typename: 'ValidationError',
-      fieldErrors: [
-        {
-          path: ['input', 'status'],
-          message: `The decision's history already holds ${PLAIN_LIST_MAX} status changes, the most one decision keeps (${PLAIN_LIST_MAX}); its status cannot change again.`,
-        },
-      ],
-    });
+    expect(result.data.updatePolicyDecisionStatus.__typename).toBe(
+      'UpdatePolicyDecisionStatusSuccess',
+    );
+    const expected = Array.from(
+      { length: PLAIN_LIST_MAX },
+      (_, i) => `change ${n - PLAIN_LIST_MAX + 1 + i}`,
+    );
+    for (const [name, app] of paths()) {
+      const answer = await executeOn(
+        app,
+        `{ policyDecision(slug: "${slug}") { updates { note toStatus } } }`,
+      );
+      expect(answer.errors, name).toBeUndefined();
+      const updates = answer.data.policyDecision.updates as { note: string; toStatus: string }[];
+      expect(
+        updates.map((u) => u.note),
+        name,
+      ).toEqual(expected);
+      expect(updates.at(-1)?.toStatus, name).toBe(status);
+    }
   });
 
   it('a chip has at most PLAIN_LIST_MAX derivatives', async () => {
