@@ -204,7 +204,7 @@ export const envSchema = z.object({
   CHIPGATE_MAX_FIELD_REPEATS: positiveInt('a field count between 1 and 100', 100).default(10),
   CHIPGATE_MAX_FRAGMENT_SPREADS: positiveInt('a spread count between 1 and 1000', 1000).default(50),
   CHIPGATE_MAX_SELECTIONS: positiveInt('a field count between 1 and 100000', 100_000).default(
-    2_000,
+    1_000,
   ),
   CHIPGATE_MAX_RESPONSE_BYTES: positiveInt(
     'a byte count between 1 and 1073741824',

@@ -410,7 +410,7 @@ describe('documents add', () => {
       `${at('spreads')}The document spreads fragments 51 times, over the limit of 50 (CHIPGATE_MAX_FRAGMENT_SPREADS).`,
     );
     expect(refused.err).toContain(
-      `${at('selections')}The document selects more than 2000 fields with its fragments expanded, over the limit (CHIPGATE_MAX_SELECTIONS).`,
+      `${at('selections')}The document selects more than 1000 fields with its fragments expanded, over the limit (CHIPGATE_MAX_SELECTIONS).`,
     );
     expect(refused.err).not.toContain(refused.hash('small'));
     expect(await registered()).toBe(before);
