@@ -32,6 +32,7 @@ import { generateKey } from '../src/auth.js';
 import { operationComplexity } from '../src/builder.js';
 import { insertApiKey } from '../src/db/api-keys.js';
 import { openDatabase } from '../src/db/client.js';
+import { shapeLimitError } from '../src/document-shape.js';
 import { loadEnv, queryLimitsOf } from '../src/env.js';
 import { schema } from '../src/schema/index.js';
 import { describeUrl, loadBenchConfig } from './config.js';
@@ -39,6 +40,7 @@ import { preparePostgres } from './databases.js';
 import { HOT_QUERY, HOT_VARIABLE_SETS } from './hot-workload.js';
 import { describeProblems, hasProblems, percentile, runAtRate } from './load.js';
 import { freePort, log, num, progressLog, table } from './report.js';
+import { ADMITTED, fill, SHAPES } from './validation-shapes.js';
 import { NESTED_QUERY, REQUEST_HEADERS } from './workload.js';
 
 const ATTACKERS = Number(process.env.BENCH_ATTACKERS ?? 1);
@@ -80,7 +82,10 @@ const companyId = (n: number) =>
 interface Attack {
   name: string;
   body: string;
-  cost: number;
+  /** The cost charged; undefined when the request is refused before it is costed. */
+  cost: number | undefined;
+  /** The error code it must get when it is refused on purpose (else it must be answered). */
+  refusedWith?: string;
 }
 
 function attacks(): Attack[] {
@@ -115,6 +120,22 @@ function attacks(): Attack[] {
     `{ chips(first: 100) { edges { node { slug ${aliases(n, (i) => `exportStatus(asOf: "202${i % 7}-0${(i % 9) + 1}-15") { exportEffect exportDecision { slug title } importEffect importDecision { slug title } }`)} } } } }`;
   const statusCopies = largestWithin(LIMITS.maxAliases, exportStatus);
   add(`chips(first: 100), ${statusCopies} exportStatus dates each`, exportStatus(statusCopies));
+  // Validation: the worst documents the shape limits admit (valid, cheap to run), and the
+  // costliest to validate of those they refuse (at the token limit; QUERY_TOO_COMPLEX).
+  const admits = (text: string) => !shapeLimitError(parse(text), LIMITS);
+  for (const [name, build] of Object.entries(ADMITTED)) {
+    add(`validation: ${name} at the shape limits`, fill(build, LIMITS.maxTokens, admits));
+  }
+  for (const name of ['sameFieldNested', 'fragmentChain', 'manyFragments'] as const) {
+    const build = SHAPES[name] as (n: number) => string;
+    const query = fill(build, LIMITS.maxTokens);
+    made.push({
+      name: `validation: ${name} (refused)`,
+      body: JSON.stringify({ query }),
+      cost: undefined,
+      refusedWith: 'QUERY_TOO_COMPLEX',
+    });
+  }
   return made;
 }
 
@@ -303,13 +324,13 @@ async function main(): Promise<boolean> {
       const code = result.errors?.[0]?.extensions?.code;
       solo.push([
         entry.name,
-        entry.cost,
+        entry.cost ?? '-',
         `${result.status}${code ? ` ${code}` : ''}`,
         num(result.bytes / 1024, 0),
         num(result.ms, 0),
         num(loop.maxMs, 0),
       ]);
-      if (result.status !== 200) ok = false;
+      if (entry.refusedWith ? code !== entry.refusedWith : result.status !== 200) ok = false;
     }
 
     progress(`under attack: the partner and the attacker for ${config.durationSeconds} s`);

@@ -2,10 +2,6 @@
  * Builds the chipgate yoga app from injected dependencies. No port, no process state: tests
  * call `app.yoga.fetch(...)` directly, `server.ts` mounts it on `node:http`.
  */
-import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
-import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
-import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
-import type { ValidationContext } from 'graphql';
 import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import { Access, type AccessOptions } from './access/index.js';
 import { useIntrospectionControl } from './access/introspection.js';
@@ -15,12 +11,13 @@ import {
   usePartnerAccess,
   useTrustedDocuments,
 } from './access/plugin.js';
+import { admissionPlugins } from './admission.js';
 import { operationLimitError } from './builder.js';
 import { type Context, createContext, type QueryLimits } from './context.js';
 import { databaseErrorReason, isDatabaseUnavailable } from './db/availability.js';
 import type { Database } from './db/client.js';
 import { accessConfigOf, loadEnv } from './env.js';
-import { maskError, QueryTooComplexError } from './errors.js';
+import { maskError } from './errors.js';
 import { useGraphiQLPage } from './graphiql.js';
 import { useHttpEdges } from './http.js';
 import { type Metrics, useMetricsEndpoint } from './metrics.js';
@@ -106,34 +103,6 @@ export interface App {
 }
 
 const silentLogger: AppLogger = { debug() {}, info() {}, warn() {}, error() {} };
-
-/** Armor's validation rules report through the validation context, with our error code. */
-const reportTooComplex = (context: unknown, error: Error) => {
-  const message = error.message.replace(/^Syntax Error: /, '');
-  const tooComplex = new QueryTooComplexError(message);
-  if (context && typeof (context as ValidationContext).reportError === 'function') {
-    (context as ValidationContext).reportError(tooComplex);
-    return;
-  }
-  // The token limit fires inside the parser, where there is no context: fail the parse.
-  throw tooComplex;
-};
-
-function armorPlugins(limits: QueryLimits): Plugin[] {
-  return [
-    maxTokensPlugin({
-      n: limits.maxTokens,
-      onReject: [reportTooComplex],
-      propagateOnRejection: false,
-    }),
-    maxAliasesPlugin({
-      n: limits.maxAliases,
-      onReject: [reportTooComplex],
-      propagateOnRejection: false,
-    }),
-    maxDirectivesPlugin({ n: 50, onReject: [reportTooComplex], propagateOnRejection: false }),
-  ] as Plugin[];
-}
 
 export type { QueryLimits };
 
@@ -268,7 +237,7 @@ export function createApp(deps: AppDependencies): App {
         : []),
       ...useTrustedDocuments(access),
       useIntrospectionControl(access),
-      ...armorPlugins(deps.limits),
+      ...admissionPlugins(deps.limits),
       useOperationLimits(),
       // After the operation limits: an operation they refuse is not charged.
       usePartnerAccess(access, deps.db),

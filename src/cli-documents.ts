@@ -6,9 +6,13 @@
  *   documents remove HASH [--key ID|--shared] remove a registration
  */
 import { readFileSync } from 'node:fs';
-import { isDocumentHash, operationNameOf, prepareManifest } from './access/documents.js';
+import {
+  isDocumentHash,
+  operationNameOf,
+  prepareManifest,
+  type RegistrationLimits,
+} from './access/documents.js';
 import { parseId, printTable } from './cli-common.js';
-import type { QueryLimits } from './context.js';
 import { listApiKeys } from './db/api-keys.js';
 import type { Database } from './db/client.js';
 import {
@@ -25,7 +29,10 @@ export const DOCUMENTS_USAGE = `  documents add [--key ID] MANIFEST.json
             as GraphQL Code Generator's client preset and Relay write it) for key ID,
             or for every caller without --key. Every hash and document is checked
             against the schema and the per-operation limits (CHIPGATE_MAX_COST,
-            CHIPGATE_MAX_DEPTH) first, page sizes given by variables at their maximum;
+            CHIPGATE_MAX_DEPTH, at their worst: page sizes given by variables at their
+            maximum) and the limits of a request's document (CHIPGATE_MAX_TOKENS,
+            CHIPGATE_MAX_ALIASES, directives, CHIPGATE_MAX_FIELD_REPEATS,
+            CHIPGATE_MAX_FRAGMENT_SPREADS, CHIPGATE_MAX_SELECTIONS) first;
             one bad entry registers nothing.
   documents list
             List registered documents: hash, key, operation, cost, registered.
@@ -89,7 +96,7 @@ export async function runDocumentsCommand(
   command: DocumentsCommand,
   out: (line: string) => void,
   err: (line: string) => void,
-  limits: Pick<QueryLimits, 'maxCost' | 'maxDepth'> = queryLimitsOf(loadEnv({})),
+  limits: RegistrationLimits = queryLimitsOf(loadEnv({})),
 ): Promise<number> {
   if (command.action === 'add') {
     let text: string;

@@ -35,6 +35,12 @@ export interface QueryLimits {
   maxCost: number;
   /** Lexical tokens allowed in one document. */
   maxTokens: number;
+  /** Fields of a document answering one response path (`ShapeLimits` in document-shape.ts). */
+  maxFieldRepeats: number;
+  /** Fragment spreads in one document. */
+  maxFragmentSpreads: number;
+  /** Fields of a document with its fragment spreads expanded. */
+  maxSelections: number;
   /**
    * Largest response, in bytes of JSON: a larger one is refused with `RESPONSE_TOO_LARGE`
    * (each event of a stream judged alone; see `src/response-size.ts`).

@@ -2,13 +2,14 @@
  * What an operation costs, and the bounds that make its cost a bound of the work it causes.
  *
  * The rule, in one place:
- * - every field costs 1;
+ * - every field costs 1, except a text field of long text (`TEXT_LIMITS.longText`), which costs
+ *   what its longest answer takes in units of `WORK_PER_COST.responseBytes` (`textComplexity`);
  * - a field that returns a list multiplies the cost of its selection by the most items it can
  *   return: a connection (or any paged list) by its page size (`first`/`last`), at least 1
  *   (`totalCount` and `pageInfo` are answered for an empty page too); `nodes(ids)` by
  *   the number of ids it lists, repeats included (every position is answered, though the store
  *   reads each distinct id once); any other list by `PLAIN_LIST_MAX`, the most items a plain
- *   list holds (writers refuse more: see `PLAIN_LIST_MAX`);
+ *   list answers (writers refuse more, or the read keeps the latest: see `PLAIN_LIST_MAX`);
  * - every list passed as an argument, at any depth (ids, filter values, mutation inputs), holds
  *   at most `MAX_LIST_ARGUMENT` entries; a longer one is `BAD_USER_INPUT` before anything runs
  *   (`inputLimitError` in `src/schema/limits.ts`, with the other limits of input values).
@@ -16,11 +17,14 @@
  * So the work an operation causes (rows read, bytes answered) is at most its cost times
  * `WORK_PER_COST`; a test walks generated and hostile operations to hold the gateway to it.
  */
+import { TEXT_LIMITS, type TextKind } from './db/limits.js';
+
 /**
- * Most items a plain list (not a connection) holds: a decision's chips, companies and status
- * changes, a signal's companies, a chip's derivatives, a company's listings, and the short
- * lists of external data (a company's revenue years, a document's agencies). The API's writers
- * refuse to store more, and a plain list is charged for this many items.
+ * Most items a plain list (not a connection) answers: a decision's chips and companies, a
+ * signal's companies, a chip's derivatives, a company's listings (the API's writers refuse to
+ * store more), a decision's status changes (the history grows with every change; the read
+ * answers the latest this many), and the short lists of external data (a company's revenue
+ * years, a document's agencies). A plain list is charged for this many items.
  */
 export const PLAIN_LIST_MAX = 20;
 
@@ -40,6 +44,25 @@ export const WORK_PER_COST = {
   /** Response bytes per unit of cost. */
   responseBytes: 256,
 } as const;
+
+/**
+ * Most bytes one character of stored text (one UTF-16 code unit, as `TEXT_LIMITS` counts) takes
+ * in a JSON answer: a control character is written as `\u001f`.
+ */
+export const MAX_JSON_BYTES_PER_CHAR = 6;
+
+/**
+ * Complexity of a text field holding at most `TEXT_LIMITS[kind]` characters: the units of cost
+ * (`WORK_PER_COST.responseBytes` each) its longest answer takes, quotes included; at least 1.
+ * Long text (5,000 characters, up to 30,002 bytes of JSON) costs 118.
+ */
+export const textComplexity = (kind: TextKind) => ({
+  field: Math.max(
+    1,
+    Math.ceil((TEXT_LIMITS[kind] * MAX_JSON_BYTES_PER_CHAR + 2) / WORK_PER_COST.responseBytes),
+  ),
+  multiplier: 1,
+});
 
 /** Complexity of a plain list: its selection, `PLAIN_LIST_MAX` times (the builder's default). */
 export const PLAIN_LIST_COMPLEXITY = { field: 1, multiplier: PLAIN_LIST_MAX } as const;

@@ -201,6 +201,11 @@ export const envSchema = z.object({
     50_000,
   ),
   CHIPGATE_MAX_TOKENS: positiveInt('a token count between 1 and 100000', 100_000).default(5_000),
+  CHIPGATE_MAX_FIELD_REPEATS: positiveInt('a field count between 1 and 100', 100).default(10),
+  CHIPGATE_MAX_FRAGMENT_SPREADS: positiveInt('a spread count between 1 and 1000', 1000).default(50),
+  CHIPGATE_MAX_SELECTIONS: positiveInt('a field count between 1 and 100000', 100_000).default(
+    1_000,
+  ),
   CHIPGATE_MAX_RESPONSE_BYTES: positiveInt(
     'a byte count between 1 and 1073741824',
     1_073_741_824,
@@ -353,6 +358,9 @@ export function queryLimitsOf(env: Env) {
     maxAliases: env.CHIPGATE_MAX_ALIASES,
     maxCost: env.CHIPGATE_MAX_COST,
     maxTokens: env.CHIPGATE_MAX_TOKENS,
+    maxFieldRepeats: env.CHIPGATE_MAX_FIELD_REPEATS,
+    maxFragmentSpreads: env.CHIPGATE_MAX_FRAGMENT_SPREADS,
+    maxSelections: env.CHIPGATE_MAX_SELECTIONS,
     maxResponseBytes: env.CHIPGATE_MAX_RESPONSE_BYTES,
   };
 }

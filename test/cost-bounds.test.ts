@@ -13,7 +13,8 @@
  *   grows with the list, not with anything the request says, so no charge can bound it;
  * - response bytes: the body as sent.
  *
- * Each must stay under `WORK_PER_COST` per unit of charged cost; an operation refused before it
+ * Every long text of the store is at its longest (`LONGEST_TEXT`, as a hostile writer would
+ * leave it). Each must stay under `WORK_PER_COST` per unit of charged cost; an operation refused before it
  * runs must have read nothing. Any operation over the bound fails the test with its name.
  */
 import { type GraphQLError, parse } from 'graphql';
@@ -21,6 +22,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operationComplexity } from '../src/builder.js';
 import { WORK_PER_COST } from '../src/cost.js';
 import { runStatement } from '../src/db/client.js';
+import { TEXT_LIMITS } from '../src/db/limits.js';
+import { chips, demandSignals, policyDecisions, policyDecisionUpdates } from '../src/db/schema.js';
 import { schema } from '../src/schema/index.js';
 import { backend } from './helpers/database.js';
 import {
@@ -39,9 +42,20 @@ import { startUpstream, type Upstream, upstreamSourcesConfig } from './helpers/u
 let upstream: Upstream;
 let gateway: TestGateway;
 
+/**
+ * What a hostile writer may store in a long text (`TEXT_LIMITS.longText`): the most characters
+ * the writers accept, each the costliest to answer (a control character is written `\u0001`).
+ */
+const LONGEST_TEXT = '\u0001'.repeat(TEXT_LIMITS.longText);
+
 beforeAll(async () => {
   upstream = await startUpstream();
   gateway = await createTestGateway({ planner: 'on', sources: upstreamSourcesConfig(upstream) });
+  const { db } = gateway.database;
+  await db.update(policyDecisions).set({ summary: LONGEST_TEXT });
+  await db.update(policyDecisionUpdates).set({ note: LONGEST_TEXT });
+  await db.update(demandSignals).set({ summary: LONGEST_TEXT });
+  await db.update(chips).set({ exportControlNote: LONGEST_TEXT });
 });
 afterAll(async () => {
   await gateway?.close();

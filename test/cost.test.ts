@@ -186,32 +186,47 @@ describe('plain lists', () => {
     ]);
   });
 
-  it('a decision keeps at most PLAIN_LIST_MAX status changes', async () => {
+  it('a decision answers the latest PLAIN_LIST_MAX status changes, oldest first, and its status still changes', async () => {
     const slug = 'us-commerce-2025-07-14-h20-licenses-resume';
     const [row] = await queryRows<{ n: number; status: string }>(
       gateway.database.db,
       sql`select count(*)::int as n, min(d.status::text) as status from policy_decision_updates u
           join policy_decisions d on d.id = u.decision_id where d.slug = ${slug}`,
     );
-    // Another writer (plain SQL) fills the history up to the bound.
+    // Another writer (plain SQL) fills the history past the bound.
     let status = row?.status ?? 'IN_EFFECT';
-    for (let n = row?.n ?? 0; n < PLAIN_LIST_MAX; n += 1) {
-      status = status === 'SUSPENDED' ? 'IN_EFFECT' : 'SUSPENDED';
+    const flip = () => (status === 'SUSPENDED' ? 'IN_EFFECT' : 'SUSPENDED');
+    let n = row?.n ?? 0;
+    for (; n < PLAIN_LIST_MAX + 5; n += 1) {
+      status = flip();
       await setStatus(gateway.database.db, slug, status, `change ${n}`);
     }
+    // The API still changes it: a long history freezes nothing.
+    status = flip();
     const result = await mutate(
-      `mutation ($input: UpdatePolicyDecisionStatusInput!) { updatePolicyDecisionStatus(input: $input) { __typename ${ERRORS} } }`,
-      { slug, status: status === 'SUSPENDED' ? 'IN_EFFECT' : 'SUSPENDED' },
+      `mutation ($input: UpdatePolicyDecisionStatusInput!) { updatePolicyDecisionStatus(input: $input) { __typename } }`,
+      { slug, status, note: `change ${n}` },
     );
-    expect(result.data.updatePolicyDecisionStatus).toEqual({
-      __typename: 'ValidationError',
-      fieldErrors: [
-        {
-          path: ['input', 'status'],
-          message: `The decision's history already holds ${PLAIN_LIST_MAX} status changes, the most one decision keeps (${PLAIN_LIST_MAX}); its status cannot change again.`,
-        },
-      ],
-    });
+    expect(result.data.updatePolicyDecisionStatus.__typename).toBe(
+      'UpdatePolicyDecisionStatusSuccess',
+    );
+    const expected = Array.from(
+      { length: PLAIN_LIST_MAX },
+      (_, i) => `change ${n - PLAIN_LIST_MAX + 1 + i}`,
+    );
+    for (const [name, app] of paths()) {
+      const answer = await executeOn(
+        app,
+        `{ policyDecision(slug: "${slug}") { updates { note toStatus } } }`,
+      );
+      expect(answer.errors, name).toBeUndefined();
+      const updates = answer.data.policyDecision.updates as { note: string; toStatus: string }[];
+      expect(
+        updates.map((u) => u.note),
+        name,
+      ).toEqual(expected);
+      expect(updates.at(-1)?.toStatus, name).toBe(status);
+    }
   });
 
   it('a chip has at most PLAIN_LIST_MAX derivatives', async () => {
@@ -359,6 +374,53 @@ describe('documents add', () => {
     );
     expect(refused.err).not.toContain(refused.hash('small'));
     expect(await registered()).toBe(before);
+  });
+
+  const LEAVES = 'name slug tpp memoryGb memoryType processNode launchYear tdpWatts architecture';
+  it('refuses what a request would be refused: too many tokens, aliases, directives, or a shape over its limit', async () => {
+    const before = await registered();
+    const aliases = Array.from({ length: 31 }, (_, i) => `a${i}: chip(slug: "h200") { slug }`);
+    const directives = Array.from({ length: 51 }, () => '@include(if: true)').join(' ');
+    const refused = await add({
+      small: SMALL,
+      tokens: `{ chip(slug: "h200") { ${Array(5_000).fill('slug').join(' ')} } }`,
+      aliases: `{ ${aliases.join(' ')} }`,
+      directives: `{ chip(slug: "h200") { slug ${directives} } }`,
+      repeats: `{ chip(slug: "h200") { ${Array(11).fill('slug').join(' ')} } }`,
+      spreads: `{ chip(slug: "h200") { ${Array(51).fill('...F').join(' ')} } } fragment F on Chip { slug }`,
+      selections: `{ ${Array.from({ length: 30 }, (_, i) => `c${i}: chip(slug: "h200") { ...Tree }`).join(' ')} } fragment Tree on Chip { ${`${LEAVES} derivedFrom { `.repeat(10)}slug${' }'.repeat(10)} }`,
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/nothing registered, 6 problem\(s\)/);
+    const at = (name: string) =>
+      `${refused.hash(name)}: the document would be refused at request time: `;
+    expect(refused.err).toContain(
+      `${at('tokens')}Token limit of 5000 exceeded. (CHIPGATE_MAX_TOKENS)`,
+    );
+    expect(refused.err).toContain(
+      `${at('aliases')}Aliases limit of 30 exceeded, found 31. (CHIPGATE_MAX_ALIASES)`,
+    );
+    expect(refused.err).toContain(
+      `${at('directives')}Directives limit of 50 exceeded, found 51. (fixed)`,
+    );
+    expect(refused.err).toContain(
+      `${at('repeats')}The document selects "chip.slug" more than 10 times, over the limit of fields per response path (CHIPGATE_MAX_FIELD_REPEATS).`,
+    );
+    expect(refused.err).toContain(
+      `${at('spreads')}The document spreads fragments 51 times, over the limit of 50 (CHIPGATE_MAX_FRAGMENT_SPREADS).`,
+    );
+    expect(refused.err).toContain(
+      `${at('selections')}The document selects more than 1000 fields with its fragments expanded, over the limit (CHIPGATE_MAX_SELECTIONS).`,
+    );
+    expect(refused.err).not.toContain(refused.hash('small'));
+    expect(await registered()).toBe(before);
+    // Sent as requests, the same documents are refused by the same rules.
+    const request = await gateway.execute(
+      `{ chip(slug: "h200") { ${Array(11).fill('slug').join(' ')} } }`,
+    );
+    expect(request.errors?.[0]?.message).toBe(
+      'The document selects "chip.slug" more than 10 times, over the limit of fields per response path (CHIPGATE_MAX_FIELD_REPEATS).',
+    );
   });
 
   it('counts a page size variable with a default at its default, and at most what its field accepts', async () => {

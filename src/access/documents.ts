@@ -5,7 +5,8 @@
  * `extensions.persistedQuery.sha256Hash`).
  *
  * A manifest is checked whole before anything is stored: every hash must be the SHA-256 of
- * its document, every document must parse and validate against the schema, and each of its
+ * its document, every document must meet the admission rules of a request (tokens, aliases,
+ * directives, shape: `src/admission.ts`), parse and validate against the schema, and each of its
  * operations must fit the per-operation limits at its worst case (`worstCase`), so
  * one bad entry rejects the file and no registered document is one that can never run. A
  * document that declares no variables has a fixed cost, computed once when it is registered
@@ -30,6 +31,7 @@ import {
   validate,
 } from 'graphql';
 import { LRUCache } from 'lru-cache';
+import { type AdmissionLimits, admissionError } from '../admission.js';
 import { MAX_PAGE_SIZE, type OperationComplexity, operationComplexity } from '../builder.js';
 import type { QueryLimits } from '../context.js';
 import { MAX_LIST_ARGUMENT } from '../cost.js';
@@ -212,15 +214,19 @@ export function overLimits(
   return undefined;
 }
 
+/** The limits a registered document must fit: the admission rules' and the operation limits. */
+export type RegistrationLimits = Pick<QueryLimits, 'maxCost' | 'maxDepth'> & AdmissionLimits;
+
 /**
  * Checks a manifest's text (JSON object of hash to document) against the schema and the
- * per-operation `limits`. Returns the documents to store, or every problem found (then nothing
- * may be stored).
+ * per-operation `limits`: the admission rules a request's document meets (tokens, aliases,
+ * directives, shape: `admissionError`), then validation, then worst-case cost and depth.
+ * Returns the documents to store, or every problem found (then nothing may be stored).
  */
 export function prepareManifest(
   schema: GraphQLSchema,
   text: string,
-  limits: Pick<QueryLimits, 'maxCost' | 'maxDepth'>,
+  limits: RegistrationLimits,
 ): { documents: NewTrustedDocument[] } | { problems: string[] } {
   let manifest: unknown;
   try {
@@ -251,6 +257,11 @@ export function prepareManifest(
     const actual = documentHash(text);
     if (actual !== hash) {
       problems.push(`${shown}: the hash is not the document's SHA-256 (that is ${actual})`);
+      continue;
+    }
+    const refused = admissionError(schema, text, limits);
+    if (refused) {
+      problems.push(`${shown}: the document would be refused at request time: ${refused}`);
       continue;
     }
     const checked = checkDocument(schema, text);

@@ -122,7 +122,7 @@ export function relationJson<Bind>(
   table: TableKey,
   parent: PgTable,
   name: string,
-  options: { order?: readonly RelationOrderColumn[]; first?: boolean },
+  options: { order?: readonly RelationOrderColumn[]; first?: boolean; latest?: number },
   row: (child: PgTable) => SQL,
 ): SQL {
   const relation = relationOf(table, name);
@@ -165,14 +165,29 @@ export function relationJson<Bind>(
       order.of === 'link' && link
         ? sql`${link}.${sql.identifier(throughColumnName(relation.throughTable, order.column))}`
         : columnJson(child, order.column);
-    return sql`${column} ${sql.raw(order.direction)}`;
+    return { column, sql: sql`${column} ${sql.raw(order.direction)}` };
   });
-  const ordered = orderBy.length ? sql` order by ${sql.join(orderBy, sql`, `)}` : sql``;
+  const ordered = orderBy.length
+    ? sql` order by ${sql.join(
+        orderBy.map((order) => order.sql),
+        sql`, `,
+      )}`
+    : sql``;
   if (relation.relationType === 'one') {
     return sql`(select ${row(child)} from ${from} where ${where})`;
   }
   if (options.first) {
     return sql`(select ${row(child)} from ${from} where ${where}${ordered} limit 1)`;
+  }
+  if (options.latest !== undefined && orderBy.length > 0) {
+    // The last `latest` rows: read backwards with a limit, numbered, aggregated forwards.
+    const backwards = (options.order ?? []).map(
+      (order, i) =>
+        sql`${orderBy[i]?.column} ${sql.raw(order.direction === 'asc' ? 'desc' : 'asc')}`,
+    );
+    const reversed = sql.join(backwards, sql`, `);
+    const rows = ident(b.name('r'));
+    return sql`(select coalesce(json_agg(${rows}.j order by ${rows}.n desc), '[]'::json) from (select ${row(child)} as j, row_number() over (order by ${reversed}) as n from ${from} where ${where} order by ${reversed} limit ${sql.raw(String(Math.trunc(options.latest)))}) ${rows})`;
   }
   return sql`(select coalesce(json_agg(${row(child)}${ordered}), '[]'::json) from ${from} where ${where})`;
 }

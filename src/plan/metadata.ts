@@ -37,13 +37,15 @@ export type FieldPlan =
   | { readonly kind: 'property'; readonly property: string }
   /**
    * A drizzle relation of the parent's table: one row (or null), or a list in `order`;
-   * `first`: only the first row of the list (e.g. the latest of several).
+   * `first`: only the first row of the list (e.g. the latest of several); `latest`: only the
+   * last `latest` rows of the list, still in `order` (a history that keeps growing).
    */
   | {
       readonly kind: 'relation';
       readonly relation: string;
       readonly order?: readonly RelationOrder[];
       readonly first?: boolean;
+      readonly latest?: number;
       /** For a `through` relation: the object is the link row, with the node under `node`. */
       readonly throughTo?: string;
     }
@@ -120,7 +122,13 @@ export const connection = (list: ListDeclaration) => ({
 /** The `extensions` of a relation field. */
 export const relation = (
   name: string,
-  options: { order?: readonly RelationOrder[]; first?: boolean; throughTo?: string } = {},
+  options: {
+    order?: readonly RelationOrder[];
+    first?: boolean;
+    /** Only the last `latest` rows in `order` (a list that keeps growing), still in `order`. */
+    latest?: number;
+    throughTo?: string;
+  } = {},
 ) => ({ [PLAN]: { kind: 'relation', relation: name, ...options } as FieldPlan });
 
 /** The `extensions` of a root lookup by an argument (e.g. `company(slug:)`). */

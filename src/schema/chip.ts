@@ -5,7 +5,9 @@
  * chip, and its export status, are attached by their own modules.
  * Source: the curated store (`chips`).
  */
+
 import { builder, nodeConnection } from '../builder.js';
+import { textComplexity } from '../cost.js';
 import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import { type ChipRow, upsertChip } from '../db/writes/reference.js';
@@ -160,6 +162,7 @@ builder.drizzleObjectFields(Chip, (t) => ({
     description:
       "Free-text summary of the chip's export-control history (see `exportStatus` for the derived status).",
     extensions: column('exportControlNote'),
+    complexity: textComplexity('longText'),
   }),
   sourceUrl: t.expose('sourceUrl', {
     type: 'URL',

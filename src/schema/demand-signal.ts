@@ -4,7 +4,9 @@
  * `Company.demandSignals` and `Chip.demandSignals`.
  * Source: the curated store (`demand_signals`, `demand_signal_companies`).
  */
+
 import { builder, nodeConnection } from '../builder.js';
+import { textComplexity } from '../cost.js';
 import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import { type DemandSignalRow, recordDemandSignal } from '../db/writes/demand-signals.js';
@@ -160,6 +162,7 @@ builder.drizzleObjectFields(DemandSignal, (t) => ({
     nullable: true,
     description: 'What was reported (paraphrased).',
     extensions: column('summary'),
+    complexity: textComplexity('longText'),
   }),
   sourceUrl: t.expose('sourceUrl', {
     type: 'URL',

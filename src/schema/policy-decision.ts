@@ -7,7 +7,9 @@
  * Source: the curated store (`policy_decisions`, `policy_decision_chips`,
  * `policy_decision_companies`, `policy_decision_updates`).
  */
+
 import { builder, nodeConnection } from '../builder.js';
+import { PLAIN_LIST_MAX, textComplexity } from '../cost.js';
 import { lists } from '../db/lists.js';
 import type { PolicyEffect as PolicyEffectValue } from '../db/schema.js';
 import {
@@ -81,6 +83,7 @@ export const PolicyDecision = builder.drizzleNode('policyDecisions', {
       nullable: true,
       description: 'What it does, in a sentence or two (paraphrased, not quoted).',
       extensions: column('summary'),
+      complexity: textComplexity('longText'),
     }),
     jurisdiction: t.expose('jurisdiction', {
       type: 'CountryCode',
@@ -194,18 +197,6 @@ builder.drizzleObjectFields(PolicyDecision, (t) => ({
     description: 'The earlier decision this one replaces.',
     extensions: relation('supersedes'),
   }),
-  updates: t.relation('updates', {
-    description:
-      'Status history, oldest first (by `occurredAt`, then id). The first entry has a null ' +
-      '`fromStatus`: the status the decision was recorded with.',
-    query: { orderBy: { occurredAt: 'asc', id: 'asc' } },
-    extensions: relation('updates', {
-      order: [
-        { column: 'occurredAt', direction: 'asc' },
-        { column: 'id', direction: 'asc' },
-      ],
-    }),
-  }),
 }));
 
 /** The connection type shared by every list of policy decisions. */
@@ -278,6 +269,7 @@ export const PolicyDecisionUpdate = builder.drizzleNode('policyDecisionUpdates',
       nullable: true,
       description: 'Why the status changed, if recorded.',
       extensions: column('note'),
+      complexity: textComplexity('longText'),
     }),
     eventCursor: t.string({
       description:
@@ -427,5 +419,31 @@ builder.subscriptionField('policyDecisionUpdated', (t) =>
       ctx.db.query.policyDecisionUpdates.findFirst(
         query({ where: { id: eventOf(item as SubscriberItem).id } }),
       ) as never,
+  }),
+);
+
+builder.drizzleObjectField(PolicyDecision, 'updates', (t) =>
+  t.field({
+    type: [PolicyDecisionUpdate],
+    description:
+      `Status history: its latest ${PLAIN_LIST_MAX} entries, oldest first (by \`occurredAt\`, ` +
+      'then id). The first entry of a history that fits has a null `fromStatus`: the status ' +
+      'the decision was recorded with.',
+    extensions: relation('updates', {
+      order: [
+        { column: 'occurredAt', direction: 'asc' },
+        { column: 'id', direction: 'asc' },
+      ],
+      latest: PLAIN_LIST_MAX,
+    }),
+    select: (_args, _ctx, nestedSelection) => ({
+      with: {
+        updates: nestedSelection({
+          orderBy: { occurredAt: 'desc', id: 'desc' } as const,
+          limit: PLAIN_LIST_MAX,
+        }),
+      },
+    }),
+    resolve: (decision) => [...decision.updates].reverse(),
   }),
 );

@@ -6,7 +6,6 @@
  * and `chipgate.note` set here inside the transaction.
  */
 import { desc, eq, sql } from 'drizzle-orm';
-import { PLAIN_LIST_MAX } from '../../cost.js';
 import { ConflictError, FieldIssues, NotFoundError } from '../../errors.js';
 import type { Database } from '../client.js';
 import { TEXT_LIMITS, textLength } from '../limits.js';
@@ -100,19 +99,6 @@ export function checkIdempotencyKey(issues: FieldIssues, key: string | null | un
   }
 }
 
-/**
- * Records a problem when a decision's history (`entries` rows) has no room for another status
- * change: `updates` is a plain list, at most `PLAIN_LIST_MAX` entries.
- */
-function checkHistoryRoom(issues: FieldIssues, path: string[], entries: number): void {
-  if (entries >= PLAIN_LIST_MAX) {
-    issues.add(
-      path,
-      `The decision's history already holds ${entries} status changes, the most one decision keeps (${PLAIN_LIST_MAX}); its status cannot change again.`,
-    );
-  }
-}
-
 /** Sets the history trigger's transaction-local `occurred_at` and `note` (empty = unset). */
 async function setHistoryContext(tx: Transaction, occurredAt: string, note: string | null) {
   await tx.execute(
@@ -125,12 +111,10 @@ const midnightUtc = (date: string) => `${date}T00:00:00Z`;
 /**
  * Columns for a select from `policy_decisions`: `latest`, the decision's latest history entry
  * as ISO 8601 UTC (null without history), `backdated`, whether that entry is later than
- * `candidate` (so a change at `candidate` would be back-dated), and `entries`, how many
- * history entries it has.
+ * `candidate` (so a change at `candidate` would be back-dated). The history may grow without
+ * bound: `PolicyDecision.updates` reads its latest `PLAIN_LIST_MAX` entries.
  */
 const latestChange = (candidate: string) => ({
-  entries: sql<number>`(select count(*)::int from policy_decision_updates u
-    where u.decision_id = policy_decisions.id)`,
   latest: sql<
     string | null
   >`(select to_char(max(u.occurred_at) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
@@ -146,8 +130,7 @@ const latestChange = (candidate: string) => ({
  * `idempotencyKey`, a retry within 24 hours returns the first result (`replayed: true`).
  * Throws `ValidationError` (bad fields, unknown chips/companies/supersedes, more than
  * `PLAIN_LIST_MAX` chips or companies, effectiveOn before announcedOn, a supersession
- * back-dated before the older decision's latest update or of a decision whose history is
- * full) or
+ * back-dated before the older decision's latest update) or
  * `ConflictError` (slug taken, idempotency key reused with another input). Idempotency keys
  * are scoped to `apiKeyId`, the API key making the request (another key's "k1" is another key).
  */
@@ -226,7 +209,6 @@ export async function createPolicyDecision(
           .where(eq(policyDecisions.id, supersededId))
           .for('update');
         supersede = !!older && older.status !== 'SUPERSEDED' && older.status !== 'RESCINDED';
-        if (supersede && older) checkHistoryRoom(issues, ['input', 'supersedes'], older.entries);
         if (supersede && older?.backdated) {
           issues.add(
             ['input', 'supersedes'],
@@ -304,8 +286,7 @@ export interface UpdatePolicyDecisionStatusInput {
  * history through the trigger. The decision row is locked for the transaction, so concurrent
  * changes of one decision apply one after the other, each checked against the other's result.
  * Throws `NotFoundError` (no such slug) or `ValidationError` (same status, a transition
- * `STATUS_TRANSITIONS` refuses, occurredAt before the latest history entry or in the future,
- * a history that already holds `PLAIN_LIST_MAX` entries).
+ * `STATUS_TRANSITIONS` refuses, occurredAt before the latest history entry or in the future).
  */
 export async function updatePolicyDecisionStatus(
   db: Database,
@@ -349,7 +330,6 @@ export async function updatePolicyDecisionStatus(
             : `${current.status} is final (create a new decision instead).`),
       );
     }
-    checkHistoryRoom(issues, ['input', 'status'], current.entries);
     if (current.backdated) {
       issues.add(
         ['input', 'occurredAt'],

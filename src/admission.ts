@@ -1,0 +1,111 @@
+/**
+ * The admission rules of a document, declared once: what a request's document must fit before
+ * it is validated and run (tokens, aliases, directives, shape), applied to requests by the
+ * app's plugins (`admissionPlugins`) and to trusted documents when they are registered
+ * (`admissionError`), so a registered document is never one a request would be refused.
+ */
+import { maxAliasesPlugin, maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDirectivesPlugin, maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
+import { MaxTokensParserWLexer, maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import {
+  type DocumentNode,
+  type GraphQLSchema,
+  type ValidationContext,
+  type ValidationRule,
+  validate,
+} from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { QueryLimits } from './context.js';
+import { type ShapeLimits, shapeLimitError } from './document-shape.js';
+import { QueryTooComplexError } from './errors.js';
+
+/** Most directives in one operation (not configurable). */
+export const MAX_DIRECTIVES = 50;
+
+/** The limits a document is admitted by. */
+export type AdmissionLimits = Pick<QueryLimits, 'maxTokens' | 'maxAliases'> & ShapeLimits;
+
+/** Armor's validation rules report through the validation context, with our error code. */
+const reportTooComplex = (context: unknown, error: Error) => {
+  const message = error.message.replace(/^Syntax Error: /, '');
+  const tooComplex = new QueryTooComplexError(message);
+  if (context && typeof (context as ValidationContext).reportError === 'function') {
+    (context as ValidationContext).reportError(tooComplex);
+    return;
+  }
+  // The token limit fires inside the parser, where there is no context: fail the parse.
+  throw tooComplex;
+};
+
+const armorOptions = (n: number) => ({
+  n,
+  onReject: [reportTooComplex],
+  propagateOnRejection: false,
+});
+
+/** Alias and directive rules, each with the setting that configures it (for messages). */
+const countRules = (limits: AdmissionLimits): [ValidationRule, string][] => [
+  [maxAliasesRule(armorOptions(limits.maxAliases)), 'CHIPGATE_MAX_ALIASES'],
+  [maxDirectivesRule(armorOptions(MAX_DIRECTIVES)), 'fixed'],
+];
+
+/**
+ * Refuses a document over a shape limit (`shapeLimitError`) before graphql-js validates it, so
+ * that validation, quadratic in the fields answering one response path, stays short: the
+ * request gets `QUERY_TOO_COMPLEX` and no data, as for the other limits.
+ */
+function useShapeLimits(limits: ShapeLimits): Plugin {
+  return {
+    onValidate({ params, setResult }) {
+      const error = shapeLimitError(params.documentAST, limits);
+      if (error) setResult([error]);
+    },
+  };
+}
+
+/**
+ * The request plugins of the admission rules: the token limit while parsing, then the shape
+ * limits, then the alias and directive limits among the validation rules; each refusal is
+ * `QUERY_TOO_COMPLEX`.
+ */
+export function admissionPlugins(limits: AdmissionLimits): Plugin[] {
+  return [
+    maxTokensPlugin(armorOptions(limits.maxTokens)),
+    useShapeLimits(limits),
+    maxAliasesPlugin(armorOptions(limits.maxAliases)),
+    maxDirectivesPlugin(armorOptions(MAX_DIRECTIVES)),
+  ] as Plugin[];
+}
+
+/**
+ * Why a request sending the document `text` would be refused by the admission rules, naming
+ * the rule and its limit (and the setting that configures it), or undefined. A document that
+ * does not parse is not judged here (undefined): parsing reports it.
+ */
+export function admissionError(
+  schema: GraphQLSchema,
+  text: string,
+  limits: AdmissionLimits,
+): string | undefined {
+  let document: DocumentNode;
+  try {
+    const parser = new MaxTokensParserWLexer(text, {
+      n: limits.maxTokens,
+      onReject: [],
+      propagateOnRejection: true,
+    });
+    document = parser.parseDocument();
+  } catch (error) {
+    const message = (error as Error).message;
+    return /Token limit/.test(message)
+      ? `${message.replace(/^Syntax Error: /, '')} (CHIPGATE_MAX_TOKENS)`
+      : undefined;
+  }
+  const shape = shapeLimitError(document, limits);
+  if (shape) return shape.message;
+  for (const [rule, setting] of countRules(limits)) {
+    const [error] = validate(schema, document, [rule]);
+    if (error) return `${error.message} (${setting})`;
+  }
+  return undefined;
+}
