@@ -4,36 +4,18 @@
  * that do not exist, text PostgreSQL cannot hold). Every one is `BAD_USER_INPUT` before any
  * SQL is sent, on both read paths, for every list.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../src/app.js';
+import { describe, expect, it } from 'vitest';
 import type { CursorPart, CursorShape } from '../src/db/cursors.js';
 import { cursorScheme, type ListDeclaration, lists } from '../src/db/lists.js';
 import { TIMELINE_CURSOR } from '../src/db/timeline.js';
-import {
-  closeApp,
-  createTestGateway,
-  postOn,
-  type TestGateway,
-  twinApp,
-} from './helpers/gateway.js';
+import { bothReadPaths, postOn } from './helpers/gateway.js';
 import { LIST_PAGES } from './helpers/lists.js';
 
-let gateway: TestGateway;
-let resolversOnly: App;
-beforeAll(async () => {
-  gateway = await createTestGateway();
-  resolversOnly = twinApp(gateway, 'off');
-});
-afterAll(async () => {
-  if (resolversOnly) await closeApp(resolversOnly);
-  await gateway?.close();
-});
+const both = bothReadPaths();
 
 /** Both read paths: the planner (the gateway's default) and the resolvers. */
-const PATHS = [
-  ['planner on', () => gateway.app],
-  ['planner off', () => resolversOnly],
-] as const;
+
+const PATHS = both.paths;
 
 /** The shape of each list's cursors, from the declarations the gateway reads. */
 const SHAPES = new Map<string, CursorShape>([
@@ -128,7 +110,7 @@ describe('forged cursors of the right list are refused before any SQL', () => {
             argument === 'after'
               ? list.query
               : list.query.replace('first: 2, after: $c', 'last: 2, before: $c');
-          gateway.statements.reset();
+          both.gateway.statements.reset();
           const { status, text } = await postOn(app(), query, { c: cursor });
           const result = JSON.parse(text);
           const where = `${name} ${argument}: ${why}`;
@@ -144,7 +126,7 @@ describe('forged cursors of the right list are refused before any SQL', () => {
             /^Argument "(after|before)" (is not a cursor this list issued|of .+ must be at most)/,
           );
           expect(status, where).toBe(200);
-          expect(gateway.statements.statements, where).toEqual([]);
+          expect(both.gateway.statements.statements, where).toEqual([]);
           checked++;
         }
       }

@@ -17,7 +17,7 @@ import {
   isNonNullType,
   isObjectType,
 } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { queryRows } from '../src/db/client.js';
 import { TEXT_LIMITS } from '../src/db/limits.js';
@@ -27,34 +27,19 @@ import { upsertChip } from '../src/db/writes/reference.js';
 import { ValidationError } from '../src/errors.js';
 import { schema } from '../src/schema/index.js';
 import { maxLengthOf } from '../src/schema/limits.js';
-import {
-  closeApp,
-  createTestGateway,
-  postTextOn,
-  type TestGateway,
-  twinApp,
-} from './helpers/gateway.js';
+import { bothReadPaths, postTextOn } from './helpers/gateway.js';
 import { createKey, rowCounts, type TestKey } from './helpers/keys.js';
 import { LIST_PAGES } from './helpers/lists.js';
 
-let gateway: TestGateway;
-let resolversOnly: App;
+const both = bothReadPaths();
 let writer: TestKey;
 beforeAll(async () => {
-  gateway = await createTestGateway();
-  resolversOnly = twinApp(gateway, 'off');
-  writer = await createKey(gateway.database.db, ['write']);
-});
-afterAll(async () => {
-  if (resolversOnly) await closeApp(resolversOnly);
-  await gateway?.close();
+  writer = await createKey(both.gateway.database.db, ['write']);
 });
 
 /** Both read paths: the planner (the gateway's default) and the resolvers. */
-const PATHS = [
-  ['planner on', () => gateway.app],
-  ['planner off', () => resolversOnly],
-] as const;
+
+const PATHS = both.paths;
 
 /** POSTs a JSON body given as text (see `postTextOn`), and reads the response. */
 async function postText(app: App, body: string, headers: Record<string, string> = {}) {
@@ -86,7 +71,7 @@ const UPSERT_CHIP = /* GraphQL */ `
 /** The stored die area of a chip (undefined when there is no such chip). */
 async function storedDieArea(slug: string): Promise<number | null | undefined> {
   const rows = await queryRows<{ die_area_mm2: number | null }>(
-    gateway.database.db,
+    both.gateway.database.db,
     sql`select die_area_mm2 from chips where slug = ${slug}`,
   );
   return rows[0] ? rows[0].die_area_mm2 : undefined;
@@ -114,7 +99,7 @@ describe('a cursor works only on the list that issued it', () => {
     async (_name, app) => {
       const page = await post(app(), '{ policyDecisions(first: 1) { pageInfo { endCursor } } }');
       const cursor = page.data.policyDecisions.pageInfo.endCursor;
-      gateway.statements.reset();
+      both.gateway.statements.reset();
       const result = await post(
         app(),
         'query ($c: String) { chips(first: 5, after: $c) { edges { node { slug } } } }',
@@ -125,7 +110,7 @@ describe('a cursor works only on the list that issued it', () => {
       expect(result.errors?.[0]?.message).toMatch(
         /^Argument "after" is not a cursor this list issued: ".+" was issued by Query\.policyDecisions\. .*\(Query\.chips\)\.$/,
       );
-      expect(gateway.statements.count).toBe(0);
+      expect(both.gateway.statements.count).toBe(0);
     },
   );
 
@@ -348,7 +333,7 @@ describe('text inputs have declared limits', () => {
   it('a 100 kB sourceUrl is refused by the URL scalar, naming the limit; nothing stored', async () => {
     const upsert = (sourceUrl: string) =>
       post(
-        gateway.app,
+        both.gateway.app,
         UPSERT_CHIP,
         {
           input: {
@@ -369,7 +354,7 @@ describe('text inputs have declared limits', () => {
       `URL must be at most 2048 characters (got ${sourceUrl.length})`,
     );
     const literal = await post(
-      gateway.app,
+      both.gateway.app,
       `mutation { upsertChip(input: { slug: "long-url", name: "L", designer: "nvidia", confidence: RECALLED, sourceUrl: "${sourceUrl}" }) { __typename } }`,
       undefined,
       writer.headers,
@@ -384,7 +369,7 @@ describe('text inputs have declared limits', () => {
   it('every text field of every mutation input over its limit: a ValidationError naming the field and the limit, nothing written', async () => {
     const mutationType = schema.getMutationType();
     if (!mutationType) throw new Error('no Mutation type');
-    const before = await rowCounts(gateway.database.db);
+    const before = await rowCounts(both.gateway.database.db);
     const checked: string[] = [];
     for (const [name, base] of Object.entries(MUTATION_INPUTS)) {
       const inputArg = mutationType.getFields()[name]?.args.find((arg) => arg.name === 'input');
@@ -392,7 +377,7 @@ describe('text inputs have declared limits', () => {
       if (!isInputObjectType(inputType)) throw new Error(`${name} takes no input object`);
       for (const variant of withLongText(inputType, base, long)) {
         const result = await post(
-          gateway.app,
+          both.gateway.app,
           `mutation ($input: ${inputType.name}!) { r: ${name}(input: $input) { __typename ... on ValidationError { fieldErrors { path message } } } }`,
           { input: variant.input },
           writer.headers,
@@ -411,7 +396,7 @@ describe('text inputs have declared limits', () => {
         checked.push(where);
       }
     }
-    expect(await rowCounts(gateway.database.db)).toEqual(before);
+    expect(await rowCounts(both.gateway.database.db)).toEqual(before);
     expect(checked).toEqual(
       expect.arrayContaining([
         'createPolicyDecision supersedes',
@@ -467,12 +452,12 @@ describe('text inputs have declared limits', () => {
           'Argument "after" of Query.chips must be at most 4096 characters (got 4097).',
         ],
       ] as const) {
-        gateway.statements.reset();
+        both.gateway.statements.reset();
         const result = await post(app(), query, variables);
         expect(result.data, query).toBeUndefined();
         expect(codes(result), query).toEqual(['BAD_USER_INPUT']);
         expect(result.errors?.[0]?.message).toBe(message);
-        expect(gateway.statements.count, query).toBe(0);
+        expect(both.gateway.statements.count, query).toBe(0);
       }
       // At the limit: answered (no such row).
       const fits = await post(app(), 'query ($s: String!) { chip(slug: $s) { name } }', {
@@ -485,9 +470,13 @@ describe('text inputs have declared limits', () => {
 
   it('an ID longer than any object refuses the whole nodes request before it runs', async () => {
     const id = Buffer.from(`Chip:${'a'.repeat(TEXT_LIMITS.globalId)}`).toString('base64');
-    const result = await post(gateway.app, 'query ($ids: [ID!]!) { nodes(ids: $ids) { id } }', {
-      ids: [id, Buffer.from('Chip:h200').toString('base64')],
-    });
+    const result = await post(
+      both.gateway.app,
+      'query ($ids: [ID!]!) { nodes(ids: $ids) { id } }',
+      {
+        ids: [id, Buffer.from('Chip:h200').toString('base64')],
+      },
+    );
     expect(codes(result)).toEqual(['BAD_USER_INPUT']);
     expect(result.data).toBeUndefined();
   });
@@ -538,7 +527,7 @@ describe('Float inputs are finite', () => {
     'a literal %s in a mutation input: GRAPHQL_VALIDATION_FAILED, nothing stored',
     async (_name, literal) => {
       const result = await post(
-        gateway.app,
+        both.gateway.app,
         `mutation { upsertChip(input: { slug: "inf-literal", name: "Inf", designer: "nvidia", confidence: RECALLED, dieAreaMm2: ${literal} }) { __typename } }`,
         undefined,
         writer.headers,
@@ -552,12 +541,15 @@ describe('Float inputs are finite', () => {
 
   it('the same value as a variable: BAD_USER_INPUT, nothing stored, chips still readable', async () => {
     const body = `{"query":${JSON.stringify(UPSERT_CHIP)},"variables":{"input":{"slug":"inf-variable","name":"Inf","designer":"nvidia","confidence":"RECALLED","dieAreaMm2":1e999}}}`;
-    const result = await postText(gateway.app, body, writer.headers);
+    const result = await postText(both.gateway.app, body, writer.headers);
     expect(result.data).toBeUndefined();
     expect(codes(result)).toEqual(['BAD_USER_INPUT']);
     expect(result.errors?.[0]?.message).toMatch(/Float must be a finite number.*Infinity/);
     expect(await storedDieArea('inf-variable')).toBeUndefined();
-    const read = await post(gateway.app, '{ chips(first: 100) { edges { node { dieAreaMm2 } } } }');
+    const read = await post(
+      both.gateway.app,
+      '{ chips(first: 100) { edges { node { dieAreaMm2 } } } }',
+    );
     expect(read.errors).toBeUndefined();
     expect(read.data.chips.edges.length).toBeGreaterThan(10);
   });
@@ -589,14 +581,14 @@ describe('Float inputs are finite', () => {
 
   it('a default value 1e999 for a Float variable is GRAPHQL_VALIDATION_FAILED', async () => {
     const result = await post(
-      gateway.app,
+      both.gateway.app,
       'query ($tpp: Float = 1e999) { chips(filter: { minTpp: $tpp }) { totalCount } }',
     );
     expect(codes(result)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
   });
 
   it('the write validator refuses NaN and infinities with field errors (any caller)', async () => {
-    const attempt = upsertChip(gateway.database.db, {
+    const attempt = upsertChip(both.gateway.database.db, {
       slug: 'nan-direct',
       name: 'NaN',
       designer: 'nvidia',
@@ -631,7 +623,7 @@ describe('Float inputs are finite', () => {
   ])(
     'the store refuses %s.%s = %s whoever writes (CHECK constraint)',
     async (table, column, value) => {
-      const write = gateway.database.db.execute(
+      const write = both.gateway.database.db.execute(
         sql`update ${sql.identifier(table)} set ${sql.identifier(column)} = ${sql.raw(value)}`,
       );
       const error = (await write.then(
@@ -647,7 +639,7 @@ describe('Float inputs are finite', () => {
   );
 
   it('the migration clears values already stored, keeps finite ones, and adds the constraints', async () => {
-    const db = gateway.database.db;
+    const db = both.gateway.database.db;
     const migration = (suffix: string) => {
       const dir = readdirSync(migrationsFolder).find((name) => name.endsWith(`_${suffix}`));
       if (!dir) throw new Error(`no migration *_${suffix}`);

@@ -7,30 +7,14 @@ import {
   isInterfaceType,
   isObjectType,
 } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../src/app.js';
+import { describe, expect, it } from 'vitest';
 import { queryRows } from '../src/db/client.js';
 import { GLOBAL_ID_KEYS, TEXT_LIMITS } from '../src/db/limits.js';
 import { schema } from '../src/schema/index.js';
 import { maxLengthOf } from '../src/schema/limits.js';
-import {
-  closeApp,
-  createTestGateway,
-  executeOn,
-  type TestGateway,
-  twinApp,
-} from './helpers/gateway.js';
+import { bothReadPaths, executeOn } from './helpers/gateway.js';
 
-let gateway: TestGateway;
-let resolversOnly: App;
-beforeAll(async () => {
-  gateway = await createTestGateway();
-  resolversOnly = twinApp(gateway, 'off');
-});
-afterAll(async () => {
-  if (resolversOnly) await closeApp(resolversOnly);
-  await gateway?.close();
-});
+const both = bothReadPaths();
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 
@@ -64,30 +48,30 @@ describe('node', () => {
     ],
   ])('round-trips a %s: the id it returns fetches it again', async (type, slug, expected) => {
     const id = b64(`${type}:${slug}`);
-    const { data, errors } = await gateway.execute(NODE, { id });
+    const { data, errors } = await both.gateway.execute(NODE, { id });
     expect(errors).toBeUndefined();
     expect(data.node).toMatchObject({ __typename: type, id, ...expected });
     // The id a lookup returns is the same global id.
     const lookup = type.charAt(0).toLowerCase() + type.slice(1);
-    const again = await gateway.execute(`{ ${lookup}(slug: "${slug}") { id } }`);
+    const again = await both.gateway.execute(`{ ${lookup}(slug: "${slug}") { id } }`);
     expect(again.data[lookup].id).toBe(id);
   });
 
   it('round-trips a PolicyDecisionUpdate by its row id', async () => {
     const [row] = await queryRows<{ id: string }>(
-      gateway.database.db,
+      both.gateway.database.db,
       sql`select u.id::text as id from policy_decision_updates u join policy_decisions d on d.id = u.decision_id
           where d.slug = 'cn-2025-12-09-h200-import-deliberation' and u.to_status = 'SUPERSEDED'`,
     );
     const id = b64(`PolicyDecisionUpdate:${row?.id}`);
-    const { data } = await gateway.execute(NODE, { id });
+    const { data } = await both.gateway.execute(NODE, { id });
     expect(data.node).toEqual({
       __typename: 'PolicyDecisionUpdate',
       id,
       toStatus: 'SUPERSEDED',
       decision: { slug: 'cn-2025-12-09-h200-import-deliberation' },
     });
-    const history = await gateway.execute(
+    const history = await both.gateway.execute(
       `{ policyDecision(slug: "cn-2025-12-09-h200-import-deliberation") { updates { id } } }`,
     );
     expect(history.data.policyDecision.updates.map((u: any) => u.id)).toContain(id);
@@ -95,7 +79,7 @@ describe('node', () => {
 
   it('returns null for a well-formed id whose row does not exist', async () => {
     for (const id of [b64('Company:no-such-company'), b64('PolicyDecisionUpdate:999999999')]) {
-      const { data, errors } = await gateway.execute(NODE, { id });
+      const { data, errors } = await both.gateway.execute(NODE, { id });
       expect(errors).toBeUndefined();
       expect(data.node).toBeNull();
     }
@@ -112,7 +96,7 @@ describe('node', () => {
     ['a JavaScript built-in as the type', b64('__proto__:x')],
     ['"constructor" as the type', b64('constructor:x')],
   ])('rejects %s with BAD_USER_INPUT', async (_label, id) => {
-    const { data, errors } = await gateway.execute(NODE, { id });
+    const { data, errors } = await both.gateway.execute(NODE, { id });
     expect(data).toEqual({ node: null });
     expect(errors).toHaveLength(1);
     expect(errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
@@ -129,7 +113,7 @@ describe('nodes', () => {
       b64('Chip:no-such-chip'),
       b64('Company:'),
     ];
-    const { data, errors } = await gateway.execute(
+    const { data, errors } = await both.gateway.execute(
       /* GraphQL */ `query ($ids: [ID!]!) { nodes(ids: $ids) { __typename ... on Chip { slug } ... on Company { slug } } }`,
       { ids },
     );
@@ -147,24 +131,21 @@ describe('nodes', () => {
   });
 
   it('loads many ids of one type with one statement', async () => {
-    gateway.statements.reset();
+    both.gateway.statements.reset();
     const ids = ['a100', 'h100', 'h200', 'h20', 'b200'].map((slug) => b64(`Chip:${slug}`));
-    const { data } = await gateway.execute(
+    const { data } = await both.gateway.execute(
       /* GraphQL */ `query ($ids: [ID!]!) { nodes(ids: $ids) { ... on Chip { slug designer { slug } } } }`,
       { ids },
     );
     expect(data.nodes.map((n: any) => n.slug)).toEqual(['a100', 'h100', 'h200', 'h20', 'b200']);
     expect(data.nodes.every((n: any) => n.designer.slug === 'nvidia')).toBe(true);
-    expect(gateway.statements.count).toBe(1);
+    expect(both.gateway.statements.count).toBe(1);
   });
 });
 
 describe("IDs longer than any object's", () => {
   /** Both read paths: the planner (the gateway's default) and the resolvers. */
-  const PATHS = [
-    ['planner on', () => gateway.app],
-    ['planner off', () => resolversOnly],
-  ] as const;
+  const PATHS = both.paths;
 
   /** A well-formed decision ID with a slug of `length` characters (the longest type's). */
   const decisionId = (length: number) => b64(`PolicyDecision:${'a'.repeat(length)}`);
@@ -194,7 +175,7 @@ describe("IDs longer than any object's", () => {
           [`{ node(id: "${id}") { id } }`, {}],
           [`{ nodes(ids: ["${b64('Chip:h200')}", "${id}"]) { id } }`, {}],
         ] as const) {
-          gateway.statements.reset();
+          both.gateway.statements.reset();
           const result = await executeOn(app(), query, variables);
           const where = `${query.slice(0, 30)} ${id.length}`;
           expect(result.data, where).toBeUndefined();
@@ -205,19 +186,19 @@ describe("IDs longer than any object's", () => {
           expect(result.errors?.[0]?.message, where).toMatch(
             new RegExp(`must be at most ${TEXT_LIMITS.globalId} characters \\(got ${id.length}\\)`),
           );
-          expect(gateway.statements.statements, where).toEqual([]);
+          expect(both.gateway.statements.statements, where).toEqual([]);
         }
       }
       // Within the bound but its key too long for any row: malformed, at its position, no SQL.
       const keyTooLong = decisionId(GLOBAL_ID_KEYS.PolicyDecision + 1);
       expect(keyTooLong.length).toBeLessThanOrEqual(TEXT_LIMITS.globalId);
-      gateway.statements.reset();
+      both.gateway.statements.reset();
       const malformed = await executeOn(app(), NODE, { id: keyTooLong });
       expect(malformed.data).toEqual({ node: null });
       expect(malformed.errors?.map((e) => [e.path, e.extensions?.code])).toEqual([
         [['node'], 'BAD_USER_INPUT'],
       ]);
-      expect(gateway.statements.statements).toEqual([]);
+      expect(both.gateway.statements.statements).toEqual([]);
       // At the bound: a well-formed ID of no object, looked up and answered null.
       const longest = decisionId(GLOBAL_ID_KEYS.PolicyDecision);
       const found = await executeOn(app(), NODE, { id: longest });

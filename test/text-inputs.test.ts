@@ -9,35 +9,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { queryRows } from '../src/db/client.js';
 import { TEXT_LIMITS } from '../src/db/limits.js';
-import {
-  closeApp,
-  createTestGateway,
-  postOn,
-  type TestGateway,
-  twinApp,
-} from './helpers/gateway.js';
+import { bothReadPaths, postOn } from './helpers/gateway.js';
 import { createKey, rowCounts, type TestKey } from './helpers/keys.js';
 import { type InProcessGateway, removeTempDirs, startInProcessGateway } from './helpers/server.js';
 import { subscribeWs, wsClient } from './helpers/subscribers.js';
 
-let gateway: TestGateway;
-let resolversOnly: App;
+const both = bothReadPaths();
 let writer: TestKey;
 beforeAll(async () => {
-  gateway = await createTestGateway();
-  resolversOnly = twinApp(gateway, 'off');
-  writer = await createKey(gateway.database.db, ['write']);
-});
-afterAll(async () => {
-  if (resolversOnly) await closeApp(resolversOnly);
-  await gateway?.close();
+  writer = await createKey(both.gateway.database.db, ['write']);
 });
 
 /** Both read paths: the planner (the gateway's default) and the resolvers. */
-const PATHS = [
-  ['planner on', () => gateway.app],
-  ['planner off', () => resolversOnly],
-] as const;
+
+const PATHS = both.paths;
 
 interface Result {
   status: number;
@@ -50,7 +35,7 @@ async function post(
   query: string,
   variables?: Record<string, unknown>,
   headers: Record<string, string> = {},
-  app: App = gateway.app,
+  app: App = both.gateway.app,
 ): Promise<Result> {
   const { status, text } = await postOn(app, query, variables, headers);
   return { status, ...JSON.parse(text) };
@@ -83,7 +68,7 @@ async function stored(slug: string) {
     source_url: string | null;
     url_length: number | null;
   }>(
-    gateway.database.db,
+    both.gateway.database.db,
     sql`select name, char_length(name) as name_length, source_url,
                char_length(source_url) as url_length from chips where slug = ${slug}`,
   );
@@ -98,7 +83,7 @@ describe('a URL is measured as stored, after normalization', () => {
 
   it('under the limit as sent, over it once normalized: BAD_USER_INPUT, nothing stored', async () => {
     expect(overLimit.length).toBeLessThan(TEXT_LIMITS.url);
-    const before = await rowCounts(gateway.database.db);
+    const before = await rowCounts(both.gateway.database.db);
     const result = await upsertChip('url-over', { sourceUrl: overLimit });
     expect(result.data).toBeUndefined();
     expect(codes(result)).toEqual(['BAD_USER_INPUT']);
@@ -118,7 +103,7 @@ describe('a URL is measured as stored, after normalization', () => {
       writer.headers,
     );
     expect(codes(literal)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
-    expect(await rowCounts(gateway.database.db)).toEqual(before);
+    expect(await rowCounts(both.gateway.database.db)).toEqual(before);
     expect(await stored('url-over')).toBeUndefined();
   });
 
@@ -165,18 +150,18 @@ describe('lengths count code points, as PostgreSQL does', () => {
       const fits = await post(query, { a: emoji.repeat(TEXT_LIMITS.shortText) }, {}, app());
       expect(fits.errors).toBeUndefined();
       expect(fits.data).toEqual({ chips: { totalCount: 0 } });
-      gateway.statements.reset();
+      both.gateway.statements.reset();
       const over = await post(query, { a: emoji.repeat(TEXT_LIMITS.shortText + 1) }, {}, app());
       expect(codes(over)).toEqual(['BAD_USER_INPUT']);
       expect(over.errors?.[0]?.message).toContain(
         `must be at most ${TEXT_LIMITS.shortText} characters (got ${TEXT_LIMITS.shortText + 1})`,
       );
-      expect(gateway.statements.statements).toEqual([]);
+      expect(both.gateway.statements.statements).toEqual([]);
     },
   );
 
   it('the slug CHECK constraint and the slug validator agree at the limit', async () => {
-    const db = gateway.database.db;
+    const db = both.gateway.database.db;
     const insert = (slug: string) =>
       queryRows(
         db,
@@ -196,7 +181,7 @@ describe('NUL (U+0000) in text inputs: BAD_USER_INPUT before anything runs', () 
   const nul = 'a\u0000b';
 
   it('in every kind of mutation input, as a variable or a literal: nothing written', async () => {
-    const before = await rowCounts(gateway.database.db);
+    const before = await rowCounts(both.gateway.database.db);
     const cases: [string, Record<string, unknown> | undefined][] = [
       [
         UPSERT_CHIP,
@@ -243,7 +228,7 @@ describe('NUL (U+0000) in text inputs: BAD_USER_INPUT before anything runs', () 
       expect(codes(result), query).toEqual(['BAD_USER_INPUT']);
       expect(result.errors?.[0]?.message).toMatch(/must not contain the NUL character \(U\+0000\)/);
     }
-    expect(await rowCounts(gateway.database.db)).toEqual(before);
+    expect(await rowCounts(both.gateway.database.db)).toEqual(before);
   });
 
   it.each(PATHS)('%s: in read arguments, before any SQL', async (_name, app) => {
@@ -256,12 +241,12 @@ describe('NUL (U+0000) in text inputs: BAD_USER_INPUT before anything runs', () 
       ],
       ['{ company(slug: "nvidia\\u0000") { name } }', {}],
     ] as const) {
-      gateway.statements.reset();
+      both.gateway.statements.reset();
       const result = await post(query, variables, {}, app());
       expect(result.status, query).toBeLessThan(500);
       expect(codes(result), query).toEqual(['BAD_USER_INPUT']);
       expect(result.errors?.[0]?.message).toMatch(/must not contain the NUL character \(U\+0000\)/);
-      expect(gateway.statements.statements, query).toEqual([]);
+      expect(both.gateway.statements.statements, query).toEqual([]);
     }
   });
 });

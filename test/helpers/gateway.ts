@@ -3,6 +3,7 @@
  * behaviour. Transport tests start the real server instead (see `server.ts` helpers).
  */
 import type { ExecutionResult } from 'graphql';
+import { afterAll, beforeAll } from 'vitest';
 import type { AccessOptions } from '../../src/access/index.js';
 import { type App, type AppLogger, createApp } from '../../src/app.js';
 import type { QueryLimits } from '../../src/context.js';
@@ -198,4 +199,48 @@ export function twinApp(gateway: TestGateway, planner: 'on' | 'off'): App {
 export async function closeApp(app: App): Promise<void> {
   await app.access.close();
   await app.yoga.dispose();
+}
+
+/** A test gateway and a resolvers-only twin over its database (see `bothReadPaths`). */
+export interface BothReadPaths {
+  /** The test gateway (planner on, the gateway's default); set once `beforeAll` ran. */
+  readonly gateway: TestGateway;
+  /** A twin app over the same database and hub with the planner off. */
+  readonly resolversOnly: App;
+  /** Both read paths by name, for `it.each`: the planner (`gateway.app`) and the resolvers. */
+  readonly paths: readonly [readonly [string, () => App], readonly [string, () => App]];
+}
+
+/**
+ * Opens a test gateway and its resolvers-only twin in the calling file's `beforeAll` and closes
+ * both in its `afterAll`, for tests that hold both read paths to the same answer. Call it at
+ * the top level of a test file, before the file's own hooks (they run after it).
+ */
+export function bothReadPaths(): BothReadPaths {
+  let gateway: TestGateway | undefined;
+  let resolversOnly: App | undefined;
+  beforeAll(async () => {
+    gateway = await createTestGateway();
+    resolversOnly = twinApp(gateway, 'off');
+  });
+  afterAll(async () => {
+    if (resolversOnly) await closeApp(resolversOnly);
+    await gateway?.close();
+  });
+  const opened = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('bothReadPaths: used before beforeAll ran');
+    return value;
+  };
+  return {
+    get gateway() {
+      return opened(gateway);
+    },
+    get resolversOnly() {
+      return opened(resolversOnly);
+    },
+    paths: [
+      ['planner on', () => opened(gateway).app],
+      ['planner off', () => opened(resolversOnly)],
+    ],
+  };
 }
