@@ -40,17 +40,25 @@ async function takeAll(slots: SubscriptionSlots, subject: string, max: number) {
   return taken;
 }
 
+/**
+ * Two instances' slots on one private redis-server (killed after the test) under a fresh key
+ * prefix, and the Redis members of `subject`'s slot set, sorted.
+ */
+async function twoInstances(subject: string) {
+  const server = await TestRedis.start();
+  cleanups.push(() => server.kill());
+  const prefix = `chipgate-test-${randomBytes(6).toString('hex')}:`;
+  const a = await instance(server.url, prefix);
+  const b = await instance(server.url, prefix);
+  const key = `${prefix}subscriptions:${subject}`;
+  const members = async () => (await a.redis.client.zrange(key, 0, -1)).sort();
+  return { server, a, b, subject, members };
+}
+
 describe('subscription slots through a Redis outage', () => {
   it('hold at most the limit per instance meanwhile, and are leases again when Redis is back', async () => {
-    const server = await TestRedis.start();
-    cleanups.push(() => server.kill());
-    const prefix = `chipgate-test-${randomBytes(6).toString('hex')}:`;
-    const a = await instance(server.url, prefix);
-    const b = await instance(server.url, prefix);
+    const { server, a, b, subject, members } = await twoInstances('key:42');
     const MAX = 3;
-    const subject = 'key:42';
-    const key = `${prefix}subscriptions:${subject}`;
-    const members = async () => (await a.redis.client.zrange(key, 0, -1)).sort();
 
     const before = [
       await a.slots.acquire(subject, MAX),
@@ -95,15 +103,8 @@ describe('subscription slots through a Redis outage', () => {
   });
 
   it('a stalled Redis runs the commands it was sent when it resumes: leases of slots not held are removed', async () => {
-    const server = await TestRedis.start();
-    cleanups.push(() => server.kill());
-    const prefix = `chipgate-test-${randomBytes(6).toString('hex')}:`;
-    const a = await instance(server.url, prefix);
-    const b = await instance(server.url, prefix);
+    const { server, a, b, subject, members } = await twoInstances('key:43');
     const MAX = 3;
-    const subject = 'key:43';
-    const key = `${prefix}subscriptions:${subject}`;
-    const members = async () => (await a.redis.client.zrange(key, 0, -1)).sort();
     const first = await a.slots.acquire(subject, MAX);
     const other = await b.slots.acquire(subject, MAX);
 
