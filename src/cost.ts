@@ -59,15 +59,19 @@ export const WORK_PER_COST = {
  * JSON answer, by kind: a control character is written as `\u001f` (6 bytes), more than any
  * character's UTF-8 (at most 4). A `URL` is stored and answered as its WHATWG serialization,
  * which is ASCII (percent-encoded, punycode host); of ASCII, JSON escapes only `"` (which the
- * serialization percent-encodes) and `\\` (which a query or fragment keeps): 2 bytes.
+ * serialization percent-encodes) and `\` (which a query or fragment keeps): 2 bytes. A cursor
+ * or a global ID is base64, which JSON writes as is: 1 byte.
  */
-export const maxJsonBytesPerChar = (kind: TextKind): number => (kind === 'url' ? 2 : 6);
+export const maxJsonBytesPerChar = (kind: TextKind): number =>
+  kind === 'url' ? 2 : kind === 'cursor' || kind === 'globalId' ? 1 : 6;
 
 /**
  * Complexity of a text field holding at most `TEXT_LIMITS[kind]` characters: the units of cost
  * (`WORK_PER_COST.responseBytes` each) its longest answer takes, quotes included; at least 1.
  * Long text (5,000 characters, up to 30,002 bytes of JSON) costs 15; a URL (2,048 characters, up
- * to 4,098 bytes) 3; a short text (300 characters, 1,802 bytes) or a slug 1.
+ * to 4,098 bytes) 3; a cursor (`TEXT_LIMITS.cursor`: base64 of a list's ordering values, which
+ * hold at most a short text and a slug, so under 2,700 characters) 3; a short text (300
+ * characters, 1,802 bytes) or a slug 1.
  */
 export const textComplexity = (kind: TextKind) => ({
   field: Math.max(

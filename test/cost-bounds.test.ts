@@ -271,6 +271,28 @@ describe(`cost bounds work (${backend})`, () => {
     expect(over).toEqual([]);
   });
 
+  it('cursors, aliased as often as the shape limits allow, answer within their charge', async () => {
+    // A cursor holds the row's ordering values (a chip's name among them): the generated
+    // operations select one cursor per edge, a hostile caller up to the field-repeat limit.
+    const cursors = Array.from(
+      { length: defaultLimits().maxFieldRepeats },
+      (_, i) => `c${i}: cursor`,
+    );
+    const operation: GeneratedOperation = {
+      name: 'aliased cursors',
+      query: `{ chips(first: 16) { edges { ${cursors.join(' ')} } } }`,
+    };
+    const cost = charged(operation) ?? 0;
+    const response = await postOn(gateway.app, operation.query);
+    expect(response.status).toBe(200);
+    // A full page (the seed's 16 chips): a page charged for more rows than it holds hides it.
+    const page = JSON.parse(response.text) as { data: { chips: { edges: unknown[] } } };
+    expect(page.data.chips.edges).toHaveLength(16);
+    const bytes = Buffer.byteLength(response.text);
+    expect(bytes).toBeGreaterThan(16 * 10 * 2_000);
+    expect(bytes).toBeLessThanOrEqual(WORK_PER_COST.responseBytes * cost);
+  });
+
   it('an operation refused before it runs reads nothing', () => {
     expect(measured.length).toBeGreaterThan(0);
     const limits = defaultLimits();

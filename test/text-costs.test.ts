@@ -1,6 +1,6 @@
 /**
  * Every text output field is charged by its declared limit (`textComplexity`), or is named
- * here with what bounds it instead: a field added without a charge fails this test.
+ * here with what bounds it instead (cursors of pages included: `TEXT_LIMITS.cursor`): a field added without a charge fails this test.
  */
 import { getNamedType, isObjectType } from 'graphql';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { schema } from '../src/schema/index.js';
 
 /** Text fields without a declared limit, and what bounds their answers instead. */
 const UNLIMITED: Record<string, string> = {
-  // IDs and cursors we issue: at most TEXT_LIMITS.globalId (156) ASCII characters or shorter.
+  // IDs and event cursors we issue: at most TEXT_LIMITS.globalId (156) ASCII characters.
   'ApiKeyInfo.id': 'issued',
   'Chip.id': 'issued',
   'Company.id': 'issued',
@@ -18,15 +18,6 @@ const UNLIMITED: Record<string, string> = {
   'PolicyDecisionUpdate.id': 'issued',
   'DemandSignal.eventCursor': 'issued',
   'PolicyDecisionUpdate.eventCursor': 'issued',
-  'ChipEdge.cursor': 'issued',
-  'ChipPolicyDecisionEdge.cursor': 'issued',
-  'CompanyEdge.cursor': 'issued',
-  'DemandSignalEdge.cursor': 'issued',
-  'FederalRegisterDocumentEdge.cursor': 'issued',
-  'PolicyDecisionEdge.cursor': 'issued',
-  'TimelineEdge.cursor': 'issued',
-  'PageInfo.endCursor': 'issued',
-  'PageInfo.startCursor': 'issued',
   // Our own messages and names.
   'ConflictError.message': 'ours',
   'FieldError.message': 'ours',
@@ -40,6 +31,7 @@ const UNLIMITED: Record<string, string> = {
   'DemandSignal.valueUsd': 'Decimal, 64',
   'MonetaryAmount.amount': 'Decimal, 64',
   'MonetaryAmount.currency': 'ISO 4217 code',
+  'FederalRegisterDocumentEdge.cursor': 'ours: an offset and a short digest of the search',
   // External sources: CHIPGATE_SOURCE_MAX_BYTES and CHIPGATE_MAX_RESPONSE_BYTES.
   'PolicyDecision.federalRegisterCitation': 'sync',
   'PolicyDecision.regulationIdentifierNumber': 'sync',
@@ -87,6 +79,8 @@ describe('text fields are charged by their declared limit', () => {
     expect(declared['Company.name']).toBe(textComplexity('shortText').field);
     expect(declared['Company.sourceUrl']).toBe(3);
     expect(declared['PolicyDecision.summary']).toBe(15);
-    expect(Object.keys(declared)).toHaveLength(27);
+    expect(declared['ChipEdge.cursor']).toBe(3);
+    expect(declared['PageInfo.endCursor']).toBe(3);
+    expect(Object.keys(declared)).toHaveLength(35);
   });
 });
