@@ -9,6 +9,7 @@ import { maxDirectivesPlugin, maxDirectivesRule } from '@escape.tech/graphql-arm
 import { MaxTokensParserWLexer, maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import {
   type DocumentNode,
+  GraphQLError,
   type GraphQLSchema,
   type ValidationContext,
   type ValidationRule,
@@ -17,7 +18,73 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import type { QueryLimits } from './context.js';
 import { type ShapeLimits, shapeLimitError } from './document-shape.js';
-import { QueryTooComplexError } from './errors.js';
+import { ErrorCode, QueryTooComplexError } from './errors.js';
+
+/**
+ * Deepest nesting accepted, in a document (its brackets `{` `[` `(` together: selection sets,
+ * list and object values, arguments) and in `variables` (lists and objects): 64. No operation of
+ * this API needs more; graphql-js' parser recurses once per level and overflows the stack past a
+ * few thousand, which a document under the token limit can reach.
+ */
+export const MAX_NESTING = 64;
+
+/**
+ * Why the document `text` nests brackets deeper than `MAX_NESTING` (a `GRAPHQL_PARSE_FAILED`
+ * error, HTTP 400, as for other documents the parser refuses), or undefined. One linear pass
+ * over the text, before it is parsed: brackets inside strings, block strings and comments do not
+ * count; unbalanced brackets are left to the parser to report.
+ */
+export function nestingError(text: string): GraphQLError | undefined {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '#') {
+      while (i < text.length && text[i] !== '\n' && text[i] !== '\r') i++;
+    } else if (c === '"') {
+      if (text.startsWith('"""', i)) {
+        // Block string: ends at the next unescaped `"""`.
+        i += 3;
+        while (i < text.length && !text.startsWith('"""', i)) {
+          i += text.startsWith('\\"""', i) ? 4 : 1;
+        }
+        i += 2;
+      } else {
+        // String: ends at the next unescaped `"` or at the end of the line (a parse error).
+        i++;
+        while (i < text.length && text[i] !== '"' && text[i] !== '\n' && text[i] !== '\r') {
+          i += text[i] === '\\' ? 2 : 1;
+        }
+      }
+    } else if (c === '{' || c === '[' || c === '(') {
+      depth++;
+      if (depth > MAX_NESTING) {
+        return new GraphQLError(
+          `Syntax Error: the document nests brackets deeper than ${MAX_NESTING} levels ` +
+            '(selection sets, lists, objects and arguments together); no operation of this ' +
+            'API needs that.',
+          { extensions: { code: ErrorCode.GRAPHQL_PARSE_FAILED, http: { status: 400 } } },
+        );
+      }
+    } else if (c === '}' || c === ']' || c === ')') {
+      depth = Math.max(0, depth - 1);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Refuses a document nested deeper than `MAX_NESTING` (`nestingError`) before any parser,
+ * armor's token-counting one included, reads it.
+ */
+function useNestingLimit(): Plugin {
+  return {
+    onParse({ params }) {
+      const source = params.source;
+      const error = nestingError(typeof source === 'string' ? source : source.body);
+      if (error) throw error;
+    },
+  };
+}
 
 /** Most directives in one operation (not configurable). */
 export const MAX_DIRECTIVES = 50;
@@ -64,12 +131,14 @@ function useShapeLimits(limits: ShapeLimits): Plugin {
 }
 
 /**
- * The request plugins of the admission rules: the token limit while parsing, then the shape
+ * The request plugins of the admission rules: the nesting limit before parsing, the token limit
+ * while parsing, then the shape
  * limits, then the alias and directive limits among the validation rules; each refusal is
  * `QUERY_TOO_COMPLEX`.
  */
 export function admissionPlugins(limits: AdmissionLimits): Plugin[] {
   return [
+    useNestingLimit(),
     maxTokensPlugin(armorOptions(limits.maxTokens)),
     useShapeLimits(limits),
     maxAliasesPlugin(armorOptions(limits.maxAliases)),
@@ -87,6 +156,8 @@ export function admissionError(
   text: string,
   limits: AdmissionLimits,
 ): string | undefined {
+  const nesting = nestingError(text);
+  if (nesting) return `${nesting.message.replace(/^Syntax Error: /, '')} (fixed)`;
   let document: DocumentNode;
   try {
     const parser = new MaxTokensParserWLexer(text, {

@@ -18,7 +18,7 @@ import {
   Kind,
 } from 'graphql';
 import type { Context } from './context.js';
-import { PAGE_ITEMS_COMPLEXITY, PLAIN_LIST_COMPLEXITY } from './cost.js';
+import { PAGE_ITEMS_COMPLEXITY, PLAIN_LIST_COMPLEXITY, textComplexity } from './cost.js';
 import { type Relations, relations } from './db/relations.js';
 import {
   BadUserInputError,
@@ -250,6 +250,8 @@ export const builder = new SchemaBuilder<PothosTypes>({
     pageInfoFieldOptions: { description: 'Where this page sits, and cursors to its neighbours.' },
     cursorFieldOptions: {
       description: 'Opaque position of this item; pass it as `after` or `before`.',
+      // A cursor holds the row's ordering values, a name among them: up to 2,600 bytes.
+      complexity: textComplexity('cursor'),
     },
     nodeFieldOptions: { description: 'The item.' },
     hasNextPageFieldOptions: {
@@ -262,8 +264,12 @@ export const builder = new SchemaBuilder<PothosTypes>({
     },
     startCursorFieldOptions: {
       description: 'Cursor of the first item of the page; null when empty.',
+      complexity: textComplexity('cursor'),
     },
-    endCursorFieldOptions: { description: 'Cursor of the last item of the page; null when empty.' },
+    endCursorFieldOptions: {
+      description: 'Cursor of the last item of the page; null when empty.',
+      complexity: textComplexity('cursor'),
+    },
   },
   drizzle: {
     client: (ctx) => ctx.db,

@@ -2,8 +2,10 @@
  * What an operation costs, and the bounds that make its cost a bound of the work it causes.
  *
  * The rule, in one place:
- * - every field costs 1, except a text field of long text (`TEXT_LIMITS.longText`), which costs
- *   what its longest answer takes in units of `WORK_PER_COST.responseBytes` (`textComplexity`);
+ * - every field costs 1, except a text field with a declared limit (a kind of `TEXT_LIMITS`:
+ *   slugs, short and long texts, URLs, tickers, ...), which costs what its longest answer takes
+ *   in units of `WORK_PER_COST.responseBytes` (`textComplexity`, one rule for every kind): 1 for
+ *   slugs and short texts, 3 for a URL, 15 for a long text;
  * - a field that returns a list multiplies the cost of its selection by the most items it can
  *   return: a connection (or any paged list) by its page size (`first`/`last`), at least 1
  *   (`totalCount` and `pageInfo` are answered for an empty page too); `nodes(ids)` by
@@ -41,25 +43,40 @@ export const MAX_LIST_ARGUMENT = 100;
 export const WORK_PER_COST = {
   /** Rows read per unit of cost. */
   rowsRead: 24,
-  /** Response bytes per unit of cost. */
-  responseBytes: 256,
+  /**
+   * Response bytes per unit of cost: 2,048, so that a short text (300 characters, at most 1,802
+   * bytes of JSON) costs 1 like any other field, a URL 3 and a long text 15. With 256, as before,
+   * a short text at its longest would have cost 8 and a URL 17: every name and title of a page
+   * priced like a long summary, for bytes an ordinary answer never holds; fields without text
+   * (numbers, dates, enums, IDs) answer far less than 2,048 bytes, so charging them 1 still
+   * bounds them.
+   */
+  responseBytes: 2048,
 } as const;
 
 /**
- * Most bytes one character of stored text (one UTF-16 code unit, as `TEXT_LIMITS` counts) takes
- * in a JSON answer: a control character is written as `\u001f`.
+ * Most bytes one character of stored text (one code point, as `TEXT_LIMITS` counts) takes in a
+ * JSON answer, by kind: a control character is written as `\u001f` (6 bytes), more than any
+ * character's UTF-8 (at most 4). A `URL` is stored and answered as its WHATWG serialization,
+ * which is ASCII (percent-encoded, punycode host); of ASCII, JSON escapes only `"` (which the
+ * serialization percent-encodes) and `\` (which a query or fragment keeps): 2 bytes. A cursor
+ * or a global ID is base64, which JSON writes as is: 1 byte.
  */
-export const MAX_JSON_BYTES_PER_CHAR = 6;
+export const maxJsonBytesPerChar = (kind: TextKind): number =>
+  kind === 'url' ? 2 : kind === 'cursor' || kind === 'globalId' ? 1 : 6;
 
 /**
  * Complexity of a text field holding at most `TEXT_LIMITS[kind]` characters: the units of cost
  * (`WORK_PER_COST.responseBytes` each) its longest answer takes, quotes included; at least 1.
- * Long text (5,000 characters, up to 30,002 bytes of JSON) costs 118.
+ * Long text (5,000 characters, up to 30,002 bytes of JSON) costs 15; a URL (2,048 characters, up
+ * to 4,098 bytes) 3; a cursor (`TEXT_LIMITS.cursor`: base64 of a list's ordering values, which
+ * hold at most a short text and a slug, so under 2,700 characters) 3; a short text (300
+ * characters, 1,802 bytes) or a slug 1.
  */
 export const textComplexity = (kind: TextKind) => ({
   field: Math.max(
     1,
-    Math.ceil((TEXT_LIMITS[kind] * MAX_JSON_BYTES_PER_CHAR + 2) / WORK_PER_COST.responseBytes),
+    Math.ceil((TEXT_LIMITS[kind] * maxJsonBytesPerChar(kind) + 2) / WORK_PER_COST.responseBytes),
   ),
   multiplier: 1,
 });

@@ -5,6 +5,7 @@
  */
 import { GraphQLError, type StringValueNode, type ValidationContext } from 'graphql';
 import { createGraphQLError, type GraphQLParams, type Plugin } from 'graphql-yoga';
+import { MAX_NESTING } from './admission.js';
 
 /** An error about the HTTP request itself (not the operation); `status` is its HTTP status. */
 function requestError(message: string, status = 400): GraphQLError {
@@ -80,16 +81,13 @@ function jsonSearchParam(
   }
 }
 
-/** Deepest nesting of arrays and objects accepted in `variables`. */
-export const MAX_VARIABLE_DEPTH = 64;
-
 const badInput = (message: string) =>
   createGraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
 
 const nulError = () => badInput('Text must not contain the NUL character (U+0000).');
 
 /**
- * Refuses variables nested deeper than `MAX_VARIABLE_DEPTH` or holding a NUL character, with
+ * Refuses variables nested deeper than `MAX_NESTING` or holding a NUL character, with
  * `BAD_USER_INPUT`. Iterative: a hostile body of thousands of nested arrays must not overflow the
  * stack (as a recursive `JSON.stringify` would) before the request is refused. Every transport
  * calls it: HTTP here (`useHttpEdges`), WebSocket operations in ws.ts.
@@ -103,9 +101,9 @@ export function checkVariables(variables: unknown): void {
       continue;
     }
     if (value === null || typeof value !== 'object') continue;
-    if (depth >= MAX_VARIABLE_DEPTH) {
+    if (depth >= MAX_NESTING) {
       throw badInput(
-        `Variables nest deeper than ${MAX_VARIABLE_DEPTH} levels of lists or objects; no input of this API needs that.`,
+        `Variables nest deeper than ${MAX_NESTING} levels of lists or objects; no input of this API needs that.`,
       );
     }
     for (const [key, child] of Object.entries(value)) {

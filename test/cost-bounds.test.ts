@@ -13,17 +13,25 @@
  *   grows with the list, not with anything the request says, so no charge can bound it;
  * - response bytes: the body as sent.
  *
- * Every long text of the store is at its longest (`LONGEST_TEXT`, as a hostile writer would
- * leave it). Each must stay under `WORK_PER_COST` per unit of charged cost; an operation refused before it
+ * Every text of the store a writer accepts is at its longest, as a hostile writer would leave it
+ * (`hostileText`: long and short texts, listing tickers and exchanges filled with control
+ * characters; `LONGEST_URL`: the longest normalized URL, with the most JSON escapes). Each must stay under `WORK_PER_COST` per unit of charged cost; an operation refused before it
  * runs must have read nothing. Any operation over the bound fails the test with its name.
  */
+import { eq } from 'drizzle-orm';
 import { type GraphQLError, parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operationComplexity } from '../src/builder.js';
 import { WORK_PER_COST } from '../src/cost.js';
 import { runStatement } from '../src/db/client.js';
-import { TEXT_LIMITS } from '../src/db/limits.js';
-import { chips, demandSignals, policyDecisions, policyDecisionUpdates } from '../src/db/schema.js';
+import { TEXT_LIMITS, type TextKind } from '../src/db/limits.js';
+import {
+  chips,
+  companies,
+  demandSignals,
+  policyDecisions,
+  policyDecisionUpdates,
+} from '../src/db/schema.js';
 import { schema } from '../src/schema/index.js';
 import { backend } from './helpers/database.js';
 import {
@@ -43,19 +51,60 @@ let upstream: Upstream;
 let gateway: TestGateway;
 
 /**
- * What a hostile writer may store in a long text (`TEXT_LIMITS.longText`): the most characters
- * the writers accept, each the costliest to answer (a control character is written `\u0001`).
+ * What a hostile writer may store in a text of `kind`: the most characters the writers accept,
+ * each the costliest to answer (a control character is written `\u0001`, 6 bytes of JSON).
  */
-const LONGEST_TEXT = '\u0001'.repeat(TEXT_LIMITS.longText);
+const hostileText = (kind: TextKind) => '\u0001'.repeat(TEXT_LIMITS[kind]);
+
+/**
+ * The longest URL the `URL` scalar stores, at its costliest to answer: a normalized URL is
+ * ASCII (percent-encoded, punycode host), but its query keeps `\`, which JSON writes `\\`.
+ */
+const LONGEST_URL = (() => {
+  const head = 'https://a.example/?';
+  const url = `${head}${'\\'.repeat(TEXT_LIMITS.url - head.length)}`;
+  if (new URL(url).toString() !== url) throw new Error('LONGEST_URL is not normalized');
+  return url;
+})();
 
 beforeAll(async () => {
   upstream = await startUpstream();
   gateway = await createTestGateway({ planner: 'on', sources: upstreamSourcesConfig(upstream) });
   const { db } = gateway.database;
-  await db.update(policyDecisions).set({ summary: LONGEST_TEXT });
-  await db.update(policyDecisionUpdates).set({ note: LONGEST_TEXT });
-  await db.update(demandSignals).set({ summary: LONGEST_TEXT });
-  await db.update(chips).set({ exportControlNote: LONGEST_TEXT });
+  const long = hostileText('longText');
+  const short = hostileText('shortText');
+  await db.update(policyDecisions).set({
+    summary: long,
+    title: short,
+    authority: short,
+    sourceUrl: LONGEST_URL,
+  });
+  await db.update(policyDecisionUpdates).set({ note: long });
+  await db.update(demandSignals).set({ summary: long, reportedBy: short, sourceUrl: LONGEST_URL });
+  await db.update(chips).set({
+    exportControlNote: long,
+    name: short,
+    architecture: short,
+    processNode: short,
+    memoryType: short,
+    sourceUrl: LONGEST_URL,
+  });
+  for (const company of await db.select().from(companies)) {
+    await db
+      .update(companies)
+      .set({
+        name: short,
+        secFilerType: short,
+        sourceUrl: LONGEST_URL,
+        listings: company.listings.map((listing) => ({
+          ...listing,
+          ticker: hostileText('ticker'),
+          exchange: hostileText('exchange'),
+          note: short,
+        })),
+      })
+      .where(eq(companies.id, company.id));
+  }
 });
 afterAll(async () => {
   await gateway?.close();
@@ -220,6 +269,28 @@ describe(`cost bounds work (${backend})`, () => {
         return problems;
       });
     expect(over).toEqual([]);
+  });
+
+  it('cursors, aliased as often as the shape limits allow, answer within their charge', async () => {
+    // A cursor holds the row's ordering values (a chip's name among them): the generated
+    // operations select one cursor per edge, a hostile caller up to the field-repeat limit.
+    const cursors = Array.from(
+      { length: defaultLimits().maxFieldRepeats },
+      (_, i) => `c${i}: cursor`,
+    );
+    const operation: GeneratedOperation = {
+      name: 'aliased cursors',
+      query: `{ chips(first: 16) { edges { ${cursors.join(' ')} } } }`,
+    };
+    const cost = charged(operation) ?? 0;
+    const response = await postOn(gateway.app, operation.query);
+    expect(response.status).toBe(200);
+    // A full page (the seed's 16 chips): a page charged for more rows than it holds hides it.
+    const page = JSON.parse(response.text) as { data: { chips: { edges: unknown[] } } };
+    expect(page.data.chips.edges).toHaveLength(16);
+    const bytes = Buffer.byteLength(response.text);
+    expect(bytes).toBeGreaterThan(16 * 10 * 2_000);
+    expect(bytes).toBeLessThanOrEqual(WORK_PER_COST.responseBytes * cost);
   });
 
   it('an operation refused before it runs reads nothing', () => {

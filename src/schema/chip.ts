@@ -39,10 +39,12 @@ export const Chip = builder.drizzleNode('chips', {
   },
   fields: (t) => ({
     slug: t.exposeString('slug', {
+      complexity: textComplexity('slug'),
       description: 'Stable human key, e.g. `h200`. Immutable.',
       extensions: column('slug'),
     }),
     name: t.exposeString('name', {
+      complexity: textComplexity('shortText'),
       description: 'Product name, e.g. `NVIDIA H200`.',
       extensions: column('name'),
     }),
@@ -60,6 +62,7 @@ builder.drizzleObjectFields(Chip, (t) => ({
     extensions: relation('foundry'),
   }),
   architecture: t.exposeString('architecture', {
+    complexity: textComplexity('shortText'),
     nullable: true,
     description: 'Microarchitecture and die, e.g. `Hopper (GH100)`.',
     extensions: column('architecture'),
@@ -76,6 +79,7 @@ builder.drizzleObjectFields(Chip, (t) => ({
     extensions: column('announcedOn'),
   }),
   processNode: t.exposeString('processNode', {
+    complexity: textComplexity('shortText'),
     nullable: true,
     description: 'Manufacturing process, e.g. `TSMC 4N`.',
     extensions: column('processNode'),
@@ -86,6 +90,7 @@ builder.drizzleObjectFields(Chip, (t) => ({
     extensions: column('memoryGb'),
   }),
   memoryType: t.exposeString('memoryType', {
+    complexity: textComplexity('shortText'),
     nullable: true,
     description: 'Memory type, e.g. `HBM3e`.',
     extensions: column('memoryType'),
@@ -165,6 +170,7 @@ builder.drizzleObjectFields(Chip, (t) => ({
     complexity: textComplexity('longText'),
   }),
   sourceUrl: t.expose('sourceUrl', {
+    complexity: textComplexity('url'),
     type: 'URL',
     nullable: true,
     description: 'Where the specifications were checked.',

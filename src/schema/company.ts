@@ -3,7 +3,9 @@
  * chips they design and the decisions and demand signals that name them.
  * Source: the curated store (`companies`), seeded from `src/db/seed/dataset.json`.
  */
+
 import { builder, nodeConnection } from '../builder.js';
+import { textComplexity } from '../cost.js';
 import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import type { Listing as ListingRow } from '../db/schema.js';
@@ -28,10 +30,12 @@ export const Listing = builder.objectRef<ListingRow>('Listing').implement({
   description: 'A stock listing of a company.',
   fields: (t) => ({
     ticker: t.exposeString('ticker', {
+      complexity: textComplexity('ticker'),
       description: 'Ticker symbol on that exchange, e.g. `NVDA`, `0700`.',
       extensions: property('ticker'),
     }),
     exchange: t.exposeString('exchange', {
+      complexity: textComplexity('exchange'),
       description: 'Exchange, e.g. `NASDAQ`, `HKEX`, `SSE STAR`.',
       extensions: property('exchange'),
     }),
@@ -40,6 +44,7 @@ export const Listing = builder.objectRef<ListingRow>('Listing').implement({
       extensions: property('primary'),
     }),
     note: t.exposeString('note', {
+      complexity: textComplexity('shortText'),
       nullable: true,
       description: 'What kind of listing this is when not ordinary shares, e.g. `ADR`.',
       extensions: property('note'),
@@ -69,10 +74,12 @@ export const Company = builder.drizzleNode('companies', {
   },
   fields: (t) => ({
     slug: t.exposeString('slug', {
+      complexity: textComplexity('slug'),
       description: 'Stable human key, e.g. `nvidia`. Immutable; use it in filters and lookups.',
       extensions: column('slug'),
     }),
     name: t.exposeString('name', {
+      complexity: textComplexity('shortText'),
       description: 'Legal or common name, e.g. `NVIDIA Corporation`.',
       extensions: column('name'),
     }),
@@ -92,6 +99,7 @@ export const Company = builder.drizzleNode('companies', {
       extensions: column('listings'),
     }),
     ticker: t.string({
+      complexity: textComplexity('ticker'),
       nullable: true,
       description: 'Ticker of the primary listing (null for private companies).',
       ...computed(['listings'], (company: { listings: ListingRow[] }) => {
@@ -99,6 +107,7 @@ export const Company = builder.drizzleNode('companies', {
       }),
     }),
     exchange: t.string({
+      complexity: textComplexity('exchange'),
       nullable: true,
       description: 'Exchange of the primary listing (null for private companies).',
       ...computed(['listings'], (company: { listings: ListingRow[] }) => {
@@ -115,11 +124,13 @@ export const Company = builder.drizzleNode('companies', {
       ),
     }),
     secFilerType: t.exposeString('secFilerType', {
+      complexity: textComplexity('shortText'),
       nullable: true,
       description: 'How the company files with the SEC, e.g. `domestic (10-K/10-Q/8-K)`.',
       extensions: column('secFilerType'),
     }),
     sourceUrl: t.expose('sourceUrl', {
+      complexity: textComplexity('url'),
       type: 'URL',
       nullable: true,
       description: 'Where the facts about this company were checked.',

@@ -76,6 +76,7 @@ export const DemandSignal = builder.drizzleNode('demandSignals', {
   },
   fields: (t) => ({
     slug: t.exposeString('slug', {
+      complexity: textComplexity('slug'),
       description: 'Stable human key, e.g. `ds-2026-01-28-h200-400k-approved`. Immutable.',
       extensions: column('slug'),
     }),
@@ -154,6 +155,7 @@ builder.drizzleObjectFields(DemandSignal, (t) => ({
     extensions: column('strength'),
   }),
   reportedBy: t.exposeString('reportedBy', {
+    complexity: textComplexity('shortText'),
     nullable: true,
     description: 'Who reported it, e.g. `Reuters` or `Company filing (10-K)`.',
     extensions: column('reportedBy'),
@@ -165,6 +167,7 @@ builder.drizzleObjectFields(DemandSignal, (t) => ({
     complexity: textComplexity('longText'),
   }),
   sourceUrl: t.expose('sourceUrl', {
+    complexity: textComplexity('url'),
     type: 'URL',
     nullable: true,
     description: 'Where the signal was confirmed.',

@@ -72,10 +72,12 @@ export const PolicyDecision = builder.drizzleNode('policyDecisions', {
   },
   fields: (t) => ({
     slug: t.exposeString('slug', {
+      complexity: textComplexity('slug'),
       description: 'Stable human key, e.g. `us-whitehouse-2025-12-08-h200-approval`. Immutable.',
       extensions: column('slug'),
     }),
     title: t.exposeString('title', {
+      complexity: textComplexity('shortText'),
       description: 'Title of the decision or rule.',
       extensions: column('title'),
     }),
@@ -98,6 +100,7 @@ export const PolicyDecision = builder.drizzleNode('policyDecisions', {
       extensions: column('destinations'),
     }),
     authority: t.exposeString('authority', {
+      complexity: textComplexity('shortText'),
       description:
         'The body that decided: `BIS`, `White House`, `CAC`, `MOFCOM`, `SAMR`, `Customs (GACC)`, ...',
       extensions: column('authority'),
@@ -142,6 +145,7 @@ export const PolicyDecision = builder.drizzleNode('policyDecisions', {
       extensions: column('tariffPercent'),
     }),
     federalRegisterDocumentNumber: t.exposeString('federalRegisterDocumentNumber', {
+      complexity: textComplexity('shortText'),
       nullable: true,
       description: 'Federal Register document number, e.g. `2022-21658` (U.S. rules only).',
       extensions: column('federalRegisterDocumentNumber'),
@@ -162,6 +166,7 @@ export const PolicyDecision = builder.drizzleNode('policyDecisions', {
       extensions: column('presidentialDocumentNumber'),
     }),
     sourceUrl: t.expose('sourceUrl', {
+      complexity: textComplexity('url'),
       type: 'URL',
       nullable: true,
       description: 'Where the decision was confirmed.',
