@@ -6,11 +6,14 @@
  * graphql-ws, on the run's backend.
  */
 import { sql } from 'drizzle-orm';
-import { getOperationAST, parse } from 'graphql';
+import { type GraphQLError, getOperationAST, parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { operationComplexity } from '../src/builder.js';
 import { REPLAY_MAX } from '../src/cost.js';
 import { queryRows } from '../src/db/client.js';
+import { loadEventsAfter } from '../src/db/events.js';
+import { Subscriber, type SubscriberItem } from '../src/pubsub/subscriber.js';
+import { eventOf } from '../src/pubsub/topics.js';
 import { schema } from '../src/schema/index.js';
 import { encodeEventCursor } from '../src/schema/node.js';
 import { type InProcessGateway, startInProcessGateway } from './helpers/server.js';
@@ -92,6 +95,64 @@ describe('replay bound', () => {
     await fromFirst.close();
     await vi.waitFor(() => expect(gateway.running.events.stats().subscribers).toBe(0));
   }, 120_000);
+});
+
+describe('replay limit inside the stream', () => {
+  it('stops at the hub mark, and ends with resumeAfter rather than replay past its limit', async () => {
+    const after = Math.max(
+      await maxEventSeq(db(), 'demand_signals'),
+      await maxEventSeq(db(), 'policy_decision_updates'),
+    );
+    for (let i = 0; i < 5; i++) await insertSignal(db(), `ds-limit-${i}`, null, ['alibaba']);
+    const stored = await loadEventsAfter(db(), after, 10);
+    expect(stored).toHaveLength(5);
+    const subscriberOf = (options: { replayMax: number; replayUntil: number }) =>
+      new Subscriber({
+        matches: () => true,
+        afterSeq: after,
+        maxQueue: 10,
+        replayPageSize: 2,
+        loadReplayPage: (from, limit) => loadEventsAfter(db(), from, limit),
+        onEnd() {},
+        ...options,
+      });
+    const take = async (subscriber: Subscriber, count: number) => {
+      const items: (SubscriberItem | 'done')[] = [];
+      for (let i = 0; i < count; i++) {
+        const next = await subscriber.next();
+        items.push(next.done ? 'done' : next.value);
+      }
+      return items;
+    };
+    // More were committed than the subscription may replay: 3 events, then the notice.
+    const limited = await take(
+      subscriberOf({ replayMax: 3, replayUntil: Number.MAX_SAFE_INTEGER }),
+      5,
+    );
+    expect(limited).toEqual([
+      ...stored.slice(0, 3),
+      { replayLimit: true, resumeAfter: stored[2]?.seq },
+      'done',
+    ]);
+    const notice = limited[3] as SubscriberItem;
+    expect(() => eventOf(notice)).toThrow(/more than 100 events came after/);
+    try {
+      eventOf(notice);
+    } catch (error) {
+      expect((error as GraphQLError).extensions).toEqual({
+        code: 'BAD_USER_INPUT',
+        resumeAfter: encodeEventCursor(stored[2]?.seq ?? 0),
+      });
+    }
+    // Up to the hub's mark only: what came later reaches the subscriber live (the hub offers it).
+    const marked = subscriberOf({ replayMax: 3, replayUntil: stored[1]?.seq ?? 0 });
+    const replayed = await take(marked, 2);
+    const live = stored[4];
+    if (!live) throw new Error('no fifth event');
+    marked.offer(live);
+    expect([...replayed, ...(await take(marked, 1))]).toEqual([...stored.slice(0, 2), live]);
+    await marked.return();
+  });
 });
 
 describe('replay charge', () => {
