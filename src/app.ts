@@ -39,6 +39,11 @@ export interface AppDependencies {
   events: EventHub;
   /** Resolves when the database answers; used by `GET /ready`. */
   ping: () => Promise<void>;
+  /**
+   * `CHIPGATE_DATABASE_TIMEOUT_MS`: how long a subscription event whose read failed because
+   * the database was away is retried before its subscription ends (default 5000).
+   */
+  databaseTimeoutMs?: number;
   limits: QueryLimits;
   /** Origins allowed to call the API from a browser; empty = same-origin only. */
   corsOrigins: string[];
@@ -242,7 +247,7 @@ export function createApp(deps: AppDependencies): App {
       // After the operation limits: an operation they refuse is not charged.
       usePartnerAccess(access, deps.db),
       ...(planner ? [planner.plugin()] : []),
-      useSharedSubscriptionExecution(planner?.execute),
+      useSharedSubscriptionExecution(planner?.execute, deps.databaseTimeoutMs),
       useSourceProvenance(),
       // After the HTTP checks (variables) and the source provenance (it bounds a result's TTL).
       ...(deps.responseCache ? deps.responseCache.plugins(() => deps.events.fence()) : []),

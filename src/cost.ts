@@ -30,6 +30,16 @@ import { TEXT_LIMITS, type TextKind } from './db/limits.js';
  */
 export const PLAIN_LIST_MAX = 20;
 
+/**
+ * Most stored events one subscription replays when it starts `after:` a cursor (its catch-up),
+ * counted over every event after the cursor, whatever the subscription's filter. A cursor more
+ * than this many events behind the newest is refused when it subscribes (`BAD_USER_INPUT`: read
+ * the missed range with the lists, or resume from a newer cursor), so a replay never skips an
+ * event silently; a subscription with `after:` is charged for this many events (see
+ * `subscriptionComplexity`).
+ */
+export const REPLAY_MAX = 100;
+
 /** Most entries of one list argument or input field (`nodes(ids)`, filter lists, inputs). */
 export const MAX_LIST_ARGUMENT = 100;
 
@@ -100,4 +110,15 @@ export const pageComplexity = (size: number) => ({ field: 1, multiplier: Math.ma
 export const idsComplexity = (args: { ids: readonly unknown[] }) => ({
   field: 1,
   multiplier: args.ids.length,
+});
+
+/**
+ * Complexity of a subscription field: its selection once per event it may send before it is
+ * live, so the admission charge bounds its replay. Without `after:` that is the first live event
+ * (1); with it, also every event it may replay (`1 + REPLAY_MAX`). Live events after those are
+ * bounded by the subscription slots and the queue, not by the charge.
+ */
+export const subscriptionComplexity = (args: { after?: string | null | undefined }) => ({
+  field: 1,
+  multiplier: args.after == null ? 1 : 1 + REPLAY_MAX,
 });

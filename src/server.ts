@@ -112,6 +112,7 @@ export async function startGateway(
     events,
     sources,
     ping: () => db.ping(),
+    databaseTimeoutMs: env.CHIPGATE_DATABASE_TIMEOUT_MS,
     corsOrigins: env.CHIPGATE_CORS_ORIGINS,
     graphiql: env.CHIPGATE_GRAPHIQL,
     planner: env.CHIPGATE_PLANNER,

@@ -9,7 +9,7 @@ import { alias } from 'drizzle-orm/pg-core';
 import { type Database, queryRows } from './client.js';
 import { attributesJson } from './filter-kit.js';
 import { demandSignalFilter, policyDecisionFilter } from './filters.js';
-import { demandSignals, policyDecisions } from './schema.js';
+import { demandSignals, policyDecisions, policyDecisionUpdates } from './schema.js';
 
 /** Which table an event row lives in. */
 export type EventSource = 'policy_decision_updates' | 'demand_signals';
@@ -85,6 +85,30 @@ export async function loadEventsAfter(
       unknown
     >,
   }));
+}
+
+/**
+ * How many events were committed after `afterSeq`, counting at most `limit` (one statement that
+ * reads at most `limit` index entries per event table, however long the history): a caller
+ * asks for one more than it accepts to learn "too many".
+ */
+export async function countEventsAfter(
+  db: Database,
+  afterSeq: number,
+  limit: number,
+): Promise<number> {
+  const [row] = await queryRows<{ n: string | number }>(
+    db,
+    sql`${sql.raw(EVENT_STREAM_SQL_MARK)} select count(*) as n from (
+      (select ${policyDecisionUpdates.eventSeq} from ${policyDecisionUpdates}
+        where ${policyDecisionUpdates.eventSeq} > ${afterSeq}
+        order by ${policyDecisionUpdates.eventSeq} limit ${limit})
+      union all
+      (select ${demandSignals.eventSeq} from ${demandSignals} where ${demandSignals.eventSeq} > ${afterSeq}
+        order by ${demandSignals.eventSeq} limit ${limit})
+    ) behind`,
+  );
+  return Math.min(Number(row?.n ?? 0), limit);
 }
 
 /** The highest `event_seq` committed so far (0 when there are no events). */

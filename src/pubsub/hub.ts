@@ -12,6 +12,7 @@
  * - an instance without subscribers only moves its mark and reads nothing.
  */
 import { randomUUID } from 'node:crypto';
+import { REPLAY_MAX } from '../cost.js';
 import { databaseErrorReason } from '../db/availability.js';
 import { sendChangeFence } from '../db/changes.js';
 import type { Database, DatabaseHandle } from '../db/client.js';
@@ -121,7 +122,8 @@ export class EventHub {
 
   /**
    * Registers a subscriber. It receives matching events committed after this call, preceded
-   * (when `afterSeq` is given) by the stored events after `afterSeq`.
+   * (when `afterSeq` is given) by the stored events after `afterSeq`, at most `REPLAY_MAX`
+   * (then it ends with a `ReplayLimitNotice`; `checkedAfter` refuses such cursors beforehand).
    */
   subscribe(matches: (event: EventEnvelope) => boolean, afterSeq?: number): Subscriber {
     const subscriber = new Subscriber({
@@ -129,6 +131,8 @@ export class EventHub {
       afterSeq,
       maxQueue: this.options.maxQueue,
       replayPageSize: this.pageSize,
+      replayMax: REPLAY_MAX,
+      replayUntil: this.lastSeq,
       loadReplayPage: (after, limit) => loadEventsAfter(this.db, after, limit),
       onEnd: (ended) => this.subscribers.delete(ended),
     });

@@ -15,10 +15,14 @@ import {
   type ExecutionArgs,
   type ExecutionResult,
   execute,
+  GraphQLError,
   print,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../context.js';
+import { isDatabaseUnavailable } from '../db/availability.js';
+import { ErrorCode } from '../errors.js';
+import { encodeEventCursor } from '../schema/node.js';
 
 const documentKeys = new WeakMap<DocumentNode, string>();
 const executions = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
@@ -54,16 +58,27 @@ function sharedExecute(event: unknown, key: string, run: () => Promise<Execution
   return result;
 }
 
-/** Maps an async iterator; `return()` and `throw()` go straight to the source. */
+/**
+ * Maps an async iterator; `return()` and `throw()` go straight to the source. A mapped value
+ * for which `isLast` holds is the stream's last: the source is ended after it.
+ */
 function mapIterator<T, U>(
   source: AsyncIterator<T>,
   map: (value: T) => Promise<U>,
+  isLast: (value: U) => boolean,
 ): AsyncIterableIterator<U> {
+  let ended = false;
   return {
     async next() {
+      if (ended) return { value: undefined, done: true };
       const item = await source.next();
       if (item.done) return { value: undefined, done: true };
-      return { value: await map(item.value), done: false };
+      const value = await map(item.value);
+      if (isLast(value)) {
+        ended = true;
+        await source.return?.();
+      }
+      return { value, done: false };
     },
     async return() {
       await source.return?.();
@@ -79,12 +94,84 @@ function mapIterator<T, U>(
   };
 }
 
+/** Pauses between attempts at an event whose read failed because the database was away. */
+const RETRY_PAUSES_MS = [50, 100, 200, 400, 800, 1_000];
+
+/** The results that end a subscription because its event could not be read (see below). */
+const unreadable = new WeakSet<ExecutionResult>();
+
+/**
+ * Executes one event; when its read fails because the database is unavailable (the execution's
+ * errors say so, see `isDatabaseUnavailable`), tries again for up to `retryWithinMs` after the
+ * first failure. If it still fails, the answer is a `DATABASE_UNAVAILABLE` error whose
+ * `extensions.resumeAfter` is the cursor just before this event (resubscribing with
+ * `after:` it delivers this event first, and nothing twice), and the subscription ends: an
+ * error in place of an event would lose it for a client that carries on.
+ */
+async function executeEvent(
+  event: unknown,
+  run: () => Promise<ExecutionResult> | ExecutionResult,
+  retryWithinMs: number,
+): Promise<ExecutionResult> {
+  const seq = (event as { seq?: unknown } | null)?.seq;
+  const attempt = async (): Promise<ExecutionResult> => {
+    try {
+      return await run();
+    } catch (error) {
+      // A planned read may reject rather than answer errors: the same condition.
+      if (typeof seq === 'number' && isDatabaseUnavailable(error)) {
+        return {
+          errors: [
+            error instanceof GraphQLError
+              ? error
+              : new GraphQLError('', { originalError: error as Error }),
+          ],
+        };
+      }
+      throw error;
+    }
+  };
+  let result = await attempt();
+  if (typeof seq !== 'number' || !unavailable(result)) return result;
+  const deadline = performance.now() + retryWithinMs;
+  for (let tries = 0; performance.now() < deadline; tries++) {
+    const pause = RETRY_PAUSES_MS[Math.min(tries, RETRY_PAUSES_MS.length - 1)] ?? 1_000;
+    await new Promise((resolve) => setTimeout(resolve, pause));
+    result = await attempt();
+    if (!unavailable(result)) return result;
+  }
+  const failed: ExecutionResult = {
+    data: null,
+    errors: [
+      new GraphQLError(
+        'The database is unavailable: this event could not be read, and the subscription ends ' +
+          'so that it is not lost. Resubscribe with `after: extensions.resumeAfter` to receive ' +
+          'it and what followed.',
+        {
+          extensions: {
+            code: ErrorCode.DATABASE_UNAVAILABLE,
+            resumeAfter: encodeEventCursor(seq - 1),
+          },
+        },
+      ),
+    ],
+  };
+  unreadable.add(failed);
+  return failed;
+}
+
+/** Whether an execution failed because the database was unavailable. */
+const unavailable = (result: ExecutionResult): boolean =>
+  result.errors?.some((error) => isDatabaseUnavailable(error)) ?? false;
+
 /**
  * The envelop plugin; see the module comment. `run` executes one event (default: graphql-js
- * `execute`; the planner's when reads are planned).
+ * `execute`; the planner's when reads are planned); an event whose read fails because the
+ * database is away is retried for up to `retryWithinMs` (see `executeEvent`).
  */
 export function useSharedSubscriptionExecution(
   run: (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult = execute,
+  retryWithinMs = 5_000,
 ): Plugin<Context> {
   return {
     onSubscribe({ setSubscribeFn }) {
@@ -93,8 +180,13 @@ export function useSharedSubscriptionExecution(
         if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
         const key = executionKey(args);
         const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
-        return mapIterator(iterator, (event) =>
-          sharedExecute(event, key, async () => run({ ...args, rootValue: event })),
+        return mapIterator(
+          iterator,
+          (event) =>
+            sharedExecute(event, key, () =>
+              executeEvent(event, () => run({ ...args, rootValue: event }), retryWithinMs),
+            ),
+          (result) => unreadable.has(result),
         );
       });
     },

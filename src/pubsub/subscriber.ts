@@ -20,8 +20,18 @@ export interface SlowConsumerNotice {
   queued: number;
 }
 
+/**
+ * The last item of a subscriber whose replay would pass `replayMax` events (more were committed
+ * between the cursor's check and the subscription's start); the stream ends after it.
+ */
+export interface ReplayLimitNotice {
+  replayLimit: true;
+  /** `event_seq` of the last event replayed: resuming after it loses nothing. */
+  resumeAfter: number;
+}
+
 /** What a subscriber's iterator yields. */
-export type SubscriberItem = EventEnvelope | SlowConsumerNotice;
+export type SubscriberItem = EventEnvelope | SlowConsumerNotice | ReplayLimitNotice;
 
 /** Reads a page of stored events after a sequence number, oldest first (for replay). */
 export type ReplayPageLoader = (afterSeq: number, limit: number) => Promise<EventEnvelope[]>;
@@ -36,6 +46,16 @@ export interface SubscriberOptions {
   maxQueue: number;
   /** Events read per replay query. */
   replayPageSize: number;
+  /**
+   * Most events replayed (matching or not): past it the stream ends with a `ReplayLimitNotice`
+   * rather than skip any.
+   */
+  replayMax: number;
+  /**
+   * Last `event_seq` the hub had offered before this subscriber registered: the replay ends
+   * there, since everything after it reaches this subscriber live.
+   */
+  replayUntil: number;
   loadReplayPage: ReplayPageLoader;
   /** Called once when the subscriber ends for any reason (client gone, overflow, shutdown). */
   onEnd: (subscriber: Subscriber) => void;
@@ -48,7 +68,8 @@ export class Subscriber implements AsyncIterableIterator<SubscriberItem> {
   private replayBuffer: EventEnvelope[] = [];
   private replaying: boolean;
   private replayedThrough: number;
-  private notice: SlowConsumerNotice | undefined;
+  private notice: SlowConsumerNotice | ReplayLimitNotice | undefined;
+  private replayed = 0;
   private ended = false;
   private registered = true;
   private wake: (() => void) | undefined;
@@ -87,7 +108,7 @@ export class Subscriber implements AsyncIterableIterator<SubscriberItem> {
 
   async next(): Promise<IteratorResult<SubscriberItem>> {
     for (;;) {
-      if (this.notice) {
+      if (this.notice && !(this.replayBuffer.length > 0 && 'replayLimit' in this.notice)) {
         const notice = this.notice;
         this.notice = undefined;
         this.ended = true;
@@ -126,14 +147,31 @@ export class Subscriber implements AsyncIterableIterator<SubscriberItem> {
     return this;
   }
 
+  /**
+   * Reads the next page of the replay: events after `replayedThrough` up to `replayUntil`, at
+   * most `replayMax` in all; one more than that ends the stream with a `ReplayLimitNotice`
+   * after the events replayed so far.
+   */
   private async replayPage(): Promise<void> {
-    const { replayPageSize, loadReplayPage, matches } = this.options;
-    const page = await loadReplayPage(this.replayedThrough, replayPageSize);
+    const { replayPageSize, replayMax, replayUntil, loadReplayPage, matches } = this.options;
+    const room = replayMax - this.replayed;
+    const limit = Math.min(replayPageSize, room + 1);
+    const page = await loadReplayPage(this.replayedThrough, limit);
     if (this.ended) return;
-    const last = page.at(-1);
+    const due = page.filter((event) => event.seq <= replayUntil);
+    const kept = due.slice(0, room);
+    const last = kept.at(-1);
     if (last) this.replayedThrough = last.seq;
-    this.replayBuffer = page.filter(matches);
-    if (page.length < replayPageSize) this.replaying = false;
+    this.replayed += kept.length;
+    this.replayBuffer = kept.filter(matches);
+    if (due.length > room) {
+      this.replaying = false;
+      this.notice = { replayLimit: true, resumeAfter: this.replayedThrough };
+      this.queue.length = 0;
+      this.unregister();
+    } else if (due.length < page.length || page.length < limit) {
+      this.replaying = false;
+    }
   }
 
   private unregister(): void {

@@ -4,6 +4,9 @@
  * matchers derive from the same filter declarations as the lists' SQL, so a subscription and
  * a list with the same filter agree.
  */
+
+import { GraphQLError } from 'graphql';
+import { REPLAY_MAX } from '../cost.js';
 import type { EventEnvelope } from '../db/events.js';
 import { filterMatcher } from '../db/filter-kit.js';
 import {
@@ -12,7 +15,8 @@ import {
   type PolicyDecisionFilterValue,
   policyDecisionFilter,
 } from '../db/filters.js';
-import { SlowConsumerError } from '../errors.js';
+import { ErrorCode, SlowConsumerError } from '../errors.js';
+import { encodeEventCursor } from '../schema/node.js';
 import type { SubscriberItem } from './subscriber.js';
 
 /**
@@ -34,9 +38,23 @@ export function matchesDemandSignalEvent(filter: DemandSignalFilterValue | null 
 
 /**
  * The event of a subscriber's item; throws `SlowConsumerError` (code `SLOW_CONSUMER`) for the
- * notice that ends a subscriber that fell behind, so the client gets a clear last message.
+ * notice that ends a subscriber that fell behind, and `BAD_USER_INPUT` with
+ * `extensions.resumeAfter` (the cursor to resume from) for one whose replay reached
+ * `REPLAY_MAX`, so the client gets a clear last message.
  */
 export function eventOf(item: SubscriberItem): EventEnvelope {
+  if ('replayLimit' in item) {
+    throw new GraphQLError(
+      `Subscription closed: more than ${REPLAY_MAX} events came after \`after\`. Resubscribe ` +
+        'with `after: extensions.resumeAfter` to continue without losing events.',
+      {
+        extensions: {
+          code: ErrorCode.BAD_USER_INPUT,
+          resumeAfter: encodeEventCursor(item.resumeAfter),
+        },
+      },
+    );
+  }
   if ('slowConsumer' in item) {
     throw new SlowConsumerError(
       `Subscription closed: ${item.queued} events were waiting for this client. Resubscribe ` +

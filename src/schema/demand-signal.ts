@@ -6,7 +6,7 @@
  */
 
 import { builder, nodeConnection } from '../builder.js';
-import { textComplexity } from '../cost.js';
+import { subscriptionComplexity, textComplexity } from '../cost.js';
 import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import { type DemandSignalRow, recordDemandSignal } from '../db/writes/demand-signals.js';
@@ -290,6 +290,8 @@ builder.subscriptionField('demandSignalRecorded', (t) =>
         extensions: limitedTo('cursor'),
       }),
     },
+    // Charged for the events it may replay before it is live (see `subscriptionComplexity`).
+    complexity: subscriptionComplexity,
     extensions: entity('demandSignals', (item: SubscriberItem) => eventOf(item).id),
     subscribe: async (_root, args, ctx) =>
       ctx.events.subscribe(

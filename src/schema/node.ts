@@ -9,8 +9,8 @@ import { getSchemaConfig, queryFromInfo } from '@pothos/plugin-drizzle';
 import type { GraphQLResolveInfo } from 'graphql';
 import { builder } from '../builder.js';
 import type { Context } from '../context.js';
-import { idsComplexity, MAX_LIST_ARGUMENT } from '../cost.js';
-import { latestEventSeq } from '../db/events.js';
+import { idsComplexity, MAX_LIST_ARGUMENT, REPLAY_MAX } from '../cost.js';
+import { countEventsAfter, latestEventSeq } from '../db/events.js';
 import { GLOBAL_ID_KEYS, TEXT_LIMITS } from '../db/limits.js';
 import { BadUserInputError } from '../errors.js';
 import { special } from '../plan/metadata.js';
@@ -46,9 +46,11 @@ export const encodeEventCursor = (eventSeq: number | string): string =>
 
 /** Description of a subscription's `after:` argument. */
 export const AFTER_EVENT_CURSOR =
-  'Resume after this `eventCursor`: first replays the stored events that came after it (the ' +
-  'whole stored history is kept, so the replay window is never under 24 hours), then streams ' +
-  'live. Omit it to receive only new events.';
+  'Resume after this `eventCursor`: first replays the stored events that came after it, then ' +
+  `streams live. At most ${REPLAY_MAX} events (of any subscription) may have come after it: a ` +
+  'cursor further behind is refused with BAD_USER_INPUT (read the missed range with the lists, ' +
+  `or resume from a newer cursor). With it the subscription costs its selection ${REPLAY_MAX + 1} ` +
+  'times. Omit it to receive only new events.';
 
 const EVENT_CURSOR = /^Event:(0|[1-9][0-9]{0,15})$/;
 
@@ -71,7 +73,9 @@ export function decodeEventCursor(cursor: string | null | undefined): number | u
 /**
  * A subscription's `after:` as an event sequence number, checked against the store: a cursor
  * past the newest committed event cannot have come from this database (a reset database,
- * another environment), and waiting for it would deliver nothing, so it is `BAD_USER_INPUT`.
+ * another environment), and waiting for it would deliver nothing, so it is `BAD_USER_INPUT`;
+ * so is a cursor more than `REPLAY_MAX` events behind (counted with a bounded statement), whose
+ * replay the subscription was not charged for.
  */
 export async function checkedAfter(
   ctx: Context,
@@ -84,6 +88,14 @@ export async function checkedAfter(
     throw new BadUserInputError(
       '`after` is past the newest event of this gateway: it comes from another database. ' +
         'Subscribe without `after` to start from now.',
+    );
+  }
+  if ((await countEventsAfter(ctx.db, after, REPLAY_MAX + 1)) > REPLAY_MAX) {
+    throw new BadUserInputError(
+      `\`after\` is more than ${REPLAY_MAX} events behind the newest event: a subscription ` +
+        `replays at most ${REPLAY_MAX}. Read what you missed with the lists (\`demandSignals\`, ` +
+        "a decision's `updates`, newest first) and subscribe with a newer `eventCursor`, or " +
+        'without `after` to start from now.',
     );
   }
   return after;

@@ -9,7 +9,7 @@
  */
 
 import { builder, nodeConnection } from '../builder.js';
-import { PLAIN_LIST_MAX, textComplexity } from '../cost.js';
+import { PLAIN_LIST_MAX, subscriptionComplexity, textComplexity } from '../cost.js';
 import { lists } from '../db/lists.js';
 import type { PolicyEffect as PolicyEffectValue } from '../db/schema.js';
 import {
@@ -414,6 +414,8 @@ builder.subscriptionField('policyDecisionUpdated', (t) =>
         extensions: limitedTo('cursor'),
       }),
     },
+    // Charged for the events it may replay before it is live (see `subscriptionComplexity`).
+    complexity: subscriptionComplexity,
     extensions: entity('policyDecisionUpdates', (item: SubscriberItem) => eventOf(item).id),
     subscribe: async (_root, args, ctx) =>
       ctx.events.subscribe(
