@@ -20,10 +20,14 @@ import { type InProcessGateway, startInProcessGateway } from './helpers/server.j
 import { subscribeSse, subscribeWs, wsClient } from './helpers/subscribers.js';
 import { insertSignal, maxEventSeq } from './helpers/writes.js';
 
-/** The hostile retest's document: every event answers a chip's 20 decisions. */
+/**
+ * The hostile retest's document with pages of 50: every event answers a chip's 50 decisions and
+ * their summaries (359 per event at 20, so 36,260 with `after:`, is admitted and charged; at 50
+ * it is over the per-operation limit with `after:`).
+ */
 const HEAVY = /* GraphQL */ `
   subscription($a: String) { demandSignalRecorded(after: $a) { slug summary chip { name
-    policyDecisions(first: 20) { edges { node { summary } } } } } }
+    policyDecisions(first: 50) { edges { node { summary } } } } } }
 `;
 const LEAN = /* GraphQL */ `
   subscription($a: String) { demandSignalRecorded(after: $a) { slug eventCursor } }
@@ -164,7 +168,7 @@ describe('replay charge', () => {
     expect(costOf(LEAN, { a: encodeEventCursor(0) })).toBe(1 + 2 * (1 + REPLAY_MAX));
   });
 
-  it('refuses the hostile retest (history from Event:0, heavy selection) by the per-operation limit before any replay', async () => {
+  it('refuses a heavy selection from Event:0 by the per-operation limit before any replay', async () => {
     const sse = await subscribeSse(
       gateway.url,
       HEAVY,
