@@ -21,16 +21,16 @@ import {
 } from '../db/plan-sql.js';
 import { TIMELINE_CURSOR, type TimelineFilterValue } from '../db/timeline.js';
 import { subSelections } from './collect.js';
+import type { Planner } from './compile.js';
 import {
   argsAt,
   type Bind,
   memo,
-  type Planner,
   type Row,
   RowBuilder,
   type StatementScope,
   Unplannable,
-} from './compile.js';
+} from './core.js';
 import { fieldPlan, typePlan } from './metadata.js';
 import {
   at,

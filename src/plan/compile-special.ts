@@ -16,16 +16,16 @@ import { MAX_LIST_ARGUMENT } from '../cost.js';
 import { exportStatusJson, jsonArray, lookupJson, lookupManyJson } from '../db/plan-sql.js';
 import { decodeGlobalId } from '../schema/node.js';
 import { subSelections } from './collect.js';
+import type { Planner } from './compile.js';
 import {
   argsAt,
   type Bind,
   memo,
-  type Planner,
   type Row,
   RowBuilder,
   type StatementScope,
   Unplannable,
-} from './compile.js';
+} from './core.js';
 import { typePlan } from './metadata.js';
 import { at, constantShaper, objectShaper, type Shaper, wrapShaper } from './shapes.js';
 

@@ -29,7 +29,6 @@ import {
 } from 'graphql';
 import type { TableKey } from '../db/lists.js';
 import {
-  type CompiledStatement,
   columnJson,
   jsonArray,
   lookupJson,
@@ -40,6 +39,17 @@ import { encodeGlobalId } from '../schema/node.js';
 import { type CollectContext, collectFields, subSelections } from './collect.js';
 import { planConnection, planTimeline } from './compile-lists.js';
 import { planExportStatus, planNode, planNodes } from './compile-special.js';
+import {
+  argsAt,
+  type Bind,
+  type OperationPlan,
+  type RootPlan,
+  type Row,
+  RowBuilder,
+  type StatementPlan,
+  type StatementScope,
+  Unplannable,
+} from './core.js';
 import { fieldPlan, typePlan } from './metadata.js';
 import {
   at,
@@ -52,108 +62,11 @@ import {
   type PlannedObject,
   ROW,
   type Shaper,
-  Unplanned,
   wrapShaper,
 } from './shapes.js';
 
-/** What a request binds into a plan and shapes with. */
-export interface Bind {
-  /** Coerced arguments of every field that takes some. */
-  readonly args: ReadonlyMap<FieldNode, Record<string, unknown>>;
-  /** Today in UTC (`YYYY-MM-DD`): the default `asOf` of `exportStatus`. */
-  readonly today: string;
-  /** The row id an entity plan loads. */
-  readonly entityId?: number;
-  /** Values decoded once per request (cursors, global IDs). */
-  readonly memo: Map<unknown, unknown>;
-}
-
-/** A row's positional array, as a statement returns it. */
-export type Row = readonly unknown[];
-
-/** A statement and the shaping of its `r` column into a response value. */
-export interface StatementPlan {
-  readonly statement: CompiledStatement<Bind>;
-  readonly shape: Shaper<unknown, Bind>;
-  /** The tables the statement reads. */
-  readonly tables: ReadonlySet<TableKey>;
-}
-
-/** One root field of a plan. */
-export interface RootPlan {
-  readonly key: string;
-  /** Its statement; absent when its resolver answers it (mixed plans). */
-  readonly plan?: StatementPlan;
-  /** `__typename` at the root. */
-  readonly constant?: string;
-}
-
-/** The plan of an operation for one shape of its arguments. */
-export interface OperationPlan {
-  readonly operation: 'query' | 'mutation' | 'subscription';
-  readonly roots: readonly RootPlan[];
-  /** True when graphql-js executes the operation around the plan. */
-  readonly mixed: boolean;
-  /** Statements of payload entity fields, by `<parent type>:<response path>`. */
-  readonly entities: ReadonlyMap<string, StatementPlan>;
-}
-
-/** The operation cannot be planned (a field without planning metadata): resolvers answer it. */
-export class Unplannable extends Error {
-  constructor(where: string) {
-    super(`not plannable: ${where}`);
-    this.name = 'Unplannable';
-  }
-}
-
-/** A row being planned: the slots of its JSON array, deduplicated by key. */
-export class RowBuilder {
-  readonly slots: SQL[] = [];
-  readonly #index = new Map<string, number>();
-  /**
-   * `offset`: where the first slot sits in the array the shaper reads; `leading`: columns
-   * already at positions 0.. before it (a page's ordering values), reused by column slots.
-   */
-  constructor(
-    readonly offset = 0,
-    leading: readonly string[] = [],
-  ) {
-    for (const [i, column] of leading.entries()) this.#index.set(`c:${column}`, i);
-  }
-  add(key: string | undefined, make: () => SQL): number {
-    if (key !== undefined) {
-      const found = this.#index.get(key);
-      if (found !== undefined) return found;
-    }
-    const index = this.offset + this.slots.length;
-    this.slots.push(make());
-    if (key !== undefined) this.#index.set(key, index);
-    return index;
-  }
-}
-
-/** Everything a statement's planning shares: its builder and the tables it reads. */
-export interface StatementScope {
-  readonly b: StatementBuilder<Bind>;
-  readonly tables: Set<TableKey>;
-}
-
-/** The coerced arguments of `node` in the request being served. */
-export const argsAt = (bind: Bind, node: FieldNode): Record<string, unknown> =>
-  bind.args.get(node) ?? {};
-
-/** Memoizes a per-request decoding; errors become `Unplanned` (the resolvers report them). */
-export function memo<T>(bind: Bind, key: unknown, compute: () => T): T {
-  if (bind.memo.has(key)) return bind.memo.get(key) as T;
-  let value: T;
-  try {
-    value = compute();
-  } catch (error) {
-    throw new Unplanned(error instanceof Error ? error.message : 'bad argument');
-  }
-  bind.memo.set(key, value);
-  return value;
-}
+export type { Bind, OperationPlan, RootPlan, Row, StatementPlan, StatementScope } from './core.js';
+export { Unplannable } from './core.js';
 
 /** Plans operations of one schema; one instance per plan built. */
 export class Planner {
