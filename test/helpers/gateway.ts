@@ -244,3 +244,32 @@ export function bothReadPaths(): BothReadPaths {
     ],
   };
 }
+
+/** A response as `postText` reads it: HTTP status, data and errors. */
+export interface PostedResult {
+  status: number;
+  data?: any;
+  errors?: { message: string; extensions?: { code?: string } }[];
+}
+
+/** POSTs a JSON body given as text to `app` (see `postTextOn`), and reads the response. */
+export async function postText(
+  app: App,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<PostedResult> {
+  const { status, text } = await postTextOn(app, body, headers);
+  return { status, ...JSON.parse(text) } as PostedResult;
+}
+
+/** POSTs an operation with variables to `app`, and reads the response. */
+export const postJson = (
+  app: App,
+  query: string,
+  variables?: unknown,
+  headers?: Record<string, string>,
+): Promise<PostedResult> => postText(app, JSON.stringify({ query, variables }), headers);
+
+/** The codes of a response's errors, in order. */
+export const codes = (result: { errors?: { extensions?: { code?: string } }[] }) =>
+  (result.errors ?? []).map((error) => error.extensions?.code);
