@@ -20,6 +20,8 @@ import { accessConfigOf, loadEnv } from './env.js';
 import { maskError } from './errors.js';
 import { useGraphiQLPage } from './graphiql.js';
 import { useHttpEdges } from './http.js';
+import { Heartbeat } from './live/heartbeat.js';
+import { lastEventIdOf, useEventStream } from './live/sse.js';
 import { type Metrics, useMetricsEndpoint } from './metrics.js';
 import { createPlanner } from './plan/execute.js';
 import type { EventHub } from './pubsub/hub.js';
@@ -79,6 +81,12 @@ export interface AppDependencies {
    * feed. Without it every read is executed.
    */
   responseCache?: ResponseCache;
+  /**
+   * Live delivery: the instance's keep-alive timer (shared with the WebSocket transport;
+   * default: a new one beating every 12 s) and the bound of unsent bytes per SSE subscriber
+   * (`CHIPGATE_SSE_MAX_BUFFERED_BYTES`, default 262,144) past which it is dropped.
+   */
+  live?: { heartbeat?: Heartbeat; maxBufferedBytes?: number };
   /**
    * Partner access: limit settings (default: the configuration's defaults), Redis for shared
    * counters, a clock, and `onRefused`, told about every request refused by a limit.
@@ -190,6 +198,7 @@ export function createApp(deps: AppDependencies): App {
         events: deps.events,
         ...(deps.sources ? { sources: deps.sources } : {}),
         ...(await accessContext(access, deps.db, initial)),
+        lastEventId: lastEventIdOf((initial as { request?: Request }).request),
       }),
     maskedErrors: {
       maskError,
@@ -251,6 +260,17 @@ export function createApp(deps: AppDependencies): App {
       useSourceProvenance(),
       // After the HTTP checks (variables) and the source provenance (it bounds a result's TTL).
       ...(deps.responseCache ? deps.responseCache.plugins(() => deps.events.fence()) : []),
+      // Subscription streams over SSE (after every plugin that may replace the result).
+      useEventStream({
+        heartbeat: deps.live?.heartbeat ?? new Heartbeat(12_000),
+        maxResponseBytes: deps.limits.maxResponseBytes,
+        maxBufferedBytes: deps.live?.maxBufferedBytes ?? 262_144,
+        onDrop: (bytes) => {
+          deps.metrics?.subscriberDropped('sse');
+          logger.debug({ bufferedBytes: bytes }, 'slow SSE subscriber dropped');
+        },
+        onError: (error) => logger.error({ err: error }, 'SSE stream failed'),
+      }),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {

@@ -129,7 +129,9 @@ export function operationComplexity(
     byVariables = new Map();
     complexities.set(args.document, byVariables);
   }
-  const key = `${args.operationName ?? ''}\u0000${JSON.stringify(variables)}`;
+  // A subscription resuming from an SSE `Last-Event-ID` costs as with `after:`.
+  const resuming = (args.contextValue as { lastEventId?: string } | undefined)?.lastEventId;
+  const key = `${args.operationName ?? ''}\u0000${JSON.stringify(variables)}\u0000${resuming === undefined ? '' : 'resume'}`;
   let result = byVariables.get(key);
   if (!result) {
     const fragments = args.document.definitions.filter(

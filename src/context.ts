@@ -63,6 +63,12 @@ export interface Context {
   access?: Access;
   /** Who the limits count this request against (an API key, or a client address). */
   subject?: string;
+  /**
+   * The `Last-Event-ID` of an SSE subscription request (an `EventSource` reconnecting): the
+   * subscription resumes after it as with `after:`, and it wins over `after:` (the browser
+   * repeats the URL it first opened, whose `after:` is older). Unset otherwise.
+   */
+  lastEventId?: string;
 }
 
 /** What a context is built from: long-lived parts of the app, plus who is calling. */
@@ -78,6 +84,8 @@ export interface ContextParts {
   access?: Access;
   /** Who the limits count this request against. */
   subject?: string;
+  /** See `Context.lastEventId`. */
+  lastEventId?: string | undefined;
 }
 
 /** Builds a fresh context for one request (or one subscription event stream). */
@@ -90,6 +98,7 @@ export function createContext(parts: ContextParts): Context {
     viewer: parts.viewer ?? { kind: 'anonymous' },
     ...(parts.access ? { access: parts.access } : {}),
     ...(parts.subject ? { subject: parts.subject } : {}),
+    ...(parts.lastEventId !== undefined ? { lastEventId: parts.lastEventId } : {}),
     loaders: new Loaders(() => context),
   };
   return context;

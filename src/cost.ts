@@ -118,7 +118,11 @@ export const idsComplexity = (args: { ids: readonly unknown[] }) => ({
  * (1); with it, also every event it may replay (`1 + REPLAY_MAX`). Live events after those are
  * bounded by the subscription slots and the queue, not by the charge.
  */
-export const subscriptionComplexity = (args: { after?: string | null | undefined }) => ({
+export const subscriptionComplexity = (
+  args: { after?: string | null | undefined },
+  ctx?: { lastEventId?: string | undefined },
+) => ({
   field: 1,
-  multiplier: args.after == null ? 1 : 1 + REPLAY_MAX,
+  // An SSE `Last-Event-ID` resumes as `after:` does (see `Context.lastEventId`).
+  multiplier: args.after == null && ctx?.lastEventId === undefined ? 1 : 1 + REPLAY_MAX,
 });

@@ -215,6 +215,11 @@ export const envSchema = z.object({
     'an event count between 1 and 100000',
     100_000,
   ).default(1_000),
+  CHIPGATE_SSE_MAX_BUFFERED_BYTES: positiveInt(
+    'a byte count between 1 and 1073741824',
+    1_073_741_824,
+  ).default(262_144),
+  CHIPGATE_HEARTBEAT_MS: positiveInt('milliseconds between 1 and 600000', 600_000).default(12_000),
   CHIPGATE_WS_MAX_OPERATIONS: positiveInt('an operation count between 1 and 10000', 10_000).default(
     100,
   ),

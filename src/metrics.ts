@@ -52,6 +52,8 @@ export interface Metrics {
   onRefused(refusal: RateLimitRefusal): void;
   /** Records one finished request (the request-log plugin calls it). */
   requestFinished(outcome: RequestOutcome): void;
+  /** A subscriber that stopped reading was dropped (`SLOW_CONSUMER`), by transport. */
+  subscriberDropped(transport: 'sse' | 'websocket'): void;
   /** Reports the database pool (connections in use, statements waiting) at each scrape. */
   watchPool(pool: () => PoolStats): void;
   /** yoga plugins: GraphQL phases, subscriptions per transport, response cache hits/misses. */
@@ -192,7 +194,16 @@ export function createMetrics(): Metrics {
     labelNames: ['key_id', 'reason'],
     registers,
   });
+  const dropped = new Counter({
+    name: 'chipgate_subscribers_dropped_total',
+    help:
+      'Subscribers dropped because they stopped reading (their unsent bytes passed the bound), ' +
+      'by transport (sse, websocket). Each got a SLOW_CONSUMER error to resume from.',
+    labelNames: ['transport'],
+    registers,
+  });
   for (const result of ['hit', 'miss']) cacheRequests.inc({ result }, 0);
+  for (const transport of ['sse', 'websocket']) dropped.inc({ transport }, 0);
   for (const transport of ['sse', 'websocket']) subscriptions.set({ transport }, 0);
 
   let pool: (() => PoolStats) | undefined;
@@ -239,6 +250,7 @@ export function createMetrics(): Metrics {
     redisBreakerChanged(state) {
       for (const each of BREAKER_STATES) redisBreaker.set({ state: each }, each === state ? 1 : 0);
     },
+    subscriberDropped: (transport) => dropped.inc({ transport }),
     onRefused({ keyId, reason }) {
       refusals.inc({ key_id: keyId === null ? 'anonymous' : String(keyId), reason });
     },

@@ -18,6 +18,7 @@ import { mapAsyncIterator } from '@graphql-tools/utils';
 import type { ExecutionResult, FormattedExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { ErrorCode } from './errors.js';
+import { acceptsEventStream } from './live/accept.js';
 
 /** HTTP status of a refused response: the request was understood, its answer is too large. */
 export const RESPONSE_TOO_LARGE_STATUS = 422;
@@ -87,6 +88,9 @@ export function useResponseSizeLimit(maxBytes: number): Plugin {
   return {
     onResultProcess({ request, result, setResult }) {
       if (isAsyncIterable(result)) {
+        // Events over SSE are capped by the transport, once per cohort and event, not once per
+        // subscriber (`resultJson` in src/live/results.ts).
+        if (acceptsEventStream(request)) return;
         setResult(mapAsyncIterator(result, (value: Serializable) => measured(value, maxBytes)));
       } else if (Array.isArray(result)) {
         setResult(result.map((entry) => measured(entry, maxBytes)));

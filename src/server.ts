@@ -23,6 +23,7 @@ import {
   responseCacheOptionsOf,
   sourcesConfigOf,
 } from './env.js';
+import { Heartbeat } from './live/heartbeat.js';
 import { createMetrics, type Metrics, scrape } from './metrics.js';
 import { EventHub } from './pubsub/hub.js';
 import { SharedRedis } from './redis.js';
@@ -107,6 +108,8 @@ export async function startGateway(
       })
     : undefined;
   const responseCache = createResponseCache(schema, { ...responseCacheOptionsOf(env), redis });
+  // One keep-alive timer for every SSE stream and WebSocket of this instance.
+  const heartbeat = new Heartbeat(env.CHIPGATE_HEARTBEAT_MS);
   const { yoga, access } = createApp({
     db: db.db,
     events,
@@ -121,6 +124,7 @@ export async function startGateway(
     metrics,
     ...(responseCache ? { responseCache } : {}),
     access: { config: accessConfigOf(env), redis, onRefused: metrics.onRefused },
+    live: { heartbeat, maxBufferedBytes: env.CHIPGATE_SSE_MAX_BUFFERED_BYTES },
   });
   access.usage.start(env.CHIPGATE_USAGE_FLUSH_S);
 

@@ -137,6 +137,8 @@ export function worstCase(
       document: relaxedDocument,
       operationName: operation.name?.value ?? null,
       variableValues: { ...variables },
+      // A subscription over SSE may resume from `Last-Event-ID`: priced as with `after:`.
+      contextValue: { lastEventId: '' },
     });
   const accepts = () => {
     try {

@@ -22,7 +22,8 @@ import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../context.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import { ErrorCode } from '../errors.js';
-import { encodeEventCursor } from '../schema/node.js';
+import { encodeEventCursor } from '../live/event-cursor.js';
+import { tagEventSeq } from '../live/results.js';
 
 const documentKeys = new WeakMap<DocumentNode, string>();
 const executions = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
@@ -132,13 +133,15 @@ async function executeEvent(
     }
   };
   let result = await attempt();
-  if (typeof seq !== 'number' || !unavailable(result)) return result;
+  if (typeof seq !== 'number') return result;
+  // Transports build the event's frame once per result (src/live/results.ts).
+  if (!unavailable(result)) return tagEventSeq(result, seq);
   const deadline = performance.now() + retryWithinMs;
   for (let tries = 0; performance.now() < deadline; tries++) {
     const pause = RETRY_PAUSES_MS[Math.min(tries, RETRY_PAUSES_MS.length - 1)] ?? 1_000;
     await new Promise((resolve) => setTimeout(resolve, pause));
     result = await attempt();
-    if (!unavailable(result)) return result;
+    if (!unavailable(result)) return tagEventSeq(result, seq);
   }
   const failed: ExecutionResult = {
     data: null,

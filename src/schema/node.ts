@@ -13,6 +13,7 @@ import { idsComplexity, MAX_LIST_ARGUMENT, REPLAY_MAX } from '../cost.js';
 import { countEventsAfter, latestEventSeq } from '../db/events.js';
 import { GLOBAL_ID_KEYS, TEXT_LIMITS } from '../db/limits.js';
 import { BadUserInputError } from '../errors.js';
+import { decodeEventCursor } from '../live/event-cursor.js';
 import { special } from '../plan/metadata.js';
 import { textLimit } from './limits.js';
 
@@ -38,11 +39,7 @@ export function encodeGlobalId(typename: string, key: string | number): string {
   return Buffer.from(`${typename}:${key}`, 'utf8').toString('base64');
 }
 
-/**
- * Encodes an event sequence number as the opaque `eventCursor` that subscriptions resume from.
- */
-export const encodeEventCursor = (eventSeq: number | string): string =>
-  Buffer.from(`Event:${eventSeq}`, 'utf8').toString('base64');
+export { decodeEventCursor, encodeEventCursor } from '../live/event-cursor.js';
 
 /** Description of a subscription's `after:` argument. */
 export const AFTER_EVENT_CURSOR =
@@ -51,24 +48,6 @@ export const AFTER_EVENT_CURSOR =
   'cursor further behind is refused with BAD_USER_INPUT (read the missed range with the lists, ' +
   `or resume from a newer cursor). With it the subscription costs its selection ${REPLAY_MAX + 1} ` +
   'times. Omit it to receive only new events.';
-
-const EVENT_CURSOR = /^Event:(0|[1-9][0-9]{0,15})$/;
-
-/**
- * Decodes a subscription's `after:` argument (an `eventCursor`) to its event sequence number;
- * `undefined` when absent. Throws `BadUserInputError` for anything the server did not issue.
- */
-export function decodeEventCursor(cursor: string | null | undefined): number | undefined {
-  if (cursor == null) return undefined;
-  const decoded = BASE64.test(cursor) ? Buffer.from(cursor, 'base64').toString('utf8') : '';
-  const match = EVENT_CURSOR.exec(decoded);
-  if (!match?.[1] || !Number.isSafeInteger(Number(match[1]))) {
-    throw new BadUserInputError(
-      '`after` is not an event cursor: pass the `eventCursor` of an update or signal you received.',
-    );
-  }
-  return Number(match[1]);
-}
 
 /**
  * A subscription's `after:` as an event sequence number, checked against the store: a cursor
@@ -81,21 +60,24 @@ export async function checkedAfter(
   ctx: Context,
   cursor: string | null | undefined,
 ): Promise<number | undefined> {
-  const after = decodeEventCursor(cursor);
+  // An EventSource reconnecting sends the id of the last event it received: newer than the
+  // `after:` of the URL it first opened (see `Context.lastEventId`).
+  const name = ctx.lastEventId !== undefined ? '`Last-Event-ID`' : '`after`';
+  const after = decodeEventCursor(ctx.lastEventId ?? cursor, name);
   if (after === undefined) return undefined;
   const newest = await latestEventSeq(ctx.db);
   if (after > newest) {
     throw new BadUserInputError(
-      '`after` is past the newest event of this gateway: it comes from another database. ' +
-        'Subscribe without `after` to start from now.',
+      `${name} is past the newest event of this gateway: it comes from another database. ` +
+        'Subscribe without it to start from now.',
     );
   }
   if ((await countEventsAfter(ctx.db, after, REPLAY_MAX + 1)) > REPLAY_MAX) {
     throw new BadUserInputError(
-      `\`after\` is more than ${REPLAY_MAX} events behind the newest event: a subscription ` +
+      `${name} is more than ${REPLAY_MAX} events behind the newest event: a subscription ` +
         `replays at most ${REPLAY_MAX}. Read what you missed with the lists (\`demandSignals\`, ` +
         "a decision's `updates`, newest first) and subscribe with a newer `eventCursor`, or " +
-        'without `after` to start from now.',
+        'without it to start from now.',
     );
   }
   return after;

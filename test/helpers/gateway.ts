@@ -139,6 +139,8 @@ export async function createTestGateway(
     access?: Partial<Omit<AccessOptions, 'db'>>;
     /** Told whenever the planner hands an operation to the resolvers (see `createApp`). */
     onUnplanned?: (reason: string) => void;
+    /** Live delivery settings (see `createApp`): e.g. a small SSE buffer bound. */
+    live?: { maxBufferedBytes?: number };
   } = {},
 ): Promise<TestGateway> {
   const statements = new StatementLog();
@@ -157,6 +159,7 @@ export async function createTestGateway(
     graphiql: true,
     ...(options.planner ? { planner: options.planner } : {}),
     ...(options.onUnplanned ? { onUnplanned: options.onUnplanned } : {}),
+    ...(options.live ? { live: options.live } : {}),
     access: { config: accessConfig(), ...options.access },
   });
   return {
