@@ -17,6 +17,7 @@ import {
   getVariableValues,
   Kind,
 } from 'graphql';
+import { authScopesOf } from './access/scopes.js';
 import type { Context } from './context.js';
 import { PAGE_ITEMS_COMPLEXITY, PLAIN_LIST_COMPLEXITY, textComplexity } from './cost.js';
 import { type Relations, relations } from './db/relations.js';
@@ -191,9 +192,7 @@ export const builder = new SchemaBuilder<PothosTypes>({
   plugins: [ScopeAuthPlugin, ErrorsPlugin, ComplexityPlugin, RelayPlugin, DrizzlePlugin],
   defaultFieldNullability: false,
   scopeAuth: {
-    authScopes: (ctx) => ({
-      write: ctx.viewer.kind === 'apiKey' && ctx.viewer.scopes.includes('write'),
-    }),
+    authScopes: (ctx) => authScopesOf(ctx.viewer),
     // Auth failures are `errors[]` entries, never typed results: no key is UNAUTHENTICATED, a
     // key without the scope FORBIDDEN. (A bad key never gets this far: see `authenticate`.)
     unauthorizedError: (_parent, ctx, info) =>

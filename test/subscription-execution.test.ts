@@ -8,6 +8,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestGateway, type TestGateway } from './helpers/gateway.js';
+import { createKey } from './helpers/keys.js';
 import { insertSignal, maxEventSeq, setStatus } from './helpers/writes.js';
 
 let gateway: TestGateway;
@@ -24,10 +25,15 @@ async function openSse(query: string, variables: Record<string, unknown> = {}) {
 }
 
 /** `openSse` on another gateway. */
-async function openSseOn(on: TestGateway, query: string, variables: Record<string, unknown> = {}) {
+async function openSseOn(
+  on: TestGateway,
+  query: string,
+  variables: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+) {
   const response = await on.app.yoga.fetch('http://chipgate.test/graphql', {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers },
     body: JSON.stringify({ query, variables }),
   });
   const results: any[] = [];
@@ -92,6 +98,40 @@ describe('shared execution', () => {
     );
     expect(rowLoads).toHaveLength(3);
     await Promise.all([...clients, other, filtered].map((client) => client.close()));
+    await vi.waitFor(() => expect(gateway.events.stats().subscribers).toBe(0));
+  });
+});
+
+describe('cohorts', () => {
+  it('keys with the same scopes share one execution per event (not one per key); other scopes and anonymous callers form their own cohorts', async () => {
+    const db = gateway.database.db;
+    const readers = await Promise.all([createKey(db, ['read']), createKey(db, ['read'])]);
+    const writer = await createKey(db, ['read', 'write']);
+    const query = 'subscription { demandSignalRecorded { slug companies { slug } } }';
+    const clients = [
+      ...(await Promise.all(readers.map((key) => openSseOn(gateway, query, {}, key.headers)))),
+      await openSseOn(gateway, query, {}, writer.headers),
+      await openSseOn(gateway, query),
+    ];
+    await vi.waitFor(() => expect(gateway.events.stats().subscribers).toBe(4));
+    await insertSignal(db, 'ds-cohort-1', 'h20', ['nvidia']);
+    gateway.statements.reset();
+    await gateway.events.delivered(await maxEventSeq(db, 'demand_signals'));
+    await vi.waitFor(() => {
+      for (const client of clients) expect(client.results).toHaveLength(1);
+    });
+    for (const client of clients) {
+      expect(client.results[0].data.demandSignalRecorded).toEqual({
+        slug: 'ds-cohort-1',
+        companies: [{ slug: 'nvidia' }],
+      });
+    }
+    const rowLoads = gateway.statements.statements.filter((statement) =>
+      /from "demand_signals" "t1" where "t1"."id" = \$1/.test(statement),
+    );
+    // The two read keys, the read+write key, the anonymous caller: three cohorts.
+    expect(rowLoads).toHaveLength(3);
+    await Promise.all(clients.map((client) => client.close()));
     await vi.waitFor(() => expect(gateway.events.stats().subscribers).toBe(0));
   });
 });

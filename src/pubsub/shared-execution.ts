@@ -5,7 +5,7 @@
  * `policyDecisionUpdated` subscription with the same variables. graphql-js would resolve the
  * selection (and load its rows) a thousand times per event; this envelop plugin runs the
  * source stream as usual (so filters and cursors stay per subscriber), then shares one
- * execution per (event, operation, variables, viewer) among the subscribers that received the
+ * execution per (event, operation, variables, viewer facts: kind and scopes, not the key) among the subscribers that received the
  * same event object from the hub. Results are read-only afterwards: later plugins (error
  * masking) return new results rather than change them.
  */
@@ -19,6 +19,7 @@ import {
   print,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { resultFactsOf } from '../access/scopes.js';
 import type { Context } from '../context.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import { ErrorCode } from '../errors.js';
@@ -28,7 +29,10 @@ import { tagEventSeq } from '../live/results.js';
 const documentKeys = new WeakMap<DocumentNode, string>();
 const executions = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
 
-/** What makes two subscribers' executions of one event interchangeable. */
+/**
+ * What makes two subscribers' executions of one event interchangeable (their cohort): the same
+ * operation, variables and result-changing viewer facts (`resultFactsOf`).
+ */
 function executionKey(args: ExecutionArgs): string {
   let document = documentKeys.get(args.document);
   if (document === undefined) {
@@ -40,7 +44,8 @@ function executionKey(args: ExecutionArgs): string {
     document,
     args.operationName ?? '',
     JSON.stringify(args.variableValues ?? {}),
-    JSON.stringify(viewer ?? null),
+    // Not the key itself: keys with the same scopes are one cohort.
+    resultFactsOf(viewer),
   ].join('\u0000');
 }
 
