@@ -16,7 +16,7 @@ import {
   policyDecisionFilter,
 } from '../db/filters.js';
 import { ErrorCode, SlowConsumerError } from '../errors.js';
-import { encodeEventCursor } from '../schema/node.js';
+import { encodeEventCursor } from '../live/event-cursor.js';
 import type { SubscriberItem } from './subscriber.js';
 
 /**
