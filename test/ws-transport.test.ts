@@ -5,7 +5,7 @@
  * - subscribers of one cohort get the same `next` message but for their id (one serialisation);
  * - a client that stops reading is dropped with `SLOW_CONSUMER` + `resumeAfter` once its socket
  *   holds more than the bound, while another subscriber gets every event in order; it can
- *   resume from the cursor; the metric counts the drop;
+ *   resume from the cursor; the metric counts the drop; a socket that stays blocked is cut;
  * - keepalive: a client that does not answer pings is terminated, one that does stays open.
  */
 import { sql } from 'drizzle-orm';
@@ -240,6 +240,33 @@ describe('a client that stops reading', () => {
     expect(nextsOf('again').map((m) => m.payload.data.demandSignalRecorded.slug)).toEqual(missed);
     await steady.close();
     await reader.dispose();
+  }, 180_000);
+  it('is cut when its socket is still over the bound once the grace after the drop has passed', async () => {
+    const gateway = await start({
+      CHIPGATE_SSE_MAX_BUFFERED_BYTES: '16384',
+      CHIPGATE_HEARTBEAT_MS: '600000',
+    });
+    const db = gateway.running.db.db;
+    const query = 'subscription { demandSignalRecorded { slug summary } }';
+    const slow = await rawClient(gateway.url);
+    const ids = Array.from({ length: 40 }, (_v, i) => `slow-${i}`);
+    for (const id of ids) slow.subscribe(id, query);
+    await vi.waitFor(() => expect(gateway.running.events.stats().subscribers).toBe(40));
+    (slow.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+    expect(gateway.running.webSocketConnections()).toBe(1);
+
+    for (let i = 0; i < 40; i += 1) {
+      await insertLargeSignal(db, `ds-ws-stuck-${i}`, `${i}:`.padEnd(8_000, 'x'));
+    }
+    await vi.waitFor(() => expect(gateway.running.events.stats().subscribers).toBe(0), {
+      timeout: 60_000,
+    });
+    expect(await droppedCount(gateway, 'websocket')).toBe(ids.length);
+    // It never reads again: the gateway lets its socket go (10 s after the first drop).
+    await vi.waitFor(() => expect(gateway.running.webSocketConnections()).toBe(0), {
+      timeout: 60_000,
+      interval: 200,
+    });
   }, 180_000);
 });
 
