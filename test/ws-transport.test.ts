@@ -98,10 +98,12 @@ function messagesOf(client: RawClient, id: string): any[] {
   return client.messages.map((m) => JSON.parse(m)).filter((m) => m.id === id);
 }
 
-/** Records an ORDER signal whose `summary` is `summary` (a large event on demand). */
+/** Records an ORDER signal whose `summary` is `summary` (a large event on demand), in one statement. */
 async function insertLargeSignal(db: Database, slug: string, summary: string) {
-  await insertSignal(db, slug, 'h20', ['nvidia']);
-  await db.execute(sql`update demand_signals set summary = ${summary} where slug = ${slug}`);
+  await db.execute(sql`insert into demand_signals
+      (slug, chip_id, kind, observed_on, quantity_units, confidence, summary)
+    values (${slug}, (select id from chips where slug = 'h20'), 'ORDER', '2026-02-02', 5000,
+      'RECALLED', ${summary})`);
 }
 
 /** The dropped-subscriber counter of a gateway, for `transport`. */
