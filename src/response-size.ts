@@ -11,8 +11,8 @@
  *
  * The cost limits bound the work an operation may ask for; this cap bounds what one answer
  * may hold whatever the data. The JSON is measured as it is serialized for sending (once), so
- * the cap costs a byte count, not a second serialization, except over WebSocket, where
- * graphql-ws serializes the message itself and the result is measured before.
+ * the cap costs a byte count, not a second serialization (for subscription streams, once per
+ * result object however many subscribers receive it: `resultJson` in `src/live/results.ts`).
  */
 import { mapAsyncIterator } from '@graphql-tools/utils';
 import type { ExecutionResult, FormattedExecutionResult } from 'graphql';
@@ -108,17 +108,4 @@ export function useResponseSizeLimit(maxBytes: number): Plugin {
       setResponse(new fetchAPI.Response(body, { status: RESPONSE_TOO_LARGE_STATUS, headers }));
     },
   };
-}
-
-/**
- * A WebSocket `next` payload checked against the cap: the result itself, or the refusal when
- * its JSON is over `maxBytes` (graphql-ws serializes it again to send it).
- */
-export function withinResponseSize<T extends ExecutionResult | FormattedExecutionResult>(
-  result: T,
-  maxBytes: number,
-): T | FormattedExecutionResult {
-  const bytes = bytesOver(JSON.stringify(result), maxBytes);
-  if (bytes === undefined) return result;
-  return responseTooLarge(bytes, maxBytes, (result as { hasNext?: boolean }).hasNext);
 }

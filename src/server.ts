@@ -209,7 +209,11 @@ export async function startGateway(
     corsOrigins: env.CHIPGATE_CORS_ORIGINS,
     maxOperations: env.CHIPGATE_WS_MAX_OPERATIONS,
     maxResponseBytes: env.CHIPGATE_MAX_RESPONSE_BYTES,
+    heartbeat,
+    maxBufferedBytes: env.CHIPGATE_SSE_MAX_BUFFERED_BYTES,
     sessions: access.sessions,
+    onDrop: () => metrics.subscriberDropped('websocket'),
+    onError: (error) => log.error({ err: error }, 'websocket error'),
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : env.CHIPGATE_PORT;

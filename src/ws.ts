@@ -1,17 +1,17 @@
 /**
- * The `graphql-transport-ws` WebSocket transport on `/graphql` (graphql-ws over `ws`), beside
- * yoga's HTTP and SSE on the same port. Operations run through yoga's envelope, so they get the
- * same schema, limits (armor, complexity), context and error masking as HTTP requests.
+ * The `graphql-transport-ws` WebSocket transport on `/graphql` (graphql-ws' protocol server over
+ * `ws`, through our socket layer `src/live/ws-socket.ts`: one serialisation per cohort, a byte
+ * bound per socket past which slow subscriptions are dropped, one heartbeat timer per instance),
+ * beside yoga's HTTP and SSE on the same port. Operations run through yoga's envelope, so they
+ * get the same schema, limits (armor, complexity), context and error masking as HTTP requests.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import {
   type ExecutionArgs,
   type ExecutionResult,
-  type FormattedExecutionResult,
   GraphQLError,
   type GraphQLFormattedError,
 } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { KeySessions } from './access/sessions.js';
@@ -19,7 +19,8 @@ import { authorizationOf } from './auth.js';
 import type { Context } from './context.js';
 import { ErrorCode } from './errors.js';
 import { checkVariables } from './http.js';
-import { withinResponseSize } from './response-size.js';
+import type { Heartbeat } from './live/heartbeat.js';
+import { serveWebSocket } from './live/ws-socket.js';
 
 /** A running WebSocket transport. */
 export interface WebSocketTransport {
@@ -40,7 +41,11 @@ type Enveloped = ReturnType<YogaServerInstance<Record<string, unknown>, Context>
  * `Origin`, are accepted). At most `maxOperations` operations may be open on one socket; more
  * get a `RATE_LIMITED` error. A connection opened with an API key is registered with `sessions`,
  * which closes it with 4403 when the key is revoked. A result over `maxResponseBytes` of JSON is
- * replaced by a `RESPONSE_TOO_LARGE` error (see `src/response-size.ts`).
+ * replaced by a `RESPONSE_TOO_LARGE` error (see `src/response-size.ts`). Every socket is pinged
+ * on each beat of `heartbeat` and terminated when it did not answer the previous ping. A
+ * subscription whose socket holds more than `maxBufferedBytes` unsent when its next result is
+ * due is dropped with `SLOW_CONSUMER` (see `src/live/ws-socket.ts`); `onDrop` is told (the
+ * metric), `onError` gets unexpected socket failures (the log).
  */
 export function attachWebSocket(
   server: Server,
@@ -50,7 +55,13 @@ export function attachWebSocket(
     corsOrigins: string[];
     maxOperations: number;
     maxResponseBytes: number;
+    heartbeat: Heartbeat;
+    maxBufferedBytes: number;
+    /** How long a socket may stay over `maxBufferedBytes` after a drop before it is cut, ms. */
+    dropGraceMs?: number;
     sessions?: KeySessions;
+    onDrop?: (bufferedBytes: number) => void;
+    onError?: (error: unknown) => void;
   },
 ): WebSocketTransport {
   /** Forgets a keyed connection (from `sessions`) when its socket closes. */
@@ -70,7 +81,8 @@ export function attachWebSocket(
       }
     },
   });
-  const disposable = useServer<Record<string, unknown> | undefined>(
+  const disposable = serveWebSocket(
+    wsServer,
     {
       execute: (args) => (args.rootValue as Enveloped).execute(args),
       subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
@@ -103,9 +115,12 @@ export function attachWebSocket(
         return true;
       },
       onClose: (ctx) => forget.get(ctx)?.(),
+      // The result's JSON, built once per result object (so once per cohort and event), without
+      // yoga's HTTP details (`extensions.http`), size-capped; or SLOW_CONSUMER (see ws-socket).
+      onNext: (ctx, id, _payload, _args, result) =>
+        ctx.extra.outbox.next(id, result as ExecutionResult, ctx.subscriptions[id]),
+      onComplete: (ctx, id) => ctx.extra.outbox.forget(id),
       // HTTP details (`extensions.http`: the status yoga would answer) mean nothing here.
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        withinResponseSize(withoutHttp(result), options.maxResponseBytes),
       onError: (_ctx, _id, _payload, errors) => errors.map(formatWithoutHttp),
       onSubscribe: async (ctx, _id, payload) => {
         // One socket may not hold unbounded work: each open operation is a subscriber.
@@ -162,7 +177,14 @@ export function attachWebSocket(
         return args;
       },
     },
-    wsServer,
+    {
+      heartbeat: options.heartbeat,
+      maxResponseBytes: options.maxResponseBytes,
+      maxBufferedBytes: options.maxBufferedBytes,
+      ...(options.dropGraceMs === undefined ? {} : { dropGraceMs: options.dropGraceMs }),
+      ...(options.onDrop ? { onDrop: options.onDrop } : {}),
+      ...(options.onError ? { onError: options.onError } : {}),
+    },
   );
   return {
     get connections() {
@@ -190,13 +212,4 @@ function formatWithoutHttp(error: GraphQLError | GraphQLFormattedError): GraphQL
   if (!formatted.extensions || !('http' in formatted.extensions)) return formatted;
   const { http: _http, ...extensions } = formatted.extensions;
   return { ...formatted, extensions };
-}
-
-/** The result with its errors formatted by `formatWithoutHttp` (unchanged when it has none). */
-function withoutHttp(result: ExecutionResult | FormattedExecutionResult) {
-  if (!result.errors?.length) return result;
-  return {
-    ...result,
-    errors: result.errors.map(formatWithoutHttp),
-  } as FormattedExecutionResult;
 }
