@@ -11,6 +11,7 @@ import type { Logger } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../src/db/client.js';
 import { EVENT_STREAM_SQL_MARK } from '../src/db/events.js';
+import { createKey, type TestKey } from './helpers/keys.js';
 import {
   type GatewayDatabase,
   gatewayDatabase,
@@ -104,11 +105,16 @@ const members: Member[] = Array.from({ length: SUBSCRIBERS }, (_, i) => ({
 }));
 
 let database: GatewayDatabase;
+/** The partner key every subscriber presents. */
+let key: TestKey;
 const gateways: InProcessGateway[] = [];
 const wsClients: ReturnType<typeof wsClient>[] = [];
 
 beforeAll(async () => {
   database = await gatewayDatabase();
+  await writeDirectly(async (db) => {
+    key = await createKey(db, ['read'], 'storm');
+  });
 }, 60_000);
 afterAll(async () => {
   await Promise.all(wsClients.map((client) => client.dispose()));
@@ -129,12 +135,16 @@ async function startOnDatabase(log?: Logger): Promise<InProcessGateway> {
 
 /** Subscribes every member to `url`, each `after` its cursor (none: live only). */
 async function subscribeAll(url: string, cursors?: string[]): Promise<TestSubscription[]> {
-  const clients = Array.from({ length: WS_CONNECTIONS }, () => wsClient(url));
+  const clients = Array.from({ length: WS_CONNECTIONS }, () =>
+    wsClient(url, { authorization: key.headers.authorization }),
+  );
   wsClients.push(...clients);
   return Promise.all(
     members.map(async (member, i) => {
       const variables = { ...member.cohort.variables, ...(cursors ? { a: cursors[i] } : {}) };
-      if (member.transport === 'sse') return subscribeSse(url, member.cohort.query, variables);
+      if (member.transport === 'sse') {
+        return subscribeSse(url, member.cohort.query, variables, key.headers);
+      }
       return subscribeWs(clients[member.connection] as never, member.cohort.query, variables);
     }),
   );
@@ -213,11 +223,15 @@ describe('reconnect storm', () => {
     );
     const catchUp = log.since(mark);
     const streamReads = catchUp.filter((text) => text.startsWith(EVENT_STREAM_SQL_MARK));
-    // Before the reads were shared: 867 statements here (3 event-stream reads per subscriber,
-    // a cursor check of two and a replay page, and one payload read per replayed event each).
+    const keyReads = catchUp.filter((text) => /\bapi_keys\b/.test(text));
+    const payloadReads = catchUp.length - streamReads.length - keyReads.length;
+    // Before the reads were shared: 867 statements here without keys (3 event-stream reads per
+    // subscriber: a cursor check of two and a replay page; one payload read per replayed event
+    // each), and a key lookup per SSE request and WebSocket connection (110).
     console.log(
-      `storm catch-up: ${catchUp.length} statements for ${SUBSCRIBERS} subscribers ` +
-        `(${streamReads.length} event-stream reads)`,
+      `storm catch-up: ${catchUp.length} statements for ${SUBSCRIBERS} subscribers: ` +
+        `${streamReads.length} event-stream reads, ${keyReads.length} key reads, ` +
+        `${payloadReads} payload reads`,
     );
 
     // Live after the catch-up.
@@ -246,9 +260,13 @@ describe('reconnect storm', () => {
     }
     // Bounded by the cohorts and cursors, not by the 200 subscribers: at most one window read
     // per distinct cursor (one when the lowest cursor is read first), and one payload read per
-    // replayed event and cohort (2 + 1 + 1), shared by the cohort's subscribers.
+    // replayed event and cohort (2 + 1 + 1) per window read, shared by the cohort's subscribers.
     expect(streamReads.length).toBeGreaterThanOrEqual(1);
     expect(streamReads.length).toBeLessThanOrEqual(COHORTS.length);
-    expect(catchUp.length - streamReads.length).toBe(4);
+    expect(payloadReads).toBeGreaterThanOrEqual(4);
+    expect(payloadReads).toBeLessThanOrEqual(4 * streamReads.length);
+    // The key lookups of concurrent requests are shared too: never more than one per request.
+    expect(keyReads.length).toBeGreaterThanOrEqual(1);
+    expect(keyReads.length).toBeLessThanOrEqual(SUBSCRIBERS / 2 + WS_CONNECTIONS);
   }, 180_000);
 });

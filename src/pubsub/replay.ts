@@ -6,9 +6,10 @@
  * - Requests that arrive together (while a read runs, or in the same turn of the event loop)
  *   go out as one statement per group of nearby cursors (`loadEventWindow`: events after the
  *   group's lowest cursor, enough rows for every member, and the newest `event_seq`).
- * - A window read stays usable for `ttlMs`: a later request is answered from it when the window
- *   holds what a fresh statement would answer (see `answer`), so subscribers that reconnect over
- *   a few seconds with the same cursor cost one statement between them.
+ * - A window read stays usable for `ttlMs` after its last use (and `maxAgeMs` at most): a later
+ *   request is answered from it when the window holds what a fresh statement would answer (see
+ *   `answers`), so subscribers that reconnect over a few seconds with the same cursor cost one
+ *   statement between them.
  * - Windows share their event objects (one object per `event_seq` among the windows kept), so
  *   every subscriber that replays an event receives the same object, and the per-event
  *   execution is shared among them like a live event's (`shared-execution.ts`).
@@ -27,13 +28,18 @@ export type WindowLoader = (afterSeq: number, limit: number) => Promise<EventWin
 
 /** Settings of the reader. */
 export interface ReplayReaderOptions {
-  /** How long a window read answers later requests (ms; default 2,000). */
+  /** How long a window answers later requests after its last use (ms; default 2,000). */
   ttlMs?: number;
+  /** How long a window answers later requests at most after it was read (ms; default 10,000). */
+  maxAgeMs?: number;
   /** Most rows one statement reads; requests whose cursors are further apart split (default 1,000). */
   maxRows?: number;
   /** Milliseconds now (default `Date.now`). */
   clock?: () => number;
 }
+
+/** Most windows kept at once (each holds at most `maxRows` events). */
+const MAX_WINDOWS = 32;
 
 /** A window as kept: what was asked, what came back, when. */
 interface Window {
@@ -42,6 +48,7 @@ interface Window {
   events: EventEnvelope[];
   newest: number;
   readAt: number;
+  usedAt: number;
 }
 
 /** A request waiting for a read; `through` undefined: it needs a window read after it came. */
@@ -64,6 +71,7 @@ export interface CursorPosition {
 /** See the module comment. */
 export class ReplayReader {
   private readonly ttlMs: number;
+  private readonly maxAgeMs: number;
   private readonly maxRows: number;
   private readonly clock: () => number;
   private windows: Window[] = [];
@@ -78,6 +86,7 @@ export class ReplayReader {
     options: ReplayReaderOptions = {},
   ) {
     this.ttlMs = options.ttlMs ?? 2_000;
+    this.maxAgeMs = options.maxAgeMs ?? 10_000;
     this.maxRows = options.maxRows ?? 1_000;
     this.clock = options.clock ?? Date.now;
   }
@@ -120,8 +129,12 @@ export class ReplayReader {
   /** A kept window that answers (afterSeq, limit, through), else undefined. */
   private usable(afterSeq: number, limit: number, through: number): Window | undefined {
     const now = this.clock();
-    this.windows = this.windows.filter((window) => now - window.readAt < this.ttlMs);
-    return this.windows.findLast((window) => answers(window, afterSeq, limit, through));
+    this.windows = this.windows.filter(
+      (window) => now - window.usedAt < this.ttlMs && now - window.readAt < this.maxAgeMs,
+    );
+    const window = this.windows.findLast((kept) => answers(kept, afterSeq, limit, through));
+    if (window) window.usedAt = now;
+    return window;
   }
 
   private schedule(): void {
@@ -165,9 +178,12 @@ export class ReplayReader {
       for (const request of group) request.reject(error);
       return;
     }
-    const kept: Window = { from, limit, ...window, readAt: this.clock() };
+    const now = this.clock();
+    const kept: Window = { from, limit, ...window, readAt: now, usedAt: now };
     kept.events = this.canonical(kept.events);
     this.windows.push(kept);
+    // Memory stays bounded whatever the traffic: the oldest windows go first.
+    if (this.windows.length > MAX_WINDOWS) this.windows.shift();
     for (const request of group) {
       // A window read after the request arrived always answers it (see the module comment);
       // should it not, the request reads alone rather than receive less than it needs.
@@ -176,7 +192,7 @@ export class ReplayReader {
       else {
         this.statements += 1;
         this.load(afterSeq, limit).then(
-          (own) => request.resolve({ from: afterSeq, limit, ...own, readAt: this.clock() }),
+          (own) => request.resolve({ from: afterSeq, limit, ...own, readAt: now, usedAt: now }),
           request.reject,
         );
       }
