@@ -6,10 +6,16 @@
  * A key is `cg_` followed by 43 base64url characters (32 random bytes). Only its SHA-256 hash
  * is stored; a presented key is looked up by hash and the hashes compared in constant time.
  * Keys never appear in logs or error messages.
+ *
+ * Concurrent requests share their statements (a reconnect storm brings thousands at once):
+ * the lookups waiting while one runs, or made in the same turn of the event loop, go out as
+ * one `key_hash in (...)` statement, each started after every request it answers arrived (so
+ * a revocation committed before a request is always seen); a key's `last_used_at` update in
+ * flight is joined rather than sent again.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Viewer } from './context.js';
-import { findApiKeyByHash, touchApiKey } from './db/api-keys.js';
+import { type ApiKeyRecord, findApiKeysByHashes, touchApiKey } from './db/api-keys.js';
 import type { Database } from './db/client.js';
 import { type ApiKeyScope, apiKeyScope } from './db/schema.js';
 import { UnauthenticatedError } from './errors.js';
@@ -51,7 +57,7 @@ const anonymous: Viewer = { kind: 'anonymous' };
  * - Anything else (another scheme, a malformed, unknown or revoked key): throws
  *   `UnauthenticatedError` (code `UNAUTHENTICATED`), even for a read, so a partner learns that
  *   the key is bad instead of silently reading as anonymous.
- * At most one SELECT, plus one UPDATE per key per minute.
+ * At most one SELECT (shared with concurrent requests), plus one UPDATE per key per minute.
  */
 export async function authenticate(
   db: Database,
@@ -72,7 +78,7 @@ export async function authenticate(
     );
   }
   const presented = Buffer.from(hashKey(key), 'hex');
-  const record = await findApiKeyByHash(db, presented.toString('hex'));
+  const record = await lookUp(db, presented.toString('hex'));
   const stored = record ? Buffer.from(record.keyHash, 'hex') : Buffer.alloc(0);
   if (!record || stored.length !== presented.length || !timingSafeEqual(stored, presented)) {
     throw new UnauthenticatedError('The API key is not known.');
@@ -83,7 +89,7 @@ export async function authenticate(
   const stale =
     !record.lastUsedAt ||
     Date.now() - record.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_SECONDS * 1000;
-  if (stale) await touchApiKey(db, record.id, LAST_USED_RESOLUTION_SECONDS);
+  if (stale) await touch(db, record.id);
   return {
     kind: 'apiKey',
     id: record.id,
@@ -117,4 +123,68 @@ export function authorizationOf(initial: {
     return typeof header === 'string' ? header : null;
   }
   return initial.request?.headers.get('authorization') ?? null;
+}
+
+/** The key lookups of one database waiting for their statement. */
+interface Lookups {
+  waiting: Map<
+    string,
+    { resolve: (record?: ApiKeyRecord) => void; reject: (e: unknown) => void }[]
+  >;
+  busy: boolean;
+}
+
+const lookups = new WeakMap<Database, Lookups>();
+const touches = new WeakMap<Database, Map<number, Promise<void>>>();
+
+/** The key with hash `keyHash`, looked up together with the concurrent lookups (see above). */
+function lookUp(db: Database, keyHash: string): Promise<ApiKeyRecord | undefined> {
+  let state = lookups.get(db);
+  if (!state) {
+    state = { waiting: new Map(), busy: false };
+    lookups.set(db, state);
+  }
+  const batch = state;
+  return new Promise((resolve, reject) => {
+    const callers = batch.waiting.get(keyHash) ?? [];
+    callers.push({ resolve, reject });
+    batch.waiting.set(keyHash, callers);
+    if (!batch.busy) {
+      batch.busy = true;
+      setImmediate(() => void flushLookups(db, batch));
+    }
+  });
+}
+
+/** Sends one statement for every waiting lookup, then again while more arrived meanwhile. */
+async function flushLookups(db: Database, batch: Lookups): Promise<void> {
+  while (batch.waiting.size > 0) {
+    const waiting = batch.waiting;
+    batch.waiting = new Map();
+    try {
+      const records = await findApiKeysByHashes(db, [...waiting.keys()]);
+      const byHash = new Map(records.map((record) => [record.keyHash, record]));
+      for (const [hash, callers] of waiting) {
+        for (const caller of callers) caller.resolve(byHash.get(hash));
+      }
+    } catch (error) {
+      for (const callers of waiting.values()) for (const caller of callers) caller.reject(error);
+    }
+  }
+  batch.busy = false;
+}
+
+/** Refreshes a key's `last_used_at`, joining an update of it already in flight. */
+function touch(db: Database, id: number): Promise<void> {
+  let inFlight = touches.get(db);
+  if (!inFlight) {
+    inFlight = new Map();
+    touches.set(db, inFlight);
+  }
+  const running = inFlight.get(id);
+  if (running) return running;
+  const map = inFlight;
+  const update = touchApiKey(db, id, LAST_USED_RESOLUTION_SECONDS).finally(() => map.delete(id));
+  map.set(id, update);
+  return update;
 }

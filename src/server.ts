@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Logger } from 'drizzle-orm';
 import pino from 'pino';
 import { brokenDocuments, operationNameOf } from './access/documents.js';
 import type { Access } from './access/index.js';
@@ -50,10 +51,17 @@ export interface RunningGateway {
   stop: () => Promise<void>;
 }
 
-/** Starts a gateway from parsed configuration. */
+/** What a caller in the same process (tests) may add to a gateway. */
+export interface GatewayHooks {
+  /** Sees every SQL statement the gateway sends (drizzle's logger), e.g. a statement counter. */
+  statementLogger?: Logger;
+}
+
+/** Starts a gateway from parsed configuration; `hooks` see inside it (tests). */
 export async function startGateway(
   env: Env,
   log = pino({ level: env.CHIPGATE_LOG_LEVEL }),
+  hooks: GatewayHooks = {},
 ): Promise<RunningGateway> {
   const tracing = env.OTEL_EXPORTER_OTLP_ENDPOINT
     ? (await import('./tracing-sdk.js')).startTracing({
@@ -67,6 +75,7 @@ export async function startGateway(
     pgliteSharedBuffers: env.CHIPGATE_PGLITE_SHARED_BUFFERS,
     poolMax: env.CHIPGATE_DB_POOL_MAX,
     timeoutMs: env.CHIPGATE_DATABASE_TIMEOUT_MS,
+    ...(hooks.statementLogger ? { logger: hooks.statementLogger } : {}),
   });
   try {
     await runMigrations(db);

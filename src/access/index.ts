@@ -171,7 +171,7 @@ export class Access {
 
   /** Stops timers and stores the usage counted since the last flush. */
   async close(): Promise<void> {
-    this.slots.close();
+    await this.slots.close();
     this.sessions.close();
     await this.usage.close();
   }

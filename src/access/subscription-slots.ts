@@ -6,6 +6,16 @@
  * refreshes its leases every `LEASE_MS / 3`, so the slots of an instance that died free
  * themselves within `LEASE_MS`. Without Redis, slots are counted in this instance's memory.
  *
+ * A reconnect storm cannot wait that long: after an instance dies, its clients reconnect to
+ * another one within seconds, and its leases would refuse them. So an instance that holds
+ * slots also keeps a liveness key (`<prefix>instance:<id>`, expiring after `ALIVE_MS`,
+ * written every `ALIVE_MS / 3` and with every lease it takes), and deletes it when it stops;
+ * a caller's set that is full drops the leases of instances without one before it refuses
+ * (`ACQUIRE`). The slots of an instance that was killed thus free within `ALIVE_MS`, of one
+ * that stopped at once. (An instance cut off from Redis for longer than `ALIVE_MS` loses its
+ * leases to the first full acquire elsewhere; it writes them again when Redis is back, as after
+ * an outage, and the caller then takes no new slot until enough have ended.)
+ *
  * While Redis is unavailable (see `SharedRedis`), a caller may hold at most its limit on each
  * instance: the slots this instance took before the outage count, with the ones it takes
  * meanwhile. When Redis is back, before shared state is used again, every slot this instance
@@ -25,10 +35,31 @@ import type { SharedRedis } from '../redis.js';
 /** How long a lease lives without a refresh. */
 export const LEASE_MS = 60_000;
 
-// Drop expired leases, refuse when full, else add the lease; answers the count or -1.
+/** How long an instance's liveness key lives without a refresh (see the module comment). */
+export const ALIVE_MS = 10_000;
+
+// KEYS: the caller's set, this instance's liveness key. ARGV: now, max, lease expiry, lease id,
+// LEASE_MS, liveness key prefix, ALIVE_MS. Marks this instance alive, drops expired leases;
+// when full, drops the leases of instances not alive (a lease id is `<at>:<instance>:<n>`);
+// refuses when still full, else adds the lease. Answers the count or -1. (The liveness keys of
+// other instances are read by name: one Redis, not a cluster.)
 const ACQUIRE = `
+redis.call('set', KEYS[2], '1', 'PX', ARGV[7])
 redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[1])
-if redis.call('zcard', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end
+local max = tonumber(ARGV[2])
+if redis.call('zcard', KEYS[1]) >= max then
+  local alive = {}
+  for _, member in ipairs(redis.call('zrange', KEYS[1], 0, -1)) do
+    local instance = string.match(member, '^%d+:([^:]+):')
+    if instance then
+      if alive[instance] == nil then
+        alive[instance] = redis.call('exists', ARGV[6] .. instance) == 1
+      end
+      if not alive[instance] then redis.call('zrem', KEYS[1], member) end
+    end
+  end
+  if redis.call('zcard', KEYS[1]) >= max then return -1 end
+end
 redis.call('zadd', KEYS[1], ARGV[3], ARGV[4])
 redis.call('pexpire', KEYS[1], ARGV[5])
 return redis.call('zcard', KEYS[1])`;
@@ -68,11 +99,13 @@ export class SubscriptionSlots {
   private readonly instance = randomUUID();
   private sequence = 0;
   private readonly timer: NodeJS.Timeout | undefined;
+  /** When the leases were last written (clock ms). */
+  private storedAt = 0;
 
   constructor(private readonly options: SlotsOptions) {
     const { redis } = options;
     if (redis) {
-      this.timer = setInterval(() => void this.refresh(), LEASE_MS / 3);
+      this.timer = setInterval(() => void this.refresh(), ALIVE_MS / 3);
       this.timer.unref();
       redis.whenBack((client) => this.store(client));
     }
@@ -80,6 +113,15 @@ export class SubscriptionSlots {
 
   private key(subject: string): string {
     return `${this.options.prefix}subscriptions:${subject}`;
+  }
+
+  /** The liveness keys' prefix; this instance's key is it plus the instance id. */
+  private get alivePrefix(): string {
+    return `${this.options.prefix}instance:`;
+  }
+
+  private get aliveKey(): string {
+    return `${this.alivePrefix}${this.instance}`;
   }
 
   private nextId(): string {
@@ -100,13 +142,16 @@ export class SubscriptionSlots {
           slot.sent = true;
           return client.eval(
             ACQUIRE,
-            1,
+            2,
             slot.key,
+            this.aliveKey,
             now,
             max,
             now + LEASE_MS,
             slot.member,
             LEASE_MS,
+            this.alivePrefix,
+            ALIVE_MS,
           ) as Promise<number>;
         },
         () => undefined,
@@ -180,12 +225,19 @@ export class SubscriptionSlots {
     return new Set([...ids].sort().slice(0, max));
   }
 
-  /** Extends every lease this instance holds (and writes those not in Redis yet). */
+  /**
+   * Keeps this instance alive in Redis while it holds slots; every `LEASE_MS / 3` (and while
+   * any is not stored yet) also extends every lease it holds and writes those not in Redis yet.
+   */
   async refresh(): Promise<void> {
     const { redis } = this.options;
     if (!redis || this.held.size === 0) return;
+    const due =
+      this.options.clock() - this.storedAt >= LEASE_MS / 3 ||
+      [...this.held.values()].some((held) => [...held].some((slot) => !slot.stored));
     await redis.run(
-      (client) => this.store(client),
+      (client) =>
+        due ? this.store(client) : client.set(this.aliveKey, '1', 'PX', ALIVE_MS).then(() => {}),
       () => undefined,
     );
   }
@@ -199,8 +251,11 @@ export class SubscriptionSlots {
     const slots = [...this.held.values()].flatMap((held) => [...held]);
     const released = [...this.released];
     if (slots.length === 0 && released.length === 0) return;
-    const expires = this.options.clock() + LEASE_MS;
+    const now = this.options.clock();
+    const expires = now + LEASE_MS;
     const pipeline = client.pipeline();
+    // Alive first: another instance's full acquire keeps the leases written below.
+    if (slots.length > 0) pipeline.set(this.aliveKey, '1', 'PX', ALIVE_MS);
     for (const slot of released) pipeline.zrem(slot.key, slot.member);
     for (const slot of slots) {
       pipeline.zadd(slot.key, expires, slot.member);
@@ -210,6 +265,7 @@ export class SubscriptionSlots {
     const failed = results?.find(([error]) => error)?.[0];
     if (!results || failed) throw failed ?? new Error('Redis did not run the lease pipeline');
     for (const slot of released) this.released.delete(slot);
+    this.storedAt = now;
     // A slot released while the pipeline ran was written again: remove its lease.
     const gone = slots.filter((slot) => !this.held.get(slot.subject)?.has(slot));
     for (const slot of slots) slot.stored = true;
@@ -220,8 +276,16 @@ export class SubscriptionSlots {
     }
   }
 
-  /** Stops refreshing (leases still held expire on their own). */
-  close(): void {
+  /**
+   * Stops refreshing, and (Redis reachable) deletes this instance's liveness key, so the leases
+   * it still holds no longer count once a caller's set is full (see the module comment); they
+   * expire on their own otherwise. Never rejects.
+   */
+  async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await this.options.redis?.run(
+      (client) => client.del(this.aliveKey),
+      () => 0,
+    );
   }
 }

@@ -2,7 +2,7 @@
  * SQL for API keys (`api_keys`): create, list, revoke, look up by hash, record use. Only the
  * SHA-256 hash of a key is ever stored or read here; the key itself never reaches the database.
  */
-import { asc, eq, sql } from 'drizzle-orm';
+import { asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from './client.js';
 import { type ApiKeyScope, apiKeys } from './schema.js';
 
@@ -117,12 +117,16 @@ export async function updateApiKeyLimits(
   return rows.length > 0;
 }
 
-/** The key whose hash is `keyHash` (hex SHA-256), or undefined. One indexed lookup. */
-export async function findApiKeyByHash(
+/**
+ * The keys whose hashes are among `keyHashes` (hex SHA-256), in no particular order: one indexed
+ * lookup for many (concurrent requests' keys, see `authenticate`).
+ */
+export async function findApiKeysByHashes(
   db: Database,
-  keyHash: string,
-): Promise<ApiKeyRecord | undefined> {
-  const [row] = await db
+  keyHashes: readonly string[],
+): Promise<ApiKeyRecord[]> {
+  if (keyHashes.length === 0) return [];
+  return db
     .select({
       id: apiKeys.id,
       name: apiKeys.name,
@@ -134,8 +138,7 @@ export async function findApiKeyByHash(
       ...limitColumns,
     })
     .from(apiKeys)
-    .where(eq(apiKeys.keyHash, keyHash));
-  return row;
+    .where(inArray(apiKeys.keyHash, [...keyHashes]));
 }
 
 /**

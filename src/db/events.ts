@@ -9,7 +9,7 @@ import { alias } from 'drizzle-orm/pg-core';
 import { type Database, queryRows } from './client.js';
 import { attributesJson } from './filter-kit.js';
 import { demandSignalFilter, policyDecisionFilter } from './filters.js';
-import { demandSignals, policyDecisions, policyDecisionUpdates } from './schema.js';
+import { demandSignals, policyDecisions } from './schema.js';
 
 /** Which table an event row lives in. */
 export type EventSource = 'policy_decision_updates' | 'demand_signals';
@@ -49,6 +49,36 @@ interface EnvelopeRow {
 const decision = alias(policyDecisions, 'd');
 const signal = alias(demandSignals, 's');
 
+/** The events after `afterSeq` (one union over both event tables), unordered and unlimited. */
+const eventsAfter = (afterSeq: number) => sql`
+      select u.event_seq as seq, 'policy_decision_updates' as source, u.id,
+        extract(epoch from u.created_at)::float8 as at,
+        ${attributesJson(policyDecisionFilter, decision, { status: sql`to_json(u.to_status)` })} as attrs
+      from policy_decision_updates u join ${policyDecisions} ${decision} on ${decision.id} = u.decision_id
+      where u.event_seq > ${afterSeq}
+      union all
+      select ${signal.eventSeq}, 'demand_signals', ${signal.id},
+        extract(epoch from ${signal.createdAt})::float8,
+        ${attributesJson(demandSignalFilter, signal)}
+      from ${demandSignals} ${signal}
+      where ${signal.eventSeq} > ${afterSeq}`;
+
+/** The highest `event_seq` committed, as an SQL expression (null when there are none). */
+const NEWEST = sql`greatest(
+      (select max(event_seq) from policy_decision_updates),
+      (select max(event_seq) from demand_signals))`;
+
+const envelopeOf = (row: EnvelopeRow): EventEnvelope => ({
+  source: row.source,
+  id: Number(row.id),
+  seq: Number(row.seq),
+  ...(row.at == null ? {} : { at: Number(row.at) }),
+  attributes: (typeof row.attrs === 'string' ? JSON.parse(row.attrs) : row.attrs) as Record<
+    string,
+    unknown
+  >,
+});
+
 /**
  * Events with `event_seq > afterSeq`, oldest first, at most `limit` (one SQL statement).
  * Rows are visible only once committed, and `event_seq` is commit order, so reading "after the
@@ -61,63 +91,47 @@ export async function loadEventsAfter(
 ): Promise<EventEnvelope[]> {
   const rows = await queryRows<EnvelopeRow>(
     db,
-    sql`${sql.raw(EVENT_STREAM_SQL_MARK)} select * from (
-      select u.event_seq as seq, 'policy_decision_updates' as source, u.id,
-        extract(epoch from u.created_at)::float8 as at,
-        ${attributesJson(policyDecisionFilter, decision, { status: sql`to_json(u.to_status)` })} as attrs
-      from policy_decision_updates u join ${policyDecisions} ${decision} on ${decision.id} = u.decision_id
-      where u.event_seq > ${afterSeq}
-      union all
-      select ${signal.eventSeq}, 'demand_signals', ${signal.id},
-        extract(epoch from ${signal.createdAt})::float8,
-        ${attributesJson(demandSignalFilter, signal)}
-      from ${demandSignals} ${signal}
-      where ${signal.eventSeq} > ${afterSeq}
+    sql`${sql.raw(EVENT_STREAM_SQL_MARK)} select * from (${eventsAfter(afterSeq)}
     ) events order by seq limit ${limit}`,
   );
-  return rows.map((row) => ({
-    source: row.source,
-    id: Number(row.id),
-    seq: Number(row.seq),
-    ...(row.at == null ? {} : { at: Number(row.at) }),
-    attributes: (typeof row.attrs === 'string' ? JSON.parse(row.attrs) : row.attrs) as Record<
-      string,
-      unknown
-    >,
-  }));
+  return rows.map(envelopeOf);
+}
+
+/** What `loadEventWindow` read: events after a position, and the newest committed then. */
+export interface EventWindow {
+  /** Events with `event_seq > afterSeq`, oldest first, at most the limit asked for. */
+  events: EventEnvelope[];
+  /**
+   * The highest `event_seq` committed when the statement ran (0: none), in the same snapshot
+   * as `events`: every event up to it was visible to the statement (commit order).
+   */
+  newest: number;
 }
 
 /**
- * How many events were committed after `afterSeq`, counting at most `limit` (one statement that
- * reads at most `limit` index entries per event table, however long the history): a caller
- * asks for one more than it accepts to learn "too many".
+ * `loadEventsAfter` and `latestEventSeq` in one statement (one snapshot): the replay reads
+ * of resuming subscriptions and their cursor checks share it (see `src/pubsub/replay.ts`).
  */
-export async function countEventsAfter(
+export async function loadEventWindow(
   db: Database,
   afterSeq: number,
   limit: number,
-): Promise<number> {
-  const [row] = await queryRows<{ n: string | number }>(
+): Promise<EventWindow> {
+  const rows = await queryRows<EnvelopeRow & { newest: string | number | null }>(
     db,
-    sql`${sql.raw(EVENT_STREAM_SQL_MARK)} select count(*) as n from (
-      (select ${policyDecisionUpdates.eventSeq} from ${policyDecisionUpdates}
-        where ${policyDecisionUpdates.eventSeq} > ${afterSeq}
-        order by ${policyDecisionUpdates.eventSeq} limit ${limit})
-      union all
-      (select ${demandSignals.eventSeq} from ${demandSignals} where ${demandSignals.eventSeq} > ${afterSeq}
-        order by ${demandSignals.eventSeq} limit ${limit})
-    ) behind`,
+    sql`${sql.raw(EVENT_STREAM_SQL_MARK)} select n.newest, e.* from (select ${NEWEST} as newest) n
+    left join lateral (select * from (${eventsAfter(afterSeq)}
+    ) events order by seq limit ${limit}) e on true order by e.seq`,
   );
-  return Math.min(Number(row?.n ?? 0), limit);
+  const newest = Number(rows[0]?.newest ?? 0);
+  return { events: rows.filter((row) => row.seq != null).map(envelopeOf), newest };
 }
 
 /** The highest `event_seq` committed so far (0 when there are no events). */
 export async function latestEventSeq(db: Database): Promise<number> {
   const [row] = await queryRows<{ seq: string | number | null }>(
     db,
-    sql`${sql.raw(EVENT_STREAM_SQL_MARK)} select greatest(
-      (select max(event_seq) from policy_decision_updates),
-      (select max(event_seq) from demand_signals)) as seq`,
+    sql`${sql.raw(EVENT_STREAM_SQL_MARK)} select ${NEWEST} as seq`,
   );
   return Number(row?.seq ?? 0);
 }

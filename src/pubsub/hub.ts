@@ -9,16 +9,24 @@
  * - after a lost LISTEN connection the same read delivers what was missed, in commit order,
  *   exactly once (event_seq is commit order; see `src/db/events.ts`);
  * - filter attributes are loaded once per event, not once per subscriber;
- * - an instance without subscribers only moves its mark and reads nothing.
+ * - an instance without subscribers only moves its mark and reads nothing;
+ * - subscribers that resume with `after:` share their cursor checks and replay reads (see
+ *   `replay.ts`): a reconnect storm costs a few statements per cursor, not per subscriber.
  */
 import { randomUUID } from 'node:crypto';
 import { REPLAY_MAX } from '../cost.js';
 import { databaseErrorReason } from '../db/availability.js';
 import { sendChangeFence } from '../db/changes.js';
 import type { Database, DatabaseHandle } from '../db/client.js';
-import { type EventEnvelope, latestEventSeq, loadEventsAfter } from '../db/events.js';
+import {
+  type EventEnvelope,
+  latestEventSeq,
+  loadEventsAfter,
+  loadEventWindow,
+} from '../db/events.js';
 import { type ChangeNotice, parseChange } from './changes.js';
 import { CHANGES_CHANNEL, type EventListener, startListener } from './listener.js';
+import { type CursorPosition, ReplayReader } from './replay.js';
 import { Subscriber } from './subscriber.js';
 
 /** Settings of the hub (see the README's configuration table). */
@@ -77,6 +85,8 @@ export class EventHub {
   private waiters: { seq: number; resolve: () => void }[] = [];
   private readonly changeListeners = new Set<(change: ChangeNotice) => void>();
   private readonly fences = new Map<string, () => void>();
+  /** The shared catch-up reads of resuming subscribers. */
+  readonly replay: ReplayReader;
 
   private constructor(
     private readonly db: Database,
@@ -84,6 +94,7 @@ export class EventHub {
   ) {
     this.pageSize = options.pageSize ?? 500;
     this.logger = options.logger ?? silent;
+    this.replay = new ReplayReader((after, limit) => loadEventWindow(db, after, limit));
   }
 
   /**
@@ -126,19 +137,30 @@ export class EventHub {
    * (then it ends with a `ReplayLimitNotice`; `checkedAfter` refuses such cursors beforehand).
    */
   subscribe(matches: (event: EventEnvelope) => boolean, afterSeq?: number): Subscriber {
+    const replayUntil = this.lastSeq;
     const subscriber = new Subscriber({
       matches,
       afterSeq,
       maxQueue: this.options.maxQueue,
       replayPageSize: this.pageSize,
       replayMax: REPLAY_MAX,
-      replayUntil: this.lastSeq,
-      loadReplayPage: (after, limit) => loadEventsAfter(this.db, after, limit),
+      replayUntil,
+      // Shared with the other subscribers resuming meanwhile; complete through `replayUntil`.
+      loadReplayPage: (after, limit) => this.replay.read(after, limit, replayUntil),
       onEnd: (ended) => this.subscribers.delete(ended),
     });
     if (this.closed) subscriber.end();
     else this.subscribers.add(subscriber);
     return subscriber;
+  }
+
+  /**
+   * Where a subscription cursor (`event_seq`) stands: the newest committed event, and how many
+   * came after the cursor, counted up to `limit`. Shared with the other subscribers resuming
+   * meanwhile (see `replay.ts`); the window it reads then serves their replays too.
+   */
+  cursorPosition(afterSeq: number, limit: number): Promise<CursorPosition> {
+    return this.replay.behind(afterSeq, limit, this.lastSeq);
   }
 
   /**
@@ -223,6 +245,7 @@ export class EventHub {
     this.closed = true;
     clearTimeout(this.retryTimer);
     for (const subscriber of [...this.subscribers]) subscriber.end();
+    this.replay.clear();
     await this.listener?.close();
     await this.draining?.catch(() => {});
   }

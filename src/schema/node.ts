@@ -10,7 +10,6 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { builder } from '../builder.js';
 import type { Context } from '../context.js';
 import { idsComplexity, MAX_LIST_ARGUMENT, REPLAY_MAX } from '../cost.js';
-import { countEventsAfter, latestEventSeq } from '../db/events.js';
 import { GLOBAL_ID_KEYS, TEXT_LIMITS } from '../db/limits.js';
 import { BadUserInputError } from '../errors.js';
 import { decodeEventCursor } from '../live/event-cursor.js';
@@ -53,8 +52,9 @@ export const AFTER_EVENT_CURSOR =
  * A subscription's `after:` as an event sequence number, checked against the store: a cursor
  * past the newest committed event cannot have come from this database (a reset database,
  * another environment), and waiting for it would deliver nothing, so it is `BAD_USER_INPUT`;
- * so is a cursor more than `REPLAY_MAX` events behind (counted with a bounded statement), whose
- * replay the subscription was not charged for.
+ * so is a cursor more than `REPLAY_MAX` events behind (counted with a bounded statement the
+ * subscriptions resuming at the same time share, see `EventHub.cursorPosition`), whose replay
+ * the subscription was not charged for.
  */
 export async function checkedAfter(
   ctx: Context,
@@ -65,14 +65,15 @@ export async function checkedAfter(
   const name = ctx.lastEventId !== undefined ? '`Last-Event-ID`' : '`after`';
   const after = decodeEventCursor(ctx.lastEventId ?? cursor, name);
   if (after === undefined) return undefined;
-  const newest = await latestEventSeq(ctx.db);
+  // Shared with the other subscriptions resuming meanwhile (see `src/pubsub/replay.ts`).
+  const { newest, behind } = await ctx.events.cursorPosition(after, REPLAY_MAX + 1);
   if (after > newest) {
     throw new BadUserInputError(
       `${name} is past the newest event of this gateway: it comes from another database. ` +
         'Subscribe without it to start from now.',
     );
   }
-  if ((await countEventsAfter(ctx.db, after, REPLAY_MAX + 1)) > REPLAY_MAX) {
+  if (behind > REPLAY_MAX) {
     throw new BadUserInputError(
       `${name} is more than ${REPLAY_MAX} events behind the newest event: a subscription ` +
         `replays at most ${REPLAY_MAX}. Read what you missed with the lists (\`demandSignals\`, ` +

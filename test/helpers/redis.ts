@@ -129,17 +129,24 @@ export interface SharedKey {
   scopes: ApiKeyScope[];
   /** The key's own requests per minute (default: the configured default). */
   rateLimit?: number;
+  /** The key's own concurrent subscriptions (default: the configured default). */
+  maxSubscriptions?: number;
   /** `{ authorization: 'Bearer <key>' }` */
   headers: { authorization: string };
 }
 
 /** A new key for `sharedGateways`. */
-export function sharedKey(scopes: ApiKeyScope[], rateLimit?: number): SharedKey {
+export function sharedKey(
+  scopes: ApiKeyScope[],
+  rateLimit?: number,
+  maxSubscriptions?: number,
+): SharedKey {
   const generated = generateKey();
   return {
     generated,
     scopes,
     ...(rateLimit === undefined ? {} : { rateLimit }),
+    ...(maxSubscriptions === undefined ? {} : { maxSubscriptions }),
     headers: { authorization: `Bearer ${generated.key}` },
   };
 }
@@ -151,9 +158,16 @@ async function addKeys(env: Record<string, string>, keys: SharedKey[]): Promise<
     poolMax: 2,
   });
   try {
-    for (const [i, { generated, scopes, rateLimit }] of keys.entries()) {
+    for (const [i, { generated, scopes, rateLimit, maxSubscriptions }] of keys.entries()) {
       const { prefix, keyHash } = generated;
-      await insertApiKey(handle.db, { name: `shared ${i}`, prefix, keyHash, scopes, rateLimit });
+      await insertApiKey(handle.db, {
+        name: `shared ${i}`,
+        prefix,
+        keyHash,
+        scopes,
+        rateLimit,
+        maxSubscriptions,
+      });
     }
   } finally {
     await handle.close();

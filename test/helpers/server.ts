@@ -18,7 +18,7 @@ import { wrapPglite } from '../../src/db/client.js';
 import { runMigrations } from '../../src/db/migrate.js';
 import { seed } from '../../src/db/seed.js';
 import { loadEnv } from '../../src/env.js';
-import { type RunningGateway, startGateway } from '../../src/server.js';
+import { type GatewayHooks, type RunningGateway, startGateway } from '../../src/server.js';
 import { backend, createTestDatabase } from './database.js';
 import { LIFTED_LIMITS } from './gateway.js';
 
@@ -111,12 +111,14 @@ export interface InProcessGateway {
 /**
  * Starts `startGateway` on an ephemeral port of 127.0.0.1 over a fresh seeded database of the
  * run's backend (or `database`, e.g. one several gateways share); `vars` are configuration
- * variables (e.g. `CHIPGATE_CORS_ORIGINS`), `log` a pino logger to read what the gateway logs.
+ * variables (e.g. `CHIPGATE_CORS_ORIGINS`), `log` a pino logger to read what the gateway logs,
+ * `hooks` e.g. a statement logger.
  */
 export async function startInProcessGateway(
   vars: Record<string, string> = {},
   log?: Parameters<typeof startGateway>[1],
   shared?: GatewayDatabase,
+  hooks: GatewayHooks = {},
 ): Promise<InProcessGateway> {
   const database = shared ?? (await gatewayDatabase());
   // loadEnv refuses port 0 (CHIPGATE_PORT must be 1-65535); the parsed value can still be 0.
@@ -128,7 +130,7 @@ export async function startInProcessGateway(
   const cleanup = () => (shared ? Promise.resolve() : database.cleanup());
   let running: RunningGateway;
   try {
-    running = await startGateway(env, log);
+    running = await startGateway(env, log, hooks);
   } catch (error) {
     await cleanup();
     throw error;
