@@ -1,0 +1,126 @@
+/**
+ * The reconnect storm of the subscription benchmark: N subscribers hold (each opened with
+ * `after:` the newest eventCursor, so each has a cursor to resume from even before its first
+ * event); the gateway is stopped (graceful: `gateway.stop()`, subscriptions end with
+ * `complete`; kill: SIGKILL, sockets reset); while it is down the writer commits events that
+ * together reach every cohort (at least 2); the gateway is started again on the same port,
+ * connected to PostgreSQL through the statement-counting proxy (`pg-frontend.ts`); every
+ * subscriber reconnects on its own, every 100-200 ms from the moment its stream ended, with
+ * `after:` its last eventCursor, and must receive its cohort's missed events exactly once, in
+ * order.
+ */
+import { encodeEventCursor } from '../src/schema/node.js';
+import { num } from './report.js';
+import { assertExact, type Cohort, checkDeliveries } from './subscription-cohorts.js';
+import {
+  type BenchContext,
+  clock,
+  SubscriptionTarget,
+  type WriterDecision,
+} from './subscription-harness.js';
+
+/** How the gateway goes down. */
+export type StormMode = 'graceful' | 'kill';
+
+/** Columns of a storm row. */
+export const STORM_HEADER = [
+  'transport',
+  'mode',
+  'subscribers',
+  'missed events',
+  'stop -> ready s',
+  'ready -> all open s',
+  'ready -> caught up s',
+  'attempts',
+  'refused (down)',
+  'failures',
+  'statements at start',
+  'statements in storm',
+  'per reconnect',
+];
+
+/**
+ * Decisions whose changes together reach every cohort (greedy: the one reaching the most
+ * cohorts not yet reached first), at least two.
+ */
+export function coverDecisions(
+  decisions: readonly WriterDecision[],
+  cohorts: readonly Cohort[],
+): WriterDecision[] {
+  const left = new Set(cohorts.map((c) => c.chip));
+  const chosen: WriterDecision[] = [];
+  const gain = (d: WriterDecision) => [...d.chips].filter((c) => left.has(c)).length;
+  while (left.size > 0 || chosen.length < 2) {
+    const candidates = decisions.filter((d) => !chosen.includes(d));
+    const best = candidates.reduce<WriterDecision | undefined>(
+      (a, d) => (a === undefined || gain(d) > gain(a) ? d : a),
+      undefined,
+    );
+    if (!best || (left.size > 0 && gain(best) === 0)) break;
+    chosen.push(best);
+    for (const chip of best.chips) left.delete(chip);
+  }
+  return chosen;
+}
+
+/** One storm; returns its row (see `STORM_HEADER`). Throws if a subscriber missed anything. */
+export async function runStorm(
+  ctx: BenchContext,
+  transport: 'sse' | 'ws',
+  mode: StormMode,
+  n: number,
+): Promise<(string | number)[]> {
+  const { pool, writer, cohorts } = ctx;
+  await ctx.target.until((stats) => stats.subscribers === 0);
+  const after = encodeEventCursor(await writer.latestSeq());
+  await pool.open(ctx.target.url, transport, cohorts, n, after);
+  await ctx.target.until((stats) => stats.subscribers === n);
+  await pool.reconnect(true);
+
+  const stopAt = clock();
+  if (mode === 'graceful') await ctx.target.stop();
+  else await ctx.target.kill();
+  const missed = [];
+  for (const decision of coverDecisions(ctx.decisions, cohorts)) {
+    missed.push(await writer.commit(decision));
+  }
+  ctx.target = await SubscriptionTarget.start(ctx.databaseUrl, ctx.port, true);
+  const readyAt = clock();
+  const atReady = await ctx.target.stats(false);
+  if (!(await pool.awaitOpen(60_000))) {
+    throw new Error(`storm ${transport} ${mode}: not every subscriber reconnected within 60 s`);
+  }
+  for (const event of missed) await pool.awaitEvent(event, cohorts, 60_000);
+  const caughtUp = await ctx.target.stats(false);
+  await pool.reconnect(false);
+  const report = await pool.report();
+  await pool.close();
+
+  const check = checkDeliveries(report.logs, report.cohortOf, cohorts, missed);
+  assertExact(`storm ${transport} ${mode}`, check);
+  const missedNotes = new Set(missed.map((e) => e.note));
+  const lastReceipt = Math.max(
+    ...report.logs.flatMap((log) =>
+      log.times.filter((_, j) => missedNotes.has(log.notes[j] as number)),
+    ),
+  );
+  const caughtUpAt = Math.max(lastReceipt, report.lastOpenAt);
+  const startup = atReady.statements ?? Number.NaN;
+  const storm = (caughtUp.statements ?? Number.NaN) - startup;
+  return [
+    transport,
+    mode,
+    n,
+    missed.length,
+    num((readyAt - stopAt) / 1000, 2),
+    num((report.lastOpenAt - readyAt) / 1000, 2),
+    num((caughtUpAt - readyAt) / 1000, 2),
+    report.reconnects.attempts,
+    report.reconnects.refused,
+    report.reconnects.failed +
+      (report.reconnects.samples.length ? ` (${report.reconnects.samples[0]})` : ''),
+    startup,
+    storm,
+    num(storm / n, 2),
+  ];
+}
