@@ -60,6 +60,8 @@ export interface ReconnectCounts {
   refused: number;
   /** Attempts the gateway answered with something else than a stream (status, errors). */
   failed: number;
+  /** Attempts with no response (SSE) or no ack (WS) within `ATTEMPT_TIMEOUT_MS`: cut, retried. */
+  timedOut: number;
   /** A few failure descriptions. */
   samples: string[];
 }
@@ -72,6 +74,24 @@ export type ClientReply =
   | { type: 'closed' };
 
 const now = () => performance.timeOrigin + performance.now();
+/** How long an attempt may wait for its response (SSE) or ack (WS) before it is cut. */
+const ATTEMPT_TIMEOUT_MS = 30_000;
+
+/** Rejects with `TimeoutError` (no `code`) and runs `cut` if `promise` takes too long. */
+function withTimeout(promise: Promise<void>, cut: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((_, reject) => {
+    timer = setTimeout(() => {
+      cut();
+      reject(
+        Object.assign(new Error(`no answer within ${ATTEMPT_TIMEOUT_MS / 1000} s`), {
+          timedOut: true,
+        }),
+      );
+    }, ATTEMPT_TIMEOUT_MS);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 const NOTE = '"note":"bench ';
 const CURSOR = '"eventCursor":"';
 
@@ -95,6 +115,8 @@ class Subscriber {
   readonly log: SubscriberLog = { notes: [], times: [] };
   cursor: string | undefined;
   private isOpen = false;
+  /** Failed attempts (errors, no answer) since the last event received: the backoff's step. */
+  private failures = 0;
   private stop: (() => void) | undefined;
   private generation = 0;
 
@@ -134,6 +156,7 @@ class Subscriber {
       if (text.includes('"errors"')) this.ended(`errors: ${text.slice(0, 200)}`);
       return;
     }
+    this.failures = 0;
     this.log.notes.push(found.note);
     this.log.times.push(time);
     if (found.cursor) this.cursor = found.cursor;
@@ -149,36 +172,49 @@ class Subscriber {
     this.stop = undefined;
     if (failure !== undefined && state.reconnecting) {
       state.reconnects.failed += 1;
+      this.failures += 1;
       if (state.reconnects.samples.length < 5) state.reconnects.samples.push(failure);
     }
     state.changed();
     if (state.reconnecting) this.retry();
   }
 
+  /**
+   * Schedules the next attempt: 100-200 ms after a stream ended or a refused connection (the
+   * gateway is down); after `failures` answers that were errors or none at all, an exponential
+   * backoff with jitter as real clients do (graphql-ws's own client, EventSource with `retry`):
+   * 0.5 s x 2^(failures - 1), at most 8 s, times 0.5-1.5.
+   */
   private retry() {
     const generation = this.generation;
-    setTimeout(
-      () => {
-        if (generation !== this.generation || this.open || !state.reconnecting) return;
-        state.reconnects.attempts += 1;
-        this.connect().catch((error: NodeJS.ErrnoException) => {
-          if (error.code) state.reconnects.refused += 1;
-          else {
-            state.reconnects.failed += 1;
-            if (state.reconnects.samples.length < 5) state.reconnects.samples.push(error.message);
-          }
-          if (state.reconnecting) this.retry();
-        });
-      },
-      100 + Math.random() * 100,
-    );
+    const delay =
+      this.failures === 0
+        ? 100 + Math.random() * 100
+        : Math.min(8000, 500 * 2 ** (this.failures - 1)) * (0.5 + Math.random());
+    setTimeout(() => {
+      if (generation !== this.generation || this.open || !state.reconnecting) return;
+      state.reconnects.attempts += 1;
+      this.connect().catch((error: NodeJS.ErrnoException & { timedOut?: boolean }) => {
+        if (error.timedOut) {
+          state.reconnects.timedOut += 1;
+          this.failures += 1;
+        } else if (error.code) state.reconnects.refused += 1;
+        else {
+          state.reconnects.failed += 1;
+          this.failures += 1;
+          if (state.reconnects.samples.length < 5) state.reconnects.samples.push(error.message);
+        }
+        if (state.reconnecting) this.retry();
+      });
+    }, delay);
   }
 
   private connectSse(generation: number): Promise<void> {
     const url = new URL(state.url);
     const document = state.documents[this.cohort] as CohortDocument;
     const body = JSON.stringify({ query: document.query, variables: this.variables() });
-    return new Promise((resolve, reject) => {
+    let cut = () => {};
+    const attempt = new Promise<void>((resolve, reject) => {
       const req = request({
         host: url.hostname,
         port: url.port,
@@ -192,6 +228,7 @@ class Subscriber {
           'content-length': Buffer.byteLength(body),
         },
       });
+      cut = () => req.destroy();
       req.on('error', (error) => {
         // A reset of an open stream (the gateway was killed) ends it like a close.
         if (!this.open) reject(error);
@@ -226,6 +263,7 @@ class Subscriber {
       });
       req.end(body);
     });
+    return withTimeout(attempt, () => cut());
   }
 
   private connectWs(generation: number): Promise<void> {
@@ -233,7 +271,7 @@ class Subscriber {
       perMessageDeflate: false,
       localAddress: `127.0.0.${2 + (this.index % 50)}`,
     });
-    return new Promise((resolve, reject) => {
+    const attempt = new Promise<void>((resolve, reject) => {
       socket.on('error', (error) => {
         if (!this.open) reject(error);
       });
@@ -267,6 +305,7 @@ class Subscriber {
         else if (generation === this.generation) this.ended();
       });
     });
+    return withTimeout(attempt, () => socket.terminate());
   }
 
   close() {
@@ -287,7 +326,7 @@ const state = {
   lastOpenAt: 0,
   counts: new Map<number, number>(),
   reconnecting: false,
-  reconnects: { attempts: 0, refused: 0, failed: 0, samples: [] } as ReconnectCounts,
+  reconnects: { attempts: 0, refused: 0, failed: 0, timedOut: 0, samples: [] } as ReconnectCounts,
   waiters: new Set<() => void>(),
   changed() {
     for (const waiter of this.waiters) waiter();
@@ -321,7 +360,7 @@ async function open(command: Extract<ClientCommand, { type: 'open' }>) {
   state.open = 0;
   state.counts.clear();
   state.reconnecting = false;
-  state.reconnects = { attempts: 0, refused: 0, failed: 0, samples: [] };
+  state.reconnects = { attempts: 0, refused: 0, failed: 0, timedOut: 0, samples: [] };
   state.subscribers = command.subscribers.map(
     (spec, index) => new Subscriber(index, spec.cohort, spec.after),
   );

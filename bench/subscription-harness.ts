@@ -5,6 +5,7 @@
  * robin, and the SQL writer whose commits are the events (`EventWriter`).
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type postgres from 'postgres';
 import type { ServerCpuMeter } from './server-cpu.js';
@@ -20,6 +21,17 @@ import type { SubscriptionTargetStats } from './subscription-target.js';
 const TARGET = fileURLToPath(new URL('./subscription-target.ts', import.meta.url));
 const CLIENTS = fileURLToPath(new URL('./subscription-clients.ts', import.meta.url));
 const TSX = ['--import', import.meta.resolve('tsx')];
+
+/** A pino JSON line's level and message (its error's message when it has one). */
+function parseLogLine(line: string): { level: number; message: string } | undefined {
+  try {
+    const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+    if (typeof entry.level !== 'number') return undefined;
+    return { level: entry.level, message: `${entry.msg}: ${entry.err?.message ?? ''}` };
+  } catch {
+    return undefined;
+  }
+}
 
 /** Now on the clock every process shares: ms since the epoch, sub-millisecond. */
 export const clock = (): number => performance.timeOrigin + performance.now();
@@ -50,6 +62,8 @@ export class SubscriptionTarget {
   private constructor(
     private readonly child: ChildProcess,
     readonly url: string,
+    /** Lines the gateway logged at level error or fatal: how many, and the first few. */
+    readonly errors: { count: number; first: string[] },
   ) {}
 
   /**
@@ -74,10 +88,20 @@ export class SubscriptionTarget {
         CHIPGATE_ANON_COST_LIMIT: '1000000000',
         CHIPGATE_ANON_MAX_SUBSCRIPTIONS: '100000',
       },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
+    const errors = { count: 0, first: [] as string[] };
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      const entry = parseLogLine(line);
+      if (!entry || entry.level < 50) {
+        if (!entry) process.stdout.write(`${line}\n`);
+        return;
+      }
+      errors.count += 1;
+      if (errors.first.length < 3) errors.first.push(entry.message.slice(0, 160));
     });
     const ready = await nextMessage<{ type: string; url: string }>(child, 'ready');
-    return new SubscriptionTarget(child, ready.url);
+    return new SubscriptionTarget(child, ready.url, errors);
   }
 
   /** The target's figures; `gc: false` skips the full GC (for CPU readings). */
@@ -222,8 +246,8 @@ export class SubscriberPool {
     }
   }
 
-  /** Waits until every subscriber's stream is open again; returns whether all were. */
-  async awaitOpen(timeoutMs: number): Promise<boolean> {
+  /** Waits until every subscriber's stream is open again; returns how many are open. */
+  async awaitOpen(timeoutMs: number): Promise<number> {
     const replies = await Promise.all(
       this.members.map((member) =>
         this.ask<Extract<ClientReply, { type: 'awaited' }>>(
@@ -233,7 +257,7 @@ export class SubscriberPool {
         ),
       ),
     );
-    return replies.every((reply) => reply.ok);
+    return replies.reduce((sum, reply) => sum + reply.got, 0);
   }
 
   /** Turns automatic reconnection (with the last `eventCursor` as `after`) on or off. */
@@ -254,11 +278,18 @@ export class SubscriberPool {
         ),
       ),
     );
-    const reconnects: ReconnectCounts = { attempts: 0, refused: 0, failed: 0, samples: [] };
+    const reconnects: ReconnectCounts = {
+      attempts: 0,
+      refused: 0,
+      failed: 0,
+      timedOut: 0,
+      samples: [],
+    };
     for (const { reconnects: r } of replies) {
       reconnects.attempts += r.attempts;
       reconnects.refused += r.refused;
       reconnects.failed += r.failed;
+      reconnects.timedOut += r.timedOut;
       reconnects.samples.push(...r.samples);
     }
     return {

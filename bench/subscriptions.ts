@@ -59,7 +59,9 @@ const list = (name: string, fallback: string) =>
     .map((value) => value.trim())
     .filter(Boolean);
 
-const counts = list('BENCH_SUBSCRIBERS', '1000,5000,10000').map(Number);
+const counts = list('BENCH_SUBSCRIBERS', '1000,5000,10000')
+  .filter((value) => value !== 'none')
+  .map(Number);
 const transports = list('BENCH_TRANSPORTS', 'sse,ws') as Transport[];
 const eventsPerPhase = Number(setting('BENCH_EVENTS', '20'));
 const cohortCount = Number(setting('BENCH_COHORTS', '10'));
@@ -237,15 +239,30 @@ async function main() {
     const cap = limits ? limits.soft - FD_RESERVE : 20_000;
     const rows: (string | number)[][] = [];
     for (const transport of transports) {
-      for (const n of counts) rows.push(await measureRow(ctx, transport, n, cap));
+      for (const n of counts) {
+        const row = await measureRow(ctx, transport, n, cap);
+        progress(`row: ${row.join(' | ')}`);
+        rows.push(row);
+      }
     }
     progress('disconnect hygiene');
     const hygieneLine = await hygiene(ctx);
+    const rowErrors = ctx.target.errors.count;
     const stormRows: (string | number)[][] = [];
+    const stormFailures: string[] = [];
     for (const mode of storms) {
       for (const transport of transports) {
         progress(`storm: ${transport}, ${mode}, ${stormSubscribers} subscribers`);
-        stormRows.push(await runStorm(ctx, transport, mode, Math.min(stormSubscribers, cap)));
+        const n = Math.min(stormSubscribers, cap);
+        try {
+          const row = await runStorm(ctx, transport, mode, n);
+          progress(`storm row: ${row.join(' | ')}`);
+          stormRows.push(row);
+        } catch (error) {
+          stormRows.push([transport, mode, n, 'FAILED (below)']);
+          stormFailures.push(String(error));
+          await pool.close().catch(() => {});
+        }
       }
     }
 
@@ -288,17 +305,25 @@ async function main() {
         rows,
       )}`,
     );
+    console.log(
+      `\nGateway lines logged at level error or above during the rows and the hygiene check: ${rowErrors}` +
+        `${rowErrors ? ` (first: ${ctx.target.errors.first.join(' | ')})` : ''}.`,
+    );
     console.log(`\n${hygieneLine}`);
     if (stormRows.length > 0) {
       console.log(
         '\nStorm: N subscribers holding (each opened with `after:` the newest eventCursor); the ' +
           'gateway stopped (graceful: gateway.stop(); kill: SIGKILL), events committed while it ' +
           'is down, the gateway started again on the same port (statements counted at the wire); ' +
-          'every subscriber reconnects on its own (every 100-200 ms) with `after:` its last ' +
+          'every subscriber reconnects on its own (100-200 ms after its stream ended or a refused ' +
+          'connection; after an error or 30 s without an answer, backing off 0.5 s x 2^k up to 8 s, ' +
+          'jittered) with `after:` its last ' +
           'eventCursor. Catch-up: gateway ready -> every subscriber open again and holding every ' +
           'missed event of its cohort (checked: exactly once, in order).\n',
       );
       console.log(table(STORM_HEADER, stormRows));
+      for (const failure of stormFailures) console.log(`\nFAILED: ${failure}`);
+      if (stormFailures.length > 0) process.exitCode = 1;
     }
     console.log(`\nTotal run time: ${num((performance.now() - startedAt) / 1000, 0)} s.`);
   } finally {
