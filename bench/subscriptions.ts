@@ -254,14 +254,22 @@ async function main() {
       for (const transport of transports) {
         progress(`storm: ${transport}, ${mode}, ${stormSubscribers} subscribers`);
         const n = Math.min(stormSubscribers, cap);
+        const failuresBefore = stormFailures.length;
         try {
-          const row = await runStorm(ctx, transport, mode, n);
+          const { row, failure } = await runStorm(ctx, transport, mode, n);
           progress(`storm row: ${row.join(' | ')}`);
           stormRows.push(row);
+          if (failure) stormFailures.push(failure);
         } catch (error) {
           stormRows.push([transport, mode, n, 'FAILED (below)']);
           stormFailures.push(String(error));
+        }
+        if (stormFailures.length > failuresBefore) {
+          // A gateway that never caught up may still hold subscribers: the next storm starts
+          // on a fresh one.
           await pool.close().catch(() => {});
+          await ctx.target.kill();
+          ctx.target = await SubscriptionTarget.start(ctx.databaseUrl, ctx.port, true);
         }
       }
     }
