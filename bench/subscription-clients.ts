@@ -229,6 +229,9 @@ class Subscriber {
         },
       });
       cut = () => req.destroy();
+      // From now on `close()` cuts this attempt too: one still waiting for its answer must not
+      // open a stream after the subscriber was closed.
+      this.stop = cut;
       req.on('error', (error) => {
         // A reset of an open stream (the gateway was killed) ends it like a close.
         if (!this.open) reject(error);
@@ -241,7 +244,6 @@ class Subscriber {
           return;
         }
         this.open = true;
-        this.stop = () => req.destroy();
         res.setEncoding('utf8');
         let buffer = '';
         res.on('data', (chunk: string) => {
@@ -271,6 +273,8 @@ class Subscriber {
       perMessageDeflate: false,
       localAddress: `127.0.0.${2 + (this.index % 50)}`,
     });
+    // From now on `close()` cuts this attempt too (see `connectSse`).
+    this.stop = () => socket.terminate();
     const attempt = new Promise<void>((resolve, reject) => {
       socket.on('error', (error) => {
         if (!this.open) reject(error);
@@ -294,7 +298,6 @@ class Subscriber {
             }),
           );
           this.open = true;
-          this.stop = () => socket.terminate();
           resolve();
         } else if (message.type === 'ping') socket.send('{"type":"pong"}');
         else if (message.type === 'complete') this.ended();
