@@ -48,7 +48,12 @@ import {
   SubscriptionTarget,
   type WriterDecision,
 } from './subscription-harness.js';
-import { runStorm, STORM_HEADER, type StormMode } from './subscription-storm.js';
+import {
+  COUNT_STORM_STATEMENTS,
+  runStorm,
+  STORM_HEADER,
+  type StormMode,
+} from './subscription-storm.js';
 
 type Transport = 'sse' | 'ws';
 
@@ -269,7 +274,11 @@ async function main() {
           // on a fresh one.
           await pool.close().catch(() => {});
           await ctx.target.kill();
-          ctx.target = await SubscriptionTarget.start(ctx.databaseUrl, ctx.port, true);
+          ctx.target = await SubscriptionTarget.start(
+            ctx.databaseUrl,
+            ctx.port,
+            COUNT_STORM_STATEMENTS,
+          );
         }
       }
     }
