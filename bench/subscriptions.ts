@@ -105,7 +105,7 @@ async function measureRow(ctx: BenchContext, transport: Transport, requested: nu
     num(held.rssBytes / 1048576, 0),
   ];
   const label = requested > n ? `${n} (cap)` : String(n);
-  if (n >= holdFrom) {
+  if (requested >= holdFrom) {
     await pool.close();
     return [
       transport,
