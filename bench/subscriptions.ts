@@ -2,188 +2,210 @@
  * `npm run bench:subscriptions`: live-update fan-out on one gateway instance over PostgreSQL.
  *
  * 1. Creates its own database on the server (`<BENCH_DATABASE>_subs`), migrated and seeded.
- * 2. Forks the gateway (`subscription-target.ts`: `startGateway` with `--expose-gc`).
- * 3. For each N in BENCH_SUBSCRIBERS (default 100,1000): opens N SSE subscribers to
- *    `policyDecisionUpdated(filter: { chip: "h200" })` selecting fields of the update and its
- *    decision; measures the gateway's heap and RSS per subscriber (after a full GC); then one
- *    writer commits BENCH_EVENTS status changes through plain SQL, one at a time, each after
- *    every subscriber received the previous one. Delivery latency = receipt at the subscriber
- *    minus the writer's COMMIT returning (same clock, this process).
- * 4. Disconnect hygiene: 500 connect/receive/disconnect cycles, then the subscriber count and
- *    the heap growth after a full GC.
- * Prints one table. Settings: DATABASE_URL (server; default 127.0.0.1:5432), BENCH_DATABASE,
- * BENCH_SUBSCRIBERS, BENCH_EVENTS.
+ * 2. Forks the gateway (`subscription-target.ts`, `--expose-gc`) and BENCH_CLIENT_PROCESSES
+ *    (default 2) subscriber processes (`subscription-clients.ts`): the clients' own work is
+ *    never counted against the gateway's process.
+ * 3. For each transport in BENCH_TRANSPORTS (default sse,ws) and N in BENCH_SUBSCRIBERS (default
+ *    1000,5000,10000): opens N subscribers spread evenly over BENCH_COHORTS (default 10)
+ *    distinct operations (`subscription-cohorts.ts`), measures the gateway's heap and RSS per
+ *    subscriber (after a full GC), then
+ *    - lockstep: BENCH_EVENTS (default 20) status changes, each committed once the previous one
+ *      reached every subscriber it should: latency = receipt minus the writer's COMMIT;
+ *    - burst: BENCH_EVENTS more committed back to back: deliveries/s = deliveries / (last
+ *      receipt - first commit's start), the gateway's CPU (its `process.cpuUsage()`) per 1,000
+ *      deliveries and PostgreSQL's CPU (`server-cpu.ts`) over that window;
+ *    and checks that every subscriber received exactly its cohort's events, once each, in
+ *    commit order (the bench throws otherwise). N >= BENCH_HOLD_FROM (default 20000) is only held
+ *    and measured (no events). N is capped to what the gateway's open-files limit fits.
+ * 4. Disconnect hygiene: 500 SSE connect/receive/disconnect cycles, then the subscriber count
+ *    and the heap growth after a full GC.
+ * 5. Storm (`subscription-storm.ts`) for each of BENCH_STORM (default graceful,kill; `none`:
+ *    skip) and each transport: BENCH_STORM_SUBSCRIBERS (default 5000) subscribers, the gateway
+ *    restarted, events committed while it is down, catch-up measured.
+ * Prints tables. Settings: DATABASE_URL (server; default 127.0.0.1:5432), BENCH_DATABASE and the
+ * BENCH_* above.
  */
-import { type ChildProcess, fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { openDatabase } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
 import { seed } from '../src/db/seed.js';
 import { encodeEventCursor } from '../src/schema/node.js';
 import { loadBenchConfig } from './config.js';
-import { num, table } from './report.js';
-import type { SubscriptionTargetStats } from './subscription-target.js';
+import { freePort, num, progressLog, table } from './report.js';
+import { ServerCpuMeter } from './server-cpu.js';
+import {
+  assertExact,
+  type BenchEvent,
+  buildCohorts,
+  type Cohort,
+  checkDeliveries,
+} from './subscription-cohorts.js';
+import {
+  type BenchContext,
+  clock,
+  EventWriter,
+  SubscriberPool,
+  SubscriptionTarget,
+  type WriterDecision,
+} from './subscription-harness.js';
+import {
+  COUNT_STORM_STATEMENTS,
+  runStorm,
+  STORM_HEADER,
+  type StormMode,
+} from './subscription-storm.js';
 
-const TARGET = fileURLToPath(new URL('./subscription-target.ts', import.meta.url));
-const DECISION = 'us-whitehouse-2025-12-08-h200-approval';
-const SUBSCRIPTION = /* GraphQL */ `
-  subscription Bench($after: String) {
-    policyDecisionUpdated(filter: { chip: "h200" }, after: $after) {
-      id toStatus note occurredAt eventCursor
-      decision { slug title status chips { chip { slug } effect } }
-    }
-  }
-`;
+type Transport = 'sse' | 'ws';
 
-const counts = (process.env.BENCH_SUBSCRIBERS?.trim() || '100,1000')
-  .split(',')
-  .map((value) => Number(value.trim()));
-const eventsPerRun = Number(process.env.BENCH_EVENTS?.trim() || 20);
-if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > 20_000) || !(eventsPerRun >= 1)) {
-  throw new Error('BENCH_SUBSCRIBERS: comma-separated counts 1-20000; BENCH_EVENTS: at least 1');
+const setting = (name: string, fallback: string) => process.env[name]?.trim() || fallback;
+const list = (name: string, fallback: string) =>
+  setting(name, fallback)
+    .split(',')
+    .map((value) => value.trim())
+    .filter(Boolean);
+
+const counts = list('BENCH_SUBSCRIBERS', '1000,5000,10000')
+  .filter((value) => value !== 'none')
+  .map(Number);
+const transports = list('BENCH_TRANSPORTS', 'sse,ws') as Transport[];
+const eventsPerPhase = Number(setting('BENCH_EVENTS', '20'));
+const cohortCount = Number(setting('BENCH_COHORTS', '10'));
+const holdFrom = Number(setting('BENCH_HOLD_FROM', '20000'));
+const processes = Number(setting('BENCH_CLIENT_PROCESSES', '2'));
+const storms = list('BENCH_STORM', 'graceful,kill').filter((m) => m !== 'none') as StormMode[];
+const stormSubscribers = Number(setting('BENCH_STORM_SUBSCRIBERS', '5000'));
+if (
+  counts.some((n) => !Number.isInteger(n) || n < 1 || n > 20_000) ||
+  !(eventsPerPhase >= 1) ||
+  transports.some((t) => t !== 'sse' && t !== 'ws') ||
+  storms.some((m) => m !== 'graceful' && m !== 'kill') ||
+  !(processes >= 1) ||
+  !(stormSubscribers >= 1 && stormSubscribers <= 20_000)
+) {
+  throw new Error(
+    'BENCH_SUBSCRIBERS: counts 1-20000; BENCH_EVENTS >= 1; BENCH_TRANSPORTS: sse,ws; ' +
+      'BENCH_STORM: graceful,kill or none; BENCH_CLIENT_PROCESSES >= 1; BENCH_STORM_SUBSCRIBERS 1-20000',
+  );
 }
 
-/** One SSE subscriber: records when each event (by its note) arrived. */
-class Subscriber {
-  readonly received = new Map<string, number>();
-  private readonly abort = new AbortController();
-  private readonly listeners = new Set<() => void>();
-  done: Promise<void> = Promise.resolve();
+/** File descriptors the gateway keeps besides subscriber sockets (pool, LISTEN, stdio, ...). */
+const FD_RESERVE = 64;
 
-  async open(url: string, variables: Record<string, unknown> = {}): Promise<void> {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify({ query: SUBSCRIPTION, variables }),
-      signal: this.abort.signal,
-    });
-    if (response.status !== 200 || !response.body) throw new Error(`SSE status ${response.status}`);
-    const body = response.body as unknown as AsyncIterable<Uint8Array>;
-    this.done = (async () => {
-      const decoder = new TextDecoder();
-      let buffer = '';
-      for await (const chunk of body) {
-        const now = performance.now();
-        buffer += decoder.decode(chunk, { stream: true });
-        let end = buffer.indexOf('\n\n');
-        while (end >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (data && block.startsWith('event: next')) {
-            const note = JSON.parse(data)?.data?.policyDecisionUpdated?.note;
-            if (typeof note === 'string') this.received.set(note, now);
-          }
-          end = buffer.indexOf('\n\n');
-        }
-        for (const listener of this.listeners) listener();
-      }
-    })().catch(() => {});
+async function measureRow(ctx: BenchContext, transport: Transport, requested: number, cap: number) {
+  const n = Math.min(requested, cap);
+  const { target, pool, writer, cohorts, decisions, progress } = ctx;
+  const baseline = await target.until((stats) => stats.subscribers === 0);
+  progress(`${transport} ${n}: opening`);
+  await pool.open(target.url, transport, cohorts, n);
+  const held = await target.until((stats) => stats.subscribers === n);
+  const perSub = (a: number, b: number) => num((a - b) / n / 1024);
+  const memory = [
+    perSub(held.heapUsedBytes, baseline.heapUsedBytes),
+    perSub(held.rssBytes, baseline.rssBytes),
+    num(held.rssBytes / 1048576, 0),
+  ];
+  const label = requested > n ? `${n} (cap)` : String(n);
+  if (requested >= holdFrom) {
+    await pool.close();
+    return [
+      transport,
+      label,
+      cohorts.length,
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      ...memory,
+    ];
   }
+  const events: BenchEvent[] = [];
+  let next = 0;
+  const nextDecision = () => decisions[next++ % decisions.length] as WriterDecision;
 
-  /** Resolves when the event with `note` arrived (rejects after 30 s). */
-  waitFor(note: string): Promise<void> {
-    if (this.received.has(note)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.listeners.delete(check);
-        reject(new Error(`subscriber did not receive ${note} within 30 s`));
-      }, 30_000);
-      const check = () => {
-        if (!this.received.has(note)) return;
-        clearTimeout(timer);
-        this.listeners.delete(check);
-        resolve();
-      };
-      this.listeners.add(check);
-    });
+  progress(`${transport} ${n}: lockstep, ${eventsPerPhase} events`);
+  const lockstepStart = clock();
+  for (let i = 0; i < eventsPerPhase; i += 1) {
+    const event = await writer.commit(nextDecision());
+    events.push(event);
+    await pool.awaitEvent(event, cohorts);
   }
+  const lockstepEnd = clock();
+  const lockstep = new Set(events.map((e) => e.note));
 
-  async close(): Promise<void> {
-    this.abort.abort();
-    await this.done;
-  }
+  progress(`${transport} ${n}: burst, ${eventsPerPhase} events`);
+  const cpuBefore = await target.stats(false);
+  await ctx.serverCpu.start();
+  const burstStart = clock();
+  const burst: BenchEvent[] = [];
+  for (let i = 0; i < eventsPerPhase; i += 1) burst.push(await writer.commit(nextDecision()));
+  for (const event of burst) await pool.awaitEvent(event, cohorts);
+  const cpuAfter = await target.stats(false);
+  const pgCpu = await ctx.serverCpu.stop();
+  events.push(...burst);
+
+  const report = await pool.report();
+  await pool.close();
+  const all = checkDeliveries(report.logs, report.cohortOf, cohorts, events, lockstep);
+  assertExact(`${transport} ${n}`, all);
+  const burstNotes = new Set(burst.map((e) => e.note));
+  const burstCheck = checkDeliveries(report.logs, report.cohortOf, cohorts, events, burstNotes);
+  const lastReceipt = Math.max(
+    ...report.logs.flatMap((log) =>
+      log.times.filter((_, j) => burstNotes.has(log.notes[j] as number)),
+    ),
+  );
+  const lockstepDeliveries = all.latencies.length;
+  const burstDeliveries = burstCheck.latencies.length;
+  const lat = all.latencies;
+  const pct = (sorted: number[], p: number) =>
+    sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  return [
+    transport,
+    label,
+    cohorts.length,
+    `${eventsPerPhase}+${eventsPerPhase}`,
+    num(pct(lat, 50)),
+    num(pct(lat, 99)),
+    num(lat.at(-1)),
+    num(lockstepDeliveries / ((lockstepEnd - lockstepStart) / 1000), 0),
+    num(burstDeliveries / ((lastReceipt - burstStart) / 1000), 0),
+    num(pct(burstCheck.latencies, 99)),
+    num(((cpuAfter.cpuMs - cpuBefore.cpuMs) / burstDeliveries) * 1000),
+    pgCpu.available ? num(pgCpu.ms, 0) : 'n/a',
+    ...memory,
+  ];
 }
 
-/** The forked gateway. */
-class Target {
-  private constructor(
-    private readonly child: ChildProcess,
-    readonly url: string,
-  ) {}
-
-  static async start(databaseUrl: string): Promise<Target> {
-    const child = fork(TARGET, [], {
-      execArgv: ['--expose-gc', '--import', import.meta.resolve('tsx')],
-      env: {
-        ...process.env,
-        DATABASE_URL: databaseUrl,
-        CHIPGATE_LOG_LEVEL: 'warn',
-        NODE_ENV: 'production',
-        // Thousands of subscribers from one address: lift the anonymous partner limits.
-        CHIPGATE_ANON_RATE_LIMIT: '1000000',
-        CHIPGATE_ANON_COST_LIMIT: '1000000000',
-        CHIPGATE_ANON_MAX_SUBSCRIPTIONS: '100000',
-      },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const url = await new Promise<string>((resolve, reject) => {
-      child.once('message', (message: { type: string; url: string }) => resolve(message.url));
-      child.once('exit', (code) => reject(new Error(`gateway exited with code ${code}`)));
-    });
-    return new Target(child, url);
+/** 500 SSE cycles: subscribe with `after:` (one replayed event), receive it, disconnect. */
+async function hygiene(ctx: BenchContext): Promise<string> {
+  const { target, pool, writer, cohorts } = ctx;
+  const cohort = cohorts[0] as Cohort;
+  const decision = ctx.decisions.find((d) => d.chips.has(cohort.chip)) as WriterDecision;
+  const event = await writer.commit(decision);
+  const after = encodeEventCursor((await writer.latestSeq()) - 1);
+  const before = await target.until((stats) => stats.subscribers === 0);
+  for (let i = 0; i < 500; i += 1) {
+    await pool.open(target.url, 'sse', [cohort], 1, after);
+    await pool.awaitEvent(event, [cohort]);
+    await pool.close();
   }
-
-  stats(): Promise<SubscriptionTargetStats> {
-    return new Promise((resolve) => {
-      const onMessage = (message: { type: string; stats: SubscriptionTargetStats }) => {
-        if (message.type !== 'stats') return;
-        this.child.off('message', onMessage);
-        resolve(message.stats);
-      };
-      this.child.on('message', onMessage);
-      this.child.send({ type: 'stats' });
-    });
-  }
-
-  /** Polls the target until `check` holds (at most 30 s). */
-  async until(
-    check: (stats: SubscriptionTargetStats) => boolean,
-  ): Promise<SubscriptionTargetStats> {
-    const deadline = performance.now() + 30_000;
-    for (;;) {
-      const stats = await this.stats();
-      if (check(stats)) return stats;
-      if (performance.now() > deadline)
-        throw new Error(`target stats never matched: ${JSON.stringify(stats)}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-
-  async stop(): Promise<void> {
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.send({ type: 'shutdown' });
-    await exited;
-  }
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-
-async function openAll(url: string, n: number): Promise<Subscriber[]> {
-  const subscribers: Subscriber[] = [];
-  for (let i = 0; i < n; i += 50) {
-    const batch = Array.from({ length: Math.min(50, n - i) }, () => new Subscriber());
-    await Promise.all(batch.map((subscriber) => subscriber.open(url)));
-    subscribers.push(...batch);
-  }
-  return subscribers;
+  const afterCycles = await target.until((stats) => stats.subscribers === 0);
+  return (
+    `Disconnect hygiene: 500 SSE connect/receive/disconnect cycles: subscribers ` +
+    `${before.subscribers} -> ${afterCycles.subscribers}, heap after GC ` +
+    `${num(before.heapUsedBytes / 1048576)} -> ${num(afterCycles.heapUsedBytes / 1048576)} MiB ` +
+    `(${num((afterCycles.heapUsedBytes - before.heapUsedBytes) / 1024)} KiB).`
+  );
 }
 
 async function main() {
+  const startedAt = performance.now();
+  const progress = progressLog();
   const config = loadBenchConfig();
   const name = `${config.databaseName}_subs`;
   const databaseUrl = new URL(config.databaseUrl);
@@ -196,89 +218,136 @@ async function main() {
   await seed(handle.db);
   await handle.close();
 
-  const writer = postgres(databaseUrl.toString(), { max: 1, onnotice: () => {} });
-  const target = await Target.start(databaseUrl.toString());
-  const rows: (string | number)[][] = [];
-  let written = 0;
+  const sql = postgres(databaseUrl.toString(), { max: 1, onnotice: () => {} });
+  const writer = new EventWriter(sql);
+  const serverCpu = ServerCpuMeter.open(config.adminUrl, name);
+  const cohorts = buildCohorts(cohortCount, await writer.chipsByUse());
+  const chips = new Set(cohorts.map((c) => c.chip));
+  const decisions = (await writer.decisions()).filter((d) =>
+    [...d.chips].some((c) => chips.has(c)),
+  );
+  const port = await freePort();
+  const pool = await SubscriberPool.start(processes);
+  const ctx: BenchContext = {
+    target: await SubscriptionTarget.start(databaseUrl.toString(), port),
+    databaseUrl: databaseUrl.toString(),
+    port,
+    pool,
+    writer,
+    cohorts,
+    decisions,
+    progress,
+    serverCpu,
+  };
   try {
-    const baseline = await target.until((stats) => stats.subscribers === 0);
-    for (const n of counts) {
-      const subscribers = await openAll(target.url, n);
-      const withSubscribers = await target.until((stats) => stats.subscribers === n);
-      const latencies: number[] = [];
-      const started = performance.now();
-      for (let i = 0; i < eventsPerRun; i += 1) {
-        written += 1;
-        const note = `bench ${written}`;
-        await writer.begin(async (tx) => {
-          await tx`select set_config('chipgate.note', ${note}, true)`;
-          await tx`update policy_decisions set status = ${written % 2 ? 'SUSPENDED' : 'APPROVED'}
-                   where slug = ${DECISION}`;
-        });
-        const committed = performance.now();
-        await Promise.all(subscribers.map((subscriber) => subscriber.waitFor(note)));
-        for (const subscriber of subscribers) {
-          latencies.push(Math.max(0, (subscriber.received.get(note) ?? committed) - committed));
+    const limits = (await ctx.target.stats(false)).openFiles;
+    const cap = limits ? limits.soft - FD_RESERVE : 20_000;
+    const rows: (string | number)[][] = [];
+    for (const transport of transports) {
+      for (const n of counts) {
+        const row = await measureRow(ctx, transport, n, cap);
+        progress(`row: ${row.join(' | ')}`);
+        rows.push(row);
+      }
+    }
+    progress('disconnect hygiene');
+    const hygieneLine = await hygiene(ctx);
+    const rowErrors = ctx.target.errors.count;
+    const stormRows: (string | number)[][] = [];
+    const stormFailures: string[] = [];
+    for (const mode of storms) {
+      for (const transport of transports) {
+        progress(`storm: ${transport}, ${mode}, ${stormSubscribers} subscribers`);
+        const n = Math.min(stormSubscribers, cap);
+        const failuresBefore = stormFailures.length;
+        try {
+          const { row, failure } = await runStorm(ctx, transport, mode, n);
+          progress(`storm row: ${row.join(' | ')}`);
+          stormRows.push(row);
+          if (failure) stormFailures.push(failure);
+        } catch (error) {
+          stormRows.push([transport, mode, n, 'FAILED (below)']);
+          stormFailures.push(String(error));
+        }
+        if (stormFailures.length > failuresBefore) {
+          // A gateway that never caught up may still hold subscribers: the next storm starts
+          // on a fresh one.
+          await pool.close().catch(() => {});
+          await ctx.target.kill();
+          ctx.target = await SubscriptionTarget.start(
+            ctx.databaseUrl,
+            ctx.port,
+            COUNT_STORM_STATEMENTS,
+          );
         }
       }
-      const seconds = (performance.now() - started) / 1000;
-      latencies.sort((a, b) => a - b);
-      await Promise.all(subscribers.map((subscriber) => subscriber.close()));
-      await target.until((stats) => stats.subscribers === 0);
-      rows.push([
-        n,
-        eventsPerRun,
-        num(percentile(latencies, 50)),
-        num(percentile(latencies, 99)),
-        num(latencies.at(-1)),
-        num((eventsPerRun * n) / seconds, 0),
-        num((withSubscribers.heapUsedBytes - baseline.heapUsedBytes) / n / 1024),
-        num((withSubscribers.rssBytes - baseline.rssBytes) / n / 1024),
-      ]);
     }
-
-    // Disconnect hygiene: each cycle receives one replayed event before it disconnects.
-    const [latest] = await writer<{ seq: string }[]>`
-      select max(event_seq) as seq from policy_decision_updates`;
-    const after = encodeEventCursor(Number(latest?.seq) - 1);
-    const before = await target.until((stats) => stats.subscribers === 0);
-    for (let i = 0; i < 500; i += 1) {
-      const subscriber = new Subscriber();
-      await subscriber.open(target.url, { after });
-      await subscriber.waitFor(`bench ${written}`);
-      await subscriber.close();
-    }
-    const afterCycles = await target.until((stats) => stats.subscribers === 0);
 
     console.log(
-      `\nSubscriptions: one gateway over PostgreSQL (${new URL(config.adminUrl).host}), SSE ` +
-        `subscribers on policyDecisionUpdated(filter: { chip: "h200" }), one SQL writer, ` +
-        `${eventsPerRun} events per run, each after the previous reached every subscriber.\n`,
+      `\nSubscriptions: one gateway over PostgreSQL (${new URL(config.adminUrl).host}); ` +
+        `subscribers in ${processes} separate processes; ${cohorts.length} cohorts ` +
+        `(policyDecisionUpdated(filter: { chip }) on ${chips.size} chips` +
+        `${cohorts.length > chips.size ? ', two selections' : ''}), each event a status change ` +
+        `of one decision reaching the cohorts of its chips; one SQL writer. Lockstep: each ` +
+        `event committed after the previous reached all its subscribers (latency = receipt - ` +
+        `COMMIT); burst: committed back to back (deliveries/s = deliveries / (last receipt - ` +
+        `first commit)). CPU over the burst. Every subscriber checked: its cohort's events, ` +
+        `exactly once, in order.`,
     );
+    if (limits) {
+      console.log(
+        `Gateway open files: soft ${limits.soft}, hard ${limits.hard}: at most ${cap} ` +
+          `subscribers (${FD_RESERVE} kept for its own files); larger counts are capped ("cap").`,
+      );
+    }
     console.log(
-      table(
+      `\n${table(
         [
+          'transport',
           'subscribers',
+          'cohorts',
           'events',
-          'latency p50 ms',
+          'p50 ms',
           'p99 ms',
           'max ms',
-          'deliveries/s',
+          'lockstep deliv/s',
+          'burst deliv/s',
+          'burst p99 ms',
+          'gw CPU ms/1k deliv',
+          'PG CPU ms',
           'heap KiB/sub',
           'RSS KiB/sub',
+          'RSS MiB',
         ],
         rows,
-      ),
+      )}`,
     );
     console.log(
-      `\nDisconnect hygiene: 500 SSE connect/receive/disconnect cycles: subscribers ` +
-        `${before.subscribers} -> ${afterCycles.subscribers}, heap after GC ` +
-        `${num(before.heapUsedBytes / 1048576)} -> ${num(afterCycles.heapUsedBytes / 1048576)} MiB ` +
-        `(${num((afterCycles.heapUsedBytes - before.heapUsedBytes) / 1024)} KiB).`,
+      `\nGateway lines logged at level error or above during the rows and the hygiene check: ${rowErrors}` +
+        `${rowErrors ? ` (first: ${ctx.target.errors.first.join(' | ')})` : ''}.`,
     );
+    console.log(`\n${hygieneLine}`);
+    if (stormRows.length > 0) {
+      console.log(
+        '\nStorm: N subscribers holding (each opened with `after:` the newest eventCursor); the ' +
+          'gateway stopped (graceful: gateway.stop(); kill: SIGKILL), events committed while it ' +
+          'is down, the gateway started again on the same port (statements counted at the wire); ' +
+          'every subscriber reconnects on its own (100-200 ms after its stream ended or a refused ' +
+          'connection; after an error or 30 s without an answer, backing off 0.5 s x 2^k up to 8 s, ' +
+          'jittered) with `after:` its last ' +
+          'eventCursor. Catch-up: gateway ready -> every subscriber open again and holding every ' +
+          'missed event of its cohort (checked: exactly once, in order).\n',
+      );
+      console.log(table(STORM_HEADER, stormRows));
+      for (const failure of stormFailures) console.log(`\nFAILED: ${failure}`);
+      if (stormFailures.length > 0) process.exitCode = 1;
+    }
+    console.log(`\nTotal run time: ${num((performance.now() - startedAt) / 1000, 0)} s.`);
   } finally {
-    await target.stop().catch(() => {});
-    await writer.end();
+    await ctx.target.stop().catch(() => {});
+    pool.end();
+    await serverCpu.close();
+    await sql.end();
     await admin.unsafe(`drop database if exists "${name}" with (force)`);
     await admin.end();
   }
