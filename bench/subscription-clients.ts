@@ -253,8 +253,10 @@ class Subscriber {
           while (end >= 0) {
             const frame = buffer.slice(0, end);
             buffer = buffer.slice(end + 2);
-            if (frame.startsWith('event: next')) this.received(frame, time);
-            else if (frame.startsWith('event: complete')) this.ended();
+            // A frame's lines come in any order (events carry an `id:` line first).
+            const kind = eventOf(frame);
+            if (kind === 'next') this.received(frame, time);
+            else if (kind === 'complete') this.ended();
             end = buffer.indexOf('\n\n');
           }
         });
@@ -421,3 +423,11 @@ process.on('message', (command: ClientCommand) => {
   }
 });
 process.send?.({ type: 'ready' });
+
+/** The `event:` field of an SSE frame (`next`, `complete`), wherever its line stands. */
+function eventOf(frame: string): string | undefined {
+  const at = frame.startsWith('event: ') ? 0 : frame.indexOf('\nevent: ') + 1;
+  if (at === 0 && !frame.startsWith('event: ')) return undefined;
+  const end = frame.indexOf('\n', at);
+  return frame.slice(at + 7, end < 0 ? undefined : end);
+}
