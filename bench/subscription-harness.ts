@@ -76,7 +76,14 @@ export class SubscriptionTarget {
     countStatements = false,
   ): Promise<SubscriptionTarget> {
     const child = fork(TARGET, [], {
-      execArgv: ['--expose-gc', ...TSX],
+      execArgv: [
+        '--expose-gc',
+        // BENCH_CPU_PROF=<dir>: the gateway writes a V8 CPU profile there when it stops.
+        ...(process.env.BENCH_CPU_PROF
+          ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+          : []),
+        ...TSX,
+      ],
       env: {
         ...process.env,
         DATABASE_URL: databaseUrl,
