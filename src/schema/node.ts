@@ -9,7 +9,7 @@ import { getSchemaConfig, queryFromInfo } from '@pothos/plugin-drizzle';
 import type { GraphQLResolveInfo } from 'graphql';
 import { builder } from '../builder.js';
 import type { Context } from '../context.js';
-import { idsComplexity, MAX_LIST_ARGUMENT, REPLAY_MAX } from '../cost.js';
+import { idsComplexity, MAX_LIST_ARGUMENT, PLAIN_LIST_MAX, REPLAY_MAX } from '../cost.js';
 import { GLOBAL_ID_KEYS, TEXT_LIMITS } from '../db/limits.js';
 import { BadUserInputError } from '../errors.js';
 import { decodeEventCursor } from '../live/event-cursor.js';
@@ -77,7 +77,8 @@ export async function checkedAfter(
     throw new BadUserInputError(
       `${name} is more than ${REPLAY_MAX} events behind the newest event: a subscription ` +
         `replays at most ${REPLAY_MAX}. Read what you missed with the lists (\`demandSignals\`, ` +
-        "a decision's `updates`, newest first) and subscribe with a newer `eventCursor`, or " +
+        `a decision's \`updates\`: its latest ${PLAIN_LIST_MAX} status changes) and subscribe ` +
+        'with a newer `eventCursor`, or ' +
         'without it to start from now.',
     );
   }
