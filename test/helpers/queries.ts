@@ -39,3 +39,13 @@ export const RECORD_SIGNAL = /* GraphQL */ `
     }
   }
 `;
+
+/** `upsertChip` with the chip's die area on success and the field errors of a refusal. */
+export const UPSERT_CHIP = /* GraphQL */ `
+  mutation ($input: UpsertChipInput!) {
+    upsertChip(input: $input) {
+      __typename
+      ... on UpsertChipSuccess { chip { slug dieAreaMm2 } }
+      ... on ValidationError { fieldErrors { path message } }
+    }
+  }`;

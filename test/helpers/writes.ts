@@ -47,3 +47,15 @@ export async function maxEventSeq(
   );
   return Number(row?.seq ?? 0);
 }
+
+/** The stored die area of a chip (undefined when there is no such chip). */
+export async function storedDieArea(
+  db: Database,
+  slug: string,
+): Promise<number | null | undefined> {
+  const rows = await queryRows<{ die_area_mm2: number | null }>(
+    db,
+    sql`select die_area_mm2 from chips where slug = ${slug}`,
+  );
+  return rows[0] ? rows[0].die_area_mm2 : undefined;
+}
