@@ -6,12 +6,7 @@
  * get the same schema, limits (armor, complexity), context and error masking as HTTP requests.
  */
 import type { IncomingMessage, Server } from 'node:http';
-import {
-  type ExecutionArgs,
-  type ExecutionResult,
-  GraphQLError,
-  type GraphQLFormattedError,
-} from 'graphql';
+import { type ExecutionArgs, type ExecutionResult, GraphQLError } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { KeySessions } from './access/sessions.js';
@@ -20,6 +15,7 @@ import type { Context } from './context.js';
 import { ErrorCode } from './errors.js';
 import { checkVariables } from './http.js';
 import type { Heartbeat } from './live/heartbeat.js';
+import { formattedError } from './live/results.js';
 import { serveWebSocket } from './live/ws-socket.js';
 
 /** A running WebSocket transport. */
@@ -121,7 +117,7 @@ export function attachWebSocket(
         ctx.extra.outbox.next(id, result as ExecutionResult, ctx.subscriptions[id]),
       onComplete: (ctx, id) => ctx.extra.outbox.forget(id),
       // HTTP details (`extensions.http`: the status yoga would answer) mean nothing here.
-      onError: (_ctx, _id, _payload, errors) => errors.map(formatWithoutHttp),
+      onError: (_ctx, _id, _payload, errors) => errors.map(formattedError),
       onSubscribe: async (ctx, _id, payload) => {
         // One socket may not hold unbounded work: each open operation is a subscriber.
         if (Object.keys(ctx.subscriptions).length > options.maxOperations) {
@@ -204,12 +200,4 @@ function withCode(error: unknown, code: ErrorCode): GraphQLError {
     ...(error instanceof GraphQLError ? { nodes: error.nodes, source: error.source } : {}),
     extensions: { code },
   });
-}
-
-/** A GraphQL error as sent to clients, without yoga's `extensions.http`. */
-function formatWithoutHttp(error: GraphQLError | GraphQLFormattedError): GraphQLFormattedError {
-  const formatted = error instanceof GraphQLError ? error.toJSON() : error;
-  if (!formatted.extensions || !('http' in formatted.extensions)) return formatted;
-  const { http: _http, ...extensions } = formatted.extensions;
-  return { ...formatted, extensions };
 }

@@ -8,8 +8,9 @@
  * the response size cap applied once), and SSE / graphql-ws build their frame from that text
  * once per cohort (`src/live/sse.ts`, `src/ws.ts`).
  */
-import type { ExecutionResult, FormattedExecutionResult } from 'graphql';
+import type { ExecutionResult, FormattedExecutionResult, GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
+import { ErrorCode } from '../errors.js';
 import { bytesOver, responseTooLarge } from '../response-size.js';
 import { encodeEventCursor } from './event-cursor.js';
 
@@ -32,12 +33,6 @@ export function tagEventSeq<T extends object>(result: T, seq: number): T {
 export function eventSeqOf(result: unknown): number | undefined {
   if (typeof result !== 'object' || result === null) return undefined;
   return (result as Tagged)[EVENT_SEQ];
-}
-
-/** The event cursor (`eventCursor`, the `after:` / `Last-Event-ID` value) of a result's event. */
-export function eventCursorOf(result: unknown): string | undefined {
-  const seq = eventSeqOf(result);
-  return seq === undefined ? undefined : encodeEventCursor(seq);
 }
 
 const texts = new WeakMap<object, string>();
@@ -79,9 +74,12 @@ function formatted(result: ExecutionResult | FormattedExecutionResult): Formatte
   } as FormattedExecutionResult;
 }
 
-function formattedError(error: unknown) {
-  const json =
-    error instanceof GraphQLError ? error.toJSON() : (error as { extensions?: object } & object);
+/**
+ * A GraphQL error as clients receive it (`toJSON`), without yoga's internal `extensions.http`
+ * (the HTTP status yoga would answer) and `extensions.unexpected`; over SSE and WebSocket alike.
+ */
+export function formattedError(error: GraphQLError | GraphQLFormattedError): GraphQLFormattedError {
+  const json = error instanceof GraphQLError ? error.toJSON() : error;
   if (!json.extensions) return json;
   const {
     http: _http,
@@ -89,4 +87,27 @@ function formattedError(error: unknown) {
     ...extensions
   } = json.extensions as Record<string, unknown>;
   return { ...json, extensions };
+}
+
+/**
+ * The payload of a subscriber's last event when it is dropped for not reading: one
+ * `SLOW_CONSUMER` error with `extensions.resumeAfter` (the cursor of the last event queued for
+ * it, when there was one). `waiting` says where the bytes waited, `hint` how else to resume.
+ */
+export function slowConsumerJson(
+  resumeAfter: number | undefined,
+  waiting: string,
+  hint = '',
+): string {
+  const error = {
+    message:
+      `This subscriber stopped reading: ${waiting}, and the subscription ends so that it does ` +
+      `not slow the others. Resubscribe with \`after: extensions.resumeAfter\`${hint} to ` +
+      'receive what followed.',
+    extensions: {
+      code: ErrorCode.SLOW_CONSUMER,
+      ...(resumeAfter === undefined ? {} : { resumeAfter: encodeEventCursor(resumeAfter) }),
+    },
+  };
+  return JSON.stringify({ errors: [error] });
 }

@@ -29,7 +29,7 @@ import { ErrorCode } from '../errors.js';
 import { acceptsEventStream } from './accept.js';
 import { encodeEventCursor } from './event-cursor.js';
 import type { Heartbeat } from './heartbeat.js';
-import { eventSeqOf, resultJson } from './results.js';
+import { eventSeqOf, resultJson, slowConsumerJson } from './results.js';
 
 /** Settings of the SSE transport (see the README's configuration table). */
 export interface EventStreamOptions {
@@ -84,18 +84,12 @@ export function eventFrame(result: ExecutionResult, maxResponseBytes: number): B
 
 /** The frame that ends a dropped slow subscriber's stream (before `complete`). */
 function slowConsumerFrame(bufferedBytes: number, resumeAfter: number | undefined): Buffer {
-  const error = {
-    message:
-      `This subscriber stopped reading: ${bufferedBytes} bytes of events were waiting, and ` +
-      'the subscription ends so that it does not slow the others. Resubscribe with ' +
-      '`after: extensions.resumeAfter` (an EventSource resumes by itself with Last-Event-ID) to ' +
-      'receive what followed.',
-    extensions: {
-      code: ErrorCode.SLOW_CONSUMER,
-      ...(resumeAfter === undefined ? {} : { resumeAfter: encodeEventCursor(resumeAfter) }),
-    },
-  };
-  return Buffer.from(`event: next\ndata: ${JSON.stringify({ errors: [error] })}\n\n`);
+  const json = slowConsumerJson(
+    resumeAfter,
+    `${bufferedBytes} bytes of events were waiting`,
+    ' (an EventSource resumes by itself with Last-Event-ID)',
+  );
+  return Buffer.from(`event: next\ndata: ${json}\n\n`);
 }
 
 /**

@@ -31,10 +31,8 @@ import {
   type ServerOptions,
 } from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { ErrorCode } from '../errors.js';
-import { encodeEventCursor } from './event-cursor.js';
 import type { Heartbeat } from './heartbeat.js';
-import { eventSeqOf, resultJson } from './results.js';
+import { eventSeqOf, resultJson, slowConsumerJson } from './results.js';
 
 /** What the protocol server's hooks get as `ctx.extra` for each connection. */
 export interface SocketExtra {
@@ -157,23 +155,8 @@ export class Outbox {
       }, options.dropGraceMs ?? 10_000);
       this.cut.unref();
     }
-    return slowConsumerJson(bytes, this.lastSeq.get(id));
+    return slowConsumerJson(this.lastSeq.get(id), `${bytes} bytes were waiting on its connection`);
   }
-}
-
-/** The payload of a dropped slow subscription's last `next`. */
-function slowConsumerJson(bufferedBytes: number, resumeAfter: number | undefined): string {
-  const error = {
-    message:
-      `This subscriber stopped reading: ${bufferedBytes} bytes were waiting on its connection, ` +
-      'and the subscription ends so that it does not slow the others. Resubscribe with ' +
-      '`after: extensions.resumeAfter` to receive what followed.',
-    extensions: {
-      code: ErrorCode.SLOW_CONSUMER,
-      ...(resumeAfter === undefined ? {} : { resumeAfter: encodeEventCursor(resumeAfter) }),
-    },
-  };
-  return JSON.stringify({ errors: [error] });
 }
 
 /** Serving graphql-ws on a `WebSocketServer`; `dispose()` closes every socket (1001) and stops. */
