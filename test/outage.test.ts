@@ -145,7 +145,11 @@ describe('the database goes away and comes back', () => {
     for (const outcome of down) expect(outcome.ms).toBeLessThan(TIMEOUT_MS + 3_000);
     expect(readyWhileDown).toBe(503);
     // Recovered: the last writes all succeed.
-    expect(outcomes.slice(-10).map((o) => o.code)).toEqual(Array(10).fill('OK'));
+    const recovered = outcomes.slice(-10);
+    expect(
+      recovered.map((o) => o.code),
+      `the last 10 writes (code, ms): ${recovered.map((o) => `${o.code} ${Math.round(o.ms)}`).join(', ')}`,
+    ).toEqual(Array(10).fill('OK'));
     expect(acknowledged.length).toBeGreaterThanOrEqual(30);
 
     // Every acknowledged write is stored and delivered to the subscriber, once, in order.

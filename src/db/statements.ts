@@ -104,17 +104,28 @@ export function createStatementSeam(options: SeamOptions): StatementSeam {
     const { timeoutMs } = options;
     if (!timeoutMs) return work();
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (isStarted()) return;
-        onTimeout();
-        reject(new DatabaseTimeoutError(timeoutMs));
-      }, timeoutMs);
+      let settled = false;
+      // Timers run before I/O callbacks in each turn of the event loop: after a stall of the
+      // loop itself (a busy process), the timer could fire while the database's answer is
+      // already waiting in the socket. `setImmediate` runs after the pending I/O, so the
+      // deadline measures the database, not this process's own lag.
+      const timer = setTimeout(
+        () =>
+          setImmediate(() => {
+            if (settled || isStarted()) return;
+            onTimeout();
+            reject(new DatabaseTimeoutError(timeoutMs));
+          }),
+        timeoutMs,
+      );
       work().then(
         (value) => {
+          settled = true;
           clearTimeout(timer);
           resolve(value);
         },
         (error: unknown) => {
+          settled = true;
           clearTimeout(timer);
           reject(error);
         },
