@@ -43,6 +43,7 @@ export class Loaders {
     if (!loader) {
       loader = new DataLoader<K, V, string>((keys) => definition.batch(this.#context(), keys), {
         cacheKeyFn: (k) => definition.key(k),
+        ...(definition.maxBatchSize ? { maxBatchSize: definition.maxBatchSize } : {}),
       });
       this.#loaders.set(
         definition as LoaderDefinition<never, unknown>,
