@@ -7,8 +7,9 @@
  * exports are the files, byte for byte (the favicon decoded from its `data:` URL).
  *
  * Each file is compressed once per encoding (`br`, `gzip`) on libuv's thread pool, never on the
- * event loop: brotli for every file as soon as the set is built (browsers ask for `br`), gzip
- * when first asked for.
+ * event loop: brotli for every file as soon as the set is built (browsers ask for `br`: the
+ * page's files first, Monaco's workers after GraphiQL's script), gzip when first asked for. A
+ * request waits for its encoding's copy (about 0.4 s for the script, once per process).
  */
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -159,18 +160,18 @@ export async function buildGraphiQLFiles(
     assets.set(file.path, file);
     return file.path;
   };
-  const script = 'text/javascript; charset=utf-8';
-  const js = add('graphiql', 'js', script, Buffer.from(shipped.js));
+  const javascript = 'text/javascript; charset=utf-8';
+  const js = add('graphiql', 'js', javascript, Buffer.from(shipped.js));
   const css = add('graphiql', 'css', 'text/css; charset=utf-8', Buffer.from(shipped.css));
   const workers = {
     editorWorkerService: add(
       'editor-worker',
       'js',
-      script,
+      javascript,
       Buffer.from(shipped.editorWorkerService),
     ),
-    json: add('json-worker', 'js', script, Buffer.from(shipped.jsonWorker)),
-    graphql: add('graphql-worker', 'js', script, Buffer.from(shipped.graphqlWorker)),
+    json: add('json-worker', 'js', javascript, Buffer.from(shipped.jsonWorker)),
+    graphql: add('graphql-worker', 'js', javascript, Buffer.from(shipped.graphqlWorker)),
   };
   const icon = dataUrlBytes(shipped.favicon);
   const favicon = icon
@@ -181,7 +182,7 @@ export async function buildGraphiQLFiles(
   const start = add(
     'start',
     'js',
-    script,
+    javascript,
     Buffer.from(
       `(function () {
   var workers = ${JSON.stringify(workers)};
@@ -214,6 +215,14 @@ export async function buildGraphiQLFiles(
 </html>
 `;
   const shell = fileOf(Buffer.from(html), 'text/html; charset=utf-8', () => '');
-  for (const file of assets.values()) file.body('br').catch(() => {});
+  // The page's own files first; Monaco's workers (asked for about a second later, once the
+  // script has run) after the script, so that they do not share the thread pool with it.
+  const page = new Set([js, css, start, favicon]);
+  const compress = (file: GraphiQLFile) => file.body('br').catch(() => {});
+  const script = assets.get(js) as GraphiQLFile;
+  for (const file of assets.values()) if (page.has(file.path)) compress(file);
+  void compress(script).then(() => {
+    for (const file of assets.values()) if (!page.has(file.path)) compress(file);
+  });
   return { shell, assets };
 }
