@@ -135,6 +135,14 @@ function scriptJson(value: unknown): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
+/** The file name extension of an icon's media type. */
+const ICON_EXTENSIONS: Record<string, string> = {
+  'image/x-icon': 'ico',
+  'image/vnd.microsoft.icon': 'ico',
+  'image/png': 'png',
+  'image/svg+xml': 'svg',
+};
+
 /** GraphiQL's shell and assets (see the module comment). */
 export interface GraphiQLFiles {
   /** The HTML page (`text/html`), served at the GraphQL endpoint to browsers; revalidated. */
@@ -173,10 +181,11 @@ export async function buildGraphiQLFiles(
     json: add('json-worker', 'js', javascript, Buffer.from(shipped.jsonWorker)),
     graphql: add('graphql-worker', 'js', javascript, Buffer.from(shipped.graphqlWorker)),
   };
-  const icon = dataUrlBytes(shipped.favicon);
+  // A favicon of the options' own is linked as given; the package's is served as a file.
+  const icon = options.favicon ? undefined : dataUrlBytes(shipped.favicon);
   const favicon = icon
-    ? add('favicon', icon.type === 'image/x-icon' ? 'ico' : 'img', icon.type, icon.bytes)
-    : shipped.favicon;
+    ? add('favicon', ICON_EXTENSIONS[icon.type] ?? 'bin', icon.type, icon.bytes)
+    : (options.favicon ?? shipped.favicon);
   // What the package's own page runs inline, as a file: Monaco's workers from same-origin
   // URLs (a worker may start from one), then GraphiQL with the options the shell carries.
   const start = add(
