@@ -14,7 +14,8 @@
  *   only after revalidation (`no-cache`: it names the current assets).
  *
  * A path under `/graphiql/` that names no asset is a 404 (after being counted). The files are
- * built when a browser first asks (see `buildGraphiQLFiles`), never at start-up.
+ * built when a browser first asks (see `buildGraphiQLFiles`: the package is loaded in a worker
+ * thread, compression runs on the thread pool), never at start-up.
  */
 import type { GraphQLError } from 'graphql';
 import { type GraphiQLOptions, type Plugin, shouldRenderGraphiQL } from 'graphql-yoga';
