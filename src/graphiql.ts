@@ -19,6 +19,7 @@
  */
 import type { GraphQLError } from 'graphql';
 import { type GraphiQLOptions, type Plugin, shouldRenderGraphiQL } from 'graphql-yoga';
+import { ErrorCode } from './errors.js';
 import {
   buildGraphiQLFiles,
   encodingFor,
@@ -62,15 +63,30 @@ function refusalResponse(refusal: GraphQLError, Response: typeof globalThis.Resp
   });
 }
 
-/** The answer to a path under the asset prefix that names no asset. */
+/** The answer to a path under the asset prefix that names no asset (like any unknown path). */
 function notFound(Response: typeof globalThis.Response): Response {
   const error = {
     message: 'No such GraphiQL file: the page names its files, and they change with each version.',
-    extensions: { code: 'NOT_FOUND' },
+    extensions: { code: ErrorCode.BAD_REQUEST },
   };
   return new Response(JSON.stringify({ errors: [error] }), {
     status: 404,
     headers: { 'content-type': 'application/json; charset=utf-8' },
+  });
+}
+
+/**
+ * The answer when GraphiQL's files could not be built (the package failed to load): a 503 the
+ * browser may retry, without the failure's details.
+ */
+function unavailable(Response: typeof globalThis.Response): Response {
+  const error = {
+    message: 'GraphiQL could not be loaded; try again in a moment.',
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+  };
+  return new Response(JSON.stringify({ errors: [error] }), {
+    status: 503,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': '5' },
   });
 }
 
@@ -135,7 +151,14 @@ export function useGraphiQLPage(options: GraphiQLPageOptions): Plugin {
         endResponse(refusalResponse(refusal, fetchAPI.Response));
         return;
       }
-      const { shell, assets } = await filesOf();
+      let built: GraphiQLFiles;
+      try {
+        built = await filesOf();
+      } catch {
+        endResponse(unavailable(fetchAPI.Response));
+        return;
+      }
+      const { shell, assets } = built;
       if (isShell) {
         endResponse(await fileResponse(request, shell, 'no-cache', fetchAPI.Response));
         return;

@@ -239,7 +239,7 @@ describe('GraphiQL: a small shell and hashed, compressed, cacheable assets', () 
       expect(missing.status, path).toBe(404);
       expect(missing.headers['content-type'], path).toBe('application/json; charset=utf-8');
       expect(JSON.parse(missing.body.toString('utf8')).errors[0].extensions.code, path).toBe(
-        'NOT_FOUND',
+        'BAD_REQUEST',
       );
     }
   });
