@@ -44,6 +44,11 @@ export interface GraphiQLPageOptions {
    * (`RATE_LIMITED`, whose `extensions.http` gives the status, 429, and `Retry-After`).
    */
   admit: (request: Request, serverContext: unknown) => Promise<GraphQLError | undefined>;
+  /**
+   * Builds the shell and the files (default: `buildGraphiQLFiles` from the package); called on
+   * the first request, and again on the next one after a failure.
+   */
+  build?: (options: GraphiQLOptions, prefix: string) => Promise<GraphiQLFiles>;
 }
 
 /**
@@ -130,7 +135,7 @@ export function useGraphiQLPage(options: GraphiQLPageOptions): Plugin {
   let files: Promise<GraphiQLFiles> | undefined;
   const filesOf = () => {
     if (!files) {
-      files = buildGraphiQLFiles(options.graphiql, GRAPHIQL_ASSET_PREFIX);
+      files = (options.build ?? buildGraphiQLFiles)(options.graphiql, GRAPHIQL_ASSET_PREFIX);
       // A failure is not kept: the next request tries again.
       files.catch(() => {
         files = undefined;

@@ -3,13 +3,23 @@
  * leaves the body as sent): a small shell naming hashed assets that are GraphiQL's own built
  * files, each compressed as the browser's Accept-Encoding allows, cacheable (immutable assets,
  * a revalidated shell), and counted against the caller's requests per minute like any GraphQL
- * request. (In a browser: graphiql.test.ts.)
+ * request; when the files cannot be built, a 503 without details. (In a browser:
+ * graphiql.test.ts.)
  */
 import { createHash } from 'node:crypto';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { once } from 'node:events';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type Server,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import * as shipped from '@graphql-yoga/render-graphiql/graphiql';
+import { createSchema, createYoga } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useGraphiQLPage } from '../src/graphiql.js';
 import {
   clearOfMinuteBoundary,
   type InProcessGateway,
@@ -340,4 +350,46 @@ describe('GraphiQL, counted', () => {
     expect(after.status).toBe(429);
     expect((await after.json()).errors[0].extensions.code).toBe('RATE_LIMITED');
   }, 120_000);
+});
+
+describe('GraphiQL, when its files cannot be built', () => {
+  let server: Server;
+  let origin: string;
+  let builds = 0;
+  beforeAll(async () => {
+    const yoga = createYoga({
+      schema: createSchema({ typeDefs: 'type Query { ok: Boolean }' }),
+      graphiql: false,
+      plugins: [
+        useGraphiQLPage({
+          endpoint: '/graphql',
+          graphiql: { title: 'broken' },
+          admit: async () => undefined,
+          build: async () => {
+            builds += 1;
+            throw new Error('Cannot find module /srv/secret/render-graphiql');
+          },
+        }),
+      ],
+    });
+    server = createServer(yoga);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  it('answers 503 with Retry-After and no detail, and tries again on the next request', async () => {
+    for (const path of ['/graphql', '/graphiql/graphiql.AAAAAAAAAAAAAAAAAAAAAA.js']) {
+      const answer = await get(`${origin}${path}`);
+      expect(answer.status, path).toBe(503);
+      expect(answer.headers['retry-after'], path).toBe('5');
+      const text = answer.body.toString('utf8');
+      expect(text, path).not.toMatch(/secret|render-graphiql|Error/);
+      expect(JSON.parse(text).errors[0].extensions.code, path).toBe('INTERNAL_SERVER_ERROR');
+    }
+    expect(builds).toBe(2);
+  });
 });
