@@ -104,14 +104,21 @@ function matches(ifNoneMatch: string | null, etag: string): boolean {
     .some((tag) => tag === etag || tag === '*');
 }
 
-/** `file` as the request accepts it: 200 with the bytes (none for HEAD), or 304. */
+/**
+ * `file` as the request accepts it: 200 with the bytes (none for HEAD), or 304. Should its
+ * compression fail (it is retried on the next request), the bytes go as shipped.
+ */
 async function fileResponse(
   request: Request,
   file: GraphiQLFile,
   cacheControl: string,
   Response: typeof globalThis.Response,
 ): Promise<Response> {
-  const encoding = encodingFor(request.headers.get('accept-encoding'));
+  let encoding = encodingFor(request.headers.get('accept-encoding'));
+  const body = await file.body(encoding).catch(() => {
+    encoding = 'identity';
+    return file.body('identity');
+  });
   const headers: Record<string, string> = {
     'cache-control': cacheControl,
     etag: file.etag(encoding),
@@ -120,7 +127,6 @@ async function fileResponse(
   if (matches(request.headers.get('if-none-match'), headers.etag as string)) {
     return new Response(null, { status: 304, headers });
   }
-  const body = await file.body(encoding);
   headers['content-type'] = file.contentType;
   if (encoding !== 'identity') headers['content-encoding'] = encoding;
   if (request.method === 'HEAD') {
