@@ -46,8 +46,11 @@ COPY schema ./schema
 RUN mkdir -p /app/.chipgate && chown node:node /app/.chipgate
 
 # Listen on every interface inside the container; publish the port on the host as you see fit.
+# Reachable from other machines, so the schema goes to callers with an API key only (the
+# default off loopback anyway; said here so that a CHIPGATE_HOST override cannot loosen it).
 ENV CHIPGATE_HOST=0.0.0.0 \
-    CHIPGATE_PORT=4000
+    CHIPGATE_PORT=4000 \
+    CHIPGATE_INTROSPECTION=keys
 EXPOSE 4000
 
 # The official image's unprivileged user (uid 1000).

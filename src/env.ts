@@ -2,6 +2,7 @@
  * Configuration: the only module that reads `process.env`. Every variable is parsed once with
  * zod; every bad value is reported at once, naming the variable and what it expects.
  */
+import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 
 const port = z.coerce
@@ -424,9 +425,35 @@ export function responseCacheOptionsOf(env: Env) {
 }
 
 /**
+ * Whether `host` (`CHIPGATE_HOST`) makes the gateway reachable from this machine only: a
+ * loopback address (127.0.0.0/8, `::1`, `::ffff:127.x.x.x`) or `localhost`. Any other address,
+ * the wildcards `0.0.0.0` and `::` among them, or a host name (which may resolve anywhere), is
+ * not.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
+  if (bare === 'localhost' || bare === '::1' || bare === '0:0:0:0:0:0:0:1') return true;
+  const v4 = bare.startsWith('::ffff:') ? bare.slice('::ffff:'.length) : bare;
+  return isIPv4(v4) && v4.startsWith('127.');
+}
+
+/**
+ * Who may introspect when `CHIPGATE_INTROSPECTION` is unset: everyone (`on`) when the gateway
+ * listens on loopback only (the `npm start` default, 127.0.0.1: nobody but this machine can
+ * reach it), else only callers with an API key (`keys`, the production posture). An explicit
+ * `CHIPGATE_INTROSPECTION` always wins.
+ */
+export function introspectionOf(env: Env): 'on' | 'keys' | 'off' {
+  return env.CHIPGATE_INTROSPECTION ?? (isLoopbackHost(env.CHIPGATE_HOST) ? 'on' : 'keys');
+}
+
+/**
  * Partner access settings (see `AccessConfig` in `access/config.ts`): default limits for keys
- * and for anonymous callers, Redis, proxies to trust, introspection (default `keys` when
- * `NODE_ENV=production`, else `on`), the APQ store and the usage flush interval.
+ * and for anonymous callers, Redis, proxies to trust, introspection (`introspectionOf`), the
+ * APQ store and the usage flush interval.
  */
 export function accessConfigOf(env: Env) {
   return {
@@ -443,7 +470,7 @@ export function accessConfigOf(env: Env) {
     redisUrl: env.CHIPGATE_REDIS_URL,
     redisPrefix: env.CHIPGATE_REDIS_PREFIX,
     trustProxy: env.CHIPGATE_TRUST_PROXY,
-    introspection: env.CHIPGATE_INTROSPECTION ?? (env.NODE_ENV === 'production' ? 'keys' : 'on'),
+    introspection: introspectionOf(env),
     apq: { max: env.CHIPGATE_APQ_MAX, ttlSeconds: env.CHIPGATE_APQ_TTL_S },
     usageFlushSeconds: env.CHIPGATE_USAGE_FLUSH_S,
   } as const;

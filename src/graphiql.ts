@@ -1,110 +1,59 @@
 /**
- * The GraphiQL page that `GET /graphql` answers to a browser (a GET that accepts `text/html`).
- * The page inlines GraphiQL's assets (about 9 MB, no CDN), so it is:
+ * GraphiQL for browsers: `GET /graphql` with `Accept: text/html` answers a small HTML shell;
+ * the shell loads GraphiQL's files from `/graphiql/<name>.<hash>.<ext>` (see
+ * `graphiql-assets.ts`). Every answer here:
  *
- * - counted like any request against the caller's requests per minute: a caller whose limit is
- *   spent gets the same 429 `RATE_LIMITED` (with `Retry-After`) as for a GraphQL request, and
- *   every answer carries the `RateLimit-*` headers. The refusal is answered here, as JSON,
+ * - is counted like any request against the caller's requests per minute: a caller whose limit
+ *   is spent gets the same 429 `RATE_LIMITED` (with `Retry-After`) as for a GraphQL request,
+ *   and every answer carries the `RateLimit-*` headers. The refusal is answered here, as JSON,
  *   whatever the browser's `Accept` header (which names no GraphQL response type);
- * - sent compressed as the browser's `Accept-Encoding` allows (`br`, else `gzip`, else
- *   uncompressed), with `Vary: Accept-Encoding`. It is rendered when a browser first asks (the
- *   renderer's module takes a second or more to load) and each encoding is compressed once, on
- *   libuv's thread pool, so the event loop never waits for it.
+ * - is sent compressed as the browser's `Accept-Encoding` allows (`br`, else `gzip`, else as
+ *   shipped), with `Vary: Accept-Encoding` and an `ETag` per encoding (`If-None-Match` gets
+ *   304);
+ * - is cacheable: an asset for a year, `immutable` (its path changes with its bytes), the shell
+ *   only after revalidation (`no-cache`: it names the current assets).
+ *
+ * A path under `/graphiql/` that names no asset is a 404 (after being counted). The files are
+ * built when a browser first asks (see `buildGraphiQLFiles`: the package is loaded in a worker
+ * thread, compression runs on the thread pool), never at start-up.
  */
-import { promisify } from 'node:util';
-import { brotliCompress, gzip, constants as zlib } from 'node:zlib';
-import { negotiate } from '@fastify/accept-negotiator';
 import type { GraphQLError } from 'graphql';
 import { type GraphiQLOptions, type Plugin, shouldRenderGraphiQL } from 'graphql-yoga';
+import { ErrorCode } from './errors.js';
+import {
+  buildGraphiQLFiles,
+  encodingFor,
+  type GraphiQLFile,
+  type GraphiQLFiles,
+} from './graphiql-assets.js';
 
-const brotliAsync = promisify(brotliCompress);
-const gzipAsync = promisify(gzip);
+/** Where the assets are served: `/graphiql/<name>.<hash>.<ext>`. */
+export const GRAPHIQL_ASSET_PREFIX = '/graphiql/';
 
-/**
- * The compressed encodings served, the preferred first. Measured on the 9 MB page (one core of
- * a loaded 2-core machine): brotli quality 5 gives 1.9 MB in about 2 s, quality 9 saves 4 % more
- * in 3x the time, 11 takes most of a minute; gzip at zlib's default level (6) gives 2.4 MB in
- * about 1 s, level 9 saves under 1 %.
- */
-const COMPRESSORS = {
-  br: (page: Uint8Array) =>
-    brotliAsync(page, {
-      params: {
-        [zlib.BROTLI_PARAM_QUALITY]: 5,
-        [zlib.BROTLI_PARAM_MODE]: zlib.BROTLI_MODE_TEXT,
-        [zlib.BROTLI_PARAM_SIZE_HINT]: page.length,
-      },
-    }),
-  gzip: (page: Uint8Array) => gzipAsync(page),
-} satisfies Record<string, (page: Uint8Array) => Promise<Buffer>>;
-
-/** A `Content-Encoding` the page is sent in; `identity` is the page as rendered. */
-type PageEncoding = keyof typeof COMPRESSORS | 'identity';
-
-/** Every encoding, in order of preference when the browser accepts several equally. */
-const ENCODINGS = [...(Object.keys(COMPRESSORS) as PageEncoding[]), 'identity'] as PageEncoding[];
-
-/**
- * The encoding to send for an `Accept-Encoding` header: the best one it accepts, `identity`
- * when it names none of ours (or has no header).
- */
-function pageEncodingFor(acceptEncoding: string | null): PageEncoding {
-  return negotiate(acceptEncoding ?? '', ENCODINGS) ?? 'identity';
-}
-
-/** A response body's bytes. */
-type Body = Uint8Array<ArrayBuffer>;
-
-/**
- * The bytes of a Buffer as a response body, without a copy: a Buffer this large (or from zlib)
- * has an ArrayBuffer of its own, never shared memory.
- */
-function asBody(buffer: Buffer): Body {
-  return new Uint8Array(buffer.buffer as ArrayBuffer, buffer.byteOffset, buffer.byteLength);
-}
-
-/**
- * The page in each encoding, produced once when first asked for (a failure is not kept: the
- * next request tries again).
- */
-function pageBodies(options: GraphiQLOptions): (encoding: PageEncoding) => Promise<Body> {
-  const bodies = new Map<PageEncoding, Promise<Body>>();
-  const rendered = async () => {
-    const { renderGraphiQL } = await import('@graphql-yoga/render-graphiql');
-    return asBody(Buffer.from(renderGraphiQL(options)));
-  };
-  const produce = (encoding: PageEncoding): Promise<Body> =>
-    encoding === 'identity'
-      ? rendered()
-      : bodyOf('identity').then(async (page) => asBody(await COMPRESSORS[encoding](page)));
-  const bodyOf = (encoding: PageEncoding): Promise<Body> => {
-    let body = bodies.get(encoding);
-    if (!body) {
-      body = produce(encoding);
-      bodies.set(encoding, body);
-      body.catch(() => bodies.delete(encoding));
-    }
-    return body;
-  };
-  return bodyOf;
-}
+/** `Cache-Control` of an asset: its path changes whenever its bytes do. */
+const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 /** What `useGraphiQLPage` needs. */
 export interface GraphiQLPageOptions {
-  /** The GraphQL endpoint's path (`/graphql`); the page is served there (and at `/graphql/`). */
+  /** The GraphQL endpoint's path (`/graphql`); the shell is served there (and at `/graphql/`). */
   endpoint: string;
-  /** GraphiQL's settings (title, default query, ...), rendered into the page. */
+  /** GraphiQL's settings (title, default query, ...), carried by the shell. */
   graphiql: GraphiQLOptions;
   /**
    * Counts the request against its caller's limit: undefined when admitted, else the refusal
    * (`RATE_LIMITED`, whose `extensions.http` gives the status, 429, and `Retry-After`).
    */
   admit: (request: Request, serverContext: unknown) => Promise<GraphQLError | undefined>;
+  /**
+   * Builds the shell and the files (default: `buildGraphiQLFiles` from the package); called on
+   * the first request, and again on the next one after a failure.
+   */
+  build?: (options: GraphiQLOptions, prefix: string) => Promise<GraphiQLFiles>;
 }
 
 /**
- * The answer to a page request over its caller's limit, as JSON whatever the `Accept` header
- * says: the status and headers of the refusal's `extensions.http` (429, `Retry-After`), and
+ * The answer to a request over its caller's limit, as JSON whatever the `Accept` header says:
+ * the status and headers of the refusal's `extensions.http` (429, `Retry-After`), and
  * `{ errors: [refusal] }` without them. Left to the GraphQL path, a browser's `Accept:
  * text/html` would get 406 (it accepts no GraphQL response type) instead of the refusal.
  */
@@ -119,26 +68,118 @@ function refusalResponse(refusal: GraphQLError, Response: typeof globalThis.Resp
   });
 }
 
-/** Serves the GraphiQL page (see the module comment). */
+/** The answer to a path under the asset prefix that names no asset (like any unknown path). */
+function notFound(Response: typeof globalThis.Response): Response {
+  const error = {
+    message: 'No such GraphiQL file: the page names its files, and they change with each version.',
+    extensions: { code: ErrorCode.BAD_REQUEST },
+  };
+  return new Response(JSON.stringify({ errors: [error] }), {
+    status: 404,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+  });
+}
+
+/**
+ * The answer when GraphiQL's files could not be built (the package failed to load): a 503 the
+ * browser may retry, without the failure's details.
+ */
+function unavailable(Response: typeof globalThis.Response): Response {
+  const error = {
+    message: 'GraphiQL could not be loaded; try again in a moment.',
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+  };
+  return new Response(JSON.stringify({ errors: [error] }), {
+    status: 503,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': '5' },
+  });
+}
+
+/** Whether an `If-None-Match` header names `etag` (or is `*`). */
+function matches(ifNoneMatch: string | null, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  return ifNoneMatch
+    .split(',')
+    .map((tag) => tag.trim().replace(/^W\//, ''))
+    .some((tag) => tag === etag || tag === '*');
+}
+
+/**
+ * `file` as the request accepts it: 200 with the bytes (none for HEAD), or 304. Should its
+ * compression fail (it is retried on the next request), the bytes go as shipped.
+ */
+async function fileResponse(
+  request: Request,
+  file: GraphiQLFile,
+  cacheControl: string,
+  Response: typeof globalThis.Response,
+): Promise<Response> {
+  let encoding = encodingFor(request.headers.get('accept-encoding'));
+  const body = await file.body(encoding).catch(() => {
+    encoding = 'identity';
+    return file.body('identity');
+  });
+  const headers: Record<string, string> = {
+    'cache-control': cacheControl,
+    etag: file.etag(encoding),
+    vary: 'Accept-Encoding',
+  };
+  if (matches(request.headers.get('if-none-match'), headers.etag as string)) {
+    return new Response(null, { status: 304, headers });
+  }
+  headers['content-type'] = file.contentType;
+  if (encoding !== 'identity') headers['content-encoding'] = encoding;
+  if (request.method === 'HEAD') {
+    headers['content-length'] = String(body.byteLength);
+    return new Response(null, { status: 200, headers });
+  }
+  return new Response(body, { status: 200, headers });
+}
+
+/** Serves GraphiQL's shell and assets (see the module comment). */
 export function useGraphiQLPage(options: GraphiQLPageOptions): Plugin {
-  const bodyOf = pageBodies(options.graphiql);
-  const paths = new Set([options.endpoint, `${options.endpoint}/`]);
+  let files: Promise<GraphiQLFiles> | undefined;
+  const filesOf = () => {
+    if (!files) {
+      files = (options.build ?? buildGraphiQLFiles)(options.graphiql, GRAPHIQL_ASSET_PREFIX);
+      // A failure is not kept: the next request tries again.
+      files.catch(() => {
+        files = undefined;
+      });
+    }
+    return files;
+  };
+  const shellPaths = new Set([options.endpoint, `${options.endpoint}/`]);
   return {
     async onRequest({ request, serverContext, url, endResponse, fetchAPI }) {
-      if (!shouldRenderGraphiQL(request) || !paths.has(url.pathname)) return;
+      const isAsset =
+        url.pathname.startsWith(GRAPHIQL_ASSET_PREFIX) &&
+        (request.method === 'GET' || request.method === 'HEAD');
+      const isShell = !isAsset && shellPaths.has(url.pathname) && shouldRenderGraphiQL(request);
+      if (!isAsset && !isShell) return;
       const refusal = await options.admit(request, serverContext);
       if (refusal) {
         endResponse(refusalResponse(refusal, fetchAPI.Response));
         return;
       }
-      const encoding = pageEncodingFor(request.headers.get('accept-encoding'));
-      const body = await bodyOf(encoding);
-      const headers: Record<string, string> = {
-        'content-type': 'text/html',
-        vary: 'Accept-Encoding',
-      };
-      if (encoding !== 'identity') headers['content-encoding'] = encoding;
-      endResponse(new fetchAPI.Response(body, { status: 200, headers }));
+      let built: GraphiQLFiles;
+      try {
+        built = await filesOf();
+      } catch {
+        endResponse(unavailable(fetchAPI.Response));
+        return;
+      }
+      const { shell, assets } = built;
+      if (isShell) {
+        endResponse(await fileResponse(request, shell, 'no-cache', fetchAPI.Response));
+        return;
+      }
+      const asset = assets.get(url.pathname);
+      endResponse(
+        asset
+          ? await fileResponse(request, asset, IMMUTABLE, fetchAPI.Response)
+          : notFound(fetchAPI.Response),
+      );
     },
   };
 }

@@ -297,6 +297,8 @@ describe('Dockerfile', () => {
     expect(exposed).toContain(gatewayEnv.CHIPGATE_PORT);
     const env = dockerfileEnv(instructions);
     expect(env.CHIPGATE_HOST).toBe('0.0.0.0');
+    // Reachable from other machines: the schema for API keys only, whatever the host.
+    expect(env.CHIPGATE_INTROSPECTION).toBe('keys');
     expect(exposed).toContain(env.CHIPGATE_PORT);
     const unknown = Object.keys(env).filter(
       (key) => /^(CHIPGATE_|DATABASE_URL$)/.test(key) && !knownVariables.includes(key),
