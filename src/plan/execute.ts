@@ -215,8 +215,19 @@ export function createPlanner(options: PlannerOptions): Planner {
     return prepared;
   }
 
-  const unplanned = (args: ExecutionArgs, reason: string) => {
+  /**
+   * Answers by the resolvers (`reason`: why not by the plan); with `@defer`/`@stream`, through
+   * `normal` (yoga's executor), which delivers incrementally.
+   */
+  const unplanned = async (
+    args: ExecutionArgs,
+    reason: string,
+    normal?: (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult,
+  ): Promise<ExecutionResult> => {
     options.onUnplanned?.(reason);
+    if (normal && usesIncrementalDelivery(args.document)) {
+      return (await normal(args)) as ExecutionResult;
+    }
     return run(args);
   };
 
@@ -266,7 +277,7 @@ export function createPlanner(options: PlannerOptions): Planner {
     try {
       argsByField = argumentValues(entry.sites, variables);
     } catch {
-      return unplanned(args, 'arguments');
+      return unplanned(args, 'arguments', normal);
     }
     const signature = shapeSignature(entry.sites, collect, argsByField);
     let plan = entry.plans.get(signature);
@@ -282,7 +293,7 @@ export function createPlanner(options: PlannerOptions): Planner {
       }
       entry.plans.set(signature, plan);
     }
-    if (plan instanceof Unplannable) return unplanned(args, plan.message);
+    if (plan instanceof Unplannable) return unplanned(args, plan.message, normal);
     const ctx = args.contextValue as Context;
     const bind: Bind = {
       args: argsByField,
@@ -298,7 +309,7 @@ export function createPlanner(options: PlannerOptions): Planner {
       );
       if (!plan.mixed) result = plannedResult(plan, raw, bind);
     } catch (error) {
-      if (error instanceof Unplanned) return unplanned(args, error.message);
+      if (error instanceof Unplanned) return unplanned(args, error.message, normal);
       throw error;
     }
     if (result) return result;
@@ -309,7 +320,7 @@ export function createPlanner(options: PlannerOptions): Planner {
         if (root.plan) rootValue[root.key] = root.plan.shape.value(raw[i], bind);
       });
     } catch (error) {
-      if (error instanceof Unplanned) return unplanned(args, error.message);
+      if (error instanceof Unplanned) return unplanned(args, error.message, normal);
       throw error;
     }
     // The deferred fragments' statements start now, after the initial ones, one per fragment.
