@@ -99,6 +99,11 @@ describe('source fields under @defer', () => {
     expect(financials?.data).toEqual({ financials: null });
     expect(financials?.errors?.map((e) => e.extensions?.code)).toEqual(['SOURCE_UNAVAILABLE']);
     expect(financials?.errors?.[0]?.path).toEqual(['chip', 'designer', 'financials']);
+    // As clients see errors elsewhere: no yoga internals (`extensions.http`).
+    expect(Object.keys(financials?.errors?.[0]?.extensions ?? {}).sort()).toEqual([
+      'code',
+      'source',
+    ]);
   });
 });
 
