@@ -99,3 +99,29 @@ describe('a deferred fragment on planned fields', () => {
     expect(statements).toBe(plainStatements);
   });
 });
+
+describe('deferred fragments that share an object field with their parent', () => {
+  it('are planned inline, so every sub-selection is answered', async () => {
+    const query = `{ chips(first: 5) { edges { node {
+      slug designer { name }
+      ... @defer { tpp designer { ticker country } }
+      ... @defer { designer { slug } }
+      ...More @defer
+      ...More @defer
+    } } } }
+    fragment More on Chip { name derivedFrom { slug } }`;
+    const { statements, plainStatements, payloads } = await compare(query);
+    // The two fragments over `designer` are inline; `More` (spread twice) is too, since its
+    // second spread shares `derivedFrom` with the first.
+    expect(statements).toBe(plainStatements);
+    expect(payloads.length).toBeGreaterThan(1);
+  });
+
+  it('a fragment sharing only leaves is still planned apart', async () => {
+    const query = `{ chips(first: 5) { edges { node {
+      slug name ... @defer { name tpp designer { name } }
+    } } } }`;
+    const { statements, plainStatements } = await compare(query);
+    expect(statements).toBe(plainStatements + 1);
+  });
+});

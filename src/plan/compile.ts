@@ -42,6 +42,7 @@ import {
 import type { TableKey } from '../db/lists.js';
 import {
   columnJson,
+  hasIdColumn,
   jsonArray,
   lookupJson,
   lookupManyJson,
@@ -297,6 +298,47 @@ export class Planner {
   }
 
   /**
+   * The fields of an object of `type` for `selections`, and, when deferred fragments are planned
+   * apart now and the object's rows have ids (`keyed`; a link row such as an `AffectedChip`
+   * has none, so its fragments are inline), the fragments planned apart. A deferred fragment that selects an object-valued
+   * field also selected outside it, or by another fragment planned apart, is planned inline
+   * instead: each object has one planned value per response key, which must hold every
+   * sub-selection of that key (a shared leaf is the same value either way).
+   */
+  private splitFields(
+    type: GraphQLObjectType,
+    selections: readonly SelectionSetNode[],
+    keyed: boolean,
+  ): { fields: Map<string, FieldNode[]>; deferredSelections: DeferredSelection[] } {
+    if (!this.splitDeferred || !keyed) {
+      return { fields: this.fields(type, selections), deferredSelections: [] };
+    }
+    const inline = new Set<SelectionSetNode>();
+    for (;;) {
+      const found: DeferredSelection[] = [];
+      const fields = collectFields(this.collect, type, [...selections, ...inline], found);
+      const composite = (nodes: readonly FieldNode[]) => nodes.some((node) => node.selectionSet);
+      const taken = new Set([...fields].filter(([, nodes]) => composite(nodes)).map(([k]) => k));
+      const split: DeferredSelection[] = [];
+      let inlined = false;
+      for (const fragment of found) {
+        const keys = [...this.fields(type, [fragment.selectionSet])]
+          .filter(([, nodes]) => composite(nodes))
+          .map(([key]) => key);
+        if (keys.some((key) => taken.has(key))) {
+          // Terminates: each round inlines at least one fragment not inlined before.
+          if (!inline.has(fragment.selectionSet)) inlined = true;
+          inline.add(fragment.selectionSet);
+        } else {
+          split.push(fragment);
+          for (const key of keys) taken.add(key);
+        }
+      }
+      if (!inlined) return { fields, deferredSelections: split };
+    }
+  }
+
+  /**
    * The statement of a `@defer` fragment on objects of `type` (rows of `table`): its
    * selection for the rows whose ids the request binds (`Bind.ids`), as `[[id, row], ...]`.
    * Fragments nested in it are planned inline.
@@ -367,11 +409,14 @@ export class Planner {
         deferred(() => shape),
       );
     };
-    const deferredSelections: DeferredSelection[] | undefined = this.splitDeferred ? [] : undefined;
-    const fields = collectFields(this.collect, type, selections, deferredSelections);
+    const { fields, deferredSelections } = this.splitFields(
+      type,
+      selections,
+      hasIdColumn(table.table),
+    );
     // Fields of deferred fragments resolved around the plan read the parent row, as without
     // `@defer` (their columns join the row kept for resolvers).
-    for (const fragment of deferredSelections ?? []) {
+    for (const fragment of deferredSelections) {
       for (const nodes of this.fields(type, [fragment.selectionSet]).values()) {
         const field = type.getFields()[(nodes[0] as FieldNode).name.value];
         const plan = field && fieldPlan(field);
@@ -379,7 +424,7 @@ export class Planner {
         for (const name of plan.columns) rowColumns.push([name, column(name)]);
       }
     }
-    const deferredPlans = (deferredSelections ?? []).map((fragment, i) =>
+    const deferredPlans = deferredSelections.map((fragment, i) =>
       this.planDeferred(type, table.table, fragment.selectionSet, `${path}@${i}`),
     );
     this.deferredPlans.push(...deferredPlans);
