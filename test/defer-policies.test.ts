@@ -4,13 +4,19 @@
  * reported in that payload only; the operation limits and query cost judge the whole
  * operation, deferred parts included, before anything is sent; trusted documents may use
  * `@defer`; the response cache stores only the merged final result (never a partial one, nor
- * one whose source failed) and a hit answers it as one result; subscriptions send each event
- * whole.
+ * one whose source failed) and a hit answers it as one result; the response size cap judges
+ * each payload on its own; subscriptions send each event whole.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentHash } from '../src/access/documents.js';
 import { manifestFile, runDocuments } from './helpers/documents.js';
-import { fetchPayloads, mergePayloads, type Payload } from './helpers/incremental.js';
+import { createTestGateway } from './helpers/gateway.js';
+import {
+  fetchPayloads,
+  incrementalOn,
+  mergePayloads,
+  type Payload,
+} from './helpers/incremental.js';
 import { createKey } from './helpers/keys.js';
 import { type InProcessGateway, removeTempDirs, startInProcessGateway } from './helpers/server.js';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
@@ -220,5 +226,29 @@ describe('subscriptions', () => {
     expect(JSON.parse(data)).toEqual({
       data: { demandSignalRecorded: { slug: 'ds-defer-test', kind: 'ORDER' } },
     });
+  });
+});
+
+describe('the response size cap', () => {
+  it('judges each payload on its own: a deferred part over it is replaced, the stream goes on', async () => {
+    const capped = await createTestGateway({ limits: { maxResponseBytes: 300 } });
+    try {
+      const query = `{ chips(first: 3) { edges { node { slug
+        ... @defer(label: "big") { name exportControlNote designer { name } derivatives { slug name } }
+      } } } }`;
+      const plain = await capped.execute(query.replace(' @defer(label: "big")', ''));
+      expect(plain.status).toBe(422);
+      const { status, payloads } = await incrementalOn(capped.app, query);
+      expect(status).toBe(200);
+      // The first payload (slugs) fits; the deferred parts together do not.
+      expect(payloads[0]?.errors).toBeUndefined();
+      expect(payloads[0]?.hasNext).toBe(true);
+      const refused = payloads.slice(1).find((p) => p.errors);
+      expect(refused?.errors?.[0]?.extensions?.code).toBe('RESPONSE_TOO_LARGE');
+      expect(refused?.incremental).toBeUndefined();
+      expect(payloads.at(-1)?.hasNext).toBe(false);
+    } finally {
+      await capped.close();
+    }
   });
 });
