@@ -2,9 +2,9 @@
  * The chipgate GraphQL schema: imports every type module (each registers its types and root
  * fields on the builder) and builds the schema once.
  */
-import { GraphQLDeferDirective, GraphQLStreamDirective } from '@graphql-tools/utils';
 import { lexicographicSortSchema } from 'graphql';
 import { builder } from '../builder.js';
+import { DeferDirective, StreamDirective } from './directives.js';
 import { withFiniteFloat } from './scalars.js';
 import './enums.js';
 import './node.js';
@@ -29,7 +29,5 @@ import './viewer.js';
  * trusted-document registration to the printed SDL, knows them).
  */
 export const schema = lexicographicSortSchema(
-  withFiniteFloat(
-    builder.toSchema({ directives: [GraphQLDeferDirective, GraphQLStreamDirective] }),
-  ),
+  withFiniteFloat(builder.toSchema({ directives: [DeferDirective, StreamDirective] })),
 );
