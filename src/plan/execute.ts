@@ -279,13 +279,13 @@ export function createPlanner(options: PlannerOptions): Planner {
     } catch {
       return unplanned(args, 'arguments', normal);
     }
-    const signature = shapeSignature(entry.sites, collect, argsByField);
+    // `@defer`/`@stream` are delivered by yoga's executor (`normal`): without it (a
+    // subscription event), the operation is planned and answered whole.
+    const incremental = entry.incremental && normal !== undefined;
+    const signature = `${shapeSignature(entry.sites, collect, argsByField)}${incremental ? '|i' : ''}`;
     let plan = entry.plans.get(signature);
     if (!plan) {
       try {
-        // `@defer`/`@stream` are delivered by yoga's executor (`normal`): without it (a
-        // subscription event), the operation is planned and answered whole.
-        const incremental = entry.incremental && normal !== undefined;
         plan = planOperation(schema, collect, entry.operation, argsByField, incremental);
       } catch (error) {
         if (!(error instanceof Unplannable)) throw error;
@@ -333,7 +333,7 @@ export function createPlanner(options: PlannerOptions): Planner {
     }
     const current: Current = { plan, bind, deferred };
     const context = Object.create(ctx, { [CURRENT]: { value: current } });
-    const executor = entry.incremental && normal ? normal : run;
+    const executor = incremental && normal !== undefined ? normal : run;
     return (await executor({
       ...args,
       schema: derived,
