@@ -23,6 +23,8 @@ async function compare(query: string, variables?: Record<string, unknown>, witho
   gateway.statements.reset();
   const { status, payloads } = await incrementalOn(gateway.app, query, variables);
   const statements = gateway.statements.count;
+  const sent = [...gateway.statements.statements];
+  const sentParams = [...gateway.statements.params];
   gateway.statements.reset();
   const plainQuery = without ?? query.replace(/@defer(\([^)]*\))?/g, '');
   const plain = await gateway.execute(plainQuery, without === undefined ? variables : undefined);
@@ -30,7 +32,7 @@ async function compare(query: string, variables?: Record<string, unknown>, witho
   expect(status).toBe(200);
   expect(plain.errors).toBeUndefined();
   expect(sortedKeys(mergePayloads(payloads))).toEqual(sortedKeys({ data: plain.data }));
-  return { payloads, statements, plainStatements };
+  return { payloads, statements, plainStatements, sent, sentParams };
 }
 
 const CHIPS = `query ($first: Int!) {
@@ -40,9 +42,16 @@ const CHIPS = `query ($first: Int!) {
 describe('a deferred fragment on planned fields', () => {
   it.each([2, 20])('is one statement more than without @defer (first: %i)', async (first) => {
     unplanned.length = 0;
-    const { payloads, statements, plainStatements } = await compare(CHIPS, { first });
+    const { payloads, statements, plainStatements, sent, sentParams } = await compare(CHIPS, {
+      first,
+    });
     expect(plainStatements).toBe(1);
     expect(statements).toBe(plainStatements + 1);
+    // The fragment's statement comes second, keyed by the ids of the chips of the page.
+    expect(sent[0]).not.toMatch(/= any\(/);
+    expect(sent[1]).toMatch(/= any\(/);
+    const ids = sentParams[1]?.[0] as unknown[];
+    expect(ids).toHaveLength((payloads[0] as { data: any }).data.chips.edges.length);
     const initial = payloads[0] as { data: { chips: { edges: { node: object }[] } } };
     expect(initial.data.chips.edges).toHaveLength(Math.min(first, initial.data.chips.edges.length));
     for (const edge of initial.data.chips.edges) expect(Object.keys(edge.node)).toEqual(['slug']);
