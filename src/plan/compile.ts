@@ -9,7 +9,8 @@
  * executes the operation, reading planned values where the plan has them (see `execute.ts`),
  * and entity fields of payloads load their selection with a statement of their own.
  * Connections and the timeline are planned in `compile-lists.ts`; `node`, `nodes` and
- * `exportStatus` in `compile-special.ts`.
+ * `exportStatus` in `compile-special.ts`; `@defer` fragments planned apart in
+ * `compile-deferred.ts`.
  *
  * `@defer` (queries): a deferred fragment on a table-backed object (a chip, a company, a
  * decision, ... wherever `planObject` plans one) is left out of the initial statement and
@@ -46,17 +47,12 @@ import {
   hasIdColumn,
   jsonArray,
   lookupJson,
-  lookupManyJson,
   relationJson,
   StatementBuilder,
 } from '../db/plan-sql.js';
 import { encodeGlobalId } from '../schema/node.js';
-import {
-  type CollectContext,
-  collectFields,
-  type DeferredSelection,
-  subSelections,
-} from './collect.js';
+import { type CollectContext, collectFields, subSelections } from './collect.js';
+import { planDeferred, splitDeferredFields } from './compile-deferred.js';
 import { planConnection, planTimeline } from './compile-lists.js';
 import { planExportStatus, planNode, planNodes } from './compile-special.js';
 import {
@@ -105,8 +101,11 @@ export class Planner {
   readonly entities = new Map<string, StatementPlan>();
   /** The `@defer` fragments planned apart so far. */
   readonly deferredPlans: DeferredPlan[] = [];
-  /** Whether `planObject` plans `@defer` fragments apart now (not inside one). */
-  private splitDeferred = false;
+  /**
+   * Whether `planObject` plans `@defer` fragments apart now (not inside one; see
+   * `compile-deferred.ts`).
+   */
+  splitDeferred = false;
 
   constructor(
     readonly schema: GraphQLSchema,
@@ -299,85 +298,6 @@ export class Planner {
   }
 
   /**
-   * The fields of an object of `type` for `selections`, and, when deferred fragments are planned
-   * apart now and the object's rows have ids (`keyed`; a link row such as an `AffectedChip`
-   * has none, so its fragments are inline), the fragments planned apart. A deferred fragment that selects an object-valued
-   * field also selected outside it, or by another fragment planned apart, is planned inline
-   * instead: each object has one planned value per response key, which must hold every
-   * sub-selection of that key (a shared leaf is the same value either way).
-   */
-  private splitFields(
-    type: GraphQLObjectType,
-    selections: readonly SelectionSetNode[],
-    keyed: boolean,
-  ): { fields: Map<string, FieldNode[]>; deferredSelections: DeferredSelection[] } {
-    if (!this.splitDeferred || !keyed) {
-      return { fields: this.fields(type, selections), deferredSelections: [] };
-    }
-    const inline = new Set<SelectionSetNode>();
-    for (;;) {
-      const found: DeferredSelection[] = [];
-      const fields = collectFields(this.collect, type, [...selections, ...inline], found);
-      const composite = (nodes: readonly FieldNode[]) => nodes.some((node) => node.selectionSet);
-      const taken = new Set([...fields].filter(([, nodes]) => composite(nodes)).map(([k]) => k));
-      const split: DeferredSelection[] = [];
-      let inlined = false;
-      for (const fragment of found) {
-        const keys = [...this.fields(type, [fragment.selectionSet])]
-          .filter(([, nodes]) => composite(nodes))
-          .map(([key]) => key);
-        if (keys.some((key) => taken.has(key))) {
-          // Terminates: each round inlines at least one fragment not inlined before.
-          if (!inline.has(fragment.selectionSet)) inlined = true;
-          inline.add(fragment.selectionSet);
-        } else {
-          split.push(fragment);
-          for (const key of keys) taken.add(key);
-        }
-      }
-      if (!inlined) return { fields, deferredSelections: split };
-    }
-  }
-
-  /**
-   * The statement of a `@defer` fragment on objects of `type` (rows of `table`): its
-   * selection for the rows whose ids the request binds (`Bind.ids`), as `[[id, row], ...]`.
-   * Fragments nested in it are planned inline.
-   */
-  private planDeferred(
-    type: GraphQLObjectType,
-    table: TableKey,
-    selectionSet: SelectionSetNode,
-    path: string,
-  ): DeferredPlan {
-    const scope: StatementScope = { b: new StatementBuilder<Bind>(), tables: new Set([table]) };
-    const ids = scope.b.param((bind) => bind.ids ?? []);
-    let shape: Shaper<Row, Bind> | undefined;
-    const split = this.splitDeferred;
-    this.splitDeferred = false;
-    try {
-      const json = lookupManyJson(scope.b, table, 'id', ids, (alias) => {
-        const row = new RowBuilder();
-        shape = this.planObject(scope, row, type, alias, [selectionSet], path);
-        return jsonArray(row.slots);
-      });
-      const keys = new Set<string>();
-      for (const [key, nodes] of this.fields(type, [selectionSet])) {
-        const field = type.getFields()[(nodes[0] as FieldNode).name.value];
-        if (field && fieldPlan(field)?.kind !== 'resolver') keys.add(key);
-      }
-      return {
-        statement: scope.b.compile(json),
-        shape: deferred(() => shape),
-        tables: scope.tables,
-        keys,
-      };
-    } finally {
-      this.splitDeferred = split;
-    }
-  }
-
-  /**
    * Plans the selection of an object of a table-backed `type` whose row is `alias`: adds its
    * slots to `row` and returns the shaper of the row's array into the response object.
    */
@@ -410,7 +330,8 @@ export class Planner {
         deferred(() => shape),
       );
     };
-    const { fields, deferredSelections } = this.splitFields(
+    const { fields, deferredSelections } = splitDeferredFields(
+      this,
       type,
       selections,
       hasIdColumn(table.table),
@@ -426,7 +347,7 @@ export class Planner {
       }
     }
     const deferredPlans = deferredSelections.map((fragment, i) =>
-      this.planDeferred(type, table.table, fragment.selectionSet, `${path}@${i}`),
+      planDeferred(this, type, table.table, fragment.selectionSet, `${path}@${i}`),
     );
     this.deferredPlans.push(...deferredPlans);
     for (const [key, nodes] of fields) {
