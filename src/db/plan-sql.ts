@@ -361,6 +361,14 @@ export function lookupJson<Bind>(
   return sql`(select ${row(t)} from ${tableOf(table)} ${t} where ${columnJson(t, column)} = ${value})`;
 }
 
+/**
+ * Whether `table` has an `id` column (its rows can be loaded again by id: `lookupManyJson`);
+ * link tables, keyed by the pair they link, have none.
+ */
+export function hasIdColumn(table: TableKey): boolean {
+  return Boolean((tableOf(table) as unknown as Record<string, Column | undefined>).id);
+}
+
 /** The rows of `table` whose `column` is any of `values`, as JSON `[[key, row], ...]`. */
 export function lookupManyJson<Bind>(
   b: StatementBuilder<Bind>,

@@ -2,7 +2,8 @@
  * Subscriptions over Server-Sent Events (GraphQL over SSE, "distinct connections" mode: one HTTP
  * response per subscription, `event: next` / `event: complete`), written for thousands of
  * subscribers per instance. It replaces yoga's own SSE result processor for subscription
- * streams; single results (a refused subscription) still go through yoga's.
+ * streams, and for the payloads of a query with `@defer`/`@stream` (each an `event: next`, then
+ * `event: complete`); single results (a refused subscription) still go through yoga's.
  *
  * - **One serialisation per cohort.** Subscribers of one cohort receive the same result object
  *   per event (`src/pubsub/shared-execution.ts`); its frame (`id:`, `event: next`, `data:`) is

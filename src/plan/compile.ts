@@ -9,7 +9,21 @@
  * executes the operation, reading planned values where the plan has them (see `execute.ts`),
  * and entity fields of payloads load their selection with a statement of their own.
  * Connections and the timeline are planned in `compile-lists.ts`; `node`, `nodes` and
- * `exportStatus` in `compile-special.ts`.
+ * `exportStatus` in `compile-special.ts`; `@defer` fragments planned apart in
+ * `compile-deferred.ts`.
+ *
+ * `@defer` (queries): a deferred fragment on a table-backed object (a chip, a company, a
+ * decision, ... wherever `planObject` plans one) is left out of the initial statement and
+ * becomes a `DeferredPlan`: one statement for the fragment, keyed by the ids of every parent
+ * row the initial result holds, run after the initial statements. The plan is mixed, so
+ * graphql-js (yoga's executor) sends the initial payload and then each deferred fragment as
+ * its statement (or, for fields of external sources, its source) answers. A deferred
+ * fragment anywhere else (on an edge, a page info, a value object such as an export status,
+ * a link row such as an `AffectedChip`, inside another deferred fragment, at the root), or
+ * one that selects an object field its parent (or another deferred fragment) selects too, is
+ * planned inline with its parent, as without `@defer`: its data is the same and still
+ * arrives in its own payload, with no statement of its own. A fragment field resolved around the plan (an external source) is
+ * resolved from the parent row as without `@defer`, and sent when its source answers.
  */
 import type { SQL } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
@@ -30,6 +44,7 @@ import {
 import type { TableKey } from '../db/lists.js';
 import {
   columnJson,
+  hasIdColumn,
   jsonArray,
   lookupJson,
   relationJson,
@@ -37,11 +52,13 @@ import {
 } from '../db/plan-sql.js';
 import { encodeGlobalId } from '../schema/node.js';
 import { type CollectContext, collectFields, subSelections } from './collect.js';
+import { planDeferred, splitDeferredFields } from './compile-deferred.js';
 import { planConnection, planTimeline } from './compile-lists.js';
 import { planExportStatus, planNode, planNodes } from './compile-special.js';
 import {
   argsAt,
   type Bind,
+  type DeferredPlan,
   type OperationPlan,
   type RootPlan,
   type Row,
@@ -55,6 +72,7 @@ import {
   at,
   computedShaper,
   constantShaper,
+  DEFERRED,
   deferred,
   leafShaper,
   objectShaper,
@@ -65,7 +83,15 @@ import {
   wrapShaper,
 } from './shapes.js';
 
-export type { Bind, OperationPlan, RootPlan, Row, StatementPlan, StatementScope } from './core.js';
+export type {
+  Bind,
+  DeferredPlan,
+  OperationPlan,
+  RootPlan,
+  Row,
+  StatementPlan,
+  StatementScope,
+} from './core.js';
 export { Unplannable } from './core.js';
 
 /** Plans operations of one schema; one instance per plan built. */
@@ -73,6 +99,13 @@ export class Planner {
   /** Whether graphql-js must execute the plan (set while planning). */
   mixed = false;
   readonly entities = new Map<string, StatementPlan>();
+  /** The `@defer` fragments planned apart so far. */
+  readonly deferredPlans: DeferredPlan[] = [];
+  /**
+   * Whether `planObject` plans `@defer` fragments apart now (not inside one; see
+   * `compile-deferred.ts`).
+   */
+  splitDeferred = false;
 
   constructor(
     readonly schema: GraphQLSchema,
@@ -90,10 +123,16 @@ export class Planner {
     return collectFields(this.collect, type, selections);
   }
 
-  plan(operation: OperationDefinitionNode): OperationPlan {
+  /**
+   * `incremental`: the operation uses `@defer`/`@stream` and yoga's executor will deliver it
+   * incrementally; the plan is then mixed and, for a query, its deferred fragments are
+   * planned apart (see the module comment).
+   */
+  plan(operation: OperationDefinitionNode, incremental = false): OperationPlan {
     const rootType = this.schema.getRootType(operation.operation);
     if (!rootType) throw new Unplannable(`no ${operation.operation} type`);
-    if (operation.operation !== 'query') this.mixed = true;
+    if (operation.operation !== 'query' || incremental) this.mixed = true;
+    this.splitDeferred = incremental && operation.operation === 'query';
     const roots: RootPlan[] = [];
     for (const [key, nodes] of this.fields(rootType, [operation.selectionSet])) {
       const name = (nodes[0] as FieldNode).name.value;
@@ -106,7 +145,13 @@ export class Planner {
       const root = this.planRoot(rootType, field, key, nodes);
       roots.push(root ? { key, plan: root } : { key });
     }
-    return { operation: operation.operation, roots, mixed: this.mixed, entities: this.entities };
+    return {
+      operation: operation.operation,
+      roots,
+      mixed: this.mixed,
+      entities: this.entities,
+      deferred: this.deferredPlans,
+    };
   }
 
   private planRoot(
@@ -223,15 +268,31 @@ export class Planner {
     return named;
   }
 
-  /** The marks of an object in mixed plans: its type (and the row kept for resolvers). */
-  mark(typeName: string, rowColumns: readonly (readonly [string, number])[] = []) {
-    return (object: PlannedObject, values: unknown) => {
+  /**
+   * The marks of an object in mixed plans: its type (and the row kept for resolvers); with
+   * `deferred`, its row id (at `idIndex`) and its deferred plans, the id recorded for them.
+   */
+  mark(
+    typeName: string,
+    rowColumns: readonly (readonly [string, number])[] = [],
+    deferred?: { readonly idIndex: number; readonly plans: readonly DeferredPlan[] },
+  ) {
+    return (object: PlannedObject, values: unknown, bind: Bind) => {
       if (!this.mixed) return;
       object[PLANNED] = typeName;
       if (rowColumns.length) {
         const source: Record<string, unknown> = {};
         for (const [name, index] of rowColumns) source[name] = (values as Row)[index];
         object[ROW] = source;
+      }
+      if (deferred && bind.deferredIds) {
+        const id = (values as Row)[deferred.idIndex];
+        object[DEFERRED] = { id, plans: deferred.plans };
+        for (const plan of deferred.plans) {
+          const ids = bind.deferredIds.get(plan);
+          if (ids) ids.push(id);
+          else bind.deferredIds.set(plan, [id]);
+        }
       }
     };
   }
@@ -269,7 +330,27 @@ export class Planner {
         deferred(() => shape),
       );
     };
-    for (const [key, nodes] of this.fields(type, selections)) {
+    const { fields, deferredSelections } = splitDeferredFields(
+      this,
+      type,
+      selections,
+      hasIdColumn(table.table),
+    );
+    // Fields of deferred fragments resolved around the plan read the parent row, as without
+    // `@defer` (their columns join the row kept for resolvers).
+    for (const fragment of deferredSelections) {
+      for (const nodes of this.fields(type, [fragment.selectionSet]).values()) {
+        const field = type.getFields()[(nodes[0] as FieldNode).name.value];
+        const plan = field && fieldPlan(field);
+        if (plan?.kind !== 'resolver') continue;
+        for (const name of plan.columns) rowColumns.push([name, column(name)]);
+      }
+    }
+    const deferredPlans = deferredSelections.map((fragment, i) =>
+      planDeferred(this, type, table.table, fragment.selectionSet, `${path}@${i}`),
+    );
+    this.deferredPlans.push(...deferredPlans);
+    for (const [key, nodes] of fields) {
       const name = (nodes[0] as FieldNode).name.value;
       if (name === '__typename') {
         parts.push([key, constantShaper(type.name)]);
@@ -332,7 +413,9 @@ export class Planner {
           throw new Unplannable(`${type.name}.${name}`);
       }
     }
-    return objectShaper(parts, this.mark(type.name, rowColumns));
+    const deferredMark =
+      deferredPlans.length > 0 ? { idIndex: column('id'), plans: deferredPlans } : undefined;
+    return objectShaper(parts, this.mark(type.name, rowColumns, deferredMark));
   }
 
   /**
@@ -375,6 +458,7 @@ export function planOperation(
   collect: CollectContext,
   operation: OperationDefinitionNode,
   args: ReadonlyMap<FieldNode, Record<string, unknown>>,
+  incremental = false,
 ): OperationPlan {
-  return new Planner(schema, collect, args).plan(operation);
+  return new Planner(schema, collect, args).plan(operation, incremental);
 }

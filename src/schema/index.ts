@@ -4,6 +4,7 @@
  */
 import { lexicographicSortSchema } from 'graphql';
 import { builder } from '../builder.js';
+import { DeferDirective, StreamDirective } from './directives.js';
 import { withFiniteFloat } from './scalars.js';
 import './enums.js';
 import './node.js';
@@ -23,6 +24,10 @@ import './viewer.js';
 
 /**
  * The executable schema, types sorted by name so the printed SDL is stable, with a `Float` that
- * refuses non-finite inputs.
+ * refuses non-finite inputs, and the `@defer` and `@stream` directives (incremental delivery,
+ * served by yoga's defer-stream plugin; declared here so that every use of the schema, from
+ * trusted-document registration to the printed SDL, knows them).
  */
-export const schema = lexicographicSortSchema(withFiniteFloat(builder.toSchema()));
+export const schema = lexicographicSortSchema(
+  withFiniteFloat(builder.toSchema({ directives: [DeferDirective, StreamDirective] })),
+);

@@ -1,0 +1,95 @@
+/**
+ * `@defer` fragments planned apart from the initial statement (see the module comment of
+ * `compile.ts`): which fragments of an object can be (`splitDeferredFields`) and the one
+ * statement of each, keyed by the ids of the rows it applies to (`planDeferred`).
+ */
+import type { FieldNode, GraphQLObjectType, SelectionSetNode } from 'graphql';
+import type { TableKey } from '../db/lists.js';
+import { jsonArray, lookupManyJson, StatementBuilder } from '../db/plan-sql.js';
+import { collectFields, type DeferredSelection } from './collect.js';
+import type { Planner } from './compile.js';
+import { type Bind, type DeferredPlan, type Row, RowBuilder, type StatementScope } from './core.js';
+import { fieldPlan } from './metadata.js';
+import { deferred, type Shaper } from './shapes.js';
+
+/**
+ * The fields of an object of `type` for `selections`, and, when deferred fragments are planned
+ * apart now (`planner.splitDeferred`) and the object's rows have ids (`keyed`; a link row such
+ * as an `AffectedChip` has none, so its fragments are inline), the fragments planned apart.
+ * A deferred fragment that selects an object-valued field also selected outside it, or by
+ * another fragment planned apart, is planned inline instead: each object has one planned
+ * value per response key, which must hold every sub-selection of that key (a shared leaf is
+ * the same value either way).
+ */
+export function splitDeferredFields(
+  planner: Planner,
+  type: GraphQLObjectType,
+  selections: readonly SelectionSetNode[],
+  keyed: boolean,
+): { fields: Map<string, FieldNode[]>; deferredSelections: DeferredSelection[] } {
+  if (!planner.splitDeferred || !keyed) {
+    return { fields: planner.fields(type, selections), deferredSelections: [] };
+  }
+  const composite = (nodes: readonly FieldNode[]) => nodes.some((node) => node.selectionSet);
+  const inline = new Set<SelectionSetNode>();
+  for (;;) {
+    const found: DeferredSelection[] = [];
+    const fields = collectFields(planner.collect, type, [...selections, ...inline], found);
+    const taken = new Set([...fields].filter(([, nodes]) => composite(nodes)).map(([k]) => k));
+    const split: DeferredSelection[] = [];
+    let inlined = false;
+    for (const fragment of found) {
+      const keys = [...planner.fields(type, [fragment.selectionSet])]
+        .filter(([, nodes]) => composite(nodes))
+        .map(([key]) => key);
+      if (keys.some((key) => taken.has(key))) {
+        // Terminates: each round inlines at least one fragment not inlined before.
+        if (!inline.has(fragment.selectionSet)) inlined = true;
+        inline.add(fragment.selectionSet);
+      } else {
+        split.push(fragment);
+        for (const key of keys) taken.add(key);
+      }
+    }
+    if (!inlined) return { fields, deferredSelections: split };
+  }
+}
+
+/**
+ * The statement of a `@defer` fragment on objects of `type` (rows of `table`): its selection
+ * for the rows whose ids the request binds (`Bind.ids`), as `[[id, row], ...]`. Fragments
+ * nested in it are planned inline.
+ */
+export function planDeferred(
+  planner: Planner,
+  type: GraphQLObjectType,
+  table: TableKey,
+  selectionSet: SelectionSetNode,
+  path: string,
+): DeferredPlan {
+  const scope: StatementScope = { b: new StatementBuilder<Bind>(), tables: new Set([table]) };
+  const ids = scope.b.param((bind) => bind.ids ?? []);
+  let shape: Shaper<Row, Bind> | undefined;
+  const split = planner.splitDeferred;
+  planner.splitDeferred = false;
+  try {
+    const json = lookupManyJson(scope.b, table, 'id', ids, (alias) => {
+      const row = new RowBuilder();
+      shape = planner.planObject(scope, row, type, alias, [selectionSet], path);
+      return jsonArray(row.slots);
+    });
+    const keys = new Set<string>();
+    for (const [key, nodes] of planner.fields(type, [selectionSet])) {
+      const field = type.getFields()[(nodes[0] as FieldNode).name.value];
+      if (field && fieldPlan(field)?.kind !== 'resolver') keys.add(key);
+    }
+    return {
+      statement: scope.b.compile(json),
+      shape: deferred(() => shape),
+      tables: scope.tables,
+      keys,
+    };
+  } finally {
+    planner.splitDeferred = split;
+  }
+}
