@@ -17,6 +17,20 @@ describe('schema/schema.graphql', () => {
     expect(readFileSync(schemaFile, 'utf8')).toBe(printedSchema());
   });
 
+  it('knows the specified directives besides @defer and @stream', () => {
+    expect(schema.getDirectives().map((directive) => directive.name)).toEqual(
+      expect.arrayContaining([
+        'include',
+        'skip',
+        'deprecated',
+        'specifiedBy',
+        'oneOf',
+        'defer',
+        'stream',
+      ]),
+    );
+  });
+
   it('describes every type, field, argument, input field and enum value for partners', () => {
     const missing: string[] = [];
     for (const type of Object.values(schema.getTypeMap())) {
