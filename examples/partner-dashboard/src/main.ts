@@ -1,0 +1,307 @@
+/**
+ * The partner dashboard: for a chosen chip, its export status over time (chart.ts), the
+ * decisions behind it with their sources arriving in a deferred payload, and a live feed of
+ * their status changes (feed.ts). Configured by `config.json` next to the page (see
+ * client.ts: gateway URL, read key, first chip).
+ */
+import type { Client } from '@urql/core';
+import type { Client as SseClient } from 'graphql-sse';
+import { type ChartPoint, exportStatusChart } from './chart.js';
+import { type DashboardConfig, feedClient, queryClient } from './client.js';
+import { documents } from './documents.js';
+import { type FeedState, type FeedUpdate, startFeed } from './feed.js';
+
+/** A status change shown in the feed (from the query's history or the live feed). */
+type FeedItem = Omit<FeedUpdate, 'eventCursor'> & { live: boolean };
+
+interface DecisionNode {
+  slug: string;
+  title: string;
+  authority: string;
+  jurisdiction: string;
+  status: string;
+  announcedOn: string;
+  effectiveOn: string | null;
+  updates: {
+    id: string;
+    fromStatus: string | null;
+    toStatus: string;
+    note: string | null;
+    occurredAt: string;
+  }[];
+  // The deferred fragment: absent until its payload arrives.
+  sourceUrl?: string | null;
+  confidence?: string;
+  federalRegisterCitation?: string | null;
+  federalRegisterDocument?: {
+    documentNumber: string;
+    title: string;
+    htmlUrl: string;
+    publicationDate: string;
+  } | null;
+}
+
+interface ChipData {
+  chip: {
+    slug: string;
+    name: string;
+    designer: { name: string };
+    exportStatus: {
+      asOf: string;
+      exportEffect: string | null;
+      importEffect: string | null;
+      exportDecision: { slug: string; title: string } | null;
+      importDecision: { slug: string; title: string } | null;
+    };
+    policyDecisions: {
+      totalCount: number;
+      edges: { effect: string; node: DecisionNode }[];
+    };
+  } | null;
+}
+
+interface ChipsData {
+  chips: { edges: { node: { slug: string; name: string; designer: { name: string } } }[] };
+}
+
+const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+/** An element with text content (never parsed as markup) and attributes. */
+function el(
+  tag: string,
+  text?: string,
+  attributes: Record<string, string> = {},
+  ...children: Node[]
+): HTMLElement {
+  const element = document.createElement(tag);
+  if (text !== undefined) element.textContent = text;
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+  element.append(...children);
+  return element;
+}
+
+function showError(message: string): void {
+  const errors = byId<HTMLParagraphElement>('errors');
+  errors.hidden = false;
+  errors.textContent = message;
+}
+
+/** The message of an urql error, with each GraphQL error's code. */
+function describeError(error: {
+  message: string;
+  graphQLErrors: readonly { message: string; extensions?: Record<string, unknown> }[];
+}): string {
+  if (error.graphQLErrors.length === 0) return error.message;
+  return error.graphQLErrors
+    .map((e) => `${String(e.extensions?.code ?? 'ERROR')}: ${e.message}`)
+    .join('; ');
+}
+
+const words = (value: string | null | undefined) => (value ?? 'none recorded').replace(/_/g, ' ');
+
+/** The feed's items, newest change first; re-rendered whole (it holds at most a few hundred). */
+class Feed {
+  private readonly items = new Map<string, FeedItem>();
+
+  add(item: FeedItem): void {
+    const known = this.items.get(item.id);
+    // An update read by the query and delivered live too is shown once.
+    this.items.set(item.id, known ? { ...item, live: known.live || item.live } : item);
+    this.render();
+  }
+
+  clear(): void {
+    this.items.clear();
+    this.render();
+  }
+
+  private render(): void {
+    const sorted = [...this.items.values()].sort(
+      (a, b) => b.occurredAt.localeCompare(a.occurredAt) || b.id.localeCompare(a.id),
+    );
+    byId('feed').replaceChildren(
+      ...sorted.map((item) =>
+        el(
+          'li',
+          undefined,
+          {
+            'data-update-id': item.id,
+            'data-decision': item.decision.slug,
+            'data-to-status': item.toStatus,
+            'data-live': String(item.live),
+          },
+          el('div', `${item.decision.title}`),
+          el(
+            'div',
+            `${item.occurredAt.slice(0, 10)} · ${item.decision.jurisdiction} · ${words(
+              item.fromStatus,
+            )} → ${words(item.toStatus)}${item.note ? ` · ${item.note}` : ''}`,
+            { class: 'meta' },
+          ),
+        ),
+      ),
+    );
+  }
+}
+
+function setFeedState(state: FeedState): void {
+  const label = byId('feed-state');
+  label.dataset.state = state.state;
+  if (state.state === 'live') label.dataset.resumedAfter = state.resumedAfter ?? '';
+  label.textContent =
+    state.state === 'live'
+      ? state.resumedAfter
+        ? 'live (resumed)'
+        : 'live'
+      : state.state === 'reconnecting'
+        ? 'reconnecting…'
+        : state.state === 'stopped'
+          ? `stopped: ${state.reason}`
+          : 'connecting…';
+}
+
+function renderSources(node: DecisionNode): HTMLElement {
+  if (!('confidence' in node)) {
+    return el('div', 'sources loading…', { class: 'sources', 'data-state': 'loading' });
+  }
+  const box = el('div', undefined, { class: 'sources', 'data-state': 'loaded' });
+  box.append(el('span', `${words(node.confidence)} · `));
+  if (node.sourceUrl) box.append(el('a', 'source', { href: node.sourceUrl, rel: 'noreferrer' }));
+  else box.append(el('span', 'no source recorded'));
+  const document_ = node.federalRegisterDocument;
+  if (document_) {
+    box.append(
+      el('span', ' · Federal Register: '),
+      el('a', document_.title, {
+        href: document_.htmlUrl,
+        rel: 'noreferrer',
+        'data-document-number': document_.documentNumber,
+      }),
+      el('span', ` (${document_.publicationDate})`),
+    );
+  } else if (node.federalRegisterCitation) {
+    box.append(el('span', ` · ${node.federalRegisterCitation}`));
+  }
+  return box;
+}
+
+function renderChip(data: NonNullable<ChipData['chip']>): void {
+  const status = data.exportStatus;
+  byId('status').replaceChildren(
+    el('span', `${data.name} (${data.designer.name}), ${status.asOf}: U.S. export `),
+    el('span', words(status.exportEffect), { class: 'effect', 'data-side': 'US' }),
+    el('span', ', Chinese import '),
+    el('span', words(status.importEffect), { class: 'effect', 'data-side': 'CN' }),
+  );
+  const points: ChartPoint[] = data.policyDecisions.edges.map(({ effect, node }) => ({
+    slug: node.slug,
+    title: node.title,
+    jurisdiction: node.jurisdiction,
+    announcedOn: node.announcedOn,
+    effect,
+  }));
+  byId('chart').replaceChildren(exportStatusChart(points));
+  byId('decisions').replaceChildren(
+    ...data.policyDecisions.edges.map(({ effect, node }) =>
+      el(
+        'li',
+        undefined,
+        { 'data-slug': node.slug },
+        el('div', node.title),
+        el(
+          'div',
+          `${node.announcedOn} · ${node.authority} (${node.jurisdiction}) · effect ${words(
+            effect,
+          )} · ${words(node.status)}`,
+          { class: 'meta' },
+        ),
+        renderSources(node),
+      ),
+    ),
+  );
+}
+
+/** Shows one chip: opens its feed, then reads it (so no change falls between the two). */
+function showChip(
+  client: Client,
+  sse: SseClient,
+  slug: string,
+  feed: Feed,
+): { stop: () => void } {
+  feed.clear();
+  document.body.dataset.loaded = 'no';
+  let query: { unsubscribe: () => void } | undefined;
+  let read = false;
+  let stopped = false;
+  const readChip = () => {
+    if (read || stopped) return;
+    read = true;
+    query = client.query<ChipData>(documents.DashboardChip.text, { slug }).subscribe((result) => {
+      if (result.error) showError(describeError(result.error));
+      const chip = result.data?.chip;
+      if (result.data && !chip) showError(`No chip "${slug}".`);
+      if (!chip) return;
+      renderChip(chip);
+      for (const { node } of chip.policyDecisions.edges) {
+        for (const update of node.updates) {
+          feed.add({
+            ...update,
+            decision: { slug: node.slug, title: node.title, jurisdiction: node.jurisdiction },
+            live: false,
+          });
+        }
+      }
+      // "partial" until the deferred sources arrived, then "all".
+      document.body.dataset.loaded = result.hasNext ? 'partial' : 'all';
+    });
+  };
+  const stopFeed = startFeed({
+    client: sse,
+    chip: slug,
+    onUpdate: (update) => feed.add({ ...update, live: true }),
+    onState(state) {
+      setFeedState(state);
+      if (state.state !== 'connecting') readChip();
+    },
+  });
+  return {
+    stop() {
+      stopped = true;
+      stopFeed();
+      query?.unsubscribe();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const response = await fetch('./config.json');
+  if (!response.ok) {
+    showError('config.json is missing next to the page: { "gateway": "...", "key": "..." }.');
+    return;
+  }
+  const config = (await response.json()) as DashboardConfig;
+  const client = queryClient(config);
+  const sse = feedClient(config);
+  const feed = new Feed();
+  const params = new URLSearchParams(location.search);
+  const first = params.get('chip') ?? config.chip ?? 'h200';
+
+  const select = byId<HTMLSelectElement>('chip');
+  const chips = await client.query<ChipsData>(documents.DashboardChips.text, {}).toPromise();
+  if (chips.error) showError(describeError(chips.error));
+  for (const { node } of chips.data?.chips.edges ?? []) {
+    select.append(el('option', `${node.name} (${node.designer.name})`, { value: node.slug }));
+  }
+  select.value = first;
+
+  let shown = showChip(client, sse, first, feed);
+  select.addEventListener('change', () => {
+    shown.stop();
+    const url = new URL(location.href);
+    url.searchParams.set('chip', select.value);
+    history.replaceState(null, '', url);
+    shown = showChip(client, sse, select.value, feed);
+  });
+}
+
+main().catch((error: unknown) => showError(error instanceof Error ? error.message : String(error)));
