@@ -15,8 +15,8 @@ import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertApiKey } from '../src/db/api-keys.js';
 import { generateKey } from '../src/auth.js';
+import { insertApiKey } from '../src/db/api-keys.js';
 import { runDocuments } from './helpers/documents.js';
 import { createKey, type TestKey } from './helpers/keys.js';
 import {
@@ -95,7 +95,9 @@ async function serveStatic(dir: string, config: () => object): Promise<Server> {
       response.writeHead(404).end();
       return;
     }
-    response.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' });
+    response.writeHead(200, {
+      'content-type': types[path.extname(file)] ?? 'application/octet-stream',
+    });
     response.end(readFileSync(file));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -105,7 +107,9 @@ async function serveStatic(dir: string, config: () => object): Promise<Server> {
 beforeAll(async () => {
   if (!runs) return;
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium).`);
+    throw new Error(
+      `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium).`,
+    );
   }
   const dist = makeTempDir('chipgate-dashboard-');
   process.env.DASHBOARD_DEFER = DEFER ? 'on' : 'off';
@@ -207,9 +211,9 @@ function feedItems(page: Page) {
 describeBrowser(`partner dashboard${runs ? '' : ` (skipped: ${CHROMIUM} is missing)`}`, () => {
   it('builds a manifest of its own operations that documents add registers', () => {
     const entries = Object.entries(manifest);
-    expect(entries.map(([, document]) => /^(query|subscription) (\w+)/.exec(document)?.[2])).toEqual(
-      ['DashboardChips', 'DashboardChip', 'DashboardFeed'],
-    );
+    expect(
+      entries.map(([, document]) => /^(query|subscription) (\w+)/.exec(document)?.[2]),
+    ).toEqual(['DashboardChips', 'DashboardChip', 'DashboardFeed']);
   });
 
   it('shows the seeded story, a change made through the mutation, and one made while cut off', async () => {
@@ -251,8 +255,21 @@ describeBrowser(`partner dashboard${runs ? '' : ` (skipped: ${CHROMIUM} is missi
       if (url.origin === gatewayOrigin && data && JSON.parse(data).query) queryTexts.push(data);
     });
     try {
+      if (DEFER) {
+        // The Federal Register answers late: the store's part shows first, the sources after.
+        upstream.misbehave('/fr', { kind: 'delay', ms: 1_500 });
+      }
       await page.goto(`${siteOrigin}/?chip=${CHIP}`);
+      if (DEFER) {
+        await page.waitForSelector('body[data-loaded="partial"]');
+        const loading = await page.$$eval('#decisions .sources', (boxes) =>
+          boxes.map((box) => box.getAttribute('data-state')),
+        );
+        expect(new Set(loading)).toEqual(new Set(['loading']));
+        expect(await page.$$eval('svg.chart circle.decision', (c) => c.length)).toBeGreaterThan(0);
+      }
       await page.waitForSelector('body[data-loaded="all"]');
+      upstream.reset();
       await page.waitForSelector('#feed-state[data-state="live"]');
 
       // The chart: one dot per U.S. or Chinese decision naming the chip, at its date and effect.
@@ -333,7 +350,9 @@ describeBrowser(`partner dashboard${runs ? '' : ` (skipped: ${CHROMIUM} is missi
       proxy.cut('rst');
       await page.waitForSelector('#feed-state[data-state="reconnecting"]');
       const second = await setStatus('SUSPENDED', 'Paused while cut off (dashboard test)');
-      await page.waitForSelector(`#feed-state[data-state="live"][data-resumed-after="${first.eventCursor}"]`);
+      await page.waitForSelector(
+        `#feed-state[data-state="live"][data-resumed-after="${first.eventCursor}"]`,
+      );
       await page.locator(`#feed li[data-update-id="${second.id}"]`).waitFor();
       const after = await feedItems(page);
       expect(after.filter((item) => item.id === second.id)).toEqual([
@@ -343,7 +362,10 @@ describeBrowser(`partner dashboard${runs ? '' : ` (skipped: ${CHROMIUM} is missi
       expect(after).toHaveLength(storedIds.length + 2);
 
       // Kept after the run (not a makeTempDir), for a person to look at.
-      const screenshot = path.join(mkdtempSync(path.join(tmpdir(), 'chipgate-dashboard-')), 'page.png');
+      const screenshot = path.join(
+        mkdtempSync(path.join(tmpdir(), 'chipgate-dashboard-')),
+        'page.png',
+      );
       await page.screenshot({ path: screenshot, fullPage: true });
       console.log(`partner dashboard screenshot: ${screenshot}`);
 

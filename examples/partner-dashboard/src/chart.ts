@@ -46,12 +46,13 @@ export const SIDES = [
 ] as const;
 
 const SVG = 'http://www.w3.org/2000/svg';
-const WIDTH = 760;
+const WIDTH = 1000;
 const LANE_HEIGHT = 120;
 const LEFT = 170;
 const RIGHT = 20;
 const TOP = 10;
 const AXIS = 30;
+const LEGEND = 26;
 
 function svg<K extends keyof SVGElementTagNameMap>(
   tag: K,
@@ -74,7 +75,7 @@ export function exportStatusChart(points: readonly ChartPoint[]): SVGSVGElement 
   const plotted = points
     .filter((p) => SIDES.some((side) => side.jurisdiction === p.jurisdiction))
     .sort((a, b) => a.announcedOn.localeCompare(b.announcedOn) || a.slug.localeCompare(b.slug));
-  const height = TOP + SIDES.length * LANE_HEIGHT + AXIS;
+  const height = TOP + SIDES.length * LANE_HEIGHT + AXIS + LEGEND;
   const root = svg('svg', {
     viewBox: `0 0 ${WIDTH} ${height}`,
     width: WIDTH,
@@ -84,7 +85,9 @@ export function exportStatusChart(points: readonly ChartPoint[]): SVGSVGElement 
     class: 'chart',
   });
   if (plotted.length === 0) {
-    root.append(svg('text', { x: LEFT, y: TOP + 40 }, 'No U.S. or Chinese decision names this chip.'));
+    root.append(
+      svg('text', { x: LEFT, y: TOP + 40 }, 'No U.S. or Chinese decision names this chip.'),
+    );
     return root;
   }
   const first = dayOf(plotted[0]?.announcedOn ?? '');
@@ -166,5 +169,19 @@ export function exportStatusChart(points: readonly ChartPoint[]): SVGSVGElement 
   });
   // Under the lanes' dots and steps.
   root.insertBefore(axis, root.firstChild);
+
+  // Legend: the effects, open to closed.
+  const legend = svg('g', { class: 'legend' });
+  const legendY = axisY + AXIS + 6;
+  let legendX = LEFT;
+  for (const effect of [...EFFECT_ORDER].reverse()) {
+    const label = effect.replace(/_/g, ' ').toLowerCase();
+    legend.append(
+      svg('circle', { cx: legendX + 5, cy: legendY - 4, r: 5, fill: EFFECT_COLOURS[effect] ?? '' }),
+      svg('text', { x: legendX + 14, y: legendY, class: 'tick-label legend-label' }, label),
+    );
+    legendX += 24 + label.length * 6.2;
+  }
+  root.append(legend);
   return root;
 }

@@ -100,7 +100,13 @@ export function startFeed(options: FeedOptions): () => void {
         error(error) {
           // A dropped connection, a restarting gateway, or an HTTP refusal before the stream.
           const status = error instanceof NetworkError ? error.response?.status : undefined;
-          if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) {
+          if (
+            status !== undefined &&
+            status >= 400 &&
+            status < 500 &&
+            status !== 408 &&
+            status !== 429
+          ) {
             stop(`the gateway refused the feed: HTTP ${status}`);
           } else {
             resumeLater();

@@ -222,12 +222,7 @@ function renderChip(data: NonNullable<ChipData['chip']>): void {
 }
 
 /** Shows one chip: opens its feed, then reads it (so no change falls between the two). */
-function showChip(
-  client: Client,
-  sse: SseClient,
-  slug: string,
-  feed: Feed,
-): { stop: () => void } {
+function showChip(client: Client, sse: SseClient, slug: string, feed: Feed): { stop: () => void } {
   feed.clear();
   document.body.dataset.loaded = 'no';
   let query: { unsubscribe: () => void } | undefined;
