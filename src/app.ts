@@ -2,6 +2,7 @@
  * Builds the chipgate yoga app from injected dependencies. No port, no process state: tests
  * call `app.yoga.fetch(...)` directly, `server.ts` mounts it on `node:http`.
  */
+import { useDeferStream } from '@graphql-yoga/plugin-defer-stream';
 import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import { Access, type AccessOptions } from './access/index.js';
 import { useIntrospectionControl } from './access/introspection.js';
@@ -235,6 +236,8 @@ export function createApp(deps: AppDependencies): App {
         ? [useMetricsEndpoint(deps.metrics.registry, deps.db), ...deps.metrics.plugins()]
         : []),
       useHttpEdges(deps.corsOrigins),
+      // `@defer` and `@stream` (the 2022 incremental format): multipart/mixed, or SSE events.
+      useDeferStream(),
       ...(deps.graphiql
         ? [
             useGraphiQLPage({

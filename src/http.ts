@@ -118,7 +118,8 @@ const EMPTY_ERROR_MESSAGES: Record<number, string> = {
   406:
     'Not acceptable: queries and mutations answer application/graphql-response+json or ' +
     'application/json; subscriptions need "Accept: text/event-stream" (or the ' +
-    'graphql-transport-ws WebSocket protocol).',
+    'graphql-transport-ws WebSocket protocol); operations with @defer or @stream need ' +
+    '"Accept: multipart/mixed" or "Accept: text/event-stream".',
   415: 'Unsupported media type: POST the operation as JSON with "Content-Type: application/json".',
 };
 

@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import { MapperKind, mapSchema } from '@graphql-tools/utils';
 import {
+  BREAK,
   type DocumentNode,
   defaultFieldResolver,
   type ExecutionArgs,
@@ -35,6 +36,7 @@ import {
   type OperationDefinitionNode,
   print,
   type ResponsePath,
+  visit,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
@@ -142,6 +144,21 @@ function plannedResult(plan: OperationPlan, raw: readonly unknown[], bind: Bind)
   return { data };
 }
 
+/** Whether a document uses `@defer` or `@stream` anywhere. */
+function usesIncrementalDelivery(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    Directive(node) {
+      if (node.name.value === 'defer' || node.name.value === 'stream') {
+        found = true;
+        return BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
 /** Creates the planner of an app over `schema`. */
 export function createPlanner(options: PlannerOptions): Planner {
   const { schema } = options;
@@ -233,6 +250,11 @@ export function createPlanner(options: PlannerOptions): Planner {
     );
     // Nothing to plan: the normal executor reports the variables as it would without a plan.
     if (coerced.errors) return normal ? ((await normal(args)) as ExecutionResult) : run(args);
+    // Incremental delivery (`@defer`/`@stream`): the normal executor splits the result.
+    if (normal && usesIncrementalDelivery(args.document)) {
+      options.onUnplanned?.('incremental delivery');
+      return (await normal(args)) as ExecutionResult;
+    }
     const variables = coerced.coerced;
     const collect: CollectContext = { schema, fragments: entry.fragments, variables };
     let argsByField: Map<FieldNode, Record<string, unknown>>;
