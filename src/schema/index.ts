@@ -2,7 +2,8 @@
  * The chipgate GraphQL schema: imports every type module (each registers its types and root
  * fields on the builder) and builds the schema once.
  */
-import { lexicographicSortSchema } from 'graphql';
+import { GraphQLDeferDirective, GraphQLStreamDirective } from '@graphql-tools/utils';
+import { lexicographicSortSchema, specifiedDirectives } from 'graphql';
 import { builder } from '../builder.js';
 import { withFiniteFloat } from './scalars.js';
 import './enums.js';
@@ -23,6 +24,15 @@ import './viewer.js';
 
 /**
  * The executable schema, types sorted by name so the printed SDL is stable, with a `Float` that
- * refuses non-finite inputs.
+ * refuses non-finite inputs. It declares `@defer` and `@stream` (delivered by yoga's
+ * defer-stream plugin, see app.ts), so documents using them validate wherever the schema is
+ * used outside a request too: trusted-document registration, `schema:check`, the start-up
+ * check of registered documents, and the printed SDL partners read.
  */
-export const schema = lexicographicSortSchema(withFiniteFloat(builder.toSchema()));
+export const schema = lexicographicSortSchema(
+  withFiniteFloat(
+    builder.toSchema({
+      directives: [...specifiedDirectives, GraphQLDeferDirective, GraphQLStreamDirective],
+    }),
+  ),
+);
