@@ -351,6 +351,8 @@ describeBrowser(`partner dashboard${runs ? '' : ` (skipped: ${CHROMIUM} is missi
       await firstItem.waitFor();
       expect(await firstItem.getAttribute('data-to-status')).toBe('IN_EFFECT');
       expect(await firstItem.textContent()).toContain('First licenses issued (dashboard test)');
+      // ... and the page reads the chip again: the decision's status follows.
+      await page.waitForSelector(`#decisions li[data-slug="${DECISION}"][data-status="IN_EFFECT"]`);
 
       // Cut the page's connections; a change committed meanwhile arrives when the feed resumes
       // from the last cursor it received, once.
@@ -367,6 +369,8 @@ describeBrowser(`partner dashboard${runs ? '' : ` (skipped: ${CHROMIUM} is missi
       ]);
       expect(after.filter((item) => item.id === first.id)).toHaveLength(1);
       expect(after).toHaveLength(storedIds.length + 2);
+      await page.waitForSelector(`#decisions li[data-slug="${DECISION}"][data-status="SUSPENDED"]`);
+      await page.waitForSelector('body[data-loaded="all"]');
 
       // Kept after the run (not a makeTempDir), for a person to look at.
       const screenshot = path.join(

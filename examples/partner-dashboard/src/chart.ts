@@ -31,9 +31,9 @@ const EFFECT_ORDER = [
 /** Colours by effect (closed red to open green). */
 const EFFECT_COLOURS: Record<string, string> = {
   BANNED: '#b91c1c',
-  LICENSE_REQUIRED: '#dc6803',
-  RESTRICTED: '#d97706',
-  DISCOURAGED: '#ca8a04',
+  LICENSE_REQUIRED: '#c2410c',
+  RESTRICTED: '#f59e0b',
+  DISCOURAGED: '#eab308',
   UNDER_REVIEW: '#6b7280',
   PERMITTED_WITH_CONDITIONS: '#65a30d',
   PERMITTED: '#15803d',

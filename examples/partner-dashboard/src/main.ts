@@ -206,7 +206,7 @@ function renderChip(data: NonNullable<ChipData['chip']>): void {
       el(
         'li',
         undefined,
-        { 'data-slug': node.slug },
+        { 'data-slug': node.slug, 'data-status': node.status },
         el('div', node.title),
         el(
           'div',
@@ -221,16 +221,21 @@ function renderChip(data: NonNullable<ChipData['chip']>): void {
   );
 }
 
-/** Shows one chip: opens its feed, then reads it (so no change falls between the two). */
+/**
+ * Shows one chip: opens its feed, then reads it (so no change falls between the two), and
+ * reads it again shortly after live changes (a status change can move today's status).
+ */
 function showChip(client: Client, sse: SseClient, slug: string, feed: Feed): { stop: () => void } {
   feed.clear();
   document.body.dataset.loaded = 'no';
   let query: { unsubscribe: () => void } | undefined;
   let read = false;
   let stopped = false;
+  let refresh: ReturnType<typeof setTimeout> | undefined;
   const readChip = () => {
-    if (read || stopped) return;
+    if (stopped) return;
     read = true;
+    query?.unsubscribe();
     query = client.query<ChipData>(documents.DashboardChip.text, { slug }).subscribe((result) => {
       if (result.error) showError(describeError(result.error));
       const chip = result.data?.chip;
@@ -253,15 +258,21 @@ function showChip(client: Client, sse: SseClient, slug: string, feed: Feed): { s
   const stopFeed = startFeed({
     client: sse,
     chip: slug,
-    onUpdate: (update) => feed.add({ ...update, live: true }),
+    onUpdate(update) {
+      feed.add({ ...update, live: true });
+      // One read for a burst of changes.
+      clearTimeout(refresh);
+      refresh = setTimeout(readChip, 300);
+    },
     onState(state) {
       setFeedState(state);
-      if (state.state !== 'connecting') readChip();
+      if (state.state !== 'connecting' && !read) readChip();
     },
   });
   return {
     stop() {
       stopped = true;
+      clearTimeout(refresh);
       stopFeed();
       query?.unsubscribe();
     },
