@@ -17,18 +17,24 @@ import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKey } from '../src/auth.js';
 import { insertApiKey } from '../src/db/api-keys.js';
+import { type Database, openDatabase } from '../src/db/client.js';
+import { loadEnv } from '../src/env.js';
+import { type RunningGateway, startGateway } from '../src/server.js';
 import { runDocuments } from './helpers/documents.js';
+import { LIFTED_LIMITS } from './helpers/gateway.js';
 import { createKey, type TestKey } from './helpers/keys.js';
 import {
-  type InProcessGateway,
+  freePort,
+  type GatewayDatabase,
+  gatewayDatabase,
   makeTempDir,
   postGraphQL,
   removeTempDirs,
   repoRoot,
-  startInProcessGateway,
 } from './helpers/server.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
+import { setStatus as setStatusBySql } from './helpers/writes.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 // CI installs chromium, and there a missing browser fails the run; locally the file is skipped.
@@ -66,7 +72,11 @@ const SET_STATUS = /* GraphQL */ `mutation ($input: UpdatePolicyDecisionStatusIn
 }`;
 
 let upstream: Upstream;
-let gateway: InProcessGateway;
+let database: GatewayDatabase;
+let port: number;
+let gateway: RunningGateway | undefined;
+/** The gateway's GraphQL URL (the same after a restart). */
+let gatewayUrl: string;
 let proxy: TcpProxy;
 let site: Server;
 let siteOrigin: string;
@@ -74,6 +84,39 @@ let browser: Browser;
 let readKey: TestKey;
 let writeKey: TestKey;
 let manifest: Record<string, string>;
+
+/**
+ * Starts a gateway on `port` of 127.0.0.1 over the test's database (fixed, so a restarted one
+ * answers at the same address), allowing the page's origin, with the fixture Federal Register.
+ */
+function startGatewayOn(port: number): Promise<RunningGateway> {
+  return startGateway({
+    ...loadEnv({
+      CHIPGATE_LOG_LEVEL: 'silent',
+      ...LIFTED_LIMITS,
+      ...database.env,
+      CHIPGATE_CORS_ORIGINS: siteOrigin,
+      CHIPGATE_FEDERAL_REGISTER_URL: `${upstream.url}/fr`,
+      CHIPGATE_FEDERAL_REGISTER_RATE: '1000',
+    }),
+    CHIPGATE_HOST: '127.0.0.1',
+    CHIPGATE_PORT: port,
+  });
+}
+
+/** Runs `write` on the test's database while no gateway holds it (PGlite: one process). */
+async function withDatabase(write: (db: Database) => Promise<void>): Promise<void> {
+  const handle = await openDatabase({
+    databaseUrl: database.env.DATABASE_URL,
+    ...(database.env.CHIPGATE_PGLITE_DIR ? { pgliteDir: database.env.CHIPGATE_PGLITE_DIR } : {}),
+    poolMax: 1,
+  });
+  try {
+    await write(handle.db);
+  } finally {
+    await handle.close();
+  }
+}
 
 /** Serves `dir` and a `config.json` on 127.0.0.1 (port 0), as any static host would. */
 async function serveStatic(dir: string, config: () => object): Promise<Server> {
@@ -129,16 +172,14 @@ beforeAll(async () => {
   site = await serveStatic(dist, () => config);
   siteOrigin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
   upstream = await startUpstream();
-  gateway = await startInProcessGateway({
-    CHIPGATE_CORS_ORIGINS: siteOrigin,
-    CHIPGATE_FEDERAL_REGISTER_URL: `${upstream.url}/fr`,
-    CHIPGATE_FEDERAL_REGISTER_RATE: '1000',
-  });
-  const target = new URL(gateway.url);
-  proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+  database = await gatewayDatabase();
+  port = await freePort();
+  gateway = await startGatewayOn(port);
+  gatewayUrl = gateway.url;
+  proxy = await startTcpProxy({ host: '127.0.0.1', port });
 
   // The partner's read key may run its registered documents only.
-  const db = gateway.running.db.db;
+  const db = gateway.db.db;
   const generated = generateKey();
   const readKeyId = await insertApiKey(db, {
     name: 'partner dashboard',
@@ -178,6 +219,7 @@ afterAll(async () => {
   await browser?.close();
   await proxy?.close();
   await gateway?.stop();
+  await database?.cleanup();
   await upstream?.close();
   await new Promise((resolve) => (site ? site.close(resolve) : resolve(undefined)));
   removeTempDirs();
@@ -186,7 +228,7 @@ afterAll(async () => {
 /** Sets a status of DECISION through the mutation; the stored update's id and cursor. */
 async function setStatus(status: string, note: string) {
   const { body } = await postGraphQL(
-    gateway.url,
+    gatewayUrl,
     SET_STATUS,
     { input: { slug: DECISION, status, note } },
     writeKey.headers,
@@ -216,8 +258,8 @@ describeBrowser(`partner dashboard${runs ? '' : ` (skipped: ${CHROMIUM} is missi
     ).toEqual(['DashboardChips', 'DashboardChip', 'DashboardFeed']);
   });
 
-  it('shows the seeded story, a change made through the mutation, and one made while cut off', async () => {
-    const { body } = await postGraphQL(gateway.url, EXPECTED, { slug: CHIP });
+  it('shows the seeded story, a change made through the mutation, and ones made while cut off or restarting', async () => {
+    const { body } = await postGraphQL(gatewayUrl, EXPECTED, { slug: CHIP });
     const expected = body.data.chip;
     type Edge = {
       effect: string;
@@ -239,9 +281,11 @@ describeBrowser(`partner dashboard${runs ? '' : ` (skipped: ${CHROMIUM} is missi
     const problems: string[] = [];
     page.on('pageerror', (error) => problems.push(error.message));
     page.on('console', (message) => {
-      // The browser reports the connections the test cuts; anything else is a problem.
+      // The browser reports the connections the test cuts or the gateway it stops; anything else
+      // is a problem.
       const text = message.text();
-      if (message.type() === 'error' && !text.includes('net::ERR_CONNECTION_RESET')) {
+      const cut = /net::ERR_(CONNECTION_RESET|EMPTY_RESPONSE|CONNECTION_REFUSED|CONNECTION_CLOSED)/;
+      if (message.type() === 'error' && !cut.test(text)) {
         problems.push(text);
       }
     });
@@ -372,6 +416,27 @@ describeBrowser(`partner dashboard${runs ? '' : ` (skipped: ${CHROMIUM} is missi
       await page.waitForSelector(`#decisions li[data-slug="${DECISION}"][data-status="SUSPENDED"]`);
       await page.waitForSelector('body[data-loaded="all"]');
 
+      // The gateway restarts (its streams end), and a change committed while it was down (by
+      // plain SQL, as any writer) arrives when the feed resumes, once.
+      await gateway?.stop();
+      gateway = undefined;
+      await page.waitForSelector('#feed-state[data-state="reconnecting"]');
+      const note = 'Resumed while the gateway was down (dashboard test)';
+      await withDatabase((db) => setStatusBySql(db, DECISION, 'IN_EFFECT', note));
+      gateway = await startGatewayOn(port);
+      await page.waitForSelector(
+        `#feed-state[data-state="live"][data-resumed-after="${second.eventCursor}"]`,
+      );
+      await page.locator('#feed li', { hasText: note }).waitFor();
+      const restarted = await feedItems(page);
+      expect(restarted.filter((item) => item.text?.includes(note))).toEqual([
+        expect.objectContaining({ toStatus: 'IN_EFFECT', live: 'true' }),
+      ]);
+      expect(restarted).toHaveLength(storedIds.length + 3);
+      await page.waitForSelector(`#decisions li[data-slug="${DECISION}"][data-status="IN_EFFECT"]`);
+      await page.waitForSelector('body[data-loaded="all"]');
+      expect(await page.locator('#errors').isHidden()).toBe(true);
+
       // Kept after the run (not a makeTempDir), for a person to look at.
       const screenshot = path.join(
         mkdtempSync(path.join(tmpdir(), 'chipgate-dashboard-')),
@@ -387,5 +452,5 @@ describeBrowser(`partner dashboard${runs ? '' : ` (skipped: ${CHROMIUM} is missi
     } finally {
       await context.close();
     }
-  });
+  }, 60_000);
 });

@@ -241,6 +241,8 @@ function showChip(client: Client, sse: SseClient, slug: string, feed: Feed): { s
       const chip = result.data?.chip;
       if (result.data && !chip) showError(`No chip "${slug}".`);
       if (!chip) return;
+      // A read that failed meanwhile (the gateway restarting) is behind us.
+      if (!result.error) byId('errors').hidden = true;
       renderChip(chip);
       for (const { node } of chip.policyDecisions.edges) {
         for (const update of node.updates) {
