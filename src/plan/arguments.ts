@@ -2,7 +2,7 @@
  * A document's arguments and conditions, per request: the coerced arguments of every field
  * that takes some, and the signature of what in them changes a plan's shape. Values that only
  * fill a statement's parameters (a page size, a slug, a date) do not change the signature;
- * presence, empty lists, enum values (an order) and `@skip`/`@include` conditions do.
+ * presence, empty lists, enum values (an order), `@skip`/`@include` conditions and active `@defer` do.
  */
 import {
   type DocumentNode,
@@ -21,7 +21,7 @@ import {
   visit,
   visitWithTypeInfo,
 } from 'graphql';
-import { type CollectContext, included } from './collect.js';
+import { type CollectContext, deferredFragment, included } from './collect.js';
 
 /** A field of the document that takes arguments. */
 export interface ArgumentSite {
@@ -52,7 +52,11 @@ export function documentSites(
     (definition) => definition === operation || definition.kind === Kind.FRAGMENT_DEFINITION,
   );
   const conditional = (node: { directives?: readonly { name: { value: string } }[] }) => {
-    if (node.directives?.some((d) => d.name.value === 'skip' || d.name.value === 'include')) {
+    if (
+      node.directives?.some(
+        (d) => d.name.value === 'skip' || d.name.value === 'include' || d.name.value === 'defer',
+      )
+    ) {
       conditions.push(node);
     }
   };
@@ -117,7 +121,11 @@ export function shapeSignature(
   args: ReadonlyMap<FieldNode, Record<string, unknown>>,
 ): string {
   let signature = '';
-  for (const node of sites.conditions) signature += included(context, node) ? '1' : '0';
+  for (const node of sites.conditions) {
+    signature += included(context, node) ? '1' : '0';
+    // `@defer(if: $x)`: a deferred fragment has a plan of its own (see compile.ts).
+    if (deferredFragment(context, node)) signature += 'd';
+  }
   for (const site of sites.arguments) {
     const values = args.get(site.node) ?? {};
     signature += '|';

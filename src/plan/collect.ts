@@ -2,8 +2,10 @@
  * The fields an object of a given type answers for a selection set, by response key, in the
  * order graphql-js executes them (the spec's CollectFields): fragments and inline fragments
  * whose type condition applies, `@skip` and `@include` evaluated with the request's variables,
- * fields of one response key merged.
+ * fields of one response key merged. `@defer` fragments are walked like any other unless the
+ * caller asks for them apart (the planner's deferred plans, see `collectFields`).
  */
+import { GraphQLDeferDirective } from '@graphql-tools/utils';
 import {
   type FieldNode,
   type FragmentDefinitionNode,
@@ -39,6 +41,24 @@ export function included(
   return include?.if !== false;
 }
 
+/**
+ * Whether a fragment (inline or spread) is deferred in this request: it carries `@defer` whose
+ * `if` is not false.
+ */
+export function deferredFragment(
+  context: CollectContext,
+  node: { directives?: readonly unknown[] | undefined },
+): boolean {
+  if (!node.directives?.length) return false;
+  const defer = getDirectiveValues(GraphQLDeferDirective, node as FieldNode, context.variables);
+  return defer !== undefined && defer.if !== false;
+}
+
+/** A `@defer` fragment that applies to the object being collected: its selection set. */
+export interface DeferredSelection {
+  readonly selectionSet: SelectionSetNode;
+}
+
 function conditionApplies(
   context: CollectContext,
   condition: { name: { value: string } } | undefined,
@@ -59,12 +79,14 @@ function conditionApplies(
 
 /**
  * The fields of `selectionSets` for an object of `type`, by response key (insertion order is
- * execution order).
+ * execution order). With `deferred`, the `@defer` fragments that apply to `type` are not
+ * walked: their selection sets are pushed onto `deferred` instead.
  */
 export function collectFields(
   context: CollectContext,
   type: GraphQLObjectType,
   selectionSets: readonly SelectionSetNode[],
+  deferred?: DeferredSelection[],
 ): Map<string, FieldNode[]> {
   const fields = new Map<string, FieldNode[]>();
   const visited = new Set<string>();
@@ -78,13 +100,23 @@ export function collectFields(
         else fields.set(key, [selection]);
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         if (conditionApplies(context, selection.typeCondition, type)) {
-          walk(selection.selectionSet);
+          if (deferred && deferredFragment(context, selection)) {
+            deferred.push({ selectionSet: selection.selectionSet });
+          } else {
+            walk(selection.selectionSet);
+          }
         }
       } else {
         const name = selection.name.value;
+        const fragment = context.fragments[name];
+        if (deferred && deferredFragment(context, selection)) {
+          if (fragment && conditionApplies(context, fragment.typeCondition, type)) {
+            deferred.push({ selectionSet: fragment.selectionSet });
+          }
+          continue;
+        }
         if (visited.has(name)) continue;
         visited.add(name);
-        const fragment = context.fragments[name];
         if (fragment && conditionApplies(context, fragment.typeCondition, type)) {
           walk(fragment.selectionSet);
         }

@@ -10,6 +10,18 @@
  * and entity fields of payloads load their selection with a statement of their own.
  * Connections and the timeline are planned in `compile-lists.ts`; `node`, `nodes` and
  * `exportStatus` in `compile-special.ts`.
+ *
+ * `@defer` (queries): a deferred fragment on a table-backed object (a chip, a company, a
+ * decision, ... wherever `planObject` plans one) is left out of the initial statement and
+ * becomes a `DeferredPlan`: one statement for the fragment, keyed by the ids of every parent
+ * row the initial result holds, run after the initial statements. The plan is mixed, so
+ * graphql-js (yoga's executor) sends the initial payload and then each deferred fragment as
+ * its statement (or, for fields of external sources, its source) answers. A deferred
+ * fragment anywhere else (on an edge, a page info, a value object such as an export status,
+ * inside another deferred fragment, at the root) is planned inline with its parent, as
+ * without `@defer`: its data is the same and still arrives in its own payload, with no
+ * statement of its own. A fragment field resolved around the plan (an external source) is
+ * resolved from the parent row as without `@defer`, and sent when its source answers.
  */
 import type { SQL } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
@@ -32,16 +44,23 @@ import {
   columnJson,
   jsonArray,
   lookupJson,
+  lookupManyJson,
   relationJson,
   StatementBuilder,
 } from '../db/plan-sql.js';
 import { encodeGlobalId } from '../schema/node.js';
-import { type CollectContext, collectFields, subSelections } from './collect.js';
+import {
+  type CollectContext,
+  collectFields,
+  type DeferredSelection,
+  subSelections,
+} from './collect.js';
 import { planConnection, planTimeline } from './compile-lists.js';
 import { planExportStatus, planNode, planNodes } from './compile-special.js';
 import {
   argsAt,
   type Bind,
+  type DeferredPlan,
   type OperationPlan,
   type RootPlan,
   type Row,
@@ -55,6 +74,7 @@ import {
   at,
   computedShaper,
   constantShaper,
+  DEFERRED,
   deferred,
   leafShaper,
   objectShaper,
@@ -65,7 +85,15 @@ import {
   wrapShaper,
 } from './shapes.js';
 
-export type { Bind, OperationPlan, RootPlan, Row, StatementPlan, StatementScope } from './core.js';
+export type {
+  Bind,
+  DeferredPlan,
+  OperationPlan,
+  RootPlan,
+  Row,
+  StatementPlan,
+  StatementScope,
+} from './core.js';
 export { Unplannable } from './core.js';
 
 /** Plans operations of one schema; one instance per plan built. */
@@ -73,6 +101,10 @@ export class Planner {
   /** Whether graphql-js must execute the plan (set while planning). */
   mixed = false;
   readonly entities = new Map<string, StatementPlan>();
+  /** The `@defer` fragments planned apart so far. */
+  readonly deferredPlans: DeferredPlan[] = [];
+  /** Whether `planObject` plans `@defer` fragments apart now (not inside one). */
+  private splitDeferred = false;
 
   constructor(
     readonly schema: GraphQLSchema,
@@ -90,10 +122,16 @@ export class Planner {
     return collectFields(this.collect, type, selections);
   }
 
-  plan(operation: OperationDefinitionNode): OperationPlan {
+  /**
+   * `incremental`: the operation uses `@defer`/`@stream` and yoga's executor will deliver it
+   * incrementally; the plan is then mixed and, for a query, its deferred fragments are
+   * planned apart (see the module comment).
+   */
+  plan(operation: OperationDefinitionNode, incremental = false): OperationPlan {
     const rootType = this.schema.getRootType(operation.operation);
     if (!rootType) throw new Unplannable(`no ${operation.operation} type`);
-    if (operation.operation !== 'query') this.mixed = true;
+    if (operation.operation !== 'query' || incremental) this.mixed = true;
+    this.splitDeferred = incremental && operation.operation === 'query';
     const roots: RootPlan[] = [];
     for (const [key, nodes] of this.fields(rootType, [operation.selectionSet])) {
       const name = (nodes[0] as FieldNode).name.value;
@@ -106,7 +144,13 @@ export class Planner {
       const root = this.planRoot(rootType, field, key, nodes);
       roots.push(root ? { key, plan: root } : { key });
     }
-    return { operation: operation.operation, roots, mixed: this.mixed, entities: this.entities };
+    return {
+      operation: operation.operation,
+      roots,
+      mixed: this.mixed,
+      entities: this.entities,
+      deferred: this.deferredPlans,
+    };
   }
 
   private planRoot(
@@ -223,9 +267,16 @@ export class Planner {
     return named;
   }
 
-  /** The marks of an object in mixed plans: its type (and the row kept for resolvers). */
-  mark(typeName: string, rowColumns: readonly (readonly [string, number])[] = []) {
-    return (object: PlannedObject, values: unknown) => {
+  /**
+   * The marks of an object in mixed plans: its type (and the row kept for resolvers); with
+   * `deferred`, its row id (at `idIndex`) and its deferred plans, the id recorded for them.
+   */
+  mark(
+    typeName: string,
+    rowColumns: readonly (readonly [string, number])[] = [],
+    deferred?: { readonly idIndex: number; readonly plans: readonly DeferredPlan[] },
+  ) {
+    return (object: PlannedObject, values: unknown, bind: Bind) => {
       if (!this.mixed) return;
       object[PLANNED] = typeName;
       if (rowColumns.length) {
@@ -233,7 +284,54 @@ export class Planner {
         for (const [name, index] of rowColumns) source[name] = (values as Row)[index];
         object[ROW] = source;
       }
+      if (deferred && bind.deferredIds) {
+        const id = (values as Row)[deferred.idIndex];
+        object[DEFERRED] = { id, plans: deferred.plans };
+        for (const plan of deferred.plans) {
+          const ids = bind.deferredIds.get(plan);
+          if (ids) ids.push(id);
+          else bind.deferredIds.set(plan, [id]);
+        }
+      }
     };
+  }
+
+  /**
+   * The statement of a `@defer` fragment on objects of `type` (rows of `table`): its
+   * selection for the rows whose ids the request binds (`Bind.ids`), as `[[id, row], ...]`.
+   * Fragments nested in it are planned inline.
+   */
+  private planDeferred(
+    type: GraphQLObjectType,
+    table: TableKey,
+    selectionSet: SelectionSetNode,
+    path: string,
+  ): DeferredPlan {
+    const scope: StatementScope = { b: new StatementBuilder<Bind>(), tables: new Set([table]) };
+    const ids = scope.b.param((bind) => bind.ids ?? []);
+    let shape: Shaper<Row, Bind> | undefined;
+    const split = this.splitDeferred;
+    this.splitDeferred = false;
+    try {
+      const json = lookupManyJson(scope.b, table, 'id', ids, (alias) => {
+        const row = new RowBuilder();
+        shape = this.planObject(scope, row, type, alias, [selectionSet], path);
+        return jsonArray(row.slots);
+      });
+      const keys = new Set<string>();
+      for (const [key, nodes] of this.fields(type, [selectionSet])) {
+        const field = type.getFields()[(nodes[0] as FieldNode).name.value];
+        if (field && fieldPlan(field)?.kind !== 'resolver') keys.add(key);
+      }
+      return {
+        statement: scope.b.compile(json),
+        shape: deferred(() => shape),
+        tables: scope.tables,
+        keys,
+      };
+    } finally {
+      this.splitDeferred = split;
+    }
   }
 
   /**
@@ -269,7 +367,23 @@ export class Planner {
         deferred(() => shape),
       );
     };
-    for (const [key, nodes] of this.fields(type, selections)) {
+    const deferredSelections: DeferredSelection[] | undefined = this.splitDeferred ? [] : undefined;
+    const fields = collectFields(this.collect, type, selections, deferredSelections);
+    // Fields of deferred fragments resolved around the plan read the parent row, as without
+    // `@defer` (their columns join the row kept for resolvers).
+    for (const fragment of deferredSelections ?? []) {
+      for (const nodes of this.fields(type, [fragment.selectionSet]).values()) {
+        const field = type.getFields()[(nodes[0] as FieldNode).name.value];
+        const plan = field && fieldPlan(field);
+        if (plan?.kind !== 'resolver') continue;
+        for (const name of plan.columns) rowColumns.push([name, column(name)]);
+      }
+    }
+    const deferredPlans = (deferredSelections ?? []).map((fragment, i) =>
+      this.planDeferred(type, table.table, fragment.selectionSet, `${path}@${i}`),
+    );
+    this.deferredPlans.push(...deferredPlans);
+    for (const [key, nodes] of fields) {
       const name = (nodes[0] as FieldNode).name.value;
       if (name === '__typename') {
         parts.push([key, constantShaper(type.name)]);
@@ -332,7 +446,9 @@ export class Planner {
           throw new Unplannable(`${type.name}.${name}`);
       }
     }
-    return objectShaper(parts, this.mark(type.name, rowColumns));
+    const deferredMark =
+      deferredPlans.length > 0 ? { idIndex: column('id'), plans: deferredPlans } : undefined;
+    return objectShaper(parts, this.mark(type.name, rowColumns, deferredMark));
   }
 
   /**
@@ -375,6 +491,7 @@ export function planOperation(
   collect: CollectContext,
   operation: OperationDefinitionNode,
   args: ReadonlyMap<FieldNode, Record<string, unknown>>,
+  incremental = false,
 ): OperationPlan {
-  return new Planner(schema, collect, args).plan(operation);
+  return new Planner(schema, collect, args).plan(operation, incremental);
 }

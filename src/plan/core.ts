@@ -20,6 +20,28 @@ export interface Bind {
   readonly entityId?: number;
   /** Values decoded once per request (cursors, global IDs). */
   readonly memo: Map<unknown, unknown>;
+  /** The parent row ids a deferred plan loads (see `DeferredPlan`). */
+  readonly ids?: readonly unknown[];
+  /**
+   * Filled while the initial result is shaped: the ids of the rows under each deferred
+   * fragment, which its statement then loads in one go.
+   */
+  readonly deferredIds?: Map<DeferredPlan, unknown[]>;
+}
+
+/**
+ * A `@defer` fragment on a table-backed object, planned apart from the initial result: one
+ * statement that loads the fragment's selection for every parent row the initial result holds
+ * (`where id = any($ids)`), run after the initial statements, never once per row. Its `r` is
+ * `[[id, row], ...]`; `shape` turns a row into the object whose keys the fragment answers.
+ */
+export interface DeferredPlan {
+  readonly statement: CompiledStatement<Bind>;
+  readonly shape: Shaper<Row, Bind>;
+  /** The tables the statement reads. */
+  readonly tables: ReadonlySet<TableKey>;
+  /** The response keys the statement answers (fields resolved around the plan excluded). */
+  readonly keys: ReadonlySet<string>;
 }
 
 /** A row's positional array, as a statement returns it. */
@@ -50,6 +72,8 @@ export interface OperationPlan {
   readonly mixed: boolean;
   /** Statements of payload entity fields, by `<parent type>:<response path>`. */
   readonly entities: ReadonlyMap<string, StatementPlan>;
+  /** The `@defer` fragments planned apart (queries only; see `DeferredPlan`). */
+  readonly deferred: readonly DeferredPlan[];
 }
 
 /** The operation cannot be planned (a field without planning metadata): resolvers answer it. */

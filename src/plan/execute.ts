@@ -25,6 +25,7 @@ import {
   execute,
   type FieldNode,
   type FragmentDefinitionNode,
+  GraphQLError,
   GraphQLInterfaceType,
   GraphQLObjectType,
   type GraphQLResolveInfo,
@@ -42,17 +43,19 @@ import type { Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
 import type { Context } from '../context.js';
 import { runStatement } from '../db/client.js';
+import { ErrorCode } from '../errors.js';
 import { argumentValues, type DocumentSites, documentSites, shapeSignature } from './arguments.js';
 import type { CollectContext } from './collect.js';
 import {
   type Bind,
+  type DeferredPlan,
   type OperationPlan,
   planOperation,
   type StatementPlan,
   Unplannable,
 } from './compile.js';
 import { type FieldPlan, PLAN } from './metadata.js';
-import { PLANNED, type PlannedObject, ROW, Unplanned } from './shapes.js';
+import { DEFERRED, PLANNED, type PlannedObject, ROW, Unplanned } from './shapes.js';
 
 /** Plans kept per operation: one per shape of its arguments. */
 const PLANS_PER_OPERATION = 32;
@@ -63,6 +66,8 @@ interface OperationEntry {
   readonly fragments: Record<string, FragmentDefinitionNode>;
   readonly sites: DocumentSites;
   readonly plans: LRUCache<string, OperationPlan | Unplannable>;
+  /** Whether the document uses `@defer` or `@stream`. */
+  readonly incremental: boolean;
 }
 
 /** A cached document: its operations by name (`''` for the only one). */
@@ -75,6 +80,8 @@ interface DocumentEntry {
 interface Current {
   readonly plan: OperationPlan;
   readonly bind: Bind;
+  /** The runs of the plan's deferred fragments: objects by parent row id. */
+  readonly deferred: ReadonlyMap<DeferredPlan, Promise<Map<unknown, PlannedObject>>>;
 }
 
 const CURRENT = Symbol('chipgate.plan');
@@ -167,7 +174,9 @@ export function createPlanner(options: PlannerOptions): Planner {
     (await (options.execute ?? execute)(args)) as ExecutionResult;
   const byHash = new LRUCache<string, DocumentEntry>({ max: options.maxDocuments ?? 1000 });
   const byDocument = new WeakMap<DocumentNode, DocumentEntry>();
-  const derived = derivedSchema(schema, runEntity);
+  const derived = derivedSchema(schema, runEntity, (object, key, ctx) =>
+    deferredValue(object, key, ctx),
+  );
 
   function entryOf(document: DocumentNode): DocumentEntry {
     let entry = byDocument.get(document);
@@ -199,14 +208,26 @@ export function createPlanner(options: PlannerOptions): Planner {
         fragments,
         sites: documentSites(schema, entry.document, operation),
         plans: new LRUCache({ max: PLANS_PER_OPERATION }),
+        incremental: usesIncrementalDelivery(entry.document),
       };
     }
     entry.operations.set(key, prepared);
     return prepared;
   }
 
-  const unplanned = (args: ExecutionArgs, reason: string) => {
+  /**
+   * Answers by the resolvers (`reason`: why not by the plan); with `@defer`/`@stream`, through
+   * `normal` (yoga's executor), which delivers incrementally.
+   */
+  const unplanned = async (
+    args: ExecutionArgs,
+    reason: string,
+    normal?: (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult,
+  ): Promise<ExecutionResult> => {
     options.onUnplanned?.(reason);
+    if (normal && usesIncrementalDelivery(args.document)) {
+      return (await normal(args)) as ExecutionResult;
+    }
     return run(args);
   };
 
@@ -250,36 +271,35 @@ export function createPlanner(options: PlannerOptions): Planner {
     );
     // Nothing to plan: the normal executor reports the variables as it would without a plan.
     if (coerced.errors) return normal ? ((await normal(args)) as ExecutionResult) : run(args);
-    // Incremental delivery (`@defer`/`@stream`): the normal executor splits the result.
-    if (normal && usesIncrementalDelivery(args.document)) {
-      options.onUnplanned?.('incremental delivery');
-      return (await normal(args)) as ExecutionResult;
-    }
     const variables = coerced.coerced;
     const collect: CollectContext = { schema, fragments: entry.fragments, variables };
     let argsByField: Map<FieldNode, Record<string, unknown>>;
     try {
       argsByField = argumentValues(entry.sites, variables);
     } catch {
-      return unplanned(args, 'arguments');
+      return unplanned(args, 'arguments', normal);
     }
     const signature = shapeSignature(entry.sites, collect, argsByField);
     let plan = entry.plans.get(signature);
     if (!plan) {
       try {
-        plan = planOperation(schema, collect, entry.operation, argsByField);
+        // `@defer`/`@stream` are delivered by yoga's executor (`normal`): without it (a
+        // subscription event), the operation is planned and answered whole.
+        const incremental = entry.incremental && normal !== undefined;
+        plan = planOperation(schema, collect, entry.operation, argsByField, incremental);
       } catch (error) {
         if (!(error instanceof Unplannable)) throw error;
         plan = error;
       }
       entry.plans.set(signature, plan);
     }
-    if (plan instanceof Unplannable) return unplanned(args, plan.message);
+    if (plan instanceof Unplannable) return unplanned(args, plan.message, normal);
     const ctx = args.contextValue as Context;
     const bind: Bind = {
       args: argsByField,
       today: now().toISOString().slice(0, 10),
       memo: new Map(),
+      ...(plan.deferred.length > 0 ? { deferredIds: new Map() } : {}),
     };
     let raw: unknown[];
     let result: ExecutionResult | undefined;
@@ -289,22 +309,81 @@ export function createPlanner(options: PlannerOptions): Planner {
       );
       if (!plan.mixed) result = plannedResult(plan, raw, bind);
     } catch (error) {
-      if (error instanceof Unplanned) return unplanned(args, error.message);
+      if (error instanceof Unplanned) return unplanned(args, error.message, normal);
       throw error;
     }
     if (result) return result;
     const rootValue: PlannedObject = Object.create(null);
     rootValue[PLANNED] = entry.operation.operation;
-    plan.roots.forEach((root, i) => {
-      if (root.plan) rootValue[root.key] = root.plan.shape.value(raw[i], bind);
-    });
-    const context = Object.create(ctx, { [CURRENT]: { value: { plan, bind } satisfies Current } });
-    return run({
+    try {
+      plan.roots.forEach((root, i) => {
+        if (root.plan) rootValue[root.key] = root.plan.shape.value(raw[i], bind);
+      });
+    } catch (error) {
+      if (error instanceof Unplanned) return unplanned(args, error.message, normal);
+      throw error;
+    }
+    // The deferred fragments' statements start now, after the initial ones, one per fragment.
+    const deferred = new Map<DeferredPlan, Promise<Map<unknown, PlannedObject>>>();
+    for (const [fragment, ids] of bind.deferredIds ?? []) {
+      const running = runDeferred(ctx, fragment, ids, bind);
+      // Read by the fragment's resolvers; a failure is theirs to report (in its payload).
+      running.catch(() => {});
+      deferred.set(fragment, running);
+    }
+    const current: Current = { plan, bind, deferred };
+    const context = Object.create(ctx, { [CURRENT]: { value: current } });
+    const executor = entry.incremental && normal ? normal : run;
+    return (await executor({
       ...args,
       schema: derived,
       rootValue: plan.operation === 'subscription' ? args.rootValue : rootValue,
       contextValue: context,
-    });
+    })) as ExecutionResult;
+  }
+
+  /**
+   * Runs a deferred fragment's statement for the parent rows `ids`: its objects by row id.
+   * A value the plan cannot shape fails the fragment (its fields report the error in their
+   * payload; the resolvers cannot take over there, as the parent is a planned object).
+   */
+  async function runDeferred(
+    ctx: Context,
+    fragment: DeferredPlan,
+    ids: readonly unknown[],
+    bind: Bind,
+  ): Promise<Map<unknown, PlannedObject>> {
+    const fragmentBind: Bind = { ...bind, ids: [...new Set(ids)], memo: new Map() };
+    const values = fragment.statement.params.map((param) => param(fragmentBind));
+    const [row] = await runStatement(ctx.db, fragment.statement.text, values);
+    const objects = new Map<unknown, PlannedObject>();
+    for (const [id, value] of (row?.r ?? []) as [unknown, readonly unknown[]][]) {
+      objects.set(id, fragment.shape.value(value, fragmentBind) as PlannedObject);
+    }
+    return objects;
+  }
+
+  /** A field of a `@defer` fragment planned apart, once its statement has answered. */
+  async function deferredValue(
+    object: PlannedObject,
+    key: string,
+    ctx: Context & { [CURRENT]?: Current },
+  ): Promise<unknown> {
+    const marks = object[DEFERRED];
+    const current = ctx[CURRENT];
+    const fragment = marks?.plans.find((plan) => (plan as DeferredPlan).keys.has(key)) as
+      | DeferredPlan
+      | undefined;
+    const running = fragment && current?.deferred.get(fragment);
+    if (!marks || !running) throw new Error(`no deferred run for ${key}`);
+    const loaded = (await running).get(marks.id);
+    if (!loaded) {
+      throw new GraphQLError(
+        'The object was deleted while its deferred fields were read; send the operation again.',
+        { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } },
+      );
+    }
+    return loaded[key];
   }
 
   return {
@@ -338,6 +417,7 @@ function derivedSchema(
     info: GraphQLResolveInfo,
     fallback: () => unknown,
   ) => unknown,
+  deferredValue: (object: PlannedObject, key: string, ctx: Context) => Promise<unknown>,
 ): GraphQLSchema {
   return mapSchema(schema, {
     [MapperKind.OBJECT_TYPE]: (type) => {
@@ -387,6 +467,10 @@ function derivedSchema(
             if (Object.hasOwn(object, key)) return object[key];
             if (plan?.kind === 'resolver') {
               return plan.resolve(object[ROW] ?? {}, args, ctx, info);
+            }
+            const marks = object[DEFERRED];
+            if (marks?.plans.some((fragment) => (fragment as DeferredPlan).keys.has(key))) {
+              return deferredValue(object, key, ctx);
             }
           }
           if (plan?.kind === 'entity') {

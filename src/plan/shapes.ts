@@ -28,11 +28,19 @@ export const PLANNED = Symbol('chipgate.planned');
 /** The parent-row columns a planned object keeps for the fields resolved around the plan. */
 export const ROW = Symbol('chipgate.row');
 
+/**
+ * On a planned object with `@defer` fragments planned apart: its row id and those fragments'
+ * plans (opaque here; see `DeferredPlan` in core.ts), read by the resolvers of the derived
+ * schema (execute.ts).
+ */
+export const DEFERRED = Symbol('chipgate.deferred');
+
 /** A planned object: response keys, and in mixed plans its type and row. */
 export interface PlannedObject {
   [key: string]: unknown;
   [PLANNED]?: string;
   [ROW]?: Record<string, unknown>;
+  [DEFERRED]?: { readonly id: unknown; readonly plans: readonly unknown[] };
 }
 
 /** Shapes an input (a statement's JSON value, a row's array) into a response value. */
@@ -124,13 +132,13 @@ export function wrapShaper<Bind>(
  */
 export function objectShaper<In, Bind>(
   parts: readonly (readonly [string, Shaper<In, Bind>])[],
-  mark?: (object: PlannedObject, input: In) => void,
+  mark?: (object: PlannedObject, input: In, bind: Bind) => void,
 ): Shaper<In, Bind> {
   return {
     value: (input, bind) => {
       const object: PlannedObject = {};
       for (const [key, part] of parts) object[key] = part.value(input, bind);
-      mark?.(object, input);
+      mark?.(object, input, bind);
       return object;
     },
   };

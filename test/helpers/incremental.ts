@@ -146,3 +146,30 @@ export function sortedKeys(value: unknown): unknown {
       .map((key) => [key, sortedKeys((value as Record<string, unknown>)[key])]),
   );
 }
+
+/**
+ * POSTs an operation to an app in process (`yoga.fetch`, no socket) asking for
+ * `multipart/mixed`, and reads its payloads (one, when the answer is a single JSON result).
+ */
+export async function incrementalOn(
+  app: {
+    yoga: {
+      fetch: (url: string, init: RequestInit) => Promise<globalThis.Response> | globalThis.Response;
+    };
+  },
+  query: string,
+  variables?: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; payloads: Payload[] }> {
+  const response = await app.yoga.fetch('http://chipgate.test/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'multipart/mixed', ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  const contentType = response.headers.get('content-type') ?? '';
+  const text = await response.text();
+  const payloads = contentType.startsWith('multipart/mixed')
+    ? multipartPayloads(contentType, text)
+    : [JSON.parse(text) as Payload];
+  return { status: response.status, payloads };
+}
