@@ -8,7 +8,7 @@
  * change made through the mutation, and one made while its feed was cut, once.
  */
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -32,6 +32,7 @@ import {
   removeTempDirs,
   repoRoot,
 } from './helpers/server.js';
+import { serveStatic } from './helpers/static-site.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { setStatus as setStatusBySql } from './helpers/writes.js';
@@ -84,6 +85,9 @@ let browser: Browser;
 let readKey: TestKey;
 let writeKey: TestKey;
 let manifest: Record<string, string>;
+let dist: string;
+/** The page's `config.json` (set once the gateway and the key exist). */
+let config: object = {};
 
 /**
  * Starts a gateway on `port` of 127.0.0.1 over the test's database (fixed, so a restarted one
@@ -118,35 +122,6 @@ async function withDatabase(write: (db: Database) => Promise<void>): Promise<voi
   }
 }
 
-/** Serves `dir` and a `config.json` on 127.0.0.1 (port 0), as any static host would. */
-async function serveStatic(dir: string, config: () => object): Promise<Server> {
-  const types: Record<string, string> = {
-    '.html': 'text/html; charset=utf-8',
-    '.js': 'text/javascript; charset=utf-8',
-    '.css': 'text/css; charset=utf-8',
-    '.json': 'application/json',
-  };
-  const server = createServer((request, response) => {
-    const { pathname } = new URL(request.url ?? '/', 'http://localhost');
-    if (pathname === '/config.json') {
-      response.writeHead(200, { 'content-type': types['.json'] as string });
-      response.end(JSON.stringify(config()));
-      return;
-    }
-    const file = path.join(dir, path.normalize(pathname === '/' ? '/index.html' : pathname));
-    if (!file.startsWith(dir) || !existsSync(file)) {
-      response.writeHead(404).end();
-      return;
-    }
-    response.writeHead(200, {
-      'content-type': types[path.extname(file)] ?? 'application/octet-stream',
-    });
-    response.end(readFileSync(file));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
-}
-
 beforeAll(async () => {
   if (!runs) return;
   if (!existsSync(CHROMIUM)) {
@@ -154,7 +129,7 @@ beforeAll(async () => {
       `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium).`,
     );
   }
-  const dist = makeTempDir('chipgate-dashboard-');
+  dist = makeTempDir('chipgate-dashboard-');
   process.env.DASHBOARD_DEFER = DEFER ? 'on' : 'off';
   try {
     await build({
@@ -168,7 +143,6 @@ beforeAll(async () => {
   }
   manifest = JSON.parse(readFileSync(path.join(dist, 'persisted-documents.json'), 'utf8'));
 
-  let config: object = {};
   site = await serveStatic(dist, () => config);
   siteOrigin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
   upstream = await startUpstream();
@@ -453,4 +427,19 @@ describeBrowser(`partner dashboard${runs ? '' : ` (skipped: ${CHROMIUM} is missi
       await context.close();
     }
   }, 60_000);
+
+  it('cannot read the gateway from an origin it does not allow', async () => {
+    const stranger = await serveStatic(dist, () => config);
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`http://127.0.0.1:${(stranger.address() as AddressInfo).port}/`);
+      await page.waitForSelector('#errors:not([hidden])');
+      expect(await page.locator('#errors').textContent()).toContain('Failed to fetch');
+      expect(await page.$$eval('svg.chart circle.decision', (c) => c.length)).toBe(0);
+    } finally {
+      await context.close();
+      await new Promise((resolve) => stranger.close(resolve));
+    }
+  });
 });
