@@ -428,6 +428,40 @@ describeBrowser(`partner dashboard${runs ? '' : ` (skipped: ${CHROMIUM} is missi
     }
   }, 60_000);
 
+  it('shows a failing Federal Register on the lines of the decisions citing it, only', async () => {
+    const chip = 'a100';
+    const { body } = await postGraphQL(gatewayUrl, EXPECTED, { slug: chip });
+    const edges: { node: { slug: string; federalRegisterDocumentNumber: string | null } }[] =
+      body.data.chip.policyDecisions.edges;
+    const citing = edges.filter((e) => e.node.federalRegisterDocumentNumber);
+    expect(citing.length).toBeGreaterThan(0);
+    upstream.misbehave('/fr', { kind: 'status', status: 500 });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1100 } });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${siteOrigin}/?chip=${chip}`);
+      await page.waitForSelector('body[data-loaded="all"]');
+      const lines = await page.$$eval('#decisions li', (items) =>
+        items.map((li) => [
+          li.getAttribute('data-slug'),
+          li.querySelector('.source-error')?.getAttribute('data-code') ?? null,
+        ]),
+      );
+      // (None of these documents was read, and cached, by the test above.)
+      expect(lines).toEqual(
+        edges.map((e) => [
+          e.node.slug,
+          e.node.federalRegisterDocumentNumber ? 'SOURCE_UNAVAILABLE' : null,
+        ]),
+      );
+      expect(await page.locator('#errors').isHidden()).toBe(true);
+      expect(await page.$$eval('svg.chart circle.decision', (c) => c.length)).toBeGreaterThan(0);
+    } finally {
+      upstream.reset();
+      await context.close();
+    }
+  });
+
   it('cannot read the gateway from an origin it does not allow', async () => {
     const stranger = await serveStatic(dist, () => config);
     const context = await browser.newContext();

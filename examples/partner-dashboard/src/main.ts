@@ -86,15 +86,42 @@ function showError(message: string): void {
   errors.textContent = message;
 }
 
+/** A GraphQL error as urql hands it over. */
+interface GraphQLErrorLike {
+  message: string;
+  path?: readonly (string | number)[] | undefined;
+  extensions?: Record<string, unknown>;
+}
+
 /** The message of an urql error, with each GraphQL error's code. */
 function describeError(error: {
   message: string;
-  graphQLErrors: readonly { message: string; extensions?: Record<string, unknown> }[];
+  graphQLErrors: readonly GraphQLErrorLike[];
 }): string {
   if (error.graphQLErrors.length === 0) return error.message;
   return error.graphQLErrors
     .map((e) => `${String(e.extensions?.code ?? 'ERROR')}: ${e.message}`)
     .join('; ');
+}
+
+/**
+ * Splits a chip read's errors: an external source's (it has `extensions.source`; only its field
+ * is null) by the index of the decision edge it belongs to, shown on that decision's line; the
+ * rest, shown above the page.
+ */
+function splitErrors(errors: readonly GraphQLErrorLike[]) {
+  const bySource = new Map<number, string>();
+  const others: GraphQLErrorLike[] = [];
+  for (const error of errors) {
+    const [chip, list, edges, index] = error.path ?? [];
+    const ours = chip === 'chip' && list === 'policyDecisions' && edges === 'edges';
+    if (error.extensions?.source && ours && typeof index === 'number') {
+      bySource.set(index, String(error.extensions.code ?? 'SOURCE_UNAVAILABLE'));
+    } else {
+      others.push(error);
+    }
+  }
+  return { bySource, others };
 }
 
 const words = (value: string | null | undefined) => (value ?? 'none recorded').replace(/_/g, ' ');
@@ -160,7 +187,7 @@ function setFeedState(state: FeedState): void {
           : 'connecting…';
 }
 
-function renderSources(node: DecisionNode): HTMLElement {
+function renderSources(node: DecisionNode, sourceError: string | undefined): HTMLElement {
   if (!('confidence' in node)) {
     return el('div', 'sources loading…', { class: 'sources', 'data-state': 'loading' });
   }
@@ -182,10 +209,21 @@ function renderSources(node: DecisionNode): HTMLElement {
   } else if (node.federalRegisterCitation) {
     box.append(el('span', ` · ${node.federalRegisterCitation}`));
   }
+  if (sourceError) {
+    box.append(
+      el('span', ` · Federal Register unavailable (${sourceError})`, {
+        class: 'source-error',
+        'data-code': sourceError,
+      }),
+    );
+  }
   return box;
 }
 
-function renderChip(data: NonNullable<ChipData['chip']>): void {
+function renderChip(
+  data: NonNullable<ChipData['chip']>,
+  sourceErrors: ReadonlyMap<number, string>,
+): void {
   const status = data.exportStatus;
   byId('status').replaceChildren(
     el('span', `${data.name} (${data.designer.name}), ${status.asOf}: U.S. export `),
@@ -202,7 +240,7 @@ function renderChip(data: NonNullable<ChipData['chip']>): void {
   }));
   byId('chart').replaceChildren(exportStatusChart(points));
   byId('decisions').replaceChildren(
-    ...data.policyDecisions.edges.map(({ effect, node }) =>
+    ...data.policyDecisions.edges.map(({ effect, node }, index) =>
       el(
         'li',
         undefined,
@@ -215,7 +253,7 @@ function renderChip(data: NonNullable<ChipData['chip']>): void {
           )} · ${words(node.status)}`,
           { class: 'meta' },
         ),
-        renderSources(node),
+        renderSources(node, sourceErrors.get(index)),
       ),
     ),
   );
@@ -237,13 +275,18 @@ function showChip(client: Client, sse: SseClient, slug: string, feed: Feed): { s
     read = true;
     query?.unsubscribe();
     query = client.query<ChipData>(documents.DashboardChip.text, { slug }).subscribe((result) => {
-      if (result.error) showError(describeError(result.error));
+      const { bySource, others } = splitErrors(result.error?.graphQLErrors ?? []);
+      if (result.error?.networkError || others.length > 0) {
+        const message = result.error?.message ?? '';
+        showError(describeError({ message, graphQLErrors: others }));
+      } else {
+        // A read that failed meanwhile (the gateway restarting) is behind us.
+        byId('errors').hidden = true;
+      }
       const chip = result.data?.chip;
       if (result.data && !chip) showError(`No chip "${slug}".`);
       if (!chip) return;
-      // A read that failed meanwhile (the gateway restarting) is behind us.
-      if (!result.error) byId('errors').hidden = true;
-      renderChip(chip);
+      renderChip(chip, bySource);
       for (const { node } of chip.policyDecisions.edges) {
         for (const update of node.updates) {
           feed.add({
