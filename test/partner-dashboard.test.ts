@@ -428,19 +428,25 @@ describeBrowser(`partner dashboard${runs ? '' : ` (skipped: ${CHROMIUM} is missi
     }
   }, 60_000);
 
-  it('shows a failing Federal Register on the lines of the decisions citing it, only', async () => {
+  it('switches chips, and shows a failing Federal Register on the lines citing it only', async () => {
     const chip = 'a100';
     const { body } = await postGraphQL(gatewayUrl, EXPECTED, { slug: chip });
     const edges: { node: { slug: string; federalRegisterDocumentNumber: string | null } }[] =
       body.data.chip.policyDecisions.edges;
     const citing = edges.filter((e) => e.node.federalRegisterDocumentNumber);
     expect(citing.length).toBeGreaterThan(0);
-    upstream.misbehave('/fr', { kind: 'status', status: 500 });
     const context = await browser.newContext({ viewport: { width: 1400, height: 1100 } });
     try {
+      // Opened on the configured chip, then switched to this one.
       const page = await context.newPage();
-      await page.goto(`${siteOrigin}/?chip=${chip}`);
+      await page.goto(siteOrigin);
+      await page.waitForSelector(`#decisions li[data-slug="${DECISION}"]`);
       await page.waitForSelector('body[data-loaded="all"]');
+      upstream.misbehave('/fr', { kind: 'status', status: 500 });
+      await page.selectOption('#chip', chip);
+      expect(new URL(page.url()).searchParams.get('chip')).toBe(chip);
+      await page.waitForSelector('body[data-loaded="all"]');
+      await page.waitForSelector('#feed-state[data-state="live"]');
       const lines = await page.$$eval('#decisions li', (items) =>
         items.map((li) => [
           li.getAttribute('data-slug'),

@@ -227,9 +227,17 @@ function renderChip(
   const status = data.exportStatus;
   byId('status').replaceChildren(
     el('span', `${data.name} (${data.designer.name}), ${status.asOf}: U.S. export `),
-    el('span', words(status.exportEffect), { class: 'effect', 'data-side': 'US' }),
+    el('span', words(status.exportEffect), {
+      class: 'effect',
+      'data-side': 'US',
+      title: status.exportDecision?.title ?? 'no U.S. decision recorded',
+    }),
     el('span', ', Chinese import '),
-    el('span', words(status.importEffect), { class: 'effect', 'data-side': 'CN' }),
+    el('span', words(status.importEffect), {
+      class: 'effect',
+      'data-side': 'CN',
+      title: status.importDecision?.title ?? 'no Chinese decision recorded',
+    }),
   );
   const points: ChartPoint[] = data.policyDecisions.edges.map(({ effect, node }) => ({
     slug: node.slug,
@@ -238,7 +246,13 @@ function renderChip(
     announcedOn: node.announcedOn,
     effect,
   }));
-  byId('chart').replaceChildren(exportStatusChart(points));
+  const { totalCount, edges } = data.policyDecisions;
+  byId('chart').replaceChildren(
+    exportStatusChart(points),
+    ...(totalCount > edges.length
+      ? [el('p', `The ${edges.length} latest of ${totalCount} decisions.`)]
+      : []),
+  );
   byId('decisions').replaceChildren(
     ...data.policyDecisions.edges.map(({ effect, node }, index) =>
       el(
@@ -248,9 +262,9 @@ function renderChip(
         el('div', node.title),
         el(
           'div',
-          `${node.announcedOn} · ${node.authority} (${node.jurisdiction}) · effect ${words(
-            effect,
-          )} · ${words(node.status)}`,
+          `${node.announcedOn}${node.effectiveOn ? ` (effective ${node.effectiveOn})` : ''} · ${
+            node.authority
+          } (${node.jurisdiction}) · effect ${words(effect)} · ${words(node.status)}`,
           { class: 'meta' },
         ),
         renderSources(node, sourceErrors.get(index)),
