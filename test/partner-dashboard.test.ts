@@ -4,8 +4,10 @@
  * key, served by a static server on its own origin (allowed by CHIPGATE_CORS_ORIGINS), opened
  * in Debian's Chromium (playwright-core), talking to a real gateway on 127.0.0.1 through a TCP
  * proxy (to cut its connections), with the Federal Register behind the fixture upstream.
- * The page must show the seeded story as the gateway reads it from the database, a status
- * change made through the mutation, and one made while its feed was cut, once.
+ * The page must show the seeded story as the gateway reads it from the database, its sources
+ * after the rest when the Federal Register is slow (`@defer`), a status change made through the
+ * mutation, and ones made while its connections were cut or the gateway restarted, once each; a
+ * failing source on its own lines; nothing at all from an origin the gateway does not allow.
  */
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -42,8 +44,6 @@ const CHROMIUM = '/usr/bin/chromium';
 const runs = existsSync(CHROMIUM) || Boolean(process.env.CI);
 const describeBrowser = runs ? describe : describe.skip;
 
-/** Whether the gateway delivers `@defer` incrementally (the example is built to match). */
-const DEFER = true;
 const EXAMPLE = path.join(repoRoot, 'examples', 'partner-dashboard');
 const CHIP = 'h200';
 /** An APPROVED decision naming the chip: may become IN_EFFECT, then SUSPENDED. */
@@ -130,17 +130,13 @@ beforeAll(async () => {
     );
   }
   dist = makeTempDir('chipgate-dashboard-');
-  process.env.DASHBOARD_DEFER = DEFER ? 'on' : 'off';
-  try {
-    await build({
-      configFile: path.join(EXAMPLE, 'vite.config.ts'),
-      mode: 'production',
-      logLevel: 'warn',
-      build: { outDir: dist },
-    });
-  } finally {
-    delete process.env.DASHBOARD_DEFER;
-  }
+  // As `npm run dashboard:build` does (with @defer), into a temporary directory.
+  await build({
+    configFile: path.join(EXAMPLE, 'vite.config.ts'),
+    mode: 'production',
+    logLevel: 'warn',
+    build: { outDir: dist },
+  });
   manifest = JSON.parse(readFileSync(path.join(dist, 'persisted-documents.json'), 'utf8'));
 
   site = await serveStatic(dist, () => config);
@@ -273,26 +269,22 @@ describeBrowser(`partner dashboard${runs ? '' : ` (skipped: ${CHROMIUM} is missi
       if (url.origin === gatewayOrigin && data && JSON.parse(data).query) queryTexts.push(data);
     });
     try {
-      if (DEFER) {
-        // The Federal Register answers late: the store's part shows first, the sources after.
-        upstream.misbehave('/fr', { kind: 'delay', ms: 1_500 });
-      }
+      // The Federal Register answers late: the store's part shows first, the sources after,
+      // each decision's in its own payload when ready: those waiting for the register are
+      // still loading while the chart is drawn.
+      upstream.misbehave('/fr', { kind: 'delay', ms: 1_500 });
       await page.goto(`${siteOrigin}/?chip=${CHIP}`);
-      if (DEFER) {
-        // Each decision's sources come in their own payload, when they are ready: those
-        // waiting for the Federal Register are still loading while the chart is drawn.
-        await page.waitForSelector('body[data-loaded="partial"]');
-        const states = await page.$$eval('#decisions li', (items) =>
-          items.map((li) => [
-            li.getAttribute('data-slug'),
-            li.querySelector('.sources')?.getAttribute('data-state'),
-          ]),
-        );
-        const waiting = edges.filter((e) => e.node.federalRegisterDocumentNumber);
-        expect(waiting.length).toBeGreaterThan(0);
-        for (const edge of waiting) expect(states).toContainEqual([edge.node.slug, 'loading']);
-        expect(await page.$$eval('svg.chart circle.decision', (c) => c.length)).toBeGreaterThan(0);
-      }
+      await page.waitForSelector('body[data-loaded="partial"]');
+      const states = await page.$$eval('#decisions li', (items) =>
+        items.map((li) => [
+          li.getAttribute('data-slug'),
+          li.querySelector('.sources')?.getAttribute('data-state'),
+        ]),
+      );
+      const waiting = edges.filter((e) => e.node.federalRegisterDocumentNumber);
+      expect(waiting.length).toBeGreaterThan(0);
+      for (const edge of waiting) expect(states).toContainEqual([edge.node.slug, 'loading']);
+      expect(await page.$$eval('svg.chart circle.decision', (c) => c.length)).toBeGreaterThan(0);
       await page.waitForSelector('body[data-loaded="all"]');
       upstream.reset();
       await page.waitForSelector('#feed-state[data-state="live"]');
