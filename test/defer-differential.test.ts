@@ -1,8 +1,8 @@
 /**
  * Differential check of incremental delivery: every operation generated from the schema
  * (`helpers/operations.ts`) is rewritten so that each object's selection is a
- * `... @defer { ... }` fragment, at every level, and every connection's `edges` is
- * `@stream(initialCount: 1)`; the payloads, merged per the 2022 format (`incremental[].path` /
+ * `... @defer { ... }` fragment, at every level, and every list field (connections' `edges`,
+ * plain lists) is `@stream(initialCount: 1)`; the payloads, merged per the 2022 format (`incremental[].path` /
  * `data` / `items`), must equal the answer to the operation without them (same status, data
  * and errors), on the planned path and on the resolvers. A planned answer sends at most one
  * statement more per deferred fragment than without `@defer`.
@@ -11,11 +11,15 @@ import {
   type ASTNode,
   type DocumentNode,
   type FieldNode,
+  getNullableType,
+  isListType,
   Kind,
   parse,
   print,
   type SelectionSetNode,
+  TypeInfo,
   visit,
+  visitWithTypeInfo,
 } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
@@ -54,14 +58,26 @@ afterAll(async () => {
 });
 
 /**
- * `document` with every field's sub-selection wrapped in `... @defer { }` and every `edges`
- * streamed; and the count of deferred fragments.
+ * `document` with every field's sub-selection wrapped in `... @defer { }` and every list
+ * field streamed; and the count of deferred fragments.
  */
 function deferEverything(document: DocumentNode): { query: string; fragments: number } {
   let fragments = 0;
+  // The fields that return a list (of objects or leaves).
+  const lists = new Set<FieldNode>();
+  const typeInfo = new TypeInfo(schema);
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      Field(node) {
+        const type = typeInfo.getType();
+        if (type && isListType(getNullableType(type))) lists.add(node);
+      },
+    }),
+  );
   const wrapped = visit(document, {
     Field(node: FieldNode) {
-      if (node.name.value !== 'edges' || !node.selectionSet) return undefined;
+      if (!lists.has(node)) return undefined;
       const initialCount = {
         kind: Kind.ARGUMENT,
         name: { kind: Kind.NAME, value: 'initialCount' },

@@ -1,9 +1,12 @@
 /**
  * `@defer`/`@stream` over a real socket (127.0.0.1): the incremental payloads go out as
  * `multipart/mixed` and, for `Accept: text/event-stream`, as SSE `next` events ended by
- * `complete` (the same SSE transport that serves subscriptions, src/live/sse.ts).
+ * `complete` (the same SSE transport that serves subscriptions, src/live/sse.ts), and over
+ * graphql-transport-ws as `next` messages.
  */
+import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { fetchPayloads, mergePayloads, sortedKeys } from './helpers/incremental.js';
 import { type InProcessGateway, removeTempDirs, startInProcessGateway } from './helpers/server.js';
 
@@ -80,4 +83,22 @@ it('refuses @defer over plain JSON with a 406 that names the media types to ask 
   expect(response.status).toBe(406);
   const body = (await response.json()) as { errors: { message: string }[] };
   expect(body.errors[0]?.message).toContain('multipart/mixed');
+});
+
+it('over graphql-transport-ws: each payload is a next message', async () => {
+  const client = createClient({
+    url: gateway.url.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+  });
+  try {
+    const payloads: unknown[] = [];
+    for await (const payload of client.iterate({ query: DEFERRED })) payloads.push(payload);
+    expect(payloads.length).toBeGreaterThanOrEqual(2);
+    expect(payloads[0]).toMatchObject({ hasNext: true });
+    expect(payloads.at(-1)).toMatchObject({ hasNext: false });
+    expect(sortedKeys(mergePayloads(payloads as never))).toEqual(sortedKeys(await plainResult()));
+  } finally {
+    await client.dispose();
+  }
 });

@@ -312,16 +312,31 @@ export const companyFinancials = defineLoader<string, Sourced<CompanyFinancials>
 /**
  * Adds `extensions.sources` to every response that used an external source: one
  * `ProvenanceEntry` per upstream resource (source, resource, fetchedAt, stale, or error).
+ * With `@defer`/`@stream`, the last payload carries every entry of the operation (the merged
+ * result then has them, which is what the response cache bounds its TTL by); subscription
+ * events carry none.
  */
 export function useSourceProvenance(): Plugin {
   return {
     onExecute({ args }) {
+      const entriesOf = () =>
+        (args.contextValue as { sources?: RequestSources }).sources?.provenance?.list() ?? [];
       return {
         onExecuteDone({ result, setResult }) {
-          const log = (args.contextValue as { sources?: RequestSources }).sources?.provenance;
-          const entries = log?.list() ?? [];
-          if (entries.length === 0 || isAsyncIterable(result)) return;
+          if (isAsyncIterable(result)) {
+            return {
+              onNext({ result: payload, setResult: setPayload }) {
+                if ((payload as { hasNext?: boolean }).hasNext !== false) return;
+                const entries = entriesOf();
+                if (entries.length === 0) return;
+                setPayload({ ...payload, extensions: { ...payload.extensions, sources: entries } });
+              },
+            };
+          }
+          const entries = entriesOf();
+          if (entries.length === 0) return;
           setResult({ ...result, extensions: { ...result.extensions, sources: entries } });
+          return undefined;
         },
       };
     },
