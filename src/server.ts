@@ -15,6 +15,7 @@ import { type DatabaseHandle, openDatabase } from './db/client.js';
 import { DirectoryLockedError } from './db/lock.js';
 import { isEmpty, runMigrations } from './db/migrate.js';
 import { seed } from './db/seed.js';
+import { prepareDataDirectory } from './db/template.js';
 import {
   accessConfigOf,
   ConfigError,
@@ -76,6 +77,11 @@ export async function startGateway(
     poolMax: env.CHIPGATE_DB_POOL_MAX,
     timeoutMs: env.CHIPGATE_DATABASE_TIMEOUT_MS,
     ...(hooks.statementLogger ? { logger: hooks.statementLogger } : {}),
+    // A new embedded directory starts as a copy of the migrated, seeded template.
+    prepare: async (directory) => {
+      const by = await prepareDataDirectory(directory, env.CHIPGATE_PGLITE_TEMPLATE_DIR);
+      if (by !== 'existing') log.info({ directory, by }, 'new PGlite directory from the template');
+    },
   });
   try {
     await runMigrations(db);

@@ -72,6 +72,11 @@ export interface OpenDatabaseOptions {
    * transaction rolls back); default none.
    */
   timeoutMs?: number;
+  /**
+   * PGlite directories only: runs once the directory's lock is held and before PGlite opens it,
+   * with the directory's absolute path (the gateway copies its template into a new directory).
+   */
+  prepare?: (directory: string) => Promise<void>;
 }
 
 /** postgres.js settings shared by the gateway, the CLI and tests. */
@@ -172,6 +177,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   mkdirSync(path.dirname(absolute), { recursive: true });
   const lock = await acquireDirectoryLock(absolute);
   try {
+    await options.prepare?.(absolute);
     const client = await PGlite.create(absolute, pgliteOptions);
     return await wrapPglite(client, {
       ...(options.logger ? { logger: options.logger } : {}),
