@@ -21,6 +21,8 @@
  *    after ready and after the statement. The first row is PGlite's defaults.
  *
  * Settings: BENCH_START_ROUNDS (2): rounds of the starts above, each on new directories;
+ * BENCH_START_DIST (0): 1 builds dist/ (`npm run build`) and adds a cold start of the compiled
+ * code (`npm run start:dist`, no TypeScript loader);
  * BENCH_START_TIMEOUT (120): seconds a start may take; BENCH_START_CANDIDATES (1): 0 skips
  * part 2. Prints the load average: the machine is shared and every figure moves with it.
  */
@@ -36,6 +38,7 @@ import { FIRST, FLOOR_SQL, NESTED_QUERY, REQUEST_HEADERS } from './workload.js';
 
 const ROUNDS = Number(process.env.BENCH_START_ROUNDS ?? 2);
 const CANDIDATES_ON = process.env.BENCH_START_CANDIDATES !== '0';
+const DIST_ON = process.env.BENCH_START_DIST === '1';
 const BASELINE = process.env.BENCH_START_BASELINE
   ? path.resolve(process.env.BENCH_START_BASELINE)
   : undefined;
@@ -73,6 +76,18 @@ function memoryOf(pid: number): { rss: number; peak: number } {
   return { rss: field('VmRSS') / 1024, peak: field('VmHWM') / 1024 };
 }
 
+/**
+ * CPU seconds (user + system) a process used, with its children it waited for (the template
+ * builder): fields 14-17 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
+ */
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+  return ticks / 100;
+}
+
 /** The pids below `pid` (children, grandchildren, ...). */
 function descendants(pid: number): number[] {
   const found: number[] = [];
@@ -98,7 +113,7 @@ function gatewayPid(npmPid: number): number | undefined {
       // The shell's command line names the script too; the gateway is the node process.
       return (
         path.basename(command[0] ?? '') === 'node' &&
-        command.some((arg) => /src\/server\.ts$|dist\/server\.js$/.test(arg))
+        command.some((arg) => /src\/(server|start)\.ts$|dist\/(server|start)\.js$/.test(arg))
       );
     } catch {
       return false;
@@ -109,6 +124,8 @@ function gatewayPid(npmPid: number): number | undefined {
 /** What one `npm start` measured. */
 interface StartFigures {
   readySeconds: number;
+  /** CPU seconds the gateway process used until ready (its share of a loaded machine varies). */
+  cpuSeconds: number;
   rssReady: number;
   rssAfterQuery: number;
   peak: number;
@@ -122,6 +139,7 @@ async function measureStart(
   dir: string,
   root = ROOT,
   vars: Record<string, string> = {},
+  script = 'start',
 ): Promise<StartFigures> {
   const port = await freePort();
   const started = performance.now();
@@ -136,7 +154,7 @@ async function measureStart(
   delete env.DATABASE_URL;
   delete env.NODE_ENV;
   // Its own process group, so the stop below reaches npm, the shell and node, and nothing else.
-  const child: ChildProcess = spawn('npm', ['start', '--silent'], {
+  const child: ChildProcess = spawn('npm', ['run', script, '--silent'], {
     cwd: root,
     env,
     detached: true,
@@ -161,6 +179,7 @@ async function measureStart(
     const pid = child.pid === undefined ? undefined : gatewayPid(child.pid);
     if (pid === undefined) throw new Error('cannot find the gateway process under npm start');
     const ready = memoryOf(pid);
+    const cpuSeconds = cpuSecondsOf(pid);
     const response = await fetch(`${base}/graphql`, {
       method: 'POST',
       headers: REQUEST_HEADERS,
@@ -171,7 +190,13 @@ async function measureStart(
       throw new Error(`reference query answered ${response.status}: ${JSON.stringify(body)}`);
     }
     const after = memoryOf(pid);
-    return { readySeconds, rssReady: ready.rss, rssAfterQuery: after.rss, peak: after.peak };
+    return {
+      readySeconds,
+      cpuSeconds,
+      rssReady: ready.rss,
+      rssAfterQuery: after.rss,
+      peak: after.peak,
+    };
   } finally {
     if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGTERM');
     const timer = setTimeout(() => {
@@ -245,6 +270,7 @@ function startRow(label: string, figures: StartFigures): (string | number)[] {
   return [
     label,
     num(figures.readySeconds, 2),
+    num(figures.cpuSeconds, 2),
     num(figures.rssReady, 0),
     num(figures.rssAfterQuery, 0),
     num(figures.peak, 0),
@@ -261,6 +287,10 @@ async function main(): Promise<void> {
   log(
     `  ${execFileSync('npm', ['run', '--silent', 'chipgate', '--', 'template'], { cwd: ROOT, encoding: 'utf8' }).trim()}`,
   );
+  if (DIST_ON) {
+    log('  npm run build ...');
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'ignore' });
+  }
   const work = mkdtempSync(path.join(tmpdir(), 'chipgate-start-'));
   try {
     const rows: (string | number)[][] = [];
@@ -283,6 +313,16 @@ async function main(): Promise<void> {
           }),
         ),
       );
+      if (DIST_ON) {
+        const compiled = path.join(work, `pgdata-dist-${round}`);
+        log(`  round ${round}: npm run start:dist, cold (template) ...`);
+        rows.push(
+          startRow(
+            `compiled (npm run start:dist), cold from the template (round ${round})`,
+            await measureStart(compiled, ROOT, {}, 'start:dist'),
+          ),
+        );
+      }
       if (BASELINE) {
         const old = path.join(work, `pgdata-baseline-${round}`);
         log(`  round ${round}: baseline npm start (${BASELINE}), cold and warm ...`);
@@ -302,7 +342,14 @@ async function main(): Promise<void> {
     );
     log(
       table(
-        ['start', 's to /ready 200', 'RSS ready MB', 'RSS after ref. query MB', 'peak RSS MB'],
+        [
+          'start',
+          's to /ready 200',
+          'CPU s to ready',
+          'RSS ready MB',
+          'RSS after ref. query MB',
+          'peak RSS MB',
+        ],
         rows,
       ),
     );

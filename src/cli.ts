@@ -33,7 +33,7 @@ import { openDatabase } from './db/client.js';
 import { DirectoryLockedError } from './db/lock.js';
 import { runMigrations } from './db/migrate.js';
 import { seed } from './db/seed.js';
-import { ensureTemplate } from './db/template.js';
+import { ensureTemplate } from './db/template-build.js';
 import { ConfigError, loadEnv, queryLimitsOf, sourcesConfigOf } from './env.js';
 import { FEDERAL_REGISTER_POLICY, FederalRegisterClient } from './sources/federal-register.js';
 import { Source } from './sources/http.js';

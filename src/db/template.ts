@@ -22,7 +22,6 @@ import { createHash } from 'node:crypto';
 import {
   cpSync,
   existsSync,
-  mkdirSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -32,10 +31,7 @@ import {
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
-import { wrapPglite } from './client.js';
-import { migrationsFolder, runMigrations } from './migrate.js';
-import { seed } from './seed.js';
+import { migrationsFolder } from './migrations-folder.js';
 
 /** The default template store, inside the package's `node_modules/.cache` (src/ or dist/). */
 export const defaultTemplateStore = fileURLToPath(
@@ -109,7 +105,7 @@ export function isDataDirectory(dir: string): boolean {
 let temporaryCount = 0;
 
 /** A new sibling path of `target` for a copy in progress, unique to this process. */
-function temporarySibling(target: string, kind: string): string {
+export function temporarySibling(target: string, kind: string): string {
   temporaryCount += 1;
   return `${target}.${kind}-${process.pid}-${temporaryCount}`;
 }
@@ -127,7 +123,7 @@ function isRunning(pid: number): boolean {
  * Removes what a crashed build left in `store` (temporary directories of processes that are
  * gone) and templates of other keys (older migrations, seed or PGlite).
  */
-function pruneStore(store: string, key: string): void {
+export function pruneStore(store: string, key: string): void {
   for (const entry of readdirSync(store)) {
     const building = /\.building-(\d+)-\d+$/.exec(entry);
     const stale = building ? !isRunning(Number(building[1])) : entry !== key;
@@ -136,34 +132,10 @@ function pruneStore(store: string, key: string): void {
 }
 
 /**
- * Builds a migrated and seeded PGlite data directory at `target` (which must not exist): in
- * `<target>.building-<pid>-<n>`, renamed into place when complete. When another process put a
- * complete one there first, that one is kept. Runs `initdb` in this process: call it from a
- * process that ends soon after (the CLI, the install step, `buildTemplateInChild`).
- */
-export async function buildDataDirectory(target: string): Promise<void> {
-  mkdirSync(path.dirname(target), { recursive: true });
-  const building = temporarySibling(target, 'building');
-  try {
-    const client = await PGlite.create(building);
-    const handle = await wrapPglite(client, { description: `pglite:${building}` });
-    try {
-      await runMigrations(handle);
-      await seed(handle.db);
-    } finally {
-      await handle.close();
-    }
-    publish(building, target);
-  } finally {
-    rmSync(building, { recursive: true, force: true });
-  }
-}
-
-/**
  * Renames a complete directory into place. A `target` that already holds a data directory
  * (another process won the race) is kept; an empty one is replaced (rename(2) allows it).
  */
-function publish(source: string, target: string): void {
+export function publish(source: string, target: string): void {
   try {
     renameSync(source, target);
   } catch (error) {
@@ -174,23 +146,6 @@ function publish(source: string, target: string): void {
 }
 
 /**
- * The path of the current template in `store`, building it (in this process) when missing.
- * Templates of other keys and leftovers of crashed builds are removed.
- */
-export async function ensureTemplate(
-  store: string = defaultTemplateStore,
-  inputs: TemplateInputs = currentTemplateInputs(),
-): Promise<{ path: string; key: string; built: boolean }> {
-  const key = templateKey(inputs);
-  const target = path.join(store, key);
-  if (isDataDirectory(target)) return { path: target, key, built: false };
-  mkdirSync(store, { recursive: true });
-  pruneStore(store, key);
-  await buildDataDirectory(target);
-  return { path: target, key, built: true };
-}
-
-/**
  * `ensureTemplate(store)` in a child Node process (the same loader as this one: tsx for `.ts`),
  * so `initdb`'s WebAssembly instance and its memory go away with that process.
  */
@@ -198,7 +153,8 @@ export async function buildTemplateInChild(store: string): Promise<string> {
   // tsx's entry (its exports give one file for every condition), as a URL for --import.
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   const execArgv = extension === '.ts' ? ['--import', tsx] : [];
-  const child = fork(thisFile, ['--build-template', store], {
+  const builder = path.join(path.dirname(thisFile), `template-build${extension}`);
+  const child = fork(builder, [store], {
     execArgv,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
@@ -261,11 +217,4 @@ export async function prepareDataDirectory(
     rmSync(copy, { recursive: true, force: true });
   }
   return by;
-}
-
-if (process.argv[2] === '--build-template' && process.argv[1] === thisFile) {
-  const store = process.argv[3] ?? defaultTemplateStore;
-  const { path: built } = await ensureTemplate(store);
-  process.send?.({ path: built });
-  process.disconnect?.();
 }
