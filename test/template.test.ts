@@ -134,10 +134,27 @@ describe('new data directories', () => {
     expect(isDataDirectory(third)).toBe(true);
     // Nothing temporary left beside the directories.
     for (const dir of [...dirs, third]) {
-      expect(readdirSync(path.dirname(dir)).filter((entry) => entry.includes('.template-'))).toEqual(
-        [],
-      );
+      expect(
+        readdirSync(path.dirname(dir)).filter((entry) => entry.includes('.template-')),
+      ).toEqual([]);
     }
+  });
+
+  it('a store that cannot be written: the directory still gets a migrated, seeded database of its own', async () => {
+    // A path below a regular file: no process (root included) can create the store there.
+    const blocker = path.join(makeTempDir(), 'not-a-directory');
+    writeFileSync(blocker, '');
+    const dir = path.join(makeTempDir(), 'pgdata');
+    expect(await prepareDataDirectory(dir, path.join(blocker, 'store'))).toBe('built-in-place');
+    const migrationCount = readdirSync(currentTemplateInputs().migrations).filter((entry) =>
+      /^\d{14}_/.test(entry),
+    ).length;
+    expect(await contentsOf(dir)).toEqual({
+      companies: 15,
+      migrations: migrationCount,
+      marker: false,
+    });
+    expect(readdirSync(path.dirname(dir))).toEqual(['pgdata']);
   });
 
   it('a gateway on a new directory copied from the template answers /ready and the seeded story', async () => {

@@ -186,19 +186,26 @@ export type PreparedBy =
   /** Copied from the current template, which was already there. */
   | 'template'
   /** The template was missing: built (in a child process), then copied. */
-  | 'built-template';
+  | 'built-template'
+  /**
+   * The template was missing and could not be built in the store (not writable, e.g. an image
+   * whose template was removed): built beside the directory for it alone, then moved in.
+   */
+  | 'built-in-place';
 
 /**
  * Makes `dir` a migrated, seeded database when it is new (missing or empty): copies the current
  * template of `store` into it, building the template first (in a child process) when missing.
+ * When the store cannot take a template (not writable), one is built for this directory alone.
  * A directory that already holds a database is left alone. Call it while holding the
- * directory's lock. Throws when the template cannot be built or copied (a store that is not
- * writable and has no template, a full disk).
+ * directory's lock. Throws when no template can be built (a broken migration: the builder's
+ * stderr is in the message) or copied (a full disk).
  */
 export async function prepareDataDirectory(
   dir: string,
-  store: string = defaultTemplateStore,
+  templateStore: string = defaultTemplateStore,
 ): Promise<PreparedBy> {
+  const store = path.resolve(templateStore);
   if (isDataDirectory(dir)) return 'existing';
   // A non-empty directory that is no database is not ours to replace: PGlite reports it.
   if (existsSync(dir) && readdirSync(dir).length > 0) return 'existing';
@@ -206,8 +213,20 @@ export async function prepareDataDirectory(
   let template = path.join(store, key);
   let by: PreparedBy = 'template';
   if (!isDataDirectory(template)) {
-    template = await buildTemplateInChild(store);
-    by = 'built-template';
+    try {
+      template = await buildTemplateInChild(store);
+      by = 'built-template';
+    } catch {
+      // A store this process cannot write: a private store beside the directory, moved in
+      // whole. (A build that fails for another reason fails here again, with its message.)
+      const own = temporarySibling(dir, 'template-store');
+      try {
+        publish(await buildTemplateInChild(own), dir);
+      } finally {
+        rmSync(own, { recursive: true, force: true });
+      }
+      return 'built-in-place';
+    }
   }
   const copy = temporarySibling(dir, 'template');
   try {
