@@ -150,9 +150,12 @@ export function publish(source: string, target: string): void {
  * so `initdb`'s WebAssembly instance and its memory go away with that process.
  */
 export async function buildTemplateInChild(store: string): Promise<string> {
-  // tsx's entry (its exports give one file for every condition), as a URL for --import.
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  const execArgv = extension === '.ts' ? ['--import', tsx] : [];
+  // Under tsx (or vitest) the builder is TypeScript too: tsx's entry (its exports give one file
+  // for every condition), as a URL for --import. Compiled, plain node.
+  const execArgv =
+    extension === '.ts'
+      ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
+      : [];
   const builder = path.join(path.dirname(thisFile), `template-build${extension}`);
   const child = fork(builder, [store], {
     execArgv,
