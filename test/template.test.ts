@@ -10,6 +10,7 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { runCli } from '../src/cli.js';
 import {
   currentTemplateInputs,
   isDataDirectory,
@@ -138,6 +139,21 @@ describe('new data directories', () => {
         readdirSync(path.dirname(dir)).filter((entry) => entry.includes('.template-')),
       ).toEqual([]);
     }
+  });
+
+  it('`chipgate template` (what npm ci runs) finds the current template there and leaves it', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(
+      ['template'],
+      { CHIPGATE_PGLITE_TEMPLATE_DIR: store },
+      (line) => out.push(line),
+      (line) => err.push(line),
+    );
+    expect({ code, err }).toEqual({ code: 0, err: [] });
+    const key = templateKey(currentTemplateInputs());
+    expect(out).toEqual([`PGlite template up to date: ${path.join(store, key)}`]);
+    expect(readdirSync(store)).toEqual([key]);
   });
 
   it('a store that cannot be written: the directory still gets a migrated, seeded database of its own', async () => {
