@@ -290,6 +290,11 @@ async function main(): Promise<void> {
   if (DIST_ON) {
     log('  npm run build ...');
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'ignore' });
+    // The compiled gateway's own template (its seed module is the compiled one: another key),
+    // as the Docker image builds it.
+    log(
+      `  ${execFileSync('node', ['dist/cli.js', 'template'], { cwd: ROOT, encoding: 'utf8' }).trim()}`,
+    );
   }
   const work = mkdtempSync(path.join(tmpdir(), 'chipgate-start-'));
   try {

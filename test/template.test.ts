@@ -6,7 +6,15 @@
  * story over HTTP. PGlite only (the template is for the embedded database), on both test runs.
  */
 
-import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -16,6 +24,7 @@ import {
   isDataDirectory,
   prepareDataDirectory,
   templateKey,
+  templateName,
 } from '../src/db/template.js';
 import {
   killChildren,
@@ -100,17 +109,25 @@ describe('new data directories', () => {
     const marking = await PGlite.create(stale);
     await marking.exec('create table stale_marker (id int)');
     await marking.close();
-    renameSync(stale, path.join(store, staleKey));
+    renameSync(stale, path.join(store, templateName(staleKey)));
     // What a crashed build leaves: a partial directory of a process that is gone.
-    const partial = path.join(store, `${key}.building-4194305-1`);
+    const partial = path.join(store, `${templateName(key)}.building-4194305-1`);
     mkdirSync(partial);
     writeFileSync(path.join(partial, 'PG_VERSION'), '17\n');
+
+    // The compiled gateway's template (another flavor, so another key) sharing the store.
+    const compiled = path.join(store, `js-${staleKey}`);
+    mkdirSync(compiled);
+    writeFileSync(path.join(compiled, 'PG_VERSION'), '17\n');
 
     const dirs = [path.join(makeTempDir(), 'pgdata'), path.join(makeTempDir(), 'pgdata')];
     const prepared = await Promise.all(dirs.map((dir) => prepareDataDirectory(dir, store)));
     expect(prepared).toEqual(['built-template', 'built-template']);
-    // One template: the current key; the stale one and the crashed build are gone.
-    expect(readdirSync(store)).toEqual([key]);
+    // One template of this flavor: the current key; the stale one and the crashed build are
+    // gone; the other flavor's is left to it.
+    expect(templateName(key)).toBe(`ts-${key}`);
+    expect(readdirSync(store).sort()).toEqual([`js-${staleKey}`, templateName(key)]);
+    rmSync(compiled, { recursive: true });
     const migrationCount = readdirSync(inputs.migrations).filter((entry) =>
       /^\d{14}_/.test(entry),
     ).length;
@@ -125,7 +142,7 @@ describe('new data directories', () => {
     const writer = await PGlite.create(dirs[0] as string);
     await writer.exec('create table stale_marker (id int)');
     await writer.close();
-    expect((await contentsOf(path.join(store, key)))?.marker).toBe(false);
+    expect((await contentsOf(path.join(store, templateName(key))))?.marker).toBe(false);
     // A directory that holds a database is left alone; the next new one copies the template.
     expect(await prepareDataDirectory(dirs[0] as string, store)).toBe('existing');
     expect((await contentsOf(dirs[0] as string))?.marker).toBe(true);
@@ -152,8 +169,8 @@ describe('new data directories', () => {
     );
     expect({ code, err }).toEqual({ code: 0, err: [] });
     const key = templateKey(currentTemplateInputs());
-    expect(out).toEqual([`PGlite template up to date: ${path.join(store, key)}`]);
-    expect(readdirSync(store)).toEqual([key]);
+    expect(out).toEqual([`PGlite template up to date: ${path.join(store, templateName(key))}`]);
+    expect(readdirSync(store)).toEqual([templateName(key)]);
   });
 
   it('a store that cannot be written: the directory still gets a migrated, seeded database of its own', async () => {

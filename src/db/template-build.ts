@@ -20,6 +20,7 @@ import {
   publish,
   type TemplateInputs,
   templateKey,
+  templateName,
   temporarySibling,
 } from './template.js';
 
@@ -56,7 +57,7 @@ export async function ensureTemplate(
   inputs: TemplateInputs = currentTemplateInputs(),
 ): Promise<{ path: string; key: string; built: boolean }> {
   const key = templateKey(inputs);
-  const target = path.join(store, key);
+  const target = path.join(store, templateName(key));
   if (isDataDirectory(target)) return { path: target, key, built: false };
   mkdirSync(store, { recursive: true });
   pruneStore(store, key);

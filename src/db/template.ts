@@ -4,7 +4,7 @@
  * database (about a second) instead of running `initdb` (PGlite's second WebAssembly instance,
  * several seconds and ~450 MB of RSS the process keeps) plus migrations and seed.
  *
- * A template is the directory `<store>/<key>`, where the key is a SHA-256 over PGlite's version,
+ * A template is the directory `<store>/<flavor>-<key>` (flavor `ts` or `js`), where the key is a SHA-256 over PGlite's version,
  * every file of `drizzle/` (the migrations) and the seed (its module and the data files beside
  * it, `seed/`). A template with another key is never used: a changed migration, seed or PGlite
  * builds a new one (and older ones are removed). Templates are written to a temporary sibling and
@@ -97,6 +97,15 @@ export function templateKey(inputs: TemplateInputs = currentTemplateInputs()): s
   return hash.digest('hex').slice(0, 32);
 }
 
+/**
+ * The store entry of a key: `<flavor>-<key>`, the flavor `ts` (sources, under tsx) or `js`
+ * (compiled). The seed module differs between the two, hence so does the key; the flavor keeps
+ * `npm start` and `npm run start:dist` sharing a store from removing each other's template.
+ */
+export function templateName(key: string): string {
+  return `${extension.slice(1)}-${key}`;
+}
+
 /** True when `dir` holds a PostgreSQL data directory (PGlite resumes it). */
 export function isDataDirectory(dir: string): boolean {
   return existsSync(path.join(dir, 'PG_VERSION'));
@@ -121,12 +130,16 @@ function isRunning(pid: number): boolean {
 
 /**
  * Removes what a crashed build left in `store` (temporary directories of processes that are
- * gone) and templates of other keys (older migrations, seed or PGlite).
+ * gone) and this flavor's templates of other keys (older migrations, seed or PGlite).
  */
 export function pruneStore(store: string, key: string): void {
+  const current = templateName(key);
+  const flavor = current.slice(0, current.indexOf('-') + 1);
   for (const entry of readdirSync(store)) {
     const building = /\.building-(\d+)-\d+$/.exec(entry);
-    const stale = building ? !isRunning(Number(building[1])) : entry !== key;
+    const stale = building
+      ? !isRunning(Number(building[1]))
+      : entry.startsWith(flavor) && entry !== current;
     if (stale) rmSync(path.join(store, entry), { recursive: true, force: true });
   }
 }
@@ -213,7 +226,7 @@ export async function prepareDataDirectory(
   // A non-empty directory that is no database is not ours to replace: PGlite reports it.
   if (existsSync(dir) && readdirSync(dir).length > 0) return 'existing';
   const key = templateKey();
-  let template = path.join(store, key);
+  let template = path.join(store, templateName(key));
   let by: PreparedBy = 'template';
   if (!isDataDirectory(template)) {
     try {
