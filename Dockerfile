@@ -43,6 +43,11 @@ COPY src ./src
 COPY tsconfig.json ./
 COPY drizzle ./drizzle
 COPY schema ./schema
+# The PGlite template (drizzle/ migrated, the seed loaded) that a new embedded directory is
+# copied from: the container's first start opens a ready database instead of running initdb,
+# migrations and seed. Built here (npm ci ran before src/ and drizzle/ were in the image),
+# owned by root, read by the runtime user; the gateway rebuilds nothing while its key matches.
+RUN node dist/cli.js template
 RUN mkdir -p /app/.chipgate && chown node:node /app/.chipgate
 
 # Listen on every interface inside the container; publish the port on the host as you see fit.

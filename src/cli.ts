@@ -3,6 +3,8 @@
  *
  *   migrate   apply the migrations in drizzle/ to the configured database
  *   seed      migrate, then load the seed dataset (idempotent: only missing rows are added)
+ *   template  build the PGlite template (migrated, seeded) new embedded directories copy, if its
+ *             key changed; `npm ci` runs it
  *   keys create --name N --scope write [--scope read] [limits]   create an API key; the key is
  *             printed once, alone on the last line of stdout
  *   keys update <id> [limits]   change a key's limits
@@ -31,6 +33,7 @@ import { openDatabase } from './db/client.js';
 import { DirectoryLockedError } from './db/lock.js';
 import { runMigrations } from './db/migrate.js';
 import { seed } from './db/seed.js';
+import { ensureTemplate } from './db/template-build.js';
 import { ConfigError, loadEnv, queryLimitsOf, sourcesConfigOf } from './env.js';
 import { FEDERAL_REGISTER_POLICY, FederalRegisterClient } from './sources/federal-register.js';
 import { Source } from './sources/http.js';
@@ -42,6 +45,8 @@ const USAGE = `Usage: npm run chipgate -- <command>
 Commands:
   migrate   Apply the database migrations (drizzle/) to the configured database.
   seed      Migrate, then load the seed dataset; only rows that are missing are added.
+  template  Build the PGlite template that new embedded directories start from (migrated
+            and seeded), unless the current one is there (CHIPGATE_PGLITE_TEMPLATE_DIR).
 ${KEYS_USAGE}
 ${DOCUMENTS_USAGE}
   sync federal-register [--since YYYY-MM-DD] [--page-size N]
@@ -66,7 +71,7 @@ export async function runCli(
     out(USAGE);
     return command ? 0 : 2;
   }
-  if (!['migrate', 'seed', 'keys', 'sync', 'documents'].includes(command)) {
+  if (!['migrate', 'seed', 'template', 'keys', 'sync', 'documents'].includes(command)) {
     err(`chipgate: unknown command "${command}".\n\n${USAGE}`);
     return 2;
   }
@@ -100,6 +105,16 @@ export async function runCli(
       return 2;
     }
     throw error;
+  }
+  if (command === 'template') {
+    try {
+      const template = await ensureTemplate(env.CHIPGATE_PGLITE_TEMPLATE_DIR);
+      out(`PGlite template ${template.built ? 'built' : 'up to date'}: ${template.path}`);
+      return 0;
+    } catch (error) {
+      err(`chipgate: template failed: ${(error as Error).message}`);
+      return 1;
+    }
   }
   let handle: Awaited<ReturnType<typeof openDatabase>>;
   try {

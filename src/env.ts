@@ -191,6 +191,8 @@ export const envSchema = z.object({
     5_000,
   ),
   CHIPGATE_PGLITE_DIR: z.string().min(1).default('./.chipgate/pgdata'),
+  // Where PGlite templates live (default: node_modules/.cache/chipgate/pglite-templates).
+  CHIPGATE_PGLITE_TEMPLATE_DIR: z.string().min(1).optional(),
   // PGlite's own default (128MB) holds about 120 MB more RSS for no gain on this data set.
   CHIPGATE_PGLITE_SHARED_BUFFERS: pgliteSharedBuffers.default('16MB'),
   CHIPGATE_CORS_ORIGINS: origins.default([]),

@@ -14,6 +14,7 @@ import { createApp } from './app.js';
 import { type DatabaseHandle, openDatabase } from './db/client.js';
 import { DirectoryLockedError } from './db/lock.js';
 import { isEmpty, runMigrations } from './db/migrate.js';
+import type { OpenedPglite } from './db/pglite-open.js';
 import { seed } from './db/seed.js';
 import {
   accessConfigOf,
@@ -55,6 +56,8 @@ export interface RunningGateway {
 export interface GatewayHooks {
   /** Sees every SQL statement the gateway sends (drizzle's logger), e.g. a statement counter. */
   statementLogger?: Logger;
+  /** The embedded directory already being opened (`npm start`'s entry, src/start.ts). */
+  opening?: Promise<OpenedPglite>;
 }
 
 /** Starts a gateway from parsed configuration; `hooks` see inside it (tests). */
@@ -76,7 +79,14 @@ export async function startGateway(
     poolMax: env.CHIPGATE_DB_POOL_MAX,
     timeoutMs: env.CHIPGATE_DATABASE_TIMEOUT_MS,
     ...(hooks.statementLogger ? { logger: hooks.statementLogger } : {}),
+    // A new embedded directory starts as a copy of the migrated, seeded template.
+    template: { store: env.CHIPGATE_PGLITE_TEMPLATE_DIR },
+    ...(hooks.opening ? { opening: hooks.opening } : {}),
   });
+  if (db.preparedBy && db.preparedBy !== 'existing') {
+    const directory = path.resolve(env.CHIPGATE_PGLITE_DIR);
+    log.info({ directory, by: db.preparedBy }, 'new PGlite directory from the template');
+  }
   try {
     await runMigrations(db);
     if (db.kind === 'pglite' && (await isEmpty(db))) {
@@ -298,7 +308,11 @@ async function warnAboutBrokenDocuments(db: DatabaseHandle, log: pino.Logger): P
   }
 }
 
-async function main() {
+/**
+ * The process: configuration, start-up, signals, exit codes. `opening`: the embedded directory
+ * src/start.ts began opening while this module loaded.
+ */
+export async function main(opening?: Promise<OpenedPglite>) {
   let env: Env;
   try {
     env = loadEnv();
@@ -341,7 +355,7 @@ async function main() {
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
   try {
-    gateway = await startGateway(env, log);
+    gateway = await startGateway(env, log, opening ? { opening } : {});
   } catch (error) {
     if (error instanceof DirectoryLockedError) {
       process.stderr.write(`chipgate: ${error.message}\n`);

@@ -121,9 +121,9 @@ describe('the embedded database (PGlite directory)', () => {
   it('persists across a SIGTERM restart, stops cleanly, and seeds only once', async () => {
     const dir = path.join(makeTempDir(), 'pgdata');
     const first = await startChildGateway({ CHIPGATE_PGLITE_DIR: dir });
-    expect(messages(first)).toContain('seeded the empty embedded database');
-    const seeded = first.logs.find((line) => line.msg === 'seeded the empty embedded database');
-    expect(seeded?.seeded).toMatchObject({ companies: 15, policyDecisionUpdates: 29 });
+    // A new directory starts as a copy of the migrated, seeded template (test/template.test.ts).
+    const copied = first.logs.find((line) => line.msg === 'new PGlite directory from the template');
+    expect(copied?.directory).toBe(dir);
     expect(first.logs.find((line) => line.msg.startsWith('chipgate listening'))?.database).toBe(
       `pglite:${dir}`,
     );
@@ -146,6 +146,7 @@ describe('the embedded database (PGlite directory)', () => {
 
     const second = await startChildGateway({ CHIPGATE_PGLITE_DIR: dir });
     expect(messages(second)).not.toContain('seeded the empty embedded database');
+    expect(messages(second)).not.toContain('new PGlite directory from the template');
     expect(await deliberation(second)).toEqual(before);
     expect(before.policyDecision.updates).toHaveLength(2);
     expect(before.companies.totalCount).toBe(15);
@@ -156,13 +157,13 @@ describe('the embedded database (PGlite directory)', () => {
     expect(messages(second).at(-1)).toBe('stopped cleanly');
   });
 
-  it('SIGTERM during start-up (right after the seed) stops cleanly once up', async () => {
+  it('SIGTERM during start-up (right after the template copy) stops cleanly once up', async () => {
     const dir = path.join(makeTempDir(), 'pgdata');
     const starting = spawnGateway({
       CHIPGATE_PGLITE_DIR: dir,
       CHIPGATE_PORT: String(await freePort()),
     });
-    await starting.waitForLog('seeded the empty embedded database');
+    await starting.waitForLog('new PGlite directory from the template');
     starting.child.kill('SIGTERM');
     expect(await starting.waitForExit()).toEqual({ code: 0, signal: null });
     expect(messages(starting)).toContain('shutting down');
@@ -170,7 +171,7 @@ describe('the embedded database (PGlite directory)', () => {
     expect(existsSync(`${dir}.lock`)).toBe(false);
 
     const again = await startChildGateway({ CHIPGATE_PGLITE_DIR: dir });
-    expect(messages(again)).not.toContain('seeded the empty embedded database');
+    expect(messages(again)).not.toContain('new PGlite directory from the template');
     expect((await deliberation(again)).policyDecision.updates).toHaveLength(2);
     expect(await again.stop()).toEqual({ code: 0, signal: null });
   });

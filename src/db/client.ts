@@ -2,8 +2,6 @@
  * Database client: PGlite (embedded, the default) or postgres.js (a real server, when
  * `DATABASE_URL` is set). Everything above this module sees one drizzle `Database` type.
  */
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { Logger, SQLWrapper } from 'drizzle-orm';
 import type { PgAsyncDatabase } from 'drizzle-orm/pg-core/async/db';
@@ -11,7 +9,8 @@ import type { PgQueryResultHKT } from 'drizzle-orm/pg-core/session';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import { acquireDirectoryLock, type DirectoryLock } from './lock.js';
+import type { DirectoryLock } from './lock.js';
+import { type OpenedPglite, openPgliteDirectory, pgliteOptions } from './pglite-open.js';
 import { type Relations, relations } from './relations.js';
 import {
   createStatementSeam,
@@ -19,6 +18,7 @@ import {
   instrumentPostgres,
   type PoolStats,
 } from './statements.js';
+import type { PreparedBy } from './template.js';
 
 /** The drizzle database every module above the client uses, whichever driver is underneath. */
 export type Database = PgAsyncDatabase<PgQueryResultHKT, Relations>;
@@ -41,6 +41,8 @@ export interface DatabaseHandle {
   close(): Promise<void>;
   /** The underlying PGlite instance when `kind` is `pglite` (tests clone it). */
   pglite?: PGlite;
+  /** PGlite directories: how the directory was made ready (a template copy, or `existing`). */
+  preparedBy?: PreparedBy;
   /** The underlying postgres.js client when `kind` is `postgres`. */
   sql?: postgres.Sql;
   /**
@@ -72,6 +74,17 @@ export interface OpenDatabaseOptions {
    * transaction rolls back); default none.
    */
   timeoutMs?: number;
+  /**
+   * PGlite directories only: a new directory starts as a copy of the migrated, seeded template
+   * of `store` (default: node_modules/.cache/chipgate/pglite-templates; see template.ts).
+   * Absent: PGlite runs `initdb` in a new directory (the CLI).
+   */
+  template?: { store?: string | undefined };
+  /**
+   * PGlite directories only: the directory already being opened (`openPgliteDirectory`), e.g.
+   * by `npm start`'s entry while the modules load; used instead of opening it here.
+   */
+  opening?: Promise<OpenedPglite>;
 }
 
 /** postgres.js settings shared by the gateway, the CLI and tests. */
@@ -152,34 +165,27 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     };
   }
   const dir = options.pgliteDir ?? './.chipgate/pgdata';
-  // PGlite's start parameters replace its defaults, so they are extended, not restated.
-  const pgliteOptions = options.pgliteSharedBuffers
-    ? {
-        startParams: [
-          ...PGlite.defaultStartParams,
-          '-c',
-          `shared_buffers=${options.pgliteSharedBuffers}`,
-        ],
-      }
-    : {};
   if (dir.startsWith('memory://')) {
-    return wrapPglite(await PGlite.create(dir, pgliteOptions), {
+    return wrapPglite(await PGlite.create(dir, pgliteOptions(options.pgliteSharedBuffers)), {
       ...(options.logger ? { logger: options.logger } : {}),
       description: 'pglite:memory',
     });
   }
-  const absolute = path.resolve(dir);
-  mkdirSync(path.dirname(absolute), { recursive: true });
-  const lock = await acquireDirectoryLock(absolute);
+  const opened = await (options.opening ??
+    openPgliteDirectory(dir, {
+      sharedBuffers: options.pgliteSharedBuffers,
+      ...(options.template ? { templateStore: options.template.store } : {}),
+    }));
   try {
-    const client = await PGlite.create(absolute, pgliteOptions);
-    return await wrapPglite(client, {
+    const handle = await wrapPglite(opened.client, {
       ...(options.logger ? { logger: options.logger } : {}),
       description: `pglite:${dir}`,
-      lock,
+      lock: opened.lock,
     });
+    return { ...handle, preparedBy: opened.preparedBy };
   } catch (error) {
-    await lock.release();
+    await opened.client.close().catch(() => {});
+    await opened.lock.release();
     throw error;
   }
 }

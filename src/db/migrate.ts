@@ -1,17 +1,16 @@
 /**
  * Applies the drizzle-kit migrations in `drizzle/` (the same files on PGlite and on a server).
  */
-import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { PgliteDatabase } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import { type DatabaseHandle, queryRows } from './client.js';
+import { migrationsFolder } from './migrations-folder.js';
 import { type Relations, relations } from './relations.js';
 
-/** Absolute path of the committed migrations folder. */
-export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
+export { migrationsFolder };
 
 /** Arbitrary constant: the advisory lock that serializes migrations across gateway instances. */
 const MIGRATION_LOCK = 720430000;

@@ -227,13 +227,13 @@ function describeExit({ code, signal }: ExitStatus): string {
 }
 
 /**
- * Spawns `node --import tsx src/server.ts` (what `npm start` runs, without the `tsx` CLI's
+ * Spawns `node --import tsx src/start.ts` (what `npm start` runs, without the `tsx` CLI's
  * extra parent process, so signals reach the gateway itself) with our environment minus
  * chipgate's variables, plus `vars` (host 127.0.0.1 unless `vars` says otherwise). Does not
  * wait for anything.
  */
 export function spawnGateway(vars: Record<string, string>): SpawnedGateway {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join('src', 'server.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join('src', 'start.ts')], {
     cwd: repoRoot,
     env: childEnv(vars),
     stdio: ['ignore', 'pipe', 'pipe'],
