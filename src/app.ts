@@ -21,6 +21,7 @@ import { accessConfigOf, loadEnv } from './env.js';
 import { maskError } from './errors.js';
 import { useGraphiQLPage } from './graphiql.js';
 import { useHttpEdges } from './http.js';
+import { useIncrementalLimits } from './incremental.js';
 import { Heartbeat } from './live/heartbeat.js';
 import { lastEventIdOf, useEventStream } from './live/sse.js';
 import { type Metrics, useMetricsEndpoint } from './metrics.js';
@@ -238,6 +239,7 @@ export function createApp(deps: AppDependencies): App {
       useHttpEdges(deps.corsOrigins),
       // `@defer` and `@stream` (the 2022 incremental format): multipart/mixed, or SSE events.
       useDeferStream(),
+      useIncrementalLimits(),
       ...(deps.graphiql
         ? [
             useGraphiQLPage({

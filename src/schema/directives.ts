@@ -5,6 +5,7 @@
  */
 import { GraphQLDeferDirective, GraphQLStreamDirective } from '@graphql-tools/utils';
 import { GraphQLDirective, type GraphQLDirectiveConfig } from 'graphql';
+import { limitSentence } from '../db/limits.js';
 
 /** A copy of `directive` with new descriptions for it and its arguments. */
 function described(
@@ -31,8 +32,7 @@ export const DeferDirective = described(
   'Sends this fragment in a later payload (the 2022 incremental format): the rest of the answer does not wait for it. Needs `Accept: multipart/mixed` or `text/event-stream`. Store fields under it cost at most one more SQL statement for the whole fragment, however many objects it applies to; external-source fields are sent when their source answers. Ignored inside subscriptions.',
   {
     if: 'Deferred when true (the default); false sends the fragment with the rest.',
-    label:
-      'A name for this fragment, repeated in its payload (`incremental[].label`); unique in the operation.',
+    label: `A name for this fragment, repeated in its payload (\`incremental[].label\`); unique in the operation. ${limitSentence('shortText')}`,
   },
 );
 
@@ -42,8 +42,8 @@ export const StreamDirective = described(
   'Sends the first `initialCount` items of this list with the rest of the answer and the others in later payloads (`incremental[].items`). Needs `Accept: multipart/mixed` or `text/event-stream`. Ignored inside subscriptions.',
   {
     if: 'Streamed when true (the default); false sends the whole list at once.',
-    initialCount: 'How many items come with the rest of the answer (default 0).',
-    label:
-      'A name for this list, repeated in its payloads (`incremental[].label`); unique in the operation.',
+    initialCount:
+      'How many items come with the rest of the answer: 0 (the default) or more; null or a negative number is BAD_USER_INPUT.',
+    label: `A name for this list, repeated in its payloads (\`incremental[].label\`); unique in the operation. ${limitSentence('shortText')}`,
   },
 );

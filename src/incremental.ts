@@ -1,0 +1,125 @@
+/**
+ * What a request may ask of `@defer` and `@stream` beyond their types, checked before anything
+ * runs (the executor would otherwise throw mid-operation, which answers as an internal error):
+ *
+ * - `label` (both directives): at most `TEXT_LIMITS.shortText` characters. A label is repeated
+ *   in every payload of its fragment or list, so an unbounded one multiplies into the answer.
+ *   A literal over it fails validation (labels cannot be variables).
+ * - `@stream(initialCount:)`: an integer of 0 or more. A literal `null` or negative fails
+ *   validation; so does a variable whose value (or default) is `null` or negative.
+ *
+ * Either way the answer is HTTP 400 with one `BAD_USER_INPUT` error and no data.
+ */
+import {
+  type DirectiveNode,
+  GraphQLError,
+  Kind,
+  type ValidationContext,
+  type ValueNode,
+  visit,
+} from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { limitSentence, TEXT_LIMITS, textLength } from './db/limits.js';
+import { ErrorCode } from './errors.js';
+
+/** Longest `label` of `@defer`/`@stream`, in characters (code points). */
+export const MAX_INCREMENTAL_LABEL = TEXT_LIMITS.shortText;
+
+/** The argument `name` of `directive`, if given. */
+function argumentOf(directive: DirectiveNode, name: string): ValueNode | undefined {
+  return directive.arguments?.find((argument) => argument.name.value === name)?.value;
+}
+
+/** Why an `initialCount` value is refused, or undefined when it is fine (absent: the default 0). */
+function badInitialCount(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    return `@stream(initialCount:) must be an integer of 0 or more (got ${JSON.stringify(value)}).`;
+  }
+  return undefined;
+}
+
+/** The validation rule: literal labels and literal `initialCount` values. */
+function incrementalArgumentsRule(context: ValidationContext) {
+  return {
+    Directive(node: DirectiveNode) {
+      const name = node.name.value;
+      if (name !== 'defer' && name !== 'stream') return;
+      const label = argumentOf(node, 'label');
+      if (label?.kind === Kind.STRING && textLength(label.value) > MAX_INCREMENTAL_LABEL) {
+        context.reportError(
+          new GraphQLError(`@${name}(label:) is too long: ${limitSentence('shortText')}`, {
+            nodes: [label],
+            extensions: { code: ErrorCode.BAD_USER_INPUT },
+          }),
+        );
+      }
+      const count = name === 'stream' ? argumentOf(node, 'initialCount') : undefined;
+      if (count?.kind === Kind.NULL || count?.kind === Kind.INT) {
+        const reason = badInitialCount(count.kind === Kind.NULL ? null : Number(count.value));
+        if (reason) {
+          context.reportError(
+            new GraphQLError(reason, {
+              nodes: [count],
+              extensions: { code: ErrorCode.BAD_USER_INPUT },
+            }),
+          );
+        }
+      }
+    },
+  };
+}
+
+/**
+ * The `@stream(initialCount: $var)` values of a request that are refused: the first reason, or
+ * undefined. `variables` are the request's own (before coercion: a value of the wrong type is
+ * left to GraphQL's coercion, which answers BAD_USER_INPUT itself).
+ */
+function badStreamVariable(
+  document: Parameters<typeof visit>[0],
+  variables: Readonly<Record<string, unknown>> | undefined,
+): string | undefined {
+  let reason: string | undefined;
+  // A variable the request leaves out takes its default (a literal in the document).
+  const defaults = new Map<string, unknown>();
+  visit(document, {
+    VariableDefinition(node) {
+      const value = node.defaultValue;
+      if (value?.kind === Kind.INT) defaults.set(node.variable.name.value, Number(value.value));
+      if (value?.kind === Kind.NULL) defaults.set(node.variable.name.value, null);
+    },
+  });
+  visit(document, {
+    Directive(node: DirectiveNode) {
+      if (reason || node.name.value !== 'stream') return;
+      const count = argumentOf(node, 'initialCount');
+      if (count?.kind !== Kind.VARIABLE) return;
+      const name = count.name.value;
+      const value =
+        variables && Object.hasOwn(variables, name) ? variables[name] : defaults.get(name);
+      if (value === null || typeof value === 'number') reason = badInitialCount(value);
+    },
+  });
+  return reason;
+}
+
+/** The plugin: see the module comment. */
+export function useIncrementalLimits(): Plugin {
+  return {
+    onValidate({ addValidationRule }) {
+      addValidationRule(incrementalArgumentsRule);
+    },
+    onExecute({ args, setResultAndStopExecution }) {
+      const reason = badStreamVariable(args.document, args.variableValues ?? undefined);
+      if (reason) {
+        setResultAndStopExecution({
+          errors: [
+            new GraphQLError(reason, {
+              extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: 400 } },
+            }),
+          ],
+        });
+      }
+    },
+  };
+}
