@@ -155,7 +155,13 @@ export function useGraphiQLPage(options: GraphiQLPageOptions): Plugin {
       const isAsset =
         url.pathname.startsWith(GRAPHIQL_ASSET_PREFIX) &&
         (request.method === 'GET' || request.method === 'HEAD');
-      const isShell = !isAsset && shellPaths.has(url.pathname) && shouldRenderGraphiQL(request);
+      // HEAD answers what GET would (yoga's test names GET only).
+      const isShell =
+        !isAsset &&
+        shellPaths.has(url.pathname) &&
+        (request.method === 'HEAD'
+          ? (request.headers.get('accept') ?? '').includes('text/html')
+          : shouldRenderGraphiQL(request));
       if (!isAsset && !isShell) return;
       const refusal = await options.admit(request, serverContext);
       if (refusal) {

@@ -104,6 +104,13 @@ describe('GraphiQL: a small shell and hashed, compressed, cacheable assets', () 
     const etag = shell.headers.etag as string;
     expect(etag).toMatch(/^"[\w-]{22}"$/);
 
+    // HEAD: the shell's headers, no body (as for the assets).
+    const head = await get(gateway.url, {}, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.headers.etag).toBe(etag);
+    expect(head.headers['content-length']).toBe(String(shell.body.length));
+    expect(head.body.length).toBe(0);
+
     const again = await get(gateway.url, { 'if-none-match': etag });
     expect(again.status).toBe(304);
     expect(again.body.length).toBe(0);
