@@ -7,6 +7,8 @@
  *   A literal over it fails validation (labels cannot be variables).
  * - `@stream(initialCount:)`: an integer of 0 or more. A literal `null` or negative fails
  *   validation; so does a variable whose value (or default) is `null` or negative.
+ * - `if:` (both): a variable whose value is `null` (the executor would answer 200 with an
+ *   error, where every other bad variable is a 400).
  *
  * Either way the answer is HTTP 400 with one `BAD_USER_INPUT` error and no data.
  */
@@ -71,11 +73,12 @@ function incrementalArgumentsRule(context: ValidationContext) {
 }
 
 /**
- * The `@stream(initialCount: $var)` values of a request that are refused: the first reason, or
+ * The `@stream(initialCount: $var)` and `@defer/@stream(if: $var)` values of a request that are
+ * refused: the first reason, or
  * undefined. `variables` are the request's own (before coercion: a value of the wrong type is
  * left to GraphQL's coercion, which answers BAD_USER_INPUT itself).
  */
-function badStreamVariable(
+function badIncrementalVariable(
   document: Parameters<typeof visit>[0],
   variables: Readonly<Record<string, unknown>> | undefined,
 ): string | undefined {
@@ -89,14 +92,20 @@ function badStreamVariable(
       if (value?.kind === Kind.NULL) defaults.set(node.variable.name.value, null);
     },
   });
+  const variableValue = (name: string): unknown =>
+    variables && Object.hasOwn(variables, name) ? variables[name] : defaults.get(name);
   visit(document, {
     Directive(node: DirectiveNode) {
-      if (reason || node.name.value !== 'stream') return;
-      const count = argumentOf(node, 'initialCount');
+      const directive = node.name.value;
+      if (reason || (directive !== 'stream' && directive !== 'defer')) return;
+      const condition = argumentOf(node, 'if');
+      if (condition?.kind === Kind.VARIABLE && variableValue(condition.name.value) === null) {
+        reason = `@${directive}(if:) must be true or false (got null in $${condition.name.value}).`;
+        return;
+      }
+      const count = directive === 'stream' ? argumentOf(node, 'initialCount') : undefined;
       if (count?.kind !== Kind.VARIABLE) return;
-      const name = count.name.value;
-      const value =
-        variables && Object.hasOwn(variables, name) ? variables[name] : defaults.get(name);
+      const value = variableValue(count.name.value);
       if (value === null || typeof value === 'number') reason = badInitialCount(value);
     },
   });
@@ -110,7 +119,7 @@ export function useIncrementalLimits(): Plugin {
       addValidationRule(incrementalArgumentsRule);
     },
     onExecute({ args, setResultAndStopExecution }) {
-      const reason = badStreamVariable(args.document, args.variableValues ?? undefined);
+      const reason = badIncrementalVariable(args.document, args.variableValues ?? undefined);
       if (reason) {
         setResultAndStopExecution({
           errors: [

@@ -83,6 +83,20 @@ describe('@stream(initialCount:)', () => {
   });
 });
 
+describe('if:', () => {
+  it('refuses a null variable with BAD_USER_INPUT and 400, like any bad variable', async () => {
+    const query = `query($d: Boolean) { chip(slug: "h200") { name ... @defer(if: $d) { slug } } }`;
+    const { status, code, message } = await refusal(query, { d: null });
+    expect({ status, code }).toEqual({ status: 400, code: 'BAD_USER_INPUT' });
+    expect(message).toContain('@defer(if:)');
+    const deferred = await fetchPayloads(gateway.url, query, { variables: { d: true } });
+    expect(deferred.payloads.length).toBeGreaterThan(1);
+    expect(mergePayloads(deferred.payloads)).toMatchObject({
+      data: { chip: { name: 'NVIDIA H200 (SXM)', slug: 'h200' } },
+    });
+  });
+});
+
 describe('label:', () => {
   it(`refuses a label past ${TEXT_LIMITS.shortText} characters, admits one at the limit`, async () => {
     const query = (length: number) => `{
