@@ -11,9 +11,9 @@
  * payload, waiting for the slowest source), and with each source part under `@defer` (the
  * store part first). Prints p50/p99 per run. Settings: BENCH_RUNS (30), BENCH_WARMUP (3).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { startUpstream, type Upstream } from '../test/helpers/upstream.js';
-import { freePort, num, table } from './report.js';
+import { num, table } from './report.js';
+import { startSourceGateway, stopSourceGateway } from './source-gateway.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
@@ -55,49 +55,15 @@ function storyQuery(defer: boolean): string {
 }`;
 }
 
-/** Starts the gateway process against `upstream`; resolves with its URL once it listens. */
-async function startGateway(upstream: Upstream): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
-      CHIPGATE_PORT: String(port),
-      CHIPGATE_PGLITE_DIR: 'memory://',
-      CHIPGATE_LOG_LEVEL: 'info',
-      CHIPGATE_GRAPHIQL: 'false',
-      CHIPGATE_FEDERAL_REGISTER_URL: `${upstream.url}/fr`,
-      CHIPGATE_SEC_URL: `${upstream.url}/sec`,
-      CHIPGATE_SEC_USER_AGENT: 'chipgate-bench ops@chipgate.example',
-      CHIPGATE_NEWS_FEEDS: `${upstream.url}/news/chips.xml,${upstream.url}/news/policy.atom`,
-      CHIPGATE_FEDERAL_REGISTER_RATE: '1000',
-      CHIPGATE_SEC_RATE: '1000',
-      CHIPGATE_NEWS_RATE: '1000',
-      // Every request goes upstream (and waits its 300 ms).
-      CHIPGATE_FEDERAL_REGISTER_CACHE_TTL_S: '0',
-      CHIPGATE_SEC_CACHE_TTL_S: '0',
-      CHIPGATE_NEWS_CACHE_TTL_S: '0',
-      CHIPGATE_SOURCE_TIMEOUT_MS: '5000',
-      CHIPGATE_ANON_RATE_LIMIT: '1000000',
-      CHIPGATE_ANON_COST_LIMIT: '1000000000',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
+/** The gateway against `upstream`, every source call going upstream (and waiting its 300 ms). */
+function startGateway(upstream: Upstream) {
+  return startSourceGateway(upstream, {
+    // Every request goes upstream (and waits its 300 ms).
+    CHIPGATE_FEDERAL_REGISTER_CACHE_TTL_S: '0',
+    CHIPGATE_SEC_CACHE_TTL_S: '0',
+    CHIPGATE_NEWS_CACHE_TTL_S: '0',
+    CHIPGATE_SOURCE_TIMEOUT_MS: '5000',
   });
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('chipgate listening')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}:\n${output}`)));
-  });
-  return { url: `http://127.0.0.1:${port}/graphql`, child };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
 }
 
 /** One request: ms to the first payload and to the end; the body, checked by the caller. */
@@ -172,7 +138,7 @@ async function main() {
       )}\n`,
     );
   } finally {
-    await stop(child);
+    await stopSourceGateway(child);
     await upstream.close();
   }
 }

@@ -12,10 +12,10 @@
  * Prints requests/s, p50/p99 latency and upstream calls per request, per source.
  * Settings: BENCH_DURATION (10 s), BENCH_WARMUP (3 s), BENCH_CONNECTIONS (10).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import autocannon from 'autocannon';
 import { startUpstream, type Upstream } from '../test/helpers/upstream.js';
-import { freePort, num, table } from './report.js';
+import { num, table } from './report.js';
+import { startSourceGateway, stopSourceGateway } from './source-gateway.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
@@ -55,52 +55,6 @@ export const BASELINE_QUERY = /* GraphQL */ `query Baseline {
 
 const BODY = JSON.stringify({ query: SOURCES_STORY_QUERY });
 const HEADERS = { 'content-type': 'application/json', accept: 'application/graphql-response+json' };
-
-/** Starts the gateway process against `upstream`; resolves with its URL once it listens. */
-async function startGateway(
-  upstream: Upstream,
-  vars: Record<string, string>,
-): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
-      CHIPGATE_PORT: String(port),
-      CHIPGATE_PGLITE_DIR: 'memory://',
-      CHIPGATE_LOG_LEVEL: 'info',
-      CHIPGATE_GRAPHIQL: 'false',
-      CHIPGATE_FEDERAL_REGISTER_URL: `${upstream.url}/fr`,
-      CHIPGATE_SEC_URL: `${upstream.url}/sec`,
-      CHIPGATE_SEC_USER_AGENT: 'chipgate-bench ops@chipgate.example',
-      CHIPGATE_NEWS_FEEDS: `${upstream.url}/news/chips.xml,${upstream.url}/news/policy.atom`,
-      // The benchmark measures the gateway, not the politeness limits (5 and 10 calls/s).
-      CHIPGATE_FEDERAL_REGISTER_RATE: '1000',
-      CHIPGATE_SEC_RATE: '1000',
-      CHIPGATE_NEWS_RATE: '1000',
-      // Nor the partner limits of one anonymous client.
-      CHIPGATE_ANON_RATE_LIMIT: '1000000',
-      CHIPGATE_ANON_COST_LIMIT: '1000000000',
-      ...vars,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('chipgate listening')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}:\n${output}`)));
-  });
-  return { url: `http://127.0.0.1:${port}/graphql`, child };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 async function load(url: string, seconds: number, body: string) {
   return autocannon({
@@ -143,7 +97,7 @@ async function measure(
   vars: Record<string, string>,
   body = BODY,
 ): Promise<Row> {
-  const { url, child } = await startGateway(upstream, vars);
+  const { url, child } = await startSourceGateway(upstream, vars);
   try {
     await check(url);
     await load(url, WARMUP, body);
@@ -165,7 +119,7 @@ async function measure(
       },
     };
   } finally {
-    await stop(child);
+    await stopSourceGateway(child);
   }
 }
 

@@ -19,7 +19,6 @@ import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKey } from '../src/auth.js';
 import { insertApiKey } from '../src/db/api-keys.js';
-import { type Database, openDatabase } from '../src/db/client.js';
 import { loadEnv } from '../src/env.js';
 import { type RunningGateway, startGateway } from '../src/server.js';
 import { runDocuments } from './helpers/documents.js';
@@ -33,6 +32,7 @@ import {
   postGraphQL,
   removeTempDirs,
   repoRoot,
+  withGatewayDatabase,
 } from './helpers/server.js';
 import { serveStatic } from './helpers/static-site.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
@@ -106,20 +106,6 @@ function startGatewayOn(port: number): Promise<RunningGateway> {
     CHIPGATE_HOST: '127.0.0.1',
     CHIPGATE_PORT: port,
   });
-}
-
-/** Runs `write` on the test's database while no gateway holds it (PGlite: one process). */
-async function withDatabase(write: (db: Database) => Promise<void>): Promise<void> {
-  const handle = await openDatabase({
-    databaseUrl: database.env.DATABASE_URL,
-    ...(database.env.CHIPGATE_PGLITE_DIR ? { pgliteDir: database.env.CHIPGATE_PGLITE_DIR } : {}),
-    poolMax: 1,
-  });
-  try {
-    await write(handle.db);
-  } finally {
-    await handle.close();
-  }
 }
 
 beforeAll(async () => {
@@ -388,7 +374,7 @@ describeBrowser(`partner dashboard${runs ? '' : ` (skipped: ${CHROMIUM} is missi
       gateway = undefined;
       await page.waitForSelector('#feed-state[data-state="reconnecting"]');
       const note = 'Resumed while the gateway was down (dashboard test)';
-      await withDatabase((db) => setStatusBySql(db, DECISION, 'IN_EFFECT', note));
+      await withGatewayDatabase(database, (db) => setStatusBySql(db, DECISION, 'IN_EFFECT', note));
       gateway = await startGatewayOn(port);
       await page.waitForSelector(
         `#feed-state[data-state="live"][data-resumed-after="${second.eventCursor}"]`,

@@ -9,7 +9,6 @@
 import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { openDatabase } from '../src/db/client.js';
 import { loadEnv } from '../src/env.js';
 import { encodeEventCursor } from '../src/live/event-cursor.js';
 import { type RunningGateway, startGateway } from '../src/server.js';
@@ -19,6 +18,7 @@ import {
   type GatewayDatabase,
   gatewayDatabase,
   removeTempDirs,
+  withGatewayDatabase,
 } from './helpers/server.js';
 import { insertSignal } from './helpers/writes.js';
 
@@ -100,23 +100,6 @@ async function startOn(port: number, database: GatewayDatabase): Promise<Running
     CHIPGATE_PORT: port,
   };
   return startGateway(env);
-}
-
-/** Opens the gateway's database while no gateway runs (PGlite allows one process at a time). */
-async function withDatabase(
-  database: GatewayDatabase,
-  write: (db: Awaited<ReturnType<typeof openDatabase>>['db']) => Promise<void>,
-) {
-  const handle = await openDatabase({
-    databaseUrl: database.env.DATABASE_URL,
-    ...(database.env.CHIPGATE_PGLITE_DIR ? { pgliteDir: database.env.CHIPGATE_PGLITE_DIR } : {}),
-    poolMax: 1,
-  });
-  try {
-    await write(handle.db);
-  } finally {
-    await handle.close();
-  }
 }
 
 let database: GatewayDatabase;
@@ -280,7 +263,7 @@ describe('Last-Event-ID is priced as after:', () => {
     // The instance stops (the stream ends), two events commit while it is down.
     await gateway?.stop();
     gateway = undefined;
-    await withDatabase(database, async (db) => {
+    await withGatewayDatabase(database, async (db) => {
       await insertSignal(db, 'ds-browser-2', 'h200', ['nvidia']);
       await insertSignal(db, 'ds-browser-3', 'h200', ['nvidia']);
     });

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { inject } from 'vitest';
-import { wrapPglite } from '../../src/db/client.js';
+import { type Database, openDatabase, wrapPglite } from '../../src/db/client.js';
 import { runMigrations } from '../../src/db/migrate.js';
 import { seed } from '../../src/db/seed.js';
 import { loadEnv } from '../../src/env.js';
@@ -95,6 +95,26 @@ export async function gatewayDatabase(): Promise<GatewayDatabase> {
     return { env: { DATABASE_URL: database.url }, cleanup: () => database.close() };
   }
   return { env: { CHIPGATE_PGLITE_DIR: await seededPgliteDir() }, cleanup: async () => {} };
+}
+
+/**
+ * Runs `write` on `database` while no gateway holds it (PGlite allows one process at a time),
+ * through a connection of its own, closed afterwards.
+ */
+export async function withGatewayDatabase(
+  database: GatewayDatabase,
+  write: (db: Database) => Promise<void>,
+): Promise<void> {
+  const handle = await openDatabase({
+    databaseUrl: database.env.DATABASE_URL,
+    ...(database.env.CHIPGATE_PGLITE_DIR ? { pgliteDir: database.env.CHIPGATE_PGLITE_DIR } : {}),
+    poolMax: 1,
+  });
+  try {
+    await write(handle.db);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** A gateway started in this process with `startGateway`, listening on 127.0.0.1. */
