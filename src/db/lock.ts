@@ -58,7 +58,8 @@ export interface LockOptions {
   onCompromised?: (error: Error) => void;
 }
 
-function isRunning(pid: number): boolean {
+/** Whether process `pid` exists on this host (signal 0; someone else's process counts). */
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

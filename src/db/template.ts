@@ -31,6 +31,7 @@ import {
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isRunning } from './lock.js';
 import { migrationsFolder } from './migrations-folder.js';
 
 /** The default template store, inside the package's `node_modules/.cache` (src/ or dist/). */
@@ -117,15 +118,6 @@ let temporaryCount = 0;
 export function temporarySibling(target: string, kind: string): string {
   temporaryCount += 1;
   return `${target}.${kind}-${process.pid}-${temporaryCount}`;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
