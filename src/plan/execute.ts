@@ -216,19 +216,16 @@ export function createPlanner(options: PlannerOptions): Planner {
   }
 
   /**
-   * Answers by the resolvers (`reason`: why not by the plan); with `@defer`/`@stream`, through
-   * `normal` (yoga's executor), which delivers incrementally.
+   * Answers by the resolvers (`reason`: why not by the plan) through `executor`: yoga's own
+   * (`normal`) for an operation with `@defer`/`@stream`, which delivers incrementally.
    */
   const unplanned = async (
     args: ExecutionArgs,
     reason: string,
-    normal?: (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult,
+    executor: (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult,
   ): Promise<ExecutionResult> => {
     options.onUnplanned?.(reason);
-    if (normal && usesIncrementalDelivery(args.document)) {
-      return (await normal(args)) as ExecutionResult;
-    }
-    return run(args);
+    return (await executor(args)) as ExecutionResult;
   };
 
   /** Runs a planned statement with the request's values; its JSON value, not yet shaped. */
@@ -272,16 +269,17 @@ export function createPlanner(options: PlannerOptions): Planner {
     // Nothing to plan: the normal executor reports the variables as it would without a plan.
     if (coerced.errors) return normal ? ((await normal(args)) as ExecutionResult) : run(args);
     const variables = coerced.coerced;
+    // `@defer`/`@stream` are delivered by yoga's executor (`normal`): without it (a
+    // subscription event), the operation is planned and answered whole.
+    const executor = (entry.incremental && normal) || run;
+    const incremental = executor !== run;
     const collect: CollectContext = { schema, fragments: entry.fragments, variables };
     let argsByField: Map<FieldNode, Record<string, unknown>>;
     try {
       argsByField = argumentValues(entry.sites, variables);
     } catch {
-      return unplanned(args, 'arguments', normal);
+      return unplanned(args, 'arguments', executor);
     }
-    // `@defer`/`@stream` are delivered by yoga's executor (`normal`): without it (a
-    // subscription event), the operation is planned and answered whole.
-    const incremental = entry.incremental && normal !== undefined;
     const signature = `${shapeSignature(entry.sites, collect, argsByField)}${incremental ? '|i' : ''}`;
     let plan = entry.plans.get(signature);
     if (!plan) {
@@ -293,7 +291,7 @@ export function createPlanner(options: PlannerOptions): Planner {
       }
       entry.plans.set(signature, plan);
     }
-    if (plan instanceof Unplannable) return unplanned(args, plan.message, normal);
+    if (plan instanceof Unplannable) return unplanned(args, plan.message, executor);
     const ctx = args.contextValue as Context;
     const bind: Bind = {
       args: argsByField,
@@ -309,7 +307,7 @@ export function createPlanner(options: PlannerOptions): Planner {
       );
       if (!plan.mixed) result = plannedResult(plan, raw, bind);
     } catch (error) {
-      if (error instanceof Unplanned) return unplanned(args, error.message, normal);
+      if (error instanceof Unplanned) return unplanned(args, error.message, executor);
       throw error;
     }
     if (result) return result;
@@ -320,7 +318,7 @@ export function createPlanner(options: PlannerOptions): Planner {
         if (root.plan) rootValue[root.key] = root.plan.shape.value(raw[i], bind);
       });
     } catch (error) {
-      if (error instanceof Unplanned) return unplanned(args, error.message, normal);
+      if (error instanceof Unplanned) return unplanned(args, error.message, executor);
       throw error;
     }
     // The deferred fragments' statements start now, after the initial ones, one per fragment.
@@ -333,7 +331,6 @@ export function createPlanner(options: PlannerOptions): Planner {
     }
     const current: Current = { plan, bind, deferred };
     const context = Object.create(ctx, { [CURRENT]: { value: current } });
-    const executor = incremental && normal !== undefined ? normal : run;
     return (await executor({
       ...args,
       schema: derived,
