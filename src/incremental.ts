@@ -14,6 +14,7 @@
  */
 import {
   type DirectiveNode,
+  type DocumentNode,
   GraphQLError,
   Kind,
   type ValidationContext,
@@ -72,18 +73,26 @@ function incrementalArgumentsRule(context: ValidationContext) {
   };
 }
 
-/**
- * The `@stream(initialCount: $var)` and `@defer/@stream(if: $var)` values of a request that are
- * refused: the first reason, or
- * undefined. `variables` are the request's own (before coercion: a value of the wrong type is
- * left to GraphQL's coercion, which answers BAD_USER_INPUT itself).
- */
-function badIncrementalVariable(
-  document: Parameters<typeof visit>[0],
-  variables: Readonly<Record<string, unknown>> | undefined,
-): string | undefined {
-  let reason: string | undefined;
-  // A variable the request leaves out takes its default (a literal in the document).
+/** An `@defer`/`@stream` argument given by a variable: `if` (both) or `initialCount` (stream). */
+interface VariableSite {
+  readonly directive: 'defer' | 'stream';
+  readonly argument: 'if' | 'initialCount';
+  readonly variable: string;
+}
+
+/** A document's variable-bound `@defer`/`@stream` arguments, and its variables' literal defaults. */
+interface DocumentSites {
+  readonly sites: readonly VariableSite[];
+  readonly defaults: ReadonlyMap<string, unknown>;
+}
+
+/** Found once per parsed document (yoga caches those), so a request only looks values up. */
+const sitesByDocument = new WeakMap<DocumentNode, DocumentSites>();
+
+function sitesOf(document: DocumentNode): DocumentSites {
+  let found = sitesByDocument.get(document);
+  if (found) return found;
+  const sites: VariableSite[] = [];
   const defaults = new Map<string, unknown>();
   visit(document, {
     VariableDefinition(node) {
@@ -91,25 +100,49 @@ function badIncrementalVariable(
       if (value?.kind === Kind.INT) defaults.set(node.variable.name.value, Number(value.value));
       if (value?.kind === Kind.NULL) defaults.set(node.variable.name.value, null);
     },
-  });
-  const variableValue = (name: string): unknown =>
-    variables && Object.hasOwn(variables, name) ? variables[name] : defaults.get(name);
-  visit(document, {
     Directive(node: DirectiveNode) {
       const directive = node.name.value;
-      if (reason || (directive !== 'stream' && directive !== 'defer')) return;
-      const condition = argumentOf(node, 'if');
-      if (condition?.kind === Kind.VARIABLE && variableValue(condition.name.value) === null) {
-        reason = `@${directive}(if:) must be true or false (got null in $${condition.name.value}).`;
-        return;
+      if (directive !== 'stream' && directive !== 'defer') return;
+      const arguments_ =
+        directive === 'stream' ? (['if', 'initialCount'] as const) : (['if'] as const);
+      for (const argument of arguments_) {
+        const value = argumentOf(node, argument);
+        if (value?.kind === Kind.VARIABLE) {
+          sites.push({ directive, argument, variable: value.name.value });
+        }
       }
-      const count = directive === 'stream' ? argumentOf(node, 'initialCount') : undefined;
-      if (count?.kind !== Kind.VARIABLE) return;
-      const value = variableValue(count.name.value);
-      if (value === null || typeof value === 'number') reason = badInitialCount(value);
     },
   });
-  return reason;
+  found = { sites, defaults };
+  sitesByDocument.set(document, found);
+  return found;
+}
+
+/**
+ * The `@stream(initialCount: $var)` and `@defer/@stream(if: $var)` values of a request that are
+ * refused: the first reason, or undefined. `variables` are the request's own (before coercion:
+ * a value of the wrong type is left to GraphQL's coercion, which answers BAD_USER_INPUT itself);
+ * a variable the request leaves out takes its default (a literal in the document).
+ */
+function badIncrementalVariable(
+  document: DocumentNode,
+  variables: Readonly<Record<string, unknown>> | undefined,
+): string | undefined {
+  const { sites, defaults } = sitesOf(document);
+  for (const { directive, argument, variable } of sites) {
+    const value =
+      variables && Object.hasOwn(variables, variable)
+        ? variables[variable]
+        : defaults.get(variable);
+    if (argument === 'if') {
+      if (value === null)
+        return `@${directive}(if:) must be true or false (got null in $${variable}).`;
+    } else if (value === null || typeof value === 'number') {
+      const reason = badInitialCount(value);
+      if (reason) return reason;
+    }
+  }
+  return undefined;
 }
 
 /** The plugin: see the module comment. */
