@@ -19,7 +19,6 @@
  * benchmark database, PgBouncer's server connections included; PgBouncer's own CPU is printed
  * apart) for each round, and exits 1 when a response was not a 200 with data and no errors.
  */
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { PGBOUNCER_BIN, startPgBouncer, type TestPgBouncer } from '../test/helpers/pgbouncer.js';
 import { describeUrl, loadBenchConfig } from './config.js';
