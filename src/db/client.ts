@@ -47,8 +47,9 @@ export interface DatabaseHandle {
   /** The underlying postgres.js client when `kind` is `postgres`. */
   sql?: postgres.Sql;
   /**
-   * The server URL when `kind` is `postgres`, for connections outside the pool (the LISTEN
-   * session). It holds credentials: never log it (use `description`).
+   * The pool's server URL (`DATABASE_URL`) when `kind` is `postgres`; connections outside the
+   * pool that need a session use `sessionUrl`. It holds credentials: never log it (use
+   * `description`).
    */
   url?: string;
   /**
