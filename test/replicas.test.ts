@@ -7,6 +7,7 @@
  */
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/db/client.js';
 import { ConfigError, loadEnv } from '../src/env.js';
 import {
   type PrivateCluster,
@@ -22,6 +23,8 @@ import {
   postGraphQL,
   startChildGateway,
 } from './helpers/server.js';
+import { subscribeSse } from './helpers/subscribers.js';
+import { insertSignal } from './helpers/writes.js';
 
 const TOKEN = 'chipgate-consistency-token';
 const WAIT_MS = 1_500;
@@ -93,9 +96,18 @@ function seriesValue(metrics: string, series: string): number {
 async function routes(gateway: ChildGateway, replicaName: string) {
   const text = await metricsOf(gateway);
   return {
-    replica: seriesValue(text, `chipgate_read_routes_total{target="${replicaName}",reason="replica"}`),
-    waitedOut: seriesValue(text, 'chipgate_read_routes_total{target="primary",reason="waited-out"}'),
-    noReplica: seriesValue(text, 'chipgate_read_routes_total{target="primary",reason="no-replica"}'),
+    replica: seriesValue(
+      text,
+      `chipgate_read_routes_total{target="${replicaName}",reason="replica"}`,
+    ),
+    waitedOut: seriesValue(
+      text,
+      'chipgate_read_routes_total{target="primary",reason="waited-out"}',
+    ),
+    noReplica: seriesValue(
+      text,
+      'chipgate_read_routes_total{target="primary",reason="no-replica"}',
+    ),
     inRotation: seriesValue(text, `chipgate_replica_in_rotation{replica="${replicaName}"}`),
     statements: seriesValue(text, `chipgate_replica_statements_total{replica="${replicaName}"}`),
   };
@@ -194,6 +206,50 @@ describe('read replicas', () => {
       expect(ten.noReplica + ten.waitedOut).toBe(after.noReplica + after.waitedOut);
     } finally {
       await resumeReplay().catch(() => {});
+      await gateway.stop();
+    }
+  }, 120_000);
+
+  it('a subscription event is read where its own position was replayed: never older data than the event', async () => {
+    const gateway = await startGateway(600_000);
+    const writerDb = await openDatabase({ databaseUrl: primary.url, poolMax: 1 });
+    const subscription = await subscribeSse(
+      gateway.url,
+      'subscription { demandSignalRecorded { slug quantityUnits companies { slug } } }',
+    );
+    try {
+      expect(subscription.status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await pauseReplay();
+      const before = await routes(gateway, replicaName);
+      // A plain SQL writer on the primary: the replica has not replayed it.
+      await insertSignal(writerDb.db, 'replica-signal-1', 'h200', ['nvidia', 'bytedance']);
+      const [first] = await subscription.waitForResults(1, 30_000);
+      expect(first?.errors).toBeUndefined();
+      expect(first?.data?.demandSignalRecorded).toEqual({
+        slug: 'replica-signal-1',
+        quantityUnits: 5000,
+        companies: [{ slug: 'nvidia' }, { slug: 'bytedance' }],
+      });
+      const paused = await routes(gateway, replicaName);
+      expect(paused.waitedOut).toBe(before.waitedOut + 1);
+      expect(paused.replica).toBe(before.replica);
+
+      await resumeReplay();
+      await insertSignal(writerDb.db, 'replica-signal-2', 'h200', ['alibaba']);
+      const results = await subscription.waitForResults(2, 30_000);
+      expect(results[1]?.data?.demandSignalRecorded).toEqual({
+        slug: 'replica-signal-2',
+        quantityUnits: 5000,
+        companies: [{ slug: 'alibaba' }],
+      });
+      const resumed = await routes(gateway, replicaName);
+      expect(resumed.replica).toBe(paused.replica + 1);
+      expect(resumed.waitedOut).toBe(paused.waitedOut);
+    } finally {
+      await resumeReplay().catch(() => {});
+      await subscription.close();
+      await writerDb.close();
       await gateway.stop();
     }
   }, 120_000);
