@@ -170,6 +170,8 @@ export function createApp(deps: AppDependencies): App {
       }
     : planner?.execute;
   if (responseCache) deps.events.onChange((change) => void responseCache.onChange(change));
+  // With the cache, reads after an eviction need a replica that has the change (replicas.ts).
+  if (responseCache && replicas) deps.events.onChange(() => replicas.raiseFloor());
   const access = new Access({
     logger,
     ...deps.access,

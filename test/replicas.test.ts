@@ -132,9 +132,13 @@ const resumeReplay = () => replicaSql`select pg_wal_replay_resume()`;
 
 const metricsPorts = new Map<ChildGateway, number>();
 
-async function startGateway(maxLagMs: number): Promise<ChildGateway> {
+async function startGateway(
+  maxLagMs: number,
+  vars: Record<string, string> = {},
+): Promise<ChildGateway> {
   const port = await freePort();
   const gateway = await startChildGateway({
+    ...vars,
     DATABASE_URL: primary.url,
     CHIPGATE_READ_REPLICA_URLS: replica.url,
     CHIPGATE_REPLICA_WAIT_MS: String(WAIT_MS),
@@ -250,6 +254,29 @@ describe('read replicas', () => {
       await resumeReplay().catch(() => {});
       await subscription.close();
       await writerDb.close();
+      await gateway.stop();
+    }
+  }, 120_000);
+
+  it('with the response cache on, a change evicted on this instance is never answered older from a lagging replica, token or not', async () => {
+    const gateway = await startGateway(600_000, { CHIPGATE_RESPONSE_CACHE_TTL_S: '60' });
+    try {
+      await writeName(gateway, 'Replica Co c1');
+      await until(async () => (await readName(gateway)) === 'Replica Co c1');
+      await pauseReplay();
+      // Cached now (from the replica): the old value.
+      expect(await readName(gateway)).toBe('Replica Co c1');
+      const before = await routes(gateway, replicaName);
+      await writeName(gateway, 'Replica Co c2');
+      // The write evicted it; the replica has not replayed the write: the read waits, then
+      // reads the primary, and what it caches is the new value.
+      expect(await readName(gateway)).toBe('Replica Co c2');
+      expect(await readName(gateway)).toBe('Replica Co c2');
+      const after = await routes(gateway, replicaName);
+      expect(after.waitedOut).toBeGreaterThanOrEqual(before.waitedOut + 1);
+      expect(after.replica).toBe(before.replica);
+    } finally {
+      await resumeReplay().catch(() => {});
       await gateway.stop();
     }
   }, 120_000);

@@ -17,6 +17,10 @@
  *   `pg_lsn` values (never as text).
  * - A read without a token goes to the next replica in rotation (round robin), or to the
  *   primary when none is.
+ * - **Floor** (`raiseFloor`, used with the response cache): after a change notification the
+ *   primary's position is read, and every read then needs a replica that has replayed it, as if
+ *   it carried that token; reads arriving while it is being read wait for it. A read stored in
+ *   the cache after an eviction therefore never holds data older than the change that evicted.
  */
 import { sql } from 'drizzle-orm';
 import { type Database, type DatabaseHandle, openDatabase, queryRows } from './client.js';
@@ -139,6 +143,10 @@ export class ReadReplicas {
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
   private closed = false;
+  /** The position every read needs (see `raiseFloor`), and its read in flight. */
+  private floor: bigint | undefined;
+  private floorReading: Promise<void> | undefined;
+  private floorAgain = false;
 
   private constructor(
     private readonly primary: DatabaseHandle,
@@ -204,8 +212,12 @@ export class ReadReplicas {
    * Where a read goes: a replica in rotation that has replayed `token` (a 64-bit WAL position;
    * absent: any replica in rotation), waiting for one at most `waitMs`; else the primary.
    */
-  async route(token?: bigint): Promise<ReadRoute> {
+  async route(requested?: bigint): Promise<ReadRoute> {
     const started = performance.now();
+    if (this.floorReading) await this.floorReading;
+    const floor = this.floor;
+    const token =
+      floor !== undefined && (requested === undefined || floor > requested) ? floor : requested;
     const candidates = this.replicas.filter((replica) => replica.inRotation);
     let chosen: Replica | undefined;
     let reason: ReadRoute['reason'] = 'no-replica';
@@ -230,6 +242,31 @@ export class ReadReplicas {
       : { db: this.primary.db, target: 'primary', reason, waitedMs };
     this.options.observer?.routed(route.target, route.reason, route.waitedMs);
     return route;
+  }
+
+  /**
+   * Raises the floor to the primary's current position (see the module comment); concurrent
+   * calls share one read, and reads routed meanwhile wait for it. If the primary cannot be
+   * read, reads go to the primary until a later call succeeds.
+   */
+  raiseFloor(): void {
+    if (this.floorReading) {
+      this.floorAgain = true;
+      return;
+    }
+    this.floorReading = (async () => {
+      do {
+        this.floorAgain = false;
+        try {
+          this.floor = parseLsn(await this.position());
+        } catch {
+          // Unknown: no replica can be shown to have replayed it.
+          this.floor = BigInt('0xFFFFFFFFFFFFFFFF');
+        }
+      } while (this.floorAgain && !this.closed);
+    })().finally(() => {
+      this.floorReading = undefined;
+    });
   }
 
   /**
