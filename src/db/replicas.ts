@@ -2,7 +2,7 @@
  * Read replicas (`CHIPGATE_READ_REPLICA_URLS`): which server a read goes to.
  *
  * - **Rotation.** Every `checkEveryMs` one statement on the primary reads its WAL position
- *   (`pg_current_wal_lsn()`) and one on each replica its replay position
+ *   (`pg_current_wal_insert_lsn()`) and one on each replica its replay position
  *   (`pg_last_wal_replay_lsn()`). A replica's lag is how long ago the primary first stood at a
  *   position the replica has not replayed yet (0 once it has replayed everything the primary
  *   had written at the last check), so an idle primary never makes a replica look late, and a
@@ -198,13 +198,18 @@ export class ReadReplicas {
     return set;
   }
 
-  /** The primary's current WAL position (`pg_lsn` text): a mutation's consistency token. */
+  /**
+   * The primary's current WAL position (`pg_lsn` text): a mutation's consistency token. The
+   * insert position, not `pg_current_wal_lsn()` (the written one): with `synchronous_commit =
+   * off` a commit may not be written yet when its transaction returns, and the insert position
+   * is past it either way.
+   */
   async position(): Promise<string> {
     const [row] = await queryRows<{ lsn: string }>(
       this.primary.db,
-      sql`select pg_current_wal_lsn()::text as lsn`,
+      sql`select pg_current_wal_insert_lsn()::text as lsn`,
     );
-    if (!row) throw new Error('pg_current_wal_lsn() returned no row');
+    if (!row) throw new Error('pg_current_wal_insert_lsn() returned no row');
     return row.lsn;
   }
 
