@@ -8,6 +8,7 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/client.js';
+import { formatLsn, parseLsn } from '../src/db/replicas.js';
 import { ConfigError, loadEnv } from '../src/env.js';
 import {
   type PrivateCluster,
@@ -340,6 +341,20 @@ describe('read replicas', () => {
       await gateway.stop();
     }
   }, 120_000);
+});
+
+describe('consistency tokens', () => {
+  it('compare as 64-bit WAL positions, as pg_lsn does, never as text', () => {
+    expect(parseLsn('0/3000148')).toBe(0x3000148n);
+    expect(parseLsn('16/b374d848')).toBe((0x16n << 32n) + 0xb374d848n);
+    // As text '9/0' > '10/0'; as positions it is the other way round.
+    expect((parseLsn('9/0') as bigint) < (parseLsn('10/0') as bigint)).toBe(true);
+    expect((parseLsn('0/FFFFFFFF') as bigint) < (parseLsn('1/0') as bigint)).toBe(true);
+    expect(formatLsn((0x16n << 32n) + 0xb374d848n)).toBe('16/B374D848');
+    for (const bad of ['', '0', '0/', '/1', 'G/1', '1/2/3', '123456789/0', ' 0/1', '-1/0']) {
+      expect(parseLsn(bad), bad).toBeUndefined();
+    }
+  });
 });
 
 describe('configuration', () => {
