@@ -229,8 +229,9 @@ describe('docker-compose.yml', () => {
 
   it('sets only variables src/env.ts knows, with values it accepts', () => {
     for (const [name, service] of Object.entries(services)) {
-      // Third-party images with variables of their own.
-      if (name === 'postgres' || name === 'pgbouncer') continue;
+      // Third-party images with variables of their own: PostgreSQL's (the primary and its
+      // replica) and PgBouncer's.
+      if (name === 'postgres' || name === 'replica' || name === 'pgbouncer') continue;
       const unknown = Object.keys(environmentOf(service)).filter(
         (key) => !knownVariables.includes(key),
       );
