@@ -28,6 +28,13 @@ export interface TargetOptions {
   /** Upper bound of the postgres.js pool. */
   poolMax: number;
   /**
+   * Backend `postgres`, the gateway: `CHIPGATE_DATABASE_PREPARE` (probing the server first) and
+   * `CHIPGATE_DATABASE_DIRECT_URL` (the LISTEN session) when `databaseUrl` is a pooler
+   * (`pooler.ts`); absent: prepared statements, no probe, as before.
+   */
+  prepare?: 'auto' | 'on' | 'off';
+  directUrl?: string;
+  /**
    * The operations plugins of the gateway (`ops.ts`); absent: none of them, as `run.ts`
    * measures it. Ignored by the floor.
    */

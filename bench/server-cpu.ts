@@ -97,7 +97,7 @@ export type ServerCpu =
   | { available: false; reason: string };
 
 /** Clock ticks per second (`getconf CLK_TCK`; 100 on Linux when it cannot be asked). */
-function clockTicksPerSecond(): number {
+export function clockTicksPerSecond(): number {
   try {
     const value = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
     return Number.isInteger(value) && value > 0 ? value : 100;
@@ -107,7 +107,7 @@ function clockTicksPerSecond(): number {
 }
 
 /** Reads a process's CPU from /proc; undefined when it is gone (or /proc is not there). */
-function readProcCpu(pid: number): ProcCpu | undefined {
+export function readProcCpu(pid: number): ProcCpu | undefined {
   try {
     return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {

@@ -136,6 +136,8 @@ async function startGatewayHandler(
           databaseUrl: options.databaseUrl,
           poolMax: options.poolMax,
           logger: statementCounter,
+          ...(options.prepare ? { prepare: options.prepare } : {}),
+          ...(options.directUrl ? { directUrl: options.directUrl } : {}),
         });
   // Partner limits lifted: the load generator is one anonymous client sending far more than a
   // partner may (bench/limits.ts measures the limit check itself).

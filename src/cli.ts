@@ -120,6 +120,8 @@ export async function runCli(
   try {
     handle = await openDatabase({
       databaseUrl: env.DATABASE_URL,
+      directUrl: env.CHIPGATE_DATABASE_DIRECT_URL,
+      prepare: env.CHIPGATE_DATABASE_PREPARE,
       pgliteDir: env.CHIPGATE_PGLITE_DIR,
       pgliteSharedBuffers: env.CHIPGATE_PGLITE_SHARED_BUFFERS,
       poolMax: 2,

@@ -206,6 +206,11 @@ export const envSchema = z.object({
   CHIPGATE_PORT: port.default(4000),
   CHIPGATE_METRICS_PORT: port.optional(),
   DATABASE_URL: databaseUrl,
+  // A session connection (LISTEN, migrations) when DATABASE_URL is a transaction-mode pooler.
+  CHIPGATE_DATABASE_DIRECT_URL: databaseUrl,
+  CHIPGATE_DATABASE_PREPARE: z
+    .enum(['auto', 'on', 'off'], { error: 'expected auto, on or off' })
+    .default('auto'),
   CHIPGATE_DB_POOL_MAX: positiveInt('a pool size between 1 and 100', 100).default(10),
   CHIPGATE_DATABASE_TIMEOUT_MS: positiveInt('milliseconds between 1 and 600000', 600_000).default(
     5_000,
@@ -371,6 +376,11 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     relevant[key] = value === undefined || value.trim() === '' ? undefined : value;
   }
   const parsed = envSchema.safeParse(relevant);
+  if (parsed.success && parsed.data.CHIPGATE_DATABASE_DIRECT_URL && !parsed.data.DATABASE_URL) {
+    throw new ConfigError([
+      'CHIPGATE_DATABASE_DIRECT_URL=(value hidden): needs DATABASE_URL (the pool) as well; without DATABASE_URL the embedded database is used',
+    ]);
+  }
   if (parsed.success) {
     // Replicas are PostgreSQL servers streaming from DATABASE_URL: PGlite has none.
     if (parsed.data.CHIPGATE_READ_REPLICA_URLS.length > 0 && !parsed.data.DATABASE_URL) {
@@ -387,6 +397,7 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     // Credentials never reach the log: the database URL, and a source URL that carries some.
     const secret =
       key === 'DATABASE_URL' ||
+      key === 'CHIPGATE_DATABASE_DIRECT_URL' ||
       key === 'CHIPGATE_REDIS_URL' ||
       key === 'CHIPGATE_READ_REPLICA_URLS' ||
       (key.endsWith('_URL') && /\/\/[^/]*@/.test(relevant[key] ?? ''));

@@ -16,6 +16,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { authenticate } from './auth.js';
 import { BREAKER_STATES, type BreakerState } from './breaker.js';
 import type { Database } from './db/client.js';
+import type { Pooling } from './db/pooler.js';
 import type { ReplicaObserver, ReplicaStatus } from './db/replicas.js';
 import type { PoolStats } from './db/statements.js';
 import type { HubObserver } from './pubsub/hub.js';
@@ -57,6 +58,8 @@ export interface Metrics {
   subscriberDropped(transport: 'sse' | 'websocket'): void;
   /** Reports the database pool (connections in use, statements waiting) at each scrape. */
   watchPool(pool: () => PoolStats): void;
+  /** Records what the start-up probe found behind `DATABASE_URL` (see db/pooler.ts). */
+  databasePooling(pooling: Pick<Pooling, 'prepared' | 'listenThroughPooler'>): void;
   /** For `ReadReplicas.open`: reads routed per server, the token wait, statements per replica. */
   replicas: ReplicaObserver;
   /** Reports each read replica's lag and rotation (`ReadReplicas.status`) at each scrape. */
@@ -211,6 +214,18 @@ export function createMetrics(): Metrics {
   for (const transport of ['sse', 'websocket']) dropped.inc({ transport }, 0);
   for (const transport of ['sse', 'websocket']) subscriptions.set({ transport }, 0);
 
+  const preparedStatements = new Gauge({
+    name: 'chipgate_db_prepared_statements',
+    help: 'Whether the database pool uses named prepared statements (1) or not (0: CHIPGATE_DATABASE_PREPARE=off, or a pooler that drops them; the embedded database: 0).',
+    registers,
+  });
+  const listenThroughPooler = new Gauge({
+    name: 'chipgate_listen_through_pooler',
+    help: 'The LISTEN session goes through a connection pooler in transaction mode (1): subscriptions, response-cache eviction and key changes can miss events; set CHIPGATE_DATABASE_DIRECT_URL. 0: a direct session.',
+    registers,
+  });
+  listenThroughPooler.set(0);
+
   let pool: (() => PoolStats) | undefined;
   new Gauge({
     name: 'chipgate_db_pool_connections_in_use',
@@ -318,6 +333,10 @@ export function createMetrics(): Metrics {
     },
     watchPool(stats) {
       pool = stats;
+    },
+    databasePooling(pooling) {
+      preparedStatements.set(pooling.prepared ? 1 : 0);
+      listenThroughPooler.set(pooling.listenThroughPooler ? 1 : 0);
     },
     plugins() {
       return [

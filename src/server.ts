@@ -15,6 +15,7 @@ import { type DatabaseHandle, openDatabase } from './db/client.js';
 import { DirectoryLockedError } from './db/lock.js';
 import { isEmpty, runMigrations } from './db/migrate.js';
 import type { OpenedPglite } from './db/pglite-open.js';
+import { PoolerSetupError, type Pooling } from './db/pooler.js';
 import { ReadReplicas } from './db/replicas.js';
 import { seed } from './db/seed.js';
 import {
@@ -75,6 +76,8 @@ export async function startGateway(
     : undefined;
   const db = await openDatabase({
     databaseUrl: env.DATABASE_URL,
+    directUrl: env.CHIPGATE_DATABASE_DIRECT_URL,
+    prepare: env.CHIPGATE_DATABASE_PREPARE,
     pgliteDir: env.CHIPGATE_PGLITE_DIR,
     pgliteSharedBuffers: env.CHIPGATE_PGLITE_SHARED_BUFFERS,
     poolMax: env.CHIPGATE_DB_POOL_MAX,
@@ -88,6 +91,7 @@ export async function startGateway(
     const directory = path.resolve(env.CHIPGATE_PGLITE_DIR);
     log.info({ directory, by: db.preparedBy }, 'new PGlite directory from the template');
   }
+  if (db.pooling) logPooling(db.pooling, log);
   try {
     await runMigrations(db);
     if (db.kind === 'pglite' && (await isEmpty(db))) {
@@ -100,6 +104,7 @@ export async function startGateway(
   }
   const metrics = createMetrics();
   metrics.watchPool(() => db.pool());
+  if (db.pooling) metrics.databasePooling(db.pooling);
   // Read replicas: queries and subscription events read there (src/replica-routing.ts).
   let replicas: ReadReplicas | undefined;
   let events: EventHub;
@@ -321,6 +326,33 @@ export async function startGateway(
   };
 }
 
+/**
+ * Says at start what the database probe found (see db/pooler.ts): where prepared statements and
+ * JIT stand behind a pooler, and, loudly, when the LISTEN session goes through a pooler in
+ * transaction mode (subscriptions, cache eviction and key changes would then miss events).
+ */
+function logPooling(pooling: Pooling, log: pino.Logger): void {
+  const { prepared, pooled, jit, jitDefault, listenThroughPooler } = pooling;
+  log.info({ prepared, pooled, jit }, 'database pool');
+  if (listenThroughPooler) {
+    log.warn(
+      'the LISTEN session goes through a connection pooler in transaction mode: live updates ' +
+        '(subscriptions, response-cache eviction, key changes) can be lost. Set ' +
+        'CHIPGATE_DATABASE_DIRECT_URL to a direct PostgreSQL URL',
+    );
+  }
+  if (jitDefault === 'set') {
+    log.info(
+      'the pooler refuses the jit startup parameter: set jit = off as the default of this role in this database (server connections the pooler opened before keep JIT until it replaces them)',
+    );
+  } else if (typeof jitDefault === 'object') {
+    log.warn(
+      { reason: jitDefault.failed },
+      'the pooler refuses the jit startup parameter and jit = off could not be set for this role: run ALTER ROLE <role> SET jit = off (planned reads may spend long in JIT compilation)',
+    );
+  }
+}
+
 /** Logs every registered trusted document that no longer validates against this schema. */
 async function warnAboutBrokenDocuments(db: DatabaseHandle, log: pino.Logger): Promise<void> {
   for (const { row, error } of await brokenDocuments(db.db, schema)) {
@@ -388,6 +420,11 @@ export async function main(opening?: Promise<OpenedPglite>) {
     if (error instanceof DirectoryLockedError) {
       process.stderr.write(`chipgate: ${error.message}\n`);
       process.exit(1);
+    }
+    // The configuration does not fit the server it met: exit code 2, as for a bad value.
+    if (error instanceof PoolerSetupError) {
+      process.stderr.write(`chipgate: ${error.message}\n`);
+      process.exit(2);
     }
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES') {

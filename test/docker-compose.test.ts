@@ -14,7 +14,8 @@ import { envSchema, loadEnv } from '../src/env.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const composeFile = path.join(root, 'docker-compose.yml');
-const compose: any = parse(readFileSync(composeFile, 'utf8'));
+// `merge`: the `<<: *gateway` keys, as Compose reads them.
+const compose: any = parse(readFileSync(composeFile, 'utf8'), { merge: true });
 const services: Record<string, any> = compose?.services ?? {};
 const postgres = services.postgres;
 const gateway = services.gateway;
@@ -175,16 +176,45 @@ describe('docker-compose.yml', () => {
     expect(gateway.depends_on?.postgres?.condition).toBe('service_healthy');
   });
 
-  it("points DATABASE_URL at the postgres service with postgres's credentials", () => {
+  /** Checks that `value` is a postgres:// URL of `service`:`port` with postgres's credentials. */
+  function expectDatabaseUrl(value: string | undefined, service: string, port: string) {
     const env = environmentOf(postgres);
-    const url = new URL(gatewayEnv.DATABASE_URL as string);
+    const url = new URL(value as string);
     expect(url.protocol).toMatch(/^postgres(ql)?:$/);
-    expect(url.hostname).toBe('postgres');
+    expect(url.hostname).toBe(service);
     expect(Object.keys(services)).toContain(url.hostname);
-    expect(url.port || '5432').toBe('5432');
+    expect(url.port || '5432').toBe(port);
     expect(decodeURIComponent(url.username)).toBe(env.POSTGRES_USER);
     expect(decodeURIComponent(url.password)).toBe(env.POSTGRES_PASSWORD);
     expect(decodeURIComponent(url.pathname.slice(1))).toBe(env.POSTGRES_DB);
+  }
+
+  it("points the pool at PgBouncer (transaction mode, in front of postgres) and the direct URL at postgres, with postgres's credentials", () => {
+    const pgbouncer = services.pgbouncer;
+    expect(pgbouncer?.image).toMatch(/^edoburu\/pgbouncer:v\d+\.\d+\.\d+/);
+    const pooler = environmentOf(pgbouncer);
+    expect(pooler.POOL_MODE).toBe('transaction');
+    expectDatabaseUrl(pooler.DATABASE_URL, 'postgres', '5432');
+    expect(pgbouncer.depends_on?.postgres?.condition).toBe('service_healthy');
+    expectDatabaseUrl(gatewayEnv.DATABASE_URL, 'pgbouncer', pooler.LISTEN_PORT ?? '5432');
+    expectDatabaseUrl(gatewayEnv.CHIPGATE_DATABASE_DIRECT_URL, 'postgres', '5432');
+    expect(gateway.depends_on?.pgbouncer).toBeDefined();
+  });
+
+  it('has two more gateway instances behind a profile, the same but for their loopback port', () => {
+    const published = new Set(portsOf(gateway).map((port) => port.published));
+    for (const name of ['gateway-2', 'gateway-3']) {
+      const instance = services[name];
+      expect(instance?.profiles, `${name}: not started by a plain \`up\``).toEqual(['scale']);
+      expect(instance.image).toBe(gateway.image);
+      expect(environmentOf(instance)).toEqual(gatewayEnv);
+      const ports = portsOf(instance);
+      expect(ports).toHaveLength(1);
+      expect(ports[0]?.hostIp).toBe('127.0.0.1');
+      expect(ports[0]?.target).toBe(gatewayEnv.CHIPGATE_PORT);
+      expect(published.has(ports[0]?.published)).toBe(false);
+      published.add(ports[0]?.published);
+    }
   });
 
   it('listens on every interface and publishes CHIPGATE_PORT on loopback', () => {
@@ -199,8 +229,9 @@ describe('docker-compose.yml', () => {
 
   it('sets only variables src/env.ts knows, with values it accepts', () => {
     for (const [name, service] of Object.entries(services)) {
-      // PostgreSQL's own images (the primary and its replica) take PostgreSQL's variables.
-      if (name === 'postgres' || name === 'replica') continue;
+      // Third-party images with variables of their own: PostgreSQL's (the primary and its
+      // replica) and PgBouncer's.
+      if (name === 'postgres' || name === 'replica' || name === 'pgbouncer') continue;
       const unknown = Object.keys(environmentOf(service)).filter(
         (key) => !knownVariables.includes(key),
       );
@@ -243,6 +274,7 @@ describe('docker-compose.yml', () => {
       for (const args of [
         ['config', '-q'],
         ['--profile', 'seed', 'config', '-q'],
+        ['--profile', 'scale', 'config', '-q'],
       ]) {
         const result = spawnSync('/usr/bin/docker-compose', ['-f', composeFile, ...args], {
           cwd: root,

@@ -64,6 +64,14 @@ describe('bad configuration', () => {
       { CHIPGATE_PORT: '70000', CHIPGATE_LOG_LEVEL: 'loud' },
       ['CHIPGATE_PORT="70000"', 'CHIPGATE_LOG_LEVEL="loud"'],
     ],
+    [
+      { CHIPGATE_DATABASE_PREPARE: 'maybe' },
+      ['CHIPGATE_DATABASE_PREPARE="maybe"', 'auto, on or off'],
+    ],
+    [
+      { CHIPGATE_DATABASE_DIRECT_URL: 'postgres://u:not-a-url@127.0.0.1/db' },
+      ['CHIPGATE_DATABASE_DIRECT_URL=(value hidden)', 'needs DATABASE_URL'],
+    ],
   ])('%j: exit code 2 naming the variable, before opening anything', async (vars, expected) => {
     // memory://: were the configuration accepted after all, nothing on disk is touched.
     const gateway = spawnGateway({ CHIPGATE_PGLITE_DIR: 'memory://', ...vars });

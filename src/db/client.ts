@@ -11,6 +11,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { DirectoryLock } from './lock.js';
 import { type OpenedPglite, openPgliteDirectory, pgliteOptions } from './pglite-open.js';
+import { type Pooling, type PrepareMode, poolingOf } from './pooler.js';
 import { type Relations, relations } from './relations.js';
 import {
   createStatementSeam,
@@ -46,10 +47,18 @@ export interface DatabaseHandle {
   /** The underlying postgres.js client when `kind` is `postgres`. */
   sql?: postgres.Sql;
   /**
-   * The server URL when `kind` is `postgres`, for connections outside the pool (the LISTEN
-   * session). It holds credentials: never log it (use `description`).
+   * The pool's server URL (`DATABASE_URL`) when `kind` is `postgres`; connections outside the
+   * pool that need a session use `sessionUrl`. It holds credentials: never log it (use
+   * `description`).
    */
   url?: string;
+  /**
+   * Where sessions go (the LISTEN connection, migrations' lock): `CHIPGATE_DATABASE_DIRECT_URL`
+   * when set, else `url`. Holds credentials: never log it.
+   */
+  sessionUrl?: string;
+  /** On a server opened with `prepare`: what the probe found and decided (see pooler.ts). */
+  pooling?: Pooling;
 }
 
 /** Options for `openDatabase`. */
@@ -65,6 +74,17 @@ export interface OpenDatabaseOptions {
   pgliteSharedBuffers?: string | undefined;
   /** Upper bound of the postgres.js pool. */
   poolMax?: number;
+  /**
+   * A server URL for sessions (LISTEN, migrations) when `databaseUrl` points at a pooler in
+   * transaction mode; absent: `databaseUrl` serves both.
+   */
+  directUrl?: string | undefined;
+  /**
+   * Named prepared statements on the pool (`CHIPGATE_DATABASE_PREPARE`). Given, the server is
+   * probed first (pooler.ts: prepared statements, `jit` startup parameter, shared sessions), and
+   * `on` where statements do not survive is a `PoolerSetupError`. Absent: prepared, no probe.
+   */
+  prepare?: PrepareMode;
   /** drizzle logger, e.g. a statement counter. */
   logger?: Logger;
   /**
@@ -87,10 +107,22 @@ export interface OpenDatabaseOptions {
   opening?: Promise<OpenedPglite>;
 }
 
-/** postgres.js settings shared by the gateway, the CLI and tests. */
-export function postgresOptions(poolMax: number): postgres.Options<Record<string, never>> {
+/** Startup parameters of the gateway's server sessions (see `postgresOptions`). */
+const SESSION_PARAMETERS = { application_name: 'chipgate', TimeZone: 'UTC', jit: 'off' };
+
+/**
+ * postgres.js settings shared by the gateway, the CLI and tests. `pool`: behind a pooler that
+ * drops prepared statements (`prepare: false`) or refuses the `jit` startup parameter
+ * (`jitParameter: false`; JIT is then off by the role's default, see `ensureJitOff`).
+ */
+export function postgresOptions(
+  poolMax: number,
+  pool: { prepare?: boolean; jitParameter?: boolean } = {},
+): postgres.Options<Record<string, never>> {
+  const { jit: _jit, ...tracked } = SESSION_PARAMETERS;
   return {
     max: poolMax,
+    prepare: pool.prepare ?? true,
     idle_timeout: 30,
     connect_timeout: 10,
     onnotice: () => {},
@@ -98,7 +130,9 @@ export function postgresOptions(poolMax: number): postgres.Options<Record<string
     // No JIT compilation: its time grows with the size of a statement (a planned read of many
     // aliases compiled 1,884 functions in 1.4 s to run for 0.15 s), not with the rows it reads,
     // so the cost limits could not bound it; the gateway's statements are short reads.
-    connection: { application_name: 'chipgate', TimeZone: 'UTC', jit: 'off' },
+    // PgBouncer tracks TimeZone (it sets it on whichever server connection runs a statement),
+    // so UTC holds through it too; it refuses `jit`.
+    connection: pool.jitParameter === false ? tracked : SESSION_PARAMETERS,
   };
 }
 
@@ -139,7 +173,15 @@ export async function wrapPglite(
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) {
     const poolMax = options.poolMax ?? 10;
-    const client = postgres(options.databaseUrl, postgresOptions(poolMax));
+    const pooling = options.prepare
+      ? await poolingOf(options.databaseUrl, options.directUrl, options.prepare)
+      : undefined;
+    const client = postgres(
+      options.databaseUrl,
+      postgresOptions(poolMax, {
+        ...(pooling ? { prepare: pooling.prepared, jitParameter: pooling.jit !== 'default' } : {}),
+      }),
+    );
     const seam = createStatementSeam({ poolMax, timeoutMs: options.timeoutMs });
     const instrumented = instrumentPostgres(client, seam);
     const db = drizzlePostgres({
@@ -154,6 +196,8 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       kind: 'postgres',
       sql: client,
       url: options.databaseUrl,
+      sessionUrl: options.directUrl ?? options.databaseUrl,
+      ...(pooling ? { pooling } : {}),
       description: `postgres://${url.hostname}:${url.port || 5432}${url.pathname}`,
       async ping() {
         await instrumented.unsafe('select 1');

@@ -6,7 +6,8 @@ import type { PgliteDatabase } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
-import { type DatabaseHandle, queryRows } from './client.js';
+import postgres from 'postgres';
+import { type DatabaseHandle, postgresOptions, queryRows } from './client.js';
 import { migrationsFolder } from './migrations-folder.js';
 import { type Relations, relations } from './relations.js';
 
@@ -16,8 +17,11 @@ export { migrationsFolder };
 const MIGRATION_LOCK = 720430000;
 
 /**
- * Brings the schema up to date. On a server, a session-level advisory lock makes instances that
- * start together migrate one after the other (the later ones find nothing to do).
+ * Brings the schema up to date. On a server, every migration runs in one transaction that first
+ * takes a transaction-level advisory lock, so instances that start together migrate one after
+ * the other (the later ones find nothing to do), and nothing outlives the transaction: it works
+ * through a pooler in transaction mode too. It runs on the session URL (`sessionUrl`,
+ * `CHIPGATE_DATABASE_DIRECT_URL` when set).
  */
 export async function runMigrations(handle: DatabaseHandle): Promise<void> {
   if (handle.kind === 'pglite') {
@@ -30,14 +34,21 @@ export async function runMigrations(handle: DatabaseHandle): Promise<void> {
   if (!handle.sql) throw new Error('runMigrations: postgres handle without a client');
   // On the driver itself, not the handle's statement seam: a migration's statements (an index
   // built over a large table) may run far longer than a request's database deadline.
-  const db = drizzlePostgres({ client: handle.sql, relations });
-  const reserved = await handle.sql.reserve();
+  const direct =
+    handle.sessionUrl && handle.sessionUrl !== handle.url
+      ? postgres(handle.sessionUrl, { ...postgresOptions(1), fetch_types: false })
+      : undefined;
   try {
-    await reserved`select pg_advisory_lock(${MIGRATION_LOCK})`;
-    await migratePostgres(db, { migrationsFolder });
+    const db = drizzlePostgres({ client: direct ?? handle.sql, relations });
+    await db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+      // drizzle's migrator on the transaction: its own transaction becomes a savepoint in it.
+      await migratePostgres(tx as unknown as Parameters<typeof migratePostgres>[0], {
+        migrationsFolder,
+      });
+    });
   } finally {
-    await reserved`select pg_advisory_unlock(${MIGRATION_LOCK})`.catch(() => {});
-    reserved.release();
+    await direct?.end({ timeout: 5 });
   }
 }
 

@@ -83,8 +83,10 @@ export async function startListener(
       },
     };
   }
-  if (!handle.url) throw new Error('startListener needs the PostgreSQL URL of the handle');
-  return PostgresListener.start(handle.url, callbacks);
+  // The session URL: a pooler in transaction mode would drop LISTEN between transactions.
+  const url = handle.sessionUrl ?? handle.url;
+  if (!url) throw new Error('startListener needs the PostgreSQL URL of the handle');
+  return PostgresListener.start(url, callbacks);
 }
 
 class PostgresListener implements EventListener {
