@@ -5,7 +5,7 @@
  */
 import { builder } from '../builder.js';
 import { type ExportStatusRow, exportStatuses } from '../db/export-status.js';
-import { property, special } from '../plan/metadata.js';
+import { special } from '../plan/metadata.js';
 import { Chip } from './chip.js';
 import { PolicyEffect } from './enums.js';
 import { PolicyDecision } from './policy-decision.js';
@@ -78,24 +78,20 @@ ExportStatus.implement({
     from: t.expose('from', {
       type: 'CountryCode',
       description: 'Exporting country.',
-      extensions: property('from'),
     }),
     to: t.expose('to', {
       type: 'CountryCode',
       description: 'Importing country.',
-      extensions: property('to'),
     }),
     asOf: t.expose('asOf', {
       type: 'Date',
       description: 'The date the status holds for.',
-      extensions: property('asOf'),
     }),
     exportEffect: t.expose('exportEffect', {
       type: PolicyEffect,
       nullable: true,
       description:
         "Effect of the exporting country's decision in force; null when none is recorded.",
-      extensions: property('exportEffect'),
     }),
     exportDecision: t.field({
       type: PolicyDecision,
@@ -112,7 +108,6 @@ ExportStatus.implement({
       nullable: true,
       description:
         "Effect of the importing country's decision in force; null when none is recorded.",
-      extensions: property('importEffect'),
     }),
     importDecision: t.field({
       type: PolicyDecision,
