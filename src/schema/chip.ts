@@ -11,14 +11,9 @@ import { textComplexity } from '../cost.js';
 import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import { type ChipRow, upsertChip } from '../db/writes/reference.js';
-import { connection, entity, lookup } from '../plan/metadata.js';
+import { entity, lookup } from '../plan/metadata.js';
 import { Company } from './company.js';
-import {
-  listComplexity,
-  relatedListConnection,
-  relatedListSelect,
-  rootListConnection,
-} from './connections.js';
+import { relatedList, rootList } from './connections.js';
 import { FactConfidence } from './enums.js';
 import { ChipFilter } from './filters.js';
 import { describedLimit, textLimit } from './limits.js';
@@ -160,17 +155,7 @@ builder.drizzleObjectField(Company, 'chipsDesigned', (t) =>
     {
       type: Chip,
       description: 'Chips this company designs, by name, then slug.',
-      complexity: listComplexity(lists.companyChipsDesigned),
-      extensions: connection(lists.companyChipsDesigned),
-      select: (args, _ctx, nestedSelection) =>
-        relatedListSelect(lists.companyChipsDesigned, args, nestedSelection),
-      resolve: (company, args, ctx) =>
-        relatedListConnection<typeof Chip.$inferType>(
-          lists.companyChipsDesigned,
-          company,
-          args,
-          ctx,
-        ),
+      ...relatedList<typeof Chip.$inferType>(lists.companyChipsDesigned),
     },
     ChipConnection,
   ),
@@ -190,11 +175,8 @@ builder.queryFields((t) => ({
     {
       type: Chip,
       description: 'All chips, by name, then slug (byte order).',
-      complexity: listComplexity(lists.chips),
-      extensions: connection(lists.chips),
       args: { filter: t.arg({ type: ChipFilter, description: 'Narrows the list.' }) },
-      resolve: (_root, args, ctx, info) =>
-        rootListConnection<typeof Chip.$inferType>(lists.chips, 'Chip', args, ctx, info),
+      ...rootList<typeof Chip.$inferType>(lists.chips, 'Chip'),
     },
     ChipConnection,
   ),

@@ -10,8 +10,8 @@ import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import type { Listing as ListingRow } from '../db/schema.js';
 import { type CompanyRow, upsertCompany } from '../db/writes/reference.js';
-import { computed, connection, entity, lookup } from '../plan/metadata.js';
-import { listComplexity, rootListConnection } from './connections.js';
+import { computed, entity, lookup } from '../plan/metadata.js';
+import { rootList } from './connections.js';
 import { CompanyRole, FactConfidence } from './enums.js';
 import { CompanyFilter } from './filters.js';
 import { describedLimit, textLimit } from './limits.js';
@@ -140,11 +140,8 @@ builder.queryFields((t) => ({
     {
       type: Company,
       description: 'All companies, by name, then slug (byte order).',
-      complexity: listComplexity(lists.companies),
-      extensions: connection(lists.companies),
       args: { filter: t.arg({ type: CompanyFilter, description: 'Narrows the list.' }) },
-      resolve: (_root, args, ctx, info) =>
-        rootListConnection<typeof Company.$inferType>(lists.companies, 'Company', args, ctx, info),
+      ...rootList<typeof Company.$inferType>(lists.companies, 'Company'),
     },
     CompanyConnection,
   ),

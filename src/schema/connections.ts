@@ -25,6 +25,7 @@ import {
   pageWhere,
 } from '../db/lists.js';
 import { defineLoader } from '../loaders.js';
+import { connection } from '../plan/metadata.js';
 
 /** The arguments of a list field. */
 export interface ListArgs extends ConnectionArgs {
@@ -294,4 +295,34 @@ export function relatedListConnection<Node>(
     (node) => ({ node: node as Node }),
     totalCount,
   );
+}
+
+/**
+ * The options of a related list's connection field (`t.connection` on a table-backed type),
+ * from the list's declaration alone: its complexity, the drizzle `select` that loads its page
+ * with the parent, its resolver (old path) and its plan (planned path). `Node` is the row type
+ * of its items.
+ */
+export function relatedList<Node>(list: ListDeclaration) {
+  return {
+    complexity: listComplexity(list),
+    extensions: connection(list),
+    select: (args: ListArgs, _ctx: unknown, nestedSelection: NestedSelection) =>
+      relatedListSelect(list, args, nestedSelection),
+    resolve: (parent: object, args: ListArgs, ctx: Context) =>
+      relatedListConnection<Node>(list, parent, args, ctx),
+  };
+}
+
+/**
+ * The options of a root list's connection field, from the list's declaration and the GraphQL
+ * name of its items' type: complexity, resolver (old path) and plan (planned path).
+ */
+export function rootList<Node>(list: ListDeclaration, typeName: string) {
+  return {
+    complexity: listComplexity(list),
+    extensions: connection(list),
+    resolve: (_root: unknown, args: ListArgs, ctx: Context, info: GraphQLResolveInfo) =>
+      rootListConnection<Node>(list, typeName, args, ctx, info),
+  };
 }

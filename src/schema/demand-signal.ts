@@ -10,17 +10,12 @@ import { subscriptionComplexity, textComplexity } from '../cost.js';
 import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import { type DemandSignalRow, recordDemandSignal } from '../db/writes/demand-signals.js';
-import { computed, connection, entity, lookup, orderedRelation } from '../plan/metadata.js';
+import { computed, entity, lookup, orderedRelation } from '../plan/metadata.js';
 import type { SubscriberItem } from '../pubsub/subscriber.js';
 import { eventOf, matchesDemandSignalEvent } from '../pubsub/topics.js';
 import { Chip } from './chip.js';
 import { Company } from './company.js';
-import {
-  listComplexity,
-  relatedListConnection,
-  relatedListSelect,
-  rootListConnection,
-} from './connections.js';
+import { relatedList, rootList } from './connections.js';
 import {
   DemandSignalKind,
   DemandSignalOrder,
@@ -167,18 +162,8 @@ builder.drizzleObjectField(Company, 'demandSignals', (t) =>
     {
       type: DemandSignal,
       description: 'Demand signals naming this company, newest first (ties by slug).',
-      complexity: listComplexity(lists.companyDemandSignals),
-      extensions: connection(lists.companyDemandSignals),
       args: { filter: t.arg({ type: DemandSignalFilter, description: 'Narrows the signals.' }) },
-      select: (args, _ctx, nestedSelection) =>
-        relatedListSelect(lists.companyDemandSignals, args, nestedSelection),
-      resolve: (company, args, ctx) =>
-        relatedListConnection<typeof DemandSignal.$inferType>(
-          lists.companyDemandSignals,
-          company,
-          args,
-          ctx,
-        ),
+      ...relatedList<typeof DemandSignal.$inferType>(lists.companyDemandSignals),
     },
     DemandSignalConnection,
   ),
@@ -189,18 +174,8 @@ builder.drizzleObjectField(Chip, 'demandSignals', (t) =>
     {
       type: DemandSignal,
       description: 'Demand signals about this chip, newest first (ties by slug).',
-      complexity: listComplexity(lists.chipDemandSignals),
-      extensions: connection(lists.chipDemandSignals),
       args: { filter: t.arg({ type: DemandSignalFilter, description: 'Narrows the signals.' }) },
-      select: (args, _ctx, nestedSelection) =>
-        relatedListSelect(lists.chipDemandSignals, args, nestedSelection),
-      resolve: (chip, args, ctx) =>
-        relatedListConnection<typeof DemandSignal.$inferType>(
-          lists.chipDemandSignals,
-          chip,
-          args,
-          ctx,
-        ),
+      ...relatedList<typeof DemandSignal.$inferType>(lists.chipDemandSignals),
     },
     DemandSignalConnection,
   ),
@@ -220,8 +195,6 @@ builder.queryFields((t) => ({
     {
       type: DemandSignal,
       description: 'Demand signals, newest first by default (ties by slug).',
-      complexity: listComplexity(lists.demandSignals),
-      extensions: connection(lists.demandSignals),
       args: {
         filter: t.arg({ type: DemandSignalFilter, description: 'Narrows the list.' }),
         orderBy: t.arg({
@@ -230,14 +203,7 @@ builder.queryFields((t) => ({
           description: 'Sort order; ties are broken by slug in the same direction.',
         }),
       },
-      resolve: (_root, args, ctx, info) =>
-        rootListConnection<typeof DemandSignal.$inferType>(
-          lists.demandSignals,
-          'DemandSignal',
-          args,
-          ctx,
-          info,
-        ),
+      ...rootList<typeof DemandSignal.$inferType>(lists.demandSignals, 'DemandSignal'),
     },
     DemandSignalConnection,
   ),

@@ -12,17 +12,12 @@ import { builder, nodeConnection } from '../builder.js';
 import { PLAIN_LIST_MAX, subscriptionComplexity, textComplexity } from '../cost.js';
 import { lists } from '../db/lists.js';
 import type { PolicyEffect as PolicyEffectValue } from '../db/schema.js';
-import { column, computed, connection, entity, lookup, orderedRelation } from '../plan/metadata.js';
+import { column, computed, entity, lookup, orderedRelation } from '../plan/metadata.js';
 import type { SubscriberItem } from '../pubsub/subscriber.js';
 import { eventOf, matchesPolicyDecisionEvent } from '../pubsub/topics.js';
 import { Chip } from './chip.js';
 import { Company } from './company.js';
-import {
-  listComplexity,
-  relatedListConnection,
-  relatedListSelect,
-  rootListConnection,
-} from './connections.js';
+import { relatedList, rootList } from './connections.js';
 import {
   FactConfidence,
   PolicyDecisionOrder,
@@ -241,20 +236,10 @@ builder.drizzleObjectField(Company, 'policyDecisions', (t) =>
       type: PolicyDecision,
       description:
         'Policy decisions naming this company, newest announcement first (ties by slug).',
-      complexity: listComplexity(lists.companyPolicyDecisions),
-      extensions: connection(lists.companyPolicyDecisions),
       args: {
         filter: t.arg({ type: PolicyDecisionFilter, description: 'Narrows the decisions.' }),
       },
-      select: (args, _ctx, nestedSelection) =>
-        relatedListSelect(lists.companyPolicyDecisions, args, nestedSelection),
-      resolve: (company, args, ctx) =>
-        relatedListConnection<typeof PolicyDecision.$inferType>(
-          lists.companyPolicyDecisions,
-          company,
-          args,
-          ctx,
-        ),
+      ...relatedList<typeof PolicyDecision.$inferType>(lists.companyPolicyDecisions),
     },
     PolicyDecisionConnection,
   ),
@@ -267,20 +252,10 @@ builder.drizzleObjectField(Chip, 'policyDecisions', (t) =>
       description:
         'Decisions that name this chip, newest announcement first (ties by slug); each edge ' +
         'carries the effect on this chip.',
-      complexity: listComplexity(lists.chipPolicyDecisions),
-      extensions: connection(lists.chipPolicyDecisions),
       args: {
         filter: t.arg({ type: PolicyDecisionFilter, description: 'Narrows the decisions.' }),
       },
-      select: (args, _ctx, nestedSelection) =>
-        relatedListSelect(lists.chipPolicyDecisions, args, nestedSelection),
-      resolve: (chip, args, ctx) =>
-        relatedListConnection<typeof PolicyDecision.$inferType>(
-          lists.chipPolicyDecisions,
-          chip,
-          args,
-          ctx,
-        ),
+      ...relatedList<typeof PolicyDecision.$inferType>(lists.chipPolicyDecisions),
     },
     {
       name: 'ChipPolicyDecisionConnection',
@@ -322,8 +297,6 @@ builder.queryFields((t) => ({
     {
       type: PolicyDecision,
       description: 'Policy decisions, newest announcement first by default (ties by slug).',
-      complexity: listComplexity(lists.policyDecisions),
-      extensions: connection(lists.policyDecisions),
       args: {
         filter: t.arg({ type: PolicyDecisionFilter, description: 'Narrows the list.' }),
         orderBy: t.arg({
@@ -332,14 +305,7 @@ builder.queryFields((t) => ({
           description: 'Sort order; ties are broken by slug in the same direction.',
         }),
       },
-      resolve: (_root, args, ctx, info) =>
-        rootListConnection<typeof PolicyDecision.$inferType>(
-          lists.policyDecisions,
-          'PolicyDecision',
-          args,
-          ctx,
-          info,
-        ),
+      ...rootList<typeof PolicyDecision.$inferType>(lists.policyDecisions, 'PolicyDecision'),
     },
     PolicyDecisionConnection,
   ),
