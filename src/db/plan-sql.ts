@@ -100,6 +100,39 @@ export function columnJson(row: PgTable, column: string): SQL {
   return value.getSQLType().startsWith('numeric') ? sql`${value}::text` : sql`${value}`;
 }
 
+/**
+ * The slots of the fixed-shape JSON arrays planned statements return, by name: the SQL below
+ * builds each array from these layouts (`layoutArray`) and the planner's shapers read it with
+ * them, so no index is written twice.
+ */
+/** A connection page: `[items, totalCount]` (`totalCount` null unless asked for). */
+export const PAGE_SLOTS = { items: 0, total: 1 } as const;
+/**
+ * A timeline item: its cursor values (`at`, `rank`, `slug`, `id`, the first
+ * `TIMELINE_CURSOR.shape.length` slots), the event's kind and its row.
+ */
+export const TIMELINE_ITEM_SLOTS = { at: 0, rank: 1, slug: 2, id: 3, kind: 4, row: 5 } as const;
+/** An export status: each side's effect and deciding decision's row, and the chip's row. */
+export const EXPORT_STATUS_SLOTS = {
+  exportEffect: 0,
+  exportDecision: 1,
+  importEffect: 2,
+  importDecision: 3,
+  chip: 4,
+} as const;
+/** A slot of an export status row. */
+export type ExportStatusSlot = keyof typeof EXPORT_STATUS_SLOTS;
+
+/** A JSON array of `values`, each at the index `layout` gives its name. */
+function layoutArray<Layout extends Record<string, number>>(
+  layout: Layout,
+  values: { readonly [Name in keyof Layout]: SQL },
+): SQL {
+  const slots: SQL[] = [];
+  for (const [name, index] of Object.entries(layout)) slots[index] = values[name] as SQL;
+  return jsonArray(slots);
+}
+
 /** A row as a positional JSON array of its slots. */
 export function jsonArray(slots: readonly SQL[]): SQL {
   return sql`json_build_array(${sql.join([...slots], sql`, `)})`;
@@ -219,7 +252,7 @@ export interface PagePlan {
 }
 
 /**
- * The JSON of a connection: `[items, totalCount]`, each item `[...orderValues, ...row]` in the
+ * The JSON of a connection, laid out by `PAGE_SLOTS` (items, totalCount), each item `[...orderValues, ...row]` in the
  * list's order (at most `limit` of them, the look-ahead row included); the ordering values
  * only `withCursors`, `totalCount` null unless `withTotal`. `parent` is the parent row for a related list. `row` builds the item's
  * values over the page's row alias (`node`) and, for a link list, `edge(column)` reads the
@@ -295,7 +328,7 @@ export function connectionJson<Bind>(
       countConditions.length ? sql.join(countConditions, sql` and `) : sql`true`
     })`;
   }
-  return sql`json_build_array(${items}, ${total})`;
+  return layoutArray(PAGE_SLOTS, { items, total });
 }
 
 /** The SQL name of a column (TypeScript name) of the link rows a list goes through. */
@@ -384,8 +417,8 @@ export function lookupManyJson<Bind>(
 }
 
 /**
- * The export status of the chip `chip` (an alias) as JSON `[exportEffect, exportDecision,
- * importEffect, importDecision, chip]`: each decision built by its row builder over its alias
+ * The export status of the chip `chip` (an alias) as JSON laid out by `EXPORT_STATUS_SLOTS`
+ * (each side's effect and deciding decision, and the chip): each decision built by its row builder over its alias
  * (null when not asked for or none is in force), and the chip again when asked for.
  */
 export function exportStatusJson<Bind>(
@@ -413,7 +446,14 @@ export function exportStatusJson<Bind>(
     const t = b.alias('chips');
     chipRow = sql`(select ${rows.chip(t)} from ${tableOf('chips')} ${t} where ${sqlColumnOf(t, 'id')} = ${chipId})`;
   }
-  return sql`(select json_build_array(${exportSide}.effect, ${decisionOf(exportSide, rows.exportDecision)}, ${importSide}.effect, ${decisionOf(importSide, rows.importDecision)}, ${chipRow})
+  const status = layoutArray(EXPORT_STATUS_SLOTS, {
+    exportEffect: sql`${exportSide}.effect`,
+    exportDecision: decisionOf(exportSide, rows.exportDecision),
+    importEffect: sql`${importSide}.effect`,
+    importDecision: decisionOf(importSide, rows.importDecision),
+    chip: chipRow,
+  });
+  return sql`(select ${status}
     from (select 1) one
     left join lateral (${side(values.from)}) ${exportSide} on true
     left join lateral (${side(values.to)}) ${importSide} on true)`;
@@ -427,8 +467,8 @@ export const TIMELINE_TABLES = {
 } as const satisfies Record<string, TableKey>;
 
 /**
- * The JSON of a timeline page: `[items, totalCount]`, each item `[at, rank, slug, id, kind,
- * row]` oldest first (at most `limit`, the look-ahead row included). `rows` builds each
+ * The JSON of a timeline page, laid out by `PAGE_SLOTS`, each item by `TIMELINE_ITEM_SLOTS`,
+ * oldest first (at most `limit`, the look-ahead row included). `rows` builds each
  * kind's row over its alias; a kind not asked for gets null.
  */
 export function timelineJson<Bind>(
@@ -464,10 +504,18 @@ export function timelineJson<Bind>(
   const paged = sql`(select ${inner}.* from ${events(true)} ${inner}
       order by ${inner}.at ${read}, ${inner}.rank ${read}, ${inner}.slug ${read}, ${inner}.id ${read}
       limit ${page.limit}) ${e}`;
-  const list = sql`(select coalesce(json_agg(json_build_array(${TIMELINE_AT(sql`${e}.at`)}, ${e}.rank, ${e}.slug, ${e}.id, ${e}.kind, case ${e}.kind ${sql.join(kindRow, sql` `)} end)
+  const item = layoutArray(TIMELINE_ITEM_SLOTS, {
+    at: TIMELINE_AT(sql`${e}.at`),
+    rank: sql`${e}.rank`,
+    slug: sql`${e}.slug`,
+    id: sql`${e}.id`,
+    kind: sql`${e}.kind`,
+    row: sql`case ${e}.kind ${sql.join(kindRow, sql` `)} end`,
+  });
+  const list = sql`(select coalesce(json_agg(${item}
       order by ${e}.at, ${e}.rank, ${e}.slug, ${e}.id), '[]'::json) from ${paged})`;
   const total = withTotal
     ? sql`(select count(*)::int from ${events()} ${sql.identifier(b.name('c'))})`
     : sql`null`;
-  return sql`json_build_array(${list}, ${total})`;
+  return layoutArray(PAGE_SLOTS, { items: list, total });
 }

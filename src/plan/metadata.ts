@@ -18,6 +18,7 @@
 import type { GraphQLObjectType, GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../context.js';
 import type { ListDeclaration, TableKey } from '../db/lists.js';
+import type { ExportStatusSlot } from '../db/plan-sql.js';
 
 /** The key of the planner's metadata in GraphQL `extensions`. */
 export const PLAN = 'chipgatePlan';
@@ -63,8 +64,21 @@ export type FieldPlan =
       readonly column: string;
       readonly argument: string;
     }
-  /** A field the planner knows by name (`node`, `nodes`, `timeline`, `exportStatus`, ...). */
+  /** A root or object field with planning rules of its own (`node`, `nodes`, `timeline`, ...). */
   | { readonly kind: 'special'; readonly name: SpecialField }
+  /**
+   * A part of a page of a connection: a field of the connection (`edges`, `pageInfo`,
+   * `totalCount`), of its edges (`cursor`, `node`) or of its page info. Declared where Pothos'
+   * relay options and our connection helpers declare those fields.
+   */
+  | { readonly kind: 'page'; readonly part: PagePart }
+  /** A node's global ID, made of its type name and its table's ID column (`TypePlan.nodeKey`). */
+  | { readonly kind: 'globalId' }
+  /**
+   * A field of `ExportStatus`: an argument of `Chip.exportStatus` it repeats (`asOf` defaults to
+   * today), or a slot of the export status row (`EXPORT_STATUS_SLOTS` in `src/db/plan-sql.ts`).
+   */
+  | { readonly kind: 'exportStatus'; readonly part: ExportStatusPart }
   /**
    * Resolved around the plan by `resolve`, given the columns it reads from the parent row
    * (external sources).
@@ -92,14 +106,22 @@ export type FieldPlan =
     };
 
 /** Fields with planning rules of their own. */
-export type SpecialField =
+export type SpecialField = 'node' | 'nodes' | 'timeline' | 'exportStatus';
+
+/** The parts of a connection page (see `FieldPlan` `page`). */
+export type PagePart =
+  | 'edges'
+  | 'pageInfo'
+  | 'totalCount'
+  | 'cursor'
   | 'node'
-  | 'nodes'
-  | 'timeline'
-  | 'exportStatus'
-  | 'exportStatus.chip'
-  | 'exportStatus.decision'
-  | 'connectionTotalCount';
+  | 'hasNextPage'
+  | 'hasPreviousPage'
+  | 'startCursor'
+  | 'endCursor';
+
+/** The parts of an export status (see `FieldPlan` `exportStatus`). */
+export type ExportStatusPart = 'from' | 'to' | 'asOf' | ExportStatusSlot;
 
 /** What a type backed by a table declares. */
 export interface TypePlan {
@@ -123,6 +145,17 @@ export const property = (name: string) => ({
 /** The `extensions` of a field the planner plans by its own rules. */
 export const special = (name: SpecialField) => ({
   [PLAN]: { kind: 'special', name } as FieldPlan,
+});
+
+/** The `extensions` of a part of a connection page (a field of a connection, edge or page info). */
+export const pagePart = (part: PagePart) => ({ [PLAN]: { kind: 'page', part } as FieldPlan });
+
+/** The `extensions` of a node's global ID field. */
+export const globalId = () => ({ [PLAN]: { kind: 'globalId' } as FieldPlan });
+
+/** The `extensions` of a field of `ExportStatus`. */
+export const exportStatusPart = (part: ExportStatusPart) => ({
+  [PLAN]: { kind: 'exportStatus', part } as FieldPlan,
 });
 
 /** The `extensions` of a connection declared in `src/db/lists.ts`. */
@@ -359,11 +392,15 @@ export function fieldPlan(field: {
 
 /**
  * The TypeScript name of the column a `drizzleNode`'s global ID is made of: plugin-drizzle's
- * resolver of the type's `id` field (`pothosOriginalResolve`) reads it from the parent row,
+ * resolver of the type's global ID field (`pothosOriginalResolve`; its `globalId` plan comes
+ * from the relay plugin's `idFieldOptions`) reads it from the parent row,
  * so it is asked once with a row that records which property is read.
  */
 function nodeKeyOf(type: GraphQLObjectType): TypePlan['nodeKey'] {
-  const resolve = type.getFields().id?.extensions?.pothosOriginalResolve;
+  const idField = Object.values(type.getFields()).find(
+    (field) => fieldPlan(field)?.kind === 'globalId',
+  );
+  const resolve = idField?.extensions?.pothosOriginalResolve;
   if (typeof resolve !== 'function') return undefined;
   const read: string[] = [];
   const row = new Proxy(

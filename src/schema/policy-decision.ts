@@ -12,7 +12,7 @@ import { builder, nodeConnection } from '../builder.js';
 import { PLAIN_LIST_MAX, subscriptionComplexity, textComplexity } from '../cost.js';
 import { lists } from '../db/lists.js';
 import type { PolicyEffect as PolicyEffectValue } from '../db/schema.js';
-import { column, computed, entity, lookup, orderedRelation } from '../plan/metadata.js';
+import { column, computed, entity, lookup, orderedRelation, pagePart } from '../plan/metadata.js';
 import type { SubscriberItem } from '../pubsub/subscriber.js';
 import { eventOf, matchesPolicyDecisionEvent } from '../pubsub/topics.js';
 import { Chip } from './chip.js';
@@ -263,6 +263,7 @@ builder.drizzleObjectField(Chip, 'policyDecisions', (t) =>
       fields: (c) => ({
         totalCount: c.int({
           description: 'Number of matching decisions across all pages.',
+          extensions: pagePart('totalCount'),
           resolve: (connection) => connection.totalCount(),
         }),
       }),

@@ -18,7 +18,7 @@ import {
   type TimelineFilterValue,
   type TimelineRow,
 } from '../db/timeline.js';
-import { special } from '../plan/metadata.js';
+import { pagePart, special } from '../plan/metadata.js';
 import { type ListConnection, pageInfoOf } from './connections.js';
 import { DemandSignal } from './demand-signal.js';
 import { textLimit } from './limits.js';
@@ -139,6 +139,7 @@ builder.queryFields((t) => ({
       fields: (c) => ({
         totalCount: c.int({
           description: 'Number of events matching the filter across all pages.',
+          extensions: pagePart('totalCount'),
           resolve: (connection) => (connection as unknown as ListConnection<object>).totalCount(),
         }),
       }),
