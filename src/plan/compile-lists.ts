@@ -11,7 +11,14 @@ import { getNamedType } from 'graphql';
 import { pageSize } from '../builder.js';
 import { type CursorScheme, type CursorValues, decodeCursor, encodeCursor } from '../db/cursors.js';
 import type { FilterField } from '../db/filter-kit.js';
-import { cursorScheme, decodeListCursor, type ListDeclaration, listOrder } from '../db/lists.js';
+import {
+  cursorScheme,
+  decodeListCursor,
+  type ListDeclaration,
+  listOrder,
+  type PageRequest,
+  pageWindow,
+} from '../db/lists.js';
 import {
   connectionJson,
   jsonArray,
@@ -268,7 +275,7 @@ function connectionShaper(
   connectionType: GraphQLObjectType,
   selection: Map<string, FieldNode[]>,
   edgeShapes: () => Map<string, Shaper<Row, Bind>> | undefined,
-  pageOf: (bind: Bind) => { size: number; backward: boolean; after: boolean; before: boolean },
+  pageOf: (bind: Bind) => PageRequest,
   keyCount: number,
   scheme: CursorScheme,
 ): Shaper<unknown, Bind> {
@@ -315,19 +322,13 @@ function connectionShaper(
     const slots = value as Row;
     const items = slots[PAGE_SLOTS.items] as readonly Row[];
     const total = slots[PAGE_SLOTS.total] as number | null;
-    const { size, backward, after, before } = pageOf(bind);
-    const hasMore = items.length > size;
-    // Items come in the list's order; the look-ahead row is the last one read.
-    const pageItems = hasMore
-      ? backward
-        ? items.slice(items.length - size)
-        : items.slice(0, size)
-      : items;
+    // Items come in the list's order (the statement aggregates them so).
+    const window = pageWindow(items, pageOf(bind), 'list');
     return {
-      items: pageItems,
+      items: window.rows,
       total: total ?? 0,
-      hasNextPage: backward ? before : hasMore,
-      hasPreviousPage: backward ? hasMore : after,
+      hasNextPage: window.hasNextPage,
+      hasPreviousPage: window.hasPreviousPage,
     };
   };
   return at(toPage, objectShaper(parts, planner.mark(connectionType.name)));

@@ -22,7 +22,9 @@ import {
   linkedNodeColumn,
   linkedNodeOrder,
   listOrder,
+  type PageRequest,
   pageWhere,
+  pageWindow,
 } from '../db/lists.js';
 import { defineLoader } from '../loaders.js';
 import { connection } from '../plan/metadata.js';
@@ -96,29 +98,36 @@ export function connectionOf<Row, Node>(
   edgeOf: (row: Row) => { node: Node; [field: string]: unknown },
   totalCount: () => Promise<number>,
 ): ListConnection<Node> {
-  const hasMore = rows.length > page.size;
-  const pageRows = rows.slice(0, page.size);
-  if (page.backward) pageRows.reverse();
+  const window = pageWindow(rows, pageRequestOf(page), 'read');
   const scheme = cursorScheme(list);
-  const edges = pageRows.map((row) => ({
+  const edges = window.rows.map((row) => ({
     ...edgeOf(row),
     cursor: encodeCursor(scheme, valuesOf(row)),
   }));
-  return { edges, pageInfo: pageInfoOf(page, hasMore, edges), totalCount };
+  return { edges, pageInfo: pageInfoOf(window, edges), totalCount };
 }
 
-/**
- * A page's `pageInfo`: paging forwards, `hasNextPage` is whether rows follow and
- * `hasPreviousPage` whether `after` was given; backwards, the other way round.
- */
+/** A decoded page as the paging rule (`pageWindow`) sees it. */
+export const pageRequestOf = (page: {
+  size: number;
+  backward: boolean;
+  after?: unknown;
+  before?: unknown;
+}): PageRequest => ({
+  size: page.size,
+  backward: page.backward,
+  after: page.after != null,
+  before: page.before != null,
+});
+
+/** A page's `pageInfo`: the paging rule's flags (`pageWindow`) and its edges' first and last cursors. */
 export function pageInfoOf(
-  page: { backward: boolean; after?: unknown; before?: unknown },
-  hasMore: boolean,
+  flags: { hasNextPage: boolean; hasPreviousPage: boolean },
   edges: readonly { cursor: string }[],
 ): ListConnection<unknown>['pageInfo'] {
   return {
-    hasNextPage: page.backward ? page.before != null : hasMore,
-    hasPreviousPage: page.backward ? hasMore : page.after != null,
+    hasNextPage: flags.hasNextPage,
+    hasPreviousPage: flags.hasPreviousPage,
     startCursor: edges[0]?.cursor ?? null,
     endCursor: edges.at(-1)?.cursor ?? null,
   };
