@@ -21,6 +21,7 @@ import {
   type TableKey,
   tableOf,
 } from './lists.js';
+import { EXPORT_STATUS_SLOTS, PAGE_SLOTS, TIMELINE_ITEM_SLOTS } from './plan-layout.js';
 import { TIMELINE_AT, type TimelineFilterValue, timelineEventsSql } from './timeline.js';
 
 const dialect = new PgDialect();
@@ -99,29 +100,6 @@ export function columnJson(row: PgTable, column: string): SQL {
   use(row, value.name);
   return value.getSQLType().startsWith('numeric') ? sql`${value}::text` : sql`${value}`;
 }
-
-/**
- * The slots of the fixed-shape JSON arrays planned statements return, by name: the SQL below
- * builds each array from these layouts (`layoutArray`) and the planner's shapers read it with
- * them, so no index is written twice.
- */
-/** A connection page: `[items, totalCount]` (`totalCount` null unless asked for). */
-export const PAGE_SLOTS = { items: 0, total: 1 } as const;
-/**
- * A timeline item: its cursor values (`at`, `rank`, `slug`, `id`, the first
- * `TIMELINE_CURSOR.shape.length` slots), the event's kind and its row.
- */
-export const TIMELINE_ITEM_SLOTS = { at: 0, rank: 1, slug: 2, id: 3, kind: 4, row: 5 } as const;
-/** An export status: each side's effect and deciding decision's row, and the chip's row. */
-export const EXPORT_STATUS_SLOTS = {
-  exportEffect: 0,
-  exportDecision: 1,
-  importEffect: 2,
-  importDecision: 3,
-  chip: 4,
-} as const;
-/** A slot of an export status row. */
-export type ExportStatusSlot = keyof typeof EXPORT_STATUS_SLOTS;
 
 /** A JSON array of `values`, each at the index `layout` gives its name. */
 function layoutArray<Layout extends Record<string, number>>(

@@ -19,12 +19,11 @@ import {
   type PageRequest,
   pageWindow,
 } from '../db/lists.js';
+import { PAGE_SLOTS, TIMELINE_ITEM_SLOTS } from '../db/plan-layout.js';
 import {
   connectionJson,
   jsonArray,
   listFilterSql,
-  PAGE_SLOTS,
-  TIMELINE_ITEM_SLOTS,
   TIMELINE_TABLES,
   timelineJson,
 } from '../db/plan-sql.js';

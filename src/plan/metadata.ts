@@ -18,7 +18,7 @@
 import type { GraphQLObjectType, GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../context.js';
 import type { ListDeclaration, TableKey } from '../db/lists.js';
-import type { ExportStatusSlot } from '../db/plan-sql.js';
+import type { ExportStatusSlot } from '../db/plan-layout.js';
 
 /** The key of the planner's metadata in GraphQL `extensions`. */
 export const PLAN = 'chipgatePlan';
@@ -76,7 +76,7 @@ export type FieldPlan =
   | { readonly kind: 'globalId' }
   /**
    * A field of `ExportStatus`: an argument of `Chip.exportStatus` it repeats (`asOf` defaults to
-   * today), or a slot of the export status row (`EXPORT_STATUS_SLOTS` in `src/db/plan-sql.ts`).
+   * today), or a slot of the export status row (`EXPORT_STATUS_SLOTS` in `src/db/plan-layout.ts`).
    */
   | { readonly kind: 'exportStatus'; readonly part: ExportStatusPart }
   /**
