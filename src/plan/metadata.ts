@@ -16,7 +16,6 @@
  * resolved around the plan by its own resolver (external sources, mutations, the viewer).
  */
 import type { GraphQLObjectType, GraphQLResolveInfo } from 'graphql';
-import type { Context } from '../context.js';
 import type { ListDeclaration, TableKey } from '../db/lists.js';
 import type { ExportStatusSlot } from '../db/plan-layout.js';
 
@@ -91,7 +90,8 @@ export type FieldPlan =
       readonly resolve: (
         row: Record<string, unknown>,
         args: Record<string, unknown>,
-        ctx: Context,
+        /** The request's `Context` (typed by the field's resolver). */
+        ctx: unknown,
         info: GraphQLResolveInfo,
       ) => unknown;
     }
@@ -273,7 +273,7 @@ export function resolvedAround<
         resolve: resolve as unknown as (
           row: Record<string, unknown>,
           args: Record<string, unknown>,
-          ctx: Context,
+          ctx: unknown,
           info: GraphQLResolveInfo,
         ) => unknown,
       } as FieldPlan,
