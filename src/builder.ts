@@ -27,6 +27,7 @@ import {
   QueryTooComplexError,
   UnauthenticatedError,
 } from './errors.js';
+import { globalId, pagePart } from './plan/metadata.js';
 import { inputLimitError, limitedTo } from './schema/limits.js';
 
 /** Page size when a connection is given neither `first` nor `last`. */
@@ -243,33 +244,43 @@ export const builder = new SchemaBuilder<PothosTypes>({
     },
     idFieldOptions: {
       description: 'Global ID: base64 of `Type:key`, where the key is the slug (or row id).',
+      extensions: globalId(),
     },
     edgesFieldOptions: {
       description: 'The items of this page, each with its cursor.',
       complexity: PAGE_ITEMS_COMPLEXITY,
+      extensions: pagePart('edges'),
     },
-    pageInfoFieldOptions: { description: 'Where this page sits, and cursors to its neighbours.' },
+    pageInfoFieldOptions: {
+      description: 'Where this page sits, and cursors to its neighbours.',
+      extensions: pagePart('pageInfo'),
+    },
     cursorFieldOptions: {
       description: 'Opaque position of this item; pass it as `after` or `before`.',
       // A cursor holds the row's ordering values, a name among them: up to 2,600 bytes.
       complexity: textComplexity('cursor'),
+      extensions: pagePart('cursor'),
     },
-    nodeFieldOptions: { description: 'The item.' },
+    nodeFieldOptions: { description: 'The item.', extensions: pagePart('node') },
     hasNextPageFieldOptions: {
       description:
         'True when items follow this page (when paging backwards: true if `before` was given).',
+      extensions: pagePart('hasNextPage'),
     },
     hasPreviousPageFieldOptions: {
       description:
         'True when items precede this page (when paging forwards: true if `after` was given).',
+      extensions: pagePart('hasPreviousPage'),
     },
     startCursorFieldOptions: {
       description: 'Cursor of the first item of the page; null when empty.',
       complexity: textComplexity('cursor'),
+      extensions: pagePart('startCursor'),
     },
     endCursorFieldOptions: {
       description: 'Cursor of the last item of the page; null when empty.',
       complexity: textComplexity('cursor'),
+      extensions: pagePart('endCursor'),
     },
   },
   drizzle: {
@@ -320,6 +331,7 @@ export function nodeConnection<Ref extends ObjectRef<BuilderTypes, unknown>>(
       fields: (t) => ({
         totalCount: t.int({
           description: `Number of ${plural} matching the arguments across all pages.`,
+          extensions: pagePart('totalCount'),
           resolve: (connection) => resolveTotalCount(connection),
         }),
       }),

@@ -36,6 +36,18 @@ import {
 } from './helpers/schema-walk.js';
 import { startUpstream, type Upstream, upstreamSourcesConfig } from './helpers/upstream.js';
 
+/**
+ * Why an operation may go to the resolvers instead of a plan: a global ID argument that does
+ * not decode (the plan cannot bind it; the resolvers answer with the ID's own error). Any
+ * other reason fails the test: a store-backed field without a plan is a bug.
+ */
+const UNPLANNED_ALLOWED: readonly { name: string; pattern: RegExp }[] = [
+  {
+    name: 'malformed global ID',
+    pattern: /^"[^"]*" is not (a chipgate ID|a valid [A-Za-z]+ ID)\b/,
+  },
+];
+
 let upstream: Upstream;
 let gateway: TestGateway;
 let resolvers: App;
@@ -145,16 +157,29 @@ describe(`differential: planned vs resolvers (${backend})`, () => {
     expect(differences).toEqual([]);
   }, 180_000);
 
-  it('answers at least 90% of the operations from a plan', () => {
+  it('answers every operation from a plan but those the allow-list gives a reason for', () => {
     expect(operations.length).toBeGreaterThan(0);
     const planned = operations.length - unplanned.length;
-    const share = planned / operations.length;
     const reasons = new Map<string, number>();
     for (const reason of unplanned) reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
     console.log(
       `differential (${backend}): ${operations.length} operations, ${planned} answered by a plan ` +
-        `(${(share * 100).toFixed(1)}%); to the resolvers: ${JSON.stringify(Object.fromEntries(reasons))}`,
+        `(${((planned / operations.length) * 100).toFixed(1)}%); to the resolvers: ${JSON.stringify(Object.fromEntries(reasons))}`,
     );
-    expect(share).toBeGreaterThanOrEqual(0.9);
+    // Each operation the resolvers answer names its reason, and the reason is on the list.
+    const unexplained = unplanned.filter(
+      (reason) => !UNPLANNED_ALLOWED.some((allowed) => allowed.pattern.test(reason)),
+    );
+    expect(unexplained).toEqual([]);
+    // Exactly the operations the generator sends with a malformed global ID (the resolvers
+    // answer those with the ID's own error), nothing else.
+    const byReason = Object.fromEntries(
+      UNPLANNED_ALLOWED.map(({ name, pattern }) => [
+        name,
+        unplanned.filter((reason) => pattern.test(reason)).length,
+      ]),
+    );
+    expect(byReason).toEqual({ 'malformed global ID': 7 });
+    expect(planned).toBe(operations.length - 7);
   });
 });

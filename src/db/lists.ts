@@ -350,6 +350,45 @@ export function linkToNode(list: ListDeclaration): string {
   return key;
 }
 
+/** A page request as the paging rule sees it: its size, direction and which cursors it has. */
+export interface PageRequest {
+  readonly size: number;
+  /** Paging from the end (`last`, with `before`). */
+  readonly backward: boolean;
+  readonly after: boolean;
+  readonly before: boolean;
+}
+
+/**
+ * The paging rule of every list (resolvers and planner alike). A page is read with one
+ * look-ahead row (at most `size + 1` rows), which is dropped; the rows come in read order
+ * (`read`: reversed when paging backwards, the look-ahead row last) or already in the list's
+ * order (`list`: the look-ahead row is the first when paging backwards). Answers the page's
+ * rows in the list's order and its `pageInfo` flags: paging forwards, `hasNextPage` is whether
+ * the look-ahead row came and `hasPreviousPage` whether `after` was given; backwards, the
+ * other way round.
+ */
+export function pageWindow<T>(
+  rows: readonly T[],
+  page: PageRequest,
+  order: 'read' | 'list',
+): { rows: T[]; hasNextPage: boolean; hasPreviousPage: boolean } {
+  const hasMore = rows.length > page.size;
+  let kept: T[];
+  if (order === 'read') {
+    kept = rows.slice(0, page.size);
+    if (page.backward) kept.reverse();
+  } else {
+    kept =
+      hasMore && page.backward ? rows.slice(rows.length - page.size) : rows.slice(0, page.size);
+  }
+  return {
+    rows: kept,
+    hasNextPage: page.backward ? page.before : hasMore,
+    hasPreviousPage: page.backward ? hasMore : page.after,
+  };
+}
+
 /**
  * The condition of a page over the listed rows `t`: the filter and the keyset. For a link
  * list `t` is the link row, and node columns are read through it (`linkedNodeColumn`).

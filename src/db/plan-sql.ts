@@ -21,6 +21,7 @@ import {
   type TableKey,
   tableOf,
 } from './lists.js';
+import { EXPORT_STATUS_SLOTS, PAGE_SLOTS, TIMELINE_ITEM_SLOTS } from './plan-layout.js';
 import { TIMELINE_AT, type TimelineFilterValue, timelineEventsSql } from './timeline.js';
 
 const dialect = new PgDialect();
@@ -98,6 +99,16 @@ export function columnJson(row: PgTable, column: string): SQL {
   if (!value) throw new Error(`no column ${column}`);
   use(row, value.name);
   return value.getSQLType().startsWith('numeric') ? sql`${value}::text` : sql`${value}`;
+}
+
+/** A JSON array of `values`, each at the index `layout` gives its name. */
+function layoutArray<Layout extends Record<string, number>>(
+  layout: Layout,
+  values: { readonly [Name in keyof Layout]: SQL },
+): SQL {
+  const slots: SQL[] = [];
+  for (const [name, index] of Object.entries(layout)) slots[index] = values[name] as SQL;
+  return jsonArray(slots);
 }
 
 /** A row as a positional JSON array of its slots. */
@@ -219,7 +230,7 @@ export interface PagePlan {
 }
 
 /**
- * The JSON of a connection: `[items, totalCount]`, each item `[...orderValues, ...row]` in the
+ * The JSON of a connection, laid out by `PAGE_SLOTS` (items, totalCount), each item `[...orderValues, ...row]` in the
  * list's order (at most `limit` of them, the look-ahead row included); the ordering values
  * only `withCursors`, `totalCount` null unless `withTotal`. `parent` is the parent row for a related list. `row` builds the item's
  * values over the page's row alias (`node`) and, for a link list, `edge(column)` reads the
@@ -295,7 +306,7 @@ export function connectionJson<Bind>(
       countConditions.length ? sql.join(countConditions, sql` and `) : sql`true`
     })`;
   }
-  return sql`json_build_array(${items}, ${total})`;
+  return layoutArray(PAGE_SLOTS, { items, total });
 }
 
 /** The SQL name of a column (TypeScript name) of the link rows a list goes through. */
@@ -384,8 +395,8 @@ export function lookupManyJson<Bind>(
 }
 
 /**
- * The export status of the chip `chip` (an alias) as JSON `[exportEffect, exportDecision,
- * importEffect, importDecision, chip]`: each decision built by its row builder over its alias
+ * The export status of the chip `chip` (an alias) as JSON laid out by `EXPORT_STATUS_SLOTS`
+ * (each side's effect and deciding decision, and the chip): each decision built by its row builder over its alias
  * (null when not asked for or none is in force), and the chip again when asked for.
  */
 export function exportStatusJson<Bind>(
@@ -413,7 +424,14 @@ export function exportStatusJson<Bind>(
     const t = b.alias('chips');
     chipRow = sql`(select ${rows.chip(t)} from ${tableOf('chips')} ${t} where ${sqlColumnOf(t, 'id')} = ${chipId})`;
   }
-  return sql`(select json_build_array(${exportSide}.effect, ${decisionOf(exportSide, rows.exportDecision)}, ${importSide}.effect, ${decisionOf(importSide, rows.importDecision)}, ${chipRow})
+  const status = layoutArray(EXPORT_STATUS_SLOTS, {
+    exportEffect: sql`${exportSide}.effect`,
+    exportDecision: decisionOf(exportSide, rows.exportDecision),
+    importEffect: sql`${importSide}.effect`,
+    importDecision: decisionOf(importSide, rows.importDecision),
+    chip: chipRow,
+  });
+  return sql`(select ${status}
     from (select 1) one
     left join lateral (${side(values.from)}) ${exportSide} on true
     left join lateral (${side(values.to)}) ${importSide} on true)`;
@@ -427,8 +445,8 @@ export const TIMELINE_TABLES = {
 } as const satisfies Record<string, TableKey>;
 
 /**
- * The JSON of a timeline page: `[items, totalCount]`, each item `[at, rank, slug, id, kind,
- * row]` oldest first (at most `limit`, the look-ahead row included). `rows` builds each
+ * The JSON of a timeline page, laid out by `PAGE_SLOTS`, each item by `TIMELINE_ITEM_SLOTS`,
+ * oldest first (at most `limit`, the look-ahead row included). `rows` builds each
  * kind's row over its alias; a kind not asked for gets null.
  */
 export function timelineJson<Bind>(
@@ -464,10 +482,18 @@ export function timelineJson<Bind>(
   const paged = sql`(select ${inner}.* from ${events(true)} ${inner}
       order by ${inner}.at ${read}, ${inner}.rank ${read}, ${inner}.slug ${read}, ${inner}.id ${read}
       limit ${page.limit}) ${e}`;
-  const list = sql`(select coalesce(json_agg(json_build_array(${TIMELINE_AT(sql`${e}.at`)}, ${e}.rank, ${e}.slug, ${e}.id, ${e}.kind, case ${e}.kind ${sql.join(kindRow, sql` `)} end)
+  const item = layoutArray(TIMELINE_ITEM_SLOTS, {
+    at: TIMELINE_AT(sql`${e}.at`),
+    rank: sql`${e}.rank`,
+    slug: sql`${e}.slug`,
+    id: sql`${e}.id`,
+    kind: sql`${e}.kind`,
+    row: sql`case ${e}.kind ${sql.join(kindRow, sql` `)} end`,
+  });
+  const list = sql`(select coalesce(json_agg(${item}
       order by ${e}.at, ${e}.rank, ${e}.slug, ${e}.id), '[]'::json) from ${paged})`;
   const total = withTotal
     ? sql`(select count(*)::int from ${events()} ${sql.identifier(b.name('c'))})`
     : sql`null`;
-  return sql`json_build_array(${list}, ${total})`;
+  return layoutArray(PAGE_SLOTS, { items: list, total });
 }

@@ -7,8 +7,14 @@ import type { FieldNode, GraphQLObjectType, SelectionSetNode } from 'graphql';
 import type { TableKey } from '../db/lists.js';
 import { jsonArray, lookupManyJson, StatementBuilder } from '../db/plan-sql.js';
 import { collectFields, type DeferredSelection } from './collect.js';
-import type { Planner } from './compile.js';
-import { type Bind, type DeferredPlan, type Row, RowBuilder, type StatementScope } from './core.js';
+import {
+  type Bind,
+  type DeferredPlan,
+  type Planning,
+  type Row,
+  RowBuilder,
+  type StatementScope,
+} from './core.js';
 import { fieldPlan } from './metadata.js';
 import { deferred, type Shaper } from './shapes.js';
 
@@ -22,7 +28,7 @@ import { deferred, type Shaper } from './shapes.js';
  * the same value either way).
  */
 export function splitDeferredFields(
-  planner: Planner,
+  planner: Planning,
   type: GraphQLObjectType,
   selections: readonly SelectionSetNode[],
   keyed: boolean,
@@ -61,7 +67,7 @@ export function splitDeferredFields(
  * nested in it are planned inline.
  */
 export function planDeferred(
-  planner: Planner,
+  planner: Planning,
   type: GraphQLObjectType,
   table: TableKey,
   selectionSet: SelectionSetNode,

@@ -11,7 +11,15 @@ import { getNamedType } from 'graphql';
 import { pageSize } from '../builder.js';
 import { type CursorScheme, type CursorValues, decodeCursor, encodeCursor } from '../db/cursors.js';
 import type { FilterField } from '../db/filter-kit.js';
-import { cursorScheme, decodeListCursor, type ListDeclaration, listOrder } from '../db/lists.js';
+import {
+  cursorScheme,
+  decodeListCursor,
+  type ListDeclaration,
+  listOrder,
+  type PageRequest,
+  pageWindow,
+} from '../db/lists.js';
+import { PAGE_SLOTS, TIMELINE_ITEM_SLOTS } from '../db/plan-layout.js';
 import {
   connectionJson,
   jsonArray,
@@ -21,17 +29,17 @@ import {
 } from '../db/plan-sql.js';
 import { TIMELINE_CURSOR, type TimelineFilterValue } from '../db/timeline.js';
 import { subSelections } from './collect.js';
-import type { Planner } from './compile.js';
 import {
   argsAt,
   type Bind,
   memo,
+  type Planning,
   type Row,
   RowBuilder,
   type StatementScope,
   Unplannable,
 } from './core.js';
-import { fieldPlan, typePlan } from './metadata.js';
+import { fieldPlan, type PagePart, typePlan } from './metadata.js';
 import {
   at,
   computedShaper,
@@ -76,34 +84,55 @@ function cursorParams(
   return Array.from({ length: count }, (_, i) => scope.b.param((bind) => decode(bind)[i]));
 }
 
+/** The field of `type` that `nodes` select (undefined for `__typename`). */
+const fieldAt = (type: GraphQLObjectType, nodes: readonly FieldNode[]) =>
+  type.getFields()[(nodes[0] as FieldNode).name.value];
+
+/** The page part a field plays (its declared `page` plan), if any. */
+function partOf(field: GraphQLField<unknown, unknown> | undefined): PagePart | undefined {
+  const plan = field && fieldPlan(field);
+  return plan?.kind === 'page' ? plan.part : undefined;
+}
+
+/** The field of `type` that plays `part` (an edge's `node`, a connection's `edges`). */
+function partField(type: GraphQLObjectType, part: PagePart): GraphQLField<unknown, unknown> {
+  const field = Object.values(type.getFields()).find((candidate) => partOf(candidate) === part);
+  if (!field) throw new Unplannable(`${type.name} has no ${part}`);
+  return field;
+}
+
+/** The parts that are cursors (an edge's, the page info's first and last). */
+const CURSOR_PARTS: ReadonlySet<PagePart | undefined> = new Set([
+  'cursor',
+  'startCursor',
+  'endCursor',
+]);
+
 /** Whether a connection selection asks for any cursor (edges' or pageInfo's). */
 function selectsCursors(
-  planner: Planner,
+  planner: Planning,
   connectionType: GraphQLObjectType,
   selection: Map<string, FieldNode[]>,
 ): boolean {
   for (const nodes of selection.values()) {
-    const name = (nodes[0] as FieldNode).name.value;
-    if (name !== 'edges' && name !== 'pageInfo') continue;
-    const field = connectionType.getFields()[name];
-    if (!field) continue;
-    for (const subNodes of planner
-      .fields(planner.objectTypeOf(field.type), subSelections(nodes))
-      .values()) {
-      const sub = (subNodes[0] as FieldNode).name.value;
-      if (sub === 'cursor' || sub === 'startCursor' || sub === 'endCursor') return true;
+    const field = fieldAt(connectionType, nodes);
+    const part = partOf(field);
+    if (!field || (part !== 'edges' && part !== 'pageInfo')) continue;
+    const type = planner.objectTypeOf(field.type);
+    for (const subNodes of planner.fields(type, subSelections(nodes)).values()) {
+      if (CURSOR_PARTS.has(partOf(fieldAt(type, subNodes)))) return true;
     }
   }
   return false;
 }
 
 /** Whether the selection asks for `totalCount`. */
-const selectsTotal = (selection: Map<string, FieldNode[]>) =>
-  [...selection.values()].some((nodes) => (nodes[0] as FieldNode).name.value === 'totalCount');
+const selectsTotal = (connectionType: GraphQLObjectType, selection: Map<string, FieldNode[]>) =>
+  [...selection.values()].some((nodes) => partOf(fieldAt(connectionType, nodes)) === 'totalCount');
 
 /** A connection of `list` (related to `parent`, or a root list when it is undefined). */
 export function planConnection(
-  planner: Planner,
+  planner: Planning,
   scope: StatementScope,
   field: GraphQLField<unknown, unknown>,
   list: ListDeclaration,
@@ -149,7 +178,7 @@ export function planConnection(
   const withCursors = selectsCursors(planner, connectionType, selection);
   const keyCount = withCursors ? keys : 0;
   let edges: Map<string, Shaper<Row, Bind>> | undefined;
-  const options = { withTotal: selectsTotal(selection), withCursors };
+  const options = { withTotal: selectsTotal(connectionType, selection), withCursors };
   const json = connectionJson(scope.b, list, parent, page, options, (row, edge) => {
     const item = new RowBuilder(keyCount, withCursors ? order.keys.map((key) => key.column) : []);
     edges = planEdges(
@@ -179,7 +208,7 @@ export function planConnection(
 
 /** Plans the `edges` of a connection selection over an item row; shapers by response key. */
 function planEdges(
-  planner: Planner,
+  planner: Planning,
   scope: StatementScope,
   item: RowBuilder,
   connectionType: GraphQLObjectType,
@@ -190,14 +219,15 @@ function planEdges(
   scheme: CursorScheme,
 ): Map<string, Shaper<Row, Bind>> {
   const shapes = new Map<string, Shaper<Row, Bind>>();
-  const edgeType = planner.objectTypeOf(connectionType.getFields().edges?.type);
+  const edgeType = planner.objectTypeOf(partField(connectionType, 'edges').type);
   for (const [key, nodes] of selection) {
-    if ((nodes[0] as FieldNode).name.value !== 'edges') continue;
+    if (partOf(fieldAt(connectionType, nodes)) !== 'edges') continue;
     const parts: [string, Shaper<Row, Bind>][] = [];
     for (const [edgeKey, edgeNodes] of planner.fields(edgeType, subSelections(nodes))) {
-      const name = (edgeNodes[0] as FieldNode).name.value;
-      if (name === '__typename') parts.push([edgeKey, constantShaper(edgeType.name)]);
-      else if (name === 'cursor') {
+      const field = fieldAt(edgeType, edgeNodes);
+      const part = partOf(field);
+      if (!field) parts.push([edgeKey, constantShaper(edgeType.name)]);
+      else if (part === 'cursor') {
         const keys = item.offset;
         parts.push([
           edgeKey,
@@ -205,17 +235,16 @@ function planEdges(
             encodeCursor(scheme, values.slice(0, keys) as CursorValues),
           ),
         ]);
-      } else if (name === 'node') {
-        const nodeType = planner.objectTypeOf(edgeType.getFields().node?.type);
+      } else if (part === 'node') {
+        const nodeType = planner.objectTypeOf(field.type);
         const at_ = `${path}.${key}.${edgeKey}`;
         parts.push([
           edgeKey,
           planner.planObject(scope, item, nodeType, node, subSelections(edgeNodes), at_),
         ]);
       } else {
-        const field = edgeType.getFields()[name];
-        const plan = field && fieldPlan(field);
-        if (!field || plan?.kind !== 'column') throw new Unplannable(`${edgeType.name}.${name}`);
+        const plan = fieldPlan(field);
+        if (plan?.kind !== 'column') throw new Unplannable(`${edgeType.name}.${field.name}`);
         const index = item.add(`e:${plan.column}`, () => edge(plan.column));
         parts.push([
           edgeKey,
@@ -241,21 +270,21 @@ function itemsShaper(item: () => Shaper<Row, Bind> | undefined): Shaper<readonly
  * edges and pageInfo as the resolvers do.
  */
 function connectionShaper(
-  planner: Planner,
+  planner: Planning,
   connectionType: GraphQLObjectType,
   selection: Map<string, FieldNode[]>,
   edgeShapes: () => Map<string, Shaper<Row, Bind>> | undefined,
-  pageOf: (bind: Bind) => { size: number; backward: boolean; after: boolean; before: boolean },
+  pageOf: (bind: Bind) => PageRequest,
   keyCount: number,
   scheme: CursorScheme,
 ): Shaper<unknown, Bind> {
-  const pageInfoField = connectionType.getFields().pageInfo;
   const parts: [string, Shaper<Page, Bind>][] = [];
   for (const [key, nodes] of selection) {
-    const name = (nodes[0] as FieldNode).name.value;
-    if (name === '__typename') parts.push([key, constantShaper(connectionType.name)]);
-    else if (name === 'totalCount') parts.push([key, computedShaper((page: Page) => page.total)]);
-    else if (name === 'edges') {
+    const field = fieldAt(connectionType, nodes);
+    const part = partOf(field);
+    if (!field) parts.push([key, constantShaper(connectionType.name)]);
+    else if (part === 'totalCount') parts.push([key, computedShaper((page: Page) => page.total)]);
+    else if (part === 'edges') {
       parts.push([
         key,
         at(
@@ -263,14 +292,15 @@ function connectionShaper(
           itemsShaper(() => edgeShapes()?.get(key)),
         ),
       ]);
-    } else if (name === 'pageInfo' && pageInfoField) {
-      const pageInfoType = planner.objectTypeOf(pageInfoField.type);
+    } else if (part === 'pageInfo') {
+      const pageInfoType = planner.objectTypeOf(field.type);
       const cursorOf = (item: Row | undefined) =>
         item ? encodeCursor(scheme, item.slice(0, keyCount) as CursorValues) : null;
       const infoParts = [...planner.fields(pageInfoType, subSelections(nodes))].map(
         ([infoKey, infoNodes]): [string, Shaper<Page, Bind>] => {
-          const infoName = (infoNodes[0] as FieldNode).name.value;
-          switch (infoName) {
+          const infoField = fieldAt(pageInfoType, infoNodes);
+          if (!infoField) return [infoKey, constantShaper(pageInfoType.name)];
+          switch (partOf(infoField)) {
             case 'hasNextPage':
               return [infoKey, computedShaper((page: Page) => page.hasNextPage)];
             case 'hasPreviousPage':
@@ -279,31 +309,25 @@ function connectionShaper(
               return [infoKey, computedShaper((page: Page) => cursorOf(page.items[0]))];
             case 'endCursor':
               return [infoKey, computedShaper((page: Page) => cursorOf(page.items.at(-1)))];
-            case '__typename':
-              return [infoKey, constantShaper(pageInfoType.name)];
             default:
-              throw new Unplannable(`${pageInfoType.name}.${infoName}`);
+              throw new Unplannable(`${pageInfoType.name}.${infoField.name}`);
           }
         },
       );
       parts.push([key, objectShaper(infoParts, planner.mark(pageInfoType.name))]);
-    } else throw new Unplannable(`${connectionType.name}.${name}`);
+    } else throw new Unplannable(`${connectionType.name}.${field.name}`);
   }
   const toPage = (value: unknown, bind: Bind): Page => {
-    const [items, total] = value as [readonly Row[], number | null];
-    const { size, backward, after, before } = pageOf(bind);
-    const hasMore = items.length > size;
-    // Items come in the list's order; the look-ahead row is the last one read.
-    const pageItems = hasMore
-      ? backward
-        ? items.slice(items.length - size)
-        : items.slice(0, size)
-      : items;
+    const slots = value as Row;
+    const items = slots[PAGE_SLOTS.items] as readonly Row[];
+    const total = slots[PAGE_SLOTS.total] as number | null;
+    // Items come in the list's order (the statement aggregates them so).
+    const window = pageWindow(items, pageOf(bind), 'list');
     return {
-      items: pageItems,
+      items: window.rows,
       total: total ?? 0,
-      hasNextPage: backward ? before : hasMore,
-      hasPreviousPage: backward ? hasMore : after,
+      hasNextPage: window.hasNextPage,
+      hasPreviousPage: window.hasPreviousPage,
     };
   };
   return at(toPage, objectShaper(parts, planner.mark(connectionType.name)));
@@ -311,7 +335,7 @@ function connectionShaper(
 
 /** `timeline`: one page of events, each kind's row with its selection. */
 export function planTimeline(
-  planner: Planner,
+  planner: Planning,
   scope: StatementScope,
   field: GraphQLField<unknown, unknown>,
   nodes: FieldNode[],
@@ -327,8 +351,8 @@ export function planTimeline(
   const keys = TIMELINE_CURSOR.shape.length;
   const connectionType = planner.objectTypeOf(field.type);
   const selection = planner.fields(connectionType, subSelections(nodes));
-  const edgeType = planner.objectTypeOf(connectionType.getFields().edges?.type);
-  const union = getNamedType(edgeType.getFields().node?.type) as GraphQLUnionType;
+  const edgeType = planner.objectTypeOf(partField(connectionType, 'edges').type);
+  const union = getNamedType(partField(edgeType, 'node').type) as GraphQLUnionType;
   // Each kind's row: every `node` selection of every `edges` key, for its member type.
   const kindShapes = new Map<string, Map<string, Shaper<Row, Bind>>>();
   const rows: Partial<Record<keyof typeof TIMELINE_TABLES, (t: PgTable) => SQL>> = {};
@@ -342,9 +366,9 @@ export function planTimeline(
     rows[kind as keyof typeof TIMELINE_TABLES] = (t) => {
       const row = new RowBuilder();
       for (const [key, edgeNodes] of selection) {
-        if ((edgeNodes[0] as FieldNode).name.value !== 'edges') continue;
+        if (partOf(fieldAt(connectionType, edgeNodes)) !== 'edges') continue;
         for (const [nodeKey, nodeNodes] of planner.fields(edgeType, subSelections(edgeNodes))) {
-          if ((nodeNodes[0] as FieldNode).name.value !== 'node') continue;
+          if (partOf(fieldAt(edgeType, nodeNodes)) !== 'node') continue;
           shapes.set(
             `${key}.${nodeKey}`,
             planner.planObject(scope, row, type, t, subSelections(nodeNodes), `${path}.${key}`),
@@ -369,37 +393,40 @@ export function planTimeline(
       ...(args.after != null ? { after: cursorParams(scope, keys, cursor('after')) } : {}),
       ...(args.before != null ? { before: cursorParams(scope, keys, cursor('before')) } : {}),
     },
-    selectsTotal(selection),
+    selectsTotal(connectionType, selection),
     rows,
   );
-  // Items: [at, rank, slug, id, kind, row]; the node comes from its kind's shape.
+  // Items laid out by TIMELINE_ITEM_SLOTS; the node comes from its kind's shape.
   const edgeShapes = new Map<string, Shaper<Row, Bind>>();
   for (const [key, edgeNodes] of selection) {
-    if ((edgeNodes[0] as FieldNode).name.value !== 'edges') continue;
+    if (partOf(fieldAt(connectionType, edgeNodes)) !== 'edges') continue;
     const parts: [string, Shaper<Row, Bind>][] = [];
     for (const [edgeKey, fieldNodes] of planner.fields(edgeType, subSelections(edgeNodes))) {
-      const name = (fieldNodes[0] as FieldNode).name.value;
-      if (name === '__typename') parts.push([edgeKey, constantShaper(edgeType.name)]);
-      else if (name === 'cursor') {
+      const field = fieldAt(edgeType, fieldNodes);
+      const part = partOf(field);
+      if (!field) parts.push([edgeKey, constantShaper(edgeType.name)]);
+      else if (part === 'cursor') {
         parts.push([
           edgeKey,
           computedShaper((values: Row) =>
             encodeCursor(TIMELINE_CURSOR, values.slice(0, keys) as CursorValues),
           ),
         ]);
-      } else if (name === 'node') {
+      } else if (part === 'node') {
         const shapeOf = (values: Row) => {
-          const shape = kindShapes.get(values[4] as string)?.get(`${key}.${edgeKey}`);
+          const kind = values[TIMELINE_ITEM_SLOTS.kind] as string;
+          const shape = kindShapes.get(kind)?.get(`${key}.${edgeKey}`);
           if (!shape) throw new Unplanned('timeline kind');
           return shape;
         };
         parts.push([
           edgeKey,
           {
-            value: (values, bind) => shapeOf(values).value(values[5] as Row, bind),
+            value: (values, bind) =>
+              shapeOf(values).value(values[TIMELINE_ITEM_SLOTS.row] as Row, bind),
           },
         ]);
-      } else throw new Unplannable(`${edgeType.name}.${name}`);
+      } else throw new Unplannable(`${edgeType.name}.${field.name}`);
     }
     edgeShapes.set(key, objectShaper(parts, planner.mark(edgeType.name)));
   }

@@ -13,26 +13,27 @@ import {
   getNamedType,
 } from 'graphql';
 import { MAX_LIST_ARGUMENT } from '../cost.js';
+import { EXPORT_STATUS_SLOTS } from '../db/plan-layout.js';
 import { exportStatusJson, jsonArray, lookupJson, lookupManyJson } from '../db/plan-sql.js';
 import { decodeGlobalId } from '../schema/node.js';
 import { subSelections } from './collect.js';
-import type { Planner } from './compile.js';
 import {
   argsAt,
   type Bind,
   memo,
+  type Planning,
   type Row,
   RowBuilder,
   type StatementScope,
   Unplannable,
 } from './core.js';
-import { typePlan } from './metadata.js';
+import { fieldPlan, typePlan } from './metadata.js';
 import { at, constantShaper, objectShaper, type Shaper, wrapShaper } from './shapes.js';
 
 type Planned = { json: SQL; shape: Shaper<unknown, Bind> };
 
 /** The object types behind the `Node` interface that have a table and a global ID key. */
-function nodeTypes(planner: Planner, field: GraphQLField<unknown, unknown>) {
+function nodeTypes(planner: Planning, field: GraphQLField<unknown, unknown>) {
   const named = getNamedType(field.type) as GraphQLInterfaceType;
   return planner.schema.getPossibleTypes(named).flatMap((type) => {
     const plan = typePlan(type);
@@ -42,7 +43,7 @@ function nodeTypes(planner: Planner, field: GraphQLField<unknown, unknown>) {
 
 /** `node(id)`: a lookup per node type, the one the ID names bound, the others null. */
 export function planNode(
-  planner: Planner,
+  planner: Planning,
   scope: StatementScope,
   field: GraphQLField<unknown, unknown>,
   nodes: FieldNode[],
@@ -86,7 +87,7 @@ export function planNode(
  * is read once), answered in asked order at every position.
  */
 export function planNodes(
-  planner: Planner,
+  planner: Planning,
   scope: StatementScope,
   field: GraphQLField<unknown, unknown>,
   nodes: FieldNode[],
@@ -136,7 +137,7 @@ export function planNodes(
 
 /** `Chip.exportStatus` over the chip `chip`. */
 export function planExportStatus(
-  planner: Planner,
+  planner: Planning,
   scope: StatementScope,
   field: GraphQLField<unknown, unknown>,
   chip: PgTable,
@@ -163,36 +164,36 @@ export function planExportStatus(
     return { build, shape: () => shape };
   };
   for (const [key, fieldNodes] of planner.fields(type, subSelections(nodes))) {
-    const name = (fieldNodes[0] as FieldNode).name.value;
-    const sub = type.getFields()[name];
+    const sub = type.getFields()[(fieldNodes[0] as FieldNode).name.value];
     const subPath = `${path}.${key}`;
-    if (name === '__typename') {
+    if (!sub) {
       parts.push([key, constantShaper(type.name)]);
       continue;
     }
-    if (!sub) throw new Unplannable(`${type.name}.${name}`);
-    if (name === 'from' || name === 'to' || name === 'asOf') {
-      const read = name === 'asOf' ? asOf : argument(name);
+    const plan = fieldPlan(sub);
+    if (plan?.kind !== 'exportStatus') throw new Unplannable(`${type.name}.${sub.name}`);
+    const part = plan.part;
+    if (part === 'from' || part === 'to' || part === 'asOf') {
+      const read = part === 'asOf' ? asOf : argument(part);
       parts.push([
         key,
         at((_values: Row, bind: Bind) => read(bind), planner.valueShaper(sub.type, fieldNodes)),
       ]);
-    } else if (name === 'exportEffect' || name === 'importEffect') {
-      const index = name === 'exportEffect' ? 0 : 2;
-      parts.push([key, at(slot(index), planner.valueShaper(sub.type, fieldNodes))]);
-    } else if (name === 'exportDecision' || name === 'importDecision' || name === 'chip') {
-      if (rows[name]) throw new Unplannable(`${type.name}.${name} twice`);
-      const planned = rowOf(fieldNodes, sub.type, subPath);
-      rows[name] = planned.build;
-      const index = name === 'exportDecision' ? 1 : name === 'importDecision' ? 3 : 4;
+    } else if (part === 'exportEffect' || part === 'importEffect') {
       parts.push([
         key,
-        at(slot(index), {
+        at(slot(EXPORT_STATUS_SLOTS[part]), planner.valueShaper(sub.type, fieldNodes)),
+      ]);
+    } else {
+      if (rows[part]) throw new Unplannable(`${type.name}.${sub.name} twice`);
+      const planned = rowOf(fieldNodes, sub.type, subPath);
+      rows[part] = planned.build;
+      parts.push([
+        key,
+        at(slot(EXPORT_STATUS_SLOTS[part]), {
           value: (value, bind) => planned.shape()?.value(value, bind),
         }),
       ]);
-    } else {
-      throw new Unplannable(`${type.name}.${name}`);
     }
   }
   const json = exportStatusJson(

@@ -60,6 +60,7 @@ import {
   type Bind,
   type DeferredPlan,
   type OperationPlan,
+  type Planning,
   type RootPlan,
   type Row,
   RowBuilder,
@@ -95,7 +96,7 @@ export type {
 export { Unplannable } from './core.js';
 
 /** Plans operations of one schema; one instance per plan built. */
-export class Planner {
+export class Planner implements Planning {
   /** Whether graphql-js must execute the plan (set while planning). */
   mixed = false;
   readonly entities = new Map<string, StatementPlan>();
@@ -359,7 +360,7 @@ export class Planner {
       const field = type.getFields()[name];
       if (!field) throw new Unplannable(`${type.name}.${name}`);
       const plan = fieldPlan(field);
-      if (!plan && name === 'id' && table.nodeKey) {
+      if (plan?.kind === 'globalId' && table.nodeKey) {
         const index = column(table.nodeKey);
         parts.push([
           key,

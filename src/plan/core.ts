@@ -1,14 +1,24 @@
 /**
  * The planner's shared core: what a request binds into a plan, the plans it produces, and the
  * helpers every planning module uses (rows of JSON slots, argument lookup, memoized decoding).
- * A leaf of `src/plan/`: `compile.ts`, `compile-lists.ts` and `compile-special.ts` all import it,
- * and it imports none of them.
+ * A leaf of `src/plan/`: `compile.ts`, `compile-lists.ts`, `compile-special.ts` and
+ * `compile-deferred.ts` all import it, and it imports none of them. The planning modules reach
+ * the planner through `Planning` (implemented by `compile.ts`' `Planner`), so `compile.ts`
+ * imports them and none of them imports it.
  */
 import type { SQL } from 'drizzle-orm';
-import type { FieldNode } from 'graphql';
+import type { PgTable } from 'drizzle-orm/pg-core';
+import type {
+  FieldNode,
+  GraphQLObjectType,
+  GraphQLOutputType,
+  GraphQLSchema,
+  SelectionSetNode,
+} from 'graphql';
 import type { TableKey } from '../db/lists.js';
 import type { CompiledStatement, StatementBuilder } from '../db/plan-sql.js';
-import { type Shaper, Unplanned } from './shapes.js';
+import type { CollectContext } from './collect.js';
+import { type PlannedObject, type Shaper, Unplanned } from './shapes.js';
 
 /** What a request binds into a plan and shapes with. */
 export interface Bind {
@@ -131,4 +141,48 @@ export function memo<T>(bind: Bind, key: unknown, compute: () => T): T {
   }
   bind.memo.set(key, value);
   return value;
+}
+
+/**
+ * What the planning modules (`compile-lists.ts`, `compile-special.ts`, `compile-deferred.ts`)
+ * use of the planner: implemented by `Planner` (`compile.ts`), which hands itself to them.
+ */
+export interface Planning {
+  readonly schema: GraphQLSchema;
+  readonly collect: CollectContext;
+  /**
+   * Whether `planObject` plans `@defer` fragments apart now (not inside one; see
+   * `compile-deferred.ts`).
+   */
+  splitDeferred: boolean;
+  /** Plan-time arguments of a field (they decide the plan's shape, never its values). */
+  argsOf(node: FieldNode): Record<string, unknown>;
+  /** The fields of `selections` for an object of `type`, by response key. */
+  fields(
+    type: GraphQLObjectType,
+    selections: readonly SelectionSetNode[],
+  ): Map<string, FieldNode[]>;
+  /** The object type a field returns (unwrapped); throws `Unplannable` when it is abstract. */
+  objectTypeOf(type: GraphQLOutputType | undefined): GraphQLObjectType;
+  /** A nested row of `type`, built over its alias by `json`: its SQL and its shaper. */
+  planRow(
+    scope: StatementScope,
+    type: GraphQLOutputType,
+    nodes: readonly FieldNode[],
+    path: string,
+    json: (row: (alias: PgTable) => SQL) => SQL,
+  ): { json: SQL; shape: Shaper<unknown, Bind> };
+  /** The selection of a table-backed object whose row is `alias`, added to `row`. */
+  planObject(
+    scope: StatementScope,
+    row: RowBuilder,
+    type: GraphQLObjectType,
+    alias: PgTable,
+    selections: readonly SelectionSetNode[],
+    path: string,
+  ): Shaper<Row, Bind>;
+  /** The shaper of a value computed in Node (a leaf, or a value object of properties). */
+  valueShaper(type: GraphQLOutputType, nodes: readonly FieldNode[]): Shaper<unknown, Bind>;
+  /** The marks of an object in mixed plans (see `Planner.mark`). */
+  mark(typeName: string): (object: PlannedObject, values: unknown, bind: Bind) => void;
 }

@@ -54,7 +54,7 @@ import {
   type StatementPlan,
   Unplannable,
 } from './compile.js';
-import { type FieldPlan, PLAN } from './metadata.js';
+import { type FieldPlan, fieldPlan } from './metadata.js';
 import { DEFERRED, PLANNED, type PlannedObject, ROW, Unplanned } from './shapes.js';
 
 /** Plans kept per operation: one per shape of its arguments. */
@@ -448,7 +448,7 @@ function derivedSchema(
       });
     },
     [MapperKind.OBJECT_FIELD]: (config) => {
-      const plan = config.extensions?.[PLAN] as FieldPlan | undefined;
+      const plan = fieldPlan(config);
       const original = config.resolve ?? defaultFieldResolver;
       return {
         ...config,

@@ -11,14 +11,9 @@ import { textComplexity } from '../cost.js';
 import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import { type ChipRow, upsertChip } from '../db/writes/reference.js';
-import { column, connection, entity, lookup, relation, storeType } from '../plan/metadata.js';
+import { entity, lookup } from '../plan/metadata.js';
 import { Company } from './company.js';
-import {
-  listComplexity,
-  relatedListConnection,
-  relatedListSelect,
-  rootListConnection,
-} from './connections.js';
+import { relatedList, rootList } from './connections.js';
 import { FactConfidence } from './enums.js';
 import { ChipFilter } from './filters.js';
 import { describedLimit, textLimit } from './limits.js';
@@ -29,7 +24,6 @@ export const Chip = builder.drizzleNode('chips', {
   // Load only the columns the selected fields declare (and the slug the global ID is made
   // of), not the whole row.
   select: { columns: { slug: true } },
-  extensions: storeType({ table: 'chips', nodeKey: 'slug' }),
   description:
     'An AI accelerator, with the specifications U.S. export rules (ECCN 3A090) are written ' +
     'against. Spec figures are dense (no sparsity); null means not verified, not zero.',
@@ -41,12 +35,10 @@ export const Chip = builder.drizzleNode('chips', {
     slug: t.exposeString('slug', {
       complexity: textComplexity('slug'),
       description: 'Stable human key, e.g. `h200`. Immutable.',
-      extensions: column('slug'),
     }),
     name: t.exposeString('name', {
       complexity: textComplexity('shortText'),
       description: 'Product name, e.g. `NVIDIA H200`.',
-      extensions: column('name'),
     }),
   }),
 });
@@ -54,119 +46,93 @@ export const Chip = builder.drizzleNode('chips', {
 builder.drizzleObjectFields(Chip, (t) => ({
   designer: t.relation('designer', {
     description: 'The company that designs the chip.',
-    extensions: relation('designer'),
   }),
   foundry: t.relation('foundry', {
     nullable: true,
     description: 'The company that manufactures it, when known.',
-    extensions: relation('foundry'),
   }),
   architecture: t.exposeString('architecture', {
     complexity: textComplexity('shortText'),
     nullable: true,
     description: 'Microarchitecture and die, e.g. `Hopper (GH100)`.',
-    extensions: column('architecture'),
   }),
   launchYear: t.exposeInt('launchYear', {
     nullable: true,
     description: 'Year of launch.',
-    extensions: column('launchYear'),
   }),
   announcedOn: t.expose('announcedOn', {
     type: 'Date',
     nullable: true,
     description: 'Date the chip was announced, when recorded.',
-    extensions: column('announcedOn'),
   }),
   processNode: t.exposeString('processNode', {
     complexity: textComplexity('shortText'),
     nullable: true,
     description: 'Manufacturing process, e.g. `TSMC 4N`.',
-    extensions: column('processNode'),
   }),
   memoryGb: t.exposeFloat('memoryGb', {
     nullable: true,
     description: 'Memory capacity in GB.',
-    extensions: column('memoryGb'),
   }),
   memoryType: t.exposeString('memoryType', {
     complexity: textComplexity('shortText'),
     nullable: true,
     description: 'Memory type, e.g. `HBM3e`.',
-    extensions: column('memoryType'),
   }),
   memoryBandwidthTBs: t.exposeFloat('memoryBandwidthTbs', {
     nullable: true,
     description: 'Memory bandwidth in TB/s.',
-    extensions: column('memoryBandwidthTbs'),
   }),
   fp16DenseTflops: t.exposeFloat('fp16DenseTflops', {
     nullable: true,
     description: 'Dense FP16/BF16 throughput in TFLOPS (no sparsity).',
-    extensions: column('fp16DenseTflops'),
   }),
   fp8DenseTflops: t.exposeFloat('fp8DenseTflops', {
     nullable: true,
     description: 'Dense FP8 throughput in TFLOPS (no sparsity).',
-    extensions: column('fp8DenseTflops'),
   }),
   tdpWatts: t.exposeInt('tdpWatts', {
     nullable: true,
     description: 'Thermal design power in W.',
-    extensions: column('tdpWatts'),
   }),
   dieAreaMm2: t.exposeFloat('dieAreaMm2', {
     nullable: true,
     description: 'Die area in mm².',
-    extensions: column('dieAreaMm2'),
   }),
   interconnectGBs: t.exposeFloat('interconnectGbs', {
     nullable: true,
     description: 'Chip-to-chip interconnect bandwidth in GB/s, bidirectional.',
-    extensions: column('interconnectGbs'),
   }),
   tpp: t.exposeFloat('tpp', {
     nullable: true,
     description:
       'BIS Total Processing Performance (ECCN 3A090): dense TOPS x operand bit length, e.g. ' +
       'FP16 TFLOPS x 16. The 2023 rule controls chips at TPP >= 4800.',
-    extensions: column('tpp'),
   }),
   performanceDensity: t.exposeFloat('performanceDensity', {
     nullable: true,
     description: "TPP divided by die area in mm² (the 2023 rule's second test).",
-    extensions: column('performanceDensity'),
   }),
   derivedFields: t.exposeStringList('derivedFields', {
     description:
       'Names of the fields above computed by the dataset (e.g. `tpp`) rather than quoted from a source.',
-    extensions: column('derivedFields'),
   }),
   designedForChinaMarket: t.exposeBoolean('designedForChinaMarket', {
     description:
       'True for variants cut down to fit U.S. export limits for China (A800, H800, H20, ...).',
-    extensions: column('designedForChinaMarket'),
   }),
   derivedFrom: t.relation('derivedFrom', {
     nullable: true,
     description: 'The chip this one was derived from (H20 from H100, GB200 from B200, ...).',
-    extensions: relation('derivedFrom'),
   }),
   derivatives: t.relation('derivatives', {
     description: 'Chips derived from this one, by name.',
     query: { orderBy: { name: 'asc', slug: 'asc' } },
-    extensions: relation('derivatives', {
-      order: [
-        { column: 'name', direction: 'asc' },
-        { column: 'slug', direction: 'asc' },
-      ],
-    }),
   }),
   exportControlNote: t.exposeString('exportControlNote', {
     nullable: true,
     description:
       "Free-text summary of the chip's export-control history (see `exportStatus` for the derived status).",
-    extensions: column('exportControlNote'),
     complexity: textComplexity('longText'),
   }),
   sourceUrl: t.expose('sourceUrl', {
@@ -174,12 +140,10 @@ builder.drizzleObjectFields(Chip, (t) => ({
     type: 'URL',
     nullable: true,
     description: 'Where the specifications were checked.',
-    extensions: column('sourceUrl'),
   }),
   confidence: t.expose('confidence', {
     type: FactConfidence,
     description: 'VERIFIED when confirmed in `sourceUrl`, RECALLED otherwise.',
-    extensions: column('confidence'),
   }),
 }));
 
@@ -191,17 +155,7 @@ builder.drizzleObjectField(Company, 'chipsDesigned', (t) =>
     {
       type: Chip,
       description: 'Chips this company designs, by name, then slug.',
-      complexity: listComplexity(lists.companyChipsDesigned),
-      extensions: connection(lists.companyChipsDesigned),
-      select: (args, _ctx, nestedSelection) =>
-        relatedListSelect(lists.companyChipsDesigned, args, nestedSelection),
-      resolve: (company, args, ctx) =>
-        relatedListConnection<typeof Chip.$inferType>(
-          lists.companyChipsDesigned,
-          company,
-          args,
-          ctx,
-        ),
+      ...relatedList<typeof Chip.$inferType>(lists.companyChipsDesigned),
     },
     ChipConnection,
   ),
@@ -221,11 +175,8 @@ builder.queryFields((t) => ({
     {
       type: Chip,
       description: 'All chips, by name, then slug (byte order).',
-      complexity: listComplexity(lists.chips),
-      extensions: connection(lists.chips),
       args: { filter: t.arg({ type: ChipFilter, description: 'Narrows the list.' }) },
-      resolve: (_root, args, ctx, info) =>
-        rootListConnection<typeof Chip.$inferType>(lists.chips, 'Chip', args, ctx, info),
+      ...rootList<typeof Chip.$inferType>(lists.chips, 'Chip'),
     },
     ChipConnection,
   ),

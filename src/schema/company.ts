@@ -10,16 +10,8 @@ import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import type { Listing as ListingRow } from '../db/schema.js';
 import { type CompanyRow, upsertCompany } from '../db/writes/reference.js';
-import {
-  column,
-  computed,
-  connection,
-  entity,
-  lookup,
-  property,
-  storeType,
-} from '../plan/metadata.js';
-import { listComplexity, rootListConnection } from './connections.js';
+import { computed, entity, lookup } from '../plan/metadata.js';
+import { rootList } from './connections.js';
 import { CompanyRole, FactConfidence } from './enums.js';
 import { CompanyFilter } from './filters.js';
 import { describedLimit, textLimit } from './limits.js';
@@ -32,22 +24,18 @@ export const Listing = builder.objectRef<ListingRow>('Listing').implement({
     ticker: t.exposeString('ticker', {
       complexity: textComplexity('ticker'),
       description: 'Ticker symbol on that exchange, e.g. `NVDA`, `0700`.',
-      extensions: property('ticker'),
     }),
     exchange: t.exposeString('exchange', {
       complexity: textComplexity('exchange'),
       description: 'Exchange, e.g. `NASDAQ`, `HKEX`, `SSE STAR`.',
-      extensions: property('exchange'),
     }),
     primary: t.exposeBoolean('primary', {
       description: 'True for the primary listing.',
-      extensions: property('primary'),
     }),
     note: t.exposeString('note', {
       complexity: textComplexity('shortText'),
       nullable: true,
       description: 'What kind of listing this is when not ordinary shares, e.g. `ADR`.',
-      extensions: property('note'),
     }),
   }),
 });
@@ -63,7 +51,6 @@ export const Company = builder.drizzleNode('companies', {
   // Load only the columns the selected fields declare (and the slug the global ID is made
   // of), not the whole row.
   select: { columns: { slug: true } },
-  extensions: storeType({ table: 'companies', nodeKey: 'slug' }),
   description:
     'A company in the AI-chip story: a chip designer (Nvidia), a foundry (TSMC), a memory ' +
     'supplier (SK hynix), a buyer (ByteDance) or a domestic alternative (Huawei). Curated, ' +
@@ -76,27 +63,22 @@ export const Company = builder.drizzleNode('companies', {
     slug: t.exposeString('slug', {
       complexity: textComplexity('slug'),
       description: 'Stable human key, e.g. `nvidia`. Immutable; use it in filters and lookups.',
-      extensions: column('slug'),
     }),
     name: t.exposeString('name', {
       complexity: textComplexity('shortText'),
       description: 'Legal or common name, e.g. `NVIDIA Corporation`.',
-      extensions: column('name'),
     }),
     country: t.expose('country', {
       type: 'CountryCode',
       description: 'Country of headquarters (ISO 3166-1 alpha-2).',
-      extensions: column('country'),
     }),
     roles: t.expose('roles', {
       type: [CompanyRole],
       description: 'Roles in the supply chain, primary role first.',
-      extensions: column('roles'),
     }),
     listings: t.expose('listings', {
       type: [Listing],
       description: 'Stock listings, primary first. Empty for private companies.',
-      extensions: column('listings'),
     }),
     ticker: t.string({
       complexity: textComplexity('ticker'),
@@ -127,19 +109,16 @@ export const Company = builder.drizzleNode('companies', {
       complexity: textComplexity('shortText'),
       nullable: true,
       description: 'How the company files with the SEC, e.g. `domestic (10-K/10-Q/8-K)`.',
-      extensions: column('secFilerType'),
     }),
     sourceUrl: t.expose('sourceUrl', {
       complexity: textComplexity('url'),
       type: 'URL',
       nullable: true,
       description: 'Where the facts about this company were checked.',
-      extensions: column('sourceUrl'),
     }),
     confidence: t.expose('confidence', {
       type: FactConfidence,
       description: 'VERIFIED when confirmed in `sourceUrl`, RECALLED otherwise.',
-      extensions: column('confidence'),
     }),
   }),
 });
@@ -161,11 +140,8 @@ builder.queryFields((t) => ({
     {
       type: Company,
       description: 'All companies, by name, then slug (byte order).',
-      complexity: listComplexity(lists.companies),
-      extensions: connection(lists.companies),
       args: { filter: t.arg({ type: CompanyFilter, description: 'Narrows the list.' }) },
-      resolve: (_root, args, ctx, info) =>
-        rootListConnection<typeof Company.$inferType>(lists.companies, 'Company', args, ctx, info),
+      ...rootList<typeof Company.$inferType>(lists.companies, 'Company'),
     },
     CompanyConnection,
   ),

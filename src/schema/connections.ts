@@ -22,9 +22,12 @@ import {
   linkedNodeColumn,
   linkedNodeOrder,
   listOrder,
+  type PageRequest,
   pageWhere,
+  pageWindow,
 } from '../db/lists.js';
 import { defineLoader } from '../loaders.js';
+import { connection } from '../plan/metadata.js';
 
 /** The arguments of a list field. */
 export interface ListArgs extends ConnectionArgs {
@@ -95,29 +98,36 @@ export function connectionOf<Row, Node>(
   edgeOf: (row: Row) => { node: Node; [field: string]: unknown },
   totalCount: () => Promise<number>,
 ): ListConnection<Node> {
-  const hasMore = rows.length > page.size;
-  const pageRows = rows.slice(0, page.size);
-  if (page.backward) pageRows.reverse();
+  const window = pageWindow(rows, pageRequestOf(page), 'read');
   const scheme = cursorScheme(list);
-  const edges = pageRows.map((row) => ({
+  const edges = window.rows.map((row) => ({
     ...edgeOf(row),
     cursor: encodeCursor(scheme, valuesOf(row)),
   }));
-  return { edges, pageInfo: pageInfoOf(page, hasMore, edges), totalCount };
+  return { edges, pageInfo: pageInfoOf(window, edges), totalCount };
 }
 
-/**
- * A page's `pageInfo`: paging forwards, `hasNextPage` is whether rows follow and
- * `hasPreviousPage` whether `after` was given; backwards, the other way round.
- */
+/** A decoded page as the paging rule (`pageWindow`) sees it. */
+export const pageRequestOf = (page: {
+  size: number;
+  backward: boolean;
+  after?: unknown;
+  before?: unknown;
+}): PageRequest => ({
+  size: page.size,
+  backward: page.backward,
+  after: page.after != null,
+  before: page.before != null,
+});
+
+/** A page's `pageInfo`: the paging rule's flags (`pageWindow`) and its edges' first and last cursors. */
 export function pageInfoOf(
-  page: { backward: boolean; after?: unknown; before?: unknown },
-  hasMore: boolean,
+  flags: { hasNextPage: boolean; hasPreviousPage: boolean },
   edges: readonly { cursor: string }[],
 ): ListConnection<unknown>['pageInfo'] {
   return {
-    hasNextPage: page.backward ? page.before != null : hasMore,
-    hasPreviousPage: page.backward ? hasMore : page.after != null,
+    hasNextPage: flags.hasNextPage,
+    hasPreviousPage: flags.hasPreviousPage,
     startCursor: edges[0]?.cursor ?? null,
     endCursor: edges.at(-1)?.cursor ?? null,
   };
@@ -294,4 +304,34 @@ export function relatedListConnection<Node>(
     (node) => ({ node: node as Node }),
     totalCount,
   );
+}
+
+/**
+ * The options of a related list's connection field (`t.connection` on a table-backed type),
+ * from the list's declaration alone: its complexity, the drizzle `select` that loads its page
+ * with the parent, its resolver (old path) and its plan (planned path). `Node` is the row type
+ * of its items.
+ */
+export function relatedList<Node>(list: ListDeclaration) {
+  return {
+    complexity: listComplexity(list),
+    extensions: connection(list),
+    select: (args: ListArgs, _ctx: unknown, nestedSelection: NestedSelection) =>
+      relatedListSelect(list, args, nestedSelection),
+    resolve: (parent: object, args: ListArgs, ctx: Context) =>
+      relatedListConnection<Node>(list, parent, args, ctx),
+  };
+}
+
+/**
+ * The options of a root list's connection field, from the list's declaration and the GraphQL
+ * name of its items' type: complexity, resolver (old path) and plan (planned path).
+ */
+export function rootList<Node>(list: ListDeclaration, typeName: string) {
+  return {
+    complexity: listComplexity(list),
+    extensions: connection(list),
+    resolve: (_root: unknown, args: ListArgs, ctx: Context, info: GraphQLResolveInfo) =>
+      rootListConnection<Node>(list, typeName, args, ctx, info),
+  };
 }

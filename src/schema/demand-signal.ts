@@ -10,26 +10,12 @@ import { subscriptionComplexity, textComplexity } from '../cost.js';
 import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import { type DemandSignalRow, recordDemandSignal } from '../db/writes/demand-signals.js';
-import {
-  column,
-  computed,
-  connection,
-  entity,
-  lookup,
-  property,
-  relation,
-  storeType,
-} from '../plan/metadata.js';
+import { computed, entity, lookup, orderedRelation } from '../plan/metadata.js';
 import type { SubscriberItem } from '../pubsub/subscriber.js';
 import { eventOf, matchesDemandSignalEvent } from '../pubsub/topics.js';
 import { Chip } from './chip.js';
 import { Company } from './company.js';
-import {
-  listComplexity,
-  relatedListConnection,
-  relatedListSelect,
-  rootListConnection,
-} from './connections.js';
+import { relatedList, rootList } from './connections.js';
 import {
   DemandSignalKind,
   DemandSignalOrder,
@@ -51,11 +37,9 @@ export const MonetaryAmount = builder
       amount: t.expose('amount', {
         type: 'Decimal',
         description: 'The amount, exact.',
-        extensions: property('amount'),
       }),
       currency: t.exposeString('currency', {
         description: 'ISO 4217 currency code, e.g. `CNY`.',
-        extensions: property('currency'),
       }),
     }),
   });
@@ -65,7 +49,6 @@ export const DemandSignal = builder.drizzleNode('demandSignals', {
   // Load only the columns the selected fields declare (and the slug the global ID is made
   // of), not the whole row.
   select: { columns: { slug: true } },
-  extensions: storeType({ table: 'demandSignals', nodeKey: 'slug' }),
   description:
     'Market evidence about AI-chip demand: an order, reported interest, a production ramp, ' +
     'revenue or a write-down. E.g. Chinese approval for ByteDance, Alibaba and Tencent to buy ' +
@@ -78,7 +61,6 @@ export const DemandSignal = builder.drizzleNode('demandSignals', {
     slug: t.exposeString('slug', {
       complexity: textComplexity('slug'),
       description: 'Stable human key, e.g. `ds-2026-01-28-h200-400k-approved`. Immutable.',
-      extensions: column('slug'),
     }),
   }),
 });
@@ -88,47 +70,35 @@ builder.drizzleObjectFields(DemandSignal, (t) => ({
     type: [Company],
     description:
       'Companies the signal names (buyers and suppliers), in the order the source gives.',
-    extensions: relation('companies', {
-      order: [
-        { column: 'position', direction: 'asc', of: 'link' },
-        { column: 'companyId', direction: 'asc', of: 'link' },
+    ...orderedRelation(
+      'companies',
+      [
+        { column: 'position', direction: 'asc' },
+        { column: 'companyId', direction: 'asc' },
       ],
-    }),
-    select: (_args, _ctx, nestedSelection) => ({
-      with: {
-        companyLinks: {
-          orderBy: { position: 'asc', companyId: 'asc' },
-          with: { company: nestedSelection() },
-        },
-      },
-    }),
-    resolve: (signal) => signal.companyLinks.map((link) => link.company),
+      { through: { links: 'companyLinks', node: 'company' } },
+    ),
   }),
   chip: t.relation('chip', {
     nullable: true,
     description: 'The chip the signal is about, if one.',
-    extensions: relation('chip'),
   }),
   kind: t.expose('kind', {
     type: DemandSignalKind,
     description: 'What kind of evidence this is.',
-    extensions: column('kind'),
   }),
   observedOn: t.expose('observedOn', {
     type: 'Date',
     description: 'Date the signal was reported or observed.',
-    extensions: column('observedOn'),
   }),
   quantityUnits: t.exposeInt('quantityUnits', {
     nullable: true,
     description: 'Number of chips involved, when reported.',
-    extensions: column('quantityUnits'),
   }),
   valueUsd: t.expose('valueUsd', {
     type: 'Decimal',
     nullable: true,
     description: 'Value in US dollars, exact (e.g. `"16000000000"`), when reported.',
-    extensions: column('valueUsd'),
   }),
   valueOriginal: t.field({
     type: MonetaryAmount,
@@ -146,24 +116,20 @@ builder.drizzleObjectFields(DemandSignal, (t) => ({
     type: SignalDirection,
     nullable: true,
     description: 'Whether the signal points to more or less demand.',
-    extensions: column('direction'),
   }),
   strength: t.expose('strength', {
     type: SignalStrength,
     nullable: true,
     description: 'How strong the evidence is.',
-    extensions: column('strength'),
   }),
   reportedBy: t.exposeString('reportedBy', {
     complexity: textComplexity('shortText'),
     nullable: true,
     description: 'Who reported it, e.g. `Reuters` or `Company filing (10-K)`.',
-    extensions: column('reportedBy'),
   }),
   summary: t.exposeString('summary', {
     nullable: true,
     description: 'What was reported (paraphrased).',
-    extensions: column('summary'),
     complexity: textComplexity('longText'),
   }),
   sourceUrl: t.expose('sourceUrl', {
@@ -171,12 +137,10 @@ builder.drizzleObjectFields(DemandSignal, (t) => ({
     type: 'URL',
     nullable: true,
     description: 'Where the signal was confirmed.',
-    extensions: column('sourceUrl'),
   }),
   confidence: t.expose('confidence', {
     type: FactConfidence,
     description: 'VERIFIED when confirmed in `sourceUrl`, RECALLED otherwise.',
-    extensions: column('confidence'),
   }),
   eventCursor: t.string({
     description:
@@ -198,18 +162,8 @@ builder.drizzleObjectField(Company, 'demandSignals', (t) =>
     {
       type: DemandSignal,
       description: 'Demand signals naming this company, newest first (ties by slug).',
-      complexity: listComplexity(lists.companyDemandSignals),
-      extensions: connection(lists.companyDemandSignals),
       args: { filter: t.arg({ type: DemandSignalFilter, description: 'Narrows the signals.' }) },
-      select: (args, _ctx, nestedSelection) =>
-        relatedListSelect(lists.companyDemandSignals, args, nestedSelection),
-      resolve: (company, args, ctx) =>
-        relatedListConnection<typeof DemandSignal.$inferType>(
-          lists.companyDemandSignals,
-          company,
-          args,
-          ctx,
-        ),
+      ...relatedList<typeof DemandSignal.$inferType>(lists.companyDemandSignals),
     },
     DemandSignalConnection,
   ),
@@ -220,18 +174,8 @@ builder.drizzleObjectField(Chip, 'demandSignals', (t) =>
     {
       type: DemandSignal,
       description: 'Demand signals about this chip, newest first (ties by slug).',
-      complexity: listComplexity(lists.chipDemandSignals),
-      extensions: connection(lists.chipDemandSignals),
       args: { filter: t.arg({ type: DemandSignalFilter, description: 'Narrows the signals.' }) },
-      select: (args, _ctx, nestedSelection) =>
-        relatedListSelect(lists.chipDemandSignals, args, nestedSelection),
-      resolve: (chip, args, ctx) =>
-        relatedListConnection<typeof DemandSignal.$inferType>(
-          lists.chipDemandSignals,
-          chip,
-          args,
-          ctx,
-        ),
+      ...relatedList<typeof DemandSignal.$inferType>(lists.chipDemandSignals),
     },
     DemandSignalConnection,
   ),
@@ -251,8 +195,6 @@ builder.queryFields((t) => ({
     {
       type: DemandSignal,
       description: 'Demand signals, newest first by default (ties by slug).',
-      complexity: listComplexity(lists.demandSignals),
-      extensions: connection(lists.demandSignals),
       args: {
         filter: t.arg({ type: DemandSignalFilter, description: 'Narrows the list.' }),
         orderBy: t.arg({
@@ -261,14 +203,7 @@ builder.queryFields((t) => ({
           description: 'Sort order; ties are broken by slug in the same direction.',
         }),
       },
-      resolve: (_root, args, ctx, info) =>
-        rootListConnection<typeof DemandSignal.$inferType>(
-          lists.demandSignals,
-          'DemandSignal',
-          args,
-          ctx,
-          info,
-        ),
+      ...rootList<typeof DemandSignal.$inferType>(lists.demandSignals, 'DemandSignal'),
     },
     DemandSignalConnection,
   ),

@@ -5,7 +5,7 @@
  */
 import { builder } from '../builder.js';
 import { type ExportStatusRow, exportStatuses } from '../db/export-status.js';
-import { property, special } from '../plan/metadata.js';
+import { exportStatusPart, special } from '../plan/metadata.js';
 import { Chip } from './chip.js';
 import { PolicyEffect } from './enums.js';
 import { PolicyDecision } from './policy-decision.js';
@@ -71,37 +71,37 @@ ExportStatus.implement({
     chip: t.field({
       type: Chip,
       description: 'The chip.',
-      extensions: special('exportStatus.chip'),
+      extensions: exportStatusPart('chip'),
       // The id and slug (its global ID); Pothos loads the other selected columns by id.
       resolve: (status) => ({ id: status.chipId, slug: status.chipSlug }),
     }),
     from: t.expose('from', {
       type: 'CountryCode',
       description: 'Exporting country.',
-      extensions: property('from'),
+      extensions: exportStatusPart('from'),
     }),
     to: t.expose('to', {
       type: 'CountryCode',
       description: 'Importing country.',
-      extensions: property('to'),
+      extensions: exportStatusPart('to'),
     }),
     asOf: t.expose('asOf', {
       type: 'Date',
       description: 'The date the status holds for.',
-      extensions: property('asOf'),
+      extensions: exportStatusPart('asOf'),
     }),
     exportEffect: t.expose('exportEffect', {
       type: PolicyEffect,
       nullable: true,
       description:
         "Effect of the exporting country's decision in force; null when none is recorded.",
-      extensions: property('exportEffect'),
+      extensions: exportStatusPart('exportEffect'),
     }),
     exportDecision: t.field({
       type: PolicyDecision,
       nullable: true,
       description: 'The exporting-side decision that sets `exportEffect`.',
-      extensions: special('exportStatus.decision'),
+      extensions: exportStatusPart('exportDecision'),
       resolve: (s) =>
         s.exportDecisionId == null || s.exportDecisionSlug == null
           ? null
@@ -112,13 +112,13 @@ ExportStatus.implement({
       nullable: true,
       description:
         "Effect of the importing country's decision in force; null when none is recorded.",
-      extensions: property('importEffect'),
+      extensions: exportStatusPart('importEffect'),
     }),
     importDecision: t.field({
       type: PolicyDecision,
       nullable: true,
       description: 'The importing-side decision that sets `importEffect`.',
-      extensions: special('exportStatus.decision'),
+      extensions: exportStatusPart('importDecision'),
       resolve: (s) =>
         s.importDecisionId == null || s.importDecisionSlug == null
           ? null

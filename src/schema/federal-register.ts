@@ -129,6 +129,7 @@ builder.drizzleObjectField(PolicyDecision, 'federalRegisterDocument', (t) =>
       '`SOURCE_INVALID_RESPONSE` (and `extensions.source: "federal-register"`) when the API ' +
       'fails and no cached copy exists. The rest of the response is unaffected.',
     ...resolvedAround(
+      'the Federal Register API (an external source)',
       ['federalRegisterDocumentNumber'],
       async (
         decision: { federalRegisterDocumentNumber: string | null },

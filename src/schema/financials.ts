@@ -109,6 +109,7 @@ builder.drizzleObjectField(Company, 'financials', (t) =>
       'EDGAR fails and no cached copy exists, or `SOURCE_NOT_CONFIGURED` when the operator has ' +
       'not set the SEC contact (CHIPGATE_SEC_USER_AGENT). Only this field is affected.',
     ...resolvedAround(
+      'SEC EDGAR (an external source)',
       ['secCik', 'name'],
       async (
         company: { secCik: string | null; name: string },

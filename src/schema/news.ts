@@ -82,6 +82,7 @@ builder.drizzleObjectField(Company, 'news', (t) =>
     args: { first: t.arg.int({ description: FIRST_DESCRIPTION }) },
     complexity: (args) => ({ field: 1, multiplier: newsLimit(args.first) }),
     ...resolvedAround(
+      'the news feeds (an external source)',
       ['slug', 'name', 'listings'],
       async (
         company: { slug: string; name: string; listings: Listing[] },
@@ -100,6 +101,7 @@ builder.drizzleObjectField(Chip, 'news', (t) =>
     args: { first: t.arg.int({ description: FIRST_DESCRIPTION }) },
     complexity: (args) => ({ field: 1, multiplier: newsLimit(args.first) }),
     ...resolvedAround(
+      'the news feeds (an external source)',
       ['slug', 'name'],
       async (chip: { slug: string; name: string }, args: { first?: number | null }, ctx: Context) =>
         matching(await ctx.sources.newsItems(), chipAliases(chip), newsLimit(args.first)),

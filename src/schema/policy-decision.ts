@@ -12,25 +12,12 @@ import { builder, nodeConnection } from '../builder.js';
 import { PLAIN_LIST_MAX, subscriptionComplexity, textComplexity } from '../cost.js';
 import { lists } from '../db/lists.js';
 import type { PolicyEffect as PolicyEffectValue } from '../db/schema.js';
-import {
-  column,
-  computed,
-  connection,
-  entity,
-  lookup,
-  relation,
-  storeType,
-} from '../plan/metadata.js';
+import { column, computed, entity, lookup, orderedRelation, pagePart } from '../plan/metadata.js';
 import type { SubscriberItem } from '../pubsub/subscriber.js';
 import { eventOf, matchesPolicyDecisionEvent } from '../pubsub/topics.js';
 import { Chip } from './chip.js';
 import { Company } from './company.js';
-import {
-  listComplexity,
-  relatedListConnection,
-  relatedListSelect,
-  rootListConnection,
-} from './connections.js';
+import { relatedList, rootList } from './connections.js';
 import {
   FactConfidence,
   PolicyDecisionOrder,
@@ -44,14 +31,12 @@ import { AFTER_EVENT_CURSOR, checkedAfter, encodeEventCursor } from './node.js';
 
 export const AffectedChip = builder.drizzleObject('policyDecisionChips', {
   name: 'AffectedChip',
-  extensions: storeType({ table: 'policyDecisionChips' }),
   description: 'A chip a decision names, with what the decision does to it.',
   fields: (t) => ({
-    chip: t.relation('chip', { description: 'The chip.', extensions: relation('chip') }),
+    chip: t.relation('chip', { description: 'The chip.' }),
     effect: t.expose('effect', {
       type: PolicyEffect,
       description: 'What the decision does to this chip for the destinations it covers.',
-      extensions: column('effect'),
     }),
   }),
 });
@@ -61,7 +46,6 @@ export const PolicyDecision = builder.drizzleNode('policyDecisions', {
   // Load only the columns the selected fields declare (and the slug the global ID is made
   // of), not the whole row.
   select: { columns: { slug: true } },
-  extensions: storeType({ table: 'policyDecisions', nodeKey: 'slug' }),
   description:
     'A government decision about AI chips: an export rule, a license decision, import ' +
     'guidance, a ban, an investigation or a tariff. E.g. the U.S. approving H200 sales to ' +
@@ -74,108 +58,89 @@ export const PolicyDecision = builder.drizzleNode('policyDecisions', {
     slug: t.exposeString('slug', {
       complexity: textComplexity('slug'),
       description: 'Stable human key, e.g. `us-whitehouse-2025-12-08-h200-approval`. Immutable.',
-      extensions: column('slug'),
     }),
     title: t.exposeString('title', {
       complexity: textComplexity('shortText'),
       description: 'Title of the decision or rule.',
-      extensions: column('title'),
     }),
     summary: t.exposeString('summary', {
       nullable: true,
       description: 'What it does, in a sentence or two (paraphrased, not quoted).',
-      extensions: column('summary'),
       complexity: textComplexity('longText'),
     }),
     jurisdiction: t.expose('jurisdiction', {
       type: 'CountryCode',
       description: 'The government that decided (ISO 3166-1 alpha-2), e.g. `US`, `CN`.',
-      extensions: column('jurisdiction'),
     }),
     destinations: t.expose('destinations', {
       type: ['CountryCode'],
       description:
         'Destination countries the decision applies to, as tracked here (ISO 3166-1 alpha-2). ' +
         'U.S. rules also reach destinations this list may not record (e.g. Macau, Country Group D:5).',
-      extensions: column('destinations'),
     }),
     authority: t.exposeString('authority', {
       complexity: textComplexity('shortText'),
       description:
         'The body that decided: `BIS`, `White House`, `CAC`, `MOFCOM`, `SAMR`, `Customs (GACC)`, ...',
-      extensions: column('authority'),
     }),
     kind: t.expose('kind', {
       type: PolicyKind,
       description: 'The legal instrument.',
-      extensions: column('kind'),
     }),
     status: t.expose('status', {
       type: PolicyStatus,
       description: 'Current status; `updates` has the history.',
-      extensions: column('status'),
     }),
     announcedOn: t.expose('announcedOn', {
       type: 'Date',
       description: 'Date the decision was announced or signed.',
-      extensions: column('announcedOn'),
     }),
     effectiveOn: t.expose('effectiveOn', {
       type: 'Date',
       nullable: true,
       description: 'Date it takes legal effect, when known and different from none.',
-      extensions: column('effectiveOn'),
     }),
     publishedOn: t.expose('publishedOn', {
       type: 'Date',
       nullable: true,
       description: 'Date of publication in the Federal Register, for U.S. rules.',
-      extensions: column('publishedOn'),
     }),
     revenueSharePercent: t.exposeFloat('revenueSharePercent', {
       nullable: true,
       description:
         'Share of sales revenue the exporter pays the U.S. government as a license condition, ' +
         'in percent (e.g. `25` for the H200 approval).',
-      extensions: column('revenueSharePercent'),
     }),
     tariffPercent: t.exposeFloat('tariffPercent', {
       nullable: true,
       description: 'Tariff rate in percent, for tariff decisions.',
-      extensions: column('tariffPercent'),
     }),
     federalRegisterDocumentNumber: t.exposeString('federalRegisterDocumentNumber', {
       complexity: textComplexity('shortText'),
       nullable: true,
       description: 'Federal Register document number, e.g. `2022-21658` (U.S. rules only).',
-      extensions: column('federalRegisterDocumentNumber'),
     }),
     federalRegisterCitation: t.exposeString('federalRegisterCitation', {
       nullable: true,
       description: 'Federal Register citation, e.g. `87 FR 62186`.',
-      extensions: column('federalRegisterCitation'),
     }),
     regulationIdentifierNumber: t.exposeString('regulationIdentifierNumber', {
       nullable: true,
       description: 'Regulation Identifier Number (RIN), e.g. `0694-AI94`.',
-      extensions: column('regulationIdentifierNumber'),
     }),
     presidentialDocumentNumber: t.exposeString('presidentialDocumentNumber', {
       nullable: true,
       description: 'Presidential document, e.g. `Proclamation 11002`.',
-      extensions: column('presidentialDocumentNumber'),
     }),
     sourceUrl: t.expose('sourceUrl', {
       complexity: textComplexity('url'),
       type: 'URL',
       nullable: true,
       description: 'Where the decision was confirmed.',
-      extensions: column('sourceUrl'),
     }),
     confidence: t.expose('confidence', {
       type: FactConfidence,
       description: 'VERIFIED when confirmed in `sourceUrl`, RECALLED otherwise.',
-      extensions: column('confidence'),
     }),
   }),
 });
@@ -185,22 +150,14 @@ builder.drizzleObjectFields(PolicyDecision, (t) => ({
     type: AffectedChip,
     description: 'Chips the decision names, with the effect on each.',
     query: { orderBy: { chipId: 'asc' } },
-    extensions: relation('chipLinks', { order: [{ column: 'chipId', direction: 'asc' }] }),
   }),
   companies: t.relation('companies', {
     description: 'Companies the decision affects, by name.',
     query: { orderBy: { name: 'asc', slug: 'asc' } },
-    extensions: relation('companies', {
-      order: [
-        { column: 'name', direction: 'asc' },
-        { column: 'slug', direction: 'asc' },
-      ],
-    }),
   }),
   supersedes: t.relation('supersedes', {
     nullable: true,
     description: 'The earlier decision this one replaces.',
-    extensions: relation('supersedes'),
   }),
 }));
 
@@ -216,22 +173,14 @@ builder.drizzleObjectField(PolicyDecision, 'supersededBy', (t) =>
     type: PolicyDecision,
     nullable: true,
     description: 'The decision that replaced this one (the latest, if several did).',
-    extensions: relation('supersededBy', {
-      order: [
+    ...orderedRelation(
+      'supersededBy',
+      [
         { column: 'announcedOn', direction: 'desc' },
         { column: 'slug', direction: 'desc' },
       ],
-      first: true,
-    }),
-    select: (_args, _ctx, nestedSelection) => ({
-      with: {
-        supersededBy: nestedSelection({
-          orderBy: { announcedOn: 'desc', slug: 'desc' } as const,
-          limit: 1,
-        }),
-      },
-    }),
-    resolve: (decision) => decision.supersededBy[0] ?? null,
+      { first: true },
+    ),
   }),
 );
 
@@ -239,7 +188,6 @@ export const PolicyDecisionUpdate = builder.drizzleNode('policyDecisionUpdates',
   name: 'PolicyDecisionUpdate',
   // Load only the columns the selected fields declare, not the whole row.
   select: {},
-  extensions: storeType({ table: 'policyDecisionUpdates', nodeKey: 'id' }),
   description:
     "One entry of a decision's status history: a status change, or (with a null " +
     '`fromStatus`) the status it was first recorded with. Written by the database for every ' +
@@ -251,29 +199,24 @@ export const PolicyDecisionUpdate = builder.drizzleNode('policyDecisionUpdates',
   fields: (t) => ({
     decision: t.relation('decision', {
       description: 'The decision whose status changed.',
-      extensions: relation('decision'),
     }),
     fromStatus: t.expose('fromStatus', {
       type: PolicyStatus,
       nullable: true,
       description: 'Status before the change; null for the first status.',
-      extensions: column('fromStatus'),
     }),
     toStatus: t.expose('toStatus', {
       type: PolicyStatus,
       description: 'Status after the change.',
-      extensions: column('toStatus'),
     }),
     occurredAt: t.expose('occurredAt', {
       type: 'DateTime',
       description:
         'When the change happened (UTC). A change known only by its date is at 00:00:00Z of that date.',
-      extensions: column('occurredAt'),
     }),
     note: t.exposeString('note', {
       nullable: true,
       description: 'Why the status changed, if recorded.',
-      extensions: column('note'),
       complexity: textComplexity('longText'),
     }),
     eventCursor: t.string({
@@ -293,20 +236,10 @@ builder.drizzleObjectField(Company, 'policyDecisions', (t) =>
       type: PolicyDecision,
       description:
         'Policy decisions naming this company, newest announcement first (ties by slug).',
-      complexity: listComplexity(lists.companyPolicyDecisions),
-      extensions: connection(lists.companyPolicyDecisions),
       args: {
         filter: t.arg({ type: PolicyDecisionFilter, description: 'Narrows the decisions.' }),
       },
-      select: (args, _ctx, nestedSelection) =>
-        relatedListSelect(lists.companyPolicyDecisions, args, nestedSelection),
-      resolve: (company, args, ctx) =>
-        relatedListConnection<typeof PolicyDecision.$inferType>(
-          lists.companyPolicyDecisions,
-          company,
-          args,
-          ctx,
-        ),
+      ...relatedList<typeof PolicyDecision.$inferType>(lists.companyPolicyDecisions),
     },
     PolicyDecisionConnection,
   ),
@@ -319,20 +252,10 @@ builder.drizzleObjectField(Chip, 'policyDecisions', (t) =>
       description:
         'Decisions that name this chip, newest announcement first (ties by slug); each edge ' +
         'carries the effect on this chip.',
-      complexity: listComplexity(lists.chipPolicyDecisions),
-      extensions: connection(lists.chipPolicyDecisions),
       args: {
         filter: t.arg({ type: PolicyDecisionFilter, description: 'Narrows the decisions.' }),
       },
-      select: (args, _ctx, nestedSelection) =>
-        relatedListSelect(lists.chipPolicyDecisions, args, nestedSelection),
-      resolve: (chip, args, ctx) =>
-        relatedListConnection<typeof PolicyDecision.$inferType>(
-          lists.chipPolicyDecisions,
-          chip,
-          args,
-          ctx,
-        ),
+      ...relatedList<typeof PolicyDecision.$inferType>(lists.chipPolicyDecisions),
     },
     {
       name: 'ChipPolicyDecisionConnection',
@@ -340,6 +263,7 @@ builder.drizzleObjectField(Chip, 'policyDecisions', (t) =>
       fields: (c) => ({
         totalCount: c.int({
           description: 'Number of matching decisions across all pages.',
+          extensions: pagePart('totalCount'),
           resolve: (connection) => connection.totalCount(),
         }),
       }),
@@ -374,8 +298,6 @@ builder.queryFields((t) => ({
     {
       type: PolicyDecision,
       description: 'Policy decisions, newest announcement first by default (ties by slug).',
-      complexity: listComplexity(lists.policyDecisions),
-      extensions: connection(lists.policyDecisions),
       args: {
         filter: t.arg({ type: PolicyDecisionFilter, description: 'Narrows the list.' }),
         orderBy: t.arg({
@@ -384,14 +306,7 @@ builder.queryFields((t) => ({
           description: 'Sort order; ties are broken by slug in the same direction.',
         }),
       },
-      resolve: (_root, args, ctx, info) =>
-        rootListConnection<typeof PolicyDecision.$inferType>(
-          lists.policyDecisions,
-          'PolicyDecision',
-          args,
-          ctx,
-          info,
-        ),
+      ...rootList<typeof PolicyDecision.$inferType>(lists.policyDecisions, 'PolicyDecision'),
     },
     PolicyDecisionConnection,
   ),
@@ -436,21 +351,13 @@ builder.drizzleObjectField(PolicyDecision, 'updates', (t) =>
       `Status history: its latest ${PLAIN_LIST_MAX} entries, oldest first (by \`occurredAt\`, ` +
       'then id). The first entry of a history that fits has a null `fromStatus`: the status ' +
       'the decision was recorded with.',
-    extensions: relation('updates', {
-      order: [
+    ...orderedRelation(
+      'updates',
+      [
         { column: 'occurredAt', direction: 'asc' },
         { column: 'id', direction: 'asc' },
       ],
-      latest: PLAIN_LIST_MAX,
-    }),
-    select: (_args, _ctx, nestedSelection) => ({
-      with: {
-        updates: nestedSelection({
-          orderBy: { occurredAt: 'desc', id: 'desc' } as const,
-          limit: PLAIN_LIST_MAX,
-        }),
-      },
-    }),
-    resolve: (decision) => [...decision.updates].reverse(),
+      { latest: PLAIN_LIST_MAX },
+    ),
   }),
 );

@@ -11,6 +11,7 @@ import { builder, type ConnectionArgs, pageSize } from '../builder.js';
 import type { Context } from '../context.js';
 import { pageComplexity } from '../cost.js';
 import { decodeCursor, encodeCursor } from '../db/cursors.js';
+import { pageWindow } from '../db/lists.js';
 import {
   countTimeline,
   loadTimelineRows,
@@ -18,8 +19,8 @@ import {
   type TimelineFilterValue,
   type TimelineRow,
 } from '../db/timeline.js';
-import { special } from '../plan/metadata.js';
-import { type ListConnection, pageInfoOf } from './connections.js';
+import { pagePart, special } from '../plan/metadata.js';
+import { type ListConnection, pageInfoOf, pageRequestOf } from './connections.js';
 import { DemandSignal } from './demand-signal.js';
 import { textLimit } from './limits.js';
 import { loadPlannedRows, type NodeTypeName } from './node.js';
@@ -89,9 +90,8 @@ async function loadTimelinePage(
 ): Promise<ListConnection<object>> {
   const page = timelinePage(args);
   const rows = await loadTimelineRows(ctx.db, args.filter, page);
-  const hasMore = rows.length > page.size;
-  const pageRows = rows.slice(0, page.size);
-  if (page.backward) pageRows.reverse();
+  const window = pageWindow(rows, pageRequestOf(page), 'read');
+  const pageRows = window.rows;
 
   // Each type's rows are loaded with the selection planned under `edges.node`.
   const kinds = Object.keys(NODE_TYPE) as TimelineRow['kind'][];
@@ -115,7 +115,7 @@ async function loadTimelinePage(
   });
   return {
     edges,
-    pageInfo: pageInfoOf(page, hasMore, edges),
+    pageInfo: pageInfoOf(window, edges),
     totalCount: () => countTimeline(ctx.db, args.filter),
   };
 }
@@ -139,6 +139,7 @@ builder.queryFields((t) => ({
       fields: (c) => ({
         totalCount: c.int({
           description: 'Number of events matching the filter across all pages.',
+          extensions: pagePart('totalCount'),
           resolve: (connection) => (connection as unknown as ListConnection<object>).totalCount(),
         }),
       }),
