@@ -18,8 +18,10 @@ import {
   Kind,
 } from 'graphql';
 import { authScopesOf } from './access/scopes.js';
+import { encodeGlobalId } from './codecs.js';
 import type { Context } from './context.js';
 import { PAGE_ITEMS_COMPLEXITY, PLAIN_LIST_COMPLEXITY, textComplexity } from './cost.js';
+import { decodeGlobalId } from './db/global-ids.js';
 import { type Relations, relations } from './db/relations.js';
 import {
   BadUserInputError,
@@ -214,6 +216,9 @@ export const builder = new SchemaBuilder<PothosTypes>({
     defaultListMultiplier: PLAIN_LIST_COMPLEXITY.multiplier,
   },
   relay: {
+    // One codec for both read paths: the resolvers' `id` fields and the planner encode with it.
+    encodeGlobalID: (typename, id) => encodeGlobalId(typename, id),
+    decodeGlobalID: (globalId) => decodeGlobalId(globalId),
     clientMutationId: 'omit',
     cursorType: 'String',
     nodeQueryOptions: false,

@@ -128,7 +128,7 @@ export class KeySessions {
       this.check('all');
       return;
     }
-    const ids = new Set((change.keys?.ApiKey ?? []).map(Number).filter(Number.isSafeInteger));
+    const ids = new Set((change.keys?.api_keys ?? []).map(Number).filter(Number.isSafeInteger));
     for (const id of ids) this.lastChange.set(id, this.heard);
     this.check(ids);
   }

@@ -13,8 +13,8 @@ import {
   getNamedType,
 } from 'graphql';
 import { MAX_LIST_ARGUMENT } from '../cost.js';
+import { decodeGlobalId } from '../db/global-ids.js';
 import { exportStatusJson, jsonArray, lookupJson, lookupManyJson } from '../db/plan-sql.js';
-import { decodeGlobalId } from '../schema/node.js';
 import { subSelections } from './collect.js';
 import type { Planner } from './compile.js';
 import {

@@ -20,10 +20,10 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { resultFactsOf } from '../access/scopes.js';
+import { encodeEventCursor } from '../codecs.js';
 import type { Context } from '../context.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import { ErrorCode } from '../errors.js';
-import { encodeEventCursor } from '../live/event-cursor.js';
 import { tagEventSeq } from '../live/results.js';
 
 const documentKeys = new WeakMap<DocumentNode, string>();

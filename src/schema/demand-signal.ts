@@ -6,6 +6,7 @@
  */
 
 import { builder, nodeConnection } from '../builder.js';
+import { encodeEventCursor } from '../codecs.js';
 import { subscriptionComplexity, textComplexity } from '../cost.js';
 import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
@@ -39,7 +40,7 @@ import {
 } from './enums.js';
 import { DemandSignalFilter } from './filters.js';
 import { describedLimit, limitedTo, textLimit } from './limits.js';
-import { AFTER_EVENT_CURSOR, checkedAfter, encodeEventCursor } from './node.js';
+import { AFTER_EVENT_CURSOR, checkedAfter } from './node.js';
 import { mutationResult } from './results.js';
 
 /** An amount in the currency a source reported it in. */

@@ -9,6 +9,7 @@
  */
 
 import { builder, nodeConnection } from '../builder.js';
+import { encodeEventCursor } from '../codecs.js';
 import { PLAIN_LIST_MAX, subscriptionComplexity, textComplexity } from '../cost.js';
 import { lists } from '../db/lists.js';
 import type { PolicyEffect as PolicyEffectValue } from '../db/schema.js';
@@ -40,7 +41,7 @@ import {
 } from './enums.js';
 import { PolicyDecisionFilter } from './filters.js';
 import { limitedTo, textLimit } from './limits.js';
-import { AFTER_EVENT_CURSOR, checkedAfter, encodeEventCursor } from './node.js';
+import { AFTER_EVENT_CURSOR, checkedAfter } from './node.js';
 
 export const AffectedChip = builder.drizzleObject('policyDecisionChips', {
   name: 'AffectedChip',

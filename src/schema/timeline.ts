@@ -11,6 +11,7 @@ import { builder, type ConnectionArgs, pageSize } from '../builder.js';
 import type { Context } from '../context.js';
 import { pageComplexity } from '../cost.js';
 import { decodeCursor, encodeCursor } from '../db/cursors.js';
+import type { NodeTypeName } from '../db/node-types.js';
 import {
   countTimeline,
   loadTimelineRows,
@@ -22,7 +23,7 @@ import { special } from '../plan/metadata.js';
 import { type ListConnection, pageInfoOf } from './connections.js';
 import { DemandSignal } from './demand-signal.js';
 import { textLimit } from './limits.js';
-import { loadPlannedRows, type NodeTypeName } from './node.js';
+import { loadPlannedRows } from './node.js';
 import { PolicyDecision, PolicyDecisionUpdate } from './policy-decision.js';
 
 export const TimelineEvent = builder.unionType('TimelineEvent', {
