@@ -21,8 +21,8 @@
  * announced is checked as it registers, so none slips between the two.
  */
 import type { ExecutionResult, GraphQLError } from 'graphql';
+import type { Viewer } from '../auth.js';
 import { authenticate } from '../auth.js';
-import type { Viewer } from '../context.js';
 import type { Database } from '../db/client.js';
 import { PersistedQueryOnlyError, UnauthenticatedError } from '../errors.js';
 import type { ChangeNotice } from '../pubsub/changes.js';

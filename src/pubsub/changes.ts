@@ -24,7 +24,13 @@ import {
 } from 'graphql';
 import { encodeGlobalId } from '../codecs.js';
 import { type NodeTypeName, nodeTypes } from '../db/node-types.js';
-import * as tables from '../db/schema.js';
+import { relations } from '../db/relations.js';
+import {
+  apiKeys,
+  demandSignalCompanies,
+  policyDecisionChips,
+  policyDecisionCompanies,
+} from '../db/schema.js';
 
 /** One statement's change, as the trigger announces it. */
 export interface TableChange {
@@ -57,7 +63,7 @@ interface ChangeFeed {
 
 /** The node type whose rows live in each SQL table. */
 const NODE_TYPE_OF_TABLE = new Map<string, NodeTypeName>(
-  nodeTypes().map(([type, entry]) => [getTableName(tables[entry.table]), type]),
+  nodeTypes().map(([type, entry]) => [getTableName(relations[entry.table].table), type]),
 );
 
 /**
@@ -68,30 +74,30 @@ const NODE_TYPE_OF_TABLE = new Map<string, NodeTypeName>(
  */
 export const CHANGE_FEEDS: ReadonlyMap<string, ChangeFeed> = new Map<string, ChangeFeed>([
   ...nodeTypes().map(([type, entry]): [string, ChangeFeed] => [
-    getTableName(tables[entry.table]),
+    getTableName(relations[entry.table].table),
     {
       entities: [type, ...(entry.alsoEntities ?? [])],
       lists: [...entry.lists, 'Query.node', 'Query.nodes'],
     },
   ]),
   [
-    getTableName(tables.policyDecisionChips),
+    getTableName(policyDecisionChips),
     {
       entities: ['AffectedChip', 'ExportStatus'],
       lists: ['PolicyDecisionConnection', 'ChipPolicyDecisionConnection', 'TimelineConnection'],
     },
   ],
   [
-    getTableName(tables.policyDecisionCompanies),
+    getTableName(policyDecisionCompanies),
     { entities: ['PolicyDecision'], lists: ['PolicyDecisionConnection', 'TimelineConnection'] },
   ],
   [
-    getTableName(tables.demandSignalCompanies),
+    getTableName(demandSignalCompanies),
     { entities: ['DemandSignal'], lists: ['DemandSignalConnection', 'TimelineConnection'] },
   ],
   // No cached answer depends on a key (`viewer` is never cached). What does, the key's open
   // subscriptions and WebSocket connections, hears of it through `Access.sessions`.
-  [getTableName(tables.apiKeys), { entities: [], lists: [] }],
+  [getTableName(apiKeys), { entities: [], lists: [] }],
 ]);
 
 /** Parses a `chipgate_changes` payload; undefined when it is not one. */

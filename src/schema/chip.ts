@@ -11,6 +11,7 @@ import { textComplexity } from '../cost.js';
 import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import { type ChipRow, upsertChip } from '../db/writes/reference.js';
+import { describedLimit, textLimit } from '../input-limits.js';
 import { column, connection, entity, lookup, relation, storeType } from '../plan/metadata.js';
 import { Company } from './company.js';
 import {
@@ -21,7 +22,6 @@ import {
 } from './connections.js';
 import { FactConfidence } from './enums.js';
 import { ChipFilter } from './filters.js';
-import { describedLimit, textLimit } from './limits.js';
 import { mutationResult } from './results.js';
 
 export const Chip = builder.drizzleNode('chips', {

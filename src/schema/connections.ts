@@ -7,7 +7,7 @@
  */
 import { getSchemaConfig, queryFromInfo } from '@pothos/plugin-drizzle';
 import type { GraphQLResolveInfo } from 'graphql';
-import { builder, type ConnectionArgs, pageSize } from '../builder.js';
+import { builder } from '../builder.js';
 import type { Context } from '../context.js';
 import { pageComplexity } from '../cost.js';
 import { type CursorValues, encodeCursor } from '../db/cursors.js';
@@ -25,6 +25,7 @@ import {
   pageWhere,
 } from '../db/lists.js';
 import { defineLoader } from '../loaders.js';
+import { type ConnectionArgs, pageSize } from '../paging.js';
 
 /** The arguments of a list field. */
 export interface ListArgs extends ConnectionArgs {
@@ -130,7 +131,8 @@ const orderValues = (page: Page) => (row: Record<string, unknown>) =>
 /** Per request: `totalCount` of related lists, one statement per list and filter. */
 const relatedCounts = defineLoader<
   { list: ListDeclaration; parentId: number; filter: Record<string, unknown> | null | undefined },
-  number
+  number,
+  Pick<Context, 'db'>
 >({
   key: (key) => `${key.list.name}|${key.parentId}|${JSON.stringify(key.filter ?? null)}`,
   async batch(ctx, keys) {

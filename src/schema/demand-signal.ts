@@ -11,6 +11,7 @@ import { subscriptionComplexity, textComplexity } from '../cost.js';
 import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import { type DemandSignalRow, recordDemandSignal } from '../db/writes/demand-signals.js';
+import { describedLimit, limitedTo, textLimit } from '../input-limits.js';
 import {
   column,
   computed,
@@ -39,7 +40,6 @@ import {
   SignalStrength,
 } from './enums.js';
 import { DemandSignalFilter } from './filters.js';
-import { describedLimit, limitedTo, textLimit } from './limits.js';
 import { AFTER_EVENT_CURSOR, checkedAfter } from './node.js';
 import { mutationResult } from './results.js';
 

@@ -14,8 +14,8 @@ import { idsComplexity, MAX_LIST_ARGUMENT, PLAIN_LIST_MAX, REPLAY_MAX } from '..
 import { type DecodedGlobalId, decodeGlobalId } from '../db/global-ids.js';
 import { NODE_TYPES, type NodeTypeName } from '../db/node-types.js';
 import { BadUserInputError } from '../errors.js';
+import { textLimit } from '../input-limits.js';
 import { special } from '../plan/metadata.js';
-import { textLimit } from './limits.js';
 
 /** Description of a subscription's `after:` argument. */
 export const AFTER_EVENT_CURSOR =

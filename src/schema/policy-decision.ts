@@ -13,6 +13,7 @@ import { encodeEventCursor } from '../codecs.js';
 import { PLAIN_LIST_MAX, subscriptionComplexity, textComplexity } from '../cost.js';
 import { lists } from '../db/lists.js';
 import type { PolicyEffect as PolicyEffectValue } from '../db/schema.js';
+import { limitedTo, textLimit } from '../input-limits.js';
 import {
   column,
   computed,
@@ -40,7 +41,6 @@ import {
   PolicyStatus,
 } from './enums.js';
 import { PolicyDecisionFilter } from './filters.js';
-import { limitedTo, textLimit } from './limits.js';
 import { AFTER_EVENT_CURSOR, checkedAfter } from './node.js';
 
 export const AffectedChip = builder.drizzleObject('policyDecisionChips', {

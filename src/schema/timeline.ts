@@ -7,7 +7,7 @@
  * so a page costs at most four statements whatever its size.
  */
 import type { GraphQLResolveInfo } from 'graphql';
-import { builder, type ConnectionArgs, pageSize } from '../builder.js';
+import { builder } from '../builder.js';
 import type { Context } from '../context.js';
 import { pageComplexity } from '../cost.js';
 import { decodeCursor, encodeCursor } from '../db/cursors.js';
@@ -19,10 +19,11 @@ import {
   type TimelineFilterValue,
   type TimelineRow,
 } from '../db/timeline.js';
+import { textLimit } from '../input-limits.js';
+import { type ConnectionArgs, pageSize } from '../paging.js';
 import { special } from '../plan/metadata.js';
 import { type ListConnection, pageInfoOf } from './connections.js';
 import { DemandSignal } from './demand-signal.js';
-import { textLimit } from './limits.js';
 import { loadPlannedRows } from './node.js';
 import { PolicyDecision, PolicyDecisionUpdate } from './policy-decision.js';
 
