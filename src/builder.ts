@@ -9,7 +9,6 @@ import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { getTableConfig } from 'drizzle-orm/pg-core';
-import { authScopesOf } from './access/scopes.js';
 import { encodeGlobalId } from './codecs.js';
 import type { Context } from './context.js';
 import { PAGE_ITEMS_COMPLEXITY, PLAIN_LIST_COMPLEXITY, textComplexity } from './cost.js';
@@ -18,6 +17,7 @@ import { type Relations, relations } from './db/relations.js';
 import { ForbiddenError, UnauthenticatedError } from './errors.js';
 import { limitedTo } from './input-limits.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './paging.js';
+import { authScopesOf } from './scopes.js';
 
 /** Pothos' type parameters for chipgate. */
 export interface PothosTypes {

@@ -20,12 +20,12 @@ import {
   print,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { resultFactsOf } from '../access/scopes.js';
 import { encodeEventCursor } from '../codecs.js';
 import type { Context } from '../context.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import { ErrorCode } from '../errors.js';
 import { tagEventSeq } from '../live/results.js';
+import { resultFactsOf } from '../scopes.js';
 
 const documentKeys = new WeakMap<DocumentNode, string>();
 const executions = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
