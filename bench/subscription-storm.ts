@@ -10,7 +10,7 @@
  * `after:` its last eventCursor, and must receive its cohort's missed events exactly once, in
  * order.
  */
-import { encodeEventCursor } from '../src/schema/node.js';
+import { encodeEventCursor } from '../src/codecs.js';
 import { num } from './report.js';
 import { assertExact, type Cohort, checkDeliveries } from './subscription-cohorts.js';
 import {

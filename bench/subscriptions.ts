@@ -26,10 +26,10 @@
  * BENCH_* above.
  */
 import postgres from 'postgres';
+import { encodeEventCursor } from '../src/codecs.js';
 import { openDatabase } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
 import { seed } from '../src/db/seed.js';
-import { encodeEventCursor } from '../src/schema/node.js';
 import { loadBenchConfig } from './config.js';
 import { freePort, num, progressLog, table } from './report.js';
 import { ServerCpuMeter } from './server-cpu.js';

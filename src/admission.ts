@@ -16,9 +16,9 @@ import {
   validate,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { QueryLimits } from './context.js';
 import { type ShapeLimits, shapeLimitError } from './document-shape.js';
 import { ErrorCode, QueryTooComplexError } from './errors.js';
+import type { QueryLimits } from './operation-limits.js';
 
 /**
  * Deepest nesting accepted, in a document (its brackets `{` `[` `(` together: selection sets,

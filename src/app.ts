@@ -14,8 +14,7 @@ import {
   useTrustedDocuments,
 } from './access/plugin.js';
 import { admissionPlugins } from './admission.js';
-import { operationLimitError } from './builder.js';
-import { type Context, createContext, type QueryLimits } from './context.js';
+import { type Context, createContext } from './context.js';
 import { databaseErrorReason, isDatabaseUnavailable } from './db/availability.js';
 import type { Database } from './db/client.js';
 import type { ReadReplicas } from './db/replicas.js';
@@ -27,6 +26,8 @@ import { useIncrementalLimits } from './incremental.js';
 import { Heartbeat } from './live/heartbeat.js';
 import { lastEventIdOf, useEventStream } from './live/sse.js';
 import { type Metrics, useMetricsEndpoint } from './metrics.js';
+import type { QueryLimits } from './operation-limits.js';
+import { operationLimitError } from './operation-limits.js';
 import { createPlanner } from './plan/execute.js';
 import type { EventHub } from './pubsub/hub.js';
 import { useSharedSubscriptionExecution } from './pubsub/shared-execution.js';

@@ -14,11 +14,30 @@
  * flight is joined rather than sent again.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Viewer } from './context.js';
-import { type ApiKeyRecord, findApiKeysByHashes, touchApiKey } from './db/api-keys.js';
+import {
+  type ApiKeyLimitSettings,
+  type ApiKeyRecord,
+  findApiKeysByHashes,
+  touchApiKey,
+} from './db/api-keys.js';
 import type { Database } from './db/client.js';
 import { type ApiKeyScope, apiKeyScope } from './db/schema.js';
 import { UnauthenticatedError } from './errors.js';
+
+/**
+ * Who is calling: anonymous (no `Authorization` header; reads are open), or the API key the
+ * request presented (see `authenticate` in auth.ts), with its row id, name, scopes and own
+ * limits (null: the configured default).
+ */
+export type Viewer =
+  | { kind: 'anonymous' }
+  | {
+      kind: 'apiKey';
+      id: number;
+      name: string;
+      scopes: ApiKeyScope[];
+      limits: ApiKeyLimitSettings;
+    };
 
 /** Every key starts with this, so leaked keys are easy to recognise (and to scan for). */
 export const KEY_PREFIX = 'cg_';

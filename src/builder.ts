@@ -3,37 +3,22 @@
  * connection sizing rules every list in the API shares.
  */
 import SchemaBuilder, { type ObjectRef } from '@pothos/core';
-import ComplexityPlugin, { complexityFromQuery } from '@pothos/plugin-complexity';
+import ComplexityPlugin from '@pothos/plugin-complexity';
 import DrizzlePlugin from '@pothos/plugin-drizzle';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { getTableConfig } from 'drizzle-orm/pg-core';
-import {
-  type DocumentNode,
-  type ExecutionArgs,
-  GraphQLError,
-  getOperationAST,
-  getVariableValues,
-  Kind,
-} from 'graphql';
-import { authScopesOf } from './access/scopes.js';
+import { encodeGlobalId } from './codecs.js';
 import type { Context } from './context.js';
 import { PAGE_ITEMS_COMPLEXITY, PLAIN_LIST_COMPLEXITY, textComplexity } from './cost.js';
+import { decodeGlobalId } from './db/global-ids.js';
 import { type Relations, relations } from './db/relations.js';
-import {
-  BadUserInputError,
-  ForbiddenError,
-  QueryTooComplexError,
-  UnauthenticatedError,
-} from './errors.js';
+import { ForbiddenError, UnauthenticatedError } from './errors.js';
+import { limitedTo } from './input-limits.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './paging.js';
 import { globalId, pagePart } from './plan/metadata.js';
-import { inputLimitError, limitedTo } from './schema/limits.js';
-
-/** Page size when a connection is given neither `first` nor `last`. */
-export const DEFAULT_PAGE_SIZE = 20;
-/** Largest `first`/`last` a connection accepts; larger is a `BAD_USER_INPUT` error. */
-export const MAX_PAGE_SIZE = 100;
+import { authScopesOf } from './scopes.js';
 
 /** Pothos' type parameters for chipgate. */
 export interface PothosTypes {
@@ -52,139 +37,6 @@ export interface PothosTypes {
     CountryCode: { Input: string; Output: string };
     URL: { Input: string; Output: string };
   };
-}
-
-/** Relay pagination arguments as they reach resolvers. */
-export interface ConnectionArgs {
-  first?: number | null;
-  last?: number | null;
-  after?: string | null;
-  before?: string | null;
-}
-
-/**
- * Checks page sizes against the contract: `first`/`last` non-negative, at most
- * `MAX_PAGE_SIZE`, not both. Throws `BadUserInputError`. Returns the page size.
- */
-export function pageSize(args: ConnectionArgs): number {
-  const { first, last } = args;
-  if (first != null && last != null) {
-    throw new BadUserInputError('Pass either "first" or "last", not both.');
-  }
-  for (const [name, value] of [
-    ['first', first],
-    ['last', last],
-  ] as const) {
-    if (value != null && (value < 0 || value > MAX_PAGE_SIZE)) {
-      throw new BadUserInputError(
-        `Argument "${name}" must be between 0 and ${MAX_PAGE_SIZE}, got ${value}.`,
-      );
-    }
-  }
-  return first ?? last ?? DEFAULT_PAGE_SIZE;
-}
-
-/** The `QUERY_TOO_COMPLEX` error for an operation over its depth or cost limit. */
-function tooComplex(
-  kind: 'depth' | 'cost',
-  result: { depth: number; complexity: number; maxDepth?: number; maxComplexity?: number },
-): QueryTooComplexError {
-  return new QueryTooComplexError(
-    kind === 'depth'
-      ? `Query is too deep: depth ${result.depth}, the limit is ${result.maxDepth}.`
-      : `Query is too expensive: cost ${result.complexity}, the limit is ${result.maxComplexity}. ` +
-          'Ask for smaller pages (first/last) or fewer nested connections.',
-  );
-}
-
-/** Depth and cost of an operation, as the complexity limits judge them. */
-export interface OperationComplexity {
-  depth: number;
-  complexity: number;
-}
-
-/**
- * Computed complexities by document, then by operation name and variables: partner dashboards
- * send the same few operations with the same few variable sets, so a request seldom walks its
- * document again. A thrown error (a page size or cursor out of range) is kept too.
- */
-const complexities = new WeakMap<DocumentNode, Map<string, OperationComplexity | GraphQLError>>();
-const MAX_COMPLEXITIES_PER_DOCUMENT = 64;
-
-/**
- * Depth and cost of the operation `args` selects, with its variables: the numbers the
- * complexity limits judge (the rule is in `src/cost.ts`: each field costs 1, a list multiplies
- * its selection by the most items it can return). Undefined when the document has no such
- * operation. Throws `BadUserInputError` for connection arguments out of range or cursors the
- * list did not issue.
- */
-export function operationComplexity(
-  args: Pick<ExecutionArgs, 'document' | 'operationName' | 'schema' | 'variableValues'> & {
-    contextValue?: unknown;
-  },
-): OperationComplexity | undefined {
-  const operation = getOperationAST(args.document, args.operationName);
-  if (!operation) return undefined;
-  const variables = (args.variableValues ?? {}) as Record<string, unknown>;
-  let byVariables = complexities.get(args.document);
-  if (!byVariables) {
-    byVariables = new Map();
-    complexities.set(args.document, byVariables);
-  }
-  // A subscription resuming from an SSE `Last-Event-ID` costs as with `after:`.
-  const resuming = (args.contextValue as { lastEventId?: string } | undefined)?.lastEventId;
-  const key = `${args.operationName ?? ''}\u0000${JSON.stringify(variables)}\u0000${resuming === undefined ? '' : 'resume'}`;
-  let result = byVariables.get(key);
-  if (!result) {
-    const fragments = args.document.definitions.filter(
-      (definition) => definition.kind === Kind.FRAGMENT_DEFINITION,
-    );
-    try {
-      result = complexityFromQuery(
-        { kind: Kind.DOCUMENT, definitions: [operation, ...fragments] },
-        { schema: args.schema, ctx: (args.contextValue ?? {}) as Context, variables },
-      );
-    } catch (error) {
-      if (!(error instanceof GraphQLError)) throw error;
-      result = error;
-    }
-    if (byVariables.size >= MAX_COMPLEXITIES_PER_DOCUMENT) byVariables.clear();
-    byVariables.set(key, result);
-  }
-  if (result instanceof GraphQLError) throw result;
-  return result;
-}
-
-/**
- * Why an operation may not run, or undefined: its depth or cost over the limits
- * (`QUERY_TOO_COMPLEX`), a text argument over its length limit or a list argument over
- * `MAX_LIST_ARGUMENT` entries (`BAD_USER_INPUT`, see `inputLimitError`), or a page size or cursor the contract refuses (`BAD_USER_INPUT`, thrown
- * by the connections' complexity functions). Checked once per operation before
- * anything executes, so a refused operation runs no SQL at any depth, whichever path
- * (resolvers or planner) would run it. Variables that do not coerce are left to execution,
- * which reports them as usual.
- */
-export function operationLimitError(args: ExecutionArgs): GraphQLError | undefined {
-  const ctx = args.contextValue as Context;
-  const operation = getOperationAST(args.document, args.operationName);
-  if (!operation) return undefined;
-  const variables = (args.variableValues ?? {}) as Record<string, unknown>;
-  const coerced = getVariableValues(args.schema, operation.variableDefinitions ?? [], variables);
-  if (coerced.errors) return undefined;
-  const inputError = inputLimitError(args.schema, args.document, operation, coerced.coerced);
-  if (inputError) return inputError;
-  let result: OperationComplexity | undefined;
-  try {
-    result = operationComplexity(args);
-  } catch (error) {
-    if (error instanceof GraphQLError) return error;
-    throw error;
-  }
-  if (!result) return undefined;
-  const limits = { maxDepth: ctx.limits.maxDepth, maxComplexity: ctx.limits.maxCost };
-  if (result.depth > ctx.limits.maxDepth) return tooComplex('depth', { ...result, ...limits });
-  if (result.complexity > ctx.limits.maxCost) return tooComplex('cost', { ...result, ...limits });
-  return undefined;
 }
 
 export const builder = new SchemaBuilder<PothosTypes>({
@@ -215,6 +67,9 @@ export const builder = new SchemaBuilder<PothosTypes>({
     defaultListMultiplier: PLAIN_LIST_COMPLEXITY.multiplier,
   },
   relay: {
+    // One codec for both read paths: the resolvers' `id` fields and the planner encode with it.
+    encodeGlobalID: (typename, id) => encodeGlobalId(typename, id),
+    decodeGlobalID: (globalId) => decodeGlobalId(globalId),
     clientMutationId: 'omit',
     cursorType: 'String',
     nodeQueryOptions: false,

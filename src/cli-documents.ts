@@ -12,7 +12,7 @@ import {
   prepareManifest,
   type RegistrationLimits,
 } from './access/documents.js';
-import { parseId, printTable } from './cli-common.js';
+import { parseId, printTable, readFlags } from './cli-common.js';
 import { listApiKeys } from './db/api-keys.js';
 import type { Database } from './db/client.js';
 import {
@@ -51,33 +51,36 @@ export function parseDocumentsCommand(args: string[]): DocumentsCommand | string
   if (action === 'list') {
     return rest.length === 0 ? { action } : '"documents list" takes no arguments.';
   }
+  const flags = readFlags(rest, {
+    key: { type: 'string', multiple: true },
+    shared: { type: 'boolean' },
+  });
+  const keys = (flags.values.key ?? []) as string[];
   let keyId: number | null | undefined;
-  const positional: string[] = [];
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i] as string;
-    if (arg === '--key') {
-      const id = parseId(rest[++i]);
-      if (id === undefined || keyId !== undefined) {
-        return `"documents ${action}": --key takes one key id (see "keys list").`;
-      }
-      keyId = id;
-    } else if (arg === '--shared' && action === 'remove') {
-      if (keyId !== undefined) return '"documents remove": give --key or --shared, not both.';
-      keyId = null;
-    } else {
-      positional.push(arg);
+  if (keys.length > 0) {
+    keyId = parseId(keys[0]);
+    if (keyId === undefined || keys.length > 1) {
+      return `"documents ${action}": --key takes one key id (see "keys list").`;
     }
   }
+  if (flags.values.shared === true && action === 'remove') {
+    if (keyId !== undefined) return '"documents remove": give --key or --shared, not both.';
+    keyId = null;
+  }
+  // A flag the command does not take (`--shared` is for `remove` only) is a usage error.
+  const unexpected =
+    flags.bad !== undefined || (flags.values.shared !== undefined && action !== 'remove');
+  const positional = flags.positionals;
   if (action === 'add') {
     const [file, ...extra] = positional;
-    if (!file || extra.length > 0 || file.startsWith('--')) {
+    if (!file || extra.length > 0 || unexpected) {
       return '"documents add" takes [--key ID] and one manifest file (JSON).';
     }
     return { action, file, keyId: keyId ?? null };
   }
   if (action === 'remove') {
     const [hash, ...extra] = positional;
-    if (!hash || extra.length > 0 || !isDocumentHash(hash)) {
+    if (!hash || extra.length > 0 || unexpected || !isDocumentHash(hash)) {
       return '"documents remove" takes one document hash (64 hex characters, see "documents list").';
     }
     return keyId === undefined ? { action, hash } : { action, hash, keyId };

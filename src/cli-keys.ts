@@ -9,7 +9,7 @@
  *   keys revoke ID                                        revoke a key (it stops authenticating)
  */
 import { API_KEY_SCOPES, generateKey } from './auth.js';
-import { parseId, printTable } from './cli-common.js';
+import { type FlagOptions, type Flags, parseId, printTable, readFlags } from './cli-common.js';
 import {
   type ApiKeyLimitSettings,
   insertApiKey,
@@ -49,40 +49,51 @@ export type KeysCommand =
   | { action: 'revoke'; id: number };
 
 const LIMIT_FLAGS = {
-  '--rate-limit': { column: 'rateLimit', what: 'requests per minute', min: 1 },
-  '--cost-limit': { column: 'costLimit', what: 'query cost per minute', min: 1 },
-  '--max-subscriptions': { column: 'maxSubscriptions', what: 'open subscriptions', min: 0 },
+  'rate-limit': { column: 'rateLimit', what: 'requests per minute', min: 1 },
+  'cost-limit': { column: 'costLimit', what: 'query cost per minute', min: 1 },
+  'max-subscriptions': { column: 'maxSubscriptions', what: 'open subscriptions', min: 0 },
 } as const;
 const LIMIT_USAGE =
   '--rate-limit N, --cost-limit N, --max-subscriptions N (or "default"), --persisted-only, --no-persisted-only';
 
+/** The flags that set a key's limits, as `readFlags` takes them. */
+const LIMIT_OPTIONS: FlagOptions = {
+  'rate-limit': { type: 'string' },
+  'cost-limit': { type: 'string' },
+  'max-subscriptions': { type: 'string' },
+  'persisted-only': { type: 'boolean' },
+  'no-persisted-only': { type: 'boolean' },
+};
+
 /**
- * Reads a limit flag at `args[i]` into `limits` (`default` clears it: `update` only).
- * Returns how many arguments it used (0: not a limit flag), or an error message.
+ * The limits the flags set (`default` clears one: `update` only; of `--persisted-only` and
+ * `--no-persisted-only`, the last given wins), or an error message.
  */
-function parseLimitFlag(
-  command: string,
-  args: string[],
-  i: number,
-  limits: Partial<ApiKeyLimitSettings>,
-): number | string {
-  const flag = args[i] ?? '';
-  if (flag === '--persisted-only' || flag === '--no-persisted-only') {
-    limits.persistedOnly = flag === '--persisted-only';
-    return 1;
+function readLimits(
+  command: 'create' | 'update',
+  flags: Flags,
+): Partial<ApiKeyLimitSettings> | string {
+  const limits: Partial<ApiKeyLimitSettings> = {};
+  for (const [flag, { column, what, min }] of Object.entries(LIMIT_FLAGS)) {
+    const value = flags.values[flag];
+    if (value === undefined) continue;
+    if (value === 'default' && command === 'update') {
+      limits[column] = null;
+      continue;
+    }
+    if (
+      typeof value !== 'string' ||
+      !/^\d{1,10}$/.test(value) ||
+      Number(value) < min ||
+      Number(value) > 2_147_483_647
+    ) {
+      return `"keys ${command}": --${flag} takes ${what}, a whole number from ${min}${command === 'update' ? ' (or "default")' : ''}.`;
+    }
+    limits[column] = Number(value);
   }
-  if (!(flag in LIMIT_FLAGS)) return 0;
-  const { column, what, min } = LIMIT_FLAGS[flag as keyof typeof LIMIT_FLAGS];
-  const value = args[i + 1];
-  if (value === 'default' && command === 'update') {
-    limits[column] = null;
-    return 2;
-  }
-  if (!value || !/^\d{1,10}$/.test(value) || Number(value) < min || Number(value) > 2_147_483_647) {
-    return `"keys ${command}": ${flag} takes ${what}, a whole number from ${min}${command === 'update' ? ' (or "default")' : ''}.`;
-  }
-  limits[column] = Number(value);
-  return 2;
+  const persisted = flags.order.filter((name) => name.endsWith('persisted-only')).at(-1);
+  if (persisted) limits.persistedOnly = persisted === 'persisted-only';
+  return limits;
 }
 
 /** Parses `keys ...` arguments; returns an error message for bad usage. */
@@ -119,14 +130,12 @@ export function parseKeysCommand(args: string[]): KeysCommand | string {
     const [id, ...flags] = rest;
     const parsed = parseId(id);
     if (parsed === undefined) return '"keys update" takes a key id, then the limits to change.';
-    const limits: Partial<ApiKeyLimitSettings> = {};
-    for (let i = 0; i < flags.length; ) {
-      const used = parseLimitFlag('update', flags, i, limits);
-      if (typeof used === 'string') return used;
-      if (used === 0)
-        return `"keys update" takes ${LIMIT_USAGE} (got ${flags.slice(i).join(' ')}).`;
-      i += used;
+    const read = readFlags(flags, LIMIT_OPTIONS);
+    if (read.bad || read.positionals.length > 0) {
+      return `"keys update" takes ${LIMIT_USAGE} (got ${flags.join(' ')}).`;
     }
+    const limits = readLimits('update', read);
+    if (typeof limits === 'string') return limits;
     if (Object.keys(limits).length === 0) {
       return `"keys update" needs at least one change: ${LIMIT_USAGE}.`;
     }
@@ -137,33 +146,28 @@ export function parseKeysCommand(args: string[]): KeysCommand | string {
       ? `unknown keys command "${action}" (create, update, usage, list or revoke).`
       : 'keys: say create, update, usage, list or revoke.';
   }
-  let name: string | undefined;
+  const read = readFlags(rest, {
+    ...LIMIT_OPTIONS,
+    name: { type: 'string', multiple: true },
+    scope: { type: 'string', multiple: true },
+  });
+  if (read.bad || read.positionals.length > 0) {
+    return `"keys create" takes --name NAME and --scope SCOPE, and optionally ${LIMIT_USAGE} (got ${rest.join(' ')}).`;
+  }
+  const limits = readLimits('create', read);
+  if (typeof limits === 'string') return limits;
+  const names = (read.values.name ?? []) as string[];
+  if (names.length > 1) return '"keys create": give --name once.';
+  const name = names[0]?.trim();
+  if (names[0] !== undefined && (name === '' || (names[0] as string).length > 200)) {
+    return '"keys create": --name must be 1 to 200 characters.';
+  }
   const scopes = new Set<ApiKeyScope>();
-  const limits: Partial<ApiKeyLimitSettings> = {};
-  for (let i = 0; i < rest.length; ) {
-    const used = parseLimitFlag('create', rest, i, limits);
-    if (typeof used === 'string') return used;
-    if (used > 0) {
-      i += used;
-      continue;
-    }
-    const flag = rest[i];
-    const value = rest[i + 1];
-    if ((flag !== '--name' && flag !== '--scope') || value === undefined) {
-      return `"keys create" takes --name NAME and --scope SCOPE, and optionally ${LIMIT_USAGE} (got ${rest.slice(i).join(' ')}).`;
-    }
-    i += 2;
-    if (flag === '--name') {
-      if (name !== undefined) return '"keys create": give --name once.';
-      if (value.trim() === '' || value.length > 200) {
-        return '"keys create": --name must be 1 to 200 characters.';
-      }
-      name = value.trim();
-    } else if ((API_KEY_SCOPES as readonly string[]).includes(value)) {
-      scopes.add(value as ApiKeyScope);
-    } else {
+  for (const value of (read.values.scope ?? []) as string[]) {
+    if (!(API_KEY_SCOPES as readonly string[]).includes(value)) {
       return `"keys create": unknown scope "${value}" (scopes: ${API_KEY_SCOPES.join(', ')}).`;
     }
+    scopes.add(value as ApiKeyScope);
   }
   if (name === undefined) return '"keys create" needs --name NAME (who or what uses the key).';
   if (scopes.size === 0) {

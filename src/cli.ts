@@ -22,6 +22,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
+import { readFlags } from './cli-common.js';
 import {
   DOCUMENTS_USAGE,
   type DocumentsCommand,
@@ -167,26 +168,30 @@ interface SyncArguments {
 
 /** Parses `federal-register [--since YYYY-MM-DD] [--page-size N]`; a string is a usage error. */
 function parseSyncArguments(args: string[]): SyncArguments | string {
-  const [what, ...flags] = args;
+  const [what, ...rest] = args;
   if (what !== 'federal-register') {
     return `sync: unknown source "${what ?? ''}" (the one source is federal-register).`;
   }
   const options: SyncArguments = { since: '2022-10-01', pageSize: 100 };
-  for (let i = 0; i < flags.length; i += 2) {
-    const [flag, value] = [flags[i], flags[i + 1]];
-    if (flag === '--since' && value && isCalendarDate(value)) {
-      options.since = value;
-    } else if (
-      flag === '--page-size' &&
-      value &&
-      /^\d+$/.test(value) &&
-      Number(value) >= 1 &&
-      Number(value) <= 1000
-    ) {
-      options.pageSize = Number(value);
-    } else {
-      return `sync: bad option "${[flag, value].filter(Boolean).join(' ')}" (expected --since YYYY-MM-DD, --page-size 1-1000).`;
+  const expected = '(expected --since YYYY-MM-DD, --page-size 1-1000)';
+  const flags = readFlags(rest, {
+    since: { type: 'string' },
+    'page-size': { type: 'string' },
+  });
+  const [extra] = flags.positionals;
+  if (flags.bad || extra !== undefined) {
+    return `sync: bad option "${flags.bad?.flag ?? extra}" ${expected}.`;
+  }
+  const { since, 'page-size': pageSize } = flags.values;
+  if (typeof since === 'string') {
+    if (!isCalendarDate(since)) return `sync: bad option "--since ${since}" ${expected}.`;
+    options.since = since;
+  }
+  if (typeof pageSize === 'string') {
+    if (!/^\d+$/.test(pageSize) || Number(pageSize) < 1 || Number(pageSize) > 1000) {
+      return `sync: bad option "--page-size ${pageSize}" ${expected}.`;
     }
+    options.pageSize = Number(pageSize);
   }
   return options;
 }

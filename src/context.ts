@@ -3,50 +3,12 @@
  * and caching never cross requests), and the viewer.
  */
 import type { Access } from './access/index.js';
-import type { ApiKeyLimitSettings } from './db/api-keys.js';
+import type { Viewer } from './auth.js';
 import type { Database } from './db/client.js';
-import type { ApiKeyScope } from './db/schema.js';
 import { Loaders } from './loaders.js';
+import type { QueryLimits } from './operation-limits.js';
 import type { EventHub } from './pubsub/hub.js';
 import { forRequest, noSources, type RequestSources, type Sources } from './sources/index.js';
-
-/**
- * Who is calling: anonymous (no `Authorization` header; reads are open), or the API key the
- * request presented (see `authenticate` in auth.ts), with its row id, name, scopes and own
- * limits (null: the configured default).
- */
-export type Viewer =
-  | { kind: 'anonymous' }
-  | {
-      kind: 'apiKey';
-      id: number;
-      name: string;
-      scopes: ApiKeyScope[];
-      limits: ApiKeyLimitSettings;
-    };
-
-/** Per-operation limits (see the README's configuration table). */
-export interface QueryLimits {
-  /** Deepest field nesting allowed. */
-  maxDepth: number;
-  /** Aliases allowed in one operation. */
-  maxAliases: number;
-  /** Cost budget: each field costs 1, connections multiply their selection by their page size. */
-  maxCost: number;
-  /** Lexical tokens allowed in one document. */
-  maxTokens: number;
-  /** Fields of a document answering one response path (`ShapeLimits` in document-shape.ts). */
-  maxFieldRepeats: number;
-  /** Fragment spreads in one document. */
-  maxFragmentSpreads: number;
-  /** Fields of a document with its fragment spreads expanded. */
-  maxSelections: number;
-  /**
-   * Largest response, in bytes of JSON: a larger one is refused with `RESPONSE_TOO_LARGE`
-   * (each event of a stream judged alone; see `src/response-size.ts`).
-   */
-  maxResponseBytes: number;
-}
 
 /** What every resolver receives as its third argument. */
 export interface Context {
@@ -58,7 +20,7 @@ export interface Context {
   db: Database;
   limits: QueryLimits;
   /** This request's DataLoaders (see `defineLoader`). */
-  loaders: Loaders;
+  loaders: Loaders<Context>;
   /** External sources: per-request DataLoaders over the shared clients, and provenance. */
   sources: RequestSources;
   viewer: Viewer;

@@ -14,7 +14,7 @@
  *   list answers (writers refuse more, or the read keeps the latest: see `PLAIN_LIST_MAX`);
  * - every list passed as an argument, at any depth (ids, filter values, mutation inputs), holds
  *   at most `MAX_LIST_ARGUMENT` entries; a longer one is `BAD_USER_INPUT` before anything runs
- *   (`inputLimitError` in `src/schema/limits.ts`, with the other limits of input values).
+ *   (`inputLimitError` in `src/input-limits.ts`, with the other limits of input values).
  *
  * So the work an operation causes (rows read, bytes answered) is at most its cost times
  * `WORK_PER_COST`; a test walks generated and hostile operations to hold the gateway to it.

@@ -5,12 +5,15 @@
  * requests, and no module keeps state of its own.
  */
 import DataLoader from 'dataloader';
-import type { Context } from './context.js';
 
-/** A declared loader: how to load many keys at once, and what makes two keys the same. */
-export interface LoaderDefinition<K, V> {
+/**
+ * A declared loader: how to load many keys at once, and what makes two keys the same. `C` is
+ * what its batch function reads of the request's context (`{ db: Database }`, ...): a loader
+ * depends on what it uses, not on the whole context.
+ */
+export interface LoaderDefinition<K, V, C = unknown> {
   /** Loads `keys` in one go: a value (or an `Error`) per key, in key order. */
-  batch(ctx: Context, keys: readonly K[]): Promise<readonly (V | Error)[]>;
+  batch(ctx: C, keys: readonly K[]): Promise<readonly (V | Error)[]>;
   /** The cache key of `key` (keys with the same string are loaded once per request). */
   key(key: K): string;
   /** Most keys per batch (default: all the keys of one tick). */
@@ -18,26 +21,28 @@ export interface LoaderDefinition<K, V> {
 }
 
 /** Declares a loader (see the module comment). */
-export function defineLoader<K, V>(definition: LoaderDefinition<K, V>): LoaderDefinition<K, V> {
+export function defineLoader<K, V, C = unknown>(
+  definition: LoaderDefinition<K, V, C>,
+): LoaderDefinition<K, V, C> {
   return definition;
 }
 
-/** The loaders of one request, created on first use. */
-export class Loaders {
+/** The loaders of one request (whose context is a `C`), created on first use. */
+export class Loaders<C> {
   readonly #loaders = new Map<
-    LoaderDefinition<never, unknown>,
+    LoaderDefinition<never, unknown, C>,
     DataLoader<unknown, unknown, string>
   >();
-  readonly #context: () => Context;
+  readonly #context: () => C;
 
   /** `context` returns the request's context (the loaders are part of it). */
-  constructor(context: () => Context) {
+  constructor(context: () => C) {
     this.#context = context;
   }
 
   /** Loads `key` with the request's instance of `definition`. */
-  load<K, V>(definition: LoaderDefinition<K, V>, key: K): Promise<V> {
-    let loader = this.#loaders.get(definition as LoaderDefinition<never, unknown>) as
+  load<K, V>(definition: LoaderDefinition<K, V, C>, key: K): Promise<V> {
+    let loader = this.#loaders.get(definition as LoaderDefinition<never, unknown, C>) as
       | DataLoader<K, V, string>
       | undefined;
     if (!loader) {
@@ -46,7 +51,7 @@ export class Loaders {
         ...(definition.maxBatchSize ? { maxBatchSize: definition.maxBatchSize } : {}),
       });
       this.#loaders.set(
-        definition as LoaderDefinition<never, unknown>,
+        definition as LoaderDefinition<never, unknown, C>,
         loader as DataLoader<unknown, unknown, string>,
       );
     }

@@ -21,7 +21,6 @@
 import { eq } from 'drizzle-orm';
 import { type GraphQLError, parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { operationComplexity } from '../src/builder.js';
 import { WORK_PER_COST } from '../src/cost.js';
 import { runStatement } from '../src/db/client.js';
 import { TEXT_LIMITS, type TextKind } from '../src/db/limits.js';
@@ -32,6 +31,7 @@ import {
   policyDecisions,
   policyDecisionUpdates,
 } from '../src/db/schema.js';
+import { operationComplexity } from '../src/operation-limits.js';
 import { schema } from '../src/schema/index.js';
 import { backend } from './helpers/database.js';
 import {

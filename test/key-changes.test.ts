@@ -226,7 +226,7 @@ describe('the change feed', () => {
       await db().execute(sql`update api_keys set name = 'renamed' where id = ${key.id}`);
       await other().running.events.fence();
       expect(heard).toEqual([
-        { table: 'api_keys', op: 'UPDATE', keys: { ApiKey: [String(key.id)] } },
+        { table: 'api_keys', op: 'UPDATE', keys: { api_keys: [String(key.id)] } },
       ]);
     } finally {
       stop();

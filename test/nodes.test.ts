@@ -10,8 +10,8 @@ import {
 import { describe, expect, it } from 'vitest';
 import { queryRows } from '../src/db/client.js';
 import { GLOBAL_ID_KEYS, TEXT_LIMITS } from '../src/db/limits.js';
+import { maxLengthOf } from '../src/input-limits.js';
 import { schema } from '../src/schema/index.js';
-import { maxLengthOf } from '../src/schema/limits.js';
 import { bothReadPaths, executeOn } from './helpers/gateway.js';
 
 const both = bothReadPaths();

@@ -9,8 +9,8 @@
 import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { encodeEventCursor } from '../src/codecs.js';
 import { loadEnv } from '../src/env.js';
-import { encodeEventCursor } from '../src/live/event-cursor.js';
 import { type RunningGateway, startGateway } from '../src/server.js';
 import { createTestGateway, LIFTED_LIMITS } from './helpers/gateway.js';
 import {

@@ -8,7 +8,7 @@
 import { sql } from 'drizzle-orm';
 import type { Gauge } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { encodeEventCursor } from '../src/schema/node.js';
+import { encodeEventCursor } from '../src/codecs.js';
 import { createKey, type TestKey } from './helpers/keys.js';
 import { UPDATES } from './helpers/queries.js';
 import { redisVars } from './helpers/redis.js';

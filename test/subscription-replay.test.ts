@@ -8,14 +8,14 @@
 import { sql } from 'drizzle-orm';
 import { type GraphQLError, getOperationAST, parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { operationComplexity } from '../src/builder.js';
+import { encodeEventCursor } from '../src/codecs.js';
 import { REPLAY_MAX } from '../src/cost.js';
 import { queryRows } from '../src/db/client.js';
 import { loadEventsAfter } from '../src/db/events.js';
+import { operationComplexity } from '../src/operation-limits.js';
 import { Subscriber, type SubscriberItem } from '../src/pubsub/subscriber.js';
 import { eventOf } from '../src/pubsub/topics.js';
 import { schema } from '../src/schema/index.js';
-import { encodeEventCursor } from '../src/schema/node.js';
 import { type InProcessGateway, startInProcessGateway } from './helpers/server.js';
 import { subscribeSse, subscribeWs, wsClient } from './helpers/subscribers.js';
 import { insertSignal, maxEventSeq } from './helpers/writes.js';

@@ -6,8 +6,8 @@
  */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { encodeEventCursor } from '../src/codecs.js';
 import { queryRows } from '../src/db/client.js';
-import { encodeEventCursor } from '../src/schema/node.js';
 import { createKey } from './helpers/keys.js';
 import { SIGNALS, UPDATES } from './helpers/queries.js';
 import { type InProcessGateway, startInProcessGateway } from './helpers/server.js';

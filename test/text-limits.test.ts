@@ -17,8 +17,8 @@ import {
 } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TEXT_LIMITS } from '../src/db/limits.js';
+import { maxLengthOf } from '../src/input-limits.js';
 import { schema } from '../src/schema/index.js';
-import { maxLengthOf } from '../src/schema/limits.js';
 import { bothReadPaths, codes, postJson as post } from './helpers/gateway.js';
 import { createKey, rowCounts, type TestKey } from './helpers/keys.js';
 import { UPSERT_CHIP } from './helpers/queries.js';

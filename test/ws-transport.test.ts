@@ -11,8 +11,8 @@
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
+import { encodeEventCursor } from '../src/codecs.js';
 import { type Database, queryRows } from '../src/db/client.js';
-import { encodeEventCursor } from '../src/live/event-cursor.js';
 import { type InProcessGateway, startInProcessGateway } from './helpers/server.js';
 import { subscribeWs, wsClient } from './helpers/subscribers.js';
 import { insertSignal, maxEventSeq } from './helpers/writes.js';

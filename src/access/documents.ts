@@ -32,8 +32,6 @@ import {
 } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { type AdmissionLimits, admissionError } from '../admission.js';
-import { MAX_PAGE_SIZE, type OperationComplexity, operationComplexity } from '../builder.js';
-import type { QueryLimits } from '../context.js';
 import { MAX_LIST_ARGUMENT } from '../cost.js';
 import type { Database } from '../db/client.js';
 import {
@@ -42,7 +40,10 @@ import {
   type NewTrustedDocument,
   type TrustedDocumentRow,
 } from '../db/trusted-documents.js';
-import { inputLimitError } from '../schema/limits.js';
+import { inputLimitError } from '../input-limits.js';
+import type { QueryLimits } from '../operation-limits.js';
+import { type OperationComplexity, operationComplexity } from '../operation-limits.js';
+import { MAX_PAGE_SIZE } from '../paging.js';
 
 /** SHA-256 of a document's text, lower-case hex (how manifests name documents). */
 export const documentHash = (document: string): string =>

@@ -9,7 +9,7 @@
  * - Anonymous callers: the configured anonymous limits, per client address.
  */
 import { LRUCache } from 'lru-cache';
-import type { Viewer } from '../context.js';
+import type { Viewer } from '../auth.js';
 import type { Database } from '../db/client.js';
 import { RateLimitedError, type RateLimitInfo, type RateLimitReason } from '../errors.js';
 import type { SharedRedis } from '../redis.js';

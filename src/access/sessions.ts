@@ -21,13 +21,12 @@
  * announced is checked as it registers, so none slips between the two.
  */
 import type { ExecutionResult, GraphQLError } from 'graphql';
+import type { Viewer } from '../auth.js';
 import { authenticate } from '../auth.js';
-import type { Viewer } from '../context.js';
 import type { Database } from '../db/client.js';
 import { PersistedQueryOnlyError, UnauthenticatedError } from '../errors.js';
 import type { ChangeNotice } from '../pubsub/changes.js';
-import type { Access } from './index.js';
-import type { SlotLease } from './subscription-slots.js';
+import type { SlotLease, SubscriptionSlots } from './subscription-slots.js';
 
 /** graphql-ws' close code for a connection whose credentials are refused ("Forbidden"). */
 export const FORBIDDEN_CLOSE_CODE = 4403;
@@ -67,6 +66,20 @@ export interface SessionsLogger {
 /** How long a check that failed (the database did not answer) waits before it is tried again. */
 const RETRY_MS = 1_000;
 
+/**
+ * What the sessions ask of partner access (`Access` answers): a key's current limits, the
+ * `RATE_LIMITED` error that ends a subscription over them, and the subscription slots.
+ */
+export interface SessionAccess {
+  limitsOf(viewer: Viewer): { persistedOnly: boolean; maxSubscriptions: number };
+  refusal(
+    viewer: Viewer,
+    reason: 'SUBSCRIPTIONS',
+    numbers: { limit: number; remaining: number; resetAt: number | null },
+  ): GraphQLError;
+  readonly slots: Pick<SubscriptionSlots, 'oldest'>;
+}
+
 /** See the module comment. One per `Access`. */
 export class KeySessions {
   private readonly subscriptions = new Set<KeySubscription>();
@@ -80,7 +93,7 @@ export class KeySessions {
   private closed = false;
 
   constructor(
-    private readonly access: Pick<Access, 'limitsOf' | 'refusal' | 'slots'>,
+    private readonly access: SessionAccess,
     private readonly db: Database,
     private readonly logger?: SessionsLogger,
   ) {}
@@ -128,7 +141,7 @@ export class KeySessions {
       this.check('all');
       return;
     }
-    const ids = new Set((change.keys?.ApiKey ?? []).map(Number).filter(Number.isSafeInteger));
+    const ids = new Set((change.keys?.api_keys ?? []).map(Number).filter(Number.isSafeInteger));
     for (const id of ids) this.lastChange.set(id, this.heard);
     this.check(ids);
   }

@@ -136,7 +136,7 @@ export async function loadExportStatuses(
 }
 
 /** Per request: export statuses, one statement per distinct (from, to, asOf). */
-export const exportStatuses = defineLoader<ExportStatusKey, ExportStatusRow>({
+export const exportStatuses = defineLoader<ExportStatusKey, ExportStatusRow, { db: Database }>({
   key: (key) => `${key.chipId}|${key.from}|${key.to}|${key.asOf}`,
   batch: (ctx, keys) => loadExportStatuses(ctx.db, keys),
 });

@@ -1,17 +1,18 @@
+import { type NodeKey, type NodeTypeName, nodeTypes } from './node-types.js';
+
 /** The longest slug: of every table's rows, and so of every slug a read or write names. */
 const SLUG = 100;
 
+/** The longest global-ID key of each kind: a slug, or a row id (at most 16 digits: within 2^53). */
+const KEY_LENGTHS: Record<NodeKey, number> = { slug: SLUG, id: 16 };
+
 /**
- * The longest key of each node type's global ID (base64 of `Type:key`): a slug, or for
- * `PolicyDecisionUpdate` its row id (at most 16 digits: ids stay within 2^53).
+ * The longest key of each node type's global ID (base64 of `Type:key`), from the kind of key
+ * the node-type registry gives it.
  */
-export const GLOBAL_ID_KEYS = {
-  Company: SLUG,
-  Chip: SLUG,
-  PolicyDecision: SLUG,
-  DemandSignal: SLUG,
-  PolicyDecisionUpdate: 16,
-} as const;
+export const GLOBAL_ID_KEYS = Object.fromEntries(
+  nodeTypes().map(([type, entry]) => [type, KEY_LENGTHS[entry.key]]),
+) as Record<NodeTypeName, number>;
 
 /** The length of base64 of `bytes` bytes (with padding). */
 const base64Length = (bytes: number) => 4 * Math.ceil(bytes / 3);

@@ -10,9 +10,9 @@
  */
 import type { ExecutionResult, FormattedExecutionResult, GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
+import { encodeEventCursor } from '../codecs.js';
 import { ErrorCode } from '../errors.js';
 import { bytesOver, responseTooLarge } from '../response-size.js';
-import { encodeEventCursor } from './event-cursor.js';
 
 /**
  * The `event_seq` of the event a result was executed for. An enumerable symbol property: it

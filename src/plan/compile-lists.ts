@@ -8,7 +8,6 @@ import type { Placeholder, SQL } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { FieldNode, GraphQLField, GraphQLObjectType, GraphQLUnionType } from 'graphql';
 import { getNamedType } from 'graphql';
-import { pageSize } from '../builder.js';
 import { type CursorScheme, type CursorValues, decodeCursor, encodeCursor } from '../db/cursors.js';
 import type { FilterField } from '../db/filter-kit.js';
 import {
@@ -28,6 +27,7 @@ import {
   timelineJson,
 } from '../db/plan-sql.js';
 import { TIMELINE_CURSOR, type TimelineFilterValue } from '../db/timeline.js';
+import { pageSize } from '../paging.js';
 import { subSelections } from './collect.js';
 import {
   argsAt,

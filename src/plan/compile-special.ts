@@ -13,9 +13,9 @@ import {
   getNamedType,
 } from 'graphql';
 import { MAX_LIST_ARGUMENT } from '../cost.js';
+import { decodeGlobalId } from '../db/global-ids.js';
 import { EXPORT_STATUS_SLOTS } from '../db/plan-layout.js';
 import { exportStatusJson, jsonArray, lookupJson, lookupManyJson } from '../db/plan-sql.js';
-import { decodeGlobalId } from '../schema/node.js';
 import { subSelections } from './collect.js';
 import {
   argsAt,

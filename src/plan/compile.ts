@@ -41,6 +41,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
+import { encodeGlobalId } from '../codecs.js';
 import type { TableKey } from '../db/lists.js';
 import {
   columnJson,
@@ -50,7 +51,6 @@ import {
   relationJson,
   StatementBuilder,
 } from '../db/plan-sql.js';
-import { encodeGlobalId } from '../schema/node.js';
 import { type CollectContext, collectFields, subSelections } from './collect.js';
 import { planDeferred, splitDeferredFields } from './compile-deferred.js';
 import { planConnection, planTimeline } from './compile-lists.js';

@@ -1,16 +1,19 @@
 /**
  * What a change to the store may alter in cached responses. The database says which rows a
- * statement changed, and the rows they relate to, by the keys of the API (see the
- * `change_notify` migration); this module turns that into cache evictions:
- * - the entities it touched: `{ typename, id }` with the Relay global id of each row;
- * - the lists that may now differ: `CHANGE_FEEDS` declares, per table, the list types and root
- *   fields it feeds. A cached response is tagged with every type and root field its document
- *   selects (see `selectionTags`), so a list that is empty or only counted is evicted too.
+ * statement changed, and the rows they relate to, by table and API key (slugs, row ids; see the
+ * `change_notify` migrations); this module turns that into cache evictions:
+ * - the entities it touched: `{ typename, id }` with the Relay global id of each row of a node
+ *   type (the node-type registry, `NODE_TYPES`, maps its table to its GraphQL type);
+ * - the lists that may now differ: `CHANGE_FEEDS` says, per table, the list types and root fields
+ *   it feeds (for node types, from their registry entry). A cached response is tagged with every
+ *   type and root field its document selects (see `selectionTags`), so a list that is empty or
+ *   only counted is evicted too.
  *
  * It does not depend on how a result was computed (drizzle, a planner, a cache of its own): only
  * on the change and on the document.
  */
 
+import { getTableName } from 'drizzle-orm';
 import {
   type DocumentNode,
   type GraphQLSchema,
@@ -19,25 +22,25 @@ import {
   visit,
   visitWithTypeInfo,
 } from 'graphql';
-import { encodeGlobalId } from '../schema/node.js';
-
-/** The tables whose changes are announced on `chipgate_changes`. */
-export type ChangeTable =
-  | 'companies'
-  | 'chips'
-  | 'policy_decisions'
-  | 'policy_decision_chips'
-  | 'policy_decision_companies'
-  | 'policy_decision_updates'
-  | 'demand_signals'
-  | 'demand_signal_companies'
-  | 'api_keys';
+import { encodeGlobalId } from '../codecs.js';
+import { type NodeTypeName, nodeTypes } from '../db/node-types.js';
+import { relations } from '../db/relations.js';
+import {
+  apiKeys,
+  demandSignalCompanies,
+  policyDecisionChips,
+  policyDecisionCompanies,
+} from '../db/schema.js';
 
 /** One statement's change, as the trigger announces it. */
 export interface TableChange {
-  table: ChangeTable;
+  /** The SQL name of the table the statement wrote (`companies`, `policy_decision_chips`, ...). */
+  table: string;
   op: 'INSERT' | 'UPDATE' | 'DELETE';
-  /** Keys of the changed and related rows by GraphQL type: slugs, row ids of updates, key ids. */
+  /**
+   * Keys of the changed and related rows by SQL table name: slugs, row ids of
+   * `policy_decision_updates` and `api_keys`.
+   */
   keys?: Record<string, string[]>;
   /** Too many rows to name: everything the table feeds may differ. */
   all?: boolean;
@@ -52,69 +55,56 @@ export interface CacheEntity {
   id?: string;
 }
 
+/** What a change to one table may alter: see `CHANGE_FEEDS`. */
+interface ChangeFeed {
+  entities: readonly string[];
+  lists: readonly string[];
+}
+
+/** The node type whose rows live in each SQL table. */
+const NODE_TYPE_OF_TABLE = new Map<string, NodeTypeName>(
+  nodeTypes().map(([type, entry]) => [getTableName(relations[entry.table].table), type]),
+);
+
 /**
- * Per table: `entities`, the types its rows are (evicted whole on `all`), and `lists`, the list
- * types and `Query` fields whose answers may change when rows appear, disappear or change their
- * sort and filter columns. Results that contain a changed entity are evicted by its id anyway.
+ * Per SQL table: `entities`, the types its rows are (evicted whole on `all`), and `lists`, the
+ * list types and `Query` fields whose answers may change when rows appear, disappear or change
+ * their sort and filter columns. Results that contain a changed entity are evicted by its id
+ * anyway. Node types' tables come from the registry; link tables are declared here.
  */
-export const CHANGE_FEEDS: Record<ChangeTable, { entities: string[]; lists: string[] }> = {
-  companies: {
-    entities: ['Company'],
-    lists: ['CompanyConnection', 'Query.company', 'Query.node', 'Query.nodes'],
-  },
-  chips: {
-    entities: ['Chip'],
-    lists: ['ChipConnection', 'Query.chip', 'Query.node', 'Query.nodes'],
-  },
-  policy_decisions: {
-    entities: ['PolicyDecision', 'ExportStatus'],
-    lists: [
-      'PolicyDecisionConnection',
-      'ChipPolicyDecisionConnection',
-      'TimelineConnection',
-      'Query.policyDecision',
-      'Query.node',
-      'Query.nodes',
-    ],
-  },
-  policy_decision_chips: {
-    entities: ['AffectedChip', 'ExportStatus'],
-    lists: ['PolicyDecisionConnection', 'ChipPolicyDecisionConnection', 'TimelineConnection'],
-  },
-  policy_decision_companies: {
-    entities: ['PolicyDecision'],
-    lists: ['PolicyDecisionConnection', 'TimelineConnection'],
-  },
-  policy_decision_updates: {
-    entities: ['PolicyDecisionUpdate', 'ExportStatus'],
-    lists: ['TimelineConnection', 'Query.node', 'Query.nodes'],
-  },
-  demand_signals: {
-    entities: ['DemandSignal'],
-    lists: [
-      'DemandSignalConnection',
-      'TimelineConnection',
-      'Query.demandSignal',
-      'Query.node',
-      'Query.nodes',
-    ],
-  },
-  demand_signal_companies: {
-    entities: ['DemandSignal'],
-    lists: ['DemandSignalConnection', 'TimelineConnection'],
-  },
+export const CHANGE_FEEDS: ReadonlyMap<string, ChangeFeed> = new Map<string, ChangeFeed>([
+  ...nodeTypes().map(([type, entry]): [string, ChangeFeed] => [
+    getTableName(relations[entry.table].table),
+    {
+      entities: [type, ...(entry.alsoEntities ?? [])],
+      lists: [...entry.lists, 'Query.node', 'Query.nodes'],
+    },
+  ]),
+  [
+    getTableName(policyDecisionChips),
+    {
+      entities: ['AffectedChip', 'ExportStatus'],
+      lists: ['PolicyDecisionConnection', 'ChipPolicyDecisionConnection', 'TimelineConnection'],
+    },
+  ],
+  [
+    getTableName(policyDecisionCompanies),
+    { entities: ['PolicyDecision'], lists: ['PolicyDecisionConnection', 'TimelineConnection'] },
+  ],
+  [
+    getTableName(demandSignalCompanies),
+    { entities: ['DemandSignal'], lists: ['DemandSignalConnection', 'TimelineConnection'] },
+  ],
   // No cached answer depends on a key (`viewer` is never cached). What does, the key's open
   // subscriptions and WebSocket connections, hears of it through `Access.sessions`.
-  api_keys: { entities: [], lists: [] },
-};
-
-const TABLES = new Set(Object.keys(CHANGE_FEEDS));
+  [getTableName(apiKeys), { entities: [], lists: [] }],
+]);
 
 /** Parses a `chipgate_changes` payload; undefined when it is not one. */
 export function parseChange(payload: string): TableChange | undefined {
   try {
     const change = JSON.parse(payload) as TableChange;
-    return TABLES.has(change.table) ? change : undefined;
+    return CHANGE_FEEDS.has(change.table) ? change : undefined;
   } catch {
     return undefined;
   }
@@ -122,18 +112,20 @@ export function parseChange(payload: string): TableChange | undefined {
 
 /** Every type and list any table feeds: what a `reset` evicts. */
 const EVERYTHING: CacheEntity[] = [
-  ...new Set(Object.values(CHANGE_FEEDS).flatMap((feed) => [...feed.entities, ...feed.lists])),
+  ...new Set([...CHANGE_FEEDS.values()].flatMap((feed) => [...feed.entities, ...feed.lists])),
 ].map((typename) => ({ typename }));
 
 /** The cache entries a change may have made wrong (see the module comment). */
 export function evictionsFor(change: ChangeNotice): CacheEntity[] {
   if ('reset' in change) return EVERYTHING;
-  const feed = CHANGE_FEEDS[change.table];
+  const feed = CHANGE_FEEDS.get(change.table);
+  if (!feed) return [];
   const lists = feed.lists.map((typename) => ({ typename }));
   if (change.all) return [...feed.entities.map((typename) => ({ typename })), ...lists];
-  const entities = Object.entries(change.keys ?? {}).flatMap(([typename, keys]) =>
-    keys.map((key) => ({ typename, id: encodeGlobalId(typename, key) })),
-  );
+  const entities = Object.entries(change.keys ?? {}).flatMap(([table, keys]) => {
+    const typename = NODE_TYPE_OF_TABLE.get(table);
+    return typename ? keys.map((key) => ({ typename, id: encodeGlobalId(typename, key) })) : [];
+  });
   return [...entities, ...lists];
 }
 

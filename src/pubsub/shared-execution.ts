@@ -9,6 +9,7 @@
  * same event object from the hub. Results are read-only afterwards: later plugins (error
  * masking) return new results rather than change them.
  */
+import { mapAsyncIterator } from '@graphql-tools/utils';
 import {
   createSourceEventStream,
   type DocumentNode,
@@ -19,12 +20,12 @@ import {
   print,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { resultFactsOf } from '../access/scopes.js';
+import { encodeEventCursor } from '../codecs.js';
 import type { Context } from '../context.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import { ErrorCode } from '../errors.js';
-import { encodeEventCursor } from '../live/event-cursor.js';
 import { tagEventSeq } from '../live/results.js';
+import { resultFactsOf } from '../scopes.js';
 
 const documentKeys = new WeakMap<DocumentNode, string>();
 const executions = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
@@ -62,42 +63,6 @@ function sharedExecute(event: unknown, key: string, run: () => Promise<Execution
     byKey.set(key, result);
   }
   return result;
-}
-
-/**
- * Maps an async iterator; `return()` and `throw()` go straight to the source. A mapped value
- * for which `isLast` holds is the stream's last: the source is ended after it.
- */
-function mapIterator<T, U>(
-  source: AsyncIterator<T>,
-  map: (value: T) => Promise<U>,
-  isLast: (value: U) => boolean,
-): AsyncIterableIterator<U> {
-  let ended = false;
-  return {
-    async next() {
-      if (ended) return { value: undefined, done: true };
-      const item = await source.next();
-      if (item.done) return { value: undefined, done: true };
-      const value = await map(item.value);
-      if (isLast(value)) {
-        ended = true;
-        await source.return?.();
-      }
-      return { value, done: false };
-    },
-    async return() {
-      await source.return?.();
-      return { value: undefined, done: true };
-    },
-    async throw(error?: unknown) {
-      await source.return?.();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
 }
 
 /** Pauses between attempts at an event whose read failed because the database was away. */
@@ -188,14 +153,14 @@ export function useSharedSubscriptionExecution(
         if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
         const key = executionKey(args);
         const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
-        return mapIterator(
-          iterator,
-          (event) =>
-            sharedExecute(event, key, () =>
-              executeEvent(event, () => run({ ...args, rootValue: event }), retryWithinMs),
-            ),
-          (result) => unreadable.has(result),
-        );
+        return mapAsyncIterator(iterator, async (event) => {
+          const result = await sharedExecute(event, key, () =>
+            executeEvent(event, () => run({ ...args, rootValue: event }), retryWithinMs),
+          );
+          // An unreadable event is the subscription's last result: its source ends behind it.
+          if (unreadable.has(result)) await iterator.return?.();
+          return result;
+        });
       });
     },
   };

@@ -6,6 +6,7 @@
  */
 
 import { GraphQLError } from 'graphql';
+import { encodeEventCursor } from '../codecs.js';
 import { REPLAY_MAX } from '../cost.js';
 import type { EventEnvelope } from '../db/events.js';
 import { filterMatcher } from '../db/filter-kit.js';
@@ -16,7 +17,6 @@ import {
   policyDecisionFilter,
 } from '../db/filters.js';
 import { ErrorCode, SlowConsumerError } from '../errors.js';
-import { encodeEventCursor } from '../live/event-cursor.js';
 import type { SubscriberItem } from './subscriber.js';
 
 /**

@@ -11,12 +11,12 @@ import { textComplexity } from '../cost.js';
 import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import { type ChipRow, upsertChip } from '../db/writes/reference.js';
+import { describedLimit, textLimit } from '../input-limits.js';
 import { entity, lookup } from '../plan/metadata.js';
 import { Company } from './company.js';
 import { relatedList, rootList } from './connections.js';
 import { FactConfidence } from './enums.js';
 import { ChipFilter } from './filters.js';
-import { describedLimit, textLimit } from './limits.js';
 import { mutationResult } from './results.js';
 
 export const Chip = builder.drizzleNode('chips', {

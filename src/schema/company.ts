@@ -10,11 +10,11 @@ import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import type { Listing as ListingRow } from '../db/schema.js';
 import { type CompanyRow, upsertCompany } from '../db/writes/reference.js';
+import { describedLimit, textLimit } from '../input-limits.js';
 import { computed, entity, lookup } from '../plan/metadata.js';
 import { rootList } from './connections.js';
 import { CompanyRole, FactConfidence } from './enums.js';
 import { CompanyFilter } from './filters.js';
-import { describedLimit, textLimit } from './limits.js';
 import { mutationResult } from './results.js';
 
 /** One stock listing. */

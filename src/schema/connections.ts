@@ -7,7 +7,7 @@
  */
 import { getSchemaConfig, queryFromInfo } from '@pothos/plugin-drizzle';
 import type { GraphQLResolveInfo } from 'graphql';
-import { builder, type ConnectionArgs, pageSize } from '../builder.js';
+import { builder } from '../builder.js';
 import type { Context } from '../context.js';
 import { pageComplexity } from '../cost.js';
 import { type CursorValues, encodeCursor } from '../db/cursors.js';
@@ -27,6 +27,7 @@ import {
   pageWindow,
 } from '../db/lists.js';
 import { defineLoader } from '../loaders.js';
+import { type ConnectionArgs, pageSize } from '../paging.js';
 import { connection } from '../plan/metadata.js';
 
 /** The arguments of a list field. */
@@ -140,7 +141,8 @@ const orderValues = (page: Page) => (row: Record<string, unknown>) =>
 /** Per request: `totalCount` of related lists, one statement per list and filter. */
 const relatedCounts = defineLoader<
   { list: ListDeclaration; parentId: number; filter: Record<string, unknown> | null | undefined },
-  number
+  number,
+  Pick<Context, 'db'>
 >({
   key: (key) => `${key.list.name}|${key.parentId}|${JSON.stringify(key.filter ?? null)}`,
   async batch(ctx, keys) {

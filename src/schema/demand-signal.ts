@@ -6,10 +6,12 @@
  */
 
 import { builder, nodeConnection } from '../builder.js';
+import { encodeEventCursor } from '../codecs.js';
 import { subscriptionComplexity, textComplexity } from '../cost.js';
 import { TEXT_LIMITS } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import { type DemandSignalRow, recordDemandSignal } from '../db/writes/demand-signals.js';
+import { describedLimit, limitedTo, textLimit } from '../input-limits.js';
 import { computed, entity, lookup, orderedRelation } from '../plan/metadata.js';
 import type { SubscriberItem } from '../pubsub/subscriber.js';
 import { eventOf, matchesDemandSignalEvent } from '../pubsub/topics.js';
@@ -24,8 +26,7 @@ import {
   SignalStrength,
 } from './enums.js';
 import { DemandSignalFilter } from './filters.js';
-import { describedLimit, limitedTo, textLimit } from './limits.js';
-import { AFTER_EVENT_CURSOR, checkedAfter, encodeEventCursor } from './node.js';
+import { AFTER_EVENT_CURSOR, checkedAfter } from './node.js';
 import { mutationResult } from './results.js';
 
 /** An amount in the currency a source reported it in. */

@@ -6,17 +6,18 @@
  */
 import { createHash } from 'node:crypto';
 import type { GraphQLError } from 'graphql';
-import { builder, pageSize } from '../builder.js';
+import { builder } from '../builder.js';
 import type { Context } from '../context.js';
 import { PAGE_ITEMS_COMPLEXITY, PLAIN_LIST_MAX, pageComplexity } from '../cost.js';
 import { type CursorScheme, decodeCursor, encodeCursor } from '../db/cursors.js';
 import { BadUserInputError } from '../errors.js';
+import { limitedTo, textLimit } from '../input-limits.js';
+import { pageSize } from '../paging.js';
 import { resolvedAround } from '../plan/metadata.js';
 import type { FederalRegisterDocument as DocumentShape } from '../sources/federal-register.js';
 import type { Sourced } from '../sources/http.js';
 import { federalRegisterDocuments } from '../sources/index.js';
 import { UpstreamRefusedError } from '../sources/request.js';
-import { limitedTo, textLimit } from './limits.js';
 import { PolicyDecision } from './policy-decision.js';
 import { SourceInfo } from './source-info.js';
 

@@ -11,8 +11,8 @@ import {
   demandSignalFilter,
   policyDecisionFilter,
 } from '../db/filters.js';
+import { textLimit } from '../input-limits.js';
 import { CompanyRole, DemandSignalKind, PolicyKind, PolicyStatus } from './enums.js';
-import { textLimit } from './limits.js';
 
 /** The GraphQL types filter fields name. */
 const INPUT_TYPES = {

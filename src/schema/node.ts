@@ -8,37 +8,14 @@ import { brandWithType } from '@pothos/core';
 import { getSchemaConfig, queryFromInfo } from '@pothos/plugin-drizzle';
 import type { GraphQLResolveInfo } from 'graphql';
 import { builder } from '../builder.js';
+import { parseEventCursor } from '../codecs.js';
 import type { Context } from '../context.js';
 import { idsComplexity, MAX_LIST_ARGUMENT, PLAIN_LIST_MAX, REPLAY_MAX } from '../cost.js';
-import { GLOBAL_ID_KEYS, TEXT_LIMITS } from '../db/limits.js';
+import { type DecodedGlobalId, decodeGlobalId } from '../db/global-ids.js';
+import { NODE_TYPES, type NodeTypeName } from '../db/node-types.js';
 import { BadUserInputError } from '../errors.js';
-import { decodeEventCursor } from '../live/event-cursor.js';
+import { textLimit } from '../input-limits.js';
 import { special } from '../plan/metadata.js';
-import { textLimit } from './limits.js';
-
-/** Node types and the shape of their key (its longest length: `GLOBAL_ID_KEYS`). */
-const NODE_KEYS: Record<keyof typeof GLOBAL_ID_KEYS, RegExp> = {
-  Company: /^[a-z0-9]+(-[a-z0-9]+)*$/,
-  Chip: /^[a-z0-9]+(-[a-z0-9]+)*$/,
-  PolicyDecision: /^[a-z0-9]+(-[a-z0-9]+)*$/,
-  DemandSignal: /^[a-z0-9]+(-[a-z0-9]+)*$/,
-  PolicyDecisionUpdate: /^[1-9][0-9]{0,15}$/,
-};
-
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** A decoded global ID. */
-export interface DecodedGlobalId {
-  typename: string;
-  id: string;
-}
-
-/** Encodes `Type:key` as a global ID. */
-export function encodeGlobalId(typename: string, key: string | number): string {
-  return Buffer.from(`${typename}:${key}`, 'utf8').toString('base64');
-}
-
-export { decodeEventCursor, encodeEventCursor } from '../live/event-cursor.js';
 
 /** Description of a subscription's `after:` argument. */
 export const AFTER_EVENT_CURSOR =
@@ -63,8 +40,14 @@ export async function checkedAfter(
   // An EventSource reconnecting sends the id of the last event it received: newer than the
   // `after:` of the URL it first opened (see `Context.lastEventId`).
   const name = ctx.lastEventId !== undefined ? '`Last-Event-ID`' : '`after`';
-  const after = decodeEventCursor(ctx.lastEventId ?? cursor, name);
-  if (after === undefined) return undefined;
+  const given = ctx.lastEventId ?? cursor;
+  if (given == null) return undefined;
+  const after = parseEventCursor(given);
+  if (after === undefined) {
+    throw new BadUserInputError(
+      `${name} is not an event cursor: pass the \`eventCursor\` of an update or signal you received.`,
+    );
+  }
   // Shared with the other subscriptions resuming meanwhile (see `src/pubsub/replay.ts`).
   const { newest, behind } = await ctx.events.cursorPosition(after, REPLAY_MAX + 1);
   if (after > newest) {
@@ -84,53 +67,6 @@ export async function checkedAfter(
   }
   return after;
 }
-
-/**
- * Decodes and checks a global ID: at most `TEXT_LIMITS.globalId` characters, base64,
- * `Type:key`, a known node type, a key of the right shape and length (`GLOBAL_ID_KEYS`).
- * Throws `BadUserInputError` otherwise (an ID too long for any object is refused before
- * execution by the limit its argument declares; this check repeats it for other callers). `expected` restricts the accepted types.
- */
-export function decodeGlobalId(globalId: string, expected?: readonly string[]): DecodedGlobalId {
-  const shown = globalId.length > 80 ? `${globalId.slice(0, 80)}...` : globalId;
-  if (globalId.length === 0 || globalId.length > TEXT_LIMITS.globalId || !BASE64.test(globalId)) {
-    throw new BadUserInputError(`"${shown}" is not a chipgate ID (expected base64 of "Type:key").`);
-  }
-  const decoded = Buffer.from(globalId, 'base64').toString('utf8');
-  const separator = decoded.indexOf(':');
-  const typename = separator > 0 ? decoded.slice(0, separator) : '';
-  const key = separator > 0 ? decoded.slice(separator + 1) : '';
-  // Own properties only: "__proto__" or "constructor" are not node types.
-  const known = Object.hasOwn(NODE_KEYS, typename) ? (typename as keyof typeof NODE_KEYS) : null;
-  if (!known) {
-    throw new BadUserInputError(
-      `"${shown}" is not a chipgate ID: it does not name a type with IDs (${Object.keys(NODE_KEYS).join(', ')}).`,
-    );
-  }
-  if (key.length > GLOBAL_ID_KEYS[known] || !NODE_KEYS[known].test(key)) {
-    throw new BadUserInputError(
-      `"${shown}" is not a valid ${typename} ID: its key is empty or malformed.`,
-    );
-  }
-  if (expected && !expected.includes(typename)) {
-    throw new BadUserInputError(
-      `"${shown}" is a ${typename} ID; expected ${expected.join(' or ')}.`,
-    );
-  }
-  return { typename, id: key };
-}
-
-/** Where each node type lives, and which column its global ID key is. */
-export const NODE_SOURCES = {
-  Company: { table: 'companies', key: 'slug' },
-  Chip: { table: 'chips', key: 'slug' },
-  PolicyDecision: { table: 'policyDecisions', key: 'slug' },
-  DemandSignal: { table: 'demandSignals', key: 'slug' },
-  PolicyDecisionUpdate: { table: 'policyDecisionUpdates', key: 'id' },
-} as const;
-
-/** A type that implements Node. */
-export type NodeTypeName = keyof typeof NODE_SOURCES;
 
 /**
  * Loads the rows of one node type whose `column` is in `values`, with the selection planned
@@ -156,7 +92,7 @@ export async function loadPlannedRows(
     ...(path ? { path } : {}),
     where: { [column]: { in: [...values] } },
   });
-  const finder = ctx.db.query[NODE_SOURCES[typeName].table] as unknown as {
+  const finder = ctx.db.query[NODE_TYPES[typeName].table] as unknown as {
     findMany: (query: unknown) => Promise<Record<string, unknown>[]>;
   };
   for (const row of await finder.findMany(query)) {
@@ -174,19 +110,19 @@ async function loadNodes(
 ): Promise<(object | null)[]> {
   const byType = new Map<NodeTypeName, Set<string>>();
   for (const { typename, id } of ids) {
-    const keys = byType.get(typename as NodeTypeName) ?? new Set<string>();
+    const keys = byType.get(typename) ?? new Set<string>();
     keys.add(id);
-    byType.set(typename as NodeTypeName, keys);
+    byType.set(typename, keys);
   }
   const found = new Map<NodeTypeName, Map<string, object>>();
   await Promise.all(
     [...byType.entries()].map(async ([typename, keys]) => {
-      const { key } = NODE_SOURCES[typename];
+      const { key } = NODE_TYPES[typename];
       const values = key === 'id' ? [...keys].map(Number) : [...keys];
       found.set(typename, await loadPlannedRows(ctx, info, typename, key, values));
     }),
   );
-  return ids.map(({ typename, id }) => found.get(typename as NodeTypeName)?.get(id) ?? null);
+  return ids.map(({ typename, id }) => found.get(typename)?.get(id) ?? null);
 }
 
 builder.queryFields((t) => ({

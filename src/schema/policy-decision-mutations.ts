@@ -14,9 +14,9 @@ import {
   STATUS_TRANSITIONS,
   updatePolicyDecisionStatus,
 } from '../db/writes/policy-decisions.js';
+import { describedLimit } from '../input-limits.js';
 import { entity } from '../plan/metadata.js';
 import { FactConfidence, PolicyEffect, PolicyKind, PolicyStatus } from './enums.js';
-import { describedLimit } from './limits.js';
 import { PolicyDecision, PolicyDecisionUpdate } from './policy-decision.js';
 import { mutationResult } from './results.js';
 

@@ -9,9 +9,11 @@
  */
 
 import { builder, nodeConnection } from '../builder.js';
+import { encodeEventCursor } from '../codecs.js';
 import { PLAIN_LIST_MAX, subscriptionComplexity, textComplexity } from '../cost.js';
 import { lists } from '../db/lists.js';
 import type { PolicyEffect as PolicyEffectValue } from '../db/schema.js';
+import { limitedTo, textLimit } from '../input-limits.js';
 import { column, computed, entity, lookup, orderedRelation, pagePart } from '../plan/metadata.js';
 import type { SubscriberItem } from '../pubsub/subscriber.js';
 import { eventOf, matchesPolicyDecisionEvent } from '../pubsub/topics.js';
@@ -26,8 +28,7 @@ import {
   PolicyStatus,
 } from './enums.js';
 import { PolicyDecisionFilter } from './filters.js';
-import { limitedTo, textLimit } from './limits.js';
-import { AFTER_EVENT_CURSOR, checkedAfter, encodeEventCursor } from './node.js';
+import { AFTER_EVENT_CURSOR, checkedAfter } from './node.js';
 
 export const AffectedChip = builder.drizzleObject('policyDecisionChips', {
   name: 'AffectedChip',

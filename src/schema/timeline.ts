@@ -7,11 +7,12 @@
  * so a page costs at most four statements whatever its size.
  */
 import type { GraphQLResolveInfo } from 'graphql';
-import { builder, type ConnectionArgs, pageSize } from '../builder.js';
+import { builder } from '../builder.js';
 import type { Context } from '../context.js';
 import { pageComplexity } from '../cost.js';
 import { decodeCursor, encodeCursor } from '../db/cursors.js';
 import { pageWindow } from '../db/lists.js';
+import type { NodeTypeName } from '../db/node-types.js';
 import {
   countTimeline,
   loadTimelineRows,
@@ -19,11 +20,12 @@ import {
   type TimelineFilterValue,
   type TimelineRow,
 } from '../db/timeline.js';
+import { textLimit } from '../input-limits.js';
+import { type ConnectionArgs, pageSize } from '../paging.js';
 import { pagePart, special } from '../plan/metadata.js';
 import { type ListConnection, pageInfoOf, pageRequestOf } from './connections.js';
 import { DemandSignal } from './demand-signal.js';
-import { textLimit } from './limits.js';
-import { loadPlannedRows, type NodeTypeName } from './node.js';
+import { loadPlannedRows } from './node.js';
 import { PolicyDecision, PolicyDecisionUpdate } from './policy-decision.js';
 
 export const TimelineEvent = builder.unionType('TimelineEvent', {

@@ -265,7 +265,8 @@ export function forRequest(sources: Sources): RequestSources {
  */
 export const federalRegisterDocuments = defineLoader<
   string,
-  Sourced<FederalRegisterDocument | null>
+  Sourced<FederalRegisterDocument | null>,
+  { sources: RequestSources }
 >({
   key: (number) => number,
   async batch(ctx, numbers) {
@@ -283,7 +284,11 @@ export const federalRegisterDocuments = defineLoader<
 });
 
 /** Per request: SEC revenue series by unpadded CIK. */
-export const companyFinancials = defineLoader<string, Sourced<CompanyFinancials>>({
+export const companyFinancials = defineLoader<
+  string,
+  Sourced<CompanyFinancials>,
+  { sources: RequestSources }
+>({
   key: (cik) => cik,
   // SEC facts are per filer; batching only gathers the keys of one tick.
   maxBatchSize: 100,

@@ -4,7 +4,7 @@
  * result. One definition for both, so subscription cohorts (src/pubsub/shared-execution.ts)
  * never share a result between viewers the schema would answer differently.
  */
-import type { Viewer } from '../context.js';
+import type { Viewer } from './auth.js';
 
 /** The scope-auth scopes a viewer holds: `write` = an API key with the `write` scope. */
 export function authScopesOf(viewer: Viewer): { write: boolean } {

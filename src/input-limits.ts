@@ -26,10 +26,10 @@ import {
   isNonNullType,
   type OperationDefinitionNode,
 } from 'graphql';
-import { MAX_LIST_ARGUMENT } from '../cost.js';
-import { limitSentence, TEXT_LIMITS, type TextKind, textLength } from '../db/limits.js';
-import { BadUserInputError } from '../errors.js';
-import { type ArgumentSite, documentSites } from '../plan/arguments.js';
+import { MAX_LIST_ARGUMENT } from './cost.js';
+import { limitSentence, TEXT_LIMITS, type TextKind, textLength } from './db/limits.js';
+import { BadUserInputError } from './errors.js';
+import { type ArgumentSite, documentSites } from './plan/arguments.js';
 
 /** The `extensions` key an argument or input field declares its longest text under. */
 const MAX_LENGTH = 'chipgateMaxLength';
