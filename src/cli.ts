@@ -34,11 +34,9 @@ import { DirectoryLockedError } from './db/lock.js';
 import { runMigrations } from './db/migrate.js';
 import { seed } from './db/seed.js';
 import { ensureTemplate } from './db/template-build.js';
-import { ConfigError, loadEnv, queryLimitsOf, sourcesConfigOf } from './env.js';
-import { FEDERAL_REGISTER_POLICY, FederalRegisterClient } from './sources/federal-register.js';
-import { Source } from './sources/http.js';
-import { CHIPGATE_USER_AGENT } from './sources/index.js';
+import { ConfigError, loadEnv, queryLimitsOf } from './env.js';
 import { isCalendarDate, type SyncResult, syncFederalRegister } from './sync/federal-register.js';
+import { createSyncClient } from './sync/index.js';
 
 const USAGE = `Usage: npm run chipgate -- <command>
 
@@ -197,14 +195,7 @@ async function runSync(
   out: (line: string) => void,
   err: (line: string) => void,
 ): Promise<number> {
-  const settings = sourcesConfigOf(env).federalRegister;
-  // A page of 100 documents takes longer than a GraphQL field may; give each call 30 s at least.
-  const source = new Source(
-    'federal-register',
-    { ...settings, timeoutMs: Math.max(settings.timeoutMs, 30_000) },
-    { ...FEDERAL_REGISTER_POLICY, userAgent: CHIPGATE_USER_AGENT },
-  );
-  const client = new FederalRegisterClient(source, settings.baseUrl);
+  const { client, source } = createSyncClient(env);
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
