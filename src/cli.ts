@@ -14,6 +14,7 @@
  *   keys revoke <id>      revoke a key (it stops authenticating at once)
  *   sync federal-register [--since YYYY-MM-DD] [--page-size N]
  *             migrate, then upsert BIS documents of the Federal Register as policy decisions
+ *   sync status   the scheduled sync: schedule, next due, last runs (src/sync/status.ts)
  *
  * The database is the one the gateway uses: DATABASE_URL, else the embedded PGlite directory
  * (which a running gateway holds; the command then refuses and says so).
@@ -37,6 +38,7 @@ import { ensureTemplate } from './db/template-build.js';
 import { ConfigError, loadEnv, queryLimitsOf } from './env.js';
 import { isCalendarDate, type SyncResult, syncFederalRegister } from './sync/federal-register.js';
 import { createSyncClient } from './sync/index.js';
+import { syncStatus } from './sync/status.js';
 
 const USAGE = `Usage: npm run chipgate -- <command>
 
@@ -52,6 +54,9 @@ ${DOCUMENTS_USAGE}
             since the date (default 2022-10-01) and upsert each as a policy decision
             (slug fr-<document number>). Curated rows are never overwritten. Safe to
             re-run and to interrupt (Ctrl-C stops after the current document).
+  sync status
+            The scheduled sync (CHIPGATE_SYNC_FR_CRON): its schedule, when it is next due,
+            and its last 10 runs (state, attempts, instance, window, duration, counts).
   help      Show this text.
 
 The database is DATABASE_URL when set, else the embedded PGlite directory
@@ -74,7 +79,7 @@ export async function runCli(
     return 2;
   }
   let keysCommand: KeysCommand | undefined;
-  let syncOptions: SyncArguments | undefined;
+  let syncOptions: SyncArguments | 'status' | undefined;
   let documentsCommand: DocumentsCommand | undefined;
   if (command === 'keys' || command === 'sync' || command === 'documents') {
     const parsed =
@@ -88,7 +93,7 @@ export async function runCli(
       return 2;
     }
     if (command === 'keys') keysCommand = parsed as KeysCommand;
-    else if (command === 'sync') syncOptions = parsed as SyncArguments;
+    else if (command === 'sync') syncOptions = parsed as SyncArguments | 'status';
     else documentsCommand = parsed as DocumentsCommand;
   } else if (rest.length > 0) {
     err(`chipgate: "${command}" takes no arguments (got ${rest.join(' ')}).`);
@@ -140,6 +145,10 @@ export async function runCli(
       out(`Migrations applied to ${handle.description}.`);
       return 0;
     }
+    if (syncOptions === 'status') {
+      out(await syncStatus(handle.db, env, Date.now()));
+      return 0;
+    }
     if (syncOptions) return await runSync(handle, env, syncOptions, out, err);
     const result = await seed(handle.db);
     const added = Object.entries(result)
@@ -162,10 +171,13 @@ interface SyncArguments {
 }
 
 /** Parses `federal-register [--since YYYY-MM-DD] [--page-size N]`; a string is a usage error. */
-function parseSyncArguments(args: string[]): SyncArguments | string {
+function parseSyncArguments(args: string[]): SyncArguments | 'status' | string {
   const [what, ...flags] = args;
+  if (what === 'status') {
+    return flags.length > 0 ? `sync status takes no arguments (got ${flags.join(' ')}).` : 'status';
+  }
   if (what !== 'federal-register') {
-    return `sync: unknown source "${what ?? ''}" (the one source is federal-register).`;
+    return `sync: unknown source "${what ?? ''}" (the one source is federal-register; or sync status).`;
   }
   const options: SyncArguments = { since: '2022-10-01', pageSize: 100 };
   for (let i = 0; i < flags.length; i += 2) {
