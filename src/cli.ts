@@ -79,7 +79,7 @@ export async function runCli(
     return 2;
   }
   let keysCommand: KeysCommand | undefined;
-  let syncOptions: SyncArguments | 'status' | undefined;
+  let syncOptions: SyncArguments | SyncStatusArguments | undefined;
   let documentsCommand: DocumentsCommand | undefined;
   if (command === 'keys' || command === 'sync' || command === 'documents') {
     const parsed =
@@ -93,7 +93,7 @@ export async function runCli(
       return 2;
     }
     if (command === 'keys') keysCommand = parsed as KeysCommand;
-    else if (command === 'sync') syncOptions = parsed as SyncArguments | 'status';
+    else if (command === 'sync') syncOptions = parsed as SyncArguments | SyncStatusArguments;
     else documentsCommand = parsed as DocumentsCommand;
   } else if (rest.length > 0) {
     err(`chipgate: "${command}" takes no arguments (got ${rest.join(' ')}).`);
@@ -145,7 +145,7 @@ export async function runCli(
       out(`Migrations applied to ${handle.description}.`);
       return 0;
     }
-    if (syncOptions === 'status') {
+    if (syncOptions && 'status' in syncOptions) {
       out(await syncStatus(handle.db, env, Date.now()));
       return 0;
     }
@@ -164,17 +164,24 @@ export async function runCli(
   }
 }
 
-/** Arguments of `sync`. */
+/** `sync status` (no arguments). */
+interface SyncStatusArguments {
+  status: true;
+}
+
+/** Arguments of `sync federal-register`. */
 interface SyncArguments {
   since: string;
   pageSize: number;
 }
 
 /** Parses `federal-register [--since YYYY-MM-DD] [--page-size N]`; a string is a usage error. */
-function parseSyncArguments(args: string[]): SyncArguments | 'status' | string {
+function parseSyncArguments(args: string[]): SyncArguments | SyncStatusArguments | string {
   const [what, ...flags] = args;
   if (what === 'status') {
-    return flags.length > 0 ? `sync status takes no arguments (got ${flags.join(' ')}).` : 'status';
+    return flags.length > 0
+      ? `sync status takes no arguments (got ${flags.join(' ')}).`
+      : { status: true };
   }
   if (what !== 'federal-register') {
     return `sync: unknown source "${what ?? ''}" (the one source is federal-register; or sync status).`;
