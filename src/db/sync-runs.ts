@@ -3,8 +3,9 @@
  * records how it ended. The claim is what makes a slot run once across instances, whatever
  * the job queue delivers: a slot is claimed by the first worker, and again only once its run
  * failed (a retry) or its worker has gone silent for longer than `staleAfterSeconds` (crashed).
+ * Runs of one source never overlap.
  */
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, ne, sql } from 'drizzle-orm';
 import type { Database } from './client.js';
 import { syncRuns } from './schema.js';
 
@@ -36,36 +37,58 @@ export interface SyncClaim {
   staleAfterSeconds: number;
 }
 
+/** Serialises claims (transaction-scoped, so it is safe behind a transaction-mode pooler). */
+const CLAIM_LOCK = 720430002;
+
 /**
  * Claims a slot: inserts its row as `running`, or takes over a `failed` or stale `running` one
- * (attempts + 1). Returns the attempt number, or null when the slot is taken: already
- * succeeded, or running elsewhere. One statement, so two workers cannot both win.
+ * (attempts + 1). Returns the attempt number, or null when the slot is taken (already
+ * succeeded, or running elsewhere) or when another slot of the source is still running: runs
+ * never overlap (the ticker sends the slot again while it is the latest one). Claims are
+ * serialised by a transaction-level advisory lock, so two workers cannot both win.
  */
 export async function claimSyncSlot(db: Database, claim: SyncClaim): Promise<number | null> {
-  const rows = await db
-    .insert(syncRuns)
-    .values({
-      source: claim.source,
-      slot: claim.slot,
-      state: 'running',
-      instance: claim.instance,
-      since: claim.since,
-    })
-    .onConflictDoUpdate({
-      target: [syncRuns.source, syncRuns.slot],
-      set: {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`);
+    const fresh = sql`${syncRuns.startedAt} >= now() - make_interval(secs => ${claim.staleAfterSeconds})`;
+    const busy = await tx
+      .select({ slot: syncRuns.slot })
+      .from(syncRuns)
+      .where(
+        and(
+          eq(syncRuns.source, claim.source),
+          ne(syncRuns.slot, claim.slot),
+          eq(syncRuns.state, 'running'),
+          fresh,
+        ),
+      )
+      .limit(1);
+    if (busy.length > 0) return null;
+    const rows = await tx
+      .insert(syncRuns)
+      .values({
+        source: claim.source,
+        slot: claim.slot,
         state: 'running',
-        attempts: sql`${syncRuns.attempts} + 1`,
         instance: claim.instance,
         since: claim.since,
-        startedAt: sql`now()`,
-        finishedAt: null,
-        error: null,
-      },
-      setWhere: sql`${syncRuns.state} = 'failed' or (${syncRuns.state} = 'running' and ${syncRuns.startedAt} < now() - make_interval(secs => ${claim.staleAfterSeconds}))`,
-    })
-    .returning({ attempts: syncRuns.attempts });
-  return rows[0]?.attempts ?? null;
+      })
+      .onConflictDoUpdate({
+        target: [syncRuns.source, syncRuns.slot],
+        set: {
+          state: 'running',
+          attempts: sql`${syncRuns.attempts} + 1`,
+          instance: claim.instance,
+          since: claim.since,
+          startedAt: sql`now()`,
+          finishedAt: null,
+          error: null,
+        },
+        setWhere: sql`${syncRuns.state} = 'failed' or (${syncRuns.state} = 'running' and not (${fresh}))`,
+      })
+      .returning({ attempts: syncRuns.attempts });
+    return rows[0]?.attempts ?? null;
+  });
 }
 
 /** Records how the run of a claimed slot ended. */

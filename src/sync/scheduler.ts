@@ -8,7 +8,9 @@
  *   one queued job per key, so instances sending together make one job).
  * - *Worker* (every instance): pg-boss hands each job to one worker (polling, `FOR UPDATE SKIP
  *   LOCKED`). The worker claims the slot in `sync_runs` (`claimSyncSlot`: a slot already
- *   succeeded, or running elsewhere, is skipped), re-reads the trailing window (documents
+ *   succeeded or running elsewhere is skipped, and so is any slot while another run is still
+ *   going, so runs never overlap; until it is past, the ticker sends that slot again within
+ *   `MAX_SLEEP_MS`), re-reads the trailing window (documents
  *   published since slot - window days) and records the outcome. A failed or interrupted run
  *   throws, so pg-boss retries it (on any instance) after `RETRY_DELAY_S`; a worker that died
  *   mid-run has its job expire after `EXPIRE_S`, and the retry takes the stale claim over.
@@ -119,7 +121,7 @@ export async function startSyncScheduler(options: SyncSchedulerOptions): Promise
       staleAfterSeconds: EXPIRE_S,
     });
     if (attempt === null) {
-      log.debug({ slot }, 'sync slot already taken');
+      log.debug({ slot }, 'sync slot taken, or another run still going: skipped');
       options.observer.runFinished(FEDERAL_REGISTER_SYNC, 'skipped');
       return;
     }
