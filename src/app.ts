@@ -3,6 +3,7 @@
  * call `app.yoga.fetch(...)` directly, `server.ts` mounts it on `node:http`.
  */
 import { useDeferStream } from '@graphql-yoga/plugin-defer-stream';
+import { type ExecutionArgs, execute } from 'graphql';
 import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import { Access, type AccessOptions } from './access/index.js';
 import { useIntrospectionControl } from './access/introspection.js';
@@ -17,6 +18,7 @@ import { operationLimitError } from './builder.js';
 import { type Context, createContext, type QueryLimits } from './context.js';
 import { databaseErrorReason, isDatabaseUnavailable } from './db/availability.js';
 import type { Database } from './db/client.js';
+import type { ReadReplicas } from './db/replicas.js';
 import { accessConfigOf, loadEnv } from './env.js';
 import { maskError } from './errors.js';
 import { useGraphiQLPage } from './graphiql.js';
@@ -28,6 +30,7 @@ import { type Metrics, useMetricsEndpoint } from './metrics.js';
 import { createPlanner } from './plan/execute.js';
 import type { EventHub } from './pubsub/hub.js';
 import { useSharedSubscriptionExecution } from './pubsub/shared-execution.js';
+import { CONSISTENCY_TOKEN_HEADER, routeEvent, useReplicaRouting } from './replica-routing.js';
 import { useRequestLog } from './request-log.js';
 import type { ResponseCache } from './response-cache.js';
 import { useResponseSizeLimit } from './response-size.js';
@@ -94,6 +97,11 @@ export interface AppDependencies {
    * counters, a clock, and `onRefused`, told about every request refused by a limit.
    */
   access?: Partial<Omit<AccessOptions, 'db'>>;
+  /**
+   * Read replicas (`CHIPGATE_READ_REPLICA_URLS`, see `src/replica-routing.ts`): queries and
+   * subscription events read there, `db` stays the primary. Without them everything reads `db`.
+   */
+  replicas?: ReadReplicas;
 }
 
 /** The path of the GraphQL endpoint (and of the GraphiQL page). */
@@ -152,8 +160,18 @@ export function createApp(deps: AppDependencies): App {
           },
         })
       : undefined;
-  const { responseCache } = deps;
+  const { responseCache, replicas } = deps;
+  const runEvent = planner?.execute ?? execute;
+  // A subscription event is read where its own position has been replayed (replica-routing.ts).
+  const eventExecute = replicas
+    ? async (args: ExecutionArgs) => {
+        await routeEvent(replicas, deps.db, args.contextValue as Context, args.rootValue);
+        return runEvent(args);
+      }
+    : planner?.execute;
   if (responseCache) deps.events.onChange((change) => void responseCache.onChange(change));
+  // With the cache, reads after an eviction need a replica that has the change (replicas.ts).
+  if (responseCache && replicas) deps.events.onChange(() => replicas.raiseFloor());
   const access = new Access({
     logger,
     ...deps.access,
@@ -216,7 +234,8 @@ export function createApp(deps: AppDependencies): App {
             return {
               origin: [origin],
               methods: ['GET', 'POST', 'OPTIONS'],
-              allowedHeaders: ['content-type', 'authorization', 'accept'],
+              allowedHeaders: ['content-type', 'authorization', 'accept', CONSISTENCY_TOKEN_HEADER],
+              exposedHeaders: [CONSISTENCY_TOKEN_HEADER],
               credentials: false,
               maxAge: 600,
             };
@@ -261,10 +280,12 @@ export function createApp(deps: AppDependencies): App {
       // After the operation limits: an operation they refuse is not charged.
       usePartnerAccess(access, deps.db),
       ...(planner ? [planner.plugin()] : []),
-      useSharedSubscriptionExecution(planner?.execute, deps.databaseTimeoutMs),
+      useSharedSubscriptionExecution(eventExecute, deps.databaseTimeoutMs),
       useSourceProvenance(),
       // After the HTTP checks (variables) and the source provenance (it bounds a result's TTL).
       ...(deps.responseCache ? deps.responseCache.plugins(() => deps.events.fence()) : []),
+      // After the cache (a hit reads nothing) and the planner (whose execute it wraps).
+      useReplicaRouting(replicas, deps.db),
       // Subscription streams over SSE (after every plugin that may replace the result).
       useEventStream({
         heartbeat: deps.live?.heartbeat ?? new Heartbeat(12_000),

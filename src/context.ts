@@ -50,6 +50,11 @@ export interface QueryLimits {
 
 /** What every resolver receives as its third argument. */
 export interface Context {
+  /**
+   * The database this operation reads and writes: the primary, or, for a query or a
+   * subscription event when read replicas are configured, the replica chosen for it
+   * (`src/replica-routing.ts`).
+   */
   db: Database;
   limits: QueryLimits;
   /** This request's DataLoaders (see `defineLoader`). */

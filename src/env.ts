@@ -34,6 +34,26 @@ const databaseUrl = z
   )
   .optional();
 
+/** A comma-separated list of postgres:// URLs (read replicas); empty: none. */
+const databaseUrls = z.preprocess(
+  (value) =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((url) => url.trim())
+          .filter(Boolean)
+      : value,
+  z.array(databaseUrl.unwrap()),
+);
+
+/** Milliseconds from 0 up to `max`. */
+const millis = (max: number) =>
+  z.coerce
+    .number({ error: `expected milliseconds between 0 and ${max}` })
+    .int({ error: `expected milliseconds between 0 and ${max}` })
+    .min(0, { error: `expected milliseconds between 0 and ${max}` })
+    .max(max, { error: `expected milliseconds between 0 and ${max}` });
+
 const origins = z.preprocess(
   (value) =>
     typeof value === 'string'
@@ -191,6 +211,12 @@ export const envSchema = z.object({
   CHIPGATE_DATABASE_TIMEOUT_MS: positiveInt('milliseconds between 1 and 600000', 600_000).default(
     5_000,
   ),
+  // Read replicas (src/db/replicas.ts): queries read there, writes and key checks the primary.
+  CHIPGATE_READ_REPLICA_URLS: databaseUrls.default([]),
+  // How long a read carrying a consistency token waits for a replica to replay it.
+  CHIPGATE_REPLICA_WAIT_MS: millis(60_000).default(500),
+  // A replica further behind than this (or unreachable) is out of rotation until it catches up.
+  CHIPGATE_REPLICA_MAX_LAG_MS: millis(3_600_000).default(5_000),
   CHIPGATE_PGLITE_DIR: z.string().min(1).default('./.chipgate/pgdata'),
   // Where PGlite templates live (default: node_modules/.cache/chipgate/pglite-templates).
   CHIPGATE_PGLITE_TEMPLATE_DIR: z.string().min(1).optional(),
@@ -362,13 +388,24 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     relevant[key] = value === undefined || value.trim() === '' ? undefined : value;
   }
   const parsed = envSchema.safeParse(relevant);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    // Replicas are PostgreSQL servers streaming from DATABASE_URL: PGlite has none.
+    if (parsed.data.CHIPGATE_READ_REPLICA_URLS.length > 0 && !parsed.data.DATABASE_URL) {
+      throw new ConfigError([
+        'CHIPGATE_READ_REPLICA_URLS=(value hidden): read replicas need DATABASE_URL (the ' +
+          'primary server they stream from); the embedded PGlite database has no replicas. ' +
+          'Set DATABASE_URL or unset CHIPGATE_READ_REPLICA_URLS.',
+      ]);
+    }
+    return parsed.data;
+  }
   const issues = parsed.error.issues.map((issue) => {
     const key = String(issue.path[0] ?? '');
     // Credentials never reach the log: the database URL, and a source URL that carries some.
     const secret =
       key === 'DATABASE_URL' ||
       key === 'CHIPGATE_REDIS_URL' ||
+      key === 'CHIPGATE_READ_REPLICA_URLS' ||
       (key.endsWith('_URL') && /\/\/[^/]*@/.test(relevant[key] ?? ''));
     const shown = secret ? '(value hidden)' : JSON.stringify(relevant[key]);
     return `${key}=${shown}: ${issue.message}`;

@@ -35,6 +35,8 @@ export const ErrorCode = {
   PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
   /** The answer is larger than `CHIPGATE_MAX_RESPONSE_BYTES`; none of it was sent (HTTP 422). */
   RESPONSE_TOO_LARGE: 'RESPONSE_TOO_LARGE',
+  /** The `chipgate-consistency-token` request header is not a token a mutation returned (400). */
+  BAD_CONSISTENCY_TOKEN: 'BAD_CONSISTENCY_TOKEN',
 } as const;
 
 /** One of `ErrorCode`'s values. */

@@ -15,6 +15,7 @@ import { type DatabaseHandle, openDatabase } from './db/client.js';
 import { DirectoryLockedError } from './db/lock.js';
 import { isEmpty, runMigrations } from './db/migrate.js';
 import type { OpenedPglite } from './db/pglite-open.js';
+import { ReadReplicas } from './db/replicas.js';
 import { seed } from './db/seed.js';
 import {
   accessConfigOf,
@@ -101,14 +102,37 @@ export async function startGateway(
   }
   const metrics = createMetrics();
   metrics.watchPool(() => db.pool());
+  // Read replicas: queries and subscription events read there (src/replica-routing.ts).
+  let replicas: ReadReplicas | undefined;
   let events: EventHub;
   try {
+    if (env.CHIPGATE_READ_REPLICA_URLS.length > 0) {
+      replicas = await ReadReplicas.open({
+        primary: db,
+        urls: env.CHIPGATE_READ_REPLICA_URLS,
+        waitMs: env.CHIPGATE_REPLICA_WAIT_MS,
+        maxLagMs: env.CHIPGATE_REPLICA_MAX_LAG_MS,
+        poolMax: env.CHIPGATE_DB_POOL_MAX,
+        timeoutMs: env.CHIPGATE_DATABASE_TIMEOUT_MS,
+        logger: log,
+        observer: metrics.replicas,
+      });
+      const status = replicas.status();
+      metrics.watchReplicas(() => replicas?.status() ?? []);
+      log.info(
+        { replicas: status.map(({ name, inRotation }) => ({ name, inRotation })) },
+        'read replicas configured',
+      );
+    }
+    const readReplicas = replicas;
     events = await EventHub.start(db, {
       maxQueue: env.CHIPGATE_SUBSCRIPTION_QUEUE_MAX,
       logger: log,
       observer: metrics.hub,
+      ...(readReplicas ? { position: () => readReplicas.position() } : {}),
     });
   } catch (error) {
+    await replicas?.close();
     await db.close();
     throw error;
   }
@@ -144,6 +168,7 @@ export async function startGateway(
     logger: log,
     metrics,
     ...(responseCache ? { responseCache } : {}),
+    ...(replicas ? { replicas } : {}),
     access: { config: accessConfigOf(env), redis, onRefused: metrics.onRefused },
     live: { heartbeat, maxBufferedBytes: env.CHIPGATE_SSE_MAX_BUFFERED_BYTES },
   });
@@ -184,6 +209,7 @@ export async function startGateway(
       await yoga.dispose();
       await sources.close();
     } finally {
+      await replicas?.close();
       await db.close();
     }
     throw error;
@@ -214,6 +240,7 @@ export async function startGateway(
       await redis?.close();
       await yoga.dispose();
       await sources.close();
+      await replicas?.close();
       await db.close();
       throw error;
     });
@@ -281,6 +308,7 @@ export async function startGateway(
       await yoga.dispose();
       await sources.close();
       await responseCache?.close();
+      await replicas?.close();
       await db.close();
       await tracing?.shutdown();
     })();

@@ -199,7 +199,8 @@ describe('docker-compose.yml', () => {
 
   it('sets only variables src/env.ts knows, with values it accepts', () => {
     for (const [name, service] of Object.entries(services)) {
-      if (name === 'postgres') continue;
+      // PostgreSQL's own images (the primary and its replica) take PostgreSQL's variables.
+      if (name === 'postgres' || name === 'replica') continue;
       const unknown = Object.keys(environmentOf(service)).filter(
         (key) => !knownVariables.includes(key),
       );

@@ -30,6 +30,12 @@ export interface EventEnvelope {
   attributes: Record<string, unknown>;
   /** When the event's row was written (Unix seconds), for delivery-lag metrics. */
   at?: number;
+  /**
+   * A WAL position of the primary at or past the event's commit (`pg_lsn` text), read by the
+   * hub after loading the event when read replicas are configured: the event's payload is read
+   * on a replica only once it has replayed this far (see `src/replica-routing.ts`).
+   */
+  lsn?: string;
 }
 
 /**

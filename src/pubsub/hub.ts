@@ -38,6 +38,12 @@ export interface HubOptions {
   logger?: HubLogger;
   /** Hears of deliveries and reconnects (the metrics). */
   observer?: HubObserver;
+  /**
+   * Read replicas: the primary's current WAL position (`ReadReplicas.position`), read after
+   * each page of live events is loaded and stamped on them as `lsn`, so their payloads are read
+   * on a replica only once it has replayed them. Absent: no stamp.
+   */
+  position?: () => Promise<string>;
 }
 
 /** What the hub reports as it works (the metrics module implements it). */
@@ -305,6 +311,12 @@ export class EventHub {
       this.drainAgain = false;
       for (;;) {
         const events = await loadEventsAfter(this.db, this.lastSeq, this.pageSize);
+        if (events.length > 0 && this.subscribers.size > 0 && this.options.position) {
+          // Read after the events were: at or past each one's commit. Unstamped on failure
+          // (their payloads are then read on the primary).
+          const lsn = await this.options.position().catch(() => undefined);
+          if (lsn !== undefined) for (const event of events) event.lsn = lsn;
+        }
         for (const event of events) {
           if (this.closed) return;
           let delivered = 0;

@@ -102,3 +102,60 @@ export async function seedCluster(
     await handle.close();
   }
 }
+
+/**
+ * A streaming replica of `primary` (a private cluster: `wal_level = replica`, PostgreSQL 15's
+ * default, and initdb's trust rule for replication from 127.0.0.1), made with
+ * `pg_basebackup -R` into its own directory and started on another spare port as a hot standby.
+ */
+export async function startStreamingReplica(primary: PrivateCluster): Promise<PrivateCluster> {
+  const source = new URL(primary.url);
+  const dir = mkdtempSync(path.join(tmpdir(), 'chipgate-replica-'));
+  const { stdout: uid } = await run('id', ['-u', 'postgres']);
+  const { stdout: gid } = await run('id', ['-g', 'postgres']);
+  chownSync(dir, Number(uid.trim()), Number(gid.trim()));
+  const data = path.join(dir, 'data');
+  await asPostgres('pg_basebackup', [
+    '-h',
+    source.hostname,
+    '-p',
+    source.port,
+    '-U',
+    'postgres',
+    '-D',
+    data,
+    '-R',
+    '-X',
+    'stream',
+    '-c',
+    'fast',
+    '--no-sync',
+  ]);
+  const port = await freePort();
+  const replica: PrivateCluster = {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async start() {
+      await asPostgres('pg_ctl', [
+        'start',
+        '-D',
+        data,
+        '-w',
+        '-t',
+        '60',
+        '-l',
+        path.join(dir, 'server.log'),
+        '-o',
+        `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c hot_standby=on`,
+      ]);
+    },
+    async stop() {
+      await asPostgres('pg_ctl', ['stop', '-D', data, '-m', 'fast', '-w', '-t', '60']);
+    },
+    async destroy() {
+      await replica.stop().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await replica.start();
+  return replica;
+}
