@@ -91,14 +91,7 @@ export async function startSyncScheduler(options: SyncSchedulerOptions): Promise
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
   try {
-    await boss.createQueue(FEDERAL_REGISTER_QUEUE, {
-      name: FEDERAL_REGISTER_QUEUE,
-      policy: 'short',
-      retryLimit: RETRY_LIMIT,
-      retryDelay: RETRY_DELAY_S,
-      retryBackoff: true,
-      expireInSeconds: EXPIRE_S,
-    });
+    await ensureQueue(boss);
     await boss.work<SlotJob>(
       FEDERAL_REGISTER_QUEUE,
       { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2, batchSize: 1 },
@@ -207,6 +200,31 @@ export async function startSyncScheduler(options: SyncSchedulerOptions): Promise
       return stopping;
     },
   };
+}
+
+/**
+ * Creates the queue unless it exists. Instances starting together may create it at once, and
+ * pg-boss's `create_queue` (a partition table per queue) can then fail with a deadlock: the
+ * loser finds the queue made by the winner, or tries again.
+ */
+async function ensureQueue(boss: PgBoss): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    if (await boss.getQueue(FEDERAL_REGISTER_QUEUE)) return;
+    try {
+      await boss.createQueue(FEDERAL_REGISTER_QUEUE, {
+        name: FEDERAL_REGISTER_QUEUE,
+        policy: 'short',
+        retryLimit: RETRY_LIMIT,
+        retryDelay: RETRY_DELAY_S,
+        retryBackoff: true,
+        expireInSeconds: EXPIRE_S,
+      });
+      return;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt + Math.random() * 200));
+    }
+  }
 }
 
 /**
