@@ -56,6 +56,10 @@ RUN mkdir -p /app/.chipgate && chown node:node /app/.chipgate
 ENV CHIPGATE_HOST=0.0.0.0 \
     CHIPGATE_PORT=4000 \
     CHIPGATE_INTROSPECTION=keys
+# The Federal Register sync runs hourly (at minute 17, off the hour's rush), once across every
+# instance on the same database (a job queue in it; see README "Scheduled sync"); set
+# CHIPGATE_SYNC_FR_CRON= (empty) to turn it off.
+ENV CHIPGATE_SYNC_FR_CRON="17 * * * *"
 EXPOSE 4000
 
 # The official image's unprivileged user (uid 1000).

@@ -14,6 +14,7 @@
  *   keys revoke <id>      revoke a key (it stops authenticating at once)
  *   sync federal-register [--since YYYY-MM-DD] [--page-size N]
  *             migrate, then upsert BIS documents of the Federal Register as policy decisions
+ *   sync status   the scheduled sync: schedule, next due, last runs (src/sync/status.ts)
  *
  * The database is the one the gateway uses: DATABASE_URL, else the embedded PGlite directory
  * (which a running gateway holds; the command then refuses and says so).
@@ -35,11 +36,10 @@ import { DirectoryLockedError } from './db/lock.js';
 import { runMigrations } from './db/migrate.js';
 import { seed } from './db/seed.js';
 import { ensureTemplate } from './db/template-build.js';
-import { ConfigError, loadEnv, queryLimitsOf, sourcesConfigOf } from './env.js';
-import { FEDERAL_REGISTER_POLICY, FederalRegisterClient } from './sources/federal-register.js';
-import { Source } from './sources/http.js';
-import { CHIPGATE_USER_AGENT } from './sources/index.js';
+import { ConfigError, loadEnv, queryLimitsOf } from './env.js';
 import { isCalendarDate, type SyncResult, syncFederalRegister } from './sync/federal-register.js';
+import { createSyncClient } from './sync/index.js';
+import { syncStatus } from './sync/status.js';
 
 const USAGE = `Usage: npm run chipgate -- <command>
 
@@ -55,6 +55,9 @@ ${DOCUMENTS_USAGE}
             since the date (default 2022-10-01) and upsert each as a policy decision
             (slug fr-<document number>). Curated rows are never overwritten. Safe to
             re-run and to interrupt (Ctrl-C stops after the current document).
+  sync status
+            The scheduled sync (CHIPGATE_SYNC_FR_CRON): its schedule, when it is next due,
+            and its last 10 runs (state, attempts, instance, window, duration, counts).
   help      Show this text.
 
 The database is DATABASE_URL when set, else the embedded PGlite directory
@@ -77,7 +80,7 @@ export async function runCli(
     return 2;
   }
   let keysCommand: KeysCommand | undefined;
-  let syncOptions: SyncArguments | undefined;
+  let syncOptions: SyncArguments | SyncStatusArguments | undefined;
   let documentsCommand: DocumentsCommand | undefined;
   if (command === 'keys' || command === 'sync' || command === 'documents') {
     const parsed =
@@ -91,7 +94,7 @@ export async function runCli(
       return 2;
     }
     if (command === 'keys') keysCommand = parsed as KeysCommand;
-    else if (command === 'sync') syncOptions = parsed as SyncArguments;
+    else if (command === 'sync') syncOptions = parsed as SyncArguments | SyncStatusArguments;
     else documentsCommand = parsed as DocumentsCommand;
   } else if (rest.length > 0) {
     err(`chipgate: "${command}" takes no arguments (got ${rest.join(' ')}).`);
@@ -145,6 +148,10 @@ export async function runCli(
       out(`Migrations applied to ${handle.description}.`);
       return 0;
     }
+    if (syncOptions && 'status' in syncOptions) {
+      out(await syncStatus(handle.db, env, Date.now()));
+      return 0;
+    }
     if (syncOptions) return await runSync(handle, env, syncOptions, out, err);
     const result = await seed(handle.db);
     const added = Object.entries(result)
@@ -160,17 +167,27 @@ export async function runCli(
   }
 }
 
-/** Arguments of `sync`. */
+/** `sync status` (no arguments). */
+interface SyncStatusArguments {
+  status: true;
+}
+
+/** Arguments of `sync federal-register`. */
 interface SyncArguments {
   since: string;
   pageSize: number;
 }
 
 /** Parses `federal-register [--since YYYY-MM-DD] [--page-size N]`; a string is a usage error. */
-function parseSyncArguments(args: string[]): SyncArguments | string {
+function parseSyncArguments(args: string[]): SyncArguments | SyncStatusArguments | string {
   const [what, ...rest] = args;
+  if (what === 'status') {
+    return rest.length > 0
+      ? `sync status takes no arguments (got ${rest.join(' ')}).`
+      : { status: true };
+  }
   if (what !== 'federal-register') {
-    return `sync: unknown source "${what ?? ''}" (the one source is federal-register).`;
+    return `sync: unknown source "${what ?? ''}" (the one source is federal-register; or sync status).`;
   }
   const options: SyncArguments = { since: '2022-10-01', pageSize: 100 };
   const expected = '(expected --since YYYY-MM-DD, --page-size 1-1000)';
@@ -204,14 +221,7 @@ async function runSync(
   out: (line: string) => void,
   err: (line: string) => void,
 ): Promise<number> {
-  const settings = sourcesConfigOf(env).federalRegister;
-  // A page of 100 documents takes longer than a GraphQL field may; give each call 30 s at least.
-  const source = new Source(
-    'federal-register',
-    { ...settings, timeoutMs: Math.max(settings.timeoutMs, 30_000) },
-    { ...FEDERAL_REGISTER_POLICY, userAgent: CHIPGATE_USER_AGENT },
-  );
-  const client = new FederalRegisterClient(source, settings.baseUrl);
+  const { client, source } = createSyncClient(env);
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once('SIGINT', stop);

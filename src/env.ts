@@ -4,6 +4,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
+import { checkCron } from './sync/schedule.js';
 
 const port = z.coerce
   .number({ error: 'expected a TCP port number (1-65535)' })
@@ -349,6 +350,22 @@ export const envSchema = z.object({
   CHIPGATE_APQ_MAX: positiveInt('an entry count between 1 and 1000000', 1_000_000).default(1_000),
   CHIPGATE_APQ_TTL_S: positiveInt('seconds between 1 and 2592000', 2_592_000).default(86_400),
   CHIPGATE_USAGE_FLUSH_S: positiveInt('seconds between 1 and 3600', 3_600).default(60),
+  // Scheduled Federal Register sync (src/sync/scheduler.ts): off when unset.
+  CHIPGATE_SYNC_FR_CRON: z
+    .string()
+    .refine(
+      (value) => {
+        try {
+          checkCron(value);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { error: 'expected a cron expression, 5 fields (e.g. "17 * * * *") or 6 with seconds' },
+    )
+    .optional(),
+  CHIPGATE_SYNC_FR_WINDOW_DAYS: positiveInt('a day count between 1 and 36500', 36_500).default(30),
 });
 
 /** Parsed configuration, see `envSchema` and the README's configuration table. */

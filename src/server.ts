@@ -34,6 +34,8 @@ import { SharedRedis } from './redis.js';
 import { createResponseCache } from './response-cache.js';
 import { schema } from './schema/index.js';
 import { createSources } from './sources/index.js';
+import { startScheduledSync } from './sync/index.js';
+import type { SyncScheduler } from './sync/scheduler.js';
 import { attachWebSocket } from './ws.js';
 
 /** A running gateway. */
@@ -271,10 +273,13 @@ export async function startGateway(
   const host = env.CHIPGATE_HOST.includes(':') ? `[${env.CHIPGATE_HOST}]` : env.CHIPGATE_HOST;
   const url = `http://${host}:${port}/graphql`;
 
+  let scheduledSync: SyncScheduler | undefined;
   const stop = () => {
     stopping ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // A sync run in progress stops at its next document (another instance retries it).
+      await scheduledSync?.stop();
       // Subscriptions end with their transport's "complete" message (SSE streams then finish
       // like any response); WebSocket clients are then told the server is going away (1001).
       // The LISTEN connection is released here too.
@@ -314,6 +319,12 @@ export async function startGateway(
     })();
     return stopping;
   };
+  try {
+    scheduledSync = await startScheduledSync(env, db, log, metrics.registry);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
   return {
     url,
     db,

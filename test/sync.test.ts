@@ -216,6 +216,23 @@ describe('the command line', () => {
       upstream.misbehave('/fr/', { kind: 'status', status: 500 });
       expect(await cli(['sync', 'federal-register'])).toBe(1);
       expect(err.at(-1)).toMatch(/sync stopped: .*HTTP 500.* So far: 0 created/);
+      // The scheduled sync's status: off here, no runs recorded by the command itself.
+      expect(await cli(['sync', 'status'])).toBe(0);
+      expect(out.at(-1)).toBe(
+        'Scheduled Federal Register sync: off (CHIPGATE_SYNC_FR_CRON is not set).\nNo scheduled runs recorded.',
+      );
+      env.CHIPGATE_SYNC_FR_CRON = '17 * * * *';
+      expect(await cli(['sync', 'status'])).toBe(0);
+      expect(out.at(-1)).toMatch(
+        /^Scheduled Federal Register sync: cron "17 \* \* \* \*" \(UTC\), window 30 days; next due \d{4}-\d\d-\d\dT\d\d:17:00\.000Z\.\nNo scheduled runs recorded\.$/,
+      );
+      expect(await cli(['sync', 'status', '--all'])).toBe(2);
+      expect(err.at(-1)).toMatch(/sync status takes no arguments \(got --all\)/);
+      env.CHIPGATE_SYNC_FR_CRON = '61 * * * *';
+      expect(await cli(['sync', 'status'])).toBe(2);
+      expect(err.at(-1)).toContain(
+        'CHIPGATE_SYNC_FR_CRON="61 * * * *": expected a cron expression, 5 fields (e.g. "17 * * * *") or 6 with seconds',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -40,6 +40,7 @@ import {
 import { TEXT_LIMITS } from './limits.js';
 
 export * from './schema-access.js';
+export * from './schema-sync.js';
 
 /**
  * Text compared and ordered byte-wise, identical on every server and PGlite. drizzle has no
