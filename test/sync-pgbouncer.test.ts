@@ -6,9 +6,6 @@
  * multi-command statements carry their own transaction, so each slot still runs once.
  */
 import { execFile } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import pino from 'pino';
@@ -27,17 +24,17 @@ import {
   startSyncScheduler,
 } from '../src/sync/scheduler.js';
 import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { freePort } from './helpers/server.js';
+import { startPgBouncer, type TestPgBouncer } from './helpers/pgbouncer.js';
 import { startUpstream, type Upstream, upstreamSourcesConfig } from './helpers/upstream.js';
 
-const run = promisify(execFile);
+const _run = promisify(execFile);
 
 describe.runIf(backend === 'postgres')(
   'the scheduled sync behind PgBouncer (transaction mode)',
   () => {
     let upstream: Upstream;
     let database: TestDatabase;
-    let dir: string;
+    let bouncer: TestPgBouncer | undefined;
     let bouncerUrl: string;
     const clients: postgres.Sql[] = [];
     const sources: Source[] = [];
@@ -47,44 +44,12 @@ describe.runIf(backend === 'postgres')(
       upstream = await startUpstream();
       database = await createTestDatabase();
       const server = new URL(database.url as string);
-      dir = mkdtempSync(path.join(tmpdir(), 'chipgate-pgbouncer-'));
-      const port = await freePort();
-      writeFileSync(
-        path.join(dir, 'pgbouncer.ini'),
-        [
-          '[databases]',
-          `* = host=${server.hostname} port=${server.port || 5432}`,
-          '[pgbouncer]',
-          'listen_addr = 127.0.0.1',
-          `listen_port = ${port}`,
-          'unix_socket_dir =',
-          'auth_type = trust',
-          `auth_file = ${path.join(dir, 'users.txt')}`,
-          'pool_mode = transaction',
-          'default_pool_size = 4',
-          'max_client_conn = 100',
-          'ignore_startup_parameters = extra_float_digits,application_name,TimeZone,jit',
-          `logfile = ${path.join(dir, 'pgbouncer.log')}`,
-          `pidfile = ${path.join(dir, 'pgbouncer.pid')}`,
-          '',
-        ].join('\n'),
-      );
-      writeFileSync(path.join(dir, 'users.txt'), '"postgres" ""\n');
-      const uid = Number((await run('id', ['-u', 'postgres'])).stdout.trim());
-      const gid = Number((await run('id', ['-g', 'postgres'])).stdout.trim());
-      for (const file of ['', 'pgbouncer.ini', 'users.txt'])
-        chownSync(path.join(dir, file), uid, gid);
-      // PgBouncer refuses to run as root; -d: daemon, its pid in pgbouncer.pid.
-      await run('runuser', [
-        '-u',
-        'postgres',
-        '--',
-        'pgbouncer',
-        '-d',
-        path.join(dir, 'pgbouncer.ini'),
-      ]);
-      server.host = `127.0.0.1:${port}`;
-      bouncerUrl = server.toString();
+      bouncer = await startPgBouncer(Number(server.port || 5432), {
+        default_pool_size: 4,
+        max_client_conn: 100,
+        ignore_startup_parameters: 'extra_float_digits,application_name,TimeZone,jit',
+      });
+      bouncerUrl = bouncer.urlFor(server.toString());
     }, 120_000);
 
     afterAll(async () => {
@@ -93,17 +58,7 @@ describe.runIf(backend === 'postgres')(
       await Promise.all(sources.map((source) => source.close()));
       await database?.close();
       await upstream?.close();
-      if (dir) {
-        await run('runuser', [
-          '-u',
-          'postgres',
-          '--',
-          'sh',
-          '-c',
-          `kill "$(cat ${path.join(dir, 'pgbouncer.pid')})"`,
-        ]).catch(() => {});
-        rmSync(dir, { recursive: true, force: true });
-      }
+      await bouncer?.stop();
     });
 
     /** A handle over PgBouncer as a gateway behind it has one: pooled, nothing prepared. */
@@ -173,8 +128,7 @@ describe.runIf(backend === 'postgres')(
       expect(searches).toBeGreaterThanOrEqual(done.length);
       expect(searches).toBeLessThanOrEqual(all.length);
       // The pooler saw the traffic (its log lists the client logins through it).
-      const log = (await run('cat', [path.join(dir, 'pgbouncer.log')])).stdout;
-      expect(log).toMatch(/login attempt: db=/);
+      expect(bouncer?.log()).toMatch(/login attempt: db=/);
     }, 180_000);
   },
 );
