@@ -97,7 +97,7 @@ export type ServerCpu =
   | { available: false; reason: string };
 
 /** Clock ticks per second (`getconf CLK_TCK`; 100 on Linux when it cannot be asked). */
-function clockTicksPerSecond(): number {
+export function clockTicksPerSecond(): number {
   try {
     const value = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
     return Number.isInteger(value) && value > 0 ? value : 100;
