@@ -4,25 +4,18 @@
  */
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../src/db/client.js';
-import { appOn, createTestGateway, executeOn, type TestGateway } from './helpers/gateway.js';
+import { test as base, describe, expect } from './helpers/fixtures.js';
+import { appOn, executeOn } from './helpers/gateway.js';
 import { createKey, rowCounts, type TestKey } from './helpers/keys.js';
 
-let gateway: TestGateway;
-let writer: TestKey;
-let reader: TestKey;
-let revoked: TestKey;
-beforeAll(async () => {
-  gateway = await createTestGateway();
-  const db = gateway.database.db;
-  writer = await createKey(db, ['write']);
-  reader = await createKey(db, ['read']);
-  revoked = await createKey(db, ['read', 'write']);
-  await db.execute(sql`update api_keys set revoked_at = now() where id = ${revoked.id}`);
-});
-afterAll(async () => {
-  await gateway?.close();
+/** The shared fixtures plus `revoked`: a key with both scopes, revoked. */
+const test = base.extend('revoked', { scope: 'file' }, async ({ gateway }): Promise<TestKey> => {
+  const revoked = await createKey(gateway.database.db, ['read', 'write']);
+  await gateway.database.db.execute(
+    sql`update api_keys set revoked_at = now() where id = ${revoked.id}`,
+  );
+  return revoked;
 });
 
 const UPSERT = /* GraphQL */ `
@@ -38,7 +31,11 @@ const input = (slug: string) => ({
 const READ = '{ company(slug: "nvidia") { name } }';
 
 describe('reads', () => {
-  it('are open without a key, and with a key of any scope', async () => {
+  test('are open without a key, and with a key of any scope', async ({
+    gateway,
+    writer,
+    reader,
+  }) => {
     for (const headers of [undefined, reader.headers, writer.headers]) {
       const { data, errors, status } = await gateway.execute(READ, {}, headers);
       expect(errors).toBeUndefined();
@@ -47,7 +44,10 @@ describe('reads', () => {
     }
   });
 
-  it('with a bad key fail with UNAUTHENTICATED (401), so the caller learns the key is bad', async () => {
+  test('with a bad key fail with UNAUTHENTICATED (401), so the caller learns the key is bad', async ({
+    gateway,
+    revoked,
+  }) => {
     const unknown = `cg_${'A'.repeat(43)}`;
     const cases: [string, RegExp][] = [
       [`Bearer ${unknown}`, /not known/],
@@ -71,7 +71,7 @@ describe('reads', () => {
 });
 
 describe('mutations', () => {
-  it('without a key: UNAUTHENTICATED in errors[], nothing written', async () => {
+  test('without a key: UNAUTHENTICATED in errors[], nothing written', async ({ gateway }) => {
     const before = await rowCounts(gateway.database.db);
     const { data, errors } = await gateway.execute(UPSERT, input('auth-anonymous'));
     expect(data).toBeNull();
@@ -82,7 +82,10 @@ describe('mutations', () => {
     expect(await rowCounts(gateway.database.db)).toEqual(before);
   });
 
-  it('with a key lacking the write scope: FORBIDDEN, nothing written', async () => {
+  test('with a key lacking the write scope: FORBIDDEN, nothing written', async ({
+    gateway,
+    reader,
+  }) => {
     const before = await rowCounts(gateway.database.db);
     const { data, errors } = await gateway.execute(UPSERT, input('auth-reader'), reader.headers);
     expect(data).toBeNull();
@@ -93,7 +96,7 @@ describe('mutations', () => {
     expect(await rowCounts(gateway.database.db)).toEqual(before);
   });
 
-  it('with a revoked key: UNAUTHENTICATED, nothing written', async () => {
+  test('with a revoked key: UNAUTHENTICATED, nothing written', async ({ gateway, revoked }) => {
     const before = await rowCounts(gateway.database.db);
     const { errors, status } = await gateway.execute(UPSERT, input('auth-revoked'), {
       authorization: `Bearer ${revoked.key}`,
@@ -103,7 +106,7 @@ describe('mutations', () => {
     expect(await rowCounts(gateway.database.db)).toEqual(before);
   });
 
-  it('with a write key: written', async () => {
+  test('with a write key: written', async ({ gateway, writer }) => {
     const { data, errors } = await gateway.execute(UPSERT, input('auth-writer'), writer.headers);
     expect(errors).toBeUndefined();
     expect(data.upsertCompany).toEqual({
@@ -113,7 +116,10 @@ describe('mutations', () => {
     });
   });
 
-  it('the scheme is case-insensitive and surrounding blanks are ignored', async () => {
+  test('the scheme is case-insensitive and surrounding blanks are ignored', async ({
+    gateway,
+    writer,
+  }) => {
     const { errors } = await gateway.execute(UPSERT, input('auth-writer'), {
       authorization: `  bearer ${writer.key} `,
     });
@@ -122,7 +128,10 @@ describe('mutations', () => {
 });
 
 describe('keys at rest and in use', () => {
-  it('stores only the SHA-256 of the key, and its first 10 characters', async () => {
+  test('stores only the SHA-256 of the key, and its first 10 characters', async ({
+    gateway,
+    writer,
+  }) => {
     const rows = await queryRows<{ prefix: string; key_hash: string; row: string }>(
       gateway.database.db,
       sql`select prefix, key_hash, api_keys::text as row from api_keys where id = ${writer.id}`,
@@ -132,7 +141,9 @@ describe('keys at rest and in use', () => {
     expect(rows[0]?.row).not.toContain(writer.key.slice(10));
   });
 
-  it('records last use at most once a minute: one SELECT per request, one UPDATE per minute', async () => {
+  test('records last use at most once a minute: one SELECT per request, one UPDATE per minute', async ({
+    gateway,
+  }) => {
     const key = await createKey(gateway.database.db, ['read']);
     const lastUsed = async () =>
       (
@@ -175,7 +186,12 @@ describe('keys at rest and in use', () => {
     expect(await fresh()).toBe(true);
   });
 
-  it('never logs a key or the header, at any log level', async () => {
+  test('never logs a key or the header, at any log level', async ({
+    gateway,
+    writer,
+    reader,
+    revoked,
+  }) => {
     const lines: string[] = [];
     const capture = (...args: unknown[]) => {
       lines.push(

@@ -11,7 +11,7 @@ import { answerOnFloor, type FloorClient, FloorRequestError } from '../bench/flo
 import { HOT_WORKLOAD } from '../bench/hot-workload.js';
 import { percentile } from '../bench/load.js';
 import { judgeTargets } from '../bench/results.js';
-import { CpuLedger, parseProcStat } from '../bench/server-cpu.js';
+import { CpuLedger, clockTicksPerSecond, parseProcStat } from '../bench/server-cpu.js';
 import { isDataWithoutErrors, REFERENCE_WORKLOAD } from '../bench/workload.js';
 import { createTestGateway, type TestGateway } from './helpers/gateway.js';
 
@@ -94,10 +94,24 @@ describe('server CPU from /proc', () => {
     expect(parseProcStat('1 (x) S 1 2')).toBeUndefined();
   });
 
-  it('reads this process from /proc', () => {
+  it('reads this process from /proc: its CPU as the kernel reports it to process.cpuUsage()', () => {
+    // Spend CPU first, so the reading is well above zero and above a tick or two of rounding.
+    const spin = process.cpuUsage();
+    while (process.cpuUsage(spin).user < 100_000);
+    const perSecond = clockTicksPerSecond();
+    const before = process.cpuUsage();
     const own = parseProcStat(readFileSync('/proc/self/stat', 'utf8'));
-    expect(own?.startTicks).toBeGreaterThan(0);
-    expect(own?.cpuTicks).toBeGreaterThanOrEqual(0);
+    const after = process.cpuUsage();
+    const ticks = (usage: NodeJS.CpuUsage) => ((usage.user + usage.system) / 1e6) * perSecond;
+    expect(own?.command).toBe(readFileSync('/proc/self/comm', 'utf8').trim().slice(0, 15));
+    // Both read the same kernel counters; /proc rounds down to whole ticks.
+    expect(own?.cpuTicks).toBeGreaterThanOrEqual(Math.floor(ticks(before)) - 2);
+    expect(own?.cpuTicks).toBeLessThanOrEqual(Math.ceil(ticks(after)) + 2);
+    expect(own?.cpuTicks).toBeGreaterThanOrEqual(0.1 * perSecond);
+    // Started when this process did: boot uptime minus the process's own uptime, within 2 s.
+    const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    const started = (uptime - process.uptime()) * perSecond;
+    expect(Math.abs((own?.startTicks ?? 0) - started)).toBeLessThan(2 * perSecond);
   });
 
   it('counts each backend from the window start, a new one from zero, a gone one to its last reading', () => {

@@ -242,7 +242,7 @@ describe('a database migrated by this process', () => {
       await events?.close();
       await handle.close();
     }
-  });
+  }, 120_000); // A cold PGlite start with migrations: 5 s on a quiet machine, 49 s seen under load.
 });
 
 describe('command line', () => {

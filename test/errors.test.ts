@@ -2,18 +2,10 @@
  * Bad input on reads: every error carries a code, nothing unexpected leaks, and one anonymous
  * request cannot ask for unbounded work.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORY_QUERY } from '../src/story.js';
-import { appOn, createTestGateway, executeOn, type TestGateway } from './helpers/gateway.js';
+import { describe, expect, test } from './helpers/fixtures.js';
+import { appOn, createTestGateway, executeOn } from './helpers/gateway.js';
 import { NESTED_QUERY } from './helpers/queries.js';
-
-let gateway: TestGateway;
-beforeAll(async () => {
-  gateway = await createTestGateway();
-});
-afterAll(async () => {
-  await gateway?.close();
-});
 
 /** Asserts one error with `code`, and that no internals leak in any error. */
 function expectError(result: { errors?: readonly any[] }, code: string, message?: RegExp) {
@@ -29,7 +21,7 @@ function expectError(result: { errors?: readonly any[] }, code: string, message?
 }
 
 describe('connection arguments', () => {
-  it.each([
+  test.for<[string, string, RegExp]>([
     [
       'first: -1',
       '{ companies(first: -1) { totalCount } }',
@@ -56,14 +48,14 @@ describe('connection arguments', () => {
       /"first" must be between 0 and 100, got 500/,
     ],
     ['a negative first on the timeline', '{ timeline(first: -5) { totalCount } }', /"first"/],
-  ])('%s is BAD_USER_INPUT before any SQL runs', async (_label, query, message) => {
+  ])('%s is BAD_USER_INPUT before any SQL runs', async ([_label, query, message], { gateway }) => {
     gateway.statements.reset();
     const result = await gateway.execute(query);
     expectError(result, 'BAD_USER_INPUT', message);
     expect(gateway.statements.count).toBe(0);
   });
 
-  it('first: 0 is an empty page, not an error', async () => {
+  test('first: 0 is an empty page, not an error', async ({ gateway }) => {
     const { data, errors } = await gateway.execute(
       '{ chips(first: 0) { totalCount edges { cursor } pageInfo { hasNextPage } } }',
     );
@@ -72,7 +64,7 @@ describe('connection arguments', () => {
     expect(data.chips.totalCount).toBe(16);
   });
 
-  it('variables go through the same checks', async () => {
+  test('variables go through the same checks', async ({ gateway }) => {
     const result = await gateway.execute('query ($n: Int) { chips(first: $n) { totalCount } }', {
       n: 1000,
     });
@@ -81,13 +73,13 @@ describe('connection arguments', () => {
 });
 
 describe('cursors', () => {
-  it.each([
+  test.for<[string, string]>([
     ['garbage', 'not-a-cursor'],
     ['base64 garbage', Buffer.from('{"a":1}').toString('base64')],
     ['empty', ''],
   ])(
     'a cursor we never issued (%s) is BAD_USER_INPUT on every connection',
-    async (_label, cursor) => {
+    async ([_label, cursor], { gateway }) => {
       for (const query of [
         'query ($c: String) { policyDecisions(after: $c) { totalCount } }',
         'query ($c: String) { demandSignals(before: $c, last: 2) { totalCount } }',
@@ -102,7 +94,7 @@ describe('cursors', () => {
     },
   );
 
-  it('a cursor of another connection is rejected, not misread', async () => {
+  test('a cursor of another connection is rejected, not misread', async ({ gateway }) => {
     const { data } = await gateway.execute('{ timeline(first: 1) { pageInfo { endCursor } } }');
     const timelineCursor = data.timeline.pageInfo.endCursor;
     expectError(
@@ -124,30 +116,35 @@ describe('cursors', () => {
 describe('forged and foreign cursors', () => {
   const b64 = (text: string) => Buffer.from(text).toString('base64');
 
-  it.each([
+  test.for<[string, string]>([
     ['one value too few', 'DC:T:["S:x"]'],
     ['numbers where a date and slug belong', 'DC:T:["N:1","N:2"]'],
     ['not a date', 'DC:T:["S:not-a-date","S:x"]'],
     ['year zero', 'DC:T:["S:0000-01-01","S:x"]'],
     ['SQL in a value', `DC:T:["S:2026-01-28' or 1=1 --","S:x"]`],
     ['not a tuple', 'DC:S:2026-01-28'],
-  ])('a forged cursor (%s) is BAD_USER_INPUT before any SQL runs', async (_label, cursor) => {
-    for (const query of [
-      'query ($c: String) { policyDecisions(after: $c) { edges { cursor } } }',
-      'query ($c: String) { company(slug: "nvidia") { policyDecisions(after: $c) { edges { cursor } } } }',
-      'query ($c: String) { chip(slug: "h200") { policyDecisions(before: $c, last: 3) { edges { cursor } } } }',
-    ]) {
-      gateway.statements.reset();
-      expectError(
-        await gateway.execute(query, { c: b64(cursor) }),
-        'BAD_USER_INPUT',
-        /not a cursor this list issued/,
-      );
-      expect(gateway.statements.count).toBe(0);
-    }
-  });
+  ])(
+    'a forged cursor (%s) is BAD_USER_INPUT before any SQL runs',
+    async ([_label, cursor], { gateway }) => {
+      for (const query of [
+        'query ($c: String) { policyDecisions(after: $c) { edges { cursor } } }',
+        'query ($c: String) { company(slug: "nvidia") { policyDecisions(after: $c) { edges { cursor } } } }',
+        'query ($c: String) { chip(slug: "h200") { policyDecisions(before: $c, last: 3) { edges { cursor } } } }',
+      ]) {
+        gateway.statements.reset();
+        expectError(
+          await gateway.execute(query, { c: b64(cursor) }),
+          'BAD_USER_INPUT',
+          /not a cursor this list issued/,
+        );
+        expect(gateway.statements.count).toBe(0);
+      }
+    },
+  );
 
-  it('a cursor of a list ordered by name is refused by lists ordered by date', async () => {
+  test('a cursor of a list ordered by name is refused by lists ordered by date', async ({
+    gateway,
+  }) => {
     const { data } = await gateway.execute('{ companies(first: 1) { edges { cursor } } }');
     const cursor = data.companies.edges[0].cursor;
     for (const query of [
@@ -175,7 +172,7 @@ describe('forged and foreign cursors', () => {
 });
 
 describe('values', () => {
-  it('year 0000 is refused as a date (PostgreSQL has no year zero)', async () => {
+  test('year 0000 is refused as a date (PostgreSQL has no year zero)', async ({ gateway }) => {
     expectError(
       await gateway.execute(
         '{ chip(slug: "h200") { exportStatus(asOf: "0000-01-01") { exportEffect } } }',
@@ -195,7 +192,7 @@ describe('values', () => {
     expect(edge.errors).toBeUndefined();
   });
 
-  it('an invalid date in a filter literal fails validation', async () => {
+  test('an invalid date in a filter literal fails validation', async ({ gateway }) => {
     const result = await gateway.execute(
       '{ policyDecisions(filter: { announcedFrom: "2025-13-45" }) { totalCount } }',
     );
@@ -203,7 +200,7 @@ describe('values', () => {
     expect(result.status).toBe(400);
   });
 
-  it('an invalid date in a variable is BAD_USER_INPUT', async () => {
+  test('an invalid date in a variable is BAD_USER_INPUT', async ({ gateway }) => {
     const result = await gateway.execute(
       'query ($d: Date) { policyDecisions(filter: { announcedFrom: $d }) { totalCount } }',
       {
@@ -213,7 +210,9 @@ describe('values', () => {
     expectError(result, 'BAD_USER_INPUT', /\$d/);
   });
 
-  it('an unknown enum value is a validation error; in a variable it is BAD_USER_INPUT', async () => {
+  test('an unknown enum value is a validation error; in a variable it is BAD_USER_INPUT', async ({
+    gateway,
+  }) => {
     expectError(
       await gateway.execute('{ policyDecisions(filter: { status: [ENACTED] }) { totalCount } }'),
       'GRAPHQL_VALIDATION_FAILED',
@@ -230,7 +229,7 @@ describe('values', () => {
     );
   });
 
-  it('a bad country code is rejected', async () => {
+  test('a bad country code is rejected', async ({ gateway }) => {
     expectError(
       await gateway.execute(
         '{ chip(slug: "h200") { exportStatus(from: "USA") { exportEffect } } }',
@@ -246,7 +245,9 @@ describe('values', () => {
     );
   });
 
-  it('a NUL character in a literal or a variable is BAD_USER_INPUT, not a database error', async () => {
+  test('a NUL character in a literal or a variable is BAD_USER_INPUT, not a database error', async ({
+    gateway,
+  }) => {
     expectError(
       await gateway.execute('{ company(slug: "nv\\u0000idia") { name } }'),
       'BAD_USER_INPUT',
@@ -261,7 +262,9 @@ describe('values', () => {
     );
   });
 
-  it('a raw NUL is BAD_USER_INPUT inside a string literal, a lexer error (GRAPHQL_PARSE_FAILED) elsewhere', async () => {
+  test('a raw NUL is BAD_USER_INPUT inside a string literal, a lexer error (GRAPHQL_PARSE_FAILED) elsewhere', async ({
+    gateway,
+  }) => {
     expectError(
       await gateway.execute('{ company(slug: "nv\u0000idia") { name } }'),
       'BAD_USER_INPUT',
@@ -274,7 +277,9 @@ describe('values', () => {
     );
   });
 
-  it('variables nested 5,000 levels deep are BAD_USER_INPUT (400), logged as nothing unexpected', async () => {
+  test('variables nested 5,000 levels deep are BAD_USER_INPUT (400), logged as nothing unexpected', async ({
+    gateway,
+  }) => {
     const errors: unknown[] = [];
     const app = appOn(gateway.database, gateway.events, {
       logger: { debug() {}, info() {}, warn() {}, error: (...args) => errors.push(args) },
@@ -310,21 +315,27 @@ describe('values', () => {
     await app.yoga.dispose();
   });
 
-  it('a syntax error keeps GRAPHQL_PARSE_FAILED, an unknown field GRAPHQL_VALIDATION_FAILED', async () => {
+  test('a syntax error keeps GRAPHQL_PARSE_FAILED, an unknown field GRAPHQL_VALIDATION_FAILED', async ({
+    gateway,
+  }) => {
     expectError(await gateway.execute('{ chips( }'), 'GRAPHQL_PARSE_FAILED');
     expectError(await gateway.execute('{ chips { nope } }'), 'GRAPHQL_VALIDATION_FAILED');
   });
 });
 
 describe('limits', () => {
-  it('the reference query at first: 50 and the GraphiQL story query are within the default limits', async () => {
+  test('the reference query at first: 50 and the GraphiQL story query are within the default limits', async ({
+    gateway,
+  }) => {
     const nested = await gateway.execute(NESTED_QUERY, { first: 50 });
     expect(nested.errors).toBeUndefined();
     const story = await gateway.execute(STORY_QUERY);
     expect(story.errors).toBeUndefined();
   });
 
-  it('nested connections at first: 100 multiply and are refused as QUERY_TOO_COMPLEX', async () => {
+  test('nested connections at first: 100 multiply and are refused as QUERY_TOO_COMPLEX', async ({
+    gateway,
+  }) => {
     gateway.statements.reset();
     const result = await gateway.execute(NESTED_QUERY.replaceAll('first: 10', 'first: 100'), {
       first: 100,
@@ -333,13 +344,13 @@ describe('limits', () => {
     expect(gateway.statements.count).toBe(0);
   });
 
-  it('too deep is QUERY_TOO_COMPLEX', async () => {
+  test('too deep is QUERY_TOO_COMPLEX', async ({ gateway }) => {
     const deep =
       '{ chip(slug: "h200") { derivedFrom { derivedFrom { derivedFrom { derivedFrom { derivedFrom { derivedFrom { derivedFrom { derivedFrom { derivedFrom { derivedFrom { derivedFrom { derivedFrom { slug } } } } } } } } } } } } } }';
     expectError(await gateway.execute(deep), 'QUERY_TOO_COMPLEX', /too deep/);
   });
 
-  it('too many aliases is QUERY_TOO_COMPLEX', async () => {
+  test('too many aliases is QUERY_TOO_COMPLEX', async ({ gateway }) => {
     const aliases = Array.from({ length: 31 }, (_, i) => `a${i}: chip(slug: "h200") { slug }`).join(
       ' ',
     );
@@ -347,13 +358,13 @@ describe('limits', () => {
     expectError(result, 'QUERY_TOO_COMPLEX', /Aliases limit of 30/);
   });
 
-  it('too many tokens is QUERY_TOO_COMPLEX', async () => {
+  test('too many tokens is QUERY_TOO_COMPLEX', async ({ gateway }) => {
     const fields = Array.from({ length: 6000 }, () => 'slug').join(' ');
     const result = await gateway.execute(`{ chip(slug: "h200") { ${fields} } }`);
     expectError(result, 'QUERY_TOO_COMPLEX', /Token limit/);
   });
 
-  it('limits are configurable', async () => {
+  test('limits are configurable', async () => {
     const strict = await createTestGateway({ limits: { maxCost: 100, maxDepth: 4 } });
     try {
       expectError(await strict.execute(NESTED_QUERY, { first: 5 }), 'QUERY_TOO_COMPLEX');

@@ -38,7 +38,8 @@ let writeKey: TestKey;
 
 beforeAll(async () => {
   gateway = await startInProcessGateway(
-    { CHIPGATE_METRICS_PORT: String(await freePort()) },
+    // The response cache on, so its hit and miss counters have something to count.
+    { CHIPGATE_METRICS_PORT: String(await freePort()), CHIPGATE_RESPONSE_CACHE_TTL_S: '60' },
     pino({ level: 'info' }, sink),
   );
   metricsKey = await createKey(gateway.running.db.db, ['metrics'], 'prometheus');
@@ -93,7 +94,6 @@ describe('metrics', () => {
       expect(
         value(text, 'chipgate_source_breaker_state{source="federal-register",state="closed"}'),
       ).toBe(1);
-      expect(value(text, 'chipgate_response_cache_requests_total{result="hit"}')).toBeDefined();
       expect(text).toMatch(/^graphql_envelop_phase_parse_count\{operation_name="Chips".*\} 1$/m);
       expect(text).toMatch(/^graphql_envelop_phase_execute_count\{operation_name="Chips".*\} 1$/m);
       expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
@@ -101,6 +101,22 @@ describe('metrics', () => {
     } finally {
       await sse.close();
     }
+  });
+
+  it('counts response cache lookups: the first read a miss, the same read again a hit', async () => {
+    const hits = 'chipgate_response_cache_requests_total{result="hit"}';
+    const misses = 'chipgate_response_cache_requests_total{result="miss"}';
+    const before = await scrape();
+    const query = 'query CachedChip { chip(slug: "h200") { name } }';
+    const first = await postGraphQL(gateway.url, query);
+    const second = await postGraphQL(gateway.url, query);
+    expect(first.body.data).toEqual({ chip: { name: 'NVIDIA H200 (SXM)' } });
+    expect(second.body.data).toEqual(first.body.data);
+    expect(first.body.extensions?.responseCache).toMatchObject({ hit: false });
+    expect(second.body.extensions?.responseCache).toEqual({ hit: true });
+    const after = await scrape();
+    expect((value(after, hits) ?? Number.NaN) - (value(before, hits) ?? Number.NaN)).toBe(1);
+    expect((value(after, misses) ?? Number.NaN) - (value(before, misses) ?? Number.NaN)).toBe(1);
   });
 
   it('labels at most a bounded number of operation names: long, unknown or later names are "other"', async () => {

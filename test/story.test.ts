@@ -2,17 +2,13 @@
  * The H200 story, as the seed data tells it: chip, decisions with effects and history,
  * signals, and the export status worked examples of api.md.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll } from 'vitest';
 import { STORY_QUERY } from '../src/story.js';
+import { describe, expect, test } from './helpers/fixtures.js';
 import { createTestGateway, type TestGateway } from './helpers/gateway.js';
 
-let gateway: TestGateway;
 let resolvers: TestGateway | undefined;
-beforeAll(async () => {
-  gateway = await createTestGateway();
-});
 afterAll(async () => {
-  await gateway?.close();
   await resolvers?.close();
 });
 
@@ -46,7 +42,9 @@ const H200 = /* GraphQL */ `
 `;
 
 describe('the H200 story', () => {
-  it('names the designer and the decisions with their effect, status and history', async () => {
+  test('names the designer and the decisions with their effect, status and history', async ({
+    gateway,
+  }) => {
     const { data, errors } = await gateway.execute(H200);
     expect(errors).toBeUndefined();
     const chip = data.chip;
@@ -92,7 +90,9 @@ describe('the H200 story', () => {
     expect(order).toEqual(sorted);
   });
 
-  it('lists the demand signals about the chip with the companies they name', async () => {
+  test('lists the demand signals about the chip with the companies they name', async ({
+    gateway,
+  }) => {
     const { data } = await gateway.execute(H200);
     const signals = new Map<string, any>(
       data.chip.demandSignals.edges.map((e: any) => [e.node.slug, e.node]),
@@ -108,7 +108,7 @@ describe('the H200 story', () => {
     });
   });
 
-  it.each([
+  test.for([
     [
       '2025-12-10',
       'PERMITTED_WITH_CONDITIONS',
@@ -132,7 +132,7 @@ describe('the H200 story', () => {
     ],
   ])(
     'exportStatus of H200 US->CN as of %s',
-    async (asOf, exportEffect, exportDecision, importEffect, importDecision) => {
+    async ([asOf, exportEffect, exportDecision, importEffect, importDecision], { gateway }) => {
       const { data, errors } = await gateway.execute(
         /* GraphQL */ `query ($asOf: Date) {
         chip(slug: "h200") {
@@ -159,7 +159,7 @@ describe('the H200 story', () => {
     },
   );
 
-  it('says null when no decision is in force (before any H200 decision)', async () => {
+  test('says null when no decision is in force (before any H200 decision)', async ({ gateway }) => {
     const { data } = await gateway.execute(/* GraphQL */ `{
       chip(slug: "h200") { exportStatus(asOf: "2020-01-01") { exportEffect exportDecision { slug } importEffect importDecision { slug } } }
     }`);
@@ -171,14 +171,14 @@ describe('the H200 story', () => {
     });
   });
 
-  it.each([
+  test.for([
     // Planned: the chips page with every chip's two export statuses, one statement.
     ['planned', 1],
     // Resolvers: the chips page (1) + one export-status statement per asOf (2).
     ['resolvers', 3],
   ] as const)(
     'answers exportStatus for many chips with a fixed number of statements (%s)',
-    async (path, statements) => {
+    async ([path, statements], { gateway }) => {
       const target = path === 'planned' ? gateway : await resolverGateway();
       target.statements.reset();
       const { data, errors } = await target.execute(/* GraphQL */ `{
@@ -192,7 +192,9 @@ describe('the H200 story', () => {
     },
   );
 
-  it('serves the GraphiQL story query within the default limits, with the real facts', async () => {
+  test('serves the GraphiQL story query within the default limits, with the real facts', async ({
+    gateway,
+  }) => {
     const { data, errors } = await gateway.execute(STORY_QUERY);
     expect(errors).toBeUndefined();
     expect(data.chip.blocked.importEffect).toBe('BANNED');

@@ -6,25 +6,20 @@
  *   `maxBufferedBytes` of unsent events it is unregistered at once and its stream ends with a
  *   `SLOW_CONSUMER` error carrying the cursor to resume from. */
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { vi } from 'vitest';
+import { describe, expect, test } from './helpers/fixtures.js';
 import { createTestGateway, type TestGateway } from './helpers/gateway.js';
 import { createKey } from './helpers/keys.js';
 import { insertSignal, maxEventSeq, setStatus } from './helpers/writes.js';
 
-let gateway: TestGateway;
-beforeAll(async () => {
-  gateway = await createTestGateway({ maxQueue: 3 });
-}, 60_000);
-afterAll(async () => {
-  await gateway?.close();
+// This file's gateway: an event hub queue of at most 3 events, opened in a hook (60 s) rather
+// than inside the first test (30 s), which is slow enough on a loaded machine by itself.
+test.override('gatewayOptions', { maxQueue: 3 });
+test.beforeAll(async ({ gateway }) => {
+  await gateway.events.settled();
 });
 
-/** Opens an SSE subscription in process and collects its `next` payloads as they arrive. */
-async function openSse(query: string, variables: Record<string, unknown> = {}) {
-  return openSseOn(gateway, query, variables);
-}
-
-/** `openSse` on another gateway. */
+/** Opens an SSE subscription in process on `on` and collects its `next` payloads as they arrive. */
 async function openSseOn(
   on: TestGateway,
   query: string,
@@ -64,11 +59,14 @@ async function openSseOn(
 }
 
 describe('shared execution', () => {
-  it('runs one statement per event for many subscribers of one operation, and separate ones for other selections or variables', async () => {
+  test('runs one statement per event for many subscribers of one operation, and separate ones for other selections or variables', async ({
+    gateway,
+  }) => {
     const same = 'subscription { demandSignalRecorded { slug chip { slug } companies { slug } } }';
-    const clients = await Promise.all(Array.from({ length: 5 }, () => openSse(same)));
-    const other = await openSse('subscription { demandSignalRecorded { slug kind } }');
-    const filtered = await openSse(
+    const clients = await Promise.all(Array.from({ length: 5 }, () => openSseOn(gateway, same)));
+    const other = await openSseOn(gateway, 'subscription { demandSignalRecorded { slug kind } }');
+    const filtered = await openSseOn(
+      gateway,
       'subscription S($c: String) { demandSignalRecorded(filter: { company: $c }) { slug } }',
       { c: 'nvidia' },
     );
@@ -103,7 +101,9 @@ describe('shared execution', () => {
 });
 
 describe('cohorts', () => {
-  it('keys with the same scopes share one execution per event (not one per key); other scopes and anonymous callers form their own cohorts', async () => {
+  test('keys with the same scopes share one execution per event (not one per key); other scopes and anonymous callers form their own cohorts', async ({
+    gateway,
+  }) => {
     const db = gateway.database.db;
     const readers = await Promise.all([createKey(db, ['read']), createKey(db, ['read'])]);
     const writer = await createKey(db, ['read', 'write']);
@@ -137,11 +137,13 @@ describe('cohorts', () => {
 });
 
 describe('each event reads the store afresh', () => {
-  it.each(['on', 'off'] as const)(
+  test.for(['on', 'off'] as const)(
     'a value changed between two events is seen by the second (planner %s)',
-    async (planner) => {
-      const own = planner === 'on' ? gateway : await createTestGateway({ planner });
-      const openOn = (query: string) => (own === gateway ? openSse(query) : openSseOn(own, query));
+    { timeout: 60_000 },
+    async (planner, { gateway }) => {
+      const own: TestGateway = planner === 'on' ? gateway : await createTestGateway({ planner });
+      const openOn = (query: string) =>
+        own === gateway ? openSseOn(gateway, query) : openSseOn(own, query);
       try {
         const client = await openOn(
           'subscription { policyDecisionUpdated { toStatus decision { slug title status } } }',
@@ -164,12 +166,11 @@ describe('each event reads the store afresh', () => {
         if (own !== gateway) await own.close();
       }
     },
-    60_000,
   );
 });
 
 describe('a slow subscriber', () => {
-  it('that reads nothing is dropped with SLOW_CONSUMER and a resumeAfter cursor once its unsent bytes pass the bound', async () => {
+  test('that reads nothing is dropped with SLOW_CONSUMER and a resumeAfter cursor once its unsent bytes pass the bound', async () => {
     const own = await createTestGateway({ live: { maxBufferedBytes: 600 } });
     try {
       const response = await own.app.yoga.fetch('http://chipgate.test/graphql', {

@@ -6,27 +6,20 @@
  * Timings are printed, not asserted.
  */
 import { parse, validate } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { ADMITTED, fill, SHAPES, tokenCount } from '../bench/validation-shapes.js';
 import { shapeLimitError } from '../src/document-shape.js';
 import { schema } from '../src/schema/index.js';
-import { createTestGateway, defaultLimits, type TestGateway } from './helpers/gateway.js';
-
-let gateway: TestGateway;
-beforeAll(async () => {
-  gateway = await createTestGateway();
-});
-afterAll(async () => {
-  await gateway?.close();
-});
+import { describe, expect, test } from './helpers/fixtures.js';
+import { defaultLimits } from './helpers/gateway.js';
 
 const limits = defaultLimits();
 const admitted = (text: string) => !shapeLimitError(parse(text), limits);
 
 describe('shape limits', () => {
-  it.each(Object.keys(SHAPES))(
+  test.for(Object.keys(SHAPES))(
     'refuses %s at the token limit with QUERY_TOO_COMPLEX',
-    async (name) => {
+    async (name, { gateway }) => {
       const text = fill(SHAPES[name] as (n: number) => string, limits.maxTokens);
       expect(tokenCount(text)).toBeGreaterThan(limits.maxTokens * 0.99);
       const started = performance.now();
@@ -47,9 +40,9 @@ describe('shape limits', () => {
     },
   );
 
-  it.each(Object.keys(ADMITTED))(
+  test.for(Object.keys(ADMITTED))(
     'admits %s at the shape limits: it validates and runs',
-    async (name) => {
+    async (name, { gateway }) => {
       const text = fill(ADMITTED[name] as (n: number) => string, limits.maxTokens, admitted);
       const started = performance.now();
       const result = await gateway.execute(text);
@@ -59,7 +52,7 @@ describe('shape limits', () => {
     },
   );
 
-  it('names the path and the limit, and follows the configured limits', () => {
+  test('names the path and the limit, and follows the configured limits', () => {
     const tight = { ...limits, maxFieldRepeats: 2, maxFragmentSpreads: 1, maxSelections: 5 };
     expect(shapeLimitError(parse('{ chip(slug: "a") { slug slug } }'), tight)).toBeUndefined();
     expect(

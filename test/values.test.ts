@@ -1,11 +1,8 @@
 /** Exact values: money as exact decimal strings, dates as calendar dates, nulls stay null. */
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestGateway, type TestGateway } from './helpers/gateway.js';
+import { describe, expect, test } from './helpers/fixtures.js';
 
-let gateway: TestGateway;
-beforeAll(async () => {
-  gateway = await createTestGateway();
+test.beforeAll(async ({ gateway }) => {
   // More digits than a double can hold: a float anywhere on the way would change it.
   await gateway.database.db.execute(sql`
     insert into demand_signals (slug, kind, observed_on, value_usd, confidence)
@@ -14,12 +11,9 @@ beforeAll(async () => {
     insert into demand_signal_companies (signal_id, company_id)
     select s.id, c.id from demand_signals s, companies c where s.slug = 'ds-precise-value' and c.slug = 'amd'`);
 });
-afterAll(async () => {
-  await gateway?.close();
-});
 
 describe('money', () => {
-  it('comes back as the exact decimal string at top level', async () => {
+  test('comes back as the exact decimal string at top level', async ({ gateway }) => {
     const { data } = await gateway.execute(/* GraphQL */ `{
       a: demandSignal(slug: "ds-2025-04-02-cn-h20-orders") { valueUsd quantityUnits }
       b: demandSignal(slug: "ds-precise-value") { valueUsd observedOn }
@@ -33,7 +27,7 @@ describe('money', () => {
     });
   });
 
-  it('comes back exact when nested under a company', async () => {
+  test('comes back exact when nested under a company', async ({ gateway }) => {
     const { data } = await gateway.execute(/* GraphQL */ `{
       company(slug: "amd") { demandSignals(first: 10) { edges { node { slug valueUsd } } } }
     }`);
@@ -47,7 +41,7 @@ describe('money', () => {
 });
 
 describe('facts as the seed gives them', () => {
-  it('keeps null facts null and pads the SEC CIK to 10 digits', async () => {
+  test('keeps null facts null and pads the SEC CIK to 10 digits', async ({ gateway }) => {
     const { data } = await gateway.execute(/* GraphQL */ `{
       b30a: chip(slug: "b30a") { tpp fp16DenseTflops launchYear foundry { slug } designer { slug } designedForChinaMarket }
       nvidia: company(slug: "nvidia") { secCik ticker exchange country roles listings { ticker primary } }
@@ -82,7 +76,7 @@ describe('facts as the seed gives them', () => {
     expect(data.bytedance).toEqual({ secCik: null, ticker: null, listings: [], roles: ['BUYER'] });
   });
 
-  it('gives a chip its specifications with units as documented', async () => {
+  test('gives a chip its specifications with units as documented', async ({ gateway }) => {
     const { data } = await gateway.execute(/* GraphQL */ `{
       chip(slug: "h20") { tpp memoryGb memoryBandwidthTBs tdpWatts exportControlNote derivedFrom { slug } derivedFields sourceUrl confidence }
     }`);
@@ -95,7 +89,7 @@ describe('facts as the seed gives them', () => {
     expect(data.chip.sourceUrl).toMatch(/^https?:\/\//);
   });
 
-  it('an unknown slug is null, not an error', async () => {
+  test('an unknown slug is null, not an error', async ({ gateway }) => {
     const { data, errors } = await gateway.execute(/* GraphQL */ `{
       company(slug: "nope") { slug } chip(slug: "nope") { slug }
       policyDecision(slug: "nope") { slug } demandSignal(slug: "nope") { slug }
@@ -106,7 +100,9 @@ describe('facts as the seed gives them', () => {
 });
 
 describe('filters', () => {
-  it('narrow decisions by jurisdiction, destination, status, kind, chip, company and dates', async () => {
+  test('narrow decisions by jurisdiction, destination, status, kind, chip, company and dates', async ({
+    gateway,
+  }) => {
     const { data, errors } = await gateway.execute(/* GraphQL */ `{
       policyDecisions(first: 100, orderBy: ANNOUNCED_ON_ASC, filter: {
         jurisdiction: ["cn"], destination: "CN", status: [APPROVED, SUPERSEDED], chip: "h200",
@@ -128,7 +124,7 @@ describe('filters', () => {
     ]);
   });
 
-  it('narrow chips, companies and signals', async () => {
+  test('narrow chips, companies and signals', async ({ gateway }) => {
     const { data } = await gateway.execute(/* GraphQL */ `{
       chips(first: 100, filter: { designer: "nvidia", designedForChinaMarket: true, minTpp: 1000 }) { totalCount edges { node { slug } } }
       hopper: chips(filter: { architecture: "hopper" }) { edges { node { slug } } }
