@@ -5,15 +5,7 @@
  * which filter. The resolvers (old path), the planner (planned path), cursors and `totalCount`
  * all read these declarations.
  */
-import {
-  type AnyRelations,
-  and,
-  getTableName,
-  type Relation,
-  type SQL,
-  sql,
-  type Table,
-} from 'drizzle-orm';
+import { type AnyRelations, and, type Relation, type SQL, sql, type Table } from 'drizzle-orm';
 import { alias, type PgTable } from 'drizzle-orm/pg-core';
 import { type Database, queryRows } from './client.js';
 import {
@@ -249,10 +241,76 @@ function throughColumns(relation: AnyRelation, side: 'source' | 'target') {
   return (through?.[side] ?? []).map((ref) => ref._.column.name);
 }
 
+/** The rows a relation reaches, as `relationRows` joins them. */
+export interface RelationRows {
+  /** The FROM clause: the related rows' alias `node`, joined to the link rows when there are. */
+  readonly from: SQL;
+  /** Per key column: the SQL (over `from`) of the parent key each row belongs to. */
+  readonly parentKeys: readonly SQL[];
+  /** Per key column: the SQL name of the parent's column that `parentKeys` equal. */
+  readonly parentColumns: readonly string[];
+  /** The link rows' alias, when `from` goes through link rows. */
+  readonly link?: SQL;
+}
+
 /**
- * How a related list's rows reach their parent: the FROM clause (`rows` is the listed table's
- * alias, joined to its link rows when the relation goes through a link table or the list is a
- * link list) and the SQL of the parent key each row belongs to.
+ * How a relation reaches its rows, the one definition every path uses (the resolvers' related
+ * counts, the planner's relations and connections). `relation` is the relation `name` of
+ * `table`; `node` is an alias of the rows it reaches, joined to link rows under `link()` (asked
+ * only when needed) when the relation goes through a link table (`through`), or, with
+ * `viaLink`, when the relation reaches link rows whose relation `viaLink.node` reaches the
+ * listed row (a link list). A row belongs to the parent whose `parentColumns` equal its
+ * `parentKeys`. Throws for a relation the relations config does not have.
+ */
+export function relationRows(
+  table: TableKey,
+  name: string,
+  node: PgTable,
+  link: () => SQL,
+  viaLink?: { readonly table: TableKey; readonly node: string },
+): RelationRows {
+  const relation = relationOf(table, name);
+  const column = (row: SQL | PgTable, columnName: string) =>
+    sql`${row}.${sql.identifier(columnName)}`;
+  const parentColumns = relation.sourceColumns.map((c) => c.name);
+  if (viaLink) {
+    const toNode = relationOf(viaLink.table, viaLink.node);
+    const l = link();
+    const on = toNode.targetColumns.map(
+      (c, i) => sql`${column(node, c.name)} = ${column(l, toNode.sourceColumns[i]?.name ?? '')}`,
+    );
+    return {
+      from: sql`${tableOf(viaLink.table)} ${l} join ${tableOf(toNode.targetTableName as TableKey)} ${node} on ${sql.join(on, sql` and `)}`,
+      parentKeys: relation.targetColumns.map((c) => column(l, c.name)),
+      parentColumns,
+      link: l,
+    };
+  }
+  const target = tableOf(relation.targetTableName as TableKey);
+  if (relation.throughTable) {
+    const l = link();
+    const toTarget = throughColumns(relation, 'target');
+    const on = relation.targetColumns.map(
+      (c, i) => sql`${column(node, c.name)} = ${column(l, toTarget[i] ?? '')}`,
+    );
+    return {
+      from: sql`${relation.throughTable} ${l} join ${target} ${node} on ${sql.join(on, sql` and `)}`,
+      parentKeys: throughColumns(relation, 'source').map((name) => column(l, name)),
+      parentColumns,
+      link: l,
+    };
+  }
+  return {
+    from: sql`${target} ${node}`,
+    parentKeys: relation.targetColumns.map((c) => column(node, c.name)),
+    parentColumns,
+  };
+}
+
+/**
+ * How a related list's rows reach their parent: the FROM clause (the listed table's alias
+ * `n`, joined to its link rows `l` when the relation goes through a link table or the list is
+ * a link list; see `relationRows`) and the SQL of the parent key each row belongs to.
  */
 export function relatedRows(list: ListDeclaration): {
   from: SQL;
@@ -263,41 +321,20 @@ export function relatedRows(list: ListDeclaration): {
 } {
   if (!list.parent) throw new Error(`${list.name} is not a related list`);
   const relation = relationOf(list.parent.table, list.parent.relation);
-  const node = alias(tableOf(list.node), 'n') as unknown as PgTable;
-  const nodeName = sql.identifier('n');
-  if (list.link) {
-    const linkTable = tableOf(list.link.table);
-    const toNode = relationOf(list.link.table, list.link.node);
-    const linkToParent = relation.targetColumns[0]?.name;
-    const linkToNode = toNode.sourceColumns[0]?.name;
-    const nodeKey = toNode.targetColumns[0]?.name;
-    if (!linkToParent || !linkToNode || !nodeKey) throw new Error(`${list.name}: bad link`);
-    return {
-      from: sql`${linkTable} l join ${sql.identifier(getTableName(tableOf(list.node)))} ${nodeName} on ${nodeName}.${sql.identifier(nodeKey)} = l.${sql.identifier(linkToNode)}`,
-      node,
-      parentKey: sql`l.${sql.identifier(linkToParent)}`,
-    };
-  }
-  if (relation.throughTable) {
-    const [fromParent] = throughColumns(relation, 'source');
-    const [toNode] = throughColumns(relation, 'target');
-    const nodeKey = relation.targetColumns[0]?.name;
-    if (!fromParent || !toNode || !nodeKey) throw new Error(`${list.name}: bad through`);
-    return {
-      from: sql`${relation.throughTable} l join ${sql.identifier(getTableName(tableOf(list.node)))} ${nodeName} on ${nodeName}.${sql.identifier(nodeKey)} = l.${sql.identifier(toNode)}`,
-      node,
-      parentKey: sql`l.${sql.identifier(fromParent)}`,
-    };
-  }
-  const key = relation.targetColumns[0]?.name;
-  if (!key || relation.relationType === 'one') {
+  if (!list.link && !relation.throughTable && relation.relationType === 'one') {
     throw new Error(`${list.name}: not a list relation`);
   }
-  return {
-    from: sql`${sql.identifier(getTableName(tableOf(list.node)))} ${nodeName}`,
+  const node = alias(tableOf(list.node), 'n') as unknown as PgTable;
+  const rows = relationRows(
+    list.parent.table,
+    list.parent.relation,
     node,
-    parentKey: sql`${nodeName}.${sql.identifier(key)}`,
-  };
+    () => sql`${sql.identifier('l')}`,
+    list.link,
+  );
+  const [parentKey] = rows.parentKeys;
+  if (!parentKey) throw new Error(`${list.name}: the relation has no key`);
+  return { from: rows.from, node, parentKey };
 }
 
 /**
