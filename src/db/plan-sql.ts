@@ -12,18 +12,16 @@ import { type Column, Placeholder, type SQL, sql } from 'drizzle-orm';
 import { alias, PgDialect, type PgTable } from 'drizzle-orm/pg-core';
 import { decidingDecisionSql } from './export-status.js';
 import { type AnyFilter, filterWhere } from './filter-kit.js';
+import { keysetWhere, type ListDeclaration, type ListOrder } from './lists.js';
+import { EXPORT_STATUS_SLOTS, PAGE_SLOTS, TIMELINE_ITEM_SLOTS } from './plan-layout.js';
 import {
   columnName,
-  keysetWhere,
-  type ListDeclaration,
-  type ListOrder,
   type RelationRows,
   relationOf,
   relationRows,
   type TableKey,
   tableOf,
-} from './lists.js';
-import { EXPORT_STATUS_SLOTS, PAGE_SLOTS, TIMELINE_ITEM_SLOTS } from './plan-layout.js';
+} from './tables.js';
 import { TIMELINE_AT, type TimelineFilterValue, timelineEventsSql } from './timeline.js';
 
 const dialect = new PgDialect();
