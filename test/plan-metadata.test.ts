@@ -15,7 +15,7 @@ import {
   isObjectType,
 } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { relationOf, tableOf } from '../src/db/lists.js';
+import { relationOf, tableOf } from '../src/db/tables.js';
 import { fieldPlan, typePlan } from '../src/plan/metadata.js';
 import { schema } from '../src/schema/index.js';
 

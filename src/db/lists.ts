@@ -5,15 +5,7 @@
  * which filter. The resolvers (old path), the planner (planned path), cursors and `totalCount`
  * all read these declarations.
  */
-import {
-  type AnyRelations,
-  and,
-  getTableName,
-  type Relation,
-  type SQL,
-  sql,
-  type Table,
-} from 'drizzle-orm';
+import { and, type SQL, sql } from 'drizzle-orm';
 import { alias, type PgTable } from 'drizzle-orm/pg-core';
 import { type Database, queryRows } from './client.js';
 import {
@@ -25,10 +17,7 @@ import {
 } from './cursors.js';
 import { type AnyFilter, filterWhere } from './filter-kit.js';
 import { chipFilter, companyFilter, demandSignalFilter, policyDecisionFilter } from './filters.js';
-import { relations } from './relations.js';
-
-/** A table of the store by its relations key (`companies`, `policyDecisions`, ...). */
-export type TableKey = keyof typeof relations & string;
+import { columnName, relationOf, relationRows, type TableKey, tableOf } from './tables.js';
 
 /** One ordering column of a list: a column of the listed rows, and its cursor part. */
 export interface OrderKey {
@@ -224,35 +213,10 @@ const PG_TYPE: Record<CursorPart, string> = {
   rank: 'int',
 };
 
-type AnyRelation = Relation & { throughTable?: Table; through?: unknown };
-
-/** A relation of a table by name; throws when the relations config has none. */
-export function relationOf(table: TableKey, name: string): AnyRelation {
-  const relation = (relations as AnyRelations)[table]?.relations[name] as AnyRelation | undefined;
-  if (!relation) throw new Error(`no relation ${table}.${name}`);
-  return relation;
-}
-
-/** The drizzle table object of a table key. */
-export function tableOf(table: TableKey): PgTable {
-  return (relations as AnyRelations)[table]?.table as PgTable;
-}
-
-/** The column objects a relation's `through` part names on its link table. */
-function throughColumns(relation: AnyRelation, side: 'source' | 'target') {
-  const through = relation.through as
-    | {
-        source: { _: { column: { name: string } } }[];
-        target: { _: { column: { name: string } } }[];
-      }
-    | undefined;
-  return (through?.[side] ?? []).map((ref) => ref._.column.name);
-}
-
 /**
- * How a related list's rows reach their parent: the FROM clause (`rows` is the listed table's
- * alias, joined to its link rows when the relation goes through a link table or the list is a
- * link list) and the SQL of the parent key each row belongs to.
+ * How a related list's rows reach their parent: the FROM clause (the listed table's alias
+ * `n`, joined to its link rows `l` when the relation goes through a link table or the list is
+ * a link list; see `relationRows`) and the SQL of the parent key each row belongs to.
  */
 export function relatedRows(list: ListDeclaration): {
   from: SQL;
@@ -263,41 +227,20 @@ export function relatedRows(list: ListDeclaration): {
 } {
   if (!list.parent) throw new Error(`${list.name} is not a related list`);
   const relation = relationOf(list.parent.table, list.parent.relation);
-  const node = alias(tableOf(list.node), 'n') as unknown as PgTable;
-  const nodeName = sql.identifier('n');
-  if (list.link) {
-    const linkTable = tableOf(list.link.table);
-    const toNode = relationOf(list.link.table, list.link.node);
-    const linkToParent = relation.targetColumns[0]?.name;
-    const linkToNode = toNode.sourceColumns[0]?.name;
-    const nodeKey = toNode.targetColumns[0]?.name;
-    if (!linkToParent || !linkToNode || !nodeKey) throw new Error(`${list.name}: bad link`);
-    return {
-      from: sql`${linkTable} l join ${sql.identifier(getTableName(tableOf(list.node)))} ${nodeName} on ${nodeName}.${sql.identifier(nodeKey)} = l.${sql.identifier(linkToNode)}`,
-      node,
-      parentKey: sql`l.${sql.identifier(linkToParent)}`,
-    };
-  }
-  if (relation.throughTable) {
-    const [fromParent] = throughColumns(relation, 'source');
-    const [toNode] = throughColumns(relation, 'target');
-    const nodeKey = relation.targetColumns[0]?.name;
-    if (!fromParent || !toNode || !nodeKey) throw new Error(`${list.name}: bad through`);
-    return {
-      from: sql`${relation.throughTable} l join ${sql.identifier(getTableName(tableOf(list.node)))} ${nodeName} on ${nodeName}.${sql.identifier(nodeKey)} = l.${sql.identifier(toNode)}`,
-      node,
-      parentKey: sql`l.${sql.identifier(fromParent)}`,
-    };
-  }
-  const key = relation.targetColumns[0]?.name;
-  if (!key || relation.relationType === 'one') {
+  if (!list.link && !relation.throughTable && relation.relationType === 'one') {
     throw new Error(`${list.name}: not a list relation`);
   }
-  return {
-    from: sql`${sql.identifier(getTableName(tableOf(list.node)))} ${nodeName}`,
+  const node = alias(tableOf(list.node), 'n') as unknown as PgTable;
+  const rows = relationRows(
+    list.parent.table,
+    list.parent.relation,
     node,
-    parentKey: sql`${nodeName}.${sql.identifier(key)}`,
-  };
+    () => sql`${sql.identifier('l')}`,
+    list.link,
+  );
+  const [parentKey] = rows.parentKeys;
+  if (!parentKey) throw new Error(`${list.name}: the relation has no key`);
+  return { from: rows.from, node, parentKey };
 }
 
 /**
@@ -330,13 +273,6 @@ export async function countRoot(
   const table = tableOf(list.node);
   const where = list.filter ? filterWhere(list.filter, table, filter) : undefined;
   return db.$count(table, where);
-}
-
-/** The SQL name of a column (TypeScript name) of a table. */
-export function columnName(table: TableKey, column: string): string {
-  const found = (tableOf(table) as unknown as Record<string, { name?: unknown }>)[column];
-  if (typeof found?.name !== 'string') throw new Error(`no column ${table}.${column}`);
-  return found.name;
 }
 
 /** The TypeScript name of a link list's column that points at the node (e.g. `decisionId`). */

@@ -12,16 +12,16 @@ import { type Column, Placeholder, type SQL, sql } from 'drizzle-orm';
 import { alias, PgDialect, type PgTable } from 'drizzle-orm/pg-core';
 import { decidingDecisionSql } from './export-status.js';
 import { type AnyFilter, filterWhere } from './filter-kit.js';
+import { keysetWhere, type ListDeclaration, type ListOrder } from './lists.js';
+import { EXPORT_STATUS_SLOTS, PAGE_SLOTS, TIMELINE_ITEM_SLOTS } from './plan-layout.js';
 import {
   columnName,
-  keysetWhere,
-  type ListDeclaration,
-  type ListOrder,
+  type RelationRows,
   relationOf,
+  relationRows,
   type TableKey,
   tableOf,
-} from './lists.js';
-import { EXPORT_STATUS_SLOTS, PAGE_SLOTS, TIMELINE_ITEM_SLOTS } from './plan-layout.js';
+} from './tables.js';
 import { TIMELINE_AT, type TimelineFilterValue, timelineEventsSql } from './timeline.js';
 
 const dialect = new PgDialect();
@@ -137,40 +137,9 @@ export function relationJson<Bind>(
   row: (child: PgTable) => SQL,
 ): SQL {
   const relation = relationOf(table, name);
-  const target = relation.targetTableName as TableKey;
-  const child = b.alias(target);
-  const parentColumns = relation.sourceColumns.map((column) => sqlColumnOf(parent, column.name));
-  const childColumns = relation.targetColumns.map((column) => sqlColumnOf(child, column.name));
-  let from: SQL;
-  let where: SQL;
-  let link: SQL | undefined;
-  if (relation.throughTable) {
-    const through = relation.through as {
-      source: { _: { column: { name: string } } }[];
-      target: { _: { column: { name: string } } }[];
-    };
-    link = ident(b.name('l'));
-    from = sql`${relation.throughTable} ${link} join ${tableOf(target)} ${child} on ${sql.join(
-      childColumns.map(
-        (column, i) =>
-          sql`${column} = ${link}.${sql.identifier(through.target[i]?._.column.name ?? '')}`,
-      ),
-      sql` and `,
-    )}`;
-    where = sql.join(
-      parentColumns.map(
-        (column, i) =>
-          sql`${link}.${sql.identifier(through.source[i]?._.column.name ?? '')} = ${column}`,
-      ),
-      sql` and `,
-    );
-  } else {
-    from = sql`${tableOf(target)} ${child}`;
-    where = sql.join(
-      childColumns.map((column, i) => sql`${column} = ${parentColumns[i]}`),
-      sql` and `,
-    );
-  }
+  const child = b.alias(relation.targetTableName as TableKey);
+  const { from, link, ...keys } = relationRows(table, name, child, () => ident(b.name('l')));
+  const where = parentMatch(keys, parent);
   const orderBy = (options.order ?? []).map((order) => {
     const column =
       order.of === 'link' && link
@@ -323,31 +292,28 @@ function rowsOf(
   link: SQL,
   parent: PgTable | undefined,
 ): { from: SQL; where?: SQL } {
-  const nodeTable = tableOf(list.node);
-  if (!list.parent || !parent) return { from: sql`${nodeTable} ${node}` };
-  const relation = relationOf(list.parent.table, list.parent.relation);
-  const parentKey = sqlColumnOf(parent, relation.sourceColumns[0]?.name ?? 'id');
-  if (list.link) {
-    const toNode = relationOf(list.link.table, list.link.node);
-    return {
-      from: sql`${tableOf(list.link.table)} ${link} join ${nodeTable} ${node} on ${sqlColumnOf(node, toNode.targetColumns[0]?.name ?? 'id')} = ${link}.${sql.identifier(toNode.sourceColumns[0]?.name ?? '')}`,
-      where: sql`${link}.${sql.identifier(relation.targetColumns[0]?.name ?? '')} = ${parentKey}`,
-    };
-  }
-  if (relation.throughTable) {
-    const through = relation.through as {
-      source: { _: { column: { name: string } } }[];
-      target: { _: { column: { name: string } } }[];
-    };
-    return {
-      from: sql`${relation.throughTable} ${link} join ${nodeTable} ${node} on ${sqlColumnOf(node, relation.targetColumns[0]?.name ?? 'id')} = ${link}.${sql.identifier(through.target[0]?._.column.name ?? '')}`,
-      where: sql`${link}.${sql.identifier(through.source[0]?._.column.name ?? '')} = ${parentKey}`,
-    };
-  }
-  return {
-    from: sql`${nodeTable} ${node}`,
-    where: sql`${sqlColumnOf(node, relation.targetColumns[0]?.name ?? '')} = ${parentKey}`,
-  };
+  if (!list.parent || !parent) return { from: sql`${tableOf(list.node)} ${node}` };
+  const { from, ...keys } = relationRows(
+    list.parent.table,
+    list.parent.relation,
+    node,
+    () => link,
+    list.link,
+  );
+  return { from, where: parentMatch(keys, parent) };
+}
+
+/** The condition that rows (`relationRows`) belong to the parent row `parent` (an alias). */
+function parentMatch(
+  keys: Pick<RelationRows, 'parentKeys' | 'parentColumns'>,
+  parent: PgTable,
+): SQL {
+  return sql.join(
+    keys.parentKeys.map(
+      (key, i) => sql`${key} = ${sqlColumnOf(parent, keys.parentColumns[i] ?? '')}`,
+    ),
+    sql` and `,
+  );
 }
 
 /** The filter of a list as SQL over `node`, with each value bound by `param`. */

@@ -4,8 +4,8 @@
  * statement of each, keyed by the ids of the rows it applies to (`planDeferred`).
  */
 import type { FieldNode, GraphQLObjectType, SelectionSetNode } from 'graphql';
-import type { TableKey } from '../db/lists.js';
 import { jsonArray, lookupManyJson, StatementBuilder } from '../db/plan-sql.js';
+import type { TableKey } from '../db/tables.js';
 import { collectFields, type DeferredSelection } from './collect.js';
 import {
   type Bind,

@@ -42,7 +42,6 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { encodeGlobalId } from '../codecs.js';
-import type { TableKey } from '../db/lists.js';
 import {
   columnJson,
   hasIdColumn,
@@ -51,6 +50,7 @@ import {
   relationJson,
   StatementBuilder,
 } from '../db/plan-sql.js';
+import type { TableKey } from '../db/tables.js';
 import { type CollectContext, collectFields, subSelections } from './collect.js';
 import { planDeferred, splitDeferredFields } from './compile-deferred.js';
 import { planConnection, planTimeline } from './compile-lists.js';

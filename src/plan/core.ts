@@ -15,8 +15,8 @@ import type {
   GraphQLSchema,
   SelectionSetNode,
 } from 'graphql';
-import type { TableKey } from '../db/lists.js';
 import type { CompiledStatement, StatementBuilder } from '../db/plan-sql.js';
+import type { TableKey } from '../db/tables.js';
 import type { CollectContext } from './collect.js';
 import { type PlannedObject, type Shaper, Unplanned } from './shapes.js';
 

@@ -16,8 +16,9 @@
  * resolved around the plan by its own resolver (external sources, mutations, the viewer).
  */
 import type { GraphQLObjectType, GraphQLResolveInfo } from 'graphql';
-import type { ListDeclaration, TableKey } from '../db/lists.js';
+import type { ListDeclaration } from '../db/lists.js';
 import type { ExportStatusSlot } from '../db/plan-layout.js';
+import type { TableKey } from '../db/tables.js';
 
 /** The key of the planner's metadata in GraphQL `extensions`. */
 export const PLAN = 'chipgatePlan';

@@ -7,10 +7,14 @@
  *   a `SLOW_CONSUMER` error), instead of growing without bound behind a slow client.
  * - `return()` (a client that disconnects) unregisters at once, even while a `next()` waits,
  *   so nothing of a gone client stays behind (an async generator could not do that: its
- *   `return()` waits for the pending `next()`).
+ *   `return()` waits for the pending `next()`; a `Repeater`, from graphql-yoga, can: its stop
+ *   promise settles on `return()`, and its pending `next()` resolves as done).
+ * - The repeater pulls an item only when the client asks for one (it awaits each `push`), so
+ *   the live events a slow client has not read all wait in the bounded queue.
  * - Each event is delivered once: replayed events advance `replayedThrough`, and live events
  *   at or below it are dropped.
  */
+import { Repeater } from 'graphql-yoga';
 import type { EventEnvelope } from '../db/events.js';
 
 /** The last item of a subscriber that fell behind; the stream ends after it. */
@@ -73,11 +77,23 @@ export class Subscriber implements AsyncIterableIterator<SubscriberItem> {
   private ended = false;
   private registered = true;
   private wake: (() => void) | undefined;
+  /** The stream the client reads: pulls one item per `next()` the client makes. */
+  private readonly items: Repeater<SubscriberItem>;
 
   constructor(options: SubscriberOptions) {
     this.options = options;
     this.replaying = options.afterSeq !== undefined;
     this.replayedThrough = options.afterSeq ?? 0;
+    this.items = new Repeater<SubscriberItem>(async (push, stop) => {
+      // `return()`/`throw()` by the client: unregister now, and wake a waiting `pull()`.
+      void stop.then(() => this.end());
+      for (;;) {
+        const item = await this.pull();
+        if (item.done) break;
+        await push(item.value);
+      }
+      stop();
+    });
   }
 
   /** Offers a live event (the hub calls this in commit order); true when it was queued. */
@@ -106,7 +122,26 @@ export class Subscriber implements AsyncIterableIterator<SubscriberItem> {
     this.wake?.();
   }
 
-  async next(): Promise<IteratorResult<SubscriberItem>> {
+  next(): Promise<IteratorResult<SubscriberItem>> {
+    return this.items.next();
+  }
+
+  return(): Promise<IteratorResult<SubscriberItem>> {
+    this.end();
+    return this.items.return();
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<SubscriberItem>> {
+    this.end();
+    return this.items.throw(error);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** The next item of the stream, waiting for a live event when none is due; done once ended. */
+  private async pull(): Promise<IteratorResult<SubscriberItem>> {
     for (;;) {
       if (this.notice && !(this.replayBuffer.length > 0 && 'replayLimit' in this.notice)) {
         const notice = this.notice;
@@ -131,20 +166,6 @@ export class Subscriber implements AsyncIterableIterator<SubscriberItem> {
       });
       this.wake = undefined;
     }
-  }
-
-  async return(): Promise<IteratorResult<SubscriberItem>> {
-    this.end();
-    return { value: undefined, done: true };
-  }
-
-  async throw(error?: unknown): Promise<IteratorResult<SubscriberItem>> {
-    this.end();
-    throw error;
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
   }
 
   /**
