@@ -34,17 +34,17 @@ const databaseUrl = z
   )
   .optional();
 
+/** A comma-separated string as its non-empty, trimmed items (other values unchanged). */
+const commaList = (value: unknown): unknown =>
+  typeof value === 'string'
+    ? value
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean)
+    : value;
+
 /** A comma-separated list of postgres:// URLs (read replicas); empty: none. */
-const databaseUrls = z.preprocess(
-  (value) =>
-    typeof value === 'string'
-      ? value
-          .split(',')
-          .map((url) => url.trim())
-          .filter(Boolean)
-      : value,
-  z.array(databaseUrl.unwrap()),
-);
+const databaseUrls = z.preprocess(commaList, z.array(databaseUrl.unwrap()));
 
 /** Milliseconds from 0 up to `max`. */
 const millis = (max: number) =>
@@ -120,13 +120,7 @@ const baseUrl = z
 
 /** Comma-separated absolute http(s) feed URLs; a value that lists none is an error. */
 const feedUrls = z.preprocess(
-  (value) =>
-    typeof value === 'string'
-      ? value
-          .split(',')
-          .map((url) => url.trim())
-          .filter(Boolean)
-      : value,
+  commaList,
   z
     .array(
       z
