@@ -193,7 +193,9 @@ export async function syncFederalRegister(
     if (options.signal?.aborted) return { counts, total, interrupted: true };
     let page: Awaited<ReturnType<FederalRegisterClient['readPage']>>;
     try {
-      page = await client.readPage(url);
+      const read = await unlessAborted(client.readPage(url), options.signal);
+      if (read === undefined) return { counts, total, interrupted: true };
+      page = read;
     } catch (error) {
       return { counts, total, interrupted: false, error: error as Error };
     }
@@ -213,4 +215,25 @@ export async function syncFederalRegister(
     url = page.nextPageUrl;
   }
   return { counts, total, interrupted: false };
+}
+
+/**
+ * `promise`'s value, or `undefined` as soon as `signal` aborts: a shutdown does not wait for a
+ * page from a stalled upstream (whose own deadline is 30 s). The abandoned promise's failure is
+ * ignored; the source's close ends its request.
+ */
+async function unlessAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T | undefined> {
+  if (!signal) return promise;
+  promise.catch(() => {});
+  if (signal.aborted) return undefined;
+  let onAbort = () => {};
+  const aborted = new Promise<undefined>((resolve) => {
+    onAbort = () => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
