@@ -270,7 +270,7 @@ export function createMetrics(): Metrics {
   });
   const routedReads = new Counter({
     name: 'chipgate_read_routes_total',
-    help: 'Reads (queries, subscription events) by the server they were sent to (primary or a replica) and why (replica, no-replica, waited-out).',
+    help: 'Reads (queries, subscription events) by the server they were sent to (primary or a replica) and why (replica, no-replica, waited-out, token-ahead).',
     labelNames: ['target', 'reason'],
     registers,
   });

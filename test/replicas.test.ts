@@ -291,6 +291,17 @@ describe('read replicas', () => {
         expect(response.body.errors?.[0]?.extensions?.code).toBe('BAD_CONSISTENCY_TOKEN');
         expect(JSON.stringify(response.body)).not.toMatch(/pg_|select|at .*\.ts/i);
       }
+      // Well formed but past the primary's own position (forged): no replica can ever replay
+      // it, so the read goes to the primary at once instead of holding for the whole wait.
+      const before = await metricsOf(gateway);
+      const started = performance.now();
+      const ahead = await postGraphQL(gateway.url, READ, {}, { [TOKEN]: 'FFFFFFFF/FFFFFFFF' });
+      const tookMs = performance.now() - started;
+      expect(ahead.status).toBe(200);
+      expect(ahead.body.errors).toBeUndefined();
+      const series = 'chipgate_read_routes_total{target="primary",reason="token-ahead"}';
+      expect(seriesValue(await metricsOf(gateway), series)).toBe(seriesValue(before, series) + 1);
+      expect(tookMs).toBeLessThan(WAIT_MS);
     } finally {
       await gateway.stop();
     }

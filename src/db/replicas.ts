@@ -48,8 +48,12 @@ export interface ReadRoute {
   db: Database;
   /** `primary`, or the replica's name. */
   target: string;
-  /** Why: `replica`, `no-replica` (none in rotation), `waited-out` (token not replayed in time). */
-  reason: 'replica' | 'no-replica' | 'waited-out';
+  /**
+   * Why: `replica`, `no-replica` (none in rotation), `waited-out` (token not replayed in time),
+   * `token-ahead` (the token is past the primary's own position: no replica can ever have
+   * replayed it, so the read does not wait).
+   */
+  reason: 'replica' | 'no-replica' | 'waited-out' | 'token-ahead';
   /** How long the read waited for a replica to replay its token, in ms (0: no wait). */
   waitedMs: number;
 }
@@ -228,7 +232,9 @@ export class ReadReplicas {
     let reason: ReadRoute['reason'] = 'no-replica';
     if (candidates.length > 0) {
       chosen = this.pick(candidates, token);
-      if (!chosen && token !== undefined) {
+      if (!chosen && token !== undefined && (await this.aheadOfPrimary(token))) {
+        reason = 'token-ahead';
+      } else if (!chosen && token !== undefined) {
         reason = 'waited-out';
         const deadline = started + this.options.waitMs;
         while (!chosen && !this.closed && performance.now() + POLL_MS <= deadline) {
@@ -247,6 +253,18 @@ export class ReadReplicas {
       : { db: this.primary.db, target: 'primary', reason, waitedMs };
     this.options.observer?.routed(route.target, route.reason, route.waitedMs);
     return route;
+  }
+
+  /**
+   * Whether `token` is past the primary's current position (a forged or foreign token: waiting
+   * for a replica to replay it would only hold the read for `waitMs`). Reads the primary only
+   * when the token is past the last position the lag check saw; false if it cannot be read.
+   */
+  private async aheadOfPrimary(token: bigint): Promise<boolean> {
+    const seen = this.samples.at(-1)?.lsn;
+    if (seen !== undefined && token <= seen) return false;
+    const current = parseLsn(await this.position().catch(() => ''));
+    return current !== undefined && token > current;
   }
 
   /**
