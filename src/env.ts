@@ -43,8 +43,14 @@ const commaList = (value: unknown): unknown =>
         .filter(Boolean)
     : value;
 
-/** A comma-separated list of postgres:// URLs (read replicas); empty: none. */
-const databaseUrls = z.preprocess(commaList, z.array(databaseUrl.unwrap()));
+/**
+ * A comma-separated list of postgres:// URLs (read replicas); empty: none. A value of commas
+ * only is an error (the list it meant to give is missing), not "none".
+ */
+const databaseUrls = z.preprocess(
+  (value) => (typeof value === 'string' && /^[\s,]*,[\s,]*$/.test(value) ? [''] : commaList(value)),
+  z.array(databaseUrl.unwrap()),
+);
 
 /** Milliseconds from 0 up to `max`. */
 const millis = (max: number) =>
@@ -215,7 +221,9 @@ export const envSchema = z.object({
   // How long a read carrying a consistency token waits for a replica to replay it.
   CHIPGATE_REPLICA_WAIT_MS: millis(60_000).default(500),
   // A replica further behind than this (or unreachable) is out of rotation until it catches up.
-  CHIPGATE_REPLICA_MAX_LAG_MS: millis(3_600_000).default(5_000),
+  CHIPGATE_REPLICA_MAX_LAG_MS: millis(3_600_000)
+    .refine((value) => value >= 100, { error: 'expected milliseconds between 100 and 3600000' })
+    .default(5_000),
   CHIPGATE_PGLITE_DIR: z.string().min(1).default('./.chipgate/pgdata'),
   // Where PGlite templates live (default: node_modules/.cache/chipgate/pglite-templates).
   CHIPGATE_PGLITE_TEMPLATE_DIR: z.string().min(1).optional(),

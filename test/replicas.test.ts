@@ -392,5 +392,15 @@ describe('configuration', () => {
     expect(env.CHIPGATE_READ_REPLICA_URLS).toHaveLength(2);
     expect(env.CHIPGATE_REPLICA_WAIT_MS).toBe(500);
     expect(env.CHIPGATE_REPLICA_MAX_LAG_MS).toBe(5_000);
+    // Commas only: the list is missing (not "none"); empty is none. A lag limit of 0 would keep
+    // every replica out of rotation.
+    const primary = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres' };
+    expect(() => loadEnv({ ...primary, CHIPGATE_READ_REPLICA_URLS: ' , ,' })).toThrow(
+      /CHIPGATE_READ_REPLICA_URLS=\(value hidden\): expected a URL/,
+    );
+    expect(
+      loadEnv({ ...primary, CHIPGATE_READ_REPLICA_URLS: '' }).CHIPGATE_READ_REPLICA_URLS,
+    ).toEqual([]);
+    expect(() => loadEnv({ CHIPGATE_REPLICA_MAX_LAG_MS: '0' })).toThrow(/between 100 and 3600000/);
   });
 });
