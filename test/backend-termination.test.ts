@@ -194,7 +194,12 @@ describe.runIf(backend === 'postgres')('PostgreSQL backends terminated repeatedl
           const slugs = [...subscription.results, ...(resumed?.results ?? [])].map(
             (r) => r.data?.demandSignalRecorded?.slug,
           );
-          expect(slugs).toContain('ds-after-storm');
+          expect(
+            slugs,
+            `errors: ${JSON.stringify(
+              [...subscription.results, ...(resumed?.results ?? [])].flatMap((r) => r.errors ?? []),
+            )}; completed: ${subscription.completed}`,
+          ).toContain('ds-after-storm');
         },
         { timeout: 30_000, interval: 200 },
       );
