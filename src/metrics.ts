@@ -20,6 +20,7 @@ import type { Pooling } from './db/pooler.js';
 import type { ReplicaObserver, ReplicaStatus } from './db/replicas.js';
 import type { PoolStats } from './db/statements.js';
 import type { HubObserver } from './pubsub/hub.js';
+import { createReplicaMetrics } from './replica-metrics.js';
 import type { SourceObserver } from './sources/http.js';
 
 /** A refusal by the rate limiter (wired to the limiter's `onRefused` observer). */
@@ -243,62 +244,12 @@ export function createMetrics(): Metrics {
       this.set(pool?.().waiting ?? 0);
     },
   });
-  let replicaStatus: (() => ReplicaStatus[]) | undefined;
-  new Gauge({
-    name: 'chipgate_replica_lag_seconds',
-    help: 'How long ago the primary first stood at a WAL position this read replica has not replayed (0: caught up), at the last check; absent while unreachable.',
-    labelNames: ['replica'],
-    registers,
-    collect() {
-      this.reset();
-      for (const replica of replicaStatus?.() ?? []) {
-        if (replica.lagMs !== undefined) this.set({ replica: replica.name }, replica.lagMs / 1000);
-      }
-    },
-  });
-  new Gauge({
-    name: 'chipgate_replica_in_rotation',
-    help: 'Whether reads go to this read replica (1) or not (0: lagging past CHIPGATE_REPLICA_MAX_LAG_MS, or unreachable).',
-    labelNames: ['replica'],
-    registers,
-    collect() {
-      this.reset();
-      for (const replica of replicaStatus?.() ?? []) {
-        this.set({ replica: replica.name }, replica.inRotation ? 1 : 0);
-      }
-    },
-  });
-  const routedReads = new Counter({
-    name: 'chipgate_read_routes_total',
-    help: 'Reads (queries, subscription events) by the server they were sent to (primary or a replica) and why (replica, no-replica, waited-out, token-ahead).',
-    labelNames: ['target', 'reason'],
-    registers,
-  });
-  const replicaWait = new Histogram({
-    name: 'chipgate_replica_wait_seconds',
-    help: 'How long reads carrying a consistency token waited for a replica to replay it.',
-    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers,
-  });
-  const replicaStatements = new Counter({
-    name: 'chipgate_replica_statements_total',
-    help: 'SQL statements sent to each read replica (reads and lag checks).',
-    labelNames: ['replica'],
-    registers,
-  });
+  const replicas = createReplicaMetrics(registers);
 
   return {
     registry,
-    replicas: {
-      routed(target, reason, waitedMs) {
-        routedReads.inc({ target, reason });
-        if (waitedMs > 0) replicaWait.observe(waitedMs / 1000);
-      },
-      statement: (replica) => replicaStatements.inc({ replica }),
-    },
-    watchReplicas(status) {
-      replicaStatus = status;
-    },
+    replicas: replicas.observer,
+    watchReplicas: replicas.watch,
     sources: {
       called(source, outcome, seconds) {
         sourceCalls.inc({ source, outcome });
