@@ -49,3 +49,13 @@ export const UPSERT_CHIP = /* GraphQL */ `
       ... on ValidationError { fieldErrors { path message } }
     }
   }`;
+
+/** The Chinese import deliberation's status and history, and the stored company and decision counts. */
+export const DELIBERATION = /* GraphQL */ `{
+  policyDecision(slug: "cn-2025-12-09-h200-import-deliberation") {
+    status
+    updates { fromStatus toStatus occurredAt }
+  }
+  companies(first: 100) { totalCount }
+  policyDecisions(first: 100) { totalCount }
+}`;

@@ -472,3 +472,8 @@ export async function clearOfMinuteBoundary(needMs = 15_000): Promise<void> {
   const left = 60_000 - (Date.now() % 60_000);
   if (left < needMs) await new Promise((resolve) => setTimeout(resolve, left + 50));
 }
+
+/** The `msg` of each log line a gateway wrote, in order. */
+export function messages(gateway: { logs: { msg: string }[] }): string[] {
+  return gateway.logs.map((line) => line.msg);
+}
