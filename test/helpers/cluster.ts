@@ -56,33 +56,7 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
     '-E',
     'UTF8',
   ]);
-  const port = await freePort();
-  const cluster: PrivateCluster = {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    async start() {
-      await asPostgres('pg_ctl', [
-        'start',
-        '-D',
-        data,
-        '-w',
-        '-t',
-        '60',
-        '-l',
-        path.join(dir, 'server.log'),
-        '-o',
-        `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off`,
-      ]);
-    },
-    async stop() {
-      await asPostgres('pg_ctl', ['stop', '-D', data, '-m', 'fast', '-w', '-t', '60']);
-    },
-    async destroy() {
-      await cluster.stop().catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  await cluster.start();
-  return cluster;
+  return startedCluster(dir, data);
 }
 
 /**
@@ -131,8 +105,16 @@ export async function startStreamingReplica(primary: PrivateCluster): Promise<Pr
     'fast',
     '--no-sync',
   ]);
+  return startedCluster(dir, data, '-c hot_standby=on');
+}
+
+/**
+ * Starts the server of `data` (inside `dir`, which it removes on `destroy`) on a spare port of
+ * 127.0.0.1, its socket in `dir`, fsync off, with `options` added to its command line.
+ */
+async function startedCluster(dir: string, data: string, options = ''): Promise<PrivateCluster> {
   const port = await freePort();
-  const replica: PrivateCluster = {
+  const cluster: PrivateCluster = {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     async start() {
       await asPostgres('pg_ctl', [
@@ -145,17 +127,17 @@ export async function startStreamingReplica(primary: PrivateCluster): Promise<Pr
         '-l',
         path.join(dir, 'server.log'),
         '-o',
-        `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c hot_standby=on`,
+        `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off ${options}`.trimEnd(),
       ]);
     },
     async stop() {
       await asPostgres('pg_ctl', ['stop', '-D', data, '-m', 'fast', '-w', '-t', '60']);
     },
     async destroy() {
-      await replica.stop().catch(() => {});
+      await cluster.stop().catch(() => {});
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  await replica.start();
-  return replica;
+  await cluster.start();
+  return cluster;
 }
