@@ -1,31 +1,3 @@
-/**
- * `npm run bench:isolation`: does a hostile anonymous caller, spending everything its limits
- * allow, slow down a partner?
- *
- * One gateway process (`src/server.ts`, production settings and default limits) on a generated
- * PostgreSQL database (`<BENCH_DATABASE>`, default `chipgate_bench_isolation`, scale
- * BENCH_SCALE, dropped afterwards). A partner with an API key sends its dashboard operation
- * (the hot operation of `npm run bench`, cycling its variable sets) at BENCH_RATE requests/s,
- * open loop. Three phases:
- *
- * 1. **alone**: the partner only, BENCH_DURATION seconds;
- * 2. **each attack alone**: every attack operation sent once by a fresh anonymous address,
- *    with nothing else running: its charged cost, answer size, latency, and the longest
- *    event-loop stall it caused;
- * 3. **under attack**: the partner as in 1 while one anonymous address (BENCH_ATTACKERS of them)
- *    sends the attack operations in turn over BENCH_ATTACK_CONNECTIONS connections, as fast as
- *    its limits allow (back to back; after a 429 it waits the `Retry-After` it was given).
- *
- * The attack operations are the costliest its limits allow (each grown to just under the
- * per-operation budget) and the ones with the most work per unit of cost (counts, export
- * status). The event-loop delay is the gateway's own (`monitorEventLoopDelay`, which
- * prom-client's default metrics read: `nodejs_eventloop_lag_p99_seconds` and `_max_seconds` on
- * the metrics port, reset by every scrape), so nothing in the gateway exists for the benchmark.
- *
- * Targets: the partner's p99 under attack at most 1.5x its p99 alone; no event-loop stall over
- * 100 ms in any phase. Exit code 1 when one is missed or a partner request failed.
- */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'graphql';
 import { generateKey } from '../src/auth.js';
@@ -37,9 +9,10 @@ import { operationComplexity } from '../src/operation-limits.js';
 import { schema } from '../src/schema/index.js';
 import { describeUrl, loadBenchConfig } from './config.js';
 import { preparePostgres } from './databases.js';
+import { type BenchGateway, startBenchGateway, stopBenchGateway } from './gateway-process.js';
 import { HOT_QUERY, HOT_VARIABLE_SETS } from './hot-workload.js';
 import { describeProblems, hasProblems, percentile, runAtRate } from './load.js';
-import { freePort, log, num, progressLog, table } from './report.js';
+import { log, num, progressLog, table } from './report.js';
 import { ADMITTED, fill, SHAPES } from './validation-shapes.js';
 import { NESTED_QUERY, REQUEST_HEADERS } from './workload.js';
 
@@ -139,55 +112,7 @@ function attacks(): Attack[] {
   return made;
 }
 
-/** The gateway process. */
-interface Gateway {
-  url: string;
-  metricsUrl: string;
-  child: ChildProcess;
-}
-
-async function startGateway(databaseUrl: string): Promise<Gateway> {
-  const [port, metricsPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl,
-      CHIPGATE_PORT: String(port),
-      CHIPGATE_METRICS_PORT: String(metricsPort),
-      CHIPGATE_LOG_LEVEL: 'info',
-      CHIPGATE_GRAPHIQL: 'false',
-      // Each attacker address comes in X-Forwarded-For, as behind one proxy.
-      CHIPGATE_TRUST_PROXY: '1',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      if (output.length < 100_000) output += chunk.toString();
-      if (output.includes('chipgate listening')) {
-        // The request log keeps flowing; read it so the pipe never fills.
-        child.stdout?.off('data', onData);
-        child.stdout?.resume();
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}:\n${output}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}/graphql`,
-    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
-    child,
-  };
-}
-
-async function stopGateway(gateway: Gateway): Promise<void> {
-  const exited = new Promise((resolve) => gateway.child.once('exit', resolve));
-  gateway.child.kill('SIGTERM');
-  await exited;
-}
+type Gateway = BenchGateway;
 
 /** The gateway's event-loop delay since the previous call (prom-client resets on scrape). */
 async function eventLoop(gateway: Gateway): Promise<{ p99Ms: number; maxMs: number }> {
@@ -297,7 +222,14 @@ async function main(): Promise<boolean> {
     );
     const list = attacks();
     progress('starting the gateway');
-    gateway = await startGateway(config.databaseUrl);
+    gateway = await startBenchGateway(
+      {
+        DATABASE_URL: config.databaseUrl,
+        // Each attacker address comes in X-Forwarded-For, as behind one proxy.
+        CHIPGATE_TRUST_PROXY: '1',
+      },
+      'src/server.ts',
+    );
     const running = gateway;
     // Warm-up: plans, connections, JIT.
     await runAtRate(running.url, config.rate, 5, partnerBodies, partnerHeaders);
@@ -406,7 +338,7 @@ async function main(): Promise<boolean> {
       }
     }
   } finally {
-    if (gateway) await stopGateway(gateway);
+    if (gateway) await stopBenchGateway(gateway);
     await prepared.dispose();
   }
   return ok;

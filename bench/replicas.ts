@@ -1,19 +1,3 @@
-/**
- * `npm run bench:replicas`: the reference query with one read replica vs none, on a private
- * PostgreSQL 15 primary and a streaming replica of it (`pg_basebackup -R`), both started here
- * on spare ports (test/helpers/cluster.ts) and filled at BENCH_SCALE (default 10).
- *
- * Prints, per setup (`none`: DATABASE_URL only; `1 replica`: CHIPGATE_READ_REPLICA_URLS too):
- * requests/s and latency of BENCH_DURATION seconds (default 10) of the reference query with
- * BENCH_CONNECTIONS (default 10) connections, and the SQL statements each server received in
- * that window, counted at the wire by a proxy in front of each (`pg-frontend.ts`; both setups
- * go through the proxies). Then read-your-writes: BENCH_WRITES (default 20) mutations, each
- * followed by a read carrying its consistency token, and the wait the gateway observed
- * (`chipgate_replica_wait_seconds`), once with the replica replaying and once with its replay
- * paused (every read then waits CHIPGATE_REPLICA_WAIT_MS, 500 ms, and reads the primary).
- * The gateway runs as `src/start.ts` in its own process, anonymous limits lifted.
- */
-import { type ChildProcess, spawn } from 'node:child_process';
 import postgres from 'postgres';
 import { openDatabase } from '../src/db/client.js';
 import {
@@ -23,9 +7,9 @@ import {
 } from '../test/helpers/cluster.js';
 import { createKey } from '../test/helpers/keys.js';
 import { preparePostgres } from './databases.js';
+import { type BenchGateway, startBenchGateway, stopBenchGateway } from './gateway-process.js';
 import { runLoad } from './load.js';
 import { type CountingProxy, startCountingProxy, statementsIn } from './pg-frontend.js';
-import { freePort } from './report.js';
 import { REFERENCE_WORKLOAD, requestBodies } from './workload.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 10);
@@ -35,53 +19,15 @@ const WRITES = Number(process.env.BENCH_WRITES ?? 20);
 const WAIT_MS = 500;
 const TOKEN = 'chipgate-consistency-token';
 
-interface Gateway {
-  url: string;
-  metricsUrl: string;
-  child: ChildProcess;
-}
+type Gateway = BenchGateway;
 
-async function startGateway(vars: Record<string, string>): Promise<Gateway> {
-  const port = await freePort();
-  const metricsPort = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/start.ts'], {
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
-      CHIPGATE_PORT: String(port),
-      CHIPGATE_METRICS_PORT: String(metricsPort),
-      CHIPGATE_LOG_LEVEL: 'info',
-      CHIPGATE_GRAPHIQL: 'false',
-      CHIPGATE_ANON_RATE_LIMIT: '1000000',
-      CHIPGATE_ANON_COST_LIMIT: '1000000000',
-      ...vars,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
+/** A gateway with the anonymous limits lifted (the benchmark is one client). */
+const startReplicaBenchGateway = (vars: Record<string, string>) =>
+  startBenchGateway({
+    CHIPGATE_ANON_RATE_LIMIT: '1000000',
+    CHIPGATE_ANON_COST_LIMIT: '1000000000',
+    ...vars,
   });
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('chipgate listening')) {
-        output = '';
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}:\n${output}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}/graphql`,
-    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
-    child,
-  };
-}
-
-async function stopGateway(gateway: Gateway): Promise<void> {
-  const exited = new Promise((resolve) => gateway.child.once('exit', resolve));
-  gateway.child.kill('SIGTERM');
-  await exited;
-}
 
 /** A series' value in a Prometheus text (0 when absent). */
 async function metric(gateway: Gateway, series: string): Promise<number> {
@@ -219,8 +165,8 @@ async function main() {
     const primaryUrl = withPort(primary.url, primaryProxy.port, database);
     const replicaUrl = withPort(replica.url, replicaProxy.port, database);
 
-    const none = await startGateway({ DATABASE_URL: primaryUrl });
-    const one = await startGateway({
+    const none = await startReplicaBenchGateway({ DATABASE_URL: primaryUrl });
+    const one = await startReplicaBenchGateway({
       DATABASE_URL: primaryUrl,
       CHIPGATE_READ_REPLICA_URLS: replicaUrl,
       CHIPGATE_REPLICA_WAIT_MS: String(WAIT_MS),
@@ -231,14 +177,14 @@ async function main() {
       await throughput('none', none, { primary: primaryProxy, replica: replicaProxy });
       await throughput('1 replica', one, { primary: primaryProxy, replica: replicaProxy });
     }
-    await stopGateway(none);
+    await stopBenchGateway(none);
     await readYourWrites('replaying', one, key.headers.authorization);
     const replicaSql = postgres(replica.url, { max: 1, onnotice: () => {} });
     await replicaSql`select pg_wal_replay_pause()`;
     await readYourWrites('replay paused', one, key.headers.authorization);
     await replicaSql`select pg_wal_replay_resume()`;
     await replicaSql.end();
-    await stopGateway(one);
+    await stopBenchGateway(one);
   } finally {
     for (const gateway of gateways) if (gateway.child.exitCode === null) gateway.child.kill();
     for (const proxy of proxies) await proxy.close();
