@@ -25,7 +25,9 @@ import { deferred, type Shaper } from './shapes.js';
  * A deferred fragment that selects an object-valued field also selected outside it, or by
  * another fragment planned apart, is planned inline instead: each object has one planned
  * value per response key, which must hold every sub-selection of that key (a shared leaf is
- * the same value either way).
+ * the same value either way). Fragments come as the executor collects them: one nested
+ * directly in another is a fragment of its own (its own payload, so its own statement), and a
+ * spread walked inside a deferred fragment is not walked again outside it.
  */
 export function splitDeferredFields(
   planner: Planning,
