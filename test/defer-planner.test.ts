@@ -134,3 +134,34 @@ describe('deferred fragments that share an object field with their parent', () =
     expect(statements).toBe(plainStatements + 1);
   });
 });
+
+describe('deferred fragments as the executor collects them (@graphql-tools/utils)', () => {
+  it('a fragment nested in a deferred one is a payload and a statement of its own', async () => {
+    unplanned.length = 0;
+    const query = `{ chip(slug: "h200") {
+      slug ... @defer(label: "outer") { name ... @defer(label: "inner") { tpp } }
+    } }`;
+    const { statements, plainStatements, payloads } = await compare(query);
+    expect(statements).toBe(plainStatements + 2);
+    const parts = payloads.flatMap((p) => p.incremental ?? []);
+    expect(parts.map((part) => [part.label, Object.keys(part.data ?? {})]).sort()).toEqual([
+      ['inner', ['tpp']],
+      ['outer', ['name']],
+    ]);
+    expect(unplanned).toEqual([]);
+  });
+
+  it('a spread walked in a deferred fragment is not walked again outside it', async () => {
+    unplanned.length = 0;
+    const query = `{ chip(slug: "h200") { slug ... @defer { ...Spec } ...Spec } }
+    fragment Spec on Chip { memoryGb designer { name } }`;
+    const without = `{ chip(slug: "h200") { slug ...Spec } }
+    fragment Spec on Chip { memoryGb designer { name } }`;
+    const { statements, plainStatements, payloads } = await compare(query, undefined, without);
+    // The executor sends Spec's fields in the deferred payload only, and so does the plan.
+    const initial = payloads[0] as { data: { chip: object } };
+    expect(Object.keys(initial.data.chip)).toEqual(['slug']);
+    expect(statements).toBe(plainStatements + 1);
+    expect(unplanned).toEqual([]);
+  });
+});

@@ -1,24 +1,27 @@
 /**
  * The fields an object of a given type answers for a selection set, by response key, in the
- * order graphql-js executes them (the spec's CollectFields): fragments and inline fragments
- * whose type condition applies, `@skip` and `@include` evaluated with the request's variables,
- * fields of one response key merged. `@defer` fragments are walked like any other unless the
- * caller asks for them apart (the planner's deferred plans, see `collectFields`).
+ * order the executor runs them (the spec's CollectFields), as `@graphql-tools/utils` collects
+ * them for yoga's executor: fragments and inline fragments whose type condition applies,
+ * `@skip` and `@include` evaluated with the request's variables, a fragment spread walked once
+ * (a deferred one each time), fields of one response key merged. A `@defer` fragment whose
+ * `if` is not false is collected apart, as a patch (nested ones as patches of their own);
+ * `@defer(if: false)` is walked inline. Callers that do not ask for patches get them merged
+ * into the fields (see `collectFields`).
  */
-import { GraphQLDeferDirective } from '@graphql-tools/utils';
+import {
+  collectFields as collectFieldsAndPatches,
+  getDeferValues,
+  shouldIncludeNode,
+} from '@graphql-tools/utils';
 import {
   type FieldNode,
   type FragmentDefinitionNode,
-  type GraphQLAbstractType,
-  GraphQLIncludeDirective,
+  type FragmentSpreadNode,
   type GraphQLObjectType,
   type GraphQLSchema,
-  GraphQLSkipDirective,
-  getDirectiveValues,
-  isAbstractType,
+  type InlineFragmentNode,
   Kind,
   type SelectionSetNode,
-  typeFromAST,
 } from 'graphql';
 
 /** What collecting needs: the schema, the document's fragments and the coerced variables. */
@@ -28,17 +31,15 @@ export interface CollectContext {
   readonly variables: Readonly<Record<string, unknown>>;
 }
 
-/** Whether `@skip`/`@include` keep a selection. */
+/** Fields by response key, in execution order; each list holds a field node once. */
+export type CollectedFields = Map<string, FieldNode[]>;
+
+/** Whether `@skip`/`@include` keep a selection (a field, a fragment spread, an inline one). */
 export function included(
   context: CollectContext,
   node: { directives?: readonly unknown[] | undefined },
 ): boolean {
-  if (!node.directives?.length) return true;
-  const selection = node as FieldNode;
-  const skip = getDirectiveValues(GraphQLSkipDirective, selection, context.variables);
-  if (skip?.if === true) return false;
-  const include = getDirectiveValues(GraphQLIncludeDirective, selection, context.variables);
-  return include?.if !== false;
+  return !node.directives?.length || shouldIncludeNode(context.variables, node as FieldNode);
 }
 
 /**
@@ -50,81 +51,68 @@ export function deferredFragment(
   node: { directives?: readonly unknown[] | undefined },
 ): boolean {
   if (!node.directives?.length) return false;
-  const defer = getDirectiveValues(GraphQLDeferDirective, node as FieldNode, context.variables);
-  return defer !== undefined && defer.if !== false;
+  const fragment = node as FragmentSpreadNode | InlineFragmentNode;
+  return getDeferValues(context.variables, fragment) !== undefined;
 }
 
-/** A `@defer` fragment that applies to the object being collected: its selection set. */
+/**
+ * A `@defer` fragment that applies to the object being collected (a patch): its fields, and
+ * the same fields as one selection set of those field nodes, for callers that collect from
+ * selection sets (collecting it again gives `fields`). A `@defer` fragment nested in it is a
+ * `DeferredSelection` of its own, not part of it.
+ */
 export interface DeferredSelection {
+  readonly fields: CollectedFields;
   readonly selectionSet: SelectionSetNode;
-}
-
-function conditionApplies(
-  context: CollectContext,
-  condition: { name: { value: string } } | undefined,
-  type: GraphQLObjectType,
-): boolean {
-  if (!condition) return true;
-  const conditionType = typeFromAST(context.schema, {
-    kind: Kind.NAMED_TYPE,
-    name: { kind: Kind.NAME, value: condition.name.value },
-  });
-  if (conditionType === type) return true;
-  return (
-    conditionType !== undefined &&
-    isAbstractType(conditionType) &&
-    context.schema.isSubType(conditionType as GraphQLAbstractType, type)
-  );
 }
 
 /**
  * The fields of `selectionSets` for an object of `type`, by response key (insertion order is
- * execution order). With `deferred`, the `@defer` fragments that apply to `type` are not
- * walked: their selection sets are pushed onto `deferred` instead.
+ * execution order; the sets are walked as one, so a fragment spread is walked once over all).
+ * With `deferred`, the `@defer` fragments that apply to `type` are not in the result: they are
+ * pushed onto `deferred`, in the order the executor collects them (a nested one before the
+ * fragment around it). Without it, their fields are merged in after the others.
  */
 export function collectFields(
   context: CollectContext,
   type: GraphQLObjectType,
   selectionSets: readonly SelectionSetNode[],
   deferred?: DeferredSelection[],
-): Map<string, FieldNode[]> {
-  const fields = new Map<string, FieldNode[]>();
-  const visited = new Set<string>();
-  const walk = (selectionSet: SelectionSetNode) => {
-    for (const selection of selectionSet.selections) {
-      if (!included(context, selection)) continue;
-      if (selection.kind === Kind.FIELD) {
-        const key = selection.alias?.value ?? selection.name.value;
-        const list = fields.get(key);
-        if (list) list.push(selection);
-        else fields.set(key, [selection]);
-      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        if (conditionApplies(context, selection.typeCondition, type)) {
-          if (deferred && deferredFragment(context, selection)) {
-            deferred.push({ selectionSet: selection.selectionSet });
-          } else {
-            walk(selection.selectionSet);
-          }
-        }
-      } else {
-        const name = selection.name.value;
-        const fragment = context.fragments[name];
-        if (deferred && deferredFragment(context, selection)) {
-          if (fragment && conditionApplies(context, fragment.typeCondition, type)) {
-            deferred.push({ selectionSet: fragment.selectionSet });
-          }
-          continue;
-        }
-        if (visited.has(name)) continue;
-        visited.add(name);
-        if (fragment && conditionApplies(context, fragment.typeCondition, type)) {
-          walk(fragment.selectionSet);
-        }
-      }
-    }
-  };
-  for (const selectionSet of selectionSets) walk(selectionSet);
+): CollectedFields {
+  const selectionSet: SelectionSetNode =
+    selectionSets.length === 1
+      ? (selectionSets[0] as SelectionSetNode)
+      : { kind: Kind.SELECTION_SET, selections: selectionSets.flatMap((set) => set.selections) };
+  const { fields, patches } = collectFieldsAndPatches(
+    context.schema,
+    context.fragments as Record<string, FragmentDefinitionNode>,
+    context.variables,
+    type,
+    selectionSet,
+  );
+  if (!deferred) return mergeFields([fields, ...patches.map((patch) => patch.fields)]);
+  for (const patch of patches) {
+    const selections = [...patch.fields.values()].flat();
+    deferred.push({ fields: patch.fields, selectionSet: { kind: Kind.SELECTION_SET, selections } });
+  }
   return fields;
+}
+
+/**
+ * `collected` merged, by response key in order of first appearance, each key's field nodes in
+ * order without repeats. One map is returned as is (not copied).
+ */
+export function mergeFields(collected: readonly CollectedFields[]): CollectedFields {
+  if (collected.length === 1) return collected[0] as CollectedFields;
+  const merged: CollectedFields = new Map();
+  for (const fields of collected) {
+    for (const [key, nodes] of fields) {
+      const list = merged.get(key);
+      if (!list) merged.set(key, [...nodes]);
+      else for (const node of nodes) if (!list.includes(node)) list.push(node);
+    }
+  }
+  return merged;
 }
 
 /** The selection sets of the fields of one response key (for their merged sub-selection). */

@@ -6,7 +6,7 @@
 import type { FieldNode, GraphQLObjectType, SelectionSetNode } from 'graphql';
 import { jsonArray, lookupManyJson, StatementBuilder } from '../db/plan-sql.js';
 import type { TableKey } from '../db/tables.js';
-import { collectFields, type DeferredSelection } from './collect.js';
+import { collectFields, type DeferredSelection, mergeFields } from './collect.js';
 import {
   type Bind,
   type DeferredPlan,
@@ -25,7 +25,9 @@ import { deferred, type Shaper } from './shapes.js';
  * A deferred fragment that selects an object-valued field also selected outside it, or by
  * another fragment planned apart, is planned inline instead: each object has one planned
  * value per response key, which must hold every sub-selection of that key (a shared leaf is
- * the same value either way).
+ * the same value either way). Fragments come as the executor collects them: one nested
+ * directly in another is a fragment of its own (its own payload, so its own statement), and a
+ * spread walked inside a deferred fragment is not walked again outside it.
  */
 export function splitDeferredFields(
   planner: Planning,
@@ -37,21 +39,20 @@ export function splitDeferredFields(
     return { fields: planner.fields(type, selections), deferredSelections: [] };
   }
   const composite = (nodes: readonly FieldNode[]) => nodes.some((node) => node.selectionSet);
-  const inline = new Set<SelectionSetNode>();
+  const found: DeferredSelection[] = [];
+  const collected = collectFields(planner.collect, type, selections, found);
+  const inline = new Set<DeferredSelection>();
   for (;;) {
-    const found: DeferredSelection[] = [];
-    const fields = collectFields(planner.collect, type, [...selections, ...inline], found);
+    const fields = mergeFields([collected, ...[...inline].map((fragment) => fragment.fields)]);
     const taken = new Set([...fields].filter(([, nodes]) => composite(nodes)).map(([k]) => k));
     const split: DeferredSelection[] = [];
     let inlined = false;
     for (const fragment of found) {
-      const keys = [...planner.fields(type, [fragment.selectionSet])]
-        .filter(([, nodes]) => composite(nodes))
-        .map(([key]) => key);
+      const keys = [...fragment.fields].filter(([, nodes]) => composite(nodes)).map(([key]) => key);
       if (keys.some((key) => taken.has(key))) {
         // Terminates: each round inlines at least one fragment not inlined before.
-        if (!inline.has(fragment.selectionSet)) inlined = true;
-        inline.add(fragment.selectionSet);
+        if (!inline.has(fragment)) inlined = true;
+        inline.add(fragment);
       } else {
         split.push(fragment);
         for (const key of keys) taken.add(key);

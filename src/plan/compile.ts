@@ -19,7 +19,7 @@
  * graphql-js (yoga's executor) sends the initial payload and then each deferred fragment as
  * its statement (or, for fields of external sources, its source) answers. A deferred
  * fragment anywhere else (on an edge, a page info, a value object such as an export status,
- * a link row such as an `AffectedChip`, inside another deferred fragment, at the root), or
+ * a link row such as an `AffectedChip`, inside a deferred fragment's field, at the root), or
  * one that selects an object field its parent (or another deferred fragment) selects too, is
  * planned inline with its parent, as without `@defer`: its data is the same and still
  * arrives in its own payload, with no statement of its own. A fragment field resolved around the plan (an external source) is
