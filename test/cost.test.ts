@@ -4,13 +4,13 @@
  * which the writers refuse to exceed; list arguments at most `MAX_LIST_ARGUMENT` entries.
  */
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentHash } from '../src/access/documents.js';
 import type { App } from '../src/app.js';
 import { MAX_LIST_ARGUMENT, PLAIN_LIST_MAX } from '../src/cost.js';
 import { queryRows } from '../src/db/client.js';
 import { backend } from './helpers/database.js';
 import { manifestFile, registeredDocuments, runDocuments } from './helpers/documents.js';
+import { test as base, describe, expect } from './helpers/fixtures.js';
 import {
   closeApp,
   createTestGateway,
@@ -18,25 +18,23 @@ import {
   type TestGateway,
   twinApp,
 } from './helpers/gateway.js';
-import { createKey, type TestKey } from './helpers/keys.js';
+import type { TestKey } from './helpers/keys.js';
 import { globalId } from './helpers/operations.js';
 import { setStatus } from './helpers/writes.js';
 
-let gateway: TestGateway;
-let resolvers: App;
-let writer: TestKey;
-
-beforeAll(async () => {
-  gateway = await createTestGateway({ planner: 'on' });
-  resolvers = twinApp(gateway, 'off');
-  writer = await createKey(gateway.database.db, ['write']);
+/**
+ * The shared fixtures plus `resolvers`: a second app over the same database and sources with the
+ * planner off, so a test can run one operation on both read paths.
+ */
+const test = base.extend('resolvers', { scope: 'file' }, async ({ gateway }, { onCleanup }) => {
+  const resolvers: App = twinApp(gateway, 'off');
+  onCleanup(() => closeApp(resolvers));
+  return resolvers;
 });
-afterAll(async () => {
-  if (resolvers) await closeApp(resolvers);
-  await gateway?.close();
-});
+test.override('gatewayOptions', { planner: 'on' });
 
-const paths = () =>
+/** Both read paths, named: the planned one (`gateway.app`) and `resolvers`. */
+const paths = (gateway: TestGateway, resolvers: App) =>
   [
     ['planned', gateway.app],
     ['resolvers', resolvers],
@@ -56,7 +54,7 @@ const NESTED = /* GraphQL */ `query ($ids: [ID!]!) {
 const PER_NODE = 3_403;
 
 describe('nodes(ids)', () => {
-  it('is charged for its selection once per id listed, repeats included', async () => {
+  test('is charged for its selection once per id listed, repeats included', async ({ gateway }) => {
     const one = await gateway.execute(NESTED, { ids: [NVIDIA] });
     expect(one.errors).toBeUndefined();
     expect(one.data.nodes).toHaveLength(1);
@@ -76,9 +74,9 @@ describe('nodes(ids)', () => {
     expect(fifteen.errors?.[0]?.message).toMatch(`cost ${1 + 15 * PER_NODE},`);
   });
 
-  it.each(['planned', 'resolvers'] as const)(
+  test.for(['planned', 'resolvers'] as const)(
     'reads a repeated id once and answers every position in order (%s)',
-    async (path) => {
+    async (path, { gateway, resolvers }) => {
       const app = path === 'planned' ? gateway.app : resolvers;
       const ids = [NVIDIA, H200, NVIDIA, NVIDIA, globalId('Chip', 'no-such-chip'), H200];
       gateway.statements.reset();
@@ -105,14 +103,14 @@ describe('nodes(ids)', () => {
 });
 
 describe('plain lists', () => {
-  it(`are charged for ${PLAIN_LIST_MAX} items on both paths`, async () => {
+  test(`are charged for ${PLAIN_LIST_MAX} items on both paths`, async ({ gateway, resolvers }) => {
     // policyDecision 1 + chips (1 + 20 x (effect 1 + chip 1 + slug 1)) = 62.
     const strict = await createTestGateway({ limits: { maxCost: 61 } });
     try {
       const query = `{ policyDecision(slug: "us-whitehouse-2025-12-08-h200-approval") { chips { effect chip { slug } } } }`;
       const refused = await strict.execute(query);
       expect(refused.errors?.[0]?.message).toMatch('cost 62, the limit is 61.');
-      for (const [, app] of paths()) {
+      for (const [, app] of paths(gateway, resolvers)) {
         const answered = await executeOn(app, query);
         expect(answered.errors).toBeUndefined();
       }
@@ -121,17 +119,26 @@ describe('plain lists', () => {
     }
   });
 
-  const mutate = (query: string, input: Record<string, unknown>) =>
-    gateway.execute(query, { input }, writer.headers);
+  const mutate = (
+    gateway: TestGateway,
+    writer: TestKey,
+    query: string,
+    input: Record<string, unknown>,
+  ) => gateway.execute(query, { input }, writer.headers);
   const ERRORS = '... on ValidationError { fieldErrors { path message } }';
 
-  it('a decision names at most PLAIN_LIST_MAX chips and companies; a signal as many companies', async () => {
+  test('a decision names at most PLAIN_LIST_MAX chips and companies; a signal as many companies', async ({
+    gateway,
+    writer,
+  }) => {
     const chips = Array.from({ length: PLAIN_LIST_MAX + 1 }, (_, i) => ({
       chip: `chip-${i}`,
       effect: 'BANNED',
     }));
     const companies = Array.from({ length: PLAIN_LIST_MAX + 1 }, (_, i) => `company-${i}`);
     const decision = await mutate(
+      gateway,
+      writer,
       `mutation ($input: CreatePolicyDecisionInput!) { createPolicyDecision(input: $input) { __typename ${ERRORS} } }`,
       {
         slug: 'us-bis-2026-03-01-too-many',
@@ -156,6 +163,8 @@ describe('plain lists', () => {
       message: `Name at most ${PLAIN_LIST_MAX} companies (got ${PLAIN_LIST_MAX + 1}).`,
     });
     const signal = await mutate(
+      gateway,
+      writer,
       `mutation ($input: RecordDemandSignalInput!) { recordDemandSignal(input: $input) { __typename ${ERRORS} } }`,
       { slug: 'ds-too-many', companies, kind: 'ORDER', observedOn: '2026-03-01' },
     );
@@ -164,6 +173,8 @@ describe('plain lists', () => {
       message: `Name at most ${PLAIN_LIST_MAX} companies (got ${PLAIN_LIST_MAX + 1}).`,
     });
     const company = await mutate(
+      gateway,
+      writer,
       `mutation ($input: UpsertCompanyInput!) { upsertCompany(input: $input) { __typename ${ERRORS} } }`,
       {
         slug: 'too-listed',
@@ -186,7 +197,11 @@ describe('plain lists', () => {
     ]);
   });
 
-  it('a decision answers the latest PLAIN_LIST_MAX status changes, oldest first, and its status still changes', async () => {
+  test('a decision answers the latest PLAIN_LIST_MAX status changes, oldest first, and its status still changes', async ({
+    gateway,
+    writer,
+    resolvers,
+  }) => {
     const slug = 'us-commerce-2025-07-14-h20-licenses-resume';
     const [row] = await queryRows<{ n: number; status: string }>(
       gateway.database.db,
@@ -204,6 +219,8 @@ describe('plain lists', () => {
     // The API still changes it: a long history freezes nothing.
     status = flip();
     const result = await mutate(
+      gateway,
+      writer,
       `mutation ($input: UpdatePolicyDecisionStatusInput!) { updatePolicyDecisionStatus(input: $input) { __typename } }`,
       { slug, status, note: `change ${n}` },
     );
@@ -214,7 +231,7 @@ describe('plain lists', () => {
       { length: PLAIN_LIST_MAX },
       (_, i) => `change ${n - PLAIN_LIST_MAX + 1 + i}`,
     );
-    for (const [name, app] of paths()) {
+    for (const [name, app] of paths(gateway, resolvers)) {
       const answer = await executeOn(
         app,
         `{ policyDecision(slug: "${slug}") { updates { note toStatus } } }`,
@@ -229,9 +246,11 @@ describe('plain lists', () => {
     }
   });
 
-  it('a chip has at most PLAIN_LIST_MAX derivatives', async () => {
+  test('a chip has at most PLAIN_LIST_MAX derivatives', async ({ gateway, writer }) => {
     const upsert = (slug: string) =>
       mutate(
+        gateway,
+        writer,
         `mutation ($input: UpsertChipInput!) { upsertChip(input: $input) { __typename ${ERRORS} } }`,
         { slug, name: slug, designer: 'nvidia', derivedFrom: 'h100', confidence: 'RECALLED' },
       );
@@ -263,7 +282,10 @@ describe('plain lists', () => {
 describe('list arguments', () => {
   const tooMany = MAX_LIST_ARGUMENT + 1;
 
-  it('longer than MAX_LIST_ARGUMENT are BAD_USER_INPUT before any SQL, literal or variable', async () => {
+  test('longer than MAX_LIST_ARGUMENT are BAD_USER_INPUT before any SQL, literal or variable', async ({
+    gateway,
+    writer,
+  }) => {
     const statuses = Array(tooMany).fill('IN_EFFECT').join(', ');
     gateway.statements.reset();
     const literal = await gateway.execute(
@@ -307,7 +329,9 @@ describe('list arguments', () => {
 });
 
 describe.runIf(backend === 'postgres')('PostgreSQL sessions', () => {
-  it('compile nothing just in time: its time follows a statement size, not its cost', async () => {
+  test('compile nothing just in time: its time follows a statement size, not its cost', async ({
+    gateway,
+  }) => {
     // With JIT on, a planned read of 100 chips' export status at 30 dates (cost 27,301) spent
     // 1.4 s compiling 1,884 functions at S=10, ten times what it spent running.
     const rows = await queryRows<{ jit: string }>(
@@ -330,7 +354,7 @@ describe('documents add', () => {
   let deepest = '{ chip(slug: "h200") { slug } }';
   for (let i = 0; i < 12; i += 1) deepest = deepest.replace('{ slug }', '{ derivedFrom { slug } }');
 
-  async function add(documents: Record<string, string>) {
+  async function add(gateway: TestGateway, documents: Record<string, string>) {
     const file = manifestFile(
       Object.fromEntries(Object.values(documents).map((d) => [documentHash(d), d])),
     );
@@ -342,11 +366,13 @@ describe('documents add', () => {
       hash: (name: string) => documentHash(documents[name] ?? ''),
     };
   }
-  const registered = () => registeredDocuments(gateway.database.db);
+  const registered = (gateway: TestGateway) => registeredDocuments(gateway.database.db);
 
-  it('refuses a manifest with a document over the cost or depth limit at its worst, registering nothing', async () => {
-    const before = await registered();
-    const refused = await add({
+  test('refuses a manifest with a document over the cost or depth limit at its worst, registering nothing', async ({
+    gateway,
+  }) => {
+    const before = await registered(gateway);
+    const refused = await add(gateway, {
       small: SMALL,
       variables: nested('$n'),
       literal: nested('100'),
@@ -373,15 +399,17 @@ describe('documents add', () => {
       `${refused.hash('longList')}: the document can never run: its operation passes a value over its limit: Argument "ids" of Query.nodes must hold at most 100 entries (got 101).`,
     );
     expect(refused.err).not.toContain(refused.hash('small'));
-    expect(await registered()).toBe(before);
+    expect(await registered(gateway)).toBe(before);
   });
 
   const LEAVES = 'name slug tpp memoryGb memoryType processNode launchYear tdpWatts architecture';
-  it('refuses what a request would be refused: too many tokens, aliases, directives, or a shape over its limit', async () => {
-    const before = await registered();
+  test('refuses what a request would be refused: too many tokens, aliases, directives, or a shape over its limit', async ({
+    gateway,
+  }) => {
+    const before = await registered(gateway);
     const aliases = Array.from({ length: 31 }, (_, i) => `a${i}: chip(slug: "h200") { slug }`);
     const directives = Array.from({ length: 51 }, () => '@include(if: true)').join(' ');
-    const refused = await add({
+    const refused = await add(gateway, {
       small: SMALL,
       tokens: `{ chip(slug: "h200") { ${Array(5_000).fill('slug').join(' ')} } }`,
       aliases: `{ ${aliases.join(' ')} }`,
@@ -413,7 +441,7 @@ describe('documents add', () => {
       `${at('selections')}The document selects more than 1000 fields with its fragments expanded, over the limit (CHIPGATE_MAX_SELECTIONS).`,
     );
     expect(refused.err).not.toContain(refused.hash('small'));
-    expect(await registered()).toBe(before);
+    expect(await registered(gateway)).toBe(before);
     // Sent as requests, the same documents are refused by the same rules.
     const request = await gateway.execute(
       `{ chip(slug: "h200") { ${Array(11).fill('slug').join(' ')} } }`,
@@ -423,10 +451,12 @@ describe('documents add', () => {
     );
   });
 
-  it('counts a page size variable with a default at its default, and at most what its field accepts', async () => {
+  test('counts a page size variable with a default at its default, and at most what its field accepts', async ({
+    gateway,
+  }) => {
     // news(first:) accepts at most 50: its worst case is 50, not a refusal of 100.
     const news = 'query News($n: Int) { company(slug: "nvidia") { news(first: $n) { title } } }';
-    const added = await add({ withDefault: nested('default'), small: SMALL, news });
+    const added = await add(gateway, { withDefault: nested('default'), small: SMALL, news });
     expect(added).toMatchObject({ code: 0, err: '' });
     expect(added.out[0]).toMatch(/^Registered 3 trusted document\(s\)/);
   });

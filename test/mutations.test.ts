@@ -5,22 +5,11 @@
  * statements a status change costs.
  */
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../src/db/client.js';
 import { recordDemandSignal } from '../src/db/writes/demand-signals.js';
 import { createPolicyDecision } from '../src/db/writes/policy-decisions.js';
-import { createTestGateway, type TestGateway } from './helpers/gateway.js';
-import { createKey, rowCounts, type TestKey } from './helpers/keys.js';
-
-let gateway: TestGateway;
-let writer: TestKey;
-beforeAll(async () => {
-  gateway = await createTestGateway();
-  writer = await createKey(gateway.database.db, ['write']);
-});
-afterAll(async () => {
-  await gateway?.close();
-});
+import { test as base, describe, expect } from './helpers/fixtures.js';
+import { createKey, rowCounts } from './helpers/keys.js';
 
 const ERROR_FIELDS = `... on Error { __typename message } ... on ValidationError { fieldErrors { path message } }`;
 
@@ -90,21 +79,6 @@ const UPSERT_CHIP = /* GraphQL */ `
     }
   }`;
 
-/** Runs a mutation with the write key; returns its one root field's result. */
-async function mutate(query: string, input: Record<string, unknown>): Promise<any> {
-  const { data, errors } = await gateway.execute(query, { input }, writer.headers);
-  expect(errors).toBeUndefined();
-  return Object.values(data ?? {})[0];
-}
-
-/** Runs a mutation that must fail with a typed error and write nothing; returns the error. */
-async function refused(query: string, input: Record<string, unknown>): Promise<any> {
-  const before = await rowCounts(gateway.database.db);
-  const result = await mutate(query, input);
-  expect(await rowCounts(gateway.database.db)).toEqual(before);
-  return result;
-}
-
 const paths = (result: { fieldErrors: { path: string[] }[] }) =>
   result.fieldErrors.map((e) => e.path);
 
@@ -122,16 +96,52 @@ const decision = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
-const statusOf = async (slug: string) =>
-  (
-    await queryRows<{ status: string }>(
-      gateway.database.db,
-      sql`select status from policy_decisions where slug = ${slug}`,
-    )
-  )[0]?.status;
+/**
+ * The shared fixtures plus this file's helpers over its gateway: `mutate` runs a mutation with
+ * the write key and returns its one root field's result; `refused` runs one that must fail with
+ * a typed error and write nothing (row counts) and returns the error; `statusOf` reads a
+ * decision's stored status by slug (undefined if there is none).
+ */
+const test = base
+  .extend(
+    'mutate',
+    { scope: 'file' },
+    async ({ gateway, writer }) =>
+      async (query: string, input: Record<string, unknown>): Promise<any> => {
+        const { data, errors } = await gateway.execute(query, { input }, writer.headers);
+        expect(errors).toBeUndefined();
+        return Object.values(data ?? {})[0];
+      },
+  )
+  .extend(
+    'refused',
+    { scope: 'file' },
+    async ({ gateway, mutate }) =>
+      async (query: string, input: Record<string, unknown>): Promise<any> => {
+        const before = await rowCounts(gateway.database.db);
+        const result = await mutate(query, input);
+        expect(await rowCounts(gateway.database.db)).toEqual(before);
+        return result;
+      },
+  )
+  .extend(
+    'statusOf',
+    { scope: 'file' },
+    async ({ gateway }) =>
+      async (slug: string): Promise<string | undefined> =>
+        (
+          await queryRows<{ status: string }>(
+            gateway.database.db,
+            sql`select status from policy_decisions where slug = ${slug}`,
+          )
+        )[0]?.status,
+  );
 
 describe('createPolicyDecision', () => {
-  it('creates the decision with its chips, companies and first history entry at announcedOn', async () => {
+  test('creates the decision with its chips, companies and first history entry at announcedOn', async ({
+    gateway,
+    mutate,
+  }) => {
     const before = await rowCounts(gateway.database.db);
     const result = await mutate(CREATE, {
       slug: 'us-bis-2026-03-02-test-rule',
@@ -189,7 +199,9 @@ describe('createPolicyDecision', () => {
     });
   });
 
-  it('refuses each invalid field with a ValidationError at its path, writing nothing', async () => {
+  test('refuses each invalid field with a ValidationError at its path, writing nothing', async ({
+    refused,
+  }) => {
     const cases: [Record<string, unknown>, string[], RegExp][] = [
       [{ slug: 'Bad_Slug' }, ['input', 'slug'], /lower-case letters and digits/],
       [{ slug: 'a-'.repeat(50).concat('b') }, ['input', 'slug'], /at most 100 characters/],
@@ -236,7 +248,9 @@ describe('createPolicyDecision', () => {
     }
   });
 
-  it('lists every problem of one input at once: format problems, then unknown references', async () => {
+  test('lists every problem of one input at once: format problems, then unknown references', async ({
+    refused,
+  }) => {
     const result = await refused(
       CREATE,
       decision({
@@ -265,7 +279,7 @@ describe('createPolicyDecision', () => {
     expect(result.message).toBe('Invalid input: 7 problems, see fieldErrors.');
   });
 
-  it('reports a reference with its own problem once, as that problem', async () => {
+  test('reports a reference with its own problem once, as that problem', async ({ refused }) => {
     const result = await refused(
       CREATE,
       decision({
@@ -286,7 +300,10 @@ describe('createPolicyDecision', () => {
     ]);
   });
 
-  it('refuses dates outside 1900-01-01..2199-12-31 and an announcedOn after today', async () => {
+  test('refuses dates outside 1900-01-01..2199-12-31 and an announcedOn after today', async ({
+    mutate,
+    refused,
+  }) => {
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
     const cases: [Record<string, unknown>, string[], RegExp][] = [
       [
@@ -318,7 +335,11 @@ describe('createPolicyDecision', () => {
     }
   });
 
-  it('accepts only http: and https: source URLs (BAD_USER_INPUT in variables, validation failure as literals)', async () => {
+  test('accepts only http: and https: source URLs (BAD_USER_INPUT in variables, validation failure as literals)', async ({
+    gateway,
+    writer,
+    mutate,
+  }) => {
     for (const sourceUrl of [
       'javascript:alert(1)',
       'data:text/html,<b>x</b>',
@@ -367,7 +388,10 @@ describe('createPolicyDecision', () => {
     expect(viaVariable.__typename).toBe('CreatePolicyDecisionSuccess');
   });
 
-  it('refuses impossible dates and unknown enum values before any SQL, with BAD_USER_INPUT', async () => {
+  test('refuses impossible dates and unknown enum values before any SQL, with BAD_USER_INPUT', async ({
+    gateway,
+    writer,
+  }) => {
     for (const overrides of [
       { announcedOn: '2025-13-45' },
       { announcedOn: '2025-02-30' },
@@ -389,7 +413,7 @@ describe('createPolicyDecision', () => {
     }
   });
 
-  it('refuses a taken slug with a ConflictError', async () => {
+  test('refuses a taken slug with a ConflictError', async ({ refused }) => {
     const result = await refused(
       CREATE,
       decision({ slug: 'us-whitehouse-2025-12-08-h200-approval' }),
@@ -401,7 +425,10 @@ describe('createPolicyDecision', () => {
     });
   });
 
-  it('two concurrent creates of one slug: one succeeds, the other conflicts and leaves nothing', async () => {
+  test('two concurrent creates of one slug: one succeeds, the other conflicts and leaves nothing', async ({
+    gateway,
+    mutate,
+  }) => {
     await mutate(CREATE, decision({ slug: 'race-older', status: 'IN_EFFECT' }));
     const before = await rowCounts(gateway.database.db);
     const input = decision({
@@ -426,7 +453,10 @@ describe('createPolicyDecision', () => {
 });
 
 describe('supersession', () => {
-  it('moves the superseded decision to SUPERSEDED at the new announcedOn, with a note', async () => {
+  test('moves the superseded decision to SUPERSEDED at the new announcedOn, with a note', async ({
+    gateway,
+    mutate,
+  }) => {
     await mutate(
       CREATE,
       decision({ slug: 'old-rule', status: 'IN_EFFECT', announcedOn: '2024-05-01' }),
@@ -464,7 +494,7 @@ describe('supersession', () => {
     });
   });
 
-  it('leaves a RESCINDED decision as it is (no history entry)', async () => {
+  test('leaves a RESCINDED decision as it is (no history entry)', async ({ gateway, mutate }) => {
     const before = await rowCounts(gateway.database.db);
     const result = await mutate(
       CREATE,
@@ -478,7 +508,10 @@ describe('supersession', () => {
     expect(after.policy_decision_updates).toBe(before.policy_decision_updates + 1);
   });
 
-  it('refuses a supersession dated before the older decision’s latest status change', async () => {
+  test('refuses a supersession dated before the older decision’s latest status change', async ({
+    refused,
+    statusOf,
+  }) => {
     // The H200 approval was announced 2025-12-08; superseding it as of 2025-12-01 would put
     // SUPERSEDED before its first status.
     const result = await refused(
@@ -493,7 +526,7 @@ describe('supersession', () => {
 });
 
 describe('idempotencyKey', () => {
-  it('a retry returns the first result without writing again', async () => {
+  test('a retry returns the first result without writing again', async ({ gateway, mutate }) => {
     const input = decision({
       idempotencyKey: 'retry-1',
       chips: [{ chip: 'h200', effect: 'PERMITTED' }],
@@ -506,14 +539,16 @@ describe('idempotencyKey', () => {
     expect(await rowCounts(gateway.database.db)).toEqual(before);
   });
 
-  it('an explicit default (confidence: RECALLED) is the same input as leaving it out', async () => {
+  test('an explicit default (confidence: RECALLED) is the same input as leaving it out', async ({
+    mutate,
+  }) => {
     const input = decision({ idempotencyKey: 'explicit-default' });
     const first = await mutate(CREATE, input);
     const second = await mutate(CREATE, { ...input, confidence: 'RECALLED' });
     expect(second).toEqual({ ...first, replayed: true });
   });
 
-  it('the same key with a different input is a ConflictError', async () => {
+  test('the same key with a different input is a ConflictError', async ({ mutate, refused }) => {
     const input = decision({ idempotencyKey: 'retry-2' });
     await mutate(CREATE, input);
     const result = await refused(CREATE, { ...input, title: 'Another title' });
@@ -523,7 +558,9 @@ describe('idempotencyKey', () => {
     );
   });
 
-  it('keys are per mutation: the same key on recordDemandSignal is independent', async () => {
+  test('keys are per mutation: the same key on recordDemandSignal is independent', async ({
+    mutate,
+  }) => {
     await mutate(CREATE, decision({ idempotencyKey: 'shared-key' }));
     const result = await mutate(RECORD, {
       slug: 'ds-shared-key',
@@ -535,7 +572,10 @@ describe('idempotencyKey', () => {
     expect(result).toMatchObject({ __typename: 'RecordDemandSignalSuccess', replayed: false });
   });
 
-  it('keys belong to the API key that sent them: another client with the same key is not replayed', async () => {
+  test('keys belong to the API key that sent them: another client with the same key is not replayed', async ({
+    gateway,
+    mutate,
+  }) => {
     const other = await createKey(gateway.database.db, ['write'], 'another client');
     await mutate(CREATE, decision({ slug: 'idem-first-client', idempotencyKey: 'same-words' }));
     const { data } = await gateway.execute(
@@ -550,7 +590,10 @@ describe('idempotencyKey', () => {
     });
   });
 
-  it('concurrent retries create once and all get the same decision', async () => {
+  test('concurrent retries create once and all get the same decision', async ({
+    gateway,
+    mutate,
+  }) => {
     const input = decision({ idempotencyKey: 'concurrent-1' });
     const before = await rowCounts(gateway.database.db);
     const results = await Promise.all([1, 2, 3].map(() => mutate(CREATE, input)));
@@ -562,7 +605,10 @@ describe('idempotencyKey', () => {
     expect(after.idempotency_keys).toBe(before.idempotency_keys + 1);
   });
 
-  it('after 24 hours a key can be used for a new request; expired keys are deleted', async () => {
+  test('after 24 hours a key can be used for a new request; expired keys are deleted', async ({
+    gateway,
+    mutate,
+  }) => {
     const first = decision({ idempotencyKey: 'old-key' });
     await mutate(CREATE, first);
     await mutate(CREATE, decision({ idempotencyKey: 'stale-key' }));
@@ -607,7 +653,10 @@ const ARTICLE: Record<string, string> = {
 };
 
 describe('updatePolicyDecisionStatus', () => {
-  it('changes the status and records note and occurredAt in the history', async () => {
+  test('changes the status and records note and occurredAt in the history', async ({
+    gateway,
+    mutate,
+  }) => {
     const before = await rowCounts(gateway.database.db);
     const result = await mutate(UPDATE, {
       slug: 'us-whitehouse-2025-12-08-h200-approval',
@@ -642,7 +691,7 @@ describe('updatePolicyDecisionStatus', () => {
     expect(last).toEqual({ note: null, recent: true });
   });
 
-  it('defaults occurredAt to now', async () => {
+  test('defaults occurredAt to now', async ({ mutate }) => {
     const slug = (await mutate(CREATE, decision())).decision.slug;
     const start = Date.now();
     const result = await mutate(UPDATE, { slug, status: 'UNDER_REVIEW' });
@@ -651,7 +700,7 @@ describe('updatePolicyDecisionStatus', () => {
     expect(at).toBeLessThanOrEqual(Date.now() + 1000);
   });
 
-  it('an unknown slug is a NotFoundError', async () => {
+  test('an unknown slug is a NotFoundError', async ({ refused }) => {
     const result = await refused(UPDATE, { slug: 'no-such-decision', status: 'IN_EFFECT' });
     expect(result).toEqual({
       __typename: 'NotFoundError',
@@ -659,7 +708,10 @@ describe('updatePolicyDecisionStatus', () => {
     });
   });
 
-  it('refuses the same status, a back-dated change and a change in the future', async () => {
+  test('refuses the same status, a back-dated change and a change in the future', async ({
+    mutate,
+    refused,
+  }) => {
     const slug = 'us-bis-2026-01-13-h200-license-review-policy';
     const same = await refused(UPDATE, { slug, status: 'IN_EFFECT' });
     expect(paths(same)).toEqual([['input', 'status']]);
@@ -701,7 +753,11 @@ describe('updatePolicyDecisionStatus', () => {
     expect(sameInstant.__typename).toBe('UpdatePolicyDecisionStatusSuccess');
   });
 
-  it('allows exactly the transitions of the table, and writes nothing when it refuses', async () => {
+  test('allows exactly the transitions of the table, and writes nothing when it refuses', async ({
+    gateway,
+    mutate,
+    statusOf,
+  }) => {
     const statuses = Object.keys(ALLOWED);
     const outcomes: Record<string, string[]> = {};
     for (const from of statuses) {
@@ -734,7 +790,7 @@ describe('updatePolicyDecisionStatus', () => {
     expect(sorted(outcomes)).toEqual(sorted(ALLOWED));
   }, 120_000);
 
-  it('costs a fixed number of statements', async () => {
+  test('costs a fixed number of statements', async ({ gateway, mutate }) => {
     const slug = (await mutate(CREATE, decision({ status: 'APPROVED' }))).decision.slug;
     gateway.statements.reset();
     await mutate(UPDATE, { slug, status: 'IN_EFFECT' });
@@ -746,7 +802,7 @@ describe('updatePolicyDecisionStatus', () => {
 });
 
 describe('recordDemandSignal', () => {
-  it('records the signal with its companies in the order given', async () => {
+  test('records the signal with its companies in the order given', async ({ gateway, mutate }) => {
     const before = await rowCounts(gateway.database.db);
     const result = await mutate(RECORD, {
       slug: 'ds-2026-03-01-test-order',
@@ -778,7 +834,9 @@ describe('recordDemandSignal', () => {
     });
   });
 
-  it('refuses invalid input with a ValidationError at each path, writing nothing', async () => {
+  test('refuses invalid input with a ValidationError at each path, writing nothing', async ({
+    refused,
+  }) => {
     const signal = (overrides: Record<string, unknown>) => ({
       slug: `ds-test-${++serial}`,
       companies: ['bytedance'],
@@ -810,7 +868,11 @@ describe('recordDemandSignal', () => {
     expect(taken.__typename).toBe('ConflictError');
   });
 
-  it('a retried record with the same idempotency key returns the first signal', async () => {
+  test('a retried record with the same idempotency key returns the first signal', async ({
+    gateway,
+    mutate,
+    refused,
+  }) => {
     const input = {
       slug: 'ds-idempotent',
       companies: ['alibaba'],
@@ -826,7 +888,10 @@ describe('recordDemandSignal', () => {
     expect(conflict.__typename).toBe('ConflictError');
   });
 
-  it('an explicit null for an optional field replays like leaving it out', async () => {
+  test('an explicit null for an optional field replays like leaving it out', async ({
+    gateway,
+    mutate,
+  }) => {
     const input = {
       slug: 'ds-idempotent-null',
       companies: ['alibaba'],
@@ -847,7 +912,9 @@ describe('recordDemandSignal', () => {
     expect(await rowCounts(gateway.database.db)).toEqual(before);
   });
 
-  it('refuses an observedOn outside 1900-2199 or after today, and lists unknown references with format problems', async () => {
+  test('refuses an observedOn outside 1900-2199 or after today, and lists unknown references with format problems', async ({
+    refused,
+  }) => {
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
     const base = { companies: ['bytedance'], kind: 'INTEREST' };
     for (const [observedOn, message] of [
@@ -877,7 +944,10 @@ describe('recordDemandSignal', () => {
 
 describe('idempotency keys per API key', () => {
   // The write functions take the requesting API key's id; the resolvers pass ctx.viewer's.
-  it('another API key reusing a key gets its own result, not the first client’s', async () => {
+  test('another API key reusing a key gets its own result, not the first client’s', async ({
+    gateway,
+    writer,
+  }) => {
     const db = gateway.database.db;
     const other = await createKey(db, ['write'], 'second client');
     const mine = decision({ idempotencyKey: 'k1' });
@@ -923,7 +993,10 @@ describe('idempotency keys per API key', () => {
 });
 
 describe('upsertCompany', () => {
-  it('creates, then updates only the fields given; null clears; CIKs are padded on output', async () => {
+  test('creates, then updates only the fields given; null clears; CIKs are padded on output', async ({
+    gateway,
+    mutate,
+  }) => {
     const created = await mutate(UPSERT_COMPANY, {
       slug: 'test-cloud',
       name: 'Test Cloud Ltd',
@@ -987,7 +1060,7 @@ describe('upsertCompany', () => {
     });
   });
 
-  it('refuses invalid fields, writing nothing', async () => {
+  test('refuses invalid fields, writing nothing', async ({ refused }) => {
     const company = (overrides: Record<string, unknown>) => ({
       slug: 'test-invalid-co',
       name: 'X',
@@ -1024,7 +1097,7 @@ describe('upsertCompany', () => {
 });
 
 describe('upsertChip', () => {
-  it('creates a chip with its references, then corrects it', async () => {
+  test('creates a chip with its references, then corrects it', async ({ mutate }) => {
     const created = await mutate(UPSERT_CHIP, {
       slug: 'h20e',
       name: 'NVIDIA H20E',
@@ -1061,7 +1134,7 @@ describe('upsertChip', () => {
     expect(updated.chip).toEqual({ ...created.chip, foundry: null, architecture: 'Hopper' });
   });
 
-  it('refuses invalid fields and unknown references, writing nothing', async () => {
+  test('refuses invalid fields and unknown references, writing nothing', async ({ refused }) => {
     const chip = (overrides: Record<string, unknown>) => ({
       slug: 'test-invalid-chip',
       name: 'X',
@@ -1089,7 +1162,9 @@ describe('upsertChip', () => {
     }
   });
 
-  it('refuses an announcedOn outside 1900-2199, with unknown references alongside', async () => {
+  test('refuses an announcedOn outside 1900-2199, with unknown references alongside', async ({
+    refused,
+  }) => {
     const result = await refused(UPSERT_CHIP, {
       slug: 'test-old-chip',
       name: 'X',
@@ -1107,7 +1182,11 @@ describe('upsertChip', () => {
     ]);
   });
 
-  it('refuses a derivedFrom that would make a derivation cycle, changing nothing', async () => {
+  test('refuses a derivedFrom that would make a derivation cycle, changing nothing', async ({
+    gateway,
+    mutate,
+    refused,
+  }) => {
     const upsert = (slug: string, derivedFrom: string | null) =>
       mutate(UPSERT_CHIP, {
         slug,

@@ -5,12 +5,12 @@
  * with Apollo's client, Redis shared by two processes) are in partners-transport.test.ts.
  */
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentHash } from '../src/access/documents.js';
 import { queryRows } from '../src/db/client.js';
 import type { RateLimitReason } from '../src/errors.js';
 import { manifestFile, registeredDocuments, runDocuments } from './helpers/documents.js';
-import { accessConfig, createTestGateway, type TestGateway } from './helpers/gateway.js';
+import { test as base, describe, expect } from './helpers/fixtures.js';
+import { accessConfig, type TestGateway } from './helpers/gateway.js';
 import { createKey, type TestKey } from './helpers/keys.js';
 import { NESTED_QUERY } from './helpers/queries.js';
 
@@ -18,34 +18,51 @@ import { NESTED_QUERY } from './helpers/queries.js';
 let now = Date.parse('2026-03-02T10:00:30Z');
 const refused: { keyId: number | null; reason: RateLimitReason }[] = [];
 
-let gateway: TestGateway;
-let limited: TestKey;
-let other: TestKey;
-let costly: TestKey;
-beforeAll(async () => {
-  gateway = await createTestGateway({
-    access: {
-      config: accessConfig({ CHIPGATE_INTROSPECTION: 'keys' }),
-      clock: () => now,
-      onRefused: (event) => refused.push(event),
-    },
+/**
+ * The shared fixtures plus this file's read keys: `limited` (5 requests a minute), `other` (no
+ * limits of its own), `costly` (a cost limit of 60,000 a minute) and `persisted` (persisted
+ * documents only).
+ */
+const test = base
+  .extend('limited', { scope: 'file' }, async ({ gateway }): Promise<TestKey> => {
+    const key = await createKey(gateway.database.db, ['read'], 'five a minute');
+    await gateway.database.db.execute(sql`update api_keys set rate_limit = 5 where id = ${key.id}`);
+    return key;
+  })
+  .extend('other', { scope: 'file' }, async ({ gateway }): Promise<TestKey> => {
+    return createKey(gateway.database.db, ['read'], 'unaffected');
+  })
+  .extend('costly', { scope: 'file' }, async ({ gateway }): Promise<TestKey> => {
+    const key = await createKey(gateway.database.db, ['read'], 'cost limited');
+    // The reference query at first: 50 costs 47,351 on the seed data: one fits, two do not.
+    await gateway.database.db.execute(
+      sql`update api_keys set cost_limit = 60000 where id = ${key.id}`,
+    );
+    return key;
+  })
+  .extend('persisted', { scope: 'file' }, async ({ gateway }): Promise<TestKey> => {
+    const key = await createKey(gateway.database.db, ['read'], 'persisted only');
+    await gateway.database.db.execute(
+      sql`update api_keys set persisted_only = true where id = ${key.id}`,
+    );
+    return key;
   });
-  const db = gateway.database.db;
-  limited = await createKey(db, ['read'], 'five a minute');
-  other = await createKey(db, ['read'], 'unaffected');
-  costly = await createKey(db, ['read'], 'cost limited');
-  await db.execute(sql`update api_keys set rate_limit = 5 where id = ${limited.id}`);
-  // The reference query at first: 50 costs 47,351 on the seed data: one fits, two do not.
-  await db.execute(sql`update api_keys set cost_limit = 60000 where id = ${costly.id}`);
-});
-afterAll(async () => {
-  await gateway?.close();
+test.override('gatewayOptions', {
+  access: {
+    config: accessConfig({ CHIPGATE_INTROSPECTION: 'keys' }),
+    clock: () => now,
+    onRefused: (event) => refused.push(event),
+  },
 });
 
 const READ = '{ company(slug: "nvidia") { name } }';
 
-/** POSTs in process, returning the raw response (status, headers). */
-async function post(body: Record<string, unknown>, headers: Record<string, string> = {}) {
+/** POSTs in process to `gateway`, returning the raw response (status, headers). */
+async function post(
+  gateway: TestGateway,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+) {
   const response = await gateway.app.yoga.fetch('http://chipgate.test/graphql', {
     method: 'POST',
     headers: {
@@ -62,15 +79,18 @@ async function post(body: Record<string, unknown>, headers: Record<string, strin
   };
 }
 
-/** The statements sent that are not the API-key lookup (authentication) or its touch. */
-const nonAuthStatements = () =>
+/** The statements `gateway` sent that are not the API-key lookup (authentication) or its touch. */
+const nonAuthStatements = (gateway: TestGateway) =>
   gateway.statements.statements.filter((statement) => !/"api_keys"|api_keys/.test(statement));
 
 describe('requests per minute', () => {
-  it('the 6th request of a 5/min key is a 429 with Retry-After and nothing executed', async () => {
+  test('the 6th request of a 5/min key is a 429 with Retry-After and nothing executed', async ({
+    gateway,
+    limited,
+  }) => {
     refused.length = 0;
     for (let i = 1; i <= 5; i++) {
-      const ok = await post({ query: READ }, limited.headers);
+      const ok = await post(gateway, { query: READ }, limited.headers);
       expect(ok.status).toBe(200);
       expect(ok.body.data.company.name).toBe('NVIDIA Corporation');
       expect(ok.headers.get('ratelimit-limit')).toBe('5');
@@ -78,7 +98,7 @@ describe('requests per minute', () => {
       expect(ok.headers.get('ratelimit-reset')).toBe('30');
     }
     gateway.statements.reset();
-    const sixth = await post({ query: READ }, limited.headers);
+    const sixth = await post(gateway, { query: READ }, limited.headers);
     expect(sixth.status).toBe(429);
     expect(sixth.headers.get('retry-after')).toBe('30');
     expect(sixth.headers.get('ratelimit-remaining')).toBe('0');
@@ -98,17 +118,21 @@ describe('requests per minute', () => {
       },
     ]);
     // Authentication read the key; the operation ran no SQL.
-    expect(nonAuthStatements()).toEqual([]);
+    expect(nonAuthStatements(gateway)).toEqual([]);
     expect(refused).toEqual([{ keyId: limited.id, reason: 'REQUESTS' }]);
   });
 
-  it('a second key is unaffected, and the first works again after the reset', async () => {
-    const fine = await post({ query: READ }, other.headers);
+  test('a second key is unaffected, and the first works again after the reset', async ({
+    gateway,
+    limited,
+    other,
+  }) => {
+    const fine = await post(gateway, { query: READ }, other.headers);
     expect(fine.status).toBe(200);
     expect(fine.headers.get('ratelimit-limit')).toBe('1000000');
-    expect((await post({ query: READ }, limited.headers)).status).toBe(429);
+    expect((await post(gateway, { query: READ }, limited.headers)).status).toBe(429);
     now += 30_000; // 10:01:00, the next window
-    const again = await post({ query: READ }, limited.headers);
+    const again = await post(gateway, { query: READ }, limited.headers);
     expect(again.status).toBe(200);
     expect(again.body.data.company.name).toBe('NVIDIA Corporation');
     expect(again.headers.get('ratelimit-remaining')).toBe('4');
@@ -117,13 +141,24 @@ describe('requests per minute', () => {
 });
 
 describe('query cost per minute', () => {
-  it('the second reference query over the cost limit is refused before any SQL', async () => {
+  test('the second reference query over the cost limit is refused before any SQL', async ({
+    gateway,
+    costly,
+  }) => {
     refused.length = 0;
-    const first = await post({ query: NESTED_QUERY, variables: { first: 50 } }, costly.headers);
+    const first = await post(
+      gateway,
+      { query: NESTED_QUERY, variables: { first: 50 } },
+      costly.headers,
+    );
     expect(first.status).toBe(200);
     expect(first.body.data.companies.edges).toHaveLength(15);
     gateway.statements.reset();
-    const second = await post({ query: NESTED_QUERY, variables: { first: 50 } }, costly.headers);
+    const second = await post(
+      gateway,
+      { query: NESTED_QUERY, variables: { first: 50 } },
+      costly.headers,
+    );
     expect(second.status).toBe(429);
     expect(second.body.data).toBeUndefined();
     const [error] = second.body.errors;
@@ -137,23 +172,29 @@ describe('query cost per minute', () => {
       },
     });
     expect(second.headers.get('retry-after')).toBe('60');
-    expect(nonAuthStatements()).toEqual([]);
+    expect(nonAuthStatements(gateway)).toEqual([]);
     expect(refused).toEqual([{ keyId: costly.id, reason: 'COST' }]);
     // A smaller query still fits the rest of the budget: the refused cost was not counted.
-    const small = await post({ query: NESTED_QUERY, variables: { first: 1 } }, costly.headers);
+    const small = await post(
+      gateway,
+      { query: NESTED_QUERY, variables: { first: 1 } },
+      costly.headers,
+    );
     expect(small.status).toBe(200);
   });
 });
 
 describe('Query.viewer', () => {
-  it('shows the key, its limits and this minute of usage; null when anonymous', async () => {
+  test('shows the key, its limits and this minute of usage; null when anonymous', async ({
+    gateway,
+  }) => {
     now = Date.parse('2026-03-02T10:05:10Z');
     const key = await createKey(gateway.database.db, ['read', 'write'], 'viewer test');
     await gateway.database.db.execute(
       sql`update api_keys set cost_limit = 9000, max_subscriptions = 3, persisted_only = false where id = ${key.id}`,
     );
-    await post({ query: READ }, key.headers); // cost 2
-    await post({ query: '{ chips(first: 3) { edges { node { slug } } } }' }, key.headers); // 1 + 3*3
+    await post(gateway, { query: READ }, key.headers); // cost 2
+    await post(gateway, { query: '{ chips(first: 3) { edges { node { slug } } } }' }, key.headers); // 1 + 3*3
     const VIEWER = /* GraphQL */ `{
       viewer {
         key { id name scopes createdAt lastUsedAt }
@@ -161,7 +202,7 @@ describe('Query.viewer', () => {
         usage { windowStart requests cost activeSubscriptions }
       }
     }`;
-    const { status, body } = await post({ query: VIEWER }, key.headers);
+    const { status, body } = await post(gateway, { query: VIEWER }, key.headers);
     expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
     const viewer = body.data.viewer;
@@ -184,13 +225,15 @@ describe('Query.viewer', () => {
       cost: 2 + 10 + 17,
       activeSubscriptions: 0,
     });
-    const anonymous = await post({ query: '{ viewer { key { id } } }' });
+    const anonymous = await post(gateway, { query: '{ viewer { key { id } } }' });
     expect(anonymous.body).toEqual({ data: { viewer: null } });
   });
 });
 
 describe('keys create and update with limits', () => {
-  it("stores a key's own limits, changes them, and returns one to the default", async () => {
+  test("stores a key's own limits, changes them, and returns one to the default", async ({
+    gateway,
+  }) => {
     const { parseKeysCommand, runKeysCommand } = await import('../src/cli-keys.js');
     const db = gateway.database.db;
     const run = async (...args: string[]) => {
@@ -263,14 +306,16 @@ describe('keys create and update with limits', () => {
 });
 
 describe('usage', () => {
-  it('is stored by a flush, not per request, and `keys usage` prints it per day', async () => {
+  test('is stored by a flush, not per request, and `keys usage` prints it per day', async ({
+    gateway,
+  }) => {
     now = Date.parse('2026-03-03T08:00:00Z');
     const key = await createKey(gateway.database.db, ['read'], 'usage test');
     await gateway.app.access.usage.flush();
     gateway.statements.reset();
-    await post({ query: READ }, key.headers);
-    await post({ query: '{ company(slug: "nvidia") { nope } }' }, key.headers); // an error
-    await post({ query: '{ chips(first: 2) { edges { node { slug } } } }' }, key.headers);
+    await post(gateway, { query: READ }, key.headers);
+    await post(gateway, { query: '{ company(slug: "nvidia") { nope } }' }, key.headers); // an error
+    await post(gateway, { query: '{ chips(first: 2) { edges { node { slug } } } }' }, key.headers);
     expect(gateway.statements.statements.filter((s) => /api_key_usage/.test(s))).toEqual([]);
     await gateway.app.access.usage.flush();
     const rows = await queryRows<{ day: string; requests: number; cost: number; errors: number }>(
@@ -289,7 +334,9 @@ describe('usage', () => {
     expect(code).toBe(0);
     expect(lines).toEqual(['DAY         REQUESTS  COST  ERRORS', '2026-03-03  3         9     1']);
   });
-  it("of a key deleted before the flush is dropped, logged once; the other keys' is written", async () => {
+  test("of a key deleted before the flush is dropped, logged once; the other keys' is written", async ({
+    gateway,
+  }) => {
     const { UsageRecorder } = await import('../src/access/usage.js');
     const db = gateway.database.db;
     const kept = await createKey(db, ['read'], 'usage kept');
@@ -322,21 +369,16 @@ describe('usage', () => {
 describe('trusted documents', () => {
   const CHIP = 'query Chip($slug: String!) { chip(slug: $slug) { name tpp } }';
   const COMPANIES = 'query FirstCompanies { companies(first: 2) { edges { node { slug } } } }';
-  let persisted: TestKey;
+  const documents = (gateway: TestGateway, ...args: string[]) =>
+    runDocuments(gateway.database.db, ...args);
+  const registered = (gateway: TestGateway) => registeredDocuments(gateway.database.db);
 
-  beforeAll(async () => {
-    persisted = await createKey(gateway.database.db, ['read'], 'persisted only');
-    await gateway.database.db.execute(
-      sql`update api_keys set persisted_only = true where id = ${persisted.id}`,
-    );
-  });
-
-  const documents = (...args: string[]) => runDocuments(gateway.database.db, ...args);
-  const registered = () => registeredDocuments(gateway.database.db);
-
-  it('a manifest with one wrong hash or one invalid document registers nothing', async () => {
-    const before = await registered();
+  test('a manifest with one wrong hash or one invalid document registers nothing', async ({
+    gateway,
+  }) => {
+    const before = await registered(gateway);
     const wrongHash = await documents(
+      gateway,
       'add',
       manifestFile({ [documentHash(CHIP)]: CHIP, [documentHash('x')]: COMPANIES }),
     );
@@ -344,6 +386,7 @@ describe('trusted documents', () => {
     expect(wrongHash.err.join('\n')).toMatch(/the hash is not the document's SHA-256/);
     const invalid = '{ chip(slug: "h200") { noSuchField } }';
     const invalidDocument = await documents(
+      gateway,
       'add',
       manifestFile({ [documentHash(CHIP)]: CHIP, [documentHash(invalid)]: invalid }),
     );
@@ -351,11 +394,15 @@ describe('trusted documents', () => {
     expect(invalidDocument.err.join('\n')).toMatch(
       /does not validate: Cannot query field "noSuchField"/,
     );
-    expect(await registered()).toBe(before);
+    expect(await registered(gateway)).toBe(before);
   });
 
-  it('runs a registered document by documentId with variables; its fixed cost is stored', async () => {
+  test('runs a registered document by documentId with variables; its fixed cost is stored', async ({
+    gateway,
+    persisted,
+  }) => {
     const added = await documents(
+      gateway,
       'add',
       manifestFile({ [documentHash(CHIP)]: CHIP, [documentHash(COMPANIES)]: COMPANIES }),
     );
@@ -371,6 +418,7 @@ describe('trusted documents', () => {
     ]);
     for (const headers of [{}, persisted.headers]) {
       const byId = await post(
+        gateway,
         { documentId: documentHash(CHIP), variables: { slug: 'h200' } },
         headers,
       );
@@ -378,6 +426,7 @@ describe('trusted documents', () => {
       expect(byId.body).toEqual({ data: { chip: { name: 'NVIDIA H200 (SXM)', tpp: 15830 } } });
       // The APQ form of the id works too.
       const byExtension = await post(
+        gateway,
         {
           variables: { slug: 'h20' },
           extensions: { persistedQuery: { version: 1, sha256Hash: documentHash(CHIP) } },
@@ -400,24 +449,29 @@ describe('trusted documents', () => {
     });
   });
 
-  it('an unknown id is PERSISTED_QUERY_NOT_IN_LIST; a persisted-only key sending text is PERSISTED_QUERY_ONLY', async () => {
-    const unknown = await post({ documentId: 'a'.repeat(64) }, persisted.headers);
+  test('an unknown id is PERSISTED_QUERY_NOT_IN_LIST; a persisted-only key sending text is PERSISTED_QUERY_ONLY', async ({
+    gateway,
+    other,
+    persisted,
+  }) => {
+    const unknown = await post(gateway, { documentId: 'a'.repeat(64) }, persisted.headers);
     expect(unknown.status).toBe(400);
     expect(unknown.body.errors.map((e: any) => e.extensions.code)).toEqual([
       'PERSISTED_QUERY_NOT_IN_LIST',
     ]);
-    const notAString = await post({ documentId: 123 }, persisted.headers);
+    const notAString = await post(gateway, { documentId: 123 }, persisted.headers);
     expect(notAString.status).toBe(400);
     expect(notAString.body.errors[0]).toMatchObject({
       message: expect.stringMatching(/^"documentId" must be a string/),
       extensions: { code: 'BAD_REQUEST' },
     });
-    const text = await post({ query: READ }, persisted.headers);
+    const text = await post(gateway, { query: READ }, persisted.headers);
     expect(text.status).toBe(403);
     expect(text.body.data).toBeUndefined();
     expect(text.body.errors.map((e: any) => e.extensions.code)).toEqual(['PERSISTED_QUERY_ONLY']);
     // An APQ hash that is not registered: no APQ for persisted-only keys.
     const apq = await post(
+      gateway,
       { extensions: { persistedQuery: { version: 1, sha256Hash: documentHash(READ) } } },
       persisted.headers,
     );
@@ -425,16 +479,21 @@ describe('trusted documents', () => {
       'PERSISTED_QUERY_NOT_IN_LIST',
     ]);
     // Other callers may still send text.
-    expect((await post({ query: READ }, other.headers)).body.data.company.name).toBe(
+    expect((await post(gateway, { query: READ }, other.headers)).body.data.company.name).toBe(
       'NVIDIA Corporation',
     );
   });
 
-  it('a document registered for one key is not in the list of another', async () => {
+  test('a document registered for one key is not in the list of another', async ({
+    gateway,
+    other,
+    persisted,
+  }) => {
     const mine = 'query Mine { chip(slug: "b200") { name } }';
     expect(
       (
         await documents(
+          gateway,
           'add',
           '--key',
           String(other.id),
@@ -442,50 +501,56 @@ describe('trusted documents', () => {
         )
       ).code,
     ).toBe(0);
-    expect((await post({ documentId: documentHash(mine) }, other.headers)).body).toEqual({
+    expect((await post(gateway, { documentId: documentHash(mine) }, other.headers)).body).toEqual({
       data: { chip: { name: 'NVIDIA B200 (HGX)' } },
     });
-    const stranger = await post({ documentId: documentHash(mine) }, persisted.headers);
+    const stranger = await post(gateway, { documentId: documentHash(mine) }, persisted.headers);
     expect(stranger.body.errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
-    const listed = await documents('list');
+    const listed = await documents(gateway, 'list');
     expect(listed.out[0]).toMatch(/^HASH\s+KEY\s+OPERATION\s+COST\s+REGISTERED$/);
     expect(listed.out.find((l) => l.startsWith(documentHash(mine)))).toMatch(
       new RegExp(`^${documentHash(mine)}\\s+${other.id}\\s+Mine\\s+2\\s+`),
     );
-    const removed = await documents('remove', documentHash(mine));
+    const removed = await documents(gateway, 'remove', documentHash(mine));
     expect(removed.out).toEqual([`Removed 1 registration(s) of ${documentHash(mine)}.`]);
   });
 });
 
 describe('introspection: keys', () => {
-  it('anonymous callers get no schema and no "Did you mean"; keyed callers get both', async () => {
+  test('anonymous callers get no schema and no "Did you mean"; keyed callers get both', async ({
+    gateway,
+    other,
+  }) => {
     const schemaQuery = '{ __schema { queryType { name } } }';
-    const anonymous = await post({ query: schemaQuery });
+    const anonymous = await post(gateway, { query: schemaQuery });
     expect(anonymous.status).toBe(400);
     expect(anonymous.body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
     expect(anonymous.body.errors[0].message).toMatch(/introspection/i);
     const typo =
       '{ compny(slug: "nvidia") { name } chips(filter: { designedForChinaMarkt: true }) { totalCount } }';
-    const hidden = await post({ query: typo });
+    const hidden = await post(gateway, { query: typo });
     expect(hidden.body.errors.length).toBeGreaterThan(0);
     for (const error of hidden.body.errors) expect(error.message).not.toMatch(/Did you mean/);
     expect(JSON.stringify(hidden.body)).not.toMatch(/"company"|designedForChinaMarket/);
 
-    const keyed = await post({ query: schemaQuery }, other.headers);
+    const keyed = await post(gateway, { query: schemaQuery }, other.headers);
     expect(keyed.body).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
-    const hinted = await post({ query: typo }, other.headers);
+    const hinted = await post(gateway, { query: typo }, other.headers);
     expect(hinted.body.errors.some((e: any) => /Did you mean "company"/.test(e.message))).toBe(
       true,
     );
   });
 
-  it('no hints in the errors of variable values either (unknown input field, enum value)', async () => {
+  test('no hints in the errors of variable values either (unknown input field, enum value)', async ({
+    gateway,
+    other,
+  }) => {
     const query = 'query ($f: PolicyDecisionFilter) { policyDecisions(filter: $f) { totalCount } }';
     for (const f of [{ jurisdictio: ['US'] }, { status: ['IN_EFECT'] }]) {
-      const hidden = await post({ query, variables: { f } });
+      const hidden = await post(gateway, { query, variables: { f } });
       expect(hidden.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
       expect(JSON.stringify(hidden.body)).not.toMatch(/Did you mean|"jurisdiction"|IN_EFFECT/);
-      const hinted = await post({ query, variables: { f } }, other.headers);
+      const hinted = await post(gateway, { query, variables: { f } }, other.headers);
       expect(hinted.body.errors[0].message).toMatch(/Did you mean/);
     }
   });

@@ -7,30 +7,28 @@
  *
  * Every operation names its dates (`asOf`, filters), so no parameter depends on today.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORY_QUERY } from '../src/story.js';
-import { createTestGateway, type TestGateway } from './helpers/gateway.js';
+import { describe, expect, test } from './helpers/fixtures.js';
+import type { TestGateway } from './helpers/gateway.js';
 import { globalId } from './helpers/operations.js';
 import { NESTED_QUERY } from './helpers/queries.js';
 
-let gateway: TestGateway;
 const unplanned: string[] = [];
-beforeAll(async () => {
-  gateway = await createTestGateway({
-    planner: 'on',
-    onUnplanned: (reason) => unplanned.push(reason),
-  });
-});
-afterAll(async () => {
-  await gateway?.close();
+test.override('gatewayOptions', {
+  planner: 'on',
+  onUnplanned: (reason) => unplanned.push(reason),
 });
 
 /**
  * The statements one request sends, in order: the text (as lines broken before its clauses,
  * so a review diff shows which clause changed; joined by single spaces they are the exact
- * text) and the parameters.
+ * text) and the parameters, sent through `gateway`.
  */
-async function statementsOf(query: string, variables: Record<string, unknown>) {
+async function statementsOf(
+  gateway: TestGateway,
+  query: string,
+  variables: Record<string, unknown>,
+) {
   gateway.statements.reset();
   const response = await gateway.execute(query, variables);
   const statements = gateway.statements.statements.map((text, i) => ({
@@ -54,7 +52,7 @@ const BACKWARDS = /* GraphQL */ `
 const OPERATIONS: {
   name: string;
   query: string;
-  variables?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
+  variables?: (gateway: TestGateway) => Promise<Record<string, unknown>> | Record<string, unknown>;
   /** Errors the operation answers by design (external sources are not configured here). */
   errorCodes?: string[];
 }[] = [
@@ -97,7 +95,7 @@ const OPERATIONS: {
   {
     name: 'backwards page',
     query: BACKWARDS,
-    variables: async () => {
+    variables: async (gateway) => {
       const { data } = await gateway.execute(
         `{ demandSignals(first: 3, filter: { observedFrom: "2025-01-01" }) { edges { cursor } } }`,
       );
@@ -189,10 +187,10 @@ const OPERATIONS: {
 ];
 
 describe('planned SQL', () => {
-  it.each(OPERATIONS)('$name', async ({ query, variables, errorCodes }) => {
-    const extra = (await variables?.()) ?? {};
-    const small = await statementsOf(query, { ...extra, first: 1 });
-    const large = await statementsOf(query, { ...extra, first: 50 });
+  test.for(OPERATIONS)('$name', async ({ query, variables, errorCodes }, { gateway }) => {
+    const extra = (await variables?.(gateway)) ?? {};
+    const small = await statementsOf(gateway, query, { ...extra, first: 1 });
+    const large = await statementsOf(gateway, query, { ...extra, first: 50 });
     for (const { response } of [small, large]) {
       expect(response.status, JSON.stringify(response.errors)).toBe(200);
       const codes = new Set(
@@ -207,7 +205,7 @@ describe('planned SQL', () => {
     expect(small.statements).toMatchSnapshot();
   });
 
-  it('answered every operation from a plan', () => {
+  test('answered every operation from a plan', () => {
     expect(unplanned).toEqual([]);
   });
 });

@@ -3,14 +3,11 @@
  * size, returns every row exactly once and in order, also when many rows share a date.
  */
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../src/db/client.js';
-import { createTestGateway, type TestGateway } from './helpers/gateway.js';
+import { describe, expect, test } from './helpers/fixtures.js';
+import type { TestGateway } from './helpers/gateway.js';
 
-let gateway: TestGateway;
-
-beforeAll(async () => {
-  gateway = await createTestGateway();
+test.beforeAll(async ({ gateway }) => {
   const db = gateway.database.db;
   // 30 decisions and 30 signals on one shared date, with slugs that sort differently in byte
   // order than in a natural-language collation (upper/lower case is not possible in slugs, so
@@ -31,9 +28,6 @@ beforeAll(async () => {
   await db.execute(sql`
     insert into demand_signal_companies (signal_id, company_id)
     select s.id, c.id from demand_signals s, companies c where s.slug like 'ds-tie-%' and c.slug = 'alibaba'`);
-});
-afterAll(async () => {
-  await gateway?.close();
 });
 
 interface Page {
@@ -84,7 +78,8 @@ async function walkBackward(fetchPage: FetchPage, size: number): Promise<string[
   throw new Error('did not reach the start');
 }
 
-async function slugs(query: string): Promise<string[]> {
+/** The `slug` column of `query`'s rows on `gateway`'s database, in order. */
+async function slugs(gateway: TestGateway, query: string): Promise<string[]> {
   const rows = await queryRows<{ slug: string }>(gateway.database.db, sql.raw(query));
   return rows.map((row) => row.slug);
 }
@@ -100,8 +95,11 @@ async function checkWalks(fetchPage: FetchPage, expected: string[]) {
 }
 
 describe('root connections', () => {
-  it('policyDecisions: newest first, ties by slug descending in byte order', async () => {
+  test('policyDecisions: newest first, ties by slug descending in byte order', async ({
+    gateway,
+  }) => {
     const expected = await slugs(
+      gateway,
       'select slug from policy_decisions order by announced_on desc, slug desc',
     );
     const ties = expected.filter((s) => s.startsWith('tie-'));
@@ -122,8 +120,9 @@ describe('root connections', () => {
     await checkWalks(fetchPage, expected);
   });
 
-  it('policyDecisions ascending, filtered', async () => {
+  test('policyDecisions ascending, filtered', async ({ gateway }) => {
     const expected = await slugs(
+      gateway,
       `select slug from policy_decisions where jurisdiction = 'US' order by announced_on asc, slug asc`,
     );
     const fetchPage: FetchPage = async (args) => {
@@ -142,8 +141,9 @@ describe('root connections', () => {
     await checkWalks(fetchPage, expected);
   });
 
-  it('demandSignals: newest first, ties by slug', async () => {
+  test('demandSignals: newest first, ties by slug', async ({ gateway }) => {
     const expected = await slugs(
+      gateway,
       'select slug from demand_signals order by observed_on desc, slug desc',
     );
     const fetchPage: FetchPage = async (args) => {
@@ -160,12 +160,15 @@ describe('root connections', () => {
     await checkWalks(fetchPage, expected);
   });
 
-  it('companies and chips: by name, then slug', async () => {
+  test('companies and chips: by name, then slug', async ({ gateway }) => {
     for (const [field, table] of [
       ['companies', 'companies'],
       ['chips', 'chips'],
     ] as const) {
-      const expected = await slugs(`select slug from ${table} order by name asc, slug asc`);
+      const expected = await slugs(
+        gateway,
+        `select slug from ${table} order by name asc, slug asc`,
+      );
       const fetchPage: FetchPage = async (args) => {
         const { data } = await gateway.execute(
           `query ($first: Int, $last: Int, $after: String, $before: String) {
@@ -183,10 +186,14 @@ describe('root connections', () => {
 });
 
 describe('nested connections', () => {
-  it('Chip.policyDecisions pages through the links, each edge with its effect', async () => {
-    const expected =
-      await slugs(`select d.slug from policy_decisions d join policy_decision_chips l on l.decision_id = d.id
-      join chips c on c.id = l.chip_id where c.slug = 'h200' order by d.announced_on desc, d.slug desc`);
+  test('Chip.policyDecisions pages through the links, each edge with its effect', async ({
+    gateway,
+  }) => {
+    const expected = await slugs(
+      gateway,
+      `select d.slug from policy_decisions d join policy_decision_chips l on l.decision_id = d.id
+      join chips c on c.id = l.chip_id where c.slug = 'h200' order by d.announced_on desc, d.slug desc`,
+    );
     expect(expected.length).toBeGreaterThan(35);
     const fetchPage: FetchPage = async (args) => {
       const { data, errors } = await gateway.execute(
@@ -204,10 +211,12 @@ describe('nested connections', () => {
     await checkWalks(fetchPage, expected);
   });
 
-  it('Company.demandSignals pages through a many-to-many relation', async () => {
-    const expected =
-      await slugs(`select s.slug from demand_signals s join demand_signal_companies l on l.signal_id = s.id
-      join companies c on c.id = l.company_id where c.slug = 'alibaba' order by s.observed_on desc, s.slug desc`);
+  test('Company.demandSignals pages through a many-to-many relation', async ({ gateway }) => {
+    const expected = await slugs(
+      gateway,
+      `select s.slug from demand_signals s join demand_signal_companies l on l.signal_id = s.id
+      join companies c on c.id = l.company_id where c.slug = 'alibaba' order by s.observed_on desc, s.slug desc`,
+    );
     const fetchPage: FetchPage = async (args) => {
       const { data } = await gateway.execute(
         /* GraphQL */ `query ($first: Int, $last: Int, $after: String, $before: String) {
@@ -223,7 +232,9 @@ describe('nested connections', () => {
     await checkWalks(fetchPage, expected);
   });
 
-  it('timeline pages forwards and backwards through decisions, updates and signals', async () => {
+  test('timeline pages forwards and backwards through decisions, updates and signals', async ({
+    gateway,
+  }) => {
     const fetchPage: FetchPage = async (args) => {
       const { data, errors } = await gateway.execute(
         /* GraphQL */ `query ($first: Int, $last: Int, $after: String, $before: String) {
@@ -240,9 +251,12 @@ describe('nested connections', () => {
     };
     const everything = await walkForward(fetchPage, 100);
     const [decisions, signals, transitions] = await Promise.all([
-      slugs('select slug from policy_decisions'),
-      slugs('select slug from demand_signals'),
-      slugs('select id::text as slug from policy_decision_updates where from_status is not null'),
+      slugs(gateway, 'select slug from policy_decisions'),
+      slugs(gateway, 'select slug from demand_signals'),
+      slugs(
+        gateway,
+        'select id::text as slug from policy_decision_updates where from_status is not null',
+      ),
     ]);
     expect(everything.length).toBe(decisions.length + signals.length + transitions.length);
     for (const size of [1, 6, 25]) {

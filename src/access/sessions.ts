@@ -20,6 +20,7 @@
  * something is checked again. A subscription admitted while a change to its key was being
  * announced is checked as it registers, so none slips between the two.
  */
+import { mapAsyncIterator } from '@graphql-tools/utils';
 import type { ExecutionResult, GraphQLError } from 'graphql';
 import type { Viewer } from '../auth.js';
 import { authenticate } from '../auth.js';
@@ -275,6 +276,11 @@ export interface EndableStream<T> extends AsyncIterableIterator<T | ExecutionRes
 /**
  * Wraps a subscription's result stream so that it can be ended from outside (see
  * `EndableStream`), also while the consumer waits for its next event.
+ *
+ * Hand-written rather than a `Repeater`: a repeater's executor starts only on the first
+ * `next()` (so `end()` before it would need a second path), its `return()` waits for the
+ * executor (which would have to race every source read against `stop`), and its `throw()`
+ * throws into the executor, where this stream stops the source and rethrows to the caller.
  */
 export function endable<T>(source: AsyncIterable<T>): EndableStream<T> {
   const iterator = source[Symbol.asyncIterator]();
@@ -335,18 +341,12 @@ export function endOnAbort<T>(source: AsyncIterable<T>, signal: AbortSignal): As
   const end = () => void iterator.return?.().catch(() => {});
   if (signal.aborted) end();
   else signal.addEventListener('abort', end, { once: true });
-  return {
-    [Symbol.asyncIterator]: () => ({
-      next: () => iterator.next(),
-      return: async () => {
-        signal.removeEventListener('abort', end);
-        return (await iterator.return?.()) ?? { value: undefined, done: true };
-      },
-      throw: async (error?: unknown) => {
-        signal.removeEventListener('abort', end);
-        if (iterator.throw) return iterator.throw(error);
-        throw error;
-      },
-    }),
-  };
+  // The identity map: next, return and throw go to the source as they are; the last callback
+  // runs once the stream is done (the source ended, or return() was called) and stops listening.
+  return mapAsyncIterator(
+    iterator,
+    (value) => value,
+    undefined,
+    () => signal.removeEventListener('abort', end),
+  );
 }
