@@ -25,10 +25,8 @@ import {
   connectionJson,
   edgeColumnJson,
   jsonArray,
-  TIMELINE_TABLES,
-  timelineAliases,
-  timelineJson,
 } from '../db/plan-sql.js';
+import { TIMELINE_TABLES, timelineAliases, timelineJson } from '../db/plan-sql-special.js';
 import { TIMELINE_CURSOR, type TimelineFilterValue } from '../db/timeline.js';
 import { pageSize } from '../paging.js';
 import { subSelections } from './collect.js';

@@ -15,15 +15,12 @@ import {
 import { MAX_LIST_ARGUMENT } from '../cost.js';
 import { decodeGlobalId } from '../db/global-ids.js';
 import { EXPORT_STATUS_SLOTS } from '../db/plan-layout.js';
+import { type AliasedRow, jsonArray, lookupJson, lookupManyJson } from '../db/plan-sql.js';
 import {
-  type AliasedRow,
   EXPORT_STATUS_TABLES,
   exportStatusAliases,
   exportStatusJson,
-  jsonArray,
-  lookupJson,
-  lookupManyJson,
-} from '../db/plan-sql.js';
+} from '../db/plan-sql-special.js';
 
 import { subSelections } from './collect.js';
 import {
