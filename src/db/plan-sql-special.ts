@@ -18,6 +18,13 @@ import {
 } from './plan-sql.js';
 import { type TableKey, tableOf } from './tables.js';
 import { TIMELINE_AT, type TimelineFilterValue, timelineEventsSql } from './timeline.js';
+
+/** The JSON of the row of `table` whose id is `id` (or null): `found.row` over `found.alias`. */
+function rowByIdJson(table: TableKey, found: AliasedRow, id: SQL): SQL {
+  const t = found.alias;
+  return sql`(select ${found.row} from ${tableOf(table)} ${t} where ${sqlColumnOf(t, 'id')} = ${id})`;
+}
+
 /**
  * The rows an export status can hold and the table of each, in the order the planner builds
  * them (after `exportStatusAliases`), so a statement's aliases number the same every time.
@@ -57,9 +64,7 @@ export function exportStatusJson(
     decidingDecisionSql({ chip: chipId, jurisdiction, destination: values.to, asOf: values.asOf });
   const rowOf = (part: keyof typeof EXPORT_STATUS_TABLES, id: SQL) => {
     const found = rows[part];
-    if (!found) return sql`null`;
-    const t = found.alias;
-    return sql`(select ${found.row} from ${tableOf(EXPORT_STATUS_TABLES[part])} ${t} where ${sqlColumnOf(t, 'id')} = ${id})`;
+    return found ? rowByIdJson(EXPORT_STATUS_TABLES[part], found, id) : sql`null`;
   };
   const status = layoutArray(EXPORT_STATUS_SLOTS, {
     exportEffect: sql`${exportSide}.effect`,
@@ -131,8 +136,7 @@ export function timelineJson<Bind>(
   const kindRow = Object.entries(TIMELINE_TABLES).map(([kind, table]) => {
     const found = rows[kind as keyof typeof TIMELINE_TABLES];
     if (!found) return sql`when ${sql.raw(`'${kind}'`)} then null`;
-    const t = found.alias;
-    return sql`when ${sql.raw(`'${kind}'`)} then (select ${found.row} from ${tableOf(table)} ${t} where ${sqlColumnOf(t, 'id')} = ${e}.row_id)`;
+    return sql`when ${sql.raw(`'${kind}'`)} then ${rowByIdJson(table, found, sql`${e}.row_id`)}`;
   });
   // Each kind applies the keyset and the limit itself (see `timelineEventsSql`).
   const paged = sql`(select ${inner}.* from ${events(true)} ${inner}
