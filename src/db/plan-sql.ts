@@ -7,13 +7,18 @@
  *
  * Values are placeholders, bound per request (`StatementBuilder.param`), so a statement's text
  * is fixed per plan and PostgreSQL prepares it once per connection.
+ *
+ * The planner depends on this module, never the reverse: for each construct it allocates the
+ * aliases here (`relationAliases`, `connectionAliases`, an alias of a looked-up table), builds
+ * its row SQL over them, and hands the finished SQL (rows, placeholders) to the construct's
+ * JSON function. Nothing here takes a function from the planner but the per-request value
+ * getters of placeholders. Export status and timeline pages: `plan-sql-special.ts`.
  */
 import { type Column, Placeholder, type SQL, sql } from 'drizzle-orm';
 import { alias, PgDialect, type PgTable } from 'drizzle-orm/pg-core';
-import { decidingDecisionSql } from './export-status.js';
 import { type AnyFilter, filterWhere } from './filter-kit.js';
 import { keysetWhere, type ListDeclaration, type ListOrder } from './lists.js';
-import { EXPORT_STATUS_SLOTS, PAGE_SLOTS, TIMELINE_ITEM_SLOTS } from './plan-layout.js';
+import { PAGE_SLOTS } from './plan-layout.js';
 import {
   columnName,
   type RelationRows,
@@ -22,12 +27,11 @@ import {
   type TableKey,
   tableOf,
 } from './tables.js';
-import { TIMELINE_AT, type TimelineFilterValue, timelineEventsSql } from './timeline.js';
 
 const dialect = new PgDialect();
 
 /** A quoted SQL identifier (an alias name) as SQL. */
-const ident = (name: string): SQL => sql`${sql.identifier(name)}`;
+export const ident = (name: string): SQL => sql`${sql.identifier(name)}`;
 
 /** Reads a bound value from the request being served. */
 export type Getter<Bind> = (bind: Bind) => unknown;
@@ -102,7 +106,7 @@ export function columnJson(row: PgTable, column: string): SQL {
 }
 
 /** A JSON array of `values`, each at the index `layout` gives its name. */
-function layoutArray<Layout extends Record<string, number>>(
+export function layoutArray<Layout extends Record<string, number>>(
   layout: Layout,
   values: { readonly [Name in keyof Layout]: SQL },
 ): SQL {
@@ -123,22 +127,67 @@ export interface RelationOrderColumn {
   readonly of?: 'link';
 }
 
+/** How a relation's rows are read: in `order`; `first`: only the first; `latest`: the last n. */
+export interface RelationOptions {
+  readonly order?: readonly RelationOrderColumn[];
+  readonly first?: boolean;
+  readonly latest?: number;
+}
+
+/** The aliases a relation's JSON reads through (`relationAliases`). */
+export interface RelationAliases {
+  /** The related row; the planner builds the row's array over it. */
+  readonly child: PgTable;
+  /** The link rows' alias, when the relation goes through a link table. */
+  readonly link: SQL | undefined;
+  /** The numbered rows' alias of a `latest` read (a many relation, ordered, not `first`). */
+  readonly latest: SQL | undefined;
+}
+
+/**
+ * Allocates the aliases of the relation `name` of `table` read with `options`, before the
+ * planner builds the related row over `child` (so the row's own aliases number after them).
+ * Throws for a relation the relations config does not have.
+ */
+export function relationAliases<Bind>(
+  b: StatementBuilder<Bind>,
+  table: TableKey,
+  name: string,
+  options: RelationOptions,
+): RelationAliases {
+  const relation = relationOf(table, name);
+  const child = b.alias(relation.targetTableName as TableKey);
+  const link = relation.throughTable ? ident(b.name('l')) : undefined;
+  const latest =
+    relation.relationType !== 'one' &&
+    !options.first &&
+    options.latest !== undefined &&
+    (options.order ?? []).length > 0
+      ? ident(b.name('r'))
+      : undefined;
+  return { child, link, latest };
+}
+
 /**
  * The JSON of a drizzle relation of the row `parent` (of `table`): the related row's array or
- * null (one), or an array of them in `order` (many; `first`: only the first, or null). `row`
- * builds the related row's array over its alias.
+ * null (one), or an array of them in `options.order` (many; `first`: only the first, or null;
+ * `latest`: the last n, in order). `aliases` come from `relationAliases` with the same
+ * `table`, `name` and `options`; `row` is the related row's array, built over `aliases.child`.
  */
-export function relationJson<Bind>(
-  b: StatementBuilder<Bind>,
+export function relationJson(
   table: TableKey,
   parent: PgTable,
   name: string,
-  options: { order?: readonly RelationOrderColumn[]; first?: boolean; latest?: number },
-  row: (child: PgTable) => SQL,
+  options: RelationOptions,
+  aliases: RelationAliases,
+  row: SQL,
 ): SQL {
   const relation = relationOf(table, name);
-  const child = b.alias(relation.targetTableName as TableKey);
-  const { from, link, ...keys } = relationRows(table, name, child, () => ident(b.name('l')));
+  const { child } = aliases;
+  const { from, link, ...keys } = relationRows(table, name, child, () => {
+    if (!aliases.link) throw new Error(`${table}.${name}: no link alias`);
+    return aliases.link;
+  });
   const where = parentMatch(keys, parent);
   const orderBy = (options.order ?? []).map((order) => {
     const column =
@@ -154,22 +203,22 @@ export function relationJson<Bind>(
       )}`
     : sql``;
   if (relation.relationType === 'one') {
-    return sql`(select ${row(child)} from ${from} where ${where})`;
+    return sql`(select ${row} from ${from} where ${where})`;
   }
   if (options.first) {
-    return sql`(select ${row(child)} from ${from} where ${where}${ordered} limit 1)`;
+    return sql`(select ${row} from ${from} where ${where}${ordered} limit 1)`;
   }
-  if (options.latest !== undefined && orderBy.length > 0) {
+  if (aliases.latest && options.latest !== undefined) {
     // The last `latest` rows: read backwards with a limit, numbered, aggregated forwards.
     const backwards = (options.order ?? []).map(
       (order, i) =>
         sql`${orderBy[i]?.column} ${sql.raw(order.direction === 'asc' ? 'desc' : 'asc')}`,
     );
     const reversed = sql.join(backwards, sql`, `);
-    const rows = ident(b.name('r'));
-    return sql`(select coalesce(json_agg(${rows}.j order by ${rows}.n desc), '[]'::json) from (select ${row(child)} as j, row_number() over (order by ${reversed}) as n from ${from} where ${where} order by ${reversed} limit ${sql.raw(String(Math.trunc(options.latest)))}) ${rows})`;
+    const rows = aliases.latest;
+    return sql`(select coalesce(json_agg(${rows}.j order by ${rows}.n desc), '[]'::json) from (select ${row} as j, row_number() over (order by ${reversed}) as n from ${from} where ${where} order by ${reversed} limit ${sql.raw(String(Math.trunc(options.latest)))}) ${rows})`;
   }
-  return sql`(select coalesce(json_agg(${row(child)}${ordered}), '[]'::json) from ${from} where ${where})`;
+  return sql`(select coalesce(json_agg(${row}${ordered}), '[]'::json) from ${from} where ${where})`;
 }
 
 /** The SQL name of a column (TypeScript name) of a relation's link table. */
@@ -179,10 +228,19 @@ function throughColumnName(table: unknown, column: string): string {
   return found.name;
 }
 
-/** A column of an alias by its SQL name. */
-function sqlColumnOf(row: PgTable, name: string): SQL {
+/** A column of an alias by its SQL name (recorded as used, see `columnJson`). */
+export function sqlColumnOf(row: PgTable, name: string): SQL {
   use(row, name);
   return sql`${row}.${sql.identifier(name)}`;
+}
+
+/** A list's filter as a page applies it: the filter value and a placeholder per field set. */
+export interface PageFilter {
+  readonly filter: AnyFilter;
+  /** The filter argument's value at plan time (which fields are active). */
+  readonly value: Record<string, unknown>;
+  /** Per field name: the placeholder its bound value goes into (see `FilterField.bind`). */
+  readonly params: Readonly<Record<string, Placeholder>>;
 }
 
 /** How a page of a connection is bound: placeholders for its size and cursor values. */
@@ -194,29 +252,96 @@ export interface PagePlan {
   readonly limit: Placeholder;
   readonly after?: readonly Placeholder[];
   readonly before?: readonly Placeholder[];
-  /** The filter's SQL over the node alias (placeholders inside), if any. */
-  readonly filter?: (node: PgTable) => SQL | undefined;
+  /** The list's filter, if one is given. */
+  readonly filter?: PageFilter;
+}
+
+/** The aliases a connection's page reads through (`connectionAliases`). */
+export interface ConnectionAliases {
+  /** The page's row: the planner builds each item over it (and `edgeColumnJson`). */
+  readonly node: PgTable;
+  /** The rows the page subquery reads, ordered and cut. */
+  readonly inner: PgTable;
+  /** The link rows' alias (a related or link list). */
+  readonly link: SQL;
+  /** The item's leading ordering values (cursors asked for), else empty. */
+  readonly cursorKeys: readonly SQL[];
+}
+
+/** The link columns each connection's page selects (`edgeColumnJson`), by select alias. */
+const edgeColumns = new WeakMap<ConnectionAliases, Map<string, SQL>>();
+
+/**
+ * Allocates the aliases of a page of `list` in `order`, before the planner builds the item
+ * over `node`. `withCursors`: each item leads with its ordering values (`cursorKeys`).
+ */
+export function connectionAliases<Bind>(
+  b: StatementBuilder<Bind>,
+  list: ListDeclaration,
+  order: ListOrder,
+  withCursors: boolean,
+): ConnectionAliases {
+  const node = b.alias(list.node);
+  const inner = b.alias(list.node);
+  const link = ident(b.name('l'));
+  const cursorKeys = withCursors ? order.keys.map((key) => columnJson(node, key.column)) : [];
+  const aliases = { node, inner, link, cursorKeys };
+  edgeColumns.set(aliases, new Map());
+  return aliases;
 }
 
 /**
- * The JSON of a connection, laid out by `PAGE_SLOTS` (items, totalCount), each item `[...orderValues, ...row]` in the
- * list's order (at most `limit` of them, the look-ahead row included); the ordering values
- * only `withCursors`, `totalCount` null unless `withTotal`. `parent` is the parent row for a related list. `row` builds the item's
- * values over the page's row alias (`node`) and, for a link list, `edge(column)` reads the
- * link row's columns.
+ * The column `column` (TypeScript name) of a link list's link row as an item reads it: the
+ * page subquery selects it too. Throws for a list without link rows.
+ */
+export function edgeColumnJson(
+  list: ListDeclaration,
+  connection: ConnectionAliases,
+  column: string,
+): SQL {
+  if (!list.link) throw new Error(`${list.name} has no edge columns`);
+  const name = `e$${column}`;
+  const selected = edgeColumns.get(connection);
+  if (!selected) throw new Error(`${list.name}: aliases not from connectionAliases`);
+  if (!selected.has(name)) {
+    selected.set(
+      name,
+      sql`${connection.link}.${sql.identifier(columnName(list.link.table, column))} as ${sql.identifier(name)}`,
+    );
+  }
+  return sql`${connection.node}.${sql.identifier(name)}`;
+}
+
+/** The SQL of a page's filter over `t`, if any. */
+function pageFilterSql(page: PagePlan, t: PgTable): SQL | undefined {
+  const filter = page.filter;
+  if (!filter) return undefined;
+  return filterWhere(filter.filter, t, filter.value, (field) => {
+    const param = filter.params[field];
+    if (!param) throw new Error(`${filter.filter.name}.${field}: no placeholder`);
+    return param;
+  });
+}
+
+/**
+ * The JSON of a connection, laid out by `PAGE_SLOTS` (items, totalCount), each item
+ * `[...cursorKeys, ...row]` in the list's order (at most `limit` of them, the look-ahead row
+ * included); `totalCount` null unless `withTotal`. `parent` is the parent row for a related
+ * list. `connection` comes from `connectionAliases` with the same list and order; `row` is the
+ * item's values, built over `connection.node` before this call (the page subquery selects the
+ * columns it read).
  */
 export function connectionJson<Bind>(
   b: StatementBuilder<Bind>,
   list: ListDeclaration,
   parent: PgTable | undefined,
   page: PagePlan,
-  options: { withTotal: boolean; withCursors: boolean },
-  row: (node: PgTable, edge: (column: string) => SQL) => SQL[],
+  connection: ConnectionAliases,
+  withTotal: boolean,
+  row: readonly SQL[],
 ): SQL {
-  const node = b.alias(list.node);
+  const { node, inner: innerNode, link: linkName } = connection;
   const nodeName = sql`${node}`;
-  const innerNode = b.alias(list.node);
-  const linkName = ident(b.name('l'));
   const source = rowsOf(list, innerNode, linkName, parent);
   const readAscending = (page.order.direction === 'asc') !== page.backward;
   const keyColumns = (t: PgTable) => page.order.keys.map((key) => columnJson(t, key.column));
@@ -230,22 +355,10 @@ export function connectionJson<Bind>(
     : keyColumns(innerNode);
   const conditions = [
     source.where,
-    page.filter?.(innerNode),
+    pageFilterSql(page, innerNode),
     keysetWhere(page.order, readKeys, page.after, page.before),
   ].filter((condition): condition is SQL => condition !== undefined);
-  const edgeColumns = new Map<string, SQL>();
-  const edge = (column: string) => {
-    if (!list.link) throw new Error(`${list.name} has no edge columns`);
-    const name = `e$${column}`;
-    if (!edgeColumns.has(name)) {
-      edgeColumns.set(
-        name,
-        sql`${linkName}.${sql.identifier(columnName(list.link.table, column))} as ${sql.identifier(name)}`,
-      );
-    }
-    return sql`${nodeName}.${sql.identifier(name)}`;
-  };
-  const itemSlots = [...(options.withCursors ? keyColumns(node) : []), ...row(node, edge)];
+  const itemSlots = [...connection.cursorKeys, ...row];
   const direction = (ascending: boolean) => sql.raw(ascending ? 'asc' : 'desc');
   const ordered = (columns: readonly SQL[], ascending: boolean) =>
     sql.join(
@@ -256,7 +369,7 @@ export function connectionJson<Bind>(
   const selected = [...(usedColumns.get(node) ?? [])].map(
     (name) => sql`${innerNode}.${sql.identifier(name)}`,
   );
-  selected.push(...edgeColumns.values());
+  selected.push(...(edgeColumns.get(connection)?.values() ?? []));
   const items = sql`(select coalesce(json_agg(${jsonArray(itemSlots)} order by ${aggregateOrder}), '[]'::json)
     from (select ${sql.join(selected, sql`, `)}
             from ${source.from}
@@ -264,11 +377,11 @@ export function connectionJson<Bind>(
            order by ${ordered(readKeys, readAscending)}
            limit ${page.limit}) ${nodeName})`;
   let total = sql`null`;
-  if (options.withTotal) {
+  if (withTotal) {
     const countNode = b.alias(list.node);
     const countLink = ident(b.name('l'));
     const counted = rowsOf(list, countNode, countLink, parent);
-    const countConditions = [counted.where, page.filter?.(countNode)].filter(
+    const countConditions = [counted.where, pageFilterSql(page, countNode)].filter(
       (condition): condition is SQL => condition !== undefined,
     );
     total = sql`(select count(*)::int from ${counted.from} where ${
@@ -316,26 +429,24 @@ function parentMatch(
   );
 }
 
-/** The filter of a list as SQL over `node`, with each value bound by `param`. */
-export function listFilterSql(
-  filter: AnyFilter,
-  node: PgTable,
-  value: Record<string, unknown> | null | undefined,
-  param: (field: string) => Placeholder,
-): SQL | undefined {
-  return filterWhere(filter, node, value, (field) => param(field));
+/** A row the planner built (`row`, its JSON array) over `alias`, an alias of the row's table. */
+export interface AliasedRow {
+  readonly alias: PgTable;
+  readonly row: SQL;
 }
 
-/** The row of `table` whose `column` equals `value`, as JSON (or null). */
-export function lookupJson<Bind>(
-  b: StatementBuilder<Bind>,
+/**
+ * The row of `table` whose `column` equals `value`, as JSON (or null): `row` built over `t`,
+ * an alias of `table` (`StatementBuilder.alias`).
+ */
+export function lookupJson(
   table: TableKey,
   column: string,
   value: Placeholder,
-  row: (t: PgTable) => SQL,
+  t: PgTable,
+  row: SQL,
 ): SQL {
-  const t = b.alias(table);
-  return sql`(select ${row(t)} from ${tableOf(table)} ${t} where ${columnJson(t, column)} = ${value})`;
+  return sql`(select ${row} from ${tableOf(table)} ${t} where ${columnJson(t, column)} = ${value})`;
 }
 
 /**
@@ -346,120 +457,18 @@ export function hasIdColumn(table: TableKey): boolean {
   return Boolean((tableOf(table) as unknown as Record<string, Column | undefined>).id);
 }
 
-/** The rows of `table` whose `column` is any of `values`, as JSON `[[key, row], ...]`. */
-export function lookupManyJson<Bind>(
-  b: StatementBuilder<Bind>,
+/**
+ * The rows of `table` whose `column` is any of `values`, as JSON `[[key, row], ...]`: `row`
+ * built over `t`, an alias of `table` (`StatementBuilder.alias`).
+ */
+export function lookupManyJson(
   table: TableKey,
   column: string,
   values: Placeholder,
-  row: (t: PgTable) => SQL,
+  t: PgTable,
+  row: SQL,
 ): SQL {
-  const t = b.alias(table);
   const key = columnJson(t, column);
   const type = column === 'id' ? sql.raw('bigint') : sql.raw('text');
-  return sql`(select coalesce(json_agg(json_build_array(${key}, ${row(t)})), '[]'::json) from ${tableOf(table)} ${t} where ${key} = any(${values}::${type}[]))`;
-}
-
-/**
- * The export status of the chip `chip` (an alias) as JSON laid out by `EXPORT_STATUS_SLOTS`
- * (each side's effect and deciding decision, and the chip): each decision built by its row builder over its alias
- * (null when not asked for or none is in force), and the chip again when asked for.
- */
-export function exportStatusJson<Bind>(
-  b: StatementBuilder<Bind>,
-  chip: PgTable,
-  values: { from: Placeholder; to: Placeholder; asOf: Placeholder },
-  rows: {
-    exportDecision?: (t: PgTable) => SQL;
-    importDecision?: (t: PgTable) => SQL;
-    chip?: (t: PgTable) => SQL;
-  },
-): SQL {
-  const exportSide = ident(b.name('x'));
-  const importSide = ident(b.name('m'));
-  const chipId = sqlColumnOf(chip, 'id');
-  const side = (jurisdiction: Placeholder) =>
-    decidingDecisionSql({ chip: chipId, jurisdiction, destination: values.to, asOf: values.asOf });
-  const decisionOf = (sideName: SQL, build?: (t: PgTable) => SQL) => {
-    if (!build) return sql`null`;
-    const t = b.alias('policyDecisions');
-    return sql`(select ${build(t)} from ${tableOf('policyDecisions')} ${t} where ${sqlColumnOf(t, 'id')} = ${sideName}.decision_id)`;
-  };
-  let chipRow = sql`null`;
-  if (rows.chip) {
-    const t = b.alias('chips');
-    chipRow = sql`(select ${rows.chip(t)} from ${tableOf('chips')} ${t} where ${sqlColumnOf(t, 'id')} = ${chipId})`;
-  }
-  const status = layoutArray(EXPORT_STATUS_SLOTS, {
-    exportEffect: sql`${exportSide}.effect`,
-    exportDecision: decisionOf(exportSide, rows.exportDecision),
-    importEffect: sql`${importSide}.effect`,
-    importDecision: decisionOf(importSide, rows.importDecision),
-    chip: chipRow,
-  });
-  return sql`(select ${status}
-    from (select 1) one
-    left join lateral (${side(values.from)}) ${exportSide} on true
-    left join lateral (${side(values.to)}) ${importSide} on true)`;
-}
-
-/** The kinds of timeline events and the table each one's row lives in. */
-export const TIMELINE_TABLES = {
-  decision: 'policyDecisions',
-  update: 'policyDecisionUpdates',
-  signal: 'demandSignals',
-} as const satisfies Record<string, TableKey>;
-
-/**
- * The JSON of a timeline page, laid out by `PAGE_SLOTS`, each item by `TIMELINE_ITEM_SLOTS`,
- * oldest first (at most `limit`, the look-ahead row included). `rows` builds each
- * kind's row over its alias; a kind not asked for gets null.
- */
-export function timelineJson<Bind>(
-  b: StatementBuilder<Bind>,
-  filter: TimelineFilterValue | null | undefined,
-  param: (name: keyof TimelineFilterValue) => Placeholder,
-  page: {
-    backward: boolean;
-    limit: Placeholder;
-    after?: readonly Placeholder[];
-    before?: readonly Placeholder[];
-  },
-  withTotal: boolean,
-  rows: Partial<Record<keyof typeof TIMELINE_TABLES, (t: PgTable) => SQL>>,
-): SQL {
-  const direction = page.backward ? 'desc' : 'asc';
-  const events = (paged?: boolean) =>
-    sql`(${timelineEventsSql(
-      filter,
-      (field) => param(field),
-      paged ? { direction, limit: page.limit, after: page.after, before: page.before } : undefined,
-    )})`;
-  const e = ident(b.name('e'));
-  const inner = ident(b.name('e'));
-  const read = sql.raw(direction);
-  const kindRow = Object.entries(TIMELINE_TABLES).map(([kind, table]) => {
-    const build = rows[kind as keyof typeof TIMELINE_TABLES];
-    if (!build) return sql`when ${sql.raw(`'${kind}'`)} then null`;
-    const t = b.alias(table);
-    return sql`when ${sql.raw(`'${kind}'`)} then (select ${build(t)} from ${tableOf(table)} ${t} where ${sqlColumnOf(t, 'id')} = ${e}.row_id)`;
-  });
-  // Each kind applies the keyset and the limit itself (see `timelineEventsSql`).
-  const paged = sql`(select ${inner}.* from ${events(true)} ${inner}
-      order by ${inner}.at ${read}, ${inner}.rank ${read}, ${inner}.slug ${read}, ${inner}.id ${read}
-      limit ${page.limit}) ${e}`;
-  const item = layoutArray(TIMELINE_ITEM_SLOTS, {
-    at: TIMELINE_AT(sql`${e}.at`),
-    rank: sql`${e}.rank`,
-    slug: sql`${e}.slug`,
-    id: sql`${e}.id`,
-    kind: sql`${e}.kind`,
-    row: sql`case ${e}.kind ${sql.join(kindRow, sql` `)} end`,
-  });
-  const list = sql`(select coalesce(json_agg(${item}
-      order by ${e}.at, ${e}.rank, ${e}.slug, ${e}.id), '[]'::json) from ${paged})`;
-  const total = withTotal
-    ? sql`(select count(*)::int from ${events()} ${sql.identifier(b.name('c'))})`
-    : sql`null`;
-  return layoutArray(PAGE_SLOTS, { items: list, total });
+  return sql`(select coalesce(json_agg(json_build_array(${key}, ${row})), '[]'::json) from ${tableOf(table)} ${t} where ${key} = any(${values}::${type}[]))`;
 }

@@ -11,12 +11,10 @@ import {
   type Bind,
   type DeferredPlan,
   type Planning,
-  type Row,
   RowBuilder,
   type StatementScope,
 } from './core.js';
 import { fieldPlan } from './metadata.js';
-import { deferred, type Shaper } from './shapes.js';
 
 /**
  * The fields of an object of `type` for `selections`, and, when deferred fragments are planned
@@ -76,15 +74,13 @@ export function planDeferred(
 ): DeferredPlan {
   const scope: StatementScope = { b: new StatementBuilder<Bind>(), tables: new Set([table]) };
   const ids = scope.b.param((bind) => bind.ids ?? []);
-  let shape: Shaper<Row, Bind> | undefined;
   const split = planner.splitDeferred;
   planner.splitDeferred = false;
   try {
-    const json = lookupManyJson(scope.b, table, 'id', ids, (alias) => {
-      const row = new RowBuilder();
-      shape = planner.planObject(scope, row, type, alias, [selectionSet], path);
-      return jsonArray(row.slots);
-    });
+    const alias = scope.b.alias(table);
+    const row = new RowBuilder();
+    const shape = planner.planObject(scope, row, type, alias, [selectionSet], path);
+    const json = lookupManyJson(table, 'id', ids, alias, jsonArray(row.slots));
     const keys = new Set<string>();
     for (const [key, nodes] of planner.fields(type, [selectionSet])) {
       const field = type.getFields()[(nodes[0] as FieldNode).name.value];
@@ -92,7 +88,7 @@ export function planDeferred(
     }
     return {
       statement: scope.b.compile(json),
-      shape: deferred(() => shape),
+      shape,
       tables: scope.tables,
       keys,
     };

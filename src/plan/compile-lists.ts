@@ -9,7 +9,7 @@ import type { PgTable } from 'drizzle-orm/pg-core';
 import type { FieldNode, GraphQLField, GraphQLObjectType, GraphQLUnionType } from 'graphql';
 import { getNamedType } from 'graphql';
 import { type CursorScheme, type CursorValues, decodeCursor, encodeCursor } from '../db/cursors.js';
-import type { FilterField } from '../db/filter-kit.js';
+import type { AnyFilter, FilterField } from '../db/filter-kit.js';
 import {
   cursorScheme,
   decodeListCursor,
@@ -20,12 +20,13 @@ import {
 } from '../db/lists.js';
 import { PAGE_SLOTS, TIMELINE_ITEM_SLOTS } from '../db/plan-layout.js';
 import {
+  type AliasedRow,
+  connectionAliases,
   connectionJson,
+  edgeColumnJson,
   jsonArray,
-  listFilterSql,
-  TIMELINE_TABLES,
-  timelineJson,
 } from '../db/plan-sql.js';
+import { TIMELINE_TABLES, timelineAliases, timelineJson } from '../db/plan-sql-special.js';
 import { TIMELINE_CURSOR, type TimelineFilterValue } from '../db/timeline.js';
 import { pageSize } from '../paging.js';
 import { subSelections } from './collect.js';
@@ -159,15 +160,11 @@ export function planConnection(
     ...(args.before != null ? { before: cursorParams(scope, keys, cursor('before')) } : {}),
     ...(filter && filterValue
       ? {
-          filter: (t: PgTable) =>
-            listFilterSql(filter, t, filterValue, (name) =>
-              scope.b.param((bind) => {
-                const value = (argsAt(bind, node).filter as Record<string, unknown>)[name];
-                return (filter.fields[name] as FilterField<unknown, unknown> | undefined)?.bind(
-                  value,
-                );
-              }),
-            ),
+          filter: {
+            filter,
+            value: filterValue,
+            params: filterParams(scope, node, filter, filterValue),
+          },
         }
       : {}),
   };
@@ -177,23 +174,21 @@ export function planConnection(
   const selection = planner.fields(connectionType, subSelections(nodes));
   const withCursors = selectsCursors(planner, connectionType, selection);
   const keyCount = withCursors ? keys : 0;
-  let edges: Map<string, Shaper<Row, Bind>> | undefined;
-  const options = { withTotal: selectsTotal(connectionType, selection), withCursors };
-  const json = connectionJson(scope.b, list, parent, page, options, (row, edge) => {
-    const item = new RowBuilder(keyCount, withCursors ? order.keys.map((key) => key.column) : []);
-    edges = planEdges(
-      planner,
-      scope,
-      item,
-      connectionType,
-      selection,
-      row,
-      edge,
-      path,
-      cursorScheme(list),
-    );
-    return item.slots;
-  });
+  const aliases = connectionAliases(scope.b, list, order, withCursors);
+  const item = new RowBuilder(keyCount, withCursors ? order.keys.map((key) => key.column) : []);
+  const edges = planEdges(
+    planner,
+    scope,
+    item,
+    connectionType,
+    selection,
+    aliases.node,
+    (column) => edgeColumnJson(list, aliases, column),
+    path,
+    cursorScheme(list),
+  );
+  const withTotal = selectsTotal(connectionType, selection);
+  const json = connectionJson(scope.b, list, parent, page, aliases, withTotal, item.slots);
   const shape = connectionShaper(
     planner,
     connectionType,
@@ -204,6 +199,27 @@ export function planConnection(
     cursorScheme(list),
   );
   return { json, shape: wrapShaper(field.type, shape) };
+}
+
+/**
+ * The placeholders of a list filter's fields set in `value` (plan time), each bound per
+ * request to the field's SQL value (`FilterField.bind`) of the argument at `node`.
+ */
+function filterParams(
+  scope: StatementScope,
+  node: FieldNode,
+  filter: AnyFilter,
+  value: Record<string, unknown>,
+): Record<string, Placeholder> {
+  const params: Record<string, Placeholder> = {};
+  for (const name of Object.keys(value)) {
+    const field = filter.fields[name] as FilterField<unknown, unknown> | undefined;
+    if (!field) continue;
+    params[name] = scope.b.param((bind) =>
+      field.bind((argsAt(bind, node).filter as Record<string, unknown>)[name]),
+    );
+  }
+  return params;
 }
 
 /** Plans the `edges` of a connection selection over an item row; shapers by response key. */
@@ -355,7 +371,8 @@ export function planTimeline(
   const union = getNamedType(partField(edgeType, 'node').type) as GraphQLUnionType;
   // Each kind's row: every `node` selection of every `edges` key, for its member type.
   const kindShapes = new Map<string, Map<string, Shaper<Row, Bind>>>();
-  const rows: Partial<Record<keyof typeof TIMELINE_TABLES, (t: PgTable) => SQL>> = {};
+  const aliases = timelineAliases(scope.b);
+  const rows: Partial<Record<keyof typeof TIMELINE_TABLES, AliasedRow>> = {};
   for (const [kind, table] of Object.entries(TIMELINE_TABLES)) {
     const type = planner.schema
       .getPossibleTypes(union)
@@ -363,30 +380,32 @@ export function planTimeline(
     if (!type) throw new Unplannable(`timeline ${kind}`);
     const shapes = new Map<string, Shaper<Row, Bind>>();
     kindShapes.set(kind, shapes);
-    rows[kind as keyof typeof TIMELINE_TABLES] = (t) => {
-      const row = new RowBuilder();
-      for (const [key, edgeNodes] of selection) {
-        if (partOf(fieldAt(connectionType, edgeNodes)) !== 'edges') continue;
-        for (const [nodeKey, nodeNodes] of planner.fields(edgeType, subSelections(edgeNodes))) {
-          if (partOf(fieldAt(edgeType, nodeNodes)) !== 'node') continue;
-          shapes.set(
-            `${key}.${nodeKey}`,
-            planner.planObject(scope, row, type, t, subSelections(nodeNodes), `${path}.${key}`),
-          );
-        }
+    const alias = scope.b.alias(table);
+    const row = new RowBuilder();
+    for (const [key, edgeNodes] of selection) {
+      if (partOf(fieldAt(connectionType, edgeNodes)) !== 'edges') continue;
+      for (const [nodeKey, nodeNodes] of planner.fields(edgeType, subSelections(edgeNodes))) {
+        if (partOf(fieldAt(edgeType, nodeNodes)) !== 'node') continue;
+        shapes.set(
+          `${key}.${nodeKey}`,
+          planner.planObject(scope, row, type, alias, subSelections(nodeNodes), `${path}.${key}`),
+        );
       }
-      return jsonArray(row.slots);
-    };
+    }
+    rows[kind as keyof typeof TIMELINE_TABLES] = { alias, row: jsonArray(row.slots) };
   }
   const filter = args.filter as TimelineFilterValue | null | undefined;
+  const params: Partial<Record<keyof TimelineFilterValue, Placeholder>> = {};
+  for (const name of Object.keys(filter ?? {}) as (keyof TimelineFilterValue)[]) {
+    params[name] = scope.b.param((bind) => {
+      const value = (argsAt(bind, node).filter as Record<string, unknown>)[name];
+      return Array.isArray(value) ? [...value] : value;
+    });
+  }
   const json = timelineJson(
     scope.b,
     filter,
-    (name) =>
-      scope.b.param((bind) => {
-        const value = (argsAt(bind, node).filter as Record<string, unknown>)[name];
-        return Array.isArray(value) ? [...value] : value;
-      }),
+    params,
     {
       backward,
       limit: scope.b.param((bind) => pageSize(argsAt(bind, node)) + 1),
@@ -394,6 +413,7 @@ export function planTimeline(
       ...(args.before != null ? { before: cursorParams(scope, keys, cursor('before')) } : {}),
     },
     selectsTotal(connectionType, selection),
+    aliases,
     rows,
   );
   // Items laid out by TIMELINE_ITEM_SLOTS; the node comes from its kind's shape.

@@ -15,7 +15,13 @@ import {
 import { MAX_LIST_ARGUMENT } from '../cost.js';
 import { decodeGlobalId } from '../db/global-ids.js';
 import { EXPORT_STATUS_SLOTS } from '../db/plan-layout.js';
-import { exportStatusJson, jsonArray, lookupJson, lookupManyJson } from '../db/plan-sql.js';
+import { type AliasedRow, jsonArray, lookupJson, lookupManyJson } from '../db/plan-sql.js';
+import {
+  EXPORT_STATUS_TABLES,
+  exportStatusAliases,
+  exportStatusJson,
+} from '../db/plan-sql-special.js';
+
 import { subSelections } from './collect.js';
 import {
   argsAt,
@@ -28,9 +34,12 @@ import {
   Unplannable,
 } from './core.js';
 import { fieldPlan, typePlan } from './metadata.js';
-import { at, constantShaper, objectShaper, type Shaper, wrapShaper } from './shapes.js';
+import { at, constantShaper, deferred, objectShaper, type Shaper, wrapShaper } from './shapes.js';
 
 type Planned = { json: SQL; shape: Shaper<unknown, Bind> };
+
+/** A row an export status can hold (see `EXPORT_STATUS_TABLES`). */
+type ExportStatusRow = keyof typeof EXPORT_STATUS_TABLES;
 
 /** The object types behind the `Node` interface that have a table and a global ID key. */
 function nodeTypes(planner: Planning, field: GraphQLField<unknown, unknown>) {
@@ -60,10 +69,9 @@ export function planNode(
       if (found.typename !== type.name) return null;
       return key === 'id' ? Number(found.id) : found.id;
     });
-    return lookupJson(scope.b, table, key, id, (t) => {
-      shapes.push(planner.planObject(scope, row, type, t, subSelections(nodes), path));
-      return jsonArray(row.slots);
-    });
+    const t = scope.b.alias(table);
+    shapes.push(planner.planObject(scope, row, type, t, subSelections(nodes), path));
+    return lookupJson(table, key, id, t, jsonArray(row.slots));
   });
   // The array holds one row (of the ID's type) or none.
   const pick = (value: unknown) => {
@@ -111,10 +119,9 @@ export function planNodes(
           .map((id) => id.id),
       ),
     ]);
-    return lookupManyJson(scope.b, table, key, ids, (t) => {
-      shapes.set(type.name, planner.planObject(scope, row, type, t, subSelections(nodes), path));
-      return jsonArray(row.slots);
-    });
+    const t = scope.b.alias(table);
+    shapes.set(type.name, planner.planObject(scope, row, type, t, subSelections(nodes), path));
+    return lookupManyJson(table, key, ids, t, jsonArray(row.slots));
   });
   // The rows found, in the order the IDs were asked, null where none.
   const inOrder = (value: unknown, bind: Bind) => {
@@ -148,21 +155,16 @@ export function planExportStatus(
   const type = planner.objectTypeOf(field.type);
   const argument = (name: 'from' | 'to') => (bind: Bind) => argsAt(bind, node)[name];
   const asOf = (bind: Bind) => (argsAt(bind, node).asOf as string | null) ?? bind.today;
-  const rows: Parameters<typeof exportStatusJson>[3] = {};
+  // The rows asked for, built after the selection is read, in `EXPORT_STATUS_TABLES` order.
+  const asked: Partial<
+    Record<ExportStatusRow, { nodes: FieldNode[]; type: GraphQLOutputType; path: string }>
+  > = {};
+  const shapes: Partial<Record<ExportStatusRow, Shaper<unknown, Bind>>> = {};
   const parts: [string, Shaper<Row, Bind>][] = [];
   scope.tables.add('policyDecisions');
   scope.tables.add('policyDecisionChips');
   scope.tables.add('policyDecisionUpdates');
   const slot = (index: number) => (values: Row) => values[index];
-  const rowOf = (fieldNodes: FieldNode[], fieldType: GraphQLOutputType, at_: string) => {
-    let shape: Shaper<unknown, Bind> | undefined;
-    const build = (t: PgTable) => {
-      const planned = planner.planRow(scope, fieldType, fieldNodes, at_, (row) => row(t));
-      shape = planned.shape;
-      return planned.json;
-    };
-    return { build, shape: () => shape };
-  };
   for (const [key, fieldNodes] of planner.fields(type, subSelections(nodes))) {
     const sub = type.getFields()[(fieldNodes[0] as FieldNode).name.value];
     const subPath = `${path}.${key}`;
@@ -185,25 +187,35 @@ export function planExportStatus(
         at(slot(EXPORT_STATUS_SLOTS[part]), planner.valueShaper(sub.type, fieldNodes)),
       ]);
     } else {
-      if (rows[part]) throw new Unplannable(`${type.name}.${sub.name} twice`);
-      const planned = rowOf(fieldNodes, sub.type, subPath);
-      rows[part] = planned.build;
+      if (asked[part]) throw new Unplannable(`${type.name}.${sub.name} twice`);
+      asked[part] = { nodes: fieldNodes, type: sub.type, path: subPath };
       parts.push([
         key,
-        at(slot(EXPORT_STATUS_SLOTS[part]), {
-          value: (value, bind) => planned.shape()?.value(value, bind),
-        }),
+        at(
+          slot(EXPORT_STATUS_SLOTS[part]),
+          deferred(() => shapes[part]),
+        ),
       ]);
     }
   }
+  const sides = exportStatusAliases(scope.b);
+  const rows: Partial<Record<ExportStatusRow, AliasedRow>> = {};
+  for (const [part, table] of Object.entries(EXPORT_STATUS_TABLES)) {
+    const wanted = asked[part as ExportStatusRow];
+    if (!wanted) continue;
+    const alias = scope.b.alias(table);
+    const planned = planner.planRow(scope, wanted.type, wanted.nodes, wanted.path, alias);
+    shapes[part as ExportStatusRow] = planned.shape;
+    rows[part as ExportStatusRow] = { alias, row: planned.row };
+  }
   const json = exportStatusJson(
-    scope.b,
     chip,
     {
       from: scope.b.param(argument('from')),
       to: scope.b.param(argument('to')),
       asOf: scope.b.param(asOf),
     },
+    sides,
     rows,
   );
   const shape = wrapShaper(

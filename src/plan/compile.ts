@@ -47,6 +47,7 @@ import {
   hasIdColumn,
   jsonArray,
   lookupJson,
+  relationAliases,
   relationJson,
   StatementBuilder,
 } from '../db/plan-sql.js';
@@ -171,11 +172,9 @@ export class Planner implements Planning {
     const node = nodes[0] as FieldNode;
     if (plan?.kind === 'lookup') {
       const argument = scope.b.param((bind) => argsAt(bind, node)[plan.argument]);
-      return finish(
-        this.planRow(scope, field.type, nodes, key, (row) =>
-          lookupJson(scope.b, plan.table, plan.column, argument, row),
-        ),
-      );
+      const t = scope.b.alias(plan.table);
+      const { row, shape } = this.planRow(scope, field.type, nodes, key, t);
+      return finish({ json: lookupJson(plan.table, plan.column, argument, t, row), shape });
     }
     if (plan?.kind === 'connection') {
       return finish(planConnection(this, scope, field, plan.list, undefined, nodes, key));
@@ -200,31 +199,25 @@ export class Planner implements Planning {
   }
 
   /**
-   * A nested row of the object type `type` returns (built over its alias by `json`), with the
-   * selection `nodes` ask for: the SQL of its JSON, and its shaper (lists and nulls included).
+   * A nested row of the object type `type` returns, over `alias`, with the selection `nodes`
+   * ask for: the row's JSON array, and the shaper of the value the caller's JSON around the
+   * row gives (lists and nulls included).
    */
   planRow(
     scope: StatementScope,
     type: GraphQLOutputType,
     nodes: readonly FieldNode[],
     path: string,
-    json: (row: (alias: PgTable) => SQL) => SQL,
-  ): { json: SQL; shape: Shaper<unknown, Bind> } {
+    alias: PgTable,
+  ): { row: SQL; shape: Shaper<unknown, Bind> } {
     const objectType = this.objectTypeOf(type);
     const row = new RowBuilder();
-    let shape: Shaper<Row, Bind> | undefined;
-    const sql = json((alias) => {
-      shape = this.planObject(scope, row, objectType, alias, subSelections(nodes), path);
-      return jsonArray(row.slots);
-    });
+    const shape = this.planObject(scope, row, objectType, alias, subSelections(nodes), path);
     return {
-      json: sql,
+      row: jsonArray(row.slots),
       shape: wrapShaper(
         type,
-        at(
-          (value: unknown) => value as Row,
-          deferred(() => shape),
-        ),
+        at((value: unknown) => value as Row, shape),
       ),
     };
   }
@@ -233,9 +226,9 @@ export class Planner implements Planning {
   private planEntity(table: TableKey, type: GraphQLOutputType, nodes: FieldNode[], path: string) {
     const scope: StatementScope = { b: new StatementBuilder<Bind>(), tables: new Set([table]) };
     const id = scope.b.param((bind) => bind.entityId);
-    const { json, shape } = this.planRow(scope, type, nodes, path, (row) =>
-      lookupJson(scope.b, table, 'id', id, row),
-    );
+    const t = scope.b.alias(table);
+    const { row, shape } = this.planRow(scope, type, nodes, path, t);
+    const json = lookupJson(table, 'id', id, t, row);
     this.entities.set(path, { statement: scope.b.compile(json), shape, tables: scope.tables });
   }
 
@@ -387,11 +380,12 @@ export class Planner implements Planning {
         case 'relation':
           parts.push([
             key,
-            nestedSlot(() =>
-              this.planRow(scope, field.type, nodes, subPath, (build) =>
-                relationJson(scope.b, table.table, alias, plan.relation, plan, build),
-              ),
-            ),
+            nestedSlot(() => {
+              const aliases = relationAliases(scope.b, table.table, plan.relation, plan);
+              const { row, shape } = this.planRow(scope, field.type, nodes, subPath, aliases.child);
+              const json = relationJson(table.table, alias, plan.relation, plan, aliases, row);
+              return { json, shape };
+            }),
           ]);
           break;
         case 'connection':

@@ -164,14 +164,17 @@ export interface Planning {
   ): Map<string, FieldNode[]>;
   /** The object type a field returns (unwrapped); throws `Unplannable` when it is abstract. */
   objectTypeOf(type: GraphQLOutputType | undefined): GraphQLObjectType;
-  /** A nested row of `type`, built over its alias by `json`: its SQL and its shaper. */
+  /**
+   * A nested row of `type` over `alias`: its JSON array, and the shaper of the value around it
+   * (see `Planner.planRow`).
+   */
   planRow(
     scope: StatementScope,
     type: GraphQLOutputType,
     nodes: readonly FieldNode[],
     path: string,
-    json: (row: (alias: PgTable) => SQL) => SQL,
-  ): { json: SQL; shape: Shaper<unknown, Bind> };
+    alias: PgTable,
+  ): { row: SQL; shape: Shaper<unknown, Bind> };
   /** The selection of a table-backed object whose row is `alias`, added to `row`. */
   planObject(
     scope: StatementScope,
