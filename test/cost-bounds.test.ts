@@ -44,8 +44,13 @@ import {
 } from './helpers/gateway.js';
 import { worstAdmitted } from './helpers/hostile.js';
 import { type GeneratedOperation, generateOperations } from './helpers/operations.js';
-import { connectionSites, probeQuery, type SiteProbe } from './helpers/schema-walk.js';
-import { startUpstream, type Upstream, upstreamSourcesConfig } from './helpers/upstream.js';
+import { probeSites } from './helpers/schema-walk.js';
+import {
+  startUpstream,
+  UNHURRIED_SOURCES,
+  type Upstream,
+  upstreamSourcesConfig,
+} from './helpers/upstream.js';
 
 let upstream: Upstream;
 let gateway: TestGateway;
@@ -69,7 +74,10 @@ const LONGEST_URL = (() => {
 
 beforeAll(async () => {
   upstream = await startUpstream();
-  gateway = await createTestGateway({ planner: 'on', sources: upstreamSourcesConfig(upstream) });
+  gateway = await createTestGateway({
+    planner: 'on',
+    sources: upstreamSourcesConfig(upstream, UNHURRIED_SOURCES),
+  });
   const { db } = gateway.database;
   const long = hostileText('longText');
   const short = hostileText('shortText');
@@ -197,19 +205,9 @@ describe(`cost bounds work (${backend})`, () => {
 
   it('measures every generated operation and its admitted hostile variants', async () => {
     const resolvers = twinApp(gateway, 'off');
-    const probes = new Map<ReturnType<typeof connectionSites>[number], SiteProbe>();
+    let probes: Awaited<ReturnType<typeof probeSites>>;
     try {
-      for (const site of connectionSites(schema)) {
-        const { text } = await postOn(resolvers, probeQuery(site));
-        let at: unknown = (JSON.parse(text) as { data: unknown }).data;
-        for (const key of site.dataPath) at = (at as Record<string, unknown>)[key];
-        const page = at as { totalCount: number; edges: { cursor: string }[] };
-        probes.set(site, {
-          total: page.totalCount,
-          ...(page.edges[0] ? { firstCursor: page.edges[0].cursor } : {}),
-          ...(page.edges.length > 0 ? { lastCursor: page.edges.at(-1)?.cursor } : {}),
-        });
-      }
+      probes = await probeSites(schema, (query) => postOn(resolvers, query));
     } finally {
       await closeApp(resolvers);
     }

@@ -37,8 +37,13 @@ import {
 } from './helpers/gateway.js';
 import { incrementalOn, mergePayloads, type Payload, sortedKeys } from './helpers/incremental.js';
 import { type GeneratedOperation, generateOperations } from './helpers/operations.js';
-import { connectionSites, probeQuery, type SiteProbe } from './helpers/schema-walk.js';
-import { startUpstream, type Upstream, upstreamSourcesConfig } from './helpers/upstream.js';
+import { probeSites } from './helpers/schema-walk.js';
+import {
+  startUpstream,
+  UNHURRIED_SOURCES,
+  type Upstream,
+  upstreamSourcesConfig,
+} from './helpers/upstream.js';
 
 let upstream: Upstream;
 let gateway: TestGateway;
@@ -49,7 +54,7 @@ beforeAll(async () => {
   upstream = await startUpstream();
   gateway = await createTestGateway({
     planner: 'on',
-    sources: upstreamSourcesConfig(upstream),
+    sources: upstreamSourcesConfig(upstream, UNHURRIED_SOURCES),
     onUnplanned: (reason) => unplanned.push(reason),
   });
   resolvers = twinApp(gateway, 'off');
@@ -174,27 +179,14 @@ function comparable(status: number, result: Payload) {
   return { status, data: sortedKeys(result.data ?? null), errors: [...new Set(errors)] };
 }
 
-async function probe(): Promise<Map<ReturnType<typeof connectionSites>[number], SiteProbe>> {
-  const probes = new Map();
-  for (const site of connectionSites(schema)) {
-    const { text } = await postOn(resolvers, probeQuery(site));
-    let at: unknown = (JSON.parse(text) as { data?: unknown }).data;
-    for (const key of site.dataPath) at = (at as Record<string, unknown> | null)?.[key];
-    const page = at as { totalCount: number; edges: { cursor: string }[] };
-    probes.set(site, {
-      total: page.totalCount,
-      ...(page.edges[0] ? { firstCursor: page.edges[0].cursor } : {}),
-      ...(page.edges.length > 0 ? { lastCursor: page.edges.at(-1)?.cursor } : {}),
-    });
-  }
-  return probes;
-}
-
 describe(`differential: @defer merged vs without (${backend})`, () => {
   let operations: GeneratedOperation[] = [];
 
   it('generates the operations', async () => {
-    operations = generateOperations(schema, await probe());
+    operations = generateOperations(
+      schema,
+      await probeSites(schema, (query) => postOn(resolvers, query)),
+    );
     expect(operations.length).toBeGreaterThanOrEqual(200);
   });
 

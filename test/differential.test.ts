@@ -28,13 +28,13 @@ import {
   twinApp,
 } from './helpers/gateway.js';
 import { type GeneratedOperation, generateOperations } from './helpers/operations.js';
+import { probeSites } from './helpers/schema-walk.js';
 import {
-  type ConnectionSite,
-  connectionSites,
-  probeQuery,
-  type SiteProbe,
-} from './helpers/schema-walk.js';
-import { startUpstream, type Upstream, upstreamSourcesConfig } from './helpers/upstream.js';
+  startUpstream,
+  UNHURRIED_SOURCES,
+  type Upstream,
+  upstreamSourcesConfig,
+} from './helpers/upstream.js';
 
 /**
  * Why an operation may go to the resolvers instead of a plan: a global ID argument that does
@@ -57,7 +57,7 @@ beforeAll(async () => {
   upstream = await startUpstream();
   gateway = await createTestGateway({
     planner: 'on',
-    sources: upstreamSourcesConfig(upstream),
+    sources: upstreamSourcesConfig(upstream, UNHURRIED_SOURCES),
     onUnplanned: (reason) => unplanned.push(reason),
   });
   resolvers = twinApp(gateway, 'off');
@@ -67,27 +67,6 @@ afterAll(async () => {
   await gateway?.close();
   await upstream?.close();
 });
-
-/** Size and end cursors of each connection site, read through the resolvers. */
-async function probe(): Promise<Map<ConnectionSite, SiteProbe>> {
-  const probes = new Map<ConnectionSite, SiteProbe>();
-  for (const site of connectionSites(schema)) {
-    const { status, text } = await postOn(resolvers, probeQuery(site));
-    const body = JSON.parse(text) as { data?: Record<string, unknown>; errors?: unknown[] };
-    let at: unknown = body.data;
-    for (const key of site.dataPath) at = (at as Record<string, unknown> | null)?.[key];
-    const page = at as { totalCount: number; edges: { cursor: string }[] } | null | undefined;
-    if (status !== 200 || body.errors || !page) {
-      throw new Error(`probe of ${site.label} failed: ${text}`);
-    }
-    probes.set(site, {
-      total: page.totalCount,
-      ...(page.edges[0] ? { firstCursor: page.edges[0].cursor } : {}),
-      ...(page.edges.length > 0 ? { lastCursor: page.edges[page.edges.length - 1]?.cursor } : {}),
-    });
-  }
-  return probes;
-}
 
 /** `Type.field` of every field of every object type reachable from `Query`. */
 function queryableFields(): Set<string> {
@@ -114,7 +93,10 @@ describe(`differential: planned vs resolvers (${backend})`, () => {
   let operations: GeneratedOperation[] = [];
 
   it('generates at least 200 operations from the schema, selecting every field', async () => {
-    operations = generateOperations(schema, await probe());
+    operations = generateOperations(
+      schema,
+      await probeSites(schema, (query) => postOn(resolvers, query)),
+    );
     expect(operations.length).toBeGreaterThanOrEqual(200);
     // Every field of every object type a query can reach is selected by some operation.
     const selected = new Set<string>();

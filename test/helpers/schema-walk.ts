@@ -320,3 +320,31 @@ export function connectionSites(schema: GraphQLSchema): ConnectionSite[] {
 export function probeQuery(site: ConnectionSite): string {
   return `{ ${site.wrap(`c: ${site.field.name}(first: 100) { totalCount edges { cursor } }`)} }`;
 }
+
+/**
+ * Probes every connection site of `schema` with `post` (an app's `/graphql`, e.g. `postOn`
+ * bound to the resolver path): its total and first and last cursors, for the generator.
+ * Throws, naming the site and the response, when a probe does not answer a page.
+ */
+export async function probeSites(
+  schema: GraphQLSchema,
+  post: (query: string) => Promise<{ status: number; text: string }>,
+): Promise<Map<ConnectionSite, SiteProbe>> {
+  const probes = new Map<ConnectionSite, SiteProbe>();
+  for (const site of connectionSites(schema)) {
+    const { status, text } = await post(probeQuery(site));
+    const body = JSON.parse(text) as { data?: Record<string, unknown>; errors?: unknown[] };
+    let at: unknown = body.data;
+    for (const key of site.dataPath) at = (at as Record<string, unknown> | null)?.[key];
+    const page = at as { totalCount: number; edges: { cursor: string }[] } | null | undefined;
+    if (status !== 200 || body.errors || !page) {
+      throw new Error(`probe of ${site.label} failed: ${text}`);
+    }
+    probes.set(site, {
+      total: page.totalCount,
+      ...(page.edges[0] ? { firstCursor: page.edges[0].cursor } : {}),
+      ...(page.edges.length > 0 ? { lastCursor: page.edges.at(-1)?.cursor } : {}),
+    });
+  }
+  return probes;
+}

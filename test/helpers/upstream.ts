@@ -682,6 +682,15 @@ export async function startUpstream(): Promise<Upstream> {
 }
 
 /**
+ * Source settings for tests that compare answers rather than test deadlines (the differential
+ * and cost-bound walks): a 15 s source deadline, so that a loaded machine's slow fixture
+ * response is not a null field on one path and an answer on the other.
+ */
+export const UNHURRIED_SOURCES: Readonly<Record<string, string>> = {
+  CHIPGATE_SOURCE_TIMEOUT_MS: '15000',
+};
+
+/**
  * Source configuration pointing at `upstream`, derived from environment variables as an
  * operator would set them (rate limits high so tests are not paced; deadline 1 s).
  */
