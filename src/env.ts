@@ -4,6 +4,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
+import { checkCron } from './cron.js';
 import {
   baseUrl,
   boolean,
@@ -20,7 +21,6 @@ import {
   redisUrl,
   subscriptionCount,
 } from './env-values.js';
-import { checkCron } from './sync/schedule.js';
 
 /** The schema of every variable chipgate reads, with its default. */
 export const envSchema = z.object({
