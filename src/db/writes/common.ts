@@ -3,10 +3,9 @@
  * transaction, and recognising a unique violation (a slug taken by a concurrent writer).
  */
 import { inArray } from 'drizzle-orm';
-import { PLAIN_LIST_MAX } from '../../cost.js';
 import type { FieldIssues } from '../../errors.js';
 import type { Database } from '../client.js';
-import { TEXT_LIMITS, type TextKind, textLength } from '../limits.js';
+import { PLAIN_LIST_MAX, TEXT_LIMITS, type TextKind, textLength } from '../limits.js';
 import { chips, companies, policyDecisions } from '../schema.js';
 
 /** A drizzle transaction (same query API as `Database`). */
