@@ -30,6 +30,7 @@ import {
   GraphQLObjectType,
   type GraphQLResolveInfo,
   type GraphQLSchema,
+  type GraphQLTypeResolver,
   GraphQLUnionType,
   getOperationAST,
   getVariableValues,
@@ -411,6 +412,17 @@ export function createPlanner(options: PlannerOptions): Planner {
 }
 
 /**
+ * An abstract type's `resolveType` for mixed plans: a planned object names its own type;
+ * anything else goes to the type's own `resolveType` (`original`), if it has one.
+ */
+function plannedType(
+  original: GraphQLTypeResolver<unknown, unknown> | null | undefined,
+): GraphQLTypeResolver<unknown, unknown> {
+  return (value, ctx, info, abstract) =>
+    (value as PlannedObject | null)?.[PLANNED] ?? original?.(value, ctx, info, abstract);
+}
+
+/**
  * The schema mixed plans execute over: the same types and fields, each resolver first
  * answering from the planned object it is given (by response key), then, for a field resolved
  * around the plan, from the parent row the plan kept; payload entity fields run their plan.
@@ -441,21 +453,11 @@ function derivedSchema(
     },
     [MapperKind.INTERFACE_TYPE]: (type) => {
       const config = type.toConfig();
-      const resolveType = config.resolveType;
-      return new GraphQLInterfaceType({
-        ...config,
-        resolveType: (value, ctx, info, abstract) =>
-          (value as PlannedObject | null)?.[PLANNED] ?? resolveType?.(value, ctx, info, abstract),
-      });
+      return new GraphQLInterfaceType({ ...config, resolveType: plannedType(config.resolveType) });
     },
     [MapperKind.UNION_TYPE]: (type) => {
       const config = type.toConfig();
-      const resolveType = config.resolveType;
-      return new GraphQLUnionType({
-        ...config,
-        resolveType: (value, ctx, info, abstract) =>
-          (value as PlannedObject | null)?.[PLANNED] ?? resolveType?.(value, ctx, info, abstract),
-      });
+      return new GraphQLUnionType({ ...config, resolveType: plannedType(config.resolveType) });
     },
     [MapperKind.OBJECT_FIELD]: (config) => {
       const plan = fieldPlan(config);
