@@ -20,12 +20,10 @@ import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from 'co
 import type { Redis } from 'ioredis';
 import { type BreakerState, breakerStateName } from './breaker.js';
 import { settleWithin } from './deadline.js';
+import type { LogCalls } from './log-calls.js';
 
-/** The logger shape used here (pino satisfies it). */
-export interface RedisLogger {
-  info: (object: object, message: string) => void;
-  warn: (object: object, message: string) => void;
-}
+/** The logger calls made here (pino satisfies it). */
+export type RedisLogger = Pick<LogCalls, 'info' | 'warn'>;
 
 /** How to reach Redis and how long to wait for it. */
 export interface RedisOptions {
