@@ -40,6 +40,13 @@ const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
 const nullableNumber = z.number().nullable().optional();
 const nullableString = z.string().nullable().optional();
 
+/** Where a curated fact comes from and how sure it is: every record of the dataset has it. */
+const provenance = {
+  sourceUrl: nullableString,
+  confidence: z.enum(['verified', 'recalled']),
+  notes: nullableString,
+};
+
 const companySchema = z.object({
   id: z.string(),
   name: z.string(),
@@ -58,9 +65,7 @@ const companySchema = z.object({
     .default([]),
   secCik: nullableString,
   secFilerType: nullableString,
-  sourceUrl: nullableString,
-  confidence: z.enum(['verified', 'recalled']),
-  notes: nullableString,
+  ...provenance,
 });
 
 const chipSchema = z.object({
@@ -86,9 +91,7 @@ const chipSchema = z.object({
   designedForChinaMarket: z.boolean(),
   derivedFromChipId: nullableString,
   exportStatus: nullableString,
-  sourceUrl: nullableString,
-  confidence: z.enum(['verified', 'recalled']),
-  notes: nullableString,
+  ...provenance,
 });
 
 const decisionSchema = z.object({
@@ -110,9 +113,7 @@ const decisionSchema = z.object({
   presidentialDocumentNumber: nullableString,
   revenueSharePercent: nullableNumber,
   tariffPercent: nullableNumber,
-  sourceUrl: nullableString,
-  confidence: z.enum(['verified', 'recalled']),
-  notes: nullableString,
+  ...provenance,
   chipEffects: z.array(z.object({ chipId: z.string(), effect: z.string() })).default([]),
   supersedesId: nullableString,
   statusHistory: z
@@ -143,9 +144,7 @@ const signalSchema = z.object({
   strength: nullableString,
   reportedBy: nullableString,
   summary: nullableString,
-  sourceUrl: nullableString,
-  confidence: z.enum(['verified', 'recalled']),
-  notes: nullableString,
+  ...provenance,
 });
 
 /** Shape of the seed file (the shared dataset's format). */
