@@ -110,45 +110,21 @@ export function defineFilter<T, Fields extends Record<string, AnyFilterField<T>>
 
 type Common = { input: FilterInputType; description: string; text?: TextKind };
 
-/** A field's SQL condition and its event matcher. */
-type Condition<T, V> = Pick<FilterField<T, V>, 'where' | 'matches'>;
-
-/** A field `name` given a list of values (`[T!]`): bound as an array; an empty one asks nothing. */
-function listField<T>(
-  name: string,
-  options: Common,
-  condition: Condition<T, readonly string[]>,
-): FilterField<T, readonly string[]> {
-  return {
-    ...options,
-    list: true,
-    active: nonEmpty,
-    bind: (values) => [...values],
-    attribute: name,
-    ...condition,
-  };
-}
-
-/** A field `name` given one value: bound as it is, unless `bind` says otherwise. */
-function valueField<T, V>(
-  name: string,
-  options: Common,
-  condition: Condition<T, V>,
-  bind: (value: V) => unknown = identity,
-): FilterField<T, V> {
-  return { ...options, list: false, active: present, bind, attribute: name, ...condition };
-}
-
 /** `[T!]`: the attribute is any of the given values (an empty list asks for nothing). */
 export function anyOf<T>(
   name: string,
   attribute: Attribute<T>,
   options: Common,
 ): FilterField<T, readonly string[]> {
-  return listField(name, options, {
+  return {
+    ...options,
+    list: true,
+    active: nonEmpty,
+    bind: (values) => [...values],
     where: (t, param) => sql`${attribute.value(t)} = any(${param}::${sql.raw(attribute.pgType)}[])`,
+    attribute: name,
     matches: (value, allowed) => allowed.includes(value as string),
-  });
+  };
 }
 
 /** `[T!]`: the attribute (an array) shares at least one value with the given ones. */
@@ -157,10 +133,15 @@ export function overlaps<T>(
   attribute: Attribute<T>,
   options: Common,
 ): FilterField<T, readonly string[]> {
-  return listField(name, options, {
+  return {
+    ...options,
+    list: true,
+    active: nonEmpty,
+    bind: (values) => [...values],
     where: (t, param) => sql`${attribute.value(t)} && ${param}::${sql.raw(attribute.pgType)}[]`,
+    attribute: name,
     matches: (value, wanted) => (value as string[]).some((item) => wanted.includes(item)),
-  });
+  };
 }
 
 /** One value: the attribute (an array, or a set of linked slugs) contains it. */
@@ -169,13 +150,18 @@ export function contains<T>(
   attribute: Attribute<T>,
   options: Common,
 ): FilterField<T, string> {
-  return valueField(name, options, {
+  return {
+    ...options,
+    list: false,
+    active: present,
+    bind: identity,
     where: (t, param) =>
       attribute.contains
         ? attribute.contains(t, param)
         : sql`${param}::${sql.raw(attribute.pgType)} = any(${attribute.value(t)})`,
+    attribute: name,
     matches: (value, wanted) => (value as string[]).includes(wanted),
-  });
+  };
 }
 
 /** One value: the attribute equals it. */
@@ -184,10 +170,15 @@ export function equals<T, V extends string | boolean | number>(
   attribute: Attribute<T>,
   options: Common,
 ): FilterField<T, V> {
-  return valueField(name, options, {
+  return {
+    ...options,
+    list: false,
+    active: present,
+    bind: identity,
     where: (t, param) => sql`${attribute.value(t)} = ${param}::${sql.raw(attribute.pgType)}`,
+    attribute: name,
     matches: (value, wanted) => value === wanted,
-  });
+  };
 }
 
 /**
@@ -201,12 +192,17 @@ export function bound<T, V extends string | number>(
   options: Common,
 ): FilterField<T, V> {
   const operator = direction === 'atLeast' ? sql.raw('>=') : sql.raw('<=');
-  return valueField(name, options, {
+  return {
+    ...options,
+    list: false,
+    active: present,
+    bind: identity,
     where: (t, param) =>
       sql`${attribute.value(t)} ${operator} ${param}::${sql.raw(attribute.pgType)}`,
+    attribute: name,
     matches: (value, limit) =>
       value != null && (direction === 'atLeast' ? (value as V) >= limit : (value as V) <= limit),
-  });
+  };
 }
 
 /** One value: the attribute contains it as a substring, ignoring case (`ilike`). */
@@ -215,16 +211,16 @@ export function containsText<T>(
   attribute: Attribute<T>,
   options: Common,
 ): FilterField<T, string> {
-  return valueField(
-    name,
-    options,
-    {
-      where: (t, param) => sql`${attribute.value(t)} ilike ${param}::text`,
-      matches: (value, wanted) =>
-        typeof value === 'string' && value.toLowerCase().includes(wanted.toLowerCase()),
-    },
-    (text) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
-  );
+  return {
+    ...options,
+    list: false,
+    active: present,
+    bind: (text) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
+    where: (t, param) => sql`${attribute.value(t)} ilike ${param}::text`,
+    attribute: name,
+    matches: (value, wanted) =>
+      typeof value === 'string' && value.toLowerCase().includes(wanted.toLowerCase()),
+  };
 }
 
 /** A column of the row. */
