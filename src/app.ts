@@ -19,12 +19,12 @@ import { databaseErrorReason, isDatabaseUnavailable } from './db/availability.js
 import type { Database } from './db/client.js';
 import type { ReadReplicas } from './db/replicas.js';
 import { accessConfigOf, loadEnv } from './env.js';
-import { maskError } from './errors.js';
 import { useGraphiQLPage } from './graphiql.js';
 import { useHttpEdges } from './http.js';
 import { useIncrementalLimits } from './incremental.js';
 import { Heartbeat } from './live/heartbeat.js';
 import { lastEventIdOf, useEventStream } from './live/sse.js';
+import { maskError } from './mask-error.js';
 import { type Metrics, useMetricsEndpoint } from './metrics.js';
 import type { QueryLimits } from './operation-limits.js';
 import { operationLimitError } from './operation-limits.js';

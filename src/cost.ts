@@ -19,16 +19,7 @@
  * So the work an operation causes (rows read, bytes answered) is at most its cost times
  * `WORK_PER_COST`; a test walks generated and hostile operations to hold the gateway to it.
  */
-import { TEXT_LIMITS, type TextKind } from './db/limits.js';
-
-/**
- * Most items a plain list (not a connection) answers: a decision's chips and companies, a
- * signal's companies, a chip's derivatives, a company's listings (the API's writers refuse to
- * store more), a decision's status changes (the history grows with every change; the read
- * answers the latest this many), and the short lists of external data (a company's revenue
- * years, a document's agencies). A plain list is charged for this many items.
- */
-export const PLAIN_LIST_MAX = 20;
+import { PLAIN_LIST_MAX, TEXT_LIMITS, type TextKind } from './db/limits.js';
 
 /**
  * Most stored events one subscription replays when it starts `after:` a cursor (its catch-up),

@@ -11,29 +11,40 @@ export const port = z.coerce
   .min(1, { error: 'expected a TCP port number (1-65535)' })
   .max(65535, { error: 'expected a TCP port number (1-65535)' });
 
-/** A whole number from 1 to `max`; `what` names it in the error (e.g. `a connection count`). */
-export const positiveInt = (what: string, max: number) =>
+/**
+ * A whole number from `min` to `max`; every error says `expected <what>` (e.g. `a retry count
+ * between 0 and 10`), one over `max` `expected <overMax>` (default: `what`).
+ */
+export const wholeNumber = (what: string, min: number, max: number, overMax = what) =>
   z.coerce
     .number({ error: `expected ${what}` })
     .int({ error: `expected ${what}` })
-    .min(1, { error: `expected ${what}` })
-    .max(max, { error: `expected ${what} (at most ${max})` });
+    .min(min, { error: `expected ${what}` })
+    .max(max, { error: `expected ${overMax}` });
 
-/** A `postgres://` (or `postgresql://`) URL of a server. */
-export const databaseUrl = z
-  .string()
-  .refine(
+/** A whole number from 1 to `max`; `what` names it in the error (e.g. `a connection count`). */
+export const positiveInt = (what: string, max: number) =>
+  wholeNumber(what, 1, max, `${what} (at most ${max})`);
+
+/** A URL of a server: one of `protocols` (e.g. `redis:`) and a host name; else `error`. */
+const serverUrl = (protocols: readonly string[], error: string) =>
+  z.string().refine(
     (value) => {
       try {
         const url = new URL(value);
-        return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && !!url.hostname;
+        return protocols.includes(url.protocol) && !!url.hostname;
       } catch {
         return false;
       }
     },
-    { error: 'expected a URL like postgres://user:password@host:5432/database' },
-  )
-  .optional();
+    { error },
+  );
+
+/** A `postgres://` (or `postgresql://`) URL of a server. */
+export const databaseUrl = serverUrl(
+  ['postgres:', 'postgresql:'],
+  'expected a URL like postgres://user:password@host:5432/database',
+).optional();
 
 /** A comma-separated string as its non-empty, trimmed items (other values unchanged). */
 const commaList = (value: unknown): unknown =>
@@ -54,12 +65,7 @@ export const databaseUrls = z.preprocess(
 );
 
 /** Milliseconds from 0 up to `max`. */
-export const millis = (max: number) =>
-  z.coerce
-    .number({ error: `expected milliseconds between 0 and ${max}` })
-    .int({ error: `expected milliseconds between 0 and ${max}` })
-    .min(0, { error: `expected milliseconds between 0 and ${max}` })
-    .max(max, { error: `expected milliseconds between 0 and ${max}` });
+export const millis = (max: number) => wholeNumber(`milliseconds between 0 and ${max}`, 0, max);
 
 /** Comma-separated browser origins (`https://dash.example.com`: scheme, host, port; no path). */
 export const origins = z.preprocess(
@@ -85,11 +91,7 @@ export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trac
 });
 
 /** A cache lifetime in seconds; 0 turns the cache (and serve-stale) off. */
-export const cacheSeconds = z.coerce
-  .number({ error: 'expected seconds between 0 and 604800 (0: no cache)' })
-  .int({ error: 'expected seconds between 0 and 604800 (0: no cache)' })
-  .min(0, { error: 'expected seconds between 0 and 604800 (0: no cache)' })
-  .max(604_800, { error: 'expected seconds between 0 and 604800 (0: no cache)' });
+export const cacheSeconds = wholeNumber('seconds between 0 and 604800 (0: no cache)', 0, 604_800);
 
 /** An absolute http(s) base URL, without a trailing slash, query, fragment or credentials. */
 export const baseUrl = z
@@ -155,16 +157,9 @@ export const boolean = z.preprocess(
 );
 
 /** A Redis URL (`redis://` or `rediss://`, TLS). */
-export const redisUrl = z.string().refine(
-  (value) => {
-    try {
-      const url = new URL(value);
-      return (url.protocol === 'redis:' || url.protocol === 'rediss:') && !!url.hostname;
-    } catch {
-      return false;
-    }
-  },
-  { error: 'expected a URL like redis://127.0.0.1:6379 (or rediss:// for TLS)' },
+export const redisUrl = serverUrl(
+  ['redis:', 'rediss:'],
+  'expected a URL like redis://127.0.0.1:6379 (or rediss:// for TLS)',
 );
 
 /** Kilobytes in a PostgreSQL memory size (`kB`, `MB` or `GB`), or undefined if it is not one. */
@@ -190,8 +185,8 @@ export const pgliteSharedBuffers = z
   );
 
 /** Concurrent subscriptions, 0 (none allowed) to 100000. */
-export const subscriptionCount = z.coerce
-  .number({ error: 'expected a subscription count between 0 and 100000' })
-  .int({ error: 'expected a subscription count between 0 and 100000' })
-  .min(0, { error: 'expected a subscription count between 0 and 100000' })
-  .max(100_000, { error: 'expected a subscription count between 0 and 100000' });
+export const subscriptionCount = wholeNumber(
+  'a subscription count between 0 and 100000',
+  0,
+  100_000,
+);

@@ -4,6 +4,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
+import { checkCron } from './cron.js';
 import {
   baseUrl,
   boolean,
@@ -19,8 +20,8 @@ import {
   positiveInt,
   redisUrl,
   subscriptionCount,
+  wholeNumber,
 } from './env-values.js';
-import { checkCron } from './sync/schedule.js';
 
 /** The schema of every variable chipgate reads, with its default. */
 export const envSchema = z.object({
@@ -101,12 +102,7 @@ export const envSchema = z.object({
   CHIPGATE_SOURCE_TIMEOUT_MS: positiveInt('milliseconds between 1 and 60000', 60_000).default(
     2_000,
   ),
-  CHIPGATE_SOURCE_RETRIES: z.coerce
-    .number({ error: 'expected a retry count between 0 and 10' })
-    .int({ error: 'expected a retry count between 0 and 10' })
-    .min(0, { error: 'expected a retry count between 0 and 10' })
-    .max(10, { error: 'expected a retry count between 0 and 10' })
-    .default(2),
+  CHIPGATE_SOURCE_RETRIES: wholeNumber('a retry count between 0 and 10', 0, 10).default(2),
   CHIPGATE_SOURCE_MAX_BYTES: positiveInt(
     'a byte count between 1 and 268435456',
     268_435_456,
@@ -146,12 +142,7 @@ export const envSchema = z.object({
     .default('chipgate:'),
   // Deadline of one Redis operation: past it the gateway stops using Redis until a probe succeeds.
   CHIPGATE_REDIS_TIMEOUT_MS: positiveInt('milliseconds between 1 and 10000', 10_000).default(250),
-  CHIPGATE_TRUST_PROXY: z.coerce
-    .number({ error: 'expected a number of proxies between 0 and 10' })
-    .int({ error: 'expected a number of proxies between 0 and 10' })
-    .min(0, { error: 'expected a number of proxies between 0 and 10' })
-    .max(10, { error: 'expected a number of proxies between 0 and 10' })
-    .default(0),
+  CHIPGATE_TRUST_PROXY: wholeNumber('a number of proxies between 0 and 10', 0, 10).default(0),
   CHIPGATE_KEY_RATE_LIMIT: positiveInt(
     'requests per minute between 1 and 1000000',
     1_000_000,

@@ -68,30 +68,38 @@ function refusalResponse(refusal: GraphQLError, Response: typeof globalThis.Resp
   });
 }
 
-/** The answer to a path under the asset prefix that names no asset (like any unknown path). */
-function notFound(Response: typeof globalThis.Response): Response {
-  const error = {
-    message: 'No such GraphiQL file: the page names its files, and they change with each version.',
-    extensions: { code: ErrorCode.BAD_REQUEST },
-  };
-  return new Response(JSON.stringify({ errors: [error] }), {
-    status: 404,
-    headers: { 'content-type': 'application/json; charset=utf-8' },
-  });
+/** A GraphQL-shaped JSON error answer: HTTP status, message, `extensions.code`, extra headers. */
+interface ErrorAnswer {
+  status: number;
+  message: string;
+  code: string;
+  headers?: Record<string, string>;
 }
+
+/** The answer to a path under the asset prefix that names no asset (like any unknown path). */
+const NOT_FOUND: ErrorAnswer = {
+  status: 404,
+  message: 'No such GraphiQL file: the page names its files, and they change with each version.',
+  code: ErrorCode.BAD_REQUEST,
+};
 
 /**
  * The answer when GraphiQL's files could not be built (the package failed to load): a 503 the
  * browser may retry, without the failure's details.
  */
-function unavailable(Response: typeof globalThis.Response): Response {
-  const error = {
-    message: 'GraphiQL could not be loaded; try again in a moment.',
-    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
-  };
+const UNAVAILABLE: ErrorAnswer = {
+  status: 503,
+  message: 'GraphiQL could not be loaded; try again in a moment.',
+  code: ErrorCode.INTERNAL_SERVER_ERROR,
+  headers: { 'retry-after': '5' },
+};
+
+/** `answer` as a response: `{ errors: [{ message, extensions: { code } }] }`. */
+function errorResponse(Response: typeof globalThis.Response, answer: ErrorAnswer): Response {
+  const error = { message: answer.message, extensions: { code: answer.code } };
   return new Response(JSON.stringify({ errors: [error] }), {
-    status: 503,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': '5' },
+    status: answer.status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...answer.headers },
   });
 }
 
@@ -172,7 +180,7 @@ export function useGraphiQLPage(options: GraphiQLPageOptions): Plugin {
       try {
         built = await filesOf();
       } catch {
-        endResponse(unavailable(fetchAPI.Response));
+        endResponse(errorResponse(fetchAPI.Response, UNAVAILABLE));
         return;
       }
       const { shell, assets } = built;
@@ -184,7 +192,7 @@ export function useGraphiQLPage(options: GraphiQLPageOptions): Plugin {
       endResponse(
         asset
           ? await fileResponse(request, asset, IMMUTABLE, fetchAPI.Response)
-          : notFound(fetchAPI.Response),
+          : errorResponse(fetchAPI.Response, NOT_FOUND),
       );
     },
   };

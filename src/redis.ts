@@ -19,12 +19,11 @@
 import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
 import type { Redis } from 'ioredis';
 import { type BreakerState, breakerStateName } from './breaker.js';
+import { settleWithin } from './deadline.js';
+import type { LogCalls } from './log-calls.js';
 
-/** The logger shape used here (pino satisfies it). */
-export interface RedisLogger {
-  info: (object: object, message: string) => void;
-  warn: (object: object, message: string) => void;
-}
+/** The logger calls made here (pino satisfies it). */
+export type RedisLogger = Pick<LogCalls, 'info' | 'warn'>;
 
 /** How to reach Redis and how long to wait for it. */
 export interface RedisOptions {
@@ -211,30 +210,7 @@ export class RedisTimeoutError extends Error {
  * Redis, and must not take Redis for gone.
  */
 export function withinDeadline<T>(operation: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    const timer = setTimeout(
-      () =>
-        setImmediate(() => {
-          if (settled) return;
-          settled = true;
-          reject(new RedisTimeoutError(ms));
-        }),
-      ms,
-    );
-    operation.then(
-      (value) => {
-        settled = true;
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        settled = true;
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+  return settleWithin(operation, ms, () => new RedisTimeoutError(ms));
 }
 
 /** Resolves when `client` is connected, rejects on its first error or after `ms`. */

@@ -8,12 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { getOperationAST } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Context } from './context.js';
+import type { LogCalls } from './log-calls.js';
 import type { RequestOutcome } from './metrics.js';
 
 /** The logger call the plugin makes (pino satisfies it). */
-export interface RequestLogger {
-  info: (object: object, message: string) => void;
-}
+export type RequestLogger = Pick<LogCalls, 'info'>;
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 

@@ -17,8 +17,8 @@
 import { mapAsyncIterator } from '@graphql-tools/utils';
 import type { ExecutionResult, FormattedExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { acceptsEventStream } from './accept.js';
 import { ErrorCode } from './errors.js';
-import { acceptsEventStream } from './live/accept.js';
 
 /** HTTP status of a refused response: the request was understood, its answer is too large. */
 export const RESPONSE_TOO_LARGE_STATUS = 422;

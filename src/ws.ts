@@ -14,9 +14,8 @@ import { authorizationOf } from './auth.js';
 import type { Context } from './context.js';
 import { ErrorCode } from './errors.js';
 import { checkVariables } from './http.js';
-import type { Heartbeat } from './live/heartbeat.js';
 import { formattedError } from './live/results.js';
-import { serveWebSocket } from './live/ws-socket.js';
+import { type SocketOptions, serveWebSocket } from './live/ws-socket.js';
 
 /** A running WebSocket transport. */
 export interface WebSocketTransport {
@@ -46,18 +45,11 @@ type Enveloped = ReturnType<YogaServerInstance<Record<string, unknown>, Context>
 export function attachWebSocket(
   server: Server,
   yoga: YogaServerInstance<Record<string, unknown>, Context>,
-  options: {
+  options: Omit<SocketOptions, 'isProd'> & {
     path: string;
     corsOrigins: string[];
     maxOperations: number;
-    maxResponseBytes: number;
-    heartbeat: Heartbeat;
-    maxBufferedBytes: number;
-    /** How long a socket may stay over `maxBufferedBytes` after a drop before it is cut, ms. */
-    dropGraceMs?: number;
     sessions?: KeySessions;
-    onDrop?: (bufferedBytes: number) => void;
-    onError?: (error: unknown) => void;
   },
 ): WebSocketTransport {
   /** Forgets a keyed connection (from `sessions`) when its socket closes. */

@@ -6,8 +6,9 @@
 import { sql } from 'drizzle-orm';
 import { documentHash } from '../src/access/documents.js';
 import type { App } from '../src/app.js';
-import { MAX_LIST_ARGUMENT, PLAIN_LIST_MAX } from '../src/cost.js';
+import { MAX_LIST_ARGUMENT } from '../src/cost.js';
 import { queryRows } from '../src/db/client.js';
+import { PLAIN_LIST_MAX } from '../src/db/limits.js';
 import { backend } from './helpers/database.js';
 import { manifestFile, registeredDocuments, runDocuments } from './helpers/documents.js';
 import { test as base, describe, expect } from './helpers/fixtures.js';

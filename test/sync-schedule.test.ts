@@ -10,12 +10,12 @@ import { sql } from 'drizzle-orm';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { windowStart } from '../src/cron.js';
 import { listSyncRuns, type SyncRun } from '../src/db/sync-runs.js';
 import { loadEnv } from '../src/env.js';
 import { FEDERAL_REGISTER_POLICY, FederalRegisterClient } from '../src/sources/federal-register.js';
 import { Source } from '../src/sources/http.js';
 import { createSyncMetrics } from '../src/sync/metrics.js';
-import { windowStart } from '../src/sync/schedule.js';
 import {
   FEDERAL_REGISTER_SYNC,
   type SyncScheduler,

@@ -17,10 +17,9 @@ import type { ExecutionArgs, GraphQLError } from 'graphql';
 import { createGraphQLError, isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Viewer } from '../auth.js';
 import { authenticate, authorizationOf } from '../auth.js';
-import type { Context } from '../context.js';
 import type { Database } from '../db/client.js';
 import { ErrorCode, PersistedQueryOnlyError, type RateLimitedError } from '../errors.js';
-import { operationComplexity } from '../operation-limits.js';
+import { operationComplexity, type QueryLimits } from '../operation-limits.js';
 import type { CounterResult } from './counters.js';
 import type { Access, EffectiveLimits } from './index.js';
 import { type EndableStream, endable, endOnAbort, type SessionMark } from './sessions.js';
@@ -42,6 +41,16 @@ const admissions = new WeakMap<Request, Admission>();
 const marks = new WeakMap<object, SessionMark>();
 /** Contexts of WebSocket operations, counted when they execute. */
 const uncounted = new WeakSet<object>();
+
+/**
+ * What the plugin reads of a request's context: who calls, who the limits count the request
+ * against, and the per-operation limits. The app's `Context` has all three.
+ */
+export interface AccessContext {
+  viewer: Viewer;
+  subject?: string;
+  limits: QueryLimits;
+}
 
 /** The server context node:http gives yoga (and graphql-ws its upgrade request). */
 interface NodeServerContext {
@@ -143,7 +152,7 @@ async function admitOperation(
   args: ExecutionArgs,
   subscription: boolean,
 ): Promise<{ error: GraphQLError } | Admitted> {
-  const ctx = args.contextValue as Context;
+  const ctx = args.contextValue as AccessContext;
   const viewer = ctx.viewer;
   const subject = ctx.subject ?? access.subjectOf(viewer, 'unknown');
   const limits = access.limitsOf(viewer);
@@ -194,7 +203,7 @@ async function admitOperation(
  */
 function registerSubscription(
   access: Access,
-  ctx: Context & Record<string, unknown>,
+  ctx: AccessContext & Record<string, unknown>,
   admitted: Admitted,
   stream: EndableStream<unknown>,
 ): (() => void) | undefined {
@@ -259,7 +268,7 @@ async function admission(
 }
 
 /** Partner limits on every request and operation (see the module comment). */
-export function usePartnerAccess(access: Access, db: Database): Plugin<Context> {
+export function usePartnerAccess(access: Access, db: Database): Plugin<AccessContext> {
   return {
     async onRequestParse({ request, serverContext }) {
       const { viewer, requests } = await admission(access, db, request, serverContext);
@@ -288,7 +297,7 @@ export function usePartnerAccess(access: Access, db: Database): Plugin<Context> 
           setResult(stream as typeof result);
           const forget = registerSubscription(
             access,
-            args.contextValue as unknown as Context & Record<string, unknown>,
+            args.contextValue as unknown as AccessContext & Record<string, unknown>,
             admitted,
             stream,
           );
@@ -320,7 +329,7 @@ export function usePartnerAccess(access: Access, db: Database): Plugin<Context> 
         response.headers.set(name, value);
       }
     },
-  } as Plugin<Context>;
+  } as Plugin<AccessContext>;
 }
 
 /** The APQ hash of a request's extensions (`persistedQuery: { version: 1, sha256Hash }`). */

@@ -1,5 +1,15 @@
 import { type NodeKey, type NodeTypeName, nodeTypes } from './node-types.js';
 
+/**
+ * Most items a plain list (not a connection) answers: a decision's chips and companies, a
+ * signal's companies, a chip's derivatives, a company's listings (the API's writers refuse to
+ * store more), a decision's status changes (the history grows with every change; the read
+ * answers the latest this many), and the short lists of external data (a company's revenue
+ * years, a document's agencies). A plain list is charged for this many items (`src/cost.ts`).
+ * Declared here, beside the other limits of stored data, since the writers enforce it.
+ */
+export const PLAIN_LIST_MAX = 20;
+
 /** The longest slug: of every table's rows, and so of every slug a read or write names. */
 const SLUG = 100;
 

@@ -23,6 +23,7 @@
  *   the cache after an eviction therefore never holds data older than the change that evicted.
  */
 import { sql } from 'drizzle-orm';
+import type { LogCalls } from '../log-calls.js';
 import { type Database, type DatabaseHandle, openDatabase, queryRows } from './client.js';
 
 /** A WAL position as PostgreSQL prints a `pg_lsn`: two hexadecimal halves, e.g. `16/B374D848`. */
@@ -103,10 +104,7 @@ export interface ReadReplicasOptions {
 }
 
 /** The logger calls the replica set makes (pino satisfies it). */
-export interface ReplicaLogger {
-  info: (object: object, message: string) => void;
-  warn: (object: object, message: string) => void;
-}
+export type ReplicaLogger = Pick<LogCalls, 'info' | 'warn'>;
 
 /** Pause between two polls of the replicas while reads wait for a token. */
 const POLL_MS = 10;

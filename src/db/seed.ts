@@ -10,7 +10,7 @@
  * writes each history exactly as given: it does not apply the API's supersession rule.
  */
 import { readFileSync } from 'node:fs';
-import { inArray, sql } from 'drizzle-orm';
+import { inArray } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database } from './client.js';
 import {
@@ -24,6 +24,7 @@ import {
   policyDecisionCompanies,
   policyDecisions,
 } from './schema.js';
+import { midnightUtc, setHistoryContext } from './writes/common.js';
 
 const kebabToEnum = (value: string) => value.toUpperCase().replaceAll('-', '_');
 
@@ -38,6 +39,13 @@ const ROLE: Record<string, CompanyRole> = {
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
 const nullableNumber = z.number().nullable().optional();
 const nullableString = z.string().nullable().optional();
+
+/** Where a curated fact comes from and how sure it is: every record of the dataset has it. */
+const provenance = {
+  sourceUrl: nullableString,
+  confidence: z.enum(['verified', 'recalled']),
+  notes: nullableString,
+};
 
 const companySchema = z.object({
   id: z.string(),
@@ -57,9 +65,7 @@ const companySchema = z.object({
     .default([]),
   secCik: nullableString,
   secFilerType: nullableString,
-  sourceUrl: nullableString,
-  confidence: z.enum(['verified', 'recalled']),
-  notes: nullableString,
+  ...provenance,
 });
 
 const chipSchema = z.object({
@@ -85,9 +91,7 @@ const chipSchema = z.object({
   designedForChinaMarket: z.boolean(),
   derivedFromChipId: nullableString,
   exportStatus: nullableString,
-  sourceUrl: nullableString,
-  confidence: z.enum(['verified', 'recalled']),
-  notes: nullableString,
+  ...provenance,
 });
 
 const decisionSchema = z.object({
@@ -109,9 +113,7 @@ const decisionSchema = z.object({
   presidentialDocumentNumber: nullableString,
   revenueSharePercent: nullableNumber,
   tariffPercent: nullableNumber,
-  sourceUrl: nullableString,
-  confidence: z.enum(['verified', 'recalled']),
-  notes: nullableString,
+  ...provenance,
   chipEffects: z.array(z.object({ chipId: z.string(), effect: z.string() })).default([]),
   supersedesId: nullableString,
   statusHistory: z
@@ -142,9 +144,7 @@ const signalSchema = z.object({
   strength: nullableString,
   reportedBy: nullableString,
   summary: nullableString,
-  sourceUrl: nullableString,
-  confidence: z.enum(['verified', 'recalled']),
-  notes: nullableString,
+  ...provenance,
 });
 
 /** Shape of the seed file (the shared dataset's format). */
@@ -182,7 +182,6 @@ function decimalString(value: number | null | undefined): string | null {
 }
 
 /** Midnight UTC of a calendar date, the instant a seed date stands for. */
-const midnightUtc = (date: string) => `${date}T00:00:00Z`;
 
 async function idsBySlug(
   tx: Database,
@@ -312,10 +311,7 @@ export async function seed(db: Database, dataset: Dataset = readDataset()): Prom
     for (const d of newDecisions) {
       const [first, ...later] = d.statusHistory;
       if (!first) continue;
-      await tx.execute(
-        sql`select set_config('chipgate.occurred_at', ${midnightUtc(first.date)}, true),
-                   set_config('chipgate.note', ${first.note ?? ''}, true)`,
-      );
+      await setHistoryContext(tx, midnightUtc(first.date), first.note ?? null);
       const [row] = await tx
         .insert(policyDecisions)
         .values({
@@ -346,10 +342,7 @@ export async function seed(db: Database, dataset: Dataset = readDataset()): Prom
       result.policyDecisions += 1;
       result.policyDecisionUpdates += 1;
       for (const step of later) {
-        await tx.execute(
-          sql`select set_config('chipgate.occurred_at', ${midnightUtc(step.date)}, true),
-                     set_config('chipgate.note', ${step.note ?? ''}, true)`,
-        );
+        await setHistoryContext(tx, midnightUtc(step.date), step.note ?? null);
         await tx
           .update(policyDecisions)
           .set({ status: kebabToEnum(step.toStatus) as typeof policyDecisions.$inferInsert.status })
@@ -374,9 +367,7 @@ export async function seed(db: Database, dataset: Dataset = readDataset()): Prom
         );
       }
     }
-    await tx.execute(
-      sql`select set_config('chipgate.occurred_at', '', true), set_config('chipgate.note', '', true)`,
-    );
+    await setHistoryContext(tx, '', null);
     for (const d of newDecisions) {
       if (!d.supersedesId) continue;
       await tx

@@ -16,6 +16,7 @@
 import type { PGlite, Transaction as PGliteTransaction } from '@electric-sql/pglite';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type postgres from 'postgres';
+import { settleWithin } from '../deadline.js';
 import { DatabaseTimeoutError, hasSqlState } from './availability.js';
 
 /** Connections in use and statements waiting for one (a pool's view, derived at the seam). */
@@ -103,33 +104,11 @@ export function createStatementSeam(options: SeamOptions): StatementSeam {
   ): Promise<T> {
     const { timeoutMs } = options;
     if (!timeoutMs) return work();
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      // Timers run before I/O callbacks in each turn of the event loop: after a stall of the
-      // loop itself (a busy process), the timer could fire while the database's answer is
-      // already waiting in the socket. `setImmediate` runs after the pending I/O, so the
-      // deadline measures the database, not this process's own lag.
-      const timer = setTimeout(
-        () =>
-          setImmediate(() => {
-            if (settled || isStarted()) return;
-            onTimeout();
-            reject(new DatabaseTimeoutError(timeoutMs));
-          }),
-        timeoutMs,
-      );
-      work().then(
-        (value) => {
-          settled = true;
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          settled = true;
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
+    // The deadline measures the database, not this process's own lag (`settleWithin`).
+    return settleWithin(work(), timeoutMs, () => {
+      if (isStarted()) return undefined;
+      onTimeout();
+      return new DatabaseTimeoutError(timeoutMs);
     });
   }
 

@@ -26,9 +26,9 @@ import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { acceptsEventStream } from '../accept.js';
 import { encodeEventCursor } from '../codecs.js';
 import { ErrorCode } from '../errors.js';
-import { acceptsEventStream } from './accept.js';
 import type { Heartbeat } from './heartbeat.js';
 import { eventSeqOf, resultJson, slowConsumerJson } from './results.js';
 

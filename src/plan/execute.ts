@@ -30,6 +30,7 @@ import {
   GraphQLObjectType,
   type GraphQLResolveInfo,
   type GraphQLSchema,
+  type GraphQLTypeResolver,
   GraphQLUnionType,
   getOperationAST,
   getVariableValues,
@@ -41,8 +42,7 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
-import type { Context } from '../context.js';
-import { runStatement } from '../db/client.js';
+import { type Database, runStatement } from '../db/client.js';
 import { ErrorCode } from '../errors.js';
 import { argumentValues, type DocumentSites, documentSites, shapeSignature } from './arguments.js';
 import type { CollectContext } from './collect.js';
@@ -103,6 +103,14 @@ export interface PlannerOptions {
   execute?: (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult;
 }
 
+/**
+ * What the planner needs of a request's context: the database its statements run on (the
+ * primary, or the replica chosen for the request). The app's `Context` has it.
+ */
+export interface PlanContext {
+  db: Database;
+}
+
 /** The planner of one app: its plan cache and its `execute`. */
 export interface Planner {
   /**
@@ -115,8 +123,11 @@ export interface Planner {
     args: ExecutionArgs,
     normal?: (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult,
   ): Promise<ExecutionResult>;
-  /** The envelop plugin that makes yoga execute through `execute`. */
-  plugin(): Plugin<Context>;
+  /**
+   * The envelop plugin that makes yoga execute through `execute`, typed for the app's context
+   * (any context that carries `db`).
+   */
+  plugin<TContext extends PlanContext = PlanContext>(): Plugin<TContext>;
   /** Documents and plans cached, for tests and diagnostics. */
   stats(): { documents: number; plans: number };
 }
@@ -229,7 +240,7 @@ export function createPlanner(options: PlannerOptions): Planner {
   };
 
   /** Runs a planned statement with the request's values; its JSON value, not yet shaped. */
-  async function runStatementPlan(ctx: Context, plan: StatementPlan, bind: Bind) {
+  async function runStatementPlan(ctx: PlanContext, plan: StatementPlan, bind: Bind) {
     const values = plan.statement.params.map((param) => param(bind));
     const [row] = await runStatement(ctx.db, plan.statement.text, values);
     return row?.r ?? null;
@@ -239,7 +250,7 @@ export function createPlanner(options: PlannerOptions): Planner {
   async function runEntity(
     plan: Extract<FieldPlan, { kind: 'entity' }>,
     parent: unknown,
-    ctx: Context & { [CURRENT]?: Current },
+    ctx: PlanContext & { [CURRENT]?: Current },
     info: GraphQLResolveInfo,
     fallback: () => unknown,
   ) {
@@ -292,7 +303,7 @@ export function createPlanner(options: PlannerOptions): Planner {
       entry.plans.set(signature, plan);
     }
     if (plan instanceof Unplannable) return unplanned(args, plan.message, executor);
-    const ctx = args.contextValue as Context;
+    const ctx = args.contextValue as PlanContext;
     const bind: Bind = {
       args: argsByField,
       today: now().toISOString().slice(0, 10),
@@ -345,7 +356,7 @@ export function createPlanner(options: PlannerOptions): Planner {
    * payload; the resolvers cannot take over there, as the parent is a planned object).
    */
   async function runDeferred(
-    ctx: Context,
+    ctx: PlanContext,
     fragment: DeferredPlan,
     ids: readonly unknown[],
     bind: Bind,
@@ -364,7 +375,7 @@ export function createPlanner(options: PlannerOptions): Planner {
   async function deferredValue(
     object: PlannedObject,
     key: string,
-    ctx: Context & { [CURRENT]?: Current },
+    ctx: PlanContext & { [CURRENT]?: Current },
   ): Promise<unknown> {
     const marks = object[DEFERRED];
     const current = ctx[CURRENT];
@@ -385,7 +396,7 @@ export function createPlanner(options: PlannerOptions): Planner {
 
   return {
     execute: plannedExecute,
-    plugin: () => ({
+    plugin: <TContext extends PlanContext>(): Plugin<TContext> => ({
       onExecute({ executeFn, setExecuteFn }) {
         setExecuteFn((args: ExecutionArgs) => plannedExecute(args, executeFn));
       },
@@ -401,6 +412,17 @@ export function createPlanner(options: PlannerOptions): Planner {
 }
 
 /**
+ * An abstract type's `resolveType` for mixed plans: a planned object names its own type;
+ * anything else goes to the type's own `resolveType` (`original`), if it has one.
+ */
+function plannedType(
+  original: GraphQLTypeResolver<unknown, unknown> | null | undefined,
+): GraphQLTypeResolver<unknown, unknown> {
+  return (value, ctx, info, abstract) =>
+    (value as PlannedObject | null)?.[PLANNED] ?? original?.(value, ctx, info, abstract);
+}
+
+/**
  * The schema mixed plans execute over: the same types and fields, each resolver first
  * answering from the planned object it is given (by response key), then, for a field resolved
  * around the plan, from the parent row the plan kept; payload entity fields run their plan.
@@ -410,11 +432,11 @@ function derivedSchema(
   runEntity: (
     plan: Extract<FieldPlan, { kind: 'entity' }>,
     parent: unknown,
-    ctx: Context,
+    ctx: PlanContext,
     info: GraphQLResolveInfo,
     fallback: () => unknown,
   ) => unknown,
-  deferredValue: (object: PlannedObject, key: string, ctx: Context) => Promise<unknown>,
+  deferredValue: (object: PlannedObject, key: string, ctx: PlanContext) => Promise<unknown>,
 ): GraphQLSchema {
   return mapSchema(schema, {
     [MapperKind.OBJECT_TYPE]: (type) => {
@@ -431,21 +453,11 @@ function derivedSchema(
     },
     [MapperKind.INTERFACE_TYPE]: (type) => {
       const config = type.toConfig();
-      const resolveType = config.resolveType;
-      return new GraphQLInterfaceType({
-        ...config,
-        resolveType: (value, ctx, info, abstract) =>
-          (value as PlannedObject | null)?.[PLANNED] ?? resolveType?.(value, ctx, info, abstract),
-      });
+      return new GraphQLInterfaceType({ ...config, resolveType: plannedType(config.resolveType) });
     },
     [MapperKind.UNION_TYPE]: (type) => {
       const config = type.toConfig();
-      const resolveType = config.resolveType;
-      return new GraphQLUnionType({
-        ...config,
-        resolveType: (value, ctx, info, abstract) =>
-          (value as PlannedObject | null)?.[PLANNED] ?? resolveType?.(value, ctx, info, abstract),
-      });
+      return new GraphQLUnionType({ ...config, resolveType: plannedType(config.resolveType) });
     },
     [MapperKind.OBJECT_FIELD]: (config) => {
       const plan = fieldPlan(config);
@@ -455,7 +467,7 @@ function derivedSchema(
         resolve: (
           parent: unknown,
           args: Record<string, unknown>,
-          ctx: Context,
+          ctx: PlanContext,
           info: GraphQLResolveInfo,
         ) => {
           if (parent !== null && typeof parent === 'object' && PLANNED in parent) {

@@ -24,6 +24,7 @@ import {
   loadEventsAfter,
   loadEventWindow,
 } from '../db/events.js';
+import type { LogCalls } from '../log-calls.js';
 import { type ChangeNotice, parseChange } from './changes.js';
 import { CHANGES_CHANNEL, type EventListener, startListener } from './listener.js';
 import { type CursorPosition, ReplayReader } from './replay.js';
@@ -55,11 +56,7 @@ export interface HubObserver {
 }
 
 /** The logger calls the hub makes (pino satisfies it). */
-export interface HubLogger {
-  info: (object: object, message: string) => void;
-  warn: (object: object, message: string) => void;
-  error: (object: object, message: string) => void;
-}
+export type HubLogger = Pick<LogCalls, 'info' | 'warn' | 'error'>;
 
 /** A snapshot of the hub for health checks, metrics and hygiene tests. */
 export interface HubStats {

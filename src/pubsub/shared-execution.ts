@@ -20,8 +20,8 @@ import {
   print,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import type { Viewer } from '../auth.js';
 import { encodeEventCursor } from '../codecs.js';
-import type { Context } from '../context.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import { ErrorCode } from '../errors.js';
 import { tagEventSeq } from '../live/results.js';
@@ -40,7 +40,7 @@ function executionKey(args: ExecutionArgs): string {
     document = print(args.document);
     documentKeys.set(args.document, document);
   }
-  const viewer = (args.contextValue as Context | undefined)?.viewer;
+  const viewer = (args.contextValue as { viewer?: Viewer } | undefined)?.viewer;
   return [
     document,
     args.operationName ?? '',
@@ -145,7 +145,7 @@ const unavailable = (result: ExecutionResult): boolean =>
 export function useSharedSubscriptionExecution(
   run: (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult = execute,
   retryWithinMs = 5_000,
-): Plugin<Context> {
+): Plugin {
   return {
     onSubscribe({ setSubscribeFn }) {
       setSubscribeFn(async (args: ExecutionArgs) => {

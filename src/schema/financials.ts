@@ -6,7 +6,7 @@
 
 import { builder } from '../builder.js';
 import type { Context } from '../context.js';
-import { PLAIN_LIST_MAX } from '../cost.js';
+import { PLAIN_LIST_MAX } from '../db/limits.js';
 import { resolvedAround } from '../plan/metadata.js';
 import type { SourceInfo as SourceInfoShape } from '../sources/http.js';
 import { companyFinancials } from '../sources/index.js';

@@ -5,7 +5,7 @@
  * return (`PolicyDecision`, `PolicyDecisionUpdate`) live in `policy-decision.ts`.
  * Source: writes to the curated store through `db/writes/policy-decisions.ts`.
  */
-import { builder } from '../builder.js';
+import { builder, type PothosTypes } from '../builder.js';
 import { TEXT_LIMITS } from '../db/limits.js';
 import {
   createPolicyDecision,
@@ -137,20 +137,34 @@ export const UpdatePolicyDecisionStatusInput = builder.inputType(
   },
 );
 
+/** The field builder of an object type whose values are `Result`. */
+type FieldsOf<Result> = PothosSchemaTypes.ObjectFieldBuilder<
+  PothosSchemaTypes.ExtendDefaultTypes<PothosTypes>,
+  Result
+>;
+
+/** A success's `decision` field (`{ decision }`), planned as that decision's entity. */
+function decisionField<Result extends { decision: PolicyDecisionRow }>(
+  t: FieldsOf<Result>,
+  description: string,
+) {
+  return t.field({
+    type: PolicyDecision,
+    description,
+    extensions: entity(
+      'policyDecisions',
+      (result: { decision: PolicyDecisionRow }) => result.decision.id,
+    ),
+    resolve: (result) => result.decision,
+  });
+}
+
 const CreatePolicyDecisionSuccess = builder
   .objectRef<{ decision: PolicyDecisionRow; replayed: boolean }>('CreatePolicyDecisionSuccess')
   .implement({
     description: 'The decision was created (or, for a retried idempotency key, had been).',
     fields: (t) => ({
-      decision: t.field({
-        type: PolicyDecision,
-        description: 'The new decision.',
-        extensions: entity(
-          'policyDecisions',
-          (result: { decision: PolicyDecisionRow }) => result.decision.id,
-        ),
-        resolve: (result) => result.decision,
-      }),
+      decision: decisionField(t, 'The new decision.'),
       replayed: t.exposeBoolean('replayed', {
         description:
           'True when this is the stored result of an earlier request with the same idempotencyKey.',
@@ -165,15 +179,7 @@ const UpdatePolicyDecisionStatusSuccess = builder
   .implement({
     description: 'The status changed and the change is in the history.',
     fields: (t) => ({
-      decision: t.field({
-        type: PolicyDecision,
-        description: 'The decision, with its new status.',
-        extensions: entity(
-          'policyDecisions',
-          (result: { decision: PolicyDecisionRow }) => result.decision.id,
-        ),
-        resolve: (result) => result.decision,
-      }),
+      decision: decisionField(t, 'The decision, with its new status.'),
       update: t.field({
         type: PolicyDecisionUpdate,
         description: 'The history entry recorded for this change.',

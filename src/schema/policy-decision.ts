@@ -10,7 +10,8 @@
 
 import { builder, nodeConnection } from '../builder.js';
 import { encodeEventCursor } from '../codecs.js';
-import { PLAIN_LIST_MAX, subscriptionComplexity, textComplexity } from '../cost.js';
+import { subscriptionComplexity, textComplexity } from '../cost.js';
+import { PLAIN_LIST_MAX } from '../db/limits.js';
 import { lists } from '../db/lists.js';
 import type { PolicyEffect as PolicyEffectValue } from '../db/schema.js';
 import { limitedTo, textLimit } from '../input-limits.js';

@@ -49,6 +49,7 @@ import {
   sourceInvalidResponse,
   sourceUnavailable,
 } from '../errors.js';
+import type { LogCalls } from '../log-calls.js';
 import {
   attempt,
   displayUrl,
@@ -79,11 +80,8 @@ export interface SourceSettings {
   ratePerSecond: number;
 }
 
-/** The logger shape a source uses (pino satisfies it). */
-export interface SourceLogger {
-  info: (object: object, message: string) => void;
-  warn: (object: object, message: string) => void;
-}
+/** The logger calls a source makes (pino satisfies it). */
+export type SourceLogger = Pick<LogCalls, 'info' | 'warn'>;
 
 const silent: SourceLogger = { info() {}, warn() {} };
 

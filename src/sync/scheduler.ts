@@ -21,13 +21,13 @@
 import { hostname } from 'node:os';
 import type PgBoss from 'pg-boss';
 import type { Logger } from 'pino';
+import { latestSlot, nextSlot, windowStart } from '../cron.js';
 import type { Database, DatabaseHandle } from '../db/client.js';
 import { startJobQueue } from '../db/job-queue.js';
 import { claimSyncSlot, finishSyncRun, syncSlotSeen } from '../db/sync-runs.js';
 import type { FederalRegisterClient } from '../sources/federal-register.js';
 import { type SyncResult, syncFederalRegister } from './federal-register.js';
 import type { SyncObserver } from './metrics.js';
-import { latestSlot, nextSlot, windowStart } from './schedule.js';
 
 /** The source name in `sync_runs`, metrics and logs. */
 export const FEDERAL_REGISTER_SYNC = 'federal-register';

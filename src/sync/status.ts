@@ -2,10 +2,11 @@
  * `chipgate sync status`: the scheduled sync's configuration, when it is next due, and its
  * last runs as `sync_runs` records them (whichever instance ran them).
  */
+
+import { nextSlot } from '../cron.js';
 import type { Database } from '../db/client.js';
 import { listSyncRuns, type SyncRun } from '../db/sync-runs.js';
 import type { Env } from '../env.js';
-import { nextSlot } from './schedule.js';
 import { FEDERAL_REGISTER_SYNC } from './scheduler.js';
 
 /** One run as a line: slot, state, attempts, instance, window start, duration, counts, error. */

@@ -2,11 +2,10 @@
  * Shared pieces of the write path: input checks every mutation applies, slug lookups inside a
  * transaction, and recognising a unique violation (a slug taken by a concurrent writer).
  */
-import { inArray } from 'drizzle-orm';
-import { PLAIN_LIST_MAX } from '../../cost.js';
+import { inArray, sql } from 'drizzle-orm';
 import type { FieldIssues } from '../../errors.js';
 import type { Database } from '../client.js';
-import { TEXT_LIMITS, type TextKind, textLength } from '../limits.js';
+import { PLAIN_LIST_MAX, TEXT_LIMITS, type TextKind, textLength } from '../limits.js';
 import { chips, companies, policyDecisions } from '../schema.js';
 
 /** A drizzle transaction (same query API as `Database`). */
@@ -245,3 +244,20 @@ export function hasSqlState(error: unknown, code: string): boolean {
 export function isUniqueViolation(error: unknown): boolean {
   return hasSqlState(error, '23505');
 }
+
+/**
+ * Sets the status-history trigger's transaction-local `occurred_at` (an ISO instant) and `note`
+ * for the changes that follow in the transaction `tx`; empty (or a null note) unsets them.
+ */
+export async function setHistoryContext(
+  tx: Database | Transaction,
+  occurredAt: string,
+  note: string | null,
+): Promise<void> {
+  await tx.execute(
+    sql`select set_config('chipgate.occurred_at', ${occurredAt}, true), set_config('chipgate.note', ${note ?? ''}, true)`,
+  );
+}
+
+/** Midnight UTC of a `YYYY-MM-DD` date, as an ISO instant (`2025-01-02T00:00:00Z`). */
+export const midnightUtc = (date: string): string => `${date}T00:00:00Z`;

@@ -28,11 +28,12 @@ import {
   idsBySlug,
   MAX_DATE,
   MIN_DATE,
+  midnightUtc,
   type Reference,
   referencesTo,
   referenceTo,
   resolveReferences,
-  type Transaction,
+  setHistoryContext,
   throwIfAnyWithReferences,
 } from './common.js';
 import { createOnce } from './idempotency.js';
@@ -98,15 +99,6 @@ export function checkIdempotencyKey(issues: FieldIssues, key: string | null | un
     );
   }
 }
-
-/** Sets the history trigger's transaction-local `occurred_at` and `note` (empty = unset). */
-async function setHistoryContext(tx: Transaction, occurredAt: string, note: string | null) {
-  await tx.execute(
-    sql`select set_config('chipgate.occurred_at', ${occurredAt}, true), set_config('chipgate.note', ${note ?? ''}, true)`,
-  );
-}
-
-const midnightUtc = (date: string) => `${date}T00:00:00Z`;
 
 /**
  * Columns for a select from `policy_decisions`: `latest`, the decision's latest history entry

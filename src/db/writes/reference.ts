@@ -5,9 +5,9 @@
  * update`, so concurrent upserts of one slug never fail.
  */
 import { getColumns, sql } from 'drizzle-orm';
-import { PLAIN_LIST_MAX } from '../../cost.js';
 import { FieldIssues } from '../../errors.js';
 import { type Database, queryRows } from '../client.js';
+import { PLAIN_LIST_MAX } from '../limits.js';
 import {
   type CompanyRole,
   chips,

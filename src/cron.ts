@@ -1,7 +1,9 @@
 /**
  * Cron slots of a scheduled sync: the instants a cron expression names, in UTC. Five fields
  * (minute first) or six (seconds first, for schedules of a few seconds), as cron-parser reads
- * them. A slot is identified by its instant; every instance computes the same slots.
+ * them. A slot is identified by its instant; every instance computes the same slots. A leaf
+ * (cron-parser only), so configuration (`src/env.ts`) checks a schedule with the same reading
+ * the sync scheduler (`src/sync/`) runs it by.
  */
 import cronParser from 'cron-parser';
 
