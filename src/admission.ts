@@ -110,9 +110,15 @@ const armorOptions = (n: number) => ({
   propagateOnRejection: false,
 });
 
+/**
+ * The alias limit counts every alias, `__typename`'s too: armor exempts `__typename` by default,
+ * which let `{ a0: __typename ... a999: __typename }` through a limit of 30.
+ */
+const aliasOptions = (n: number) => ({ ...armorOptions(n), allowList: [] });
+
 /** Alias and directive rules, each with the setting that configures it (for messages). */
 const countRules = (limits: AdmissionLimits): [ValidationRule, string][] => [
-  [maxAliasesRule(armorOptions(limits.maxAliases)), 'CHIPGATE_MAX_ALIASES'],
+  [maxAliasesRule(aliasOptions(limits.maxAliases)), 'CHIPGATE_MAX_ALIASES'],
   [maxDirectivesRule(armorOptions(MAX_DIRECTIVES)), 'fixed'],
 ];
 
@@ -141,7 +147,7 @@ export function admissionPlugins(limits: AdmissionLimits): Plugin[] {
     useNestingLimit(),
     maxTokensPlugin(armorOptions(limits.maxTokens)),
     useShapeLimits(limits),
-    maxAliasesPlugin(armorOptions(limits.maxAliases)),
+    maxAliasesPlugin(aliasOptions(limits.maxAliases)),
     maxDirectivesPlugin(armorOptions(MAX_DIRECTIVES)),
   ] as Plugin[];
 }

@@ -358,6 +358,18 @@ describe('limits', () => {
     expectError(result, 'QUERY_TOO_COMPLEX', /Aliases limit of 30/);
   });
 
+  test('aliases of __typename count too (31 is QUERY_TOO_COMPLEX, 30 answer)', async ({
+    gateway,
+  }) => {
+    const typenames = (n: number) =>
+      `{ ${Array.from({ length: n }, (_, i) => `t${i}: __typename`).join(' ')} }`;
+    expectError(await gateway.execute(typenames(31)), 'QUERY_TOO_COMPLEX', /Aliases limit of 30/);
+    const allowed = await gateway.execute(typenames(30));
+    expect(allowed.errors).toBeUndefined();
+    expect(Object.keys(allowed.data ?? {})).toHaveLength(30);
+    expect(allowed.data?.t29).toBe('Query');
+  });
+
   test('too many tokens is QUERY_TOO_COMPLEX', async ({ gateway }) => {
     const fields = Array.from({ length: 6000 }, () => 'slug').join(' ');
     const result = await gateway.execute(`{ chip(slug: "h200") { ${fields} } }`);
