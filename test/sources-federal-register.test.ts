@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { appWith, SEARCH, upstream, useSourcesTestbed } from './helpers/sources.js';
-import { bisDocument, upstreamSourcesConfig } from './helpers/upstream.js';
+import { upstreamSourcesConfig } from './helpers/upstream.js';
+import { bisDocument } from './helpers/upstream-data.js';
 
 useSourcesTestbed();
 

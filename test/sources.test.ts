@@ -12,7 +12,8 @@ import { policyDecisions } from '../src/db/schema.js';
 import { ConfigError, loadEnv } from '../src/env.js';
 import { startInProcessGateway } from './helpers/server.js';
 import { appWith, gateway, PARTIAL, upstream, useSourcesTestbed } from './helpers/sources.js';
-import { bisDocument, COMPANY_FACTS, upstreamSourcesConfig } from './helpers/upstream.js';
+import { upstreamSourcesConfig } from './helpers/upstream.js';
+import { bisDocument, COMPANY_FACTS } from './helpers/upstream-data.js';
 
 useSourcesTestbed();
 
